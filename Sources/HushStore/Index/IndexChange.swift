@@ -1,0 +1,49 @@
+import HushCore
+
+/// How far the index has followed each append-only stream of the database.
+struct FeedPosition: Hashable, Sendable, CustomStringConvertible {
+    var ledger: Int64
+    var links: Int64
+    var erasures: Int64
+
+    static let start = FeedPosition(ledger: 0, links: 0, erasures: 0)
+
+    func isBehind(_ other: FeedPosition) -> Bool {
+        ledger < other.ledger || links < other.links || erasures < other.erasures
+    }
+
+    var description: String { "ledger \(ledger), links \(links), erasures \(erasures)" }
+}
+
+/// One thing the index must apply, in the order the database recorded it.
+enum IndexChange: Sendable {
+    case add(IndexKey, IndexEntry)
+    case remove(IndexKey, IndexEntry)
+    case link(IndexKey, ContactID)
+    case erase(Erasure)
+
+    /// An address erased in some process: its entries (known by their event sequences) and its
+    /// links (known by their contacts) move from the clear key to the hashed one.
+    struct Erasure: Sendable {
+        let organization: OrganizationID
+        let hashedKey: String
+        let eventSequences: Set<Int64>
+        let contacts: Set<ContactID>
+    }
+}
+
+/// Changes read from the database after a position, and the position they reach.
+struct ChangeBatch: Sendable {
+    var changes: [IndexChange]
+    var position: FeedPosition
+}
+
+/// What a backend provides so an index can load and follow it.
+protocol ChangeFeed: Sendable {
+    /// The heads of the streams now.
+    func head() async throws -> FeedPosition
+    /// Everything after `position`, at most `limit` ledger events at a time.
+    func changes(after position: FeedPosition, limit: Int) async throws -> ChangeBatch
+    /// Loads every suppression and link into `index` from one consistent snapshot.
+    func load(into index: SuppressionIndex) async throws -> FeedPosition
+}

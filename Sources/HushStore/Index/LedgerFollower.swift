@@ -1,0 +1,71 @@
+import HushCore
+import Logging
+
+/// Keeps an index in step with the ledger: applies this process's own writes as they commit
+/// and picks up other processes' writes by polling the heads.
+actor LedgerFollower {
+    private let feed: any ChangeFeed
+    let index: SuppressionIndex
+    private(set) var position: FeedPosition
+    private let erasureKey: ErasureKey
+    private let logger: Logger
+
+    init(feed: any ChangeFeed, index: SuppressionIndex, position: FeedPosition, erasureKey: ErasureKey, logger: Logger) {
+        self.feed = feed
+        self.index = index
+        self.position = position
+        self.erasureKey = erasureKey
+        self.logger = logger
+    }
+
+    /// Applies a write this process committed. `batch.position` is where the database stood
+    /// after it; `from` where it stood before. When another process wrote in between, the gap
+    /// is read from the database first, so changes are always applied in ledger order.
+    func applyOwn(_ batch: ChangeBatch, from: FeedPosition) async throws {
+        if position == from {
+            apply(batch)
+        } else if position.isBehind(batch.position) {
+            try await catchUp(to: batch.position)
+        }
+    }
+
+    /// Reads and applies everything the database has beyond the current position.
+    func catchUp() async throws {
+        let head = try await feed.head()
+        if position.isBehind(head) {
+            try await catchUp(to: head)
+        }
+    }
+
+    private func catchUp(to target: FeedPosition) async throws {
+        while position.isBehind(target) {
+            let batch = try await feed.changes(after: position, limit: 10_000)
+            guard batch.position != position else { return }
+            apply(batch)
+        }
+    }
+
+    private func apply(_ batch: ChangeBatch) {
+        for change in batch.changes {
+            switch change {
+            case .add(let key, let entry): index.add(entry, for: key)
+            case .remove(let key, let entry): index.remove(entry, for: key)
+            case .link(let address, let contact): index.link(address, to: contact)
+            case .erase(let erasure): index.apply(erasure, using: erasureKey)
+            }
+        }
+        position = batch.position
+    }
+
+    /// Polls the heads until cancelled.
+    func follow(every interval: Duration) async {
+        while !Task.isCancelled {
+            do {
+                try await catchUp()
+            } catch {
+                logger.warning("ledger follow failed", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+}

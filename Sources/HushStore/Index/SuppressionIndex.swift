@@ -1,0 +1,172 @@
+import HushCore
+import Synchronization
+
+/// Every suppression of every organization, in memory, keyed by subject. Checks read it and
+/// never touch disk. It is sharded so that concurrent checks and writes rarely meet on a lock.
+///
+/// The index does not decide what changes: it applies what the ledger says, in ledger order,
+/// through `LedgerFollower`.
+final class SuppressionIndex: Sendable {
+    private struct ShardState {
+        var entries: [IndexKey: IndexEntries] = [:]
+        /// The contacts each address belongs to; their entries cover the address too.
+        var contacts: [IndexKey: [ContactID]] = [:]
+    }
+
+    private final class Shard: Sendable {
+        let state: Mutex<ShardState>
+        init(capacity: Int) {
+            var state = ShardState()
+            state.entries.reserveCapacity(capacity)
+            self.state = Mutex(state)
+        }
+    }
+
+    private let shards: [Shard]
+    private let shardMask: UInt64
+    private let erasingOrganizations = Mutex<Set<OrganizationID>>([])
+    /// Set once any erasure exists, so checks skip hashing and a lock until then.
+    private let hasErasures = Atomic<Bool>(false)
+    private let entryCount = Atomic<Int>(0)
+    private let erasureKey: ErasureKey
+
+    init(erasureKey: ErasureKey, expectedCount: Int = 0, shardCount: Int = 256) {
+        precondition(shardCount > 0 && shardCount & (shardCount - 1) == 0, "shard count is a power of two")
+        self.erasureKey = erasureKey
+        self.shardMask = UInt64(shardCount - 1)
+        let perShard = expectedCount / shardCount + expectedCount / (shardCount * 8)
+        self.shards = (0..<shardCount).map { _ in Shard(capacity: perShard) }
+    }
+
+    /// How many suppressions the index holds.
+    var count: Int { entryCount.load(ordering: .relaxed) }
+
+    private func shard(for key: IndexKey) -> Shard {
+        shards[Int(key.shardHash & shardMask)]
+    }
+
+    // MARK: Changes
+
+    /// Files a suppression; a repeat of one already held changes nothing.
+    func add(_ entry: IndexEntry, for key: IndexKey) {
+        let added = shard(for: key).state.withLock { state -> Bool in
+            if var existing = state.entries[key] {
+                let added = existing.add(entry)
+                if added { state.entries[key] = existing }
+                return added
+            }
+            state.entries[key] = .one(entry)
+            return true
+        }
+        if added { entryCount.add(1, ordering: .relaxed) }
+    }
+
+    /// Files many suppressions of one shard's worth at once (loading).
+    func add(_ batch: [(IndexKey, IndexEntry)]) {
+        for (key, entry) in batch { add(entry, for: key) }
+    }
+
+    /// Removes the suppression `entry` names (same channel, list and scope).
+    func remove(_ entry: IndexEntry, for key: IndexKey) {
+        let removed = shard(for: key).state.withLock { state -> Int in
+            guard let existing = state.entries[key] else { return 0 }
+            let (remaining, removed) = existing.removing(entry)
+            state.entries[key] = remaining
+            return removed
+        }
+        if removed > 0 { entryCount.subtract(removed, ordering: .relaxed) }
+    }
+
+    /// Drops every entry and link of a subject (an erased address, once its hashed key holds them).
+    func removeAll(for key: IndexKey) {
+        let removed = shard(for: key).state.withLock { state in
+            state.contacts.removeValue(forKey: key)
+            return state.entries.removeValue(forKey: key)?.count ?? 0
+        }
+        if removed > 0 { entryCount.subtract(removed, ordering: .relaxed) }
+    }
+
+    func link(_ address: IndexKey, to contact: ContactID) {
+        shard(for: address).state.withLock { state in
+            var contacts = state.contacts[address, default: []]
+            guard !contacts.contains(contact) else { return }
+            contacts.append(contact)
+            state.contacts[address] = contacts
+        }
+    }
+
+    func noteErasure(in organization: OrganizationID) {
+        erasingOrganizations.withLock { _ = $0.insert(organization) }
+        hasErasures.store(true, ordering: .releasing)
+    }
+
+    // MARK: Checks
+
+    func decision(for address: Address, in organization: OrganizationID, query: CheckQuery) -> Decision {
+        var blocks: [Decision.Block] = []
+        collect(IndexKey(organization, address.normalized), query: query, into: &blocks)
+        if hasErasures.load(ordering: .acquiring), erasingOrganizations.withLock({ $0.contains(organization) }) {
+            collect(IndexKey(organization, erasureKey.hashedKey(for: address.normalized)), query: query, into: &blocks)
+        }
+        return Decision(address: address, channel: query.channel, scope: query.scope, blockedBy: blocks)
+    }
+
+    /// Adds the blocks of an address's own entries and of every contact it belongs to.
+    private func collect(_ key: IndexKey, query: CheckQuery, into blocks: inout [Decision.Block]) {
+        let (entries, contacts) = shard(for: key).state.withLock { state in
+            (state.entries[key], state.contacts.isEmpty ? nil : state.contacts[key])
+        }
+        entries?.forEach { entry in
+            if query.isBlocked(by: entry.channel, scope: entry.scope, list: entry.list, listIsDefault: entry.listIsDefault) {
+                blocks.append(entry.block(contact: nil))
+            }
+        }
+        for contact in contacts ?? [] {
+            let contactKey = IndexKey(key.organization, .contact(contact.externalID))
+            shard(for: contactKey).state.withLock { $0.entries[contactKey] }?.forEach { entry in
+                if query.isBlocked(by: entry.channel, scope: entry.scope, list: entry.list, listIsDefault: entry.listIsDefault) {
+                    blocks.append(entry.block(contact: contact))
+                }
+            }
+        }
+    }
+
+    func unlink(_ address: IndexKey, from contacts: Set<ContactID>) {
+        shard(for: address).state.withLock { state in
+            guard let linked = state.contacts[address] else { return }
+            let remaining = linked.filter { !contacts.contains($0) }
+            state.contacts[address] = remaining.isEmpty ? nil : remaining
+        }
+    }
+
+    func contacts(of address: IndexKey) -> [ContactID] {
+        shard(for: address).state.withLock { $0.contacts[address] ?? [] }
+    }
+
+    /// The keys of an organization whose entries or links satisfy `predicate`.
+    func keys(
+        in organization: OrganizationID, where predicate: (IndexKey, [IndexEntry], [ContactID]) -> Bool
+    ) -> [IndexKey] {
+        var found: [IndexKey] = []
+        for shard in shards {
+            shard.state.withLock { state in
+                for (key, entries) in state.entries where key.organization == organization {
+                    var list: [IndexEntry] = []
+                    entries.forEach { list.append($0) }
+                    if predicate(key, list, state.contacts[key] ?? []) { found.append(key) }
+                }
+                for (key, contacts) in state.contacts where key.organization == organization && state.entries[key] == nil {
+                    if predicate(key, [], contacts) { found.append(key) }
+                }
+            }
+        }
+        return found
+    }
+
+    /// Every entry of a subject, for tests and diagnostics.
+    func entries(for key: IndexKey) -> [IndexEntry] {
+        var result: [IndexEntry] = []
+        shard(for: key).state.withLock { $0.entries[key] }?.forEach { result.append($0) }
+        return result
+    }
+}

@@ -1,0 +1,44 @@
+import Foundation
+import HushCore
+
+/// How domain values are written to and read from SQLite columns.
+enum SQLiteCoding {
+    static func milliseconds(_ date: Date) -> Int64 {
+        Int64((date.timeIntervalSince1970 * 1000).rounded())
+    }
+
+    static func date(_ milliseconds: Int64) -> Date {
+        Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+    }
+
+    static func channel(_ stored: String) throws -> ChannelSelection {
+        try ChannelSelection(parsing: stored)
+    }
+
+    static func source(_ stored: String) throws -> Source {
+        try Source(parsing: stored)
+    }
+
+    static func scope(_ stored: String) throws -> Scope {
+        try Scope(parsing: stored)
+    }
+
+    static func channels(_ stored: String) throws -> Set<Channel> {
+        Set(try stored.split(separator: ",").map { (name) throws(HushError) in try Channel(parsing: String(name)) })
+    }
+
+    static func channels(_ channels: Set<Channel>) -> String {
+        Channel.allCases.filter(channels.contains).map(\.rawValue).joined(separator: ",")
+    }
+
+    static func json(_ evidence: Evidence) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: try encoder.encode(evidence), as: UTF8.self)
+    }
+
+    static func evidence(_ json: String?) throws -> Evidence {
+        guard let json else { return Evidence() }
+        return try JSONDecoder().decode(Evidence.self, from: Data(json.utf8))
+    }
+}

@@ -1,0 +1,147 @@
+import GRDB
+
+/// The SQLite schema. Migrations are append-only: a shipped migration is never edited, and none
+/// refers to an application type.
+enum SQLiteSchema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: organizations, lists, addresses, contacts, ledger, suppressions") { db in
+            try db.execute(sql: v1)
+        }
+        return migrator
+    }
+
+    // Times are unix milliseconds. Channel, source and kind are stored by name.
+    private static let v1 = """
+        CREATE TABLE organizations (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 64),
+            granular_opt_outs INTEGER NOT NULL DEFAULT 0 CHECK (granular_opt_outs IN (0, 1)),
+            default_region TEXT CHECK (default_region IS NULL OR length(default_region) = 2),
+            created_at INTEGER NOT NULL
+        );
+
+        CREATE TABLE lists (
+            id INTEGER PRIMARY KEY,
+            org_id INTEGER NOT NULL REFERENCES organizations(id),
+            name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 50),
+            description TEXT NOT NULL DEFAULT '' CHECK (length(description) <= 300),
+            message TEXT CHECK (message IS NULL OR length(message) BETWEEN 1 AND 300),
+            webhook_url TEXT,
+            channels TEXT NOT NULL,
+            is_default INTEGER NOT NULL DEFAULT 0 CHECK (is_default IN (0, 1)),
+            created_at INTEGER NOT NULL,
+            deleted_at INTEGER,
+            CHECK (is_default = 0 OR deleted_at IS NULL)
+        );
+        CREATE UNIQUE INDEX lists_active_name ON lists(org_id, name) WHERE deleted_at IS NULL;
+        CREATE UNIQUE INDEX lists_one_default ON lists(org_id) WHERE is_default = 1;
+        CREATE TRIGGER lists_default_is_kept BEFORE UPDATE OF deleted_at ON lists
+            WHEN OLD.is_default = 1 AND NEW.deleted_at IS NOT NULL
+            BEGIN SELECT RAISE(ABORT, 'the default list cannot be deleted'); END;
+
+        -- Keywords of active lists only: a deleted list's keywords are removed, so they are
+        -- unique per organization among active lists.
+        CREATE TABLE list_keywords (
+            org_id INTEGER NOT NULL REFERENCES organizations(id),
+            list_id INTEGER NOT NULL REFERENCES lists(id),
+            keyword TEXT NOT NULL CHECK (length(keyword) BETWEEN 1 AND 50),
+            position INTEGER NOT NULL,
+            PRIMARY KEY (org_id, keyword)
+        );
+        CREATE INDEX list_keywords_list ON list_keywords(list_id);
+
+        -- key is the normalized address, or `erased:<hmac>` once erased; display is the input as
+        -- given, NULL once erased. Erased rows may share a key.
+        CREATE TABLE addresses (
+            id INTEGER PRIMARY KEY,
+            org_id INTEGER NOT NULL REFERENCES organizations(id),
+            kind TEXT NOT NULL CHECK (kind IN ('email', 'phone')),
+            key TEXT NOT NULL,
+            display TEXT,
+            erased_at INTEGER,
+            CHECK ((erased_at IS NULL) = (display IS NOT NULL))
+        );
+        CREATE UNIQUE INDEX addresses_live_key ON addresses(org_id, key) WHERE erased_at IS NULL;
+        CREATE INDEX addresses_key ON addresses(org_id, key);
+
+        CREATE TABLE contacts (
+            id INTEGER PRIMARY KEY,
+            org_id INTEGER NOT NULL REFERENCES organizations(id),
+            external_id TEXT NOT NULL CHECK (length(external_id) BETWEEN 1 AND 255),
+            created_at INTEGER NOT NULL,
+            UNIQUE (org_id, external_id)
+        );
+
+        -- Append-only, so other processes follow it by id.
+        CREATE TABLE contact_links (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            contact_id INTEGER NOT NULL REFERENCES contacts(id),
+            address_id INTEGER NOT NULL REFERENCES addresses(id),
+            linked_at INTEGER NOT NULL,
+            UNIQUE (contact_id, address_id)
+        );
+        CREATE INDEX contact_links_address ON contact_links(address_id);
+
+        CREATE TABLE ledger (
+            seq INTEGER PRIMARY KEY,
+            org_id INTEGER NOT NULL REFERENCES organizations(id),
+            kind TEXT NOT NULL CHECK (kind IN ('opt_out', 'opt_in')),
+            recorded_at INTEGER NOT NULL,
+            address_id INTEGER REFERENCES addresses(id),
+            contact_id INTEGER REFERENCES contacts(id),
+            channel TEXT NOT NULL CHECK (channel IN ('email', 'sms', 'whatsapp', 'voice', 'all')),
+            scope TEXT NOT NULL,
+            list_id INTEGER NOT NULL REFERENCES lists(id),
+            source TEXT NOT NULL CHECK (source IN ('api', 'link', 'one_click', 'preference_center',
+                'keyword', 'rep', 'trigger', 'crm', 'import')),
+            actor TEXT NOT NULL,
+            CHECK ((address_id IS NULL) <> (contact_id IS NULL))
+        );
+        CREATE INDEX ledger_org ON ledger(org_id, seq);
+        CREATE INDEX ledger_address ON ledger(address_id, seq) WHERE address_id IS NOT NULL;
+        CREATE INDEX ledger_contact ON ledger(contact_id, seq) WHERE contact_id IS NOT NULL;
+        CREATE TRIGGER ledger_is_append_only_update BEFORE UPDATE ON ledger
+            BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+        CREATE TRIGGER ledger_is_append_only_delete BEFORE DELETE ON ledger
+            BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+
+        -- Personal data of an event lives here, outside the ledger, so erasure can remove it.
+        CREATE TABLE evidence (
+            event_seq INTEGER PRIMARY KEY REFERENCES ledger(seq),
+            json TEXT NOT NULL
+        );
+
+        -- The projection: current suppressions, one per (subject, channel, list, scope).
+        -- address_key repeats addresses.key so the index loads without a join.
+        CREATE TABLE suppressions (
+            id INTEGER PRIMARY KEY,
+            org_id INTEGER NOT NULL REFERENCES organizations(id),
+            address_id INTEGER REFERENCES addresses(id),
+            contact_id INTEGER REFERENCES contacts(id),
+            subject_key TEXT NOT NULL,
+            channel TEXT NOT NULL CHECK (channel IN ('email', 'sms', 'whatsapp', 'voice', 'all')),
+            list_id INTEGER NOT NULL REFERENCES lists(id),
+            scope TEXT NOT NULL,
+            since INTEGER NOT NULL,
+            source TEXT NOT NULL,
+            event_seq INTEGER NOT NULL REFERENCES ledger(seq),
+            CHECK ((address_id IS NULL) <> (contact_id IS NULL))
+        );
+        CREATE UNIQUE INDEX suppressions_address ON suppressions(address_id, channel, list_id, scope)
+            WHERE address_id IS NOT NULL;
+        CREATE UNIQUE INDEX suppressions_contact ON suppressions(contact_id, channel, list_id, scope)
+            WHERE contact_id IS NOT NULL;
+        CREATE INDEX suppressions_list ON suppressions(list_id, id);
+
+        -- Erasures, followed by other processes so they drop the address from memory.
+        CREATE TABLE erasures (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            org_id INTEGER NOT NULL REFERENCES organizations(id),
+            erased_key TEXT NOT NULL,
+            event_seqs TEXT NOT NULL,
+            contact_ids TEXT NOT NULL,
+            erased_at INTEGER NOT NULL
+        );
+        """
+}

@@ -1,0 +1,50 @@
+import GRDB
+import HushCore
+
+extension SQLiteStore {
+    public func link(_ addresses: [Address], to contact: ContactID, in organization: OrganizationID) async throws -> Contact {
+        let now = SQLiteCoding.milliseconds(configuration.now())
+        return try await write { db in
+            let transaction = try ChangeTransaction(db, organization: organization, now: now)
+            let contactID = try Self.contactRow(db, contact, in: organization, now: now)
+            var changes: [IndexChange] = []
+            for address in addresses {
+                let addressID = try transaction.addressRow(address)
+                let linked = try Int64.fetchOne(db, sql: """
+                    INSERT INTO contact_links (contact_id, address_id, linked_at) VALUES (?, ?, ?)
+                    ON CONFLICT DO NOTHING RETURNING id
+                    """, arguments: [contactID, addressID, now])
+                if linked != nil {
+                    changes.append(.link(IndexKey(organization, address.normalized), contact))
+                }
+            }
+            return (try Self.contact(db, contact, in: organization) ?? Contact(id: contact, addresses: []), changes)
+        }
+    }
+
+    public func contact(_ id: ContactID, in organization: OrganizationID) async throws -> Contact? {
+        try await read { db in try Self.contact(db, id, in: organization) }
+    }
+
+    static func contact(_ db: Database, _ id: ContactID, in organization: OrganizationID) throws -> Contact? {
+        guard let contactID = try Int64.fetchOne(db, sql: "SELECT id FROM contacts WHERE org_id = ? AND external_id = ?",
+                                                 arguments: [organization.rawValue, id.externalID])
+        else { return nil }
+        let addresses = try Row.fetchAll(db, sql: """
+            SELECT a.key, a.kind, a.display FROM contact_links l JOIN addresses a ON a.id = l.address_id
+            WHERE l.contact_id = ? AND a.erased_at IS NULL ORDER BY l.id
+            """, arguments: [contactID])
+            .map { row in Address(normalized: row[0], kind: Address.Kind(rawValue: row[1]) ?? .email, input: row[2]) }
+        return Contact(id: id, addresses: addresses)
+    }
+
+    static func contactRow(_ db: Database, _ contact: ContactID, in organization: OrganizationID, now: Int64) throws -> Int64 {
+        let id = try Int64.fetchOne(db, sql: """
+            INSERT INTO contacts (org_id, external_id, created_at) VALUES (?, ?, ?)
+            ON CONFLICT (org_id, external_id) DO UPDATE SET external_id = external_id
+            RETURNING id
+            """, arguments: [organization.rawValue, contact.externalID, now])
+        guard let id else { throw HushError(.storage, "the contact row was not written") }
+        return id
+    }
+}

@@ -1,0 +1,38 @@
+import Foundation
+import GRDB
+import HushCore
+
+extension SQLiteStore {
+    public func erase(_ address: Address, in organization: OrganizationID) async throws -> Bool {
+        let now = SQLiteCoding.milliseconds(configuration.now())
+        let hashed = configuration.erasureKey.hashedKey(for: address.normalized)
+        return try await write { db in
+            guard let addressID = try Int64.fetchOne(db, sql: """
+                SELECT id FROM addresses WHERE org_id = ? AND key = ? AND erased_at IS NULL
+                """, arguments: [organization.rawValue, address.normalized])
+            else { return (false, []) }
+            let sequences = try Int64.fetchAll(db, sql: "SELECT event_seq FROM suppressions WHERE address_id = ?",
+                                               arguments: [addressID])
+            let contacts = try String.fetchAll(db, sql: """
+                SELECT c.external_id FROM contact_links l JOIN contacts c ON c.id = l.contact_id WHERE l.address_id = ?
+                """, arguments: [addressID])
+            try db.execute(sql: "UPDATE addresses SET key = ?, display = NULL, erased_at = ? WHERE id = ?",
+                           arguments: [hashed, now, addressID])
+            try db.execute(sql: "UPDATE suppressions SET subject_key = ? WHERE address_id = ?", arguments: [hashed, addressID])
+            try db.execute(sql: """
+                DELETE FROM evidence WHERE event_seq IN (SELECT seq FROM ledger WHERE address_id = ?)
+                """, arguments: [addressID])
+            let encoder = JSONEncoder()
+            try db.execute(sql: """
+                INSERT INTO erasures (org_id, erased_key, event_seqs, contact_ids, erased_at) VALUES (?, ?, ?, ?, ?)
+                """, arguments: [
+                    organization.rawValue, hashed, String(decoding: try encoder.encode(sequences), as: UTF8.self),
+                    String(decoding: try encoder.encode(contacts), as: UTF8.self), now,
+                ])
+            let erasure = IndexChange.Erasure(
+                organization: organization, hashedKey: hashed, eventSequences: Set(sequences),
+                contacts: Set(try contacts.map { (id) throws(HushError) in try ContactID(parsing: id) }))
+            return (true, [.erase(erasure)])
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import GRDB
+import HushCore
+
+extension SQLiteStore {
+    public func createList(in organization: OrganizationID, _ definition: ListDefinition) async throws -> OptOutList {
+        let now = SQLiteCoding.milliseconds(configuration.now())
+        return try await storageErrors {
+            try await pool.write { db in
+                _ = try Self.requireOrganization(db, organization)
+                try Self.ensureNameIsFree(db, definition.name, in: organization, except: nil)
+                try db.execute(sql: """
+                    INSERT INTO lists (org_id, name, description, message, webhook_url, channels, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [
+                        organization.rawValue, definition.name, definition.description, definition.message,
+                        definition.webhookURL, SQLiteCoding.channels(definition.channels), now,
+                    ])
+                let id = ListID(rawValue: db.lastInsertedRowID)
+                try Self.replaceKeywords(db, of: id, in: organization, with: definition.keywords)
+                return OptOutList(id: id, organization: organization, definition: definition, isDefault: false)
+            }
+        }
+    }
+
+    public func lists(in organization: OrganizationID) async throws -> [OptOutList] {
+        try await read { db in
+            try Self.listRows(db, where: "org_id = ? AND deleted_at IS NULL", [organization.rawValue])
+        }
+    }
+
+    public func list(_ id: ListID, in organization: OrganizationID) async throws -> OptOutList? {
+        try await read { db in try Self.activeList(db, id, in: organization) }
+    }
+
+    public func updateList(_ id: ListID, in organization: OrganizationID, _ definition: ListDefinition) async throws -> OptOutList {
+        try await storageErrors {
+            try await pool.write { db in
+                guard let existing = try Self.activeList(db, id, in: organization) else {
+                    throw HushError(.notFound, field: "id", "no list \(id) in this organization")
+                }
+                if existing.isDefault && definition.name != ListDefinition.defaultName {
+                    throw HushError(.conflict, field: "name", "the default list cannot be renamed")
+                }
+                try Self.ensureNameIsFree(db, definition.name, in: organization, except: id)
+                try db.execute(sql: """
+                    UPDATE lists SET name = ?, description = ?, message = ?, webhook_url = ?, channels = ?
+                    WHERE id = ?
+                    """, arguments: [
+                        definition.name, definition.description, definition.message, definition.webhookURL,
+                        SQLiteCoding.channels(definition.channels), id.rawValue,
+                    ])
+                try Self.replaceKeywords(db, of: id, in: organization, with: definition.keywords)
+                return OptOutList(id: id, organization: organization, definition: definition, isDefault: existing.isDefault)
+            }
+        }
+    }
+
+    public func deleteList(_ id: ListID, in organization: OrganizationID) async throws {
+        let now = SQLiteCoding.milliseconds(configuration.now())
+        try await storageErrors {
+            try await pool.write { db in
+                guard let existing = try Self.activeList(db, id, in: organization) else {
+                    throw HushError(.notFound, field: "id", "no list \(id) in this organization")
+                }
+                guard !existing.isDefault else {
+                    throw HushError(.conflict, field: "id", "the default list cannot be deleted")
+                }
+                try db.execute(sql: "DELETE FROM list_keywords WHERE list_id = ?", arguments: [id.rawValue])
+                try db.execute(sql: "UPDATE lists SET deleted_at = ? WHERE id = ?", arguments: [now, id.rawValue])
+            }
+        }
+    }
+
+    static func activeList(_ db: Database, _ id: ListID, in organization: OrganizationID) throws -> OptOutList? {
+        try listRows(db, where: "id = ? AND org_id = ? AND deleted_at IS NULL", [id.rawValue, organization.rawValue]).first
+    }
+
+    private static func listRows(_ db: Database, where condition: String, _ arguments: StatementArguments) throws -> [OptOutList] {
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT id, org_id, name, description, message, webhook_url, channels, is_default,
+                   (SELECT json_group_array(keyword) FROM
+                       (SELECT keyword FROM list_keywords k WHERE k.list_id = lists.id ORDER BY position)) AS keywords
+            FROM lists WHERE \(condition) ORDER BY is_default DESC, id
+            """, arguments: arguments)
+        return try rows.map { row in
+            let keywords = try JSONDecoder().decode([String].self, from: Data((row["keywords"] as String).utf8))
+            let definition = try ListDefinition(
+                name: row["name"], description: row["description"], keywords: keywords, message: row["message"],
+                webhookURL: row["webhook_url"], channels: SQLiteCoding.channels(row["channels"]))
+            return OptOutList(
+                id: ListID(rawValue: row["id"]), organization: OrganizationID(rawValue: row["org_id"]),
+                definition: definition, isDefault: row["is_default"])
+        }
+    }
+
+    private static func ensureNameIsFree(_ db: Database, _ name: String, in organization: OrganizationID, except id: ListID?) throws {
+        let taken = try Bool.fetchOne(db, sql: """
+            SELECT EXISTS (SELECT 1 FROM lists WHERE org_id = ? AND name = ? AND deleted_at IS NULL AND id IS NOT ?)
+            """, arguments: [organization.rawValue, name, id?.rawValue]) ?? false
+        if taken {
+            throw HushError(.conflict, field: "name", "a list named \"\(name)\" already exists")
+        }
+    }
+
+    private static func replaceKeywords(_ db: Database, of list: ListID, in organization: OrganizationID, with keywords: [String]) throws {
+        try db.execute(sql: "DELETE FROM list_keywords WHERE list_id = ?", arguments: [list.rawValue])
+        for (position, keyword) in keywords.enumerated() {
+            let owner = try Int64.fetchOne(db, sql: """
+                INSERT INTO list_keywords (org_id, list_id, keyword, position) VALUES (?, ?, ?, ?)
+                ON CONFLICT (org_id, keyword) DO NOTHING
+                RETURNING list_id
+                """, arguments: [organization.rawValue, list.rawValue, keyword, position])
+            if owner == nil {
+                throw HushError(.conflict, field: "keywords[\(position)]", "the keyword \"\(keyword)\" already belongs to another list")
+            }
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import GRDB
+import HushCore
+
+extension SQLiteStore {
+    public func createOrganization(named name: String, settings: OrganizationSettings) async throws -> Organization {
+        try Organization.validateName(name)
+        let now = SQLiteCoding.milliseconds(configuration.now())
+        return try await storageErrors {
+            try await pool.write { db in
+                guard try Self.organizationRow(db, sql: "o.name = ?", name) == nil else {
+                    throw HushError(.conflict, field: "name", "an organization named \"\(name)\" already exists")
+                }
+                try db.execute(
+                    sql: "INSERT INTO organizations (name, granular_opt_outs, default_region, created_at) VALUES (?, ?, ?, ?)",
+                    arguments: [name, settings.granularOptOuts, settings.defaultRegion?.rawValue, now])
+                let organization = db.lastInsertedRowID
+                try db.execute(sql: """
+                    INSERT INTO lists (org_id, name, description, channels, is_default, created_at)
+                    VALUES (?, 'default', 'Honoured by every check.', ?, 1, ?)
+                    """, arguments: [organization, SQLiteCoding.channels(Set(Channel.allCases)), now])
+                return Organization(
+                    id: OrganizationID(rawValue: organization), name: name, settings: settings,
+                    defaultList: ListID(rawValue: db.lastInsertedRowID))
+            }
+        }
+    }
+
+    public func organization(named name: String) async throws -> Organization? {
+        try await read { db in try Self.organizationRow(db, sql: "o.name = ?", name) }
+    }
+
+    public func organization(_ id: OrganizationID) async throws -> Organization? {
+        try await read { db in try Self.organizationRow(db, sql: "o.id = ?", id.rawValue) }
+    }
+
+    public func updateSettings(of organization: OrganizationID, _ settings: OrganizationSettings) async throws -> Organization {
+        try await storageErrors {
+            try await pool.write { db in
+                try db.execute(
+                    sql: "UPDATE organizations SET granular_opt_outs = ?, default_region = ? WHERE id = ?",
+                    arguments: [settings.granularOptOuts, settings.defaultRegion?.rawValue, organization.rawValue])
+                guard let updated = try Self.organizationRow(db, sql: "o.id = ?", organization.rawValue) else {
+                    throw HushError(.notFound, "no such organization")
+                }
+                return updated
+            }
+        }
+    }
+
+    static func organizationRow(_ db: Database, sql condition: String, _ argument: some DatabaseValueConvertible) throws -> Organization? {
+        let row = try Row.fetchOne(db, sql: """
+            SELECT o.id, o.name, o.granular_opt_outs, o.default_region, l.id AS default_list
+            FROM organizations o JOIN lists l ON l.org_id = o.id AND l.is_default = 1
+            WHERE \(condition)
+            """, arguments: [argument])
+        guard let row else { return nil }
+        let region: String? = row["default_region"]
+        return Organization(
+            id: OrganizationID(rawValue: row["id"]), name: row["name"],
+            settings: OrganizationSettings(granularOptOuts: row["granular_opt_outs"], defaultRegion: region.flatMap(Region.init(code:))),
+            defaultList: ListID(rawValue: row["default_list"]))
+    }
+
+    static func requireOrganization(_ db: Database, _ id: OrganizationID) throws -> Organization {
+        guard let organization = try organizationRow(db, sql: "o.id = ?", id.rawValue) else {
+            throw HushError(.notFound, field: "organization", "no such organization")
+        }
+        return organization
+    }
+}

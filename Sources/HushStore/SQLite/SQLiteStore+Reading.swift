@@ -1,0 +1,114 @@
+import Foundation
+import GRDB
+import HushCore
+
+extension SQLiteStore {
+    public func suppressions(of address: Address, in organization: OrganizationID) async throws -> [Suppression] {
+        let keys = [address.normalized, configuration.erasureKey.hashedKey(for: address.normalized)]
+        return try await read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT s.subject_key, s.channel, s.list_id, s.scope, s.since, s.source, s.event_seq
+                FROM suppressions s
+                WHERE s.org_id = ? AND (s.subject_key IN (?, ?) OR s.contact_id IN (
+                    SELECT l.contact_id FROM contact_links l JOIN addresses a ON a.id = l.address_id
+                    WHERE a.org_id = ? AND a.key IN (?, ?)))
+                ORDER BY s.event_seq
+                """, arguments: [organization.rawValue, keys[0], keys[1], organization.rawValue, keys[0], keys[1]])
+                .map { row in
+                    try Suppression(
+                        organization: organization, subject: Self.subject(row[0]), channel: SQLiteCoding.channel(row[1]),
+                        list: ListID(rawValue: row[2]), scope: SQLiteCoding.scope(row[3]), since: SQLiteCoding.date(row[4]),
+                        source: SQLiteCoding.source(row[5]), eventSequence: row[6])
+                }
+        }
+    }
+
+    public func events(in organization: OrganizationID, after sequence: Int64, limit: Int, address: Address?) async throws -> [LedgerEvent] {
+        let keys = address.map { [$0.normalized, configuration.erasureKey.hashedKey(for: $0.normalized)] }
+        return try await read { db in
+            var sql = """
+                SELECT l.seq, l.kind, l.recorded_at, COALESCE(a.key, 'contact:' || c.external_id) AS subject,
+                       l.channel, l.scope, l.list_id, l.source, l.actor, e.json
+                FROM ledger l
+                LEFT JOIN addresses a ON a.id = l.address_id
+                LEFT JOIN contacts c ON c.id = l.contact_id
+                LEFT JOIN evidence e ON e.event_seq = l.seq
+                WHERE l.org_id = ? AND l.seq > ?
+                """
+            var arguments: StatementArguments = [organization.rawValue, sequence]
+            if let keys {
+                sql += " AND a.key IN (?, ?)"
+                arguments += [keys[0], keys[1]]
+            }
+            sql += " ORDER BY l.seq LIMIT ?"
+            arguments += [limit]
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+                try LedgerEvent(
+                    sequence: row[0], organization: organization, kind: EventKind(rawValue: row[1]) ?? .optOut,
+                    recordedAt: SQLiteCoding.date(row[2]), subject: Self.subject(row[3]), channel: SQLiteCoding.channel(row[4]),
+                    scope: SQLiteCoding.scope(row[5]), list: ListID(rawValue: row[6]), source: SQLiteCoding.source(row[7]),
+                    actor: row[8], evidence: SQLiteCoding.evidence(row[9]))
+            }
+        }
+    }
+
+    static func subject(_ key: String) -> SubjectKey {
+        key.hasPrefix(IndexKey.contactPrefix) ? .contact(String(key.dropFirst(IndexKey.contactPrefix.count))) : .address(key)
+    }
+
+    // MARK: Checks
+
+    public func decision(for address: Address, in organization: OrganizationID, query: CheckQuery) -> Decision {
+        index.decision(for: address, in: organization, query: query)
+    }
+
+    public func decisions(for addresses: [Address], in organization: OrganizationID, query: CheckQuery) -> [Decision] {
+        addresses.map { index.decision(for: $0, in: organization, query: query) }
+    }
+
+    /// Replays the ledger of the address and of the contacts it was linked to by then.
+    public func decision(for address: Address, in organization: OrganizationID, query: CheckQuery, asOf date: Date) async throws -> Decision {
+        let keys = [address.normalized, configuration.erasureKey.hashedKey(for: address.normalized)]
+        let until = SQLiteCoding.milliseconds(date)
+        let events = try await read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT l.kind, l.recorded_at, l.channel, l.scope, l.list_id, l.source, l.seq, li.is_default, c.external_id
+                FROM ledger l
+                JOIN lists li ON li.id = l.list_id
+                LEFT JOIN contacts c ON c.id = l.contact_id
+                WHERE l.org_id = ? AND l.recorded_at <= ? AND (
+                    l.address_id IN (SELECT id FROM addresses WHERE org_id = ? AND key IN (?, ?))
+                    OR l.contact_id IN (
+                        SELECT cl.contact_id FROM contact_links cl JOIN addresses a ON a.id = cl.address_id
+                        WHERE a.org_id = ? AND a.key IN (?, ?) AND cl.linked_at <= ?))
+                ORDER BY l.seq
+                """, arguments: [
+                    organization.rawValue, until, organization.rawValue, keys[0], keys[1],
+                    organization.rawValue, keys[0], keys[1], until,
+                ])
+                .map { row in
+                    let contact: String? = row[8]
+                    let entry = try IndexEntry(
+                        eventSequence: row[6], sinceMilliseconds: row[1], list: ListID(rawValue: row[4]),
+                        scope: SQLiteCoding.scope(row[3]), channel: SQLiteCoding.channel(row[2]),
+                        source: SQLiteCoding.source(row[5]), listIsDefault: row[7])
+                    return (kind: row[0] as String, entry: entry, contact: try contact.map { (id) throws(HushError) in try ContactID(parsing: id) })
+                }
+        }
+        var standing: [(entry: IndexEntry, contact: ContactID?)] = []
+        for event in events {
+            let sameSuppression = { (held: (entry: IndexEntry, contact: ContactID?)) in
+                held.contact == event.contact && held.entry.sameSuppression(as: event.entry)
+            }
+            if event.kind == EventKind.optOut.rawValue {
+                if !standing.contains(where: sameSuppression) { standing.append((event.entry, event.contact)) }
+            } else {
+                standing.removeAll(where: sameSuppression)
+            }
+        }
+        let blocks = standing
+            .filter { query.isBlocked(by: $0.entry.channel, scope: $0.entry.scope, list: $0.entry.list, listIsDefault: $0.entry.listIsDefault) }
+            .map { $0.entry.block(contact: $0.contact) }
+        return Decision(address: address, channel: query.channel, scope: query.scope, blockedBy: blocks)
+    }
+}

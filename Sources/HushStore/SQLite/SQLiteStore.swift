@@ -1,0 +1,112 @@
+import Foundation
+import GRDB
+import HushCore
+import Logging
+
+/// The embedded store: one SQLite file in WAL mode with `synchronous = FULL`, so a write that
+/// returned survives a crash or power loss; the index in memory answers checks.
+public final class SQLiteStore: Store {
+    public struct Configuration: Sendable {
+        /// The database file; created and migrated when missing.
+        public var path: String
+        /// The secret erased addresses are hashed with. Keep it stable: a new one makes erased
+        /// addresses unrecognizable.
+        public var erasureKey: ErasureKey
+        /// How often the index looks for writes made by other processes.
+        public var followInterval: Duration
+        public var logger: Logger
+        /// The clock events are stamped with.
+        public var now: @Sendable () -> Date
+
+        public init(
+            path: String, erasureKey: ErasureKey, followInterval: Duration = .milliseconds(20),
+            logger: Logger = Logger(label: "hush.store"), now: @escaping @Sendable () -> Date = { Date() }
+        ) {
+            self.path = path
+            self.erasureKey = erasureKey
+            self.followInterval = followInterval
+            self.logger = logger
+            self.now = now
+        }
+    }
+
+    let pool: DatabasePool
+    let configuration: Configuration
+    let index: SuppressionIndex
+    let follower: LedgerFollower
+    private let following: Task<Void, Never>
+
+    /// Opens (creating and migrating if needed) the database, loads the index and starts
+    /// following the ledger.
+    public init(_ configuration: Configuration) async throws {
+        var grdb = GRDB.Configuration()
+        grdb.busyMode = .timeout(10)
+        grdb.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        let pool: DatabasePool
+        do {
+            pool = try DatabasePool(path: configuration.path, configuration: grdb)
+            try SQLiteSchema.migrator.migrate(pool)
+        } catch {
+            throw HushError(.storage, "could not open the database at \(configuration.path): \(error)")
+        }
+        let feed = SQLiteChangeFeed(pool: pool)
+        let expected = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM suppressions") ?? 0 }
+        let index = SuppressionIndex(erasureKey: configuration.erasureKey, expectedCount: expected)
+        let position = try await feed.load(into: index)
+        let follower = LedgerFollower(
+            feed: feed, index: index, position: position, erasureKey: configuration.erasureKey,
+            logger: configuration.logger
+        )
+        self.pool = pool
+        self.configuration = configuration
+        self.index = index
+        self.follower = follower
+        let interval = configuration.followInterval
+        self.following = Task { await follower.follow(every: interval) }
+    }
+
+    deinit {
+        following.cancel()
+    }
+
+    /// Stops following the ledger and closes the database.
+    public func close() async throws {
+        following.cancel()
+        try pool.close()
+    }
+
+    public var indexedCount: Int { index.count }
+
+    /// Runs a write transaction that changes what the index holds, then brings the index up to
+    /// date before returning, so every later check sees the write.
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> (T, [IndexChange])) async throws -> T {
+        let (result, batch, from) = try await storageErrors {
+            try await pool.write { db in
+                let from = try SQLiteChangeFeed.head(db)
+                let (result, changes) = try body(db)
+                return (result, ChangeBatch(changes: changes, position: try SQLiteChangeFeed.head(db)), from)
+            }
+        }
+        try await follower.applyOwn(batch, from: from)
+        return result
+    }
+
+    /// Reports database failures as `storage` errors; domain errors pass unchanged.
+    func storageErrors<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as HushError {
+            throw error
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+            throw HushError(.conflict, "the change conflicts with stored data: \(error.message ?? "constraint failed")")
+        } catch {
+            throw HushError(.storage, "the database failed and nothing was applied: \(error)")
+        }
+    }
+
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await storageErrors { try await pool.read(body) }
+    }
+}

@@ -1,0 +1,62 @@
+import Foundation
+import HushCore
+
+/// Everything Hush keeps: organizations, lists, contacts, the ledger and its suppression
+/// projection, and the in-memory index that answers checks. SQLite implements it now;
+/// PostgreSQL follows with the same test suite.
+///
+/// Writes are committed before they return, and every check that starts after a write returns
+/// sees it. Checks are answered from memory and never touch disk.
+public protocol Store: Sendable {
+    // MARK: Organizations
+    func createOrganization(named name: String, settings: OrganizationSettings) async throws -> Organization
+    func organization(named name: String) async throws -> Organization?
+    func organization(_ id: OrganizationID) async throws -> Organization?
+    func updateSettings(of organization: OrganizationID, _ settings: OrganizationSettings) async throws -> Organization
+
+    // MARK: Lists
+    func createList(in organization: OrganizationID, _ definition: ListDefinition) async throws -> OptOutList
+    func lists(in organization: OrganizationID) async throws -> [OptOutList]
+    func list(_ id: ListID, in organization: OrganizationID) async throws -> OptOutList?
+    func updateList(_ id: ListID, in organization: OrganizationID, _ definition: ListDefinition) async throws -> OptOutList
+    func deleteList(_ id: ListID, in organization: OrganizationID) async throws
+
+    // MARK: Contacts
+    /// Creates the contact if needed and links the addresses to it. Opt-outs recorded for the
+    /// contact cover these addresses from now on.
+    func link(_ addresses: [Address], to contact: ContactID, in organization: OrganizationID) async throws -> Contact
+    func contact(_ id: ContactID, in organization: OrganizationID) async throws -> Contact?
+
+    // MARK: Changes
+    /// Records opt-outs in one transaction: all of them or none.
+    func record(_ optOuts: [OptOut], in organization: OrganizationID) async throws -> [OptOutOutcome]
+    /// Lifts exactly the suppression the opt-in names.
+    func record(_ optIn: OptIn, in organization: OrganizationID) async throws -> OptInOutcome
+    /// Removes an address's personal data, keeping a keyed hash so it stays suppressed.
+    /// Returns whether there was anything to erase.
+    func erase(_ address: Address, in organization: OrganizationID) async throws -> Bool
+
+    // MARK: Reading
+    func suppressions(of address: Address, in organization: OrganizationID) async throws -> [Suppression]
+    func events(in organization: OrganizationID, after sequence: Int64, limit: Int, address: Address?) async throws -> [LedgerEvent]
+
+    // MARK: Checks
+    /// Answers from memory.
+    func decision(for address: Address, in organization: OrganizationID, query: CheckQuery) -> Decision
+    func decisions(for addresses: [Address], in organization: OrganizationID, query: CheckQuery) -> [Decision]
+    /// Answers as of a past moment, from the ledger.
+    func decision(for address: Address, in organization: OrganizationID, query: CheckQuery, asOf date: Date) async throws -> Decision
+    /// Suppressions the index holds.
+    var indexedCount: Int { get }
+}
+
+extension Store {
+    public func record(_ optOut: OptOut, in organization: OrganizationID) async throws -> OptOutOutcome {
+        let outcomes = try await record([optOut], in: organization)
+        return outcomes[0]
+    }
+
+    public func createOrganization(named name: String) async throws -> Organization {
+        try await createOrganization(named: name, settings: OrganizationSettings())
+    }
+}

@@ -1,0 +1,4 @@
+@main
+struct HushBench {
+    static func main() async throws {}
+}

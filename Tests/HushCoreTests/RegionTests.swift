@@ -1,0 +1,39 @@
+import Testing
+
+@testable import HushCore
+
+@Test(arguments: [("gb", Region.gb), ("GB", Region.gb), ("Us", Region.us), ("in", Region.in), ("za", Region.za)])
+func regionIsFoundByCodeInAnyCase(code: String, region: Region) {
+    #expect(Region(code: code) == region)
+}
+
+@Test(arguments: ["XX", "", "G", "GBR", "JP"])
+func unsupportedRegionCodeGivesNil(code: String) {
+    #expect(Region(code: code) == nil)
+}
+
+@Test func rawValueIsTheUppercaseCodeOnly() {
+    #expect(Region(rawValue: "DE") == .de)
+    #expect(Region(rawValue: "de") == nil)
+}
+
+@Test(arguments: Region.supported)
+func everySupportedRegionRoundTripsThroughItsCode(region: Region) {
+    #expect(Region(rawValue: region.rawValue) == region)
+    #expect(region.rawValue == region.rawValue.uppercased())
+    #expect(region.rawValue.utf8.count == 2)
+}
+
+@Test func supportedRegionsAreTheThirteenListed() {
+    #expect(Set(Region.supported.map(\.rawValue)) == [
+        "US", "CA", "GB", "DE", "FR", "IN", "AU", "BR", "MX", "ES", "IT", "NL", "ZA",
+    ])
+}
+
+@Test(arguments: [
+    (Region.us, "1"), (.ca, "1"), (.gb, "44"), (.de, "49"), (.fr, "33"), (.in, "91"), (.au, "61"),
+    (.br, "55"), (.mx, "52"), (.es, "34"), (.it, "39"), (.nl, "31"), (.za, "27"),
+])
+func regionKnowsItsCallingCode(region: Region, callingCode: String) {
+    #expect(region.callingCode == callingCode)
+}
