@@ -83,8 +83,8 @@ public struct ListDefinition: Hashable, Sendable {
             throw .invalid("webhook_url", "must be an http:// or https:// URL")
         }
         let rest = url.drop(while: { $0 != ":" }).dropFirst(3)
-        guard let host = rest.split(separator: "/", maxSplits: 1).first, !host.isEmpty,
-              !url.contains(where: { $0.isWhitespace })
+        let host = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        guard !host.isEmpty, !url.contains(where: { $0.isWhitespace })
         else {
             throw .invalid("webhook_url", "\"\(url)\" has no host or contains spaces")
         }

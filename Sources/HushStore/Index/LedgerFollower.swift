@@ -62,6 +62,8 @@ actor LedgerFollower {
         while !Task.isCancelled {
             do {
                 try await catchUp()
+            } catch is CancellationError {
+                return
             } catch {
                 logger.warning("ledger follow failed", metadata: ["error": "\(error)"])
             }

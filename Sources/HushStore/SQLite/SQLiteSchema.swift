@@ -125,7 +125,7 @@ enum SQLiteSchema {
             scope TEXT NOT NULL,
             since INTEGER NOT NULL,
             source TEXT NOT NULL,
-            event_seq INTEGER NOT NULL REFERENCES ledger(seq),
+            event_seq INTEGER NOT NULL REFERENCES ledger(seq) DEFERRABLE INITIALLY DEFERRED,
             CHECK ((address_id IS NULL) <> (contact_id IS NULL))
         );
         CREATE UNIQUE INDEX suppressions_address ON suppressions(address_id, channel, list_id, scope)

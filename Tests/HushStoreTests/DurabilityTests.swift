@@ -1,0 +1,53 @@
+import Foundation
+import HushCore
+import Testing
+@testable import HushStore
+
+@Suite struct DurabilityTests {
+    @Test func newStoreOnSameFileSeesEverything() async throws {
+        let first = try await TestStore()
+        let news = try await first.store.createList(in: first.id, ListDefinition(name: "newsletter", keywords: ["news"]))
+        _ = try await first.optOut("ann@example.com", scope: "brand")
+        _ = try await first.optOut("+14155550100", "sms", list: news.id)
+        _ = try await first.store.link([Address(parsing: "bob@example.com")], to: ContactID(parsing: "crm-1"), in: first.id)
+        _ = try await first.store.record(
+            OptOut(subject: .contact(ContactID(parsing: "crm-1")), channel: .all, actor: "test"), in: first.id)
+        try await first.store.close()
+
+        let reopened = try await TestStore(path: first.path)
+        #expect(reopened.organization == first.organization)
+        #expect(try reopened.isBlocked("ann@example.com", scope: "brand/alice"))
+        #expect(try reopened.isBlocked("+14155550100", .sms, lists: [news.id]))
+        #expect(try reopened.isBlocked("bob@example.com"))
+        #expect(reopened.store.indexedCount == 3)
+        #expect(try await reopened.store.lists(in: reopened.id).map(\.definition.keywords) == [[], ["NEWS"]])
+    }
+
+    @Test func writesOfAnotherProcessAreFollowedWithin100Milliseconds() async throws {
+        let writer = try await TestStore()
+        let reader = try await TestStore(path: writer.path)
+        #expect(try !reader.isBlocked("ann@example.com"))
+
+        _ = try await writer.optOut("ann@example.com")
+        let start = ContinuousClock.now
+        var seen = false
+        while !seen && ContinuousClock.now - start < .milliseconds(100) {
+            seen = try reader.isBlocked("ann@example.com")
+            if !seen { try await Task.sleep(for: .milliseconds(2)) }
+        }
+        #expect(seen, "the second store did not see the opt-out within 100 ms")
+    }
+
+    @Test func optInsOfAnotherProcessAreFollowed() async throws {
+        let writer = try await TestStore()
+        _ = try await writer.optOut("ann@example.com")
+        let reader = try await TestStore(path: writer.path)
+        #expect(try reader.isBlocked("ann@example.com"))
+        _ = try await writer.store.record(
+            OptIn(subject: .address(Address(parsing: "ann@example.com")), channel: .only(.email), actor: "admin",
+                  consent: Consent(kind: "written_consent", reference: "ticket-1")),
+            in: writer.id)
+        try await reader.store.follower.catchUp()
+        #expect(try !reader.isBlocked("ann@example.com"))
+    }
+}

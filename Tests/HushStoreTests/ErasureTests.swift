@@ -1,0 +1,75 @@
+import GRDB
+import HushCore
+import Testing
+@testable import HushStore
+
+@Suite struct ErasureTests {
+    @Test func erasedAddressStaysSuppressed() async throws {
+        let test = try await TestStore()
+        _ = try await test.optOut("ann@example.com", evidence: Evidence(["raw_text": .string("stop mailing ann@example.com")]))
+        #expect(try await test.store.erase(Address(parsing: "ann@example.com"), in: test.id))
+        #expect(try test.isBlocked("ann@example.com"))
+        #expect(try !test.isBlocked("bob@example.com"))
+    }
+
+    @Test func erasureRemovesPersonalDataFromTheDatabase() async throws {
+        let test = try await TestStore()
+        _ = try await test.optOut("Ann@Example.com", evidence: Evidence(["raw_text": .string("stop mailing ann@example.com")]))
+        _ = try await test.store.link([Address(parsing: "ann@example.com")], to: ContactID(parsing: "crm-1"), in: test.id)
+        _ = try await test.store.erase(Address(parsing: "ann@example.com"), in: test.id)
+        let leaks = try await test.store.pool.read { db in
+            var leaks: [String] = []
+            for table in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'") {
+                let rows = try Row.fetchAll(db, sql: "SELECT * FROM \(table)")
+                for row in rows where row.databaseValues.contains(where: { "\($0)".lowercased().contains("ann@example.com") }) {
+                    leaks.append(table)
+                }
+            }
+            return leaks
+        }
+        #expect(leaks.isEmpty, "personal data left in \(leaks)")
+        let events = try await test.store.events(in: test.id, after: 0, limit: 10, address: nil)
+        #expect(events.count == 1)
+        #expect(events[0].evidence.isEmpty)
+        guard case .address(let key) = events[0].subject else { Issue.record("not an address event"); return }
+        #expect(key.hasPrefix(ErasureKey.prefix))
+    }
+
+    @Test func erasedAddressStaysSuppressedAfterRestart() async throws {
+        let test = try await TestStore()
+        _ = try await test.optOut("ann@example.com")
+        _ = try await test.store.erase(Address(parsing: "ann@example.com"), in: test.id)
+        try await test.store.close()
+        let reopened = try await TestStore(path: test.path)
+        #expect(try reopened.isBlocked("ann@example.com"))
+        #expect(try await reopened.store.suppressions(of: Address(parsing: "ann@example.com"), in: reopened.id).count == 1)
+    }
+
+    @Test func erasureDropsTheClearAddressFromAnotherProcessMemory() async throws {
+        let writer = try await TestStore()
+        _ = try await writer.optOut("ann@example.com")
+        let reader = try await TestStore(path: writer.path)
+        _ = try await writer.store.erase(Address(parsing: "ann@example.com"), in: writer.id)
+        try await reader.store.follower.catchUp()
+        #expect(try reader.isBlocked("ann@example.com"))
+        #expect(reader.store.index.entries(for: IndexKey(reader.id, "ann@example.com")).isEmpty)
+        #expect(writer.store.index.entries(for: IndexKey(writer.id, "ann@example.com")).isEmpty)
+    }
+
+    @Test func erasedPersonCanOptBackInWithConsent() async throws {
+        let test = try await TestStore()
+        _ = try await test.optOut("ann@example.com")
+        _ = try await test.store.erase(Address(parsing: "ann@example.com"), in: test.id)
+        let outcome = try await test.store.record(
+            OptIn(subject: .address(Address(parsing: "ann@example.com")), channel: .only(.email), actor: "admin",
+                  consent: Consent(kind: "written_consent", reference: "ticket-3")),
+            in: test.id)
+        #expect(outcome.lifted != nil)
+        #expect(try !test.isBlocked("ann@example.com"))
+    }
+
+    @Test func erasingAnUnknownAddressReportsNothingErased() async throws {
+        let test = try await TestStore()
+        #expect(try await !test.store.erase(Address(parsing: "nobody@example.com"), in: test.id))
+    }
+}

@@ -1,0 +1,82 @@
+import HushCore
+import Testing
+@testable import HushStore
+
+@Suite struct ListsTests {
+    @Test func everyOrganizationHasDefault() async throws {
+        let test = try await TestStore()
+        let lists = try await test.store.lists(in: test.id)
+        #expect(lists.map(\.definition.name) == ["default"])
+        #expect(lists.first?.isDefault == true)
+        #expect(lists.first?.id == test.organization.defaultList)
+    }
+
+    @Test func defaultCannotBeDeleted() async throws {
+        let test = try await TestStore()
+        await #expect(throws: HushError(.conflict, field: "id", "the default list cannot be deleted")) {
+            try await test.store.deleteList(test.organization.defaultList, in: test.id)
+        }
+    }
+
+    @Test func keywordsAreUniqueAmongActiveLists() async throws {
+        let test = try await TestStore()
+        let news = try await test.store.createList(in: test.id, ListDefinition(name: "news", keywords: ["news"]))
+        await #expect {
+            try await test.store.createList(in: test.id, ListDefinition(name: "digest", keywords: ["NEWS"]))
+        } throws: { error in
+            (error as? HushError)?.code == .conflict && (error as? HushError)?.field == "keywords[0]"
+        }
+        try await test.store.deleteList(news.id, in: test.id)
+        let digest = try await test.store.createList(in: test.id, ListDefinition(name: "digest", keywords: ["NEWS"]))
+        #expect(digest.definition.keywords == ["NEWS"])
+        #expect(try await test.store.list(news.id, in: test.id) == nil)
+    }
+
+    @Test func listNamesAreUniqueAmongActiveLists() async throws {
+        let test = try await TestStore()
+        _ = try await test.store.createList(in: test.id, ListDefinition(name: "news"))
+        await #expect {
+            try await test.store.createList(in: test.id, ListDefinition(name: "news"))
+        } throws: { error in
+            (error as? HushError)?.field == "name"
+        }
+    }
+
+    @Test func updateReplacesDefinition() async throws {
+        let test = try await TestStore()
+        let news = try await test.store.createList(in: test.id, ListDefinition(name: "news", keywords: ["news"]))
+        let updated = try await test.store.updateList(
+            news.id, in: test.id,
+            ListDefinition(name: "weekly", description: "Weekly digest", keywords: ["weekly"], message: "You left weekly.",
+                           webhookURL: "https://hooks.example.com/hush", channels: [.email, .sms]))
+        let stored = try #require(try await test.store.list(news.id, in: test.id))
+        #expect(stored == updated)
+        #expect(stored.definition.webhookURL == "https://hooks.example.com/hush")
+        _ = try await test.store.createList(in: test.id, ListDefinition(name: "news2", keywords: ["news"]))
+    }
+
+    @Test func listsOfAnotherOrganizationAreInvisible() async throws {
+        let test = try await TestStore()
+        let other = try await test.store.createOrganization(named: "globex")
+        let theirs = try await test.store.createList(in: other.id, ListDefinition(name: "theirs"))
+        #expect(try await test.store.list(theirs.id, in: test.id) == nil)
+        await #expect(throws: HushError.self) { try await test.store.deleteList(theirs.id, in: test.id) }
+    }
+
+    @Test func optOutOnChannelTheListDoesNotCoverIsRejected() async throws {
+        let test = try await TestStore()
+        let texts = try await test.store.createList(in: test.id, ListDefinition(name: "texts", channels: [.sms]))
+        await #expect {
+            try await test.optOut("ann@example.com", "email", list: texts.id)
+        } throws: { error in
+            (error as? HushError)?.field == "channel"
+        }
+    }
+
+    @Test func settingsAreStored() async throws {
+        let test = try await TestStore()
+        let updated = try await test.store.updateSettings(of: test.id, OrganizationSettings(granularOptOuts: true, defaultRegion: .gb))
+        #expect(updated.settings.defaultRegion == .gb)
+        #expect(try await test.store.organization(named: "acme")?.settings == updated.settings)
+    }
+}
