@@ -29,7 +29,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "hush-bench",
-            dependencies: ["HushCore", "HushStore"]
+            dependencies: ["HushCore", "HushStore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(name: "HushCoreTests", dependencies: ["HushCore"]),
         .testTarget(name: "HushStoreTests", dependencies: ["HushCore", "HushStore"]),

@@ -1,4 +1,80 @@
+import Foundation
+import HushCore
+import HushStore
+
+/// Measures the store and its index: `swift run -c release hush-bench [entries...]`.
+/// For each size it seeds a fresh SQLite file, loads it, and prints checks per second,
+/// memory per entry, load time and durable writes per second.
 @main
 struct HushBench {
-    static func main() async throws {}
+    static func main() async throws {
+        let sizes = CommandLine.arguments.dropFirst().compactMap { Int($0) }
+        let folder = ProcessInfo.processInfo.environment["HUSH_BENCH_DIR"] ?? NSTemporaryDirectory()
+        print("hush-bench on \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        for size in sizes.isEmpty ? [1_000_000, 10_000_000] : sizes {
+            let path = (folder as NSString).appendingPathComponent("hush-bench-\(size).sqlite")
+            try await Benchmark(entries: size, path: path).run()
+        }
+    }
+}
+
+struct Benchmark {
+    let entries: Int
+    let path: String
+    let erasureKey = ErasureKey.random()
+
+    func run() async throws {
+        print("\n== \(entries.formatted()) suppressed addresses ==")
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        let seedTime = try await measure { try await Fixture.seed(path: path, entries: entries, erasureKey: erasureKey) }
+        report("seed database (bulk SQL)", "\(seconds(seedTime)) s")
+
+        let before = residentBytes()
+        var loaded: SQLiteStore?
+        let loadTime = try await measure {
+            loaded = try await SQLiteStore(.init(path: path, erasureKey: erasureKey))
+        }
+        let store = try unwrap(loaded)
+        let after = residentBytes()
+        report("index load from database", "\(seconds(loadTime)) s for \(store.indexedCount.formatted()) entries")
+        report("memory per entry", "\((after - before) / max(store.indexedCount, 1)) bytes (resident growth)")
+
+        let organization = try unwrap(try await store.organization(named: "bench"))
+        try await Checks(store: store, organization: organization.id, entries: entries).run()
+        try await Writes(store: store, organization: organization.id).run()
+        try await store.close()
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+    }
+}
+
+func measure(_ body: () async throws -> Void) async rethrows -> Duration {
+    let start = ContinuousClock.now
+    try await body()
+    return ContinuousClock.now - start
+}
+
+func seconds(_ duration: Duration) -> String {
+    String(format: "%.2f", Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
+}
+
+func perSecond(_ count: Int, _ duration: Duration) -> String {
+    let secs = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    return Int(Double(count) / secs).formatted()
+}
+
+func report(_ what: String, _ figure: String) {
+    print("  " + what.padding(toLength: 44, withPad: " ", startingAt: 0) + figure)
+}
+
+func residentBytes() -> Int {
+    guard let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+    let fields = statm.split(separator: " ")
+    return fields.count > 1 ? (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE))) : 0
+}
+
+struct MissingValue: Error {}
+
+func unwrap<T>(_ value: T?) throws -> T {
+    guard let value else { throw MissingValue() }
+    return value
 }

@@ -111,6 +111,9 @@ func keywordListedTwiceIsRejectedAtTheRepeat(keywords: [String], field: String) 
     "http://hooks.example.com",
     "HTTPS://hooks.example.com/a?b=c",
     "https://127.0.0.1:8443/hook",
+    "https://user:pw@hooks.example.com/h",
+    "http://[::1]:8080/hook",
+    "https://example.com?token=1",
 ])
 func webhookURLWithHTTPSchemeAndHostIsAccepted(url: String) throws {
     #expect(try ListDefinition(name: "news", webhookURL: url).webhookURL == url)
@@ -126,12 +129,20 @@ func webhookURLWithHTTPSchemeAndHostIsAccepted(url: String) throws {
     "javascript:alert(1)",
     "https://",
     "http:///hook",
+    "https://?x=1",
+    "https://#hook",
     "https://exa mple.com/hook",
     "",
 ])
 func webhookURLWithoutHTTPSchemeOrHostIsRejected(url: String) throws {
     let error = try #require(throws: HushError.self) { try ListDefinition(name: "news", webhookURL: url) }
     #expect(error.code == .invalidInput)
+    #expect(error.field == "webhook_url")
+}
+
+@Test(arguments: ["https://:443/hook", "https://@/hook", "https://user@/hook", "https://user:pw@:8080"])
+func webhookURLWithUserOrPortButNoHostIsRejected(url: String) throws {
+    let error = try #require(throws: HushError.self) { try ListDefinition(name: "news", webhookURL: url) }
     #expect(error.field == "webhook_url")
 }
 

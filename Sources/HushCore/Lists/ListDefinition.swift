@@ -83,7 +83,11 @@ public struct ListDefinition: Hashable, Sendable {
             throw .invalid("webhook_url", "must be an http:// or https:// URL")
         }
         let rest = url.drop(while: { $0 != ":" }).dropFirst(3)
-        let host = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        let hostAndPort = authority.split(separator: "@", omittingEmptySubsequences: false).last ?? authority
+        let host = hostAndPort.first == "["
+            ? hostAndPort.dropFirst().prefix { $0 != "]" }
+            : hostAndPort.prefix { $0 != ":" }
         guard !host.isEmpty, !url.contains(where: { $0.isWhitespace })
         else {
             throw .invalid("webhook_url", "\"\(url)\" has no host or contains spaces")

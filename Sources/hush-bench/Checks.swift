@@ -1,0 +1,77 @@
+import Foundation
+import HushCore
+import HushStore
+
+/// Check throughput from two threads, over addresses spread across the whole index.
+struct Checks {
+    let store: SQLiteStore
+    let organization: OrganizationID
+    let entries: Int
+    let sampleSize = 1_000_000
+    let rounds = 4
+
+    func run() async throws {
+        var generator = SystemRandomNumberGenerator()
+        let indices = (0..<min(sampleSize, entries)).map { _ in Int.random(in: 1...entries, using: &generator) }
+        let hits = try indices.map { try Address(parsing: Fixture.address($0)) }
+        let queries = indices.map { CheckQuery(channel: Fixture.channel($0)) }
+        let misses = try (0..<hits.count).map { try Address(parsing: "nobody\($0)@example.org") }
+        let missQuery = [CheckQuery(channel: .email)]
+        let raw = indices.map { Fixture.address($0).uppercased() }
+
+        let blocked = Counter()
+        let hitTime = await parallel { worker in
+            for _ in 0..<rounds {
+                for i in stride(from: worker, to: hits.count, by: 2) where !store.decision(for: hits[i], in: organization, query: queries[i]).allowed {
+                    blocked.count += 1
+                }
+            }
+        }
+        report("single checks/s, blocked addresses", "\(perSecond(hits.count * rounds, hitTime))  (\(blocked.total) blocked)")
+
+        let missTime = await parallel { worker in
+            for _ in 0..<rounds {
+                for i in stride(from: worker, to: misses.count, by: 2) where !store.decision(for: misses[i], in: organization, query: missQuery[0]).allowed {
+                    blocked.count += 1
+                }
+            }
+        }
+        report("single checks/s, allowed addresses", "\(perSecond(misses.count * rounds, missTime))")
+
+        let parseTime = await parallel { worker in
+            for i in stride(from: worker, to: raw.count, by: 2) {
+                if let address = try? Address(parsing: raw[i]), !store.decision(for: address, in: organization, query: queries[i]).allowed {
+                    blocked.count += 1
+                }
+            }
+        }
+        report("single checks/s, parsing raw input too", "\(perSecond(raw.count, parseTime))")
+
+        let batchSize = 10_000
+        let batches = stride(from: 0, to: hits.count - batchSize + 1, by: batchSize).map { Array(hits[$0..<$0 + batchSize]) }
+        let batchTime = await parallel { worker in
+            for _ in 0..<rounds {
+                for b in stride(from: worker, to: batches.count, by: 2) {
+                    let decisions = store.decisions(for: batches[b], in: organization, query: CheckQuery(channel: .email))
+                    blocked.count += decisions.count
+                }
+            }
+        }
+        report("batch checks/s (10k per batch)", "\(perSecond(batches.count * batchSize * rounds, batchTime)) addresses")
+    }
+
+    /// Runs `body(worker)` on two threads and times the whole.
+    func parallel(_ body: @escaping @Sendable (Int) -> Void) async -> Duration {
+        await measure {
+            await withTaskGroup(of: Void.self) { group in
+                for worker in 0..<2 { group.addTask { body(worker) } }
+            }
+        }
+    }
+}
+
+/// A tally that cannot be optimized away; per-thread counts are merged loosely.
+final class Counter: @unchecked Sendable {
+    var count = 0
+    var total: Int { count }
+}
