@@ -32,8 +32,8 @@ struct Writes {
         }
         report("durable single writes/s, \(writers) writers", perSecond(single, concurrentTime))
 
-        let batchSize = 1_000
-        let batches = 100
+        let batchSize = 10_000
+        let batches = 10
         let prepared = try (0..<batches).map { b in
             try (0..<batchSize).map { i in try optOut("b\(b)-\(i)-\(run)@writes.example") }
         }
@@ -42,7 +42,7 @@ struct Writes {
                 _ = try await store.record(batch, in: organization)
             }
         }
-        report("durable batch writes/s (1k per batch)", perSecond(batches * batchSize, batchTime))
+        report("durable batch writes/s (10k per batch)", perSecond(batches * batchSize, batchTime))
     }
 
     private func optOut(_ address: String) throws -> OptOut {

@@ -17,7 +17,7 @@ struct ChangeTransaction {
         self.db = db
         self.organization = try SQLiteStore.requireOrganization(db, organization)
         self.now = now
-        self.nextSequence = (try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) + 1 FROM ledger")) ?? 1
+        self.nextSequence = (try Int64.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(MAX(seq), 0) + 1 FROM ledger"))) ?? 1
     }
 
     mutating func record(_ optOut: OptOut) throws -> OptOutOutcome {
@@ -48,12 +48,12 @@ struct ChangeTransaction {
         var events: [LedgerEvent] = []
         for target in targets {
             let sequence = nextSequence
-            let inserted = try Int64.fetchOne(db, sql: """
+            let inserted = try Int64.fetchOne(db.cachedStatement(sql: """
                 INSERT INTO suppressions (org_id, address_id, contact_id, subject_key, channel, list_id, scope, since, source, event_seq)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT DO NOTHING
                 RETURNING id
-                """, arguments: [
+                """), arguments: [
                     organization.id.rawValue, target.addressID, target.contactID, target.key, channel.rawValue,
                     list.rawValue, optOut.scope.path, now, optOut.source.rawValue, sequence,
                 ])
@@ -83,21 +83,21 @@ struct ChangeTransaction {
         case .address(let address):
             // The live address, and its erased hash: a person who was erased can still come back.
             let hashed = erasureKey.hashedKey(for: address.normalized)
-            targets = try Row.fetchAll(db, sql: """
+            targets = try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT id, key FROM addresses WHERE org_id = ? AND ((key = ? AND erased_at IS NULL) OR key = ?)
-                """, arguments: [organization.id.rawValue, address.normalized, hashed])
+                """), arguments: [organization.id.rawValue, address.normalized, hashed])
                 .map { Target(addressID: $0[0], contactID: nil, key: $0[1]) }
         case .contact(let contact):
-            targets = try Int64.fetchOne(db, sql: "SELECT id FROM contacts WHERE org_id = ? AND external_id = ?",
+            targets = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM contacts WHERE org_id = ? AND external_id = ?"),
                                          arguments: [organization.id.rawValue, contact.externalID])
                 .map { [Target(addressID: nil, contactID: $0, key: IndexKey.contactPrefix + contact.externalID)] } ?? []
         }
         for target in targets {
-            let lifted = try Row.fetchOne(db, sql: """
+            let lifted = try Row.fetchOne(db.cachedStatement(sql: """
                 DELETE FROM suppressions
                 WHERE (address_id = ? OR contact_id = ?) AND channel = ? AND list_id = ? AND scope = ?
                 RETURNING since, source, event_seq
-                """, arguments: [target.addressID, target.contactID, optIn.channel.rawValue, list.rawValue, optIn.scope.path])
+                """), arguments: [target.addressID, target.contactID, optIn.channel.rawValue, list.rawValue, optIn.scope.path])
             guard let lifted else { continue }
             let sequence = nextSequence
             nextSequence += 1
@@ -140,11 +140,11 @@ struct ChangeTransaction {
     }
 
     func addressRow(_ address: Address) throws -> Int64 {
-        let id = try Int64.fetchOne(db, sql: """
+        let id = try Int64.fetchOne(db.cachedStatement(sql: """
             INSERT INTO addresses (org_id, kind, key, display) VALUES (?, ?, ?, ?)
             ON CONFLICT (org_id, key) WHERE erased_at IS NULL DO UPDATE SET display = display
             RETURNING id
-            """, arguments: [organization.id.rawValue, address.kind.rawValue, address.normalized, address.input])
+            """), arguments: [organization.id.rawValue, address.kind.rawValue, address.normalized, address.input])
         guard let id else { throw HushError(.storage, "the address row was not written") }
         return id
     }
@@ -154,16 +154,16 @@ struct ChangeTransaction {
     }
 
     private func contacts(ofAddress address: Int64) throws -> [(rowID: Int64, externalID: String)] {
-        try Row.fetchAll(db, sql: """
+        try Row.fetchAll(db.cachedStatement(sql: """
             SELECT c.id, c.external_id FROM contact_links l JOIN contacts c ON c.id = l.contact_id WHERE l.address_id = ?
-            """, arguments: [address]).map { ($0[0], $0[1]) }
+            """), arguments: [address]).map { ($0[0], $0[1]) }
     }
 
     private func existingSuppression(_ target: Target, channel: ChannelSelection, list: ListID, scope: Scope) throws -> [Suppression] {
-        try Row.fetchAll(db, sql: """
+        try Row.fetchAll(db.cachedStatement(sql: """
             SELECT since, source, event_seq FROM suppressions
             WHERE (address_id = ? OR contact_id = ?) AND channel = ? AND list_id = ? AND scope = ?
-            """, arguments: [target.addressID, target.contactID, channel.rawValue, list.rawValue, scope.path])
+            """), arguments: [target.addressID, target.contactID, channel.rawValue, list.rawValue, scope.path])
             .map { row in
                 try Suppression(
                     organization: organization.id, subject: target.subject, channel: channel, list: list, scope: scope,
@@ -175,15 +175,15 @@ struct ChangeTransaction {
         _ kind: EventKind, sequence: Int64, target: Target, channel: ChannelSelection, scope: Scope, list: ListID,
         source: Source, actor: String, evidence: Evidence
     ) throws -> LedgerEvent {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO ledger (seq, org_id, kind, recorded_at, address_id, contact_id, channel, scope, list_id, source, actor)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [
+            """).execute( arguments: [
                 sequence, organization.id.rawValue, kind.rawValue, now, target.addressID, target.contactID,
                 channel.rawValue, scope.path, list.rawValue, source.rawValue, actor,
             ])
         if !evidence.isEmpty {
-            try db.execute(sql: "INSERT INTO evidence (event_seq, json) VALUES (?, ?)",
+            try db.cachedStatement(sql: "INSERT INTO evidence (event_seq, json) VALUES (?, ?)").execute(
                            arguments: [sequence, SQLiteCoding.json(evidence)])
         }
         return LedgerEvent(

@@ -11,11 +11,11 @@ struct SQLiteChangeFeed: ChangeFeed {
     }
 
     static func head(_ db: Database) throws -> FeedPosition {
-        let row = try Row.fetchOne(db, sql: """
+        let row = try Row.fetchOne(db.cachedStatement(sql: """
             SELECT (SELECT COALESCE(MAX(seq), 0) FROM ledger),
                    (SELECT COALESCE(MAX(id), 0) FROM contact_links),
                    (SELECT COALESCE(MAX(id), 0) FROM erasures)
-            """)
+            """))
         guard let row else { return .start }
         return FeedPosition(ledger: row[0], links: row[1], erasures: row[2])
     }

@@ -133,6 +133,8 @@ enum SQLiteSchema {
         CREATE UNIQUE INDEX suppressions_contact ON suppressions(contact_id, channel, list_id, scope)
             WHERE contact_id IS NOT NULL;
         CREATE INDEX suppressions_list ON suppressions(list_id, id);
+        -- Lets the deferred foreign key find a new event's suppression without a scan.
+        CREATE INDEX suppressions_event ON suppressions(event_seq);
 
         -- Erasures, followed by other processes so they drop the address from memory.
         CREATE TABLE erasures (

@@ -15,10 +15,10 @@ extension SQLiteStore {
                     sql: "INSERT INTO organizations (name, granular_opt_outs, default_region, created_at) VALUES (?, ?, ?, ?)",
                     arguments: [name, settings.granularOptOuts, settings.defaultRegion?.rawValue, now])
                 let organization = db.lastInsertedRowID
-                try db.execute(sql: """
+                try db.cachedStatement(sql: """
                     INSERT INTO lists (org_id, name, description, channels, is_default, created_at)
                     VALUES (?, 'default', 'Honoured by every check.', ?, 1, ?)
-                    """, arguments: [organization, SQLiteCoding.channels(Set(Channel.allCases)), now])
+                    """).execute( arguments: [organization, SQLiteCoding.channels(Set(Channel.allCases)), now])
                 return Organization(
                     id: OrganizationID(rawValue: organization), name: name, settings: settings,
                     defaultList: ListID(rawValue: db.lastInsertedRowID))
@@ -49,11 +49,11 @@ extension SQLiteStore {
     }
 
     static func organizationRow(_ db: Database, sql condition: String, _ argument: some DatabaseValueConvertible) throws -> Organization? {
-        let row = try Row.fetchOne(db, sql: """
+        let row = try Row.fetchOne(db.cachedStatement(sql: """
             SELECT o.id, o.name, o.granular_opt_outs, o.default_region, l.id AS default_list
             FROM organizations o JOIN lists l ON l.org_id = o.id AND l.is_default = 1
             WHERE \(condition)
-            """, arguments: [argument])
+            """), arguments: [argument])
         guard let row else { return nil }
         let region: String? = row["default_region"]
         return Organization(
