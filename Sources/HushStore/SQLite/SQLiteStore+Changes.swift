@@ -3,21 +3,10 @@ import GRDB
 import HushCore
 
 extension SQLiteStore {
+    /// Concurrent calls share a transaction (group commit); each call is applied whole or not
+    /// at all, and is durable when it returns.
     public func record(_ optOuts: [OptOut], in organization: OrganizationID) async throws -> [OptOutOutcome] {
-        let now = SQLiteCoding.milliseconds(configuration.now())
-        return try await write { db in
-            var transaction = try ChangeTransaction(db, organization: organization, now: now)
-            var outcomes: [OptOutOutcome] = []
-            outcomes.reserveCapacity(optOuts.count)
-            for (offset, optOut) in optOuts.enumerated() {
-                do {
-                    outcomes.append(try transaction.record(optOut))
-                } catch let error as HushError where optOuts.count > 1 {
-                    throw error.inItem(offset)
-                }
-            }
-            return (outcomes, transaction.changes)
-        }
+        try await groupCommit.submit(optOuts, in: organization)
     }
 
     public func record(_ optIn: OptIn, in organization: OrganizationID) async throws -> OptInOutcome {

@@ -35,6 +35,8 @@ public final class SQLiteStore: Store {
     let index: SuppressionIndex
     let follower: LedgerFollower
     private let following: Task<Void, Never>
+    let groupCommit: GroupCommit
+    private let writer: SQLiteWriter
 
     /// Opens (creating and migrating if needed) the database, loads the index and starts
     /// following the ledger.
@@ -70,6 +72,8 @@ public final class SQLiteStore: Store {
         self.follower = follower
         let interval = configuration.followInterval
         self.following = Task { await follower.follow(every: interval) }
+        self.writer = SQLiteWriter(pool: pool, follower: follower)
+        self.groupCommit = GroupCommit(writer: writer, now: configuration.now)
     }
 
     deinit {
@@ -87,6 +91,24 @@ public final class SQLiteStore: Store {
     /// Runs a write transaction that changes what the index holds, then brings the index up to
     /// date before returning, so every later check sees the write.
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> (T, [IndexChange])) async throws -> T {
+        try await writer.write(body)
+    }
+
+    func storageErrors<T>(_ body: () async throws -> T) async throws -> T {
+        try await HushStore.storageErrors(body)
+    }
+
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await storageErrors { try await pool.read(body) }
+    }
+}
+
+/// Writes that change what the index holds: commit, then apply to the index before returning.
+struct SQLiteWriter: Sendable {
+    let pool: DatabasePool
+    let follower: LedgerFollower
+
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> (T, [IndexChange])) async throws -> T {
         let (result, batch, from) = try await storageErrors {
             try await pool.write { db in
                 let from = try SQLiteChangeFeed.head(db)
@@ -97,21 +119,17 @@ public final class SQLiteStore: Store {
         try await follower.applyOwn(batch, from: from)
         return result
     }
+}
 
-    /// Reports database failures as `storage` errors; domain errors pass unchanged.
-    func storageErrors<T>(_ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch let error as HushError {
-            throw error
-        } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
-            throw HushError(.conflict, "the change conflicts with stored data: \(error.message ?? "constraint failed")")
-        } catch {
-            throw HushError(.storage, "the database failed and nothing was applied: \(error)")
-        }
-    }
-
-    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await storageErrors { try await pool.read(body) }
+/// Reports database failures as `storage` errors; domain errors pass unchanged.
+func storageErrors<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let error as HushError {
+        throw error
+    } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+        throw HushError(.conflict, "the change conflicts with stored data: \(error.message ?? "constraint failed")")
+    } catch {
+        throw HushError(.storage, "the database failed and nothing was applied: \(error)")
     }
 }
