@@ -61,11 +61,6 @@ final class SuppressionIndex: Sendable {
         if added { entryCount.add(1, ordering: .relaxed) }
     }
 
-    /// Files many suppressions of one shard's worth at once (loading).
-    func add(_ batch: [(IndexKey, IndexEntry)]) {
-        for (key, entry) in batch { add(entry, for: key) }
-    }
-
     /// Removes the suppression `entry` names (same channel, list and scope).
     func remove(_ entry: IndexEntry, for key: IndexKey) {
         let removed = shard(for: key).state.withLock { state -> Int in

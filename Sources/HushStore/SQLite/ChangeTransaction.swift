@@ -120,9 +120,7 @@ struct ChangeTransaction {
         let addressID: Int64?
         let contactID: Int64?
         let key: String
-        var subject: SubjectKey {
-            key.hasPrefix(IndexKey.contactPrefix) ? .contact(String(key.dropFirst(IndexKey.contactPrefix.count))) : .address(key)
-        }
+        var subject: SubjectKey { SQLiteStore.subject(key) }
     }
 
     /// Whether the list is `default`; throws when it is not an active list of this organization
