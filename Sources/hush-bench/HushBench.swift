@@ -4,16 +4,19 @@ import HushStore
 
 /// Measures the store and its index: `swift run -c release hush-bench [entries...]`.
 /// For each size it seeds a fresh SQLite file, loads it, and prints checks per second,
-/// memory per entry, load time and durable writes per second.
+/// memory per entry, load time and durable writes per second. `--only=checks` or `--only=writes`
+/// runs one part.
 @main
 struct HushBench {
     static func main() async throws {
-        let sizes = CommandLine.arguments.dropFirst().compactMap { Int($0) }
+        let arguments = CommandLine.arguments.dropFirst()
+        let sizes = arguments.compactMap { Int($0) }
+        let only = arguments.first { $0.hasPrefix("--only=") }.map { String($0.dropFirst("--only=".count)) }
         let folder = ProcessInfo.processInfo.environment["HUSH_BENCH_DIR"] ?? NSTemporaryDirectory()
         print("hush-bench on \(ProcessInfo.processInfo.activeProcessorCount) cores")
         for size in sizes.isEmpty ? [1_000_000, 10_000_000] : sizes {
             let path = (folder as NSString).appendingPathComponent("hush-bench-\(size).sqlite")
-            try await Benchmark(entries: size, path: path).run()
+            try await Benchmark(entries: size, path: path, only: only).run()
         }
     }
 }
@@ -21,6 +24,8 @@ struct HushBench {
 struct Benchmark {
     let entries: Int
     let path: String
+    /// `checks` or `writes` to run one part only.
+    let only: String?
     let erasureKey = ErasureKey.random()
 
     func run() async throws {
@@ -40,8 +45,8 @@ struct Benchmark {
         report("memory per entry", "\((after - before) / max(store.indexedCount, 1)) bytes (resident growth)")
 
         let organization = try unwrap(try await store.organization(named: "bench"))
-        try await Checks(store: store, organization: organization.id, entries: entries).run()
-        try await Writes(store: store, organization: organization.id).run()
+        if only != "writes" { try await Checks(store: store, organization: organization.id, entries: entries).run() }
+        if only != "checks" { try await Writes(store: store, organization: organization.id).run() }
         try await store.close()
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
     }

@@ -4,6 +4,16 @@ import Testing
 @testable import HushStore
 
 @Suite struct DurabilityTests {
+    /// Acknowledged means durable: every commit is fsynced (GRDB turns WAL on with NORMAL).
+    @Test func writerCommitsWithFullSynchronousAndWAL() async throws {
+        let test = try await TestStore()
+        let (synchronous, journal) = try await test.store.pool.writeWithoutTransaction { db in
+            (try Int.fetchOne(db, sql: "PRAGMA synchronous"), try String.fetchOne(db, sql: "PRAGMA journal_mode"))
+        }
+        #expect(synchronous == 2, "PRAGMA synchronous must be FULL (2)")
+        #expect(journal == "wal")
+    }
+
     @Test func newStoreOnSameFileSeesEverything() async throws {
         let first = try await TestStore()
         let news = try await first.store.createList(in: first.id, ListDefinition(name: "newsletter", keywords: ["news"]))

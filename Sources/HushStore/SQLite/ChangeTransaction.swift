@@ -20,59 +20,116 @@ struct ChangeTransaction {
         self.nextSequence = (try Int64.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(MAX(seq), 0) + 1 FROM ledger"))) ?? 1
     }
 
-    mutating func record(_ optOut: OptOut) throws -> OptOutOutcome {
-        let list = optOut.list ?? organization.defaultList
-        let isDefault = try checkList(list, channel: optOut.channel)
-        var channel = optOut.channel
-        if !organization.settings.granularOptOuts && optOut.source.arrivesThroughChannel {
-            channel = .all
+    /// Records opt-outs set-wise: one statement per table for every 500 rows, so a batch costs
+    /// little more than its B-tree work. A batch's error names its item (`items[3].channel`).
+    mutating func record(_ optOuts: [OptOut]) throws -> [OptOutOutcome] {
+        var plans: [Plan] = []
+        plans.reserveCapacity(optOuts.count)
+        for (offset, optOut) in optOuts.enumerated() {
+            do {
+                plans.append(try plan(optOut))
+            } catch let error as HushError where optOuts.count > 1 {
+                throw error.inItem(offset)
+            }
         }
-        var targets: [Target] = []
-        switch optOut.subject {
-        case .address(let address):
-            guard optOut.channel.accepts(address.kind) else {
-                throw HushError.invalid("channel", "\(optOut.channel) sends to \(address.kind == .email ? "phone numbers" : "email addresses"), but \"\(address.input)\" is an \(address.kind == .email ? "email address" : "phone number")")
+        let addressIDs = try addressRows(plans.compactMap { plan in
+            if case .address(let address) = plan.optOut.subject { address } else { nil }
+        })
+
+        var targetsOfPlan: [[Target]] = []
+        targetsOfPlan.reserveCapacity(plans.count)
+        for plan in plans {
+            switch plan.optOut.subject {
+            case .address(let address):
+                let addressID = addressIDs[address.normalized]!
+                var targets = [Target(addressID: addressID, contactID: nil, key: address.normalized)]
+                if plan.channel == .all && plan.optOut.source.arrivesThroughChannel {
+                    // The person stopped every channel: that reaches every address of their contacts.
+                    targets += try contacts(ofAddress: addressID).map {
+                        Target(addressID: nil, contactID: $0.rowID, key: IndexKey.contactPrefix + $0.externalID)
+                    }
+                }
+                targetsOfPlan.append(targets)
+            case .contact(let contact):
+                let contactID = try contactRow(contact)
+                targetsOfPlan.append([Target(addressID: nil, contactID: contactID, key: IndexKey.contactPrefix + contact.externalID)])
             }
-            let addressID = try addressRow(address)
-            targets.append(Target(addressID: addressID, contactID: nil, key: address.normalized))
-            if channel == .all && optOut.source.arrivesThroughChannel {
-                // The person stopped every channel: that reaches every address of their contacts.
-                targets += try contacts(ofAddress: addressID).map { Target(addressID: nil, contactID: $0.rowID, key: IndexKey.contactPrefix + $0.externalID) }
-            }
-        case .contact(let contact):
-            let contactID = try contactRow(contact)
-            targets.append(Target(addressID: nil, contactID: contactID, key: IndexKey.contactPrefix + contact.externalID))
         }
 
-        var suppressions: [Suppression] = []
-        var events: [LedgerEvent] = []
-        for target in targets {
-            let sequence = nextSequence
-            let inserted = try Int64.fetchOne(db.cachedStatement(sql: """
-                INSERT INTO suppressions (org_id, address_id, contact_id, subject_key, channel, list_id, scope, since, source, event_seq)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT DO NOTHING
-                RETURNING id
-                """), arguments: [
-                    organization.id.rawValue, target.addressID, target.contactID, target.key, channel.rawValue,
-                    list.rawValue, optOut.scope.path, now, optOut.source.rawValue, sequence,
-                ])
-            guard inserted != nil else {
-                suppressions += try existingSuppression(target, channel: channel, list: list, scope: optOut.scope)
-                continue
+        var held = try existingSuppressions(Set(zip(plans, targetsOfPlan).flatMap { plan, targets in
+            targets.map { SuppressionKey($0, plan) }
+        }))
+        var written: [(target: Target, plan: Plan, suppression: Suppression)] = []
+        var outcomes: [OptOutOutcome] = []
+        outcomes.reserveCapacity(plans.count)
+        for (plan, targets) in zip(plans, targetsOfPlan) {
+            var suppressions: [Suppression] = []
+            var events: [LedgerEvent] = []
+            for target in targets {
+                let key = SuppressionKey(target, plan)
+                if let existing = held[key] {
+                    suppressions.append(existing)
+                    continue
+                }
+                let suppression = Suppression(
+                    organization: organization.id, subject: target.subject, channel: plan.channel, list: plan.list,
+                    scope: plan.optOut.scope, since: SQLiteCoding.date(now), source: plan.optOut.source,
+                    eventSequence: nextSequence)
+                nextSequence += 1
+                held[key] = suppression
+                written.append((target, plan, suppression))
+                suppressions.append(suppression)
+                events.append(LedgerEvent(
+                    sequence: suppression.eventSequence, organization: organization.id, kind: .optOut,
+                    recordedAt: suppression.since, subject: suppression.subject, channel: plan.channel,
+                    scope: plan.optOut.scope, list: plan.list, source: plan.optOut.source, actor: plan.optOut.actor,
+                    evidence: plan.optOut.evidence))
+                changes.append(.add(IndexKey(organization.id, target.key), IndexEntry(suppression, listIsDefault: plan.listIsDefault)))
             }
-            nextSequence += 1
-            let event = try appendEvent(
-                .optOut, sequence: sequence, target: target, channel: channel, scope: optOut.scope, list: list,
-                source: optOut.source, actor: optOut.actor, evidence: optOut.evidence)
-            let suppression = Suppression(
-                organization: organization.id, subject: event.subject, channel: channel, list: list,
-                scope: optOut.scope, since: event.recordedAt, source: optOut.source, eventSequence: sequence)
-            events.append(event)
-            suppressions.append(suppression)
-            changes.append(.add(IndexKey(organization.id, target.key), IndexEntry(suppression, listIsDefault: isDefault)))
+            outcomes.append(OptOutOutcome(suppressions: suppressions, events: events))
         }
-        return OptOutOutcome(suppressions: suppressions, events: events)
+
+        let organizationID = organization.id.rawValue
+        let now = self.now
+        try BulkStatement(head: """
+            INSERT INTO ledger (seq, org_id, kind, recorded_at, address_id, contact_id, channel, scope, list_id, source, actor)
+            VALUES
+            """, columns: 11).run(written, in: db) { row, values in
+            values.bind(row.suppression.eventSequence)
+            values.bind(organizationID)
+            values.bind(EventKind.optOut.rawValue)
+            values.bind(now)
+            values.bind(row.target.addressID)
+            values.bind(row.target.contactID)
+            values.bind(row.plan.channel.rawValue)
+            values.bind(row.plan.optOut.scope.path)
+            values.bind(row.plan.list.rawValue)
+            values.bind(row.plan.optOut.source.rawValue)
+            values.bind(row.plan.optOut.actor)
+        }
+        try BulkStatement(head: """
+            INSERT INTO suppressions (org_id, address_id, contact_id, subject_key, channel, list_id, scope, since, source, event_seq)
+            VALUES
+            """, columns: 10).run(written, in: db) { row, values in
+            values.bind(organizationID)
+            values.bind(row.target.addressID)
+            values.bind(row.target.contactID)
+            values.bind(row.target.key)
+            values.bind(row.plan.channel.rawValue)
+            values.bind(row.plan.list.rawValue)
+            values.bind(row.plan.optOut.scope.path)
+            values.bind(now)
+            values.bind(row.plan.optOut.source.rawValue)
+            values.bind(row.suppression.eventSequence)
+        }
+        let evidence = try written.filter { !$0.plan.optOut.evidence.isEmpty }.map { row in
+            (row.suppression.eventSequence, try SQLiteCoding.json(row.plan.optOut.evidence))
+        }
+        try BulkStatement(head: "INSERT INTO evidence (event_seq, json) VALUES", columns: 2).run(evidence, in: db) { row, values in
+            values.bind(row.0)
+            values.bind(row.1)
+        }
+        return outcomes
     }
 
     mutating func record(_ optIn: OptIn, erasureKey: ErasureKey) throws -> OptInOutcome {
@@ -84,7 +141,8 @@ struct ChangeTransaction {
             // The live address, and its erased hash: a person who was erased can still come back.
             let hashed = erasureKey.hashedKey(for: address.normalized)
             targets = try Row.fetchAll(db.cachedStatement(sql: """
-                SELECT id, key FROM addresses WHERE org_id = ? AND ((key = ? AND erased_at IS NULL) OR key = ?)
+                SELECT id, key FROM addresses
+                WHERE org_id = ? AND ((key = ? AND erased_at IS NULL) OR (key = ? AND erased_at IS NOT NULL))
                 """), arguments: [organization.id.rawValue, address.normalized, hashed])
                 .map { Target(addressID: $0[0], contactID: nil, key: $0[1]) }
         case .contact(let contact):
@@ -116,11 +174,39 @@ struct ChangeTransaction {
 
     // MARK: Rows
 
-    private struct Target {
+    fileprivate struct Target {
         let addressID: Int64?
         let contactID: Int64?
         let key: String
         var subject: SubjectKey { SQLiteStore.subject(key) }
+    }
+
+    /// An opt-out checked against its list and organization, its channel widened as the
+    /// organization's settings say.
+    fileprivate struct Plan {
+        let optOut: OptOut
+        let list: ListID
+        let listIsDefault: Bool
+        let channel: ChannelSelection
+    }
+
+    /// What makes a suppression unique: its subject row, channel, list and scope.
+    fileprivate struct SuppressionKey: Hashable {
+        let addressID: Int64?
+        let contactID: Int64?
+        let channel: ChannelSelection
+        let list: ListID
+        let scope: Scope
+    }
+
+    private mutating func plan(_ optOut: OptOut) throws -> Plan {
+        let list = optOut.list ?? organization.defaultList
+        let isDefault = try checkList(list, channel: optOut.channel)
+        if case .address(let address) = optOut.subject, !optOut.channel.accepts(address.kind) {
+            throw HushError.invalid("channel", "\(optOut.channel) sends to \(address.kind == .email ? "phone numbers" : "email addresses"), but \"\(address.input)\" is an \(address.kind == .email ? "email address" : "phone number")")
+        }
+        let widened = !organization.settings.granularOptOuts && optOut.source.arrivesThroughChannel
+        return Plan(optOut: optOut, list: list, listIsDefault: isDefault, channel: widened ? .all : optOut.channel)
     }
 
     /// Whether the list is `default`; throws when it is not an active list of this organization
@@ -138,13 +224,31 @@ struct ChangeTransaction {
     }
 
     func addressRow(_ address: Address) throws -> Int64 {
-        let id = try Int64.fetchOne(db.cachedStatement(sql: """
-            INSERT INTO addresses (org_id, kind, key, display) VALUES (?, ?, ?, ?)
-            ON CONFLICT (org_id, key) WHERE erased_at IS NULL DO UPDATE SET display = display
-            RETURNING id
-            """), arguments: [organization.id.rawValue, address.kind.rawValue, address.normalized, address.input])
-        guard let id else { throw HushError(.storage, "the address row was not written") }
+        guard let id = try addressRows([address])[address.normalized] else {
+            throw HushError(.storage, "the address row was not written")
+        }
         return id
+    }
+
+    /// The live row of each address, created when missing: normalized address to row id.
+    func addressRows(_ addresses: [Address]) throws -> [String: Int64] {
+        var seen = Set<String>()
+        let unique = addresses.filter { seen.insert($0.normalized).inserted }
+        var ids: [String: Int64] = Dictionary(minimumCapacity: unique.count)
+        let organizationID = organization.id.rawValue
+        try BulkStatement(head: "INSERT INTO addresses (org_id, kind, key, display) VALUES", columns: 4, tail: """
+            ON CONFLICT (org_id, key) WHERE erased_at IS NULL DO UPDATE SET display = display
+            RETURNING id, key
+            """).run(unique, in: db, bind: { address, values in
+            values.bind(organizationID)
+            values.bind(address.kind.rawValue)
+            values.bind(address.normalized)
+            values.bind(address.input)
+        }, row: { row in
+            ids[row.string(1)] = row.int64(0)
+        })
+        guard ids.count == unique.count else { throw HushError(.storage, "an address row was not written") }
+        return ids
     }
 
     private func contactRow(_ contact: ContactID) throws -> Int64 {
@@ -157,16 +261,35 @@ struct ChangeTransaction {
             """), arguments: [address]).map { ($0[0], $0[1]) }
     }
 
-    private func existingSuppression(_ target: Target, channel: ChannelSelection, list: ListID, scope: Scope) throws -> [Suppression] {
-        try Row.fetchAll(db.cachedStatement(sql: """
-            SELECT since, source, event_seq FROM suppressions
-            WHERE (address_id = ? OR contact_id = ?) AND channel = ? AND list_id = ? AND scope = ?
-            """), arguments: [target.addressID, target.contactID, channel.rawValue, list.rawValue, scope.path])
-            .map { row in
-                try Suppression(
-                    organization: organization.id, subject: target.subject, channel: channel, list: list, scope: scope,
-                    since: SQLiteCoding.date(row[0]), source: SQLiteCoding.source(row[1]), eventSequence: row[2])
-            }
+    /// The suppressions already in force among `keys`.
+    private func existingSuppressions(_ keys: Set<SuppressionKey>) throws -> [SuppressionKey: Suppression] {
+        var found: [SuppressionKey: Suppression] = [:]
+        for column in ["address_id", "contact_id"] {
+            let wanted = keys.filter { (column == "address_id" ? $0.addressID : $0.contactID) != nil }
+            // CROSS JOIN keeps the wanted keys as the outer loop, each one an index lookup.
+            try BulkStatement(head: """
+                SELECT s.address_id, s.contact_id, s.subject_key, s.channel, s.list_id, s.scope, s.since, s.source, s.event_seq
+                FROM (VALUES
+                """, columns: 4, tail: """
+                ) v CROSS JOIN suppressions s
+                WHERE s.\(column) = v.column1 AND s.channel = v.column2 AND s.list_id = v.column3 AND s.scope = v.column4
+                """).run(wanted, in: db, bind: { key, values in
+                values.bind(key.addressID ?? key.contactID)
+                values.bind(key.channel.rawValue)
+                values.bind(key.list.rawValue)
+                values.bind(key.scope.path)
+            }, row: { row in
+                let key = SuppressionKey(
+                    addressID: row.optionalInt64(0), contactID: row.optionalInt64(1),
+                    channel: try SQLiteCoding.channel(row.string(3)), list: ListID(rawValue: row.int64(4)),
+                    scope: try SQLiteCoding.scope(row.string(5)))
+                found[key] = try Suppression(
+                    organization: organization.id, subject: SQLiteStore.subject(row.string(2)), channel: key.channel,
+                    list: key.list, scope: key.scope, since: SQLiteCoding.date(row.int64(6)),
+                    source: SQLiteCoding.source(row.string(7)), eventSequence: row.int64(8))
+            })
+        }
+        return found
     }
 
     private func appendEvent(
@@ -188,5 +311,11 @@ struct ChangeTransaction {
             sequence: sequence, organization: organization.id, kind: kind, recordedAt: SQLiteCoding.date(now),
             subject: target.subject, channel: channel, scope: scope, list: list, source: source, actor: actor,
             evidence: evidence)
+    }
+}
+
+extension ChangeTransaction.SuppressionKey {
+    init(_ target: ChangeTransaction.Target, _ plan: ChangeTransaction.Plan) {
+        self.init(addressID: target.addressID, contactID: target.contactID, channel: plan.channel, list: plan.list, scope: plan.optOut.scope)
     }
 }

@@ -63,7 +63,7 @@ enum SQLiteSchema {
             CHECK ((erased_at IS NULL) = (display IS NOT NULL))
         );
         CREATE UNIQUE INDEX addresses_live_key ON addresses(org_id, key) WHERE erased_at IS NULL;
-        CREATE INDEX addresses_key ON addresses(org_id, key);
+        CREATE INDEX addresses_erased_key ON addresses(org_id, key) WHERE erased_at IS NOT NULL;
 
         CREATE TABLE contacts (
             id INTEGER PRIMARY KEY,
@@ -125,7 +125,9 @@ enum SQLiteSchema {
             scope TEXT NOT NULL,
             since INTEGER NOT NULL,
             source TEXT NOT NULL,
-            event_seq INTEGER NOT NULL REFERENCES ledger(seq) DEFERRABLE INITIALLY DEFERRED,
+            -- The event that made it; written in the same transaction (no foreign key: checking
+            -- it on every ledger append would cost an index of its own).
+            event_seq INTEGER NOT NULL,
             CHECK ((address_id IS NULL) <> (contact_id IS NULL))
         );
         CREATE UNIQUE INDEX suppressions_address ON suppressions(address_id, channel, list_id, scope)
@@ -133,8 +135,6 @@ enum SQLiteSchema {
         CREATE UNIQUE INDEX suppressions_contact ON suppressions(contact_id, channel, list_id, scope)
             WHERE contact_id IS NOT NULL;
         CREATE INDEX suppressions_list ON suppressions(list_id, id);
-        -- Lets the deferred foreign key find a new event's suppression without a scan.
-        CREATE INDEX suppressions_event ON suppressions(event_seq);
 
         -- Erasures, followed by other processes so they drop the address from memory.
         CREATE TABLE erasures (

@@ -44,16 +44,21 @@ public final class SQLiteStore: Store {
         var grdb = GRDB.Configuration()
         grdb.busyMode = .timeout(10)
         grdb.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
             // 64 MiB of page cache per connection keeps large write batches from spilling.
             try db.execute(sql: "PRAGMA cache_size = -65536")
             // Checkpoint every 40 MiB of WAL rather than 4 MiB: pages rewritten between
             // checkpoints reach the database file once.
             try db.execute(sql: "PRAGMA wal_autocheckpoint = 10000")
+            // Statement journals (one per statement inside a savepoint) stay in memory instead
+            // of a temporary file written page by page.
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }
         let pool: DatabasePool
         do {
             pool = try DatabasePool(path: configuration.path, configuration: grdb)
+            // GRDB sets `synchronous = NORMAL` on the writer when it turns WAL on, after
+            // `prepareDatabase`; FULL is set here, last, so every commit is fsynced.
+            try await pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
             try SQLiteSchema.migrator.migrate(pool)
         } catch {
             throw HushError(.storage, "could not open the database at \(configuration.path): \(error)")
@@ -127,9 +132,16 @@ func storageErrors<T>(_ body: () async throws -> T) async throws -> T {
         return try await body()
     } catch let error as HushError {
         throw error
+    } catch let error as GroupCommit.RequestFailed {
+        throw error
     } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
-        throw HushError(.conflict, "the change conflicts with stored data: \(error.message ?? "constraint failed")")
+        throw constraintError(error)
     } catch {
         throw HushError(.storage, "the database failed and nothing was applied: \(error)")
     }
+}
+
+/// A constraint the database enforced, reported as a conflict.
+func constraintError(_ error: DatabaseError) -> HushError {
+    HushError(.conflict, "the change conflicts with stored data: \(error.message ?? "constraint failed")")
 }
