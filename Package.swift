@@ -7,12 +7,18 @@ let package = Package(
     products: [
         .library(name: "HushCore", targets: ["HushCore"]),
         .library(name: "HushStore", targets: ["HushStore"]),
+        .library(name: "HushServer", targets: ["HushServer"]),
+        .executable(name: "hush", targets: ["hush"]),
         .executable(name: "hush-bench", targets: ["hush-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .target(
@@ -28,11 +34,38 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "HushServer",
+            dependencies: [
+                "HushCore", "HushStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("openapi.yaml")]
+        ),
+        .executableTarget(
+            name: "hush",
+            dependencies: [
+                "HushCore", "HushStore", "HushServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "hush-bench",
             dependencies: ["HushCore", "HushStore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(name: "HushCoreTests", dependencies: ["HushCore"]),
         .testTarget(name: "HushStoreTests", dependencies: ["HushCore", "HushStore"]),
+        .testTarget(
+            name: "HushServerTests",
+            dependencies: [
+                "HushCore", "HushStore", "HushServer",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
     ]
 )

@@ -14,6 +14,13 @@ public protocol Store: Sendable {
     func organization(_ id: OrganizationID) async throws -> Organization?
     func updateSettings(of organization: OrganizationID, _ settings: OrganizationSettings) async throws -> Organization
 
+    // MARK: API keys
+    /// Creates a key; its secret exists only in the value returned.
+    func createKey(in organization: OrganizationID, role: Role) async throws -> (APIKey, APIKeyInfo)
+    func keys(in organization: OrganizationID) async throws -> [APIKeyInfo]
+    /// The organization and role of an unrevoked key, by the key's hash.
+    func principal(forKeyHash hash: String) async throws -> Principal?
+
     // MARK: Lists
     func createList(in organization: OrganizationID, _ definition: ListDefinition) async throws -> OptOutList
     func lists(in organization: OrganizationID) async throws -> [OptOutList]

@@ -8,6 +8,9 @@ enum SQLiteSchema {
         migrator.registerMigration("v1: organizations, lists, addresses, contacts, ledger, suppressions") { db in
             try db.execute(sql: v1)
         }
+        migrator.registerMigration("v2: API keys") { db in
+            try db.execute(sql: v2)
+        }
         return migrator
     }
 
@@ -145,5 +148,19 @@ enum SQLiteSchema {
             contact_ids TEXT NOT NULL,
             erased_at INTEGER NOT NULL
         );
+        """
+
+    // Only the SHA-256 of a key is stored; the key is shown once.
+    private static let v2 = """
+        CREATE TABLE api_keys (
+            id INTEGER PRIMARY KEY,
+            org_id INTEGER NOT NULL REFERENCES organizations(id),
+            hash TEXT NOT NULL UNIQUE CHECK (length(hash) = 64),
+            display_prefix TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('admin', 'member')),
+            created_at INTEGER NOT NULL,
+            revoked_at INTEGER
+        );
+        CREATE INDEX api_keys_org ON api_keys(org_id);
         """
 }

@@ -1,0 +1,87 @@
+import Crypto
+import Foundation
+
+/// What a key may do inside its organization.
+public enum Role: String, Sendable, Codable, CaseIterable {
+    /// Everything, including opt-ins, deleting lists and changing settings.
+    case admin
+    /// Opt-outs, checks and reading; no opt-ins, deletions or settings.
+    case member
+
+    public init(parsing name: String) throws(HushError) {
+        guard let role = Role(rawValue: name) else {
+            throw .invalid("role", "the role must be admin or member, not \"\(name)\"")
+        }
+        self = role
+    }
+}
+
+/// An API key: `hush_` and 32 random bytes in base64url. Only its SHA-256 is stored, so the
+/// key is shown once, when it is created.
+public struct APIKey: Sendable, Hashable {
+    public static let prefix = "hush_"
+
+    public let secret: String
+
+    public init(secret: String) {
+        self.secret = secret
+    }
+
+    public static func generate() -> APIKey {
+        let bytes = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }
+        return APIKey(secret: prefix + bytes.base64URLEncoded())
+    }
+
+    /// The stored form: lowercase hex SHA-256 of the whole key.
+    public var hash: String {
+        SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// The first characters, safe to show in listings and logs.
+    public var displayPrefix: String {
+        String(secret.prefix(APIKey.prefix.count + 6))
+    }
+}
+
+/// Who is calling: the organization and role of the key presented.
+public struct Principal: Sendable, Hashable {
+    public let organization: OrganizationID
+    public let role: Role
+    public let keyID: Int64
+
+    public init(organization: OrganizationID, role: Role, keyID: Int64) {
+        self.organization = organization
+        self.role = role
+        self.keyID = keyID
+    }
+
+    /// Throws `forbidden` unless the key is an admin key.
+    public func requireAdmin(_ action: String) throws(HushError) {
+        guard role == .admin else { throw HushError(.forbidden, "\(action) needs an admin key") }
+    }
+}
+
+/// A stored key, without its secret.
+public struct APIKeyInfo: Sendable, Hashable {
+    public let id: Int64
+    public let organization: OrganizationID
+    public let role: Role
+    public let displayPrefix: String
+    public let createdAt: Date
+
+    public init(id: Int64, organization: OrganizationID, role: Role, displayPrefix: String, createdAt: Date) {
+        self.id = id
+        self.organization = organization
+        self.role = role
+        self.displayPrefix = displayPrefix
+        self.createdAt = createdAt
+    }
+}
+
+extension Data {
+    /// Base64 with the URL-safe alphabet and no padding (RFC 4648 §5).
+    public func base64URLEncoded() -> String {
+        base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+}

@@ -1,0 +1,62 @@
+import Foundation
+import Hummingbird
+import HushCore
+import HushStore
+import Logging
+
+/// Where and how `hush serve` listens.
+public struct ServerConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+
+    public init(host: String = "127.0.0.1", port: Int = 8080) {
+        self.host = host
+        self.port = port
+    }
+}
+
+/// The Hummingbird application: public endpoints, then `/v1` behind API keys.
+public enum HushServer {
+    public static func application(
+        store: any Store, configuration: ServerConfiguration = ServerConfiguration(),
+        logger: Logger = Logger(label: "hush.server")
+    ) -> some ApplicationProtocol {
+        Application(
+            router: router(store: store),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "hush"),
+            logger: logger)
+    }
+
+    static func router(store: any Store) -> Router<HushRequestContext> {
+        let metrics = ServerMetrics()
+        let router = Router(context: HushRequestContext.self)
+        router.add(middleware: MetricsMiddleware(metrics: metrics))
+        router.add(middleware: ProblemMiddleware())
+
+        router.get("health") { _, _ in JSONBody(["status": "ok"]) }
+        router.get("metrics") { _, _ in
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: metrics.render(store: store))))
+        }
+        router.get("openapi.yaml") { _, _ in
+            var headers = HTTPFields()
+            headers[.contentType] = "application/yaml"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.text)))
+        }
+
+        let v1 = router.group("v1").add(middleware: KeyMiddleware(authenticator: KeyAuthenticator(store: store)))
+        V1Routes(store: store, metrics: metrics).register(on: v1)
+        return router
+    }
+}
+
+/// The OpenAPI 3.1 document for `/v1`, shipped as a resource and served at `/openapi.yaml`.
+enum OpenAPIDocument {
+    static let text: String = {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml"),
+              let text = try? String(contentsOf: url, encoding: .utf8)
+        else { preconditionFailure("openapi.yaml is missing from the HushServer resources") }
+        return text
+    }()
+}

@@ -1,0 +1,25 @@
+import Hummingbird
+import HushCore
+
+/// What a request carries through the middleware to its route: the caller, once authenticated.
+public struct HushRequestContext: RequestContext {
+    /// Request bodies larger than this are refused with 413 (documented in the README and the
+    /// OpenAPI document): room for a 100 000-address check.
+    public static let maximumBodyBytes = 16 * 1024 * 1024
+
+    public var coreContext: CoreRequestContextStorage
+    /// Set by the key middleware on every `/v1` route.
+    public var principal: Principal?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+    }
+
+    public var maxUploadSize: Int { Self.maximumBodyBytes }
+
+    /// The caller; routes under `/v1` run only after the key middleware set it.
+    public func caller() throws -> Principal {
+        guard let principal else { throw Problem.unauthorized("an API key is required") }
+        return principal
+    }
+}

@@ -1,0 +1,138 @@
+import Foundation
+import Hummingbird
+import HushCore
+
+/// A request body. Fields it does not know are refused, naming them, so a typo (`chanel`) is
+/// an error rather than a silently ignored value.
+protocol APIInput: Decodable, Sendable {
+    static var fields: Set<String> { get }
+}
+
+struct UnknownFields: Error {
+    let names: [String]
+}
+
+struct AnyKey: CodingKey {
+    let stringValue: String
+    let intValue: Int? = nil
+    init(_ name: String) { stringValue = name }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { return nil }
+}
+
+extension APIInput {
+    /// Call first in `init(from:)` of a strict nested type.
+    static func rejectUnknownFields(in decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: AnyKey.self)
+        let unknown = container.allKeys.map(\.stringValue).filter { !fields.contains($0) }.sorted()
+        guard unknown.isEmpty else {
+            throw DecodingError.dataCorrupted(.init(
+                codingPath: decoder.codingPath, debugDescription: "unknown fields", underlyingError: UnknownFields(names: unknown)))
+        }
+    }
+}
+
+/// Decodes `Input` after checking its top-level fields.
+struct Strict<Input: APIInput>: Decodable {
+    let value: Input
+
+    init(from decoder: any Decoder) throws {
+        try Input.rejectUnknownFields(in: decoder)
+        value = try Input(from: decoder)
+    }
+}
+
+extension Request {
+    /// The body as `Input`: 413 over the size limit, 400 naming the field otherwise.
+    func input<Input: APIInput>(_ type: Input.Type, context: HushRequestContext) async throws -> Input {
+        let buffer = try await body.collect(upTo: context.maxUploadSize)
+        guard buffer.readableBytes > 0 else { throw Problem.invalid("body", "the request needs a JSON body") }
+        return try JSONCoding.decoder.decode(Strict<Input>.self, from: buffer).value
+    }
+}
+
+/// Query parameters, parsed with errors that name them.
+struct Query {
+    let parameters: [String: String]
+
+    init(_ request: Request) {
+        var parameters: [String: String] = [:]
+        for (name, value) in request.uri.queryParameters {
+            parameters[String(name)] = String(value)
+        }
+        self.parameters = parameters
+    }
+
+    func optional(_ name: String) -> String? {
+        parameters[name].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    func required(_ name: String) throws -> String {
+        guard let value = optional(name) else { throw Problem.invalid(name, "the query parameter \(name) is required") }
+        return value
+    }
+
+    func integer(_ name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
+        guard let text = optional(name) else { return value }
+        guard let number = Int(text), range.contains(number) else {
+            throw Problem.invalid(name, "\(name) must be an integer from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return number
+    }
+}
+
+/// The API's JSON: snake_case keys written by the types themselves, dates as ISO 8601 with
+/// milliseconds in UTC.
+enum JSONCoding {
+    static var decoder: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            guard let date = Timestamp.parse(text) else {
+                throw DecodingError.dataCorruptedError(
+                    in: try decoder.singleValueContainer(), debugDescription: "not an ISO 8601 date-time: \"\(text)\"")
+            }
+            return date
+        }
+        return decoder
+    }
+
+    static var encoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(Timestamp.format(date))
+        }
+        return encoder
+    }
+}
+
+enum Timestamp {
+    static func format(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+
+    static func parse(_ text: String) -> Date? {
+        (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
+            ?? (try? Date.ISO8601FormatStyle().parse(text))
+    }
+}
+
+/// A JSON response with the API's encoding.
+struct JSONBody<Value: Encodable & Sendable>: ResponseGenerator {
+    let status: HTTPResponse.Status
+    let value: Value
+
+    init(_ value: Value, status: HTTPResponse.Status = .ok) {
+        self.status = status
+        self.value = value
+    }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        let data = try JSONCoding.encoder.encode(value)
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

@@ -1,0 +1,142 @@
+import Foundation
+import Hummingbird
+import HushCore
+
+/// An RFC 9457 problem: every error the API answers is one, as `application/problem+json`.
+public struct Problem: Error, Encodable, Sendable {
+    public struct FieldError: Encodable, Sendable, Equatable {
+        public let field: String
+        public let message: String
+    }
+
+    public let type: String
+    public let title: String
+    public let status: Int
+    public let detail: String
+    public let errors: [FieldError]
+
+    init(_ status: HTTPResponse.Status, type: String, detail: String, errors: [FieldError] = []) {
+        self.type = "https://hush.dev/problems/" + type
+        self.title = status.reasonPhrase
+        self.status = status.code
+        self.detail = detail
+        self.errors = errors
+    }
+
+    static func unauthorized(_ detail: String) -> Problem {
+        Problem(.unauthorized, type: "unauthorized", detail: detail)
+    }
+
+    static func invalid(_ field: String, _ message: String) -> Problem {
+        Problem(.badRequest, type: "invalid_input", detail: message, errors: [FieldError(field: field, message: message)])
+    }
+
+    /// The problem a domain error stands for.
+    init(_ error: HushError) {
+        let errors = error.field.map { [FieldError(field: $0, message: error.message)] } ?? []
+        switch error.code {
+        case .invalidInput: self.init(.badRequest, type: "invalid_input", detail: error.message, errors: errors)
+        case .notFound: self.init(.notFound, type: "not_found", detail: error.message, errors: errors)
+        case .conflict: self.init(.conflict, type: "conflict", detail: error.message, errors: errors)
+        case .evidenceRequired:
+            self.init(.unprocessableContent, type: "evidence_required", detail: error.message, errors: errors)
+        case .forbidden: self.init(.forbidden, type: "forbidden", detail: error.message, errors: errors)
+        case .storage: self.init(.serviceUnavailable, type: "storage", detail: error.message, errors: errors)
+        default: self.init(.internalServerError, type: error.code.description, detail: error.message, errors: errors)
+        }
+    }
+
+    func response() -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let body = (try? encoder.encode(self)) ?? Data()
+        var headers = HTTPFields()
+        headers[.contentType] = "application/problem+json"
+        return Response(status: HTTPResponse.Status(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}
+
+/// Turns every error a route throws into a problem response, so no client sees an empty body.
+struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            let problem = Self.problem(for: error)
+            if problem.status >= 500 {
+                context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+            }
+            return problem.response()
+        }
+    }
+
+    static func problem(for error: any Error) -> Problem {
+        switch error {
+        case let problem as Problem:
+            return problem
+        case let error as HushError:
+            return Problem(error)
+        case let error as DecodingError:
+            return Problem(error)
+        case let error as any HTTPResponseError:
+            let status = error.status
+            let detail = switch status {
+            case .contentTooLarge: "the request body is larger than \(HushRequestContext.maximumBodyBytes) bytes"
+            case .notFound: "no such resource"
+            case .methodNotAllowed: "the resource does not take this method"
+            default: (error as? HTTPError)?.body ?? status.reasonPhrase
+            }
+            return Problem(status, type: status == .contentTooLarge ? "too_large" : "http", detail: detail)
+        default:
+            return Problem(.internalServerError, type: "internal", detail: "the server failed; nothing was applied")
+        }
+    }
+}
+
+extension Problem {
+    /// A body that is not the JSON the operation takes, with the field it went wrong at.
+    init(_ error: DecodingError) {
+        func path(_ codingPath: [any CodingKey]) -> String {
+            codingPath.reduce(into: "") { path, key in
+                if let index = key.intValue {
+                    path += "[\(index)]"
+                } else {
+                    path += (path.isEmpty ? "" : ".") + key.stringValue
+                }
+            }
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            let field = path(context.codingPath + [key])
+            self = .invalid(field, "\(field) is required")
+        case .typeMismatch(let type, let context):
+            let field = path(context.codingPath)
+            self = .invalid(field.isEmpty ? "body" : field, "\(field.isEmpty ? "the body" : field) must be \(Self.describe(type))")
+        case .valueNotFound(let type, let context):
+            let field = path(context.codingPath)
+            self = .invalid(field, "\(field) must be \(Self.describe(type)), not null")
+        case .dataCorrupted(let context):
+            if let unknown = context.underlyingError as? UnknownFields {
+                let field = path(context.codingPath + [AnyKey(unknown.names[0])])
+                self = .invalid(field, "unknown field\(unknown.names.count > 1 ? "s" : "") \(unknown.names.map { "\"\($0)\"" }.joined(separator: ", "))")
+            } else if context.codingPath.isEmpty {
+                self = .invalid("body", "the body is not valid JSON")
+            } else {
+                let field = path(context.codingPath)
+                self = .invalid(field, "\(field): \(context.debugDescription)")
+            }
+        @unknown default:
+            self = .invalid("body", "the body could not be read")
+        }
+    }
+
+    private static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Bool.Type: "true or false"
+        case is Int.Type, is Int64.Type: "an integer"
+        case is [Any].Type: "an array"
+        default: "an object"
+        }
+    }
+}

@@ -1,0 +1,53 @@
+import Hummingbird
+import HushStore
+import Prometheus
+
+/// The figures `GET /metrics` shows, in Prometheus' text format. Each application has its own
+/// registry, so tests and embedded servers do not share counters.
+final class ServerMetrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    let checks: Counter
+    let optOutsRecorded: Counter
+    let indexSize: Gauge
+
+    init() {
+        checks = registry.makeCounter(descriptor: .init(metricName: "hush_checks", unitName: "total", helpText: "Addresses checked, single and in batches."))
+        optOutsRecorded = registry.makeCounter(descriptor: .init(metricName: "hush_opt_outs_recorded", unitName: "total", helpText: "Opt-out events written."))
+        indexSize = registry.makeGauge(descriptor: .init(metricName: "hush_index", unitName: "suppressions", helpText: "Suppressions held in memory."))
+    }
+
+    func requests(_ method: String, _ route: String, _ status: Int) -> Counter {
+        registry.makeCounter(
+            descriptor: .init(metricName: "hush_http_requests", unitName: "total", helpText: "HTTP requests answered."),
+            labels: [("method", method), ("route", route), ("status", String(status))])
+    }
+
+    func latency(_ method: String, _ route: String) -> DurationHistogram {
+        registry.makeDurationHistogram(
+            descriptor: .init(metricName: "hush_http_request_duration", unitName: "seconds", helpText: "Time to answer HTTP requests."),
+            labels: [("method", method), ("route", route)],
+            buckets: [.microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(5),
+                      .milliseconds(25), .milliseconds(100), .milliseconds(500), .seconds(2)])
+    }
+
+    func render(store: any Store) -> String {
+        indexSize.set(to: Double(store.indexedCount))
+        return registry.emitToString()
+    }
+}
+
+/// Counts every request and its latency by method, route template and status.
+struct MetricsMiddleware: RouterMiddleware {
+    typealias Context = HushRequestContext
+    let metrics: ServerMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        let response = try await next(request, context)
+        let route = context.endpointPath ?? "unmatched"
+        let method = request.method.rawValue
+        metrics.requests(method, route, response.status.code).increment()
+        metrics.latency(method, route).record(ContinuousClock.now - start)
+        return response
+    }
+}

@@ -1,0 +1,386 @@
+import Foundation
+import Hummingbird
+import HushCore
+import HushStore
+
+/// The `/v1` operations: opt-outs, opt-ins, checks and settings.
+struct V1Routes: Sendable {
+    static let maximumBatchAddresses = 100_000
+    static let maximumOptOutAddresses = 10_000
+
+    let store: any Store
+    let metrics: ServerMetrics
+
+    func register(on group: RouterGroup<HushRequestContext>) {
+        group.post("opt-outs") { request, context in try await optOut(request, context) }
+        group.post("opt-ins") { request, context in try await optIn(request, context) }
+        group.get("check") { request, context in try await check(request, context) }
+        group.post("check") { request, context in try await checkBatch(request, context) }
+        group.get("settings") { _, context in try await settings(context) }
+        group.patch("settings") { request, context in try await updateSettings(request, context) }
+    }
+
+    // MARK: Opt-outs and opt-ins
+
+    struct OptOutInput: APIInput {
+        static let fields: Set<String> = ["address", "addresses", "contact", "channel", "scope", "list", "source", "reason", "evidence"]
+        let address: String?
+        let addresses: [String]?
+        let contact: String?
+        let channel: String
+        let scope: String?
+        let list: ListReference?
+        let source: String?
+        let reason: String?
+        let evidence: Evidence?
+    }
+
+    struct OptOutOutput: Encodable, Sendable {
+        let suppressions: [SuppressionJSON]
+        let events: [EventJSON]
+
+        init(_ outcome: OptOutOutcome) {
+            suppressions = outcome.suppressions.map(SuppressionJSON.init)
+            events = outcome.events.map(EventJSON.init)
+        }
+    }
+
+    struct OptOutsOutput: Encodable, Sendable {
+        let results: [OptOutOutput]
+    }
+
+    private func optOut(_ request: Request, _ context: HushRequestContext) async throws -> Response {
+        let caller = try context.caller()
+        let input = try await request.input(OptOutInput.self, context: context)
+        let organization = try await requireOrganization(caller)
+        let channel = try ChannelSelection(parsing: input.channel)
+        let scope = try Scope(parsing: input.scope ?? "")
+        let list = try await input.list?.resolve(in: caller.organization, store: store, field: "list")
+        let source = try input.source.map { (name) throws(HushError) in try Source(parsing: name) } ?? .api
+        var evidence = input.evidence ?? Evidence()
+        if let reason = input.reason {
+            guard reason.count <= 300 else { throw Problem.invalid("reason", "reason is longer than 300 characters") }
+            evidence.fields["reason"] = .string(reason)
+        }
+        guard (try? JSONCoding.encoder.encode(evidence).count).map({ $0 <= Evidence.maximumEncodedSize }) ?? false else {
+            throw Problem.invalid("evidence", "evidence is larger than \(Evidence.maximumEncodedSize) bytes")
+        }
+
+        let subjects = try subjects(of: input, region: organization.settings.defaultRegion)
+        let optOuts = subjects.map {
+            OptOut(subject: $0, channel: channel, scope: scope, list: list, source: source, actor: caller.actor, evidence: evidence)
+        }
+        let outcomes = try await store.record(optOuts, in: caller.organization)
+        let written = outcomes.reduce(0) { $0 + $1.events.count }
+        metrics.optOutsRecorded.increment(by: Int64(written))
+        let status: HTTPResponse.Status = written > 0 ? .created : .ok
+        if input.addresses != nil {
+            return try JSONBody(OptOutsOutput(results: outcomes.map(OptOutOutput.init)), status: status).response(from: request, context: context)
+        }
+        return try JSONBody(OptOutOutput(outcomes[0]), status: status).response(from: request, context: context)
+    }
+
+    /// Exactly one of `address`, `addresses` and `contact`.
+    private func subjects(of input: OptOutInput, region: Region?) throws -> [Subject] {
+        let given = [input.address != nil, input.addresses != nil, input.contact != nil].filter { $0 }.count
+        guard given == 1 else {
+            throw Problem.invalid("address", "give exactly one of address, addresses and contact")
+        }
+        if let address = input.address {
+            return [.address(try Address(parsing: address, region: region))]
+        }
+        if let contact = input.contact {
+            return [.contact(try ContactID(parsing: contact))]
+        }
+        let addresses = input.addresses ?? []
+        guard !addresses.isEmpty, addresses.count <= Self.maximumOptOutAddresses else {
+            throw Problem.invalid("addresses", "addresses must hold 1 to \(Self.maximumOptOutAddresses) addresses")
+        }
+        return try addresses.enumerated().map { offset, text in
+            do {
+                return .address(try Address(parsing: text, region: region))
+            } catch let error as HushError {
+                throw HushError.invalid("addresses[\(offset)]", error.message)
+            }
+        }
+    }
+
+    struct ConsentInput: APIInput {
+        static let fields: Set<String> = ["kind", "reference", "note"]
+        let kind: String
+        let reference: String
+        let note: String?
+
+        init(from decoder: any Decoder) throws {
+            try Self.rejectUnknownFields(in: decoder)
+            let container = try decoder.container(keyedBy: AnyKey.self)
+            kind = try container.decodeIfPresent(String.self, forKey: AnyKey("kind")) ?? ""
+            reference = try container.decodeIfPresent(String.self, forKey: AnyKey("reference")) ?? ""
+            note = try container.decodeIfPresent(String.self, forKey: AnyKey("note"))
+        }
+    }
+
+    struct OptInInput: APIInput {
+        static let fields: Set<String> = ["address", "contact", "channel", "scope", "list", "source", "evidence"]
+        let address: String?
+        let contact: String?
+        let channel: String
+        let scope: String?
+        let list: ListReference?
+        let source: String?
+        let evidence: ConsentInput?
+    }
+
+    struct OptInOutput: Encodable, Sendable {
+        let lifted: SuppressionJSON?
+        let event: EventJSON?
+    }
+
+    private func optIn(_ request: Request, _ context: HushRequestContext) async throws -> Response {
+        let caller = try context.caller()
+        try caller.requireAdmin("an opt-in")
+        let input = try await request.input(OptInInput.self, context: context)
+        let organization = try await requireOrganization(caller)
+        guard let given = input.evidence else {
+            throw HushError(.evidenceRequired, field: "evidence", "an opt-in needs evidence: {kind, reference, note?}")
+        }
+        let consent: Consent
+        do {
+            consent = try Consent(kind: given.kind, reference: given.reference, note: given.note)
+        }
+        let subject: Subject
+        switch (input.address, input.contact) {
+        case (let address?, nil): subject = .address(try Address(parsing: address, region: organization.settings.defaultRegion))
+        case (nil, let contact?): subject = .contact(try ContactID(parsing: contact))
+        default: throw Problem.invalid("address", "give exactly one of address and contact")
+        }
+        let optIn = OptIn(
+            subject: subject, channel: try ChannelSelection(parsing: input.channel), scope: try Scope(parsing: input.scope ?? ""),
+            list: try await input.list?.resolve(in: caller.organization, store: store, field: "list"),
+            source: try input.source.map { (name) throws(HushError) in try Source(parsing: name) } ?? .api,
+            actor: caller.actor, consent: consent)
+        let outcome = try await store.record(optIn, in: caller.organization)
+        return try JSONBody(OptInOutput(lifted: outcome.lifted.map(SuppressionJSON.init), event: outcome.event.map(EventJSON.init)))
+            .response(from: request, context: context)
+    }
+
+    // MARK: Checks
+
+    struct CheckOutput: Encodable, Sendable {
+        let address: String
+        let channel: String
+        let scope: String
+        let allowed: Bool
+        let blockedBy: [BlockJSON]
+
+        enum CodingKeys: String, CodingKey {
+            case address, channel, scope, allowed
+            case blockedBy = "blocked_by"
+        }
+
+        init(_ decision: Decision) {
+            address = decision.address.normalized
+            channel = decision.channel.rawValue
+            scope = decision.scope.path
+            allowed = decision.allowed
+            blockedBy = decision.blockedBy.map(BlockJSON.init)
+        }
+    }
+
+    private func check(_ request: Request, _ context: HushRequestContext) async throws -> Response {
+        let caller = try context.caller()
+        let query = Query(request)
+        let organization = try await requireOrganization(caller)
+        let address = try Address(parsing: try query.required("address"), region: organization.settings.defaultRegion)
+        let check = CheckQuery(
+            channel: try Channel(parsing: try query.required("channel")), scope: try Scope(parsing: query.optional("scope") ?? ""),
+            lists: try await lists(query.optional("lists"), in: caller.organization))
+        let decision: Decision
+        if let at = query.optional("at") {
+            guard let date = Timestamp.parse(at) else {
+                throw Problem.invalid("at", "at must be an ISO 8601 date-time such as 2026-01-31T12:00:00Z")
+            }
+            decision = try await store.decision(for: address, in: caller.organization, query: check, asOf: date)
+        } else {
+            decision = store.decision(for: address, in: caller.organization, query: check)
+        }
+        metrics.checks.increment()
+        return try JSONBody(CheckOutput(decision)).response(from: request, context: context)
+    }
+
+    struct CheckBatchInput: APIInput {
+        static let fields: Set<String> = ["channel", "scope", "lists", "addresses"]
+        let channel: String
+        let scope: String?
+        let lists: [ListReference]?
+        let addresses: [String]
+    }
+
+    struct CheckBatchOutput: Encodable, Sendable {
+        struct Blocked: Encodable, Sendable {
+            let address: String
+            let reason: String
+            let blockedBy: [BlockJSON]
+
+            enum CodingKeys: String, CodingKey {
+                case address, reason
+                case blockedBy = "blocked_by"
+            }
+        }
+
+        struct Invalid: Encodable, Sendable {
+            let input: String
+            let error: String
+        }
+
+        var allowed: [String] = []
+        var blocked: [Blocked] = []
+        var invalid: [Invalid] = []
+    }
+
+    private func checkBatch(_ request: Request, _ context: HushRequestContext) async throws -> Response {
+        let caller = try context.caller()
+        let input = try await request.input(CheckBatchInput.self, context: context)
+        guard input.addresses.count <= Self.maximumBatchAddresses else {
+            throw Problem.invalid("addresses", "at most \(Self.maximumBatchAddresses) addresses per request")
+        }
+        let organization = try await requireOrganization(caller)
+        var lists: Set<ListID> = []
+        for (offset, reference) in (input.lists ?? []).enumerated() {
+            lists.insert(try await reference.resolve(in: caller.organization, store: store, field: "lists[\(offset)]"))
+        }
+        let query = CheckQuery(channel: try Channel(parsing: input.channel), scope: try Scope(parsing: input.scope ?? ""), lists: lists)
+        let region = organization.settings.defaultRegion
+        var output = CheckBatchOutput()
+        var parsed: [Address] = []
+        parsed.reserveCapacity(input.addresses.count)
+        for text in input.addresses {
+            do {
+                parsed.append(try Address(parsing: text, region: region))
+            } catch {
+                output.invalid.append(.init(input: text, error: error.message))
+            }
+        }
+        for decision in store.decisions(for: parsed, in: caller.organization, query: query) {
+            if decision.allowed {
+                output.allowed.append(decision.address.normalized)
+            } else {
+                output.blocked.append(.init(
+                    address: decision.address.normalized, reason: decision.address.kind.optOutReason,
+                    blockedBy: decision.blockedBy.map(BlockJSON.init)))
+            }
+        }
+        metrics.checks.increment(by: Int64(input.addresses.count))
+        return try JSONBody(output).response(from: request, context: context)
+    }
+
+    private func lists(_ text: String?, in organization: OrganizationID) async throws -> Set<ListID> {
+        guard let text else { return [] }
+        var lists: Set<ListID> = []
+        for name in text.split(separator: ",") {
+            let reference = ListReference(String(name).trimmingCharacters(in: .whitespaces))
+            lists.insert(try await reference.resolve(in: organization, store: store, field: "lists"))
+        }
+        return lists
+    }
+
+    // MARK: Settings
+
+    struct SettingsOutput: Encodable, Sendable {
+        let organization: String
+        let granularOptOuts: Bool
+        let defaultRegion: String?
+
+        enum CodingKeys: String, CodingKey {
+            case organization
+            case granularOptOuts = "granular_opt_outs"
+            case defaultRegion = "default_region"
+        }
+
+        init(_ organization: Organization) {
+            self.organization = organization.name
+            granularOptOuts = organization.settings.granularOptOuts
+            defaultRegion = organization.settings.defaultRegion?.rawValue
+        }
+    }
+
+    struct SettingsInput: APIInput {
+        static let fields: Set<String> = ["granular_opt_outs", "default_region"]
+        let granularOptOuts: Bool?
+        let defaultRegion: String??
+
+        enum CodingKeys: String, CodingKey {
+            case granularOptOuts = "granular_opt_outs"
+            case defaultRegion = "default_region"
+        }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            granularOptOuts = try container.decodeIfPresent(Bool.self, forKey: .granularOptOuts)
+            // Absent keeps the region; null clears it.
+            defaultRegion = container.contains(.defaultRegion)
+                ? .some(try container.decodeNil(forKey: .defaultRegion) ? nil : try container.decode(String.self, forKey: .defaultRegion))
+                : .none
+        }
+    }
+
+    private func settings(_ context: HushRequestContext) async throws -> JSONBody<SettingsOutput> {
+        JSONBody(SettingsOutput(try await requireOrganization(try context.caller())))
+    }
+
+    private func updateSettings(_ request: Request, _ context: HushRequestContext) async throws -> JSONBody<SettingsOutput> {
+        let caller = try context.caller()
+        try caller.requireAdmin("changing settings")
+        let input = try await request.input(SettingsInput.self, context: context)
+        var settings = try await requireOrganization(caller).settings
+        if let granular = input.granularOptOuts { settings.granularOptOuts = granular }
+        if let region = input.defaultRegion {
+            if let code = region {
+                guard let parsed = Region(code: code) else {
+                    throw Problem.invalid("default_region", "\"\(code)\" is not a supported region; use one of \(Region.supported.map(\.rawValue).joined(separator: ", "))")
+                }
+                settings.defaultRegion = parsed
+            } else {
+                settings.defaultRegion = nil
+            }
+        }
+        return JSONBody(SettingsOutput(try await store.updateSettings(of: caller.organization, settings)))
+    }
+
+    private func requireOrganization(_ caller: Principal) async throws -> Organization {
+        guard let organization = try await store.organization(caller.organization) else {
+            throw Problem.unauthorized("the API key's organization no longer exists")
+        }
+        return organization
+    }
+}
+
+/// A list named in a request: its id, or its name.
+struct ListReference: Decodable, Sendable {
+    let text: String
+
+    init(_ text: String) {
+        self.text = text
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let id = try? container.decode(Int64.self) {
+            text = String(id)
+        } else {
+            text = try container.decode(String.self)
+        }
+    }
+
+    func resolve(in organization: OrganizationID, store: any Store, field: String) async throws -> ListID {
+        let lists = try await store.lists(in: organization)
+        if let id = Int64(text), let list = lists.first(where: { $0.id.rawValue == id }) { return list.id }
+        if let list = lists.first(where: { $0.definition.name == text }) { return list.id }
+        throw HushError(.notFound, field: field, "no list \"\(text)\" in this organization")
+    }
+}
+
+extension Principal {
+    /// Who the ledger names as the actor of a write made with this key.
+    var actor: String { "api_key:\(keyID)" }
+}

@@ -1,0 +1,138 @@
+import ArgumentParser
+import Foundation
+import HushCore
+import HushServer
+import HushStore
+import Logging
+import ServiceLifecycle
+
+@main
+struct Hush: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hush",
+        abstract: "Opt-outs and consent: record them, honour them at send time, prove them.",
+        subcommands: [Serve.self, Orgs.self, Keys.self])
+}
+
+/// Options every command that opens the database takes.
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .long, help: "The SQLite database file; created on first use. (HUSH_DATABASE)")
+    var database: String = ProcessInfo.processInfo.environment["HUSH_DATABASE"] ?? "./hush.sqlite"
+
+    /// Opens the store with the erasure secret from HUSH_ERASURE_SECRET (hex) or from the
+    /// file beside the database, created with 32 random bytes on first use.
+    func open(logger: Logger = Logger(label: "hush")) async throws -> SQLiteStore {
+        try await SQLiteStore(.init(path: database, erasureKey: try erasureKey(), logger: logger))
+    }
+
+    private func erasureKey() throws -> ErasureKey {
+        if let hex = ProcessInfo.processInfo.environment["HUSH_ERASURE_SECRET"] {
+            guard let bytes = [UInt8](hex: hex) else {
+                throw ValidationError("HUSH_ERASURE_SECRET must be hexadecimal (64 digits or more)")
+            }
+            return try ErasureKey(secret: bytes)
+        }
+        let path = database + ".erasure-key"
+        if let text = try? String(contentsOfFile: path, encoding: .utf8), let bytes = [UInt8](hex: text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            return try ErasureKey(secret: bytes)
+        }
+        var bytes = [UInt8](repeating: 0, count: 32)
+        var generator = SystemRandomNumberGenerator()
+        for index in bytes.indices { bytes[index] = generator.next() }
+        let hex = bytes.map { String(format: "%02x", $0) }.joined()
+        guard FileManager.default.createFile(atPath: path, contents: Data((hex + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw ValidationError("could not write the erasure secret to \(path)")
+        }
+        return try ErasureKey(secret: bytes)
+    }
+}
+
+extension [UInt8] {
+    init?(hex: String) {
+        let digits = Array(hex.utf8)
+        guard digits.count.isMultiple(of: 2) else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(digits.count / 2)
+        for index in stride(from: 0, to: digits.count, by: 2) {
+            guard let high = Self.value(digits[index]), let low = Self.value(digits[index + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+        }
+        self = bytes
+    }
+
+    private static func value(_ digit: UInt8) -> UInt8? {
+        switch digit {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the HTTP API.")
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: "The address to listen on. (HUSH_HOST)")
+    var host: String = ProcessInfo.processInfo.environment["HUSH_HOST"] ?? "127.0.0.1"
+
+    @Option(help: "The port to listen on. (HUSH_PORT)")
+    var port: Int = ProcessInfo.processInfo.environment["HUSH_PORT"].flatMap(Int.init) ?? 8080
+
+    func run() async throws {
+        let logger = Logger(label: "hush")
+        let store = try await database.open(logger: logger)
+        if try await store.organization(named: "default") == nil {
+            let organization = try await store.createOrganization(named: "default")
+            let (key, _) = try await store.createKey(in: organization.id, role: .admin)
+            print("Created organization \"default\" and its first admin key (shown once):\n\(key.secret)")
+            fflush(nil)
+        }
+        let application = HushServer.application(store: store, configuration: .init(host: host, port: port), logger: logger)
+        let services = ServiceGroup(configuration: .init(
+            services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await services.run()
+        try await store.close()
+    }
+}
+
+struct Orgs: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Manage organizations.", subcommands: [Create.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create an organization with its default list.")
+        @OptionGroup var database: DatabaseOptions
+        @Argument(help: "1–64 characters: a-z, 0-9, '.', '_', '-'.") var name: String
+
+        func run() async throws {
+            let store = try await database.open()
+            let organization = try await store.createOrganization(named: name)
+            print("created organization \(organization.name)")
+            try await store.close()
+        }
+    }
+}
+
+struct Keys: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Manage API keys.", subcommands: [Create.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a key; only the key is printed, once.")
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "The organization the key belongs to.") var org: String = "default"
+        @Option(help: "admin or member.") var role: String = "member"
+
+        func run() async throws {
+            let role = try Role(parsing: role)
+            let store = try await database.open()
+            guard let organization = try await store.organization(named: org) else {
+                throw ValidationError("no organization named \"\(org)\"")
+            }
+            let (key, _) = try await store.createKey(in: organization.id, role: role)
+            print(key.secret)
+            try await store.close()
+        }
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import HushCore
+import HushStore
+import Testing
+@testable import HushServer
+
+/// A server on a fresh SQLite file with two organizations, each with an admin and a member key.
+struct TestServer {
+    let store: SQLiteStore
+    let acme: Organization
+    let other: Organization
+    let admin: String
+    let member: String
+    let otherAdmin: String
+
+    init() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hush-server-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        store = try await SQLiteStore(.init(path: folder.appendingPathComponent("hush.sqlite").path, erasureKey: .random()))
+        acme = try await store.createOrganization(named: "acme")
+        other = try await store.createOrganization(named: "other")
+        admin = try await store.createKey(in: acme.id, role: .admin).0.secret
+        member = try await store.createKey(in: acme.id, role: .member).0.secret
+        otherAdmin = try await store.createKey(in: other.id, role: .admin).0.secret
+    }
+
+    var application: some ApplicationProtocol { HushServer.application(store: store) }
+
+    /// Runs `body` against the router in process.
+    func test(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+        try await application.test(.router, body)
+    }
+}
+
+extension TestClientProtocol {
+    /// Sends a request with a key and an optional JSON body.
+    @discardableResult
+    func send(
+        _ method: HTTPRequest.Method, _ uri: String, key: String?, json: String? = nil
+    ) async throws -> (status: HTTPResponse.Status, json: [String: Any], contentType: String?) {
+        var headers = HTTPFields()
+        if let key { headers[.authorization] = "Bearer \(key)" }
+        if json != nil { headers[.contentType] = "application/json" }
+        return try await execute(uri: uri, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) }) { response in
+            let object = (try? JSONSerialization.jsonObject(with: Data(buffer: response.body))) as? [String: Any] ?? [:]
+            return (response.status, object, response.headers[.contentType])
+        }
+    }
+}
