@@ -47,6 +47,8 @@ public enum HushServer {
 
         let v1 = router.group("v1").add(middleware: KeyMiddleware(authenticator: KeyAuthenticator(store: store)))
         V1Routes(store: store, metrics: metrics).register(on: v1)
+        ListRoutes(store: store, metrics: metrics).register(on: v1)
+        LedgerRoutes(store: store).register(on: v1)
         return router
     }
 }

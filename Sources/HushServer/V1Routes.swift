@@ -35,36 +35,16 @@ struct V1Routes: Sendable {
         let evidence: Evidence?
     }
 
-    struct OptOutOutput: Encodable, Sendable {
-        let suppressions: [SuppressionJSON]
-        let events: [EventJSON]
-
-        init(_ outcome: OptOutOutcome) {
-            suppressions = outcome.suppressions.map(SuppressionJSON.init)
-            events = outcome.events.map(EventJSON.init)
-        }
-    }
-
-    struct OptOutsOutput: Encodable, Sendable {
-        let results: [OptOutOutput]
-    }
 
     private func optOut(_ request: Request, _ context: HushRequestContext) async throws -> Response {
         let caller = try context.caller()
         let input = try await request.input(OptOutInput.self, context: context)
-        let organization = try await requireOrganization(caller)
+        let organization = try await store.requireOrganization(caller)
         let channel = try ChannelSelection(parsing: input.channel)
         let scope = try Scope(parsing: input.scope ?? "")
         let list = try await input.list?.resolve(in: caller.organization, store: store, field: "list")
         let source = try input.source.map { (name) throws(HushError) in try Source(parsing: name) } ?? .api
-        var evidence = input.evidence ?? Evidence()
-        if let reason = input.reason {
-            guard reason.count <= 300 else { throw Problem.invalid("reason", "reason is longer than 300 characters") }
-            evidence.fields["reason"] = .string(reason)
-        }
-        guard (try? JSONCoding.encoder.encode(evidence).count).map({ $0 <= Evidence.maximumEncodedSize }) ?? false else {
-            throw Problem.invalid("evidence", "evidence is larger than \(Evidence.maximumEncodedSize) bytes")
-        }
+        let evidence = try WriteEvidence.validated(input.evidence, reason: input.reason)
 
         let subjects = try subjects(of: input, region: organization.settings.defaultRegion)
         let optOuts = subjects.map {
@@ -105,20 +85,6 @@ struct V1Routes: Sendable {
         }
     }
 
-    struct ConsentInput: APIInput {
-        static let fields: Set<String> = ["kind", "reference", "note"]
-        let kind: String
-        let reference: String
-        let note: String?
-
-        init(from decoder: any Decoder) throws {
-            try Self.rejectUnknownFields(in: decoder)
-            let container = try decoder.container(keyedBy: AnyKey.self)
-            kind = try container.decodeIfPresent(String.self, forKey: AnyKey("kind")) ?? ""
-            reference = try container.decodeIfPresent(String.self, forKey: AnyKey("reference")) ?? ""
-            note = try container.decodeIfPresent(String.self, forKey: AnyKey("note"))
-        }
-    }
 
     struct OptInInput: APIInput {
         static let fields: Set<String> = ["address", "contact", "channel", "scope", "list", "source", "evidence"]
@@ -131,23 +97,13 @@ struct V1Routes: Sendable {
         let evidence: ConsentInput?
     }
 
-    struct OptInOutput: Encodable, Sendable {
-        let lifted: SuppressionJSON?
-        let event: EventJSON?
-    }
 
     private func optIn(_ request: Request, _ context: HushRequestContext) async throws -> Response {
         let caller = try context.caller()
         try caller.requireAdmin("an opt-in")
         let input = try await request.input(OptInInput.self, context: context)
-        let organization = try await requireOrganization(caller)
-        guard let given = input.evidence else {
-            throw HushError(.evidenceRequired, field: "evidence", "an opt-in needs evidence: {kind, reference, note?}")
-        }
-        let consent: Consent
-        do {
-            consent = try Consent(kind: given.kind, reference: given.reference, note: given.note)
-        }
+        let organization = try await store.requireOrganization(caller)
+        let consent = try input.evidence.consent()
         let subject: Subject
         switch (input.address, input.contact) {
         case (let address?, nil): subject = .address(try Address(parsing: address, region: organization.settings.defaultRegion))
@@ -160,8 +116,7 @@ struct V1Routes: Sendable {
             source: try input.source.map { (name) throws(HushError) in try Source(parsing: name) } ?? .api,
             actor: caller.actor, consent: consent)
         let outcome = try await store.record(optIn, in: caller.organization)
-        return try JSONBody(OptInOutput(lifted: outcome.lifted.map(SuppressionJSON.init), event: outcome.event.map(EventJSON.init)))
-            .response(from: request, context: context)
+        return try JSONBody(OptInOutput(outcome)).response(from: request, context: context)
     }
 
     // MARK: Checks
@@ -190,7 +145,7 @@ struct V1Routes: Sendable {
     private func check(_ request: Request, _ context: HushRequestContext) async throws -> Response {
         let caller = try context.caller()
         let query = Query(request)
-        let organization = try await requireOrganization(caller)
+        let organization = try await store.requireOrganization(caller)
         let address = try Address(parsing: try query.required("address"), region: organization.settings.defaultRegion)
         let check = CheckQuery(
             channel: try Channel(parsing: try query.required("channel")), scope: try Scope(parsing: query.optional("scope") ?? ""),
@@ -244,7 +199,7 @@ struct V1Routes: Sendable {
         guard input.addresses.count <= Self.maximumBatchAddresses else {
             throw Problem.invalid("addresses", "at most \(Self.maximumBatchAddresses) addresses per request")
         }
-        let organization = try await requireOrganization(caller)
+        let organization = try await store.requireOrganization(caller)
         var lists: Set<ListID> = []
         for (offset, reference) in (input.lists ?? []).enumerated() {
             lists.insert(try await reference.resolve(in: caller.organization, store: store, field: "lists[\(offset)]"))
@@ -325,14 +280,14 @@ struct V1Routes: Sendable {
     }
 
     private func settings(_ context: HushRequestContext) async throws -> JSONBody<SettingsOutput> {
-        JSONBody(SettingsOutput(try await requireOrganization(try context.caller())))
+        JSONBody(SettingsOutput(try await store.requireOrganization(try context.caller())))
     }
 
     private func updateSettings(_ request: Request, _ context: HushRequestContext) async throws -> JSONBody<SettingsOutput> {
         let caller = try context.caller()
         try caller.requireAdmin("changing settings")
         let input = try await request.input(SettingsInput.self, context: context)
-        var settings = try await requireOrganization(caller).settings
+        var settings = try await store.requireOrganization(caller).settings
         if let granular = input.granularOptOuts { settings.granularOptOuts = granular }
         if let region = input.defaultRegion {
             if let code = region {
@@ -347,12 +302,6 @@ struct V1Routes: Sendable {
         return JSONBody(SettingsOutput(try await store.updateSettings(of: caller.organization, settings)))
     }
 
-    private func requireOrganization(_ caller: Principal) async throws -> Organization {
-        guard let organization = try await store.organization(caller.organization) else {
-            throw Problem.unauthorized("the API key's organization no longer exists")
-        }
-        return organization
-    }
 }
 
 /// A list named in a request: its id, or its name.
@@ -383,4 +332,14 @@ struct ListReference: Decodable, Sendable {
 extension Principal {
     /// Who the ledger names as the actor of a write made with this key.
     var actor: String { "api_key:\(keyID)" }
+}
+
+extension Store {
+    /// The caller's organization; a key whose organization is gone is refused.
+    func requireOrganization(_ caller: Principal) async throws -> Organization {
+        guard let organization = try await organization(caller.organization) else {
+            throw Problem.unauthorized("the API key's organization no longer exists")
+        }
+        return organization
+    }
 }

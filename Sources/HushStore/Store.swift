@@ -37,14 +37,16 @@ public protocol Store: Sendable {
     // MARK: Changes
     /// Records opt-outs in one transaction: all of them or none.
     func record(_ optOuts: [OptOut], in organization: OrganizationID) async throws -> [OptOutOutcome]
-    /// Lifts exactly the suppression the opt-in names.
-    func record(_ optIn: OptIn, in organization: OrganizationID) async throws -> OptInOutcome
+    /// Lifts exactly the suppressions the opt-ins name, in one transaction: all of them or none.
+    func record(_ optIns: [OptIn], in organization: OrganizationID) async throws -> [OptInOutcome]
     /// Removes an address's personal data, keeping a keyed hash so it stays suppressed.
     /// Returns whether there was anything to erase.
     func erase(_ address: Address, in organization: OrganizationID) async throws -> Bool
 
     // MARK: Reading
     func suppressions(of address: Address, in organization: OrganizationID) async throws -> [Suppression]
+    /// The suppressions of a list, oldest first, after the suppression made by event `after`.
+    func entries(of list: ListID, in organization: OrganizationID, after sequence: Int64, limit: Int) async throws -> [Suppression]
     func events(in organization: OrganizationID, after sequence: Int64, limit: Int, address: Address?) async throws -> [LedgerEvent]
 
     // MARK: Checks
@@ -61,6 +63,11 @@ extension Store {
     public func record(_ optOut: OptOut, in organization: OrganizationID) async throws -> OptOutOutcome {
         let outcomes = try await record([optOut], in: organization)
         return outcomes[0]
+    }
+
+    /// Lifts exactly the suppression the opt-in names.
+    public func record(_ optIn: OptIn, in organization: OrganizationID) async throws -> OptInOutcome {
+        try await record([optIn], in: organization)[0]
     }
 
     public func createOrganization(named name: String) async throws -> Organization {

@@ -11,7 +11,7 @@ struct Hush: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hush",
         abstract: "Opt-outs and consent: record them, honour them at send time, prove them.",
-        subcommands: [Serve.self, Orgs.self, Keys.self])
+        subcommands: [Serve.self, Orgs.self, Keys.self, OptOutCommand.self, CheckCommand.self, ImportCommand.self, ExportCommand.self])
 }
 
 /// Options every command that opens the database takes.
@@ -21,8 +21,23 @@ struct DatabaseOptions: ParsableArguments {
 
     /// Opens the store with the erasure secret from HUSH_ERASURE_SECRET (hex) or from the
     /// file beside the database, created with 32 random bytes on first use.
-    func open(logger: Logger = Logger(label: "hush")) async throws -> SQLiteStore {
-        try await SQLiteStore(.init(path: database, erasureKey: try erasureKey(), logger: logger))
+    func open(logger: Logger = Logger(label: "hush"), loadsIndex: Bool = true) async throws -> SQLiteStore {
+        var configuration = SQLiteStore.Configuration(path: database, erasureKey: try erasureKey(), logger: logger)
+        configuration.loadsIndex = loadsIndex
+        return try await SQLiteStore(configuration)
+    }
+
+    /// Opens the store, runs `body` and closes the store, also when `body` throws.
+    func withStore<T>(loadsIndex: Bool = false, _ body: (SQLiteStore) async throws -> T) async throws -> T {
+        let store = try await open(loadsIndex: loadsIndex)
+        do {
+            let result = try await body(store)
+            try await store.close()
+            return result
+        } catch {
+            try? await store.close()
+            throw error
+        }
     }
 
     private func erasureKey() throws -> ErasureKey {
@@ -107,10 +122,8 @@ struct Orgs: AsyncParsableCommand {
         @Argument(help: "1–64 characters: a-z, 0-9, '.', '_', '-'.") var name: String
 
         func run() async throws {
-            let store = try await database.open()
-            let organization = try await store.createOrganization(named: name)
+            let organization = try await database.withStore { store in try await store.createOrganization(named: name) }
             print("created organization \(organization.name)")
-            try await store.close()
         }
     }
 }
@@ -126,13 +139,13 @@ struct Keys: AsyncParsableCommand {
 
         func run() async throws {
             let role = try Role(parsing: role)
-            let store = try await database.open()
-            guard let organization = try await store.organization(named: org) else {
-                throw ValidationError("no organization named \"\(org)\"")
+            let key = try await database.withStore { store in
+                guard let organization = try await store.organization(named: org) else {
+                    throw ValidationError("no organization named \"\(org)\"")
+                }
+                return try await store.createKey(in: organization.id, role: role).0
             }
-            let (key, _) = try await store.createKey(in: organization.id, role: role)
             print(key.secret)
-            try await store.close()
         }
     }
 }

@@ -22,14 +22,15 @@ struct ChangeTransaction {
 
     /// Records opt-outs set-wise: one statement per table for every 500 rows, so a batch costs
     /// little more than its B-tree work. A batch's error names its item (`items[3].channel`).
-    mutating func record(_ optOuts: [OptOut]) throws -> [OptOutOutcome] {
+    /// `firstItem` numbers the items in errors when they are part of a larger whole (an import).
+    mutating func record(_ optOuts: [OptOut], firstItem: Int? = nil) throws -> [OptOutOutcome] {
         var plans: [Plan] = []
         plans.reserveCapacity(optOuts.count)
         for (offset, optOut) in optOuts.enumerated() {
             do {
                 plans.append(try plan(optOut))
-            } catch let error as HushError where optOuts.count > 1 {
-                throw error.inItem(offset)
+            } catch let error as HushError where optOuts.count > 1 || firstItem != nil {
+                throw error.inItem((firstItem ?? 0) + offset)
             }
         }
         let addressIDs = try addressRows(plans.compactMap { plan in

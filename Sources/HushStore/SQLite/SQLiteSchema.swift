@@ -11,6 +11,9 @@ enum SQLiteSchema {
         migrator.registerMigration("v2: API keys") { db in
             try db.execute(sql: v2)
         }
+        migrator.registerMigration("v3: list entries paginated by event sequence") { db in
+            try db.execute(sql: v3)
+        }
         return migrator
     }
 
@@ -162,5 +165,12 @@ enum SQLiteSchema {
             revoked_at INTEGER
         );
         CREATE INDEX api_keys_org ON api_keys(org_id);
+        """
+
+    // A list's entries are listed in the order they were made, with the event sequence as the
+    // cursor: unlike the row id, a sequence is never reused after a deletion.
+    private static let v3 = """
+        DROP INDEX suppressions_list;
+        CREATE INDEX suppressions_list_seq ON suppressions(list_id, event_seq);
         """
 }

@@ -9,13 +9,21 @@ extension SQLiteStore {
         try await groupCommit.submit(optOuts, in: organization)
     }
 
-    public func record(_ optIn: OptIn, in organization: OrganizationID) async throws -> OptInOutcome {
+    public func record(_ optIns: [OptIn], in organization: OrganizationID) async throws -> [OptInOutcome] {
         let now = SQLiteCoding.milliseconds(configuration.now())
         let erasureKey = configuration.erasureKey
         return try await write { db in
             var transaction = try ChangeTransaction(db, organization: organization, now: now)
-            let outcome = try transaction.record(optIn, erasureKey: erasureKey)
-            return (outcome, transaction.changes)
+            var outcomes: [OptInOutcome] = []
+            outcomes.reserveCapacity(optIns.count)
+            for (offset, optIn) in optIns.enumerated() {
+                do {
+                    outcomes.append(try transaction.record(optIn, erasureKey: erasureKey))
+                } catch let error as HushError where optIns.count > 1 {
+                    throw error.inItem(offset)
+                }
+            }
+            return (outcomes, transaction.changes)
         }
     }
 }

@@ -23,6 +23,24 @@ extension SQLiteStore {
         }
     }
 
+    public func entries(of list: ListID, in organization: OrganizationID, after sequence: Int64, limit: Int) async throws -> [Suppression] {
+        try await read { db in
+            guard try SQLiteStore.activeList(db, list, in: organization) != nil else {
+                throw HushError(.notFound, field: "id", "no list \(list) in this organization")
+            }
+            return try Row.fetchAll(db.cachedStatement(sql: """
+                SELECT subject_key, channel, scope, since, source, event_seq FROM suppressions
+                WHERE list_id = ? AND event_seq > ? ORDER BY event_seq LIMIT ?
+                """), arguments: [list.rawValue, sequence, limit])
+                .map { row in
+                    try Suppression(
+                        organization: organization, subject: Self.subject(row[0]), channel: SQLiteCoding.channel(row[1]),
+                        list: list, scope: SQLiteCoding.scope(row[2]), since: SQLiteCoding.date(row[3]),
+                        source: SQLiteCoding.source(row[4]), eventSequence: row[5])
+                }
+        }
+    }
+
     public func events(in organization: OrganizationID, after sequence: Int64, limit: Int, address: Address?) async throws -> [LedgerEvent] {
         let keys = address.map { [$0.normalized, configuration.erasureKey.hashedKey(for: $0.normalized)] }
         return try await read { db in

@@ -17,6 +17,9 @@ public final class SQLiteStore: Store {
         public var logger: Logger
         /// The clock events are stamped with.
         public var now: @Sendable () -> Date
+        /// Whether to load the index and follow the ledger. A short-lived command that only
+        /// writes, or answers checks from the database (`decision(for:in:query:asOf:)`), skips it.
+        public var loadsIndex: Bool = true
 
         public init(
             path: String, erasureKey: ErasureKey, followInterval: Duration = .milliseconds(20),
@@ -64,9 +67,16 @@ public final class SQLiteStore: Store {
             throw HushError(.storage, "could not open the database at \(configuration.path): \(error)")
         }
         let feed = SQLiteChangeFeed(pool: pool)
-        let expected = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM suppressions") ?? 0 }
-        let index = SuppressionIndex(erasureKey: configuration.erasureKey, expectedCount: expected)
-        let position = try await feed.load(into: index)
+        let index: SuppressionIndex
+        let position: FeedPosition
+        if configuration.loadsIndex {
+            let expected = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM suppressions") ?? 0 }
+            index = SuppressionIndex(erasureKey: configuration.erasureKey, expectedCount: expected)
+            position = try await feed.load(into: index)
+        } else {
+            index = SuppressionIndex(erasureKey: configuration.erasureKey, expectedCount: 0)
+            position = try await feed.head()
+        }
         let follower = LedgerFollower(
             feed: feed, index: index, position: position, erasureKey: configuration.erasureKey,
             logger: configuration.logger
@@ -76,7 +86,7 @@ public final class SQLiteStore: Store {
         self.index = index
         self.follower = follower
         let interval = configuration.followInterval
-        self.following = Task { await follower.follow(every: interval) }
+        self.following = configuration.loadsIndex ? Task { await follower.follow(every: interval) } : Task {}
         self.writer = SQLiteWriter(pool: pool, follower: follower)
         self.groupCommit = GroupCommit(writer: writer, now: configuration.now)
     }

@@ -1,0 +1,151 @@
+import Foundation
+import Hummingbird
+import HushCore
+import HushStore
+
+/// What Hush holds about people: an address's suppressions and history, contacts and their
+/// addresses, and the ledger itself.
+struct LedgerRoutes: Sendable {
+    static let defaultPageSize = 100
+    static let maximumPageSize = 1_000
+    /// The newest events of an address shown by `GET /v1/addresses/{address}`.
+    static let addressHistoryLimit = 1_000
+    static let maximumContactAddresses = 100
+
+    let store: any Store
+
+    func register(on group: RouterGroup<HushRequestContext>) {
+        group.get("addresses/:address") { _, context in try await address(context) }
+        group.put("contacts/:id") { request, context in try await linkContact(request, context) }
+        group.get("contacts/:id") { _, context in try await contact(context) }
+        group.get("events") { request, context in try await events(request, context) }
+    }
+
+    // MARK: Addresses
+
+    struct AddressOutput: Encodable, Sendable {
+        let address: String
+        let kind: String
+        let suppressions: [SuppressionJSON]
+        let events: [EventJSON]
+    }
+
+    private func address(_ context: HushRequestContext) async throws -> JSONBody<AddressOutput> {
+        let caller = try context.caller()
+        let organization = try await store.requireOrganization(caller)
+        let text = context.parameters.get("address")?.removingPercentEncoding ?? ""
+        let address = try Address(parsing: text, region: organization.settings.defaultRegion)
+        let suppressions = try await store.suppressions(of: address, in: caller.organization)
+        var events: [LedgerEvent] = []
+        var after: Int64 = 0
+        // The whole history, a page at a time, keeping the newest.
+        while true {
+            let page = try await store.events(in: caller.organization, after: after, limit: Self.maximumPageSize, address: address)
+            events += page
+            if events.count > Self.addressHistoryLimit { events.removeFirst(events.count - Self.addressHistoryLimit) }
+            guard page.count == Self.maximumPageSize, let last = page.last else { break }
+            after = last.sequence
+        }
+        return JSONBody(AddressOutput(
+            address: address.normalized, kind: address.kind.rawValue, suppressions: suppressions.map(SuppressionJSON.init),
+            events: events.map(EventJSON.init)))
+    }
+
+    // MARK: Contacts
+
+    struct ContactInput: APIInput {
+        static let fields: Set<String> = ["emails", "phones"]
+        let emails: [String]?
+        let phones: [String]?
+    }
+
+    struct ContactOutput: Encodable, Sendable {
+        let id: String
+        let emails: [String]
+        let phones: [String]
+
+        init(_ contact: Contact) {
+            id = contact.id.externalID
+            emails = contact.addresses.filter { $0.kind == .email }.map(\.normalized)
+            phones = contact.addresses.filter { $0.kind == .phone }.map(\.normalized)
+        }
+    }
+
+    /// Links addresses to the contact. Links are only ever added: removing one would lift the
+    /// contact's opt-outs from that address without the person's consent.
+    private func linkContact(_ request: Request, _ context: HushRequestContext) async throws -> JSONBody<ContactOutput> {
+        let caller = try context.caller()
+        let id = try ContactID(parsing: context.parameters.get("id")?.removingPercentEncoding ?? "")
+        let input = try await request.input(ContactInput.self, context: context)
+        let region = try await store.requireOrganization(caller).settings.defaultRegion
+        var addresses: [Address] = []
+        for (field, texts, kind) in [("emails", input.emails ?? [], Address.Kind.email), ("phones", input.phones ?? [], .phone)] {
+            guard texts.count <= Self.maximumContactAddresses else {
+                throw Problem.invalid(field, "at most \(Self.maximumContactAddresses) \(field) per contact")
+            }
+            for (offset, text) in texts.enumerated() {
+                let address: Address
+                do {
+                    address = try Address(parsing: text, region: region)
+                } catch {
+                    throw HushError.invalid("\(field)[\(offset)]", error.message)
+                }
+                guard address.kind == kind else {
+                    throw Problem.invalid("\(field)[\(offset)]", "\"\(text)\" is not \(kind == .email ? "an email address" : "a phone number")")
+                }
+                addresses.append(address)
+            }
+        }
+        return JSONBody(ContactOutput(try await store.link(addresses, to: id, in: caller.organization)))
+    }
+
+    private func contact(_ context: HushRequestContext) async throws -> JSONBody<ContactOutput> {
+        let caller = try context.caller()
+        let text = context.parameters.get("id")?.removingPercentEncoding ?? ""
+        let id = try ContactID(parsing: text)
+        guard let contact = try await store.contact(id, in: caller.organization) else {
+            throw HushError(.notFound, field: "id", "no contact \"\(text)\" in this organization")
+        }
+        return JSONBody(ContactOutput(contact))
+    }
+
+    // MARK: Events
+
+    struct EventsOutput: Encodable, Sendable {
+        let events: [EventJSON]
+        let nextCursor: String?
+
+        enum CodingKeys: String, CodingKey {
+            case events
+            case nextCursor = "next_cursor"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(events, forKey: .events)
+            try container.encode(nextCursor, forKey: .nextCursor)
+        }
+    }
+
+    /// The ledger, oldest first. `after` is the sequence of the last event seen (the previous
+    /// page's `next_cursor`), so a client can follow the ledger by polling.
+    private func events(_ request: Request, _ context: HushRequestContext) async throws -> JSONBody<EventsOutput> {
+        let caller = try context.caller()
+        let query = Query(request)
+        let limit = try query.integer("limit", default: Self.defaultPageSize, range: 1...Self.maximumPageSize)
+        let after = try query.cursor("after")
+        let address = try await query.optional("address").asyncMap { text in
+            try Address(parsing: text, region: try await store.requireOrganization(caller).settings.defaultRegion)
+        }
+        let page = try await store.events(in: caller.organization, after: after, limit: limit, address: address)
+        let next = page.last.map { String($0.sequence) } ?? (after > 0 ? String(after) : nil)
+        return JSONBody(EventsOutput(events: page.map(EventJSON.init), nextCursor: next))
+    }
+}
+
+extension Optional {
+    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async throws -> T? {
+        guard let value = self else { return nil }
+        return try await transform(value)
+    }
+}
