@@ -28,6 +28,11 @@ public enum HushServer {
     }
 
     static func router(store: any Store) -> Router<HushRequestContext> {
+        build(store: store).router
+    }
+
+    /// The router, and every `/v1` operation it serves as `METHOD /v1/path/{param}`.
+    static func build(store: any Store) -> (router: Router<HushRequestContext>, operations: [String]) {
         let metrics = ServerMetrics()
         let router = Router(context: HushRequestContext.self)
         router.add(middleware: MetricsMiddleware(metrics: metrics))
@@ -45,11 +50,30 @@ public enum HushServer {
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.text)))
         }
 
-        let v1 = router.group("v1").add(middleware: KeyMiddleware(authenticator: KeyAuthenticator(store: store)))
+        let v1 = V1Group(router.group("v1").add(middleware: KeyMiddleware(authenticator: KeyAuthenticator(store: store))))
         V1Routes(store: store, metrics: metrics).register(on: v1)
         ListRoutes(store: store, metrics: metrics).register(on: v1)
         LedgerRoutes(store: store).register(on: v1)
-        return router
+        return (router, v1.operations)
+    }
+}
+
+/// The `/v1` group, remembering what it serves so a test can hold the OpenAPI document to it.
+final class V1Group {
+    private let group: RouterGroup<HushRequestContext>
+    private(set) var operations: [String] = []
+
+    init(_ group: RouterGroup<HushRequestContext>) {
+        self.group = group
+    }
+
+    func on(
+        _ method: HTTPRequest.Method, _ path: String,
+        use handler: @Sendable @escaping (Request, HushRequestContext) async throws -> some ResponseGenerator
+    ) {
+        group.on(RouterPath(path), method: method, use: handler)
+        let documented = path.split(separator: "/").map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }
+        operations.append("\(method.rawValue) /v1/" + documented.joined(separator: "/"))
     }
 }
 

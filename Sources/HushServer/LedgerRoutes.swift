@@ -14,11 +14,11 @@ struct LedgerRoutes: Sendable {
 
     let store: any Store
 
-    func register(on group: RouterGroup<HushRequestContext>) {
-        group.get("addresses/:address") { _, context in try await address(context) }
-        group.put("contacts/:id") { request, context in try await linkContact(request, context) }
-        group.get("contacts/:id") { _, context in try await contact(context) }
-        group.get("events") { request, context in try await events(request, context) }
+    func register(on group: V1Group) {
+        group.on(.get, "addresses/:address") { _, context in try await address(context) }
+        group.on(.put, "contacts/:id") { request, context in try await linkContact(request, context) }
+        group.on(.get, "contacts/:id") { _, context in try await contact(context) }
+        group.on(.get, "events") { request, context in try await events(request, context) }
     }
 
     // MARK: Addresses

@@ -12,15 +12,15 @@ struct ListRoutes: Sendable {
     let store: any Store
     let metrics: ServerMetrics
 
-    func register(on group: RouterGroup<HushRequestContext>) {
-        group.post("lists") { request, context in try await create(request, context) }
-        group.get("lists") { _, context in try await all(context) }
-        group.get("lists/:id") { _, context in try await one(context) }
-        group.patch("lists/:id") { request, context in try await update(request, context) }
-        group.delete("lists/:id") { _, context in try await delete(context) }
-        group.post("lists/:id/entries") { request, context in try await addEntries(request, context) }
-        group.delete("lists/:id/entries") { request, context in try await removeEntries(request, context) }
-        group.get("lists/:id/entries") { request, context in try await entries(request, context) }
+    func register(on group: V1Group) {
+        group.on(.post, "lists") { request, context in try await create(request, context) }
+        group.on(.get, "lists") { _, context in try await all(context) }
+        group.on(.get, "lists/:id") { _, context in try await one(context) }
+        group.on(.patch, "lists/:id") { request, context in try await update(request, context) }
+        group.on(.delete, "lists/:id") { _, context in try await delete(context) }
+        group.on(.post, "lists/:id/entries") { request, context in try await addEntries(request, context) }
+        group.on(.delete, "lists/:id/entries") { request, context in try await removeEntries(request, context) }
+        group.on(.get, "lists/:id/entries") { request, context in try await entries(request, context) }
     }
 
     struct ListJSON: Encodable, Sendable {

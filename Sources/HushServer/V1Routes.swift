@@ -11,13 +11,13 @@ struct V1Routes: Sendable {
     let store: any Store
     let metrics: ServerMetrics
 
-    func register(on group: RouterGroup<HushRequestContext>) {
-        group.post("opt-outs") { request, context in try await optOut(request, context) }
-        group.post("opt-ins") { request, context in try await optIn(request, context) }
-        group.get("check") { request, context in try await check(request, context) }
-        group.post("check") { request, context in try await checkBatch(request, context) }
-        group.get("settings") { _, context in try await settings(context) }
-        group.patch("settings") { request, context in try await updateSettings(request, context) }
+    func register(on group: V1Group) {
+        group.on(.post, "opt-outs") { request, context in try await optOut(request, context) }
+        group.on(.post, "opt-ins") { request, context in try await optIn(request, context) }
+        group.on(.get, "check") { request, context in try await check(request, context) }
+        group.on(.post, "check") { request, context in try await checkBatch(request, context) }
+        group.on(.get, "settings") { _, context in try await settings(context) }
+        group.on(.patch, "settings") { request, context in try await updateSettings(request, context) }
     }
 
     // MARK: Opt-outs and opt-ins
