@@ -62,6 +62,8 @@ let package = Package(
         ),
         .testTarget(name: "HushCoreTests", dependencies: ["HushCore"]),
         .testTarget(name: "HushStoreTests", dependencies: ["HushCore", "HushStore"]),
+        // Runs the built `hush` executable as a subprocess; depending on it makes sure it is built.
+        .testTarget(name: "HushCLITests", dependencies: ["hush", "HushCore", "HushStore"]),
         .testTarget(
             name: "HushServerTests",
             dependencies: [

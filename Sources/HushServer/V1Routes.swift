@@ -150,6 +150,7 @@ struct V1Routes: Sendable {
         let check = CheckQuery(
             channel: try Channel(parsing: try query.required("channel")), scope: try Scope(parsing: query.optional("scope") ?? ""),
             lists: try await lists(query.optional("lists"), in: caller.organization))
+        try check.channel.requireSendable(to: address)
         let decision: Decision
         if let at = query.optional("at") {
             guard let date = Timestamp.parse(at) else {
@@ -211,7 +212,9 @@ struct V1Routes: Sendable {
         parsed.reserveCapacity(input.addresses.count)
         for text in input.addresses {
             do {
-                parsed.append(try Address(parsing: text, region: region))
+                let address = try Address(parsing: text, region: region)
+                try query.channel.requireSendable(to: address)
+                parsed.append(address)
             } catch {
                 output.invalid.append(.init(input: text, error: error.message))
             }

@@ -110,6 +110,7 @@ struct CheckCommand: AsyncParsableCommand {
         }
         let query = CheckQuery(channel: try Channel(parsing: channel), scope: try Scope(parsing: scope), lists: listIDs)
         let address = try Address(parsing: address, region: organization.settings.defaultRegion)
+        try query.channel.requireSendable(to: address)
         return try await store.decision(for: address, in: organization.id, query: query, asOf: Date())
     }
 }

@@ -60,6 +60,7 @@ struct ImportCommand: AsyncParsableCommand {
         }
         check.progress.finish()
         let rows = check.rowsRead
+        FileHandle.standardError.write(Data("checked \(rows) rows\n".utf8))
         if invalid > Self.reportedErrors {
             FileHandle.standardError.write(Data("… and \(invalid - Self.reportedErrors) more bad rows\n".utf8))
         }

@@ -59,6 +59,13 @@ import Testing
             #expect((result.json["invalid"] as? [[String: Any]])?.first?["input"] as? String == "not an address")
             let phone = try await client.send(.post, "/v1/check", key: server.member, json: #"{"channel": "sms", "addresses": ["+1 415 555 0100"]}"#)
             #expect((phone.json["blocked"] as? [[String: Any]])?.first?["reason"] as? String == "optout_number")
+            // An email address on a phone channel is the caller's mistake, not an "allowed".
+            let mixed = try await client.send(.post, "/v1/check", key: server.member, json: #"{"channel": "sms", "addresses": ["a@example.com", "+14155550199"]}"#)
+            #expect((mixed.json["invalid"] as? [[String: Any]])?.first?["input"] as? String == "a@example.com")
+            #expect(mixed.json["allowed"] as? [String] == ["+14155550199"])
+            let single = try await client.send(.get, "/v1/check?address=a@example.com&channel=voice", key: server.member)
+            #expect(single.status == .badRequest)
+            #expect(((single.json["errors"] as? [[String: Any]])?.first?["field"] as? String) == "address")
         }
     }
 

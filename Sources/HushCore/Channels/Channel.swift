@@ -14,6 +14,15 @@ public enum Channel: String, Hashable, Sendable, CaseIterable, Codable {
         }
         self = channel
     }
+
+    /// Throws unless this channel sends to addresses of the address's kind: a check of an email
+    /// address on `sms` is a mistake of the caller, not an "allowed".
+    public func requireSendable(to address: Address, field: String = "address") throws(HushError) {
+        guard address.kind == addressKind else {
+            let kind = address.kind == .email ? "an email address" : "a phone number"
+            throw .invalid(field, "\(rawValue) sends to \(addressKind == .email ? "email addresses" : "phone numbers"), but \"\(address.input)\" is \(kind)")
+        }
+    }
 }
 
 /// The channels an opt-out covers: one channel, or `all` of them.

@@ -1,0 +1,263 @@
+import Foundation
+import HushCore
+import HushStore
+import Testing
+
+/// Runs the built `hush` executable against a fresh database folder.
+struct CLI {
+    static let secret = String(repeating: "5a", count: 32)
+
+    let folder: URL
+    var database: String { folder.appendingPathComponent("hush.sqlite").path }
+
+    init() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("hush-cli-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    /// The `hush` binary beside the test bundle in the build folder.
+    static var executable: URL {
+        var folder = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        while !FileManager.default.isExecutableFile(atPath: folder.appendingPathComponent("hush").path), folder.path != "/" {
+            folder.deleteLastPathComponent()
+        }
+        return folder.appendingPathComponent("hush")
+    }
+
+    struct Result {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
+
+    /// Runs `hush` with `arguments` and `--database`, waits for it, and returns what it printed.
+    @discardableResult
+    func run(_ arguments: [String]) throws -> Result {
+        let process = try start(arguments)
+        let out = process.output.fileHandleForReading.readDataToEndOfFile()
+        let err = process.errors.fileHandleForReading.readDataToEndOfFile()
+        process.process.waitUntilExit()
+        return Result(status: process.process.terminationStatus, stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
+    }
+
+    struct Running {
+        let process: Process
+        let output: Pipe
+        let errors: Pipe
+    }
+
+    func start(_ arguments: [String]) throws -> Running {
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = arguments + ["--database", database]
+        var environment = ProcessInfo.processInfo.environment
+        environment["HUSH_ERASURE_SECRET"] = Self.secret
+        process.environment = environment
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        return Running(process: process, output: output, errors: errors)
+    }
+
+    /// The same database, opened in this process.
+    func store(loadsIndex: Bool = true) async throws -> SQLiteStore {
+        var configuration = SQLiteStore.Configuration(path: database, erasureKey: try ErasureKey(secret: [UInt8](repeating: 0x5a, count: 32)))
+        configuration.loadsIndex = loadsIndex
+        return try await SQLiteStore(configuration)
+    }
+
+    func write(_ name: String, _ text: String) throws -> String {
+        let path = folder.appendingPathComponent(name).path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+}
+
+@Suite struct CLITests {
+    @Test func organizationsAndKeys() async throws {
+        let cli = try CLI()
+        #expect(try cli.run(["orgs", "create", "acme"]).status == 0)
+        let created = try cli.run(["keys", "create", "--org", "acme", "--role", "admin"])
+        #expect(created.status == 0)
+        let lines = created.stdout.split(separator: "\n")
+        #expect(lines.count == 1, "only the key is printed")
+        let key = String(try #require(lines.first))
+        #expect(key.hasPrefix("hush_"))
+
+        let store = try await cli.store(loadsIndex: false)
+        let principal = try await store.principal(forKeyHash: APIKey(secret: key).hash)
+        #expect(principal?.role == .admin)
+        #expect(principal?.organization == (try await store.organization(named: "acme"))?.id)
+        try await store.close()
+
+        #expect(try cli.run(["keys", "create", "--org", "nobody"]).status != 0)
+        #expect(try cli.run(["keys", "create", "--org", "acme", "--role", "owner"]).status != 0)
+        #expect(try cli.run(["orgs", "create", "acme"]).status != 0, "names are unique")
+    }
+
+    @Test func optOutAndCheckExitCodes() async throws {
+        let cli = try CLI()
+        try cli.run(["orgs", "create", "default"])
+        let allowed = try cli.run(["check", "ann@example.com", "--channel", "email"])
+        #expect(allowed.status == 0)
+        #expect(allowed.stdout.hasPrefix("allowed"))
+
+        let optOut = try cli.run(["opt-out", "Ann@Example.com", "--channel", "email", "--scope", "brand", "--reason", "asked on a call"])
+        #expect(optOut.status == 0, "\(optOut.stderr)")
+        #expect(try cli.run(["opt-out", "ann@example.com", "--channel", "email", "--scope", "brand"]).stdout.hasPrefix("already opted out"))
+
+        let blocked = try cli.run(["check", "ann@example.com", "--channel", "email", "--scope", "brand/rep-7"])
+        #expect(blocked.status == 1)
+        #expect(blocked.stdout.contains("source rep"))
+        #expect(try cli.run(["check", "ann@example.com", "--channel", "email", "--scope", "other"]).status == 0)
+        #expect(try cli.run(["check", "ann@example.com", "--channel", "sms"]).status == 2, "sms does not send to email")
+
+        let bad = try cli.run(["check", "not an address", "--channel", "email"])
+        #expect(bad.status == 2)
+        #expect(bad.stderr.hasPrefix("error: address:"))
+        #expect(try cli.run(["check", "ann@example.com", "--channel", "fax"]).status == 2)
+        #expect(try cli.run(["check", "ann@example.com", "--channel", "email", "--org", "nobody"]).status == 2)
+        #expect(try cli.run(["check", "ann@example.com", "--channel", "email", "--lists", "missing"]).status == 2)
+
+        let store = try await cli.store()
+        let organization = try #require(try await store.organization(named: "default"))
+        let events = try await store.events(in: organization.id, after: 0, limit: 10, address: nil)
+        #expect(events.count == 1)
+        #expect(events.first?.source == .rep)
+        #expect(events.first?.actor.hasPrefix("cli:") == true)
+        #expect(events.first?.evidence.fields["reason"] == .string("asked on a call"))
+        try await store.close()
+    }
+
+    @Test func aRunningServerSeesWhatTheCommandLineWrites() async throws {
+        let cli = try CLI()
+        try cli.run(["orgs", "create", "default"])
+        let server = try await cli.store()
+        let organization = try #require(try await server.organization(named: "default"))
+        let query = CheckQuery(channel: .sms, scope: .organization, lists: [])
+        let address = try Address(parsing: "+14155550100")
+        #expect(server.decision(for: address, in: organization.id, query: query).allowed)
+
+        #expect(try cli.run(["opt-out", "+1 (415) 555-0100", "--channel", "sms"]).status == 0)
+        var blocked = false
+        for _ in 0..<200 where !blocked {
+            try await Task.sleep(for: .milliseconds(10))
+            blocked = !server.decision(for: address, in: organization.id, query: query).allowed
+        }
+        #expect(blocked, "the index follows writes made by another process")
+        try await server.close()
+    }
+
+    @Test func importAndExportOneHundredThousandRows() async throws {
+        let cli = try CLI()
+        try cli.run(["orgs", "create", "default"])
+        let rows = 100_000
+        var text = "address,channel,scope\n"
+        text.reserveCapacity(rows * 32)
+        for index in 0..<rows {
+            if index.isMultiple(of: 2) {
+                text += "person\(index)@example.com,email,\n"
+            } else {
+                text += "+1415\(String(format: "%07d", index)),,brand\n"
+            }
+        }
+        let file = try cli.write("opt-outs.csv", text)
+
+        let imported = try cli.run(["import", file, "--channel", "sms"])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        #expect(imported.stdout == "imported \(rows) opt-outs: \(rows) new, 0 already in force\n")
+
+        let again = try cli.run(["import", file, "--channel", "sms"])
+        #expect(again.stdout == "imported \(rows) opt-outs: 0 new, \(rows) already in force\n")
+
+        let exported = try cli.run(["export", "--list", "default"])
+        #expect(exported.status == 0)
+        let lines = exported.stdout.split(separator: "\n")
+        #expect(lines.count == rows + 1)
+        #expect(lines.first == "address,channel,scope,list,since,source")
+        let addresses = Set(lines.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false)[0] })
+        #expect(addresses.count == rows)
+        #expect(addresses.contains("person0@example.com"))
+        #expect(addresses.contains("+14150000001"))
+        #expect(lines.contains("+14150000001,sms,brand,default,\(lines[2].split(separator: ",")[4]),import"))
+
+        let store = try await cli.store()
+        let organization = try #require(try await store.organization(named: "default"))
+        #expect(store.indexedCount == rows)
+        let phone = store.decision(for: try Address(parsing: "+14150000001"), in: organization.id, query: CheckQuery(channel: .sms, scope: try Scope(parsing: "brand"), lists: []))
+        #expect(!phone.allowed)
+        let event = try await store.events(in: organization.id, after: 0, limit: 1, address: nil).first
+        #expect(event?.source == .import)
+        #expect(event?.evidence.fields["line"] == .number(2))
+        #expect(event?.evidence.fields["file"] == .string("opt-outs.csv"))
+        try await store.close()
+    }
+
+    @Test func badRowsAreReportedAndNothingIsImported() async throws {
+        let cli = try CLI()
+        try cli.run(["orgs", "create", "default"])
+        let file = try cli.write("mixed.csv", """
+            address,channel,list
+            good@example.com,email,
+            not-an-address,email,
+            +14155550100,voice,
+            other@example.com,sms,
+            someone@example.com,email,Nowhere
+            "Quoted@Example.com",email,
+
+            """)
+        let refused = try cli.run(["import", file])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("line 3: address:"))
+        #expect(refused.stderr.contains("line 5: channel:"))
+        #expect(refused.stderr.contains("line 6: list: no list \"Nowhere\""))
+        #expect(refused.stderr.contains("3 of 6 rows are bad; nothing was imported"))
+        #expect(!refused.stderr.contains("line 2:"))
+        #expect(!refused.stderr.contains("line 4:"))
+
+        let store = try await cli.store(loadsIndex: false)
+        let organization = try #require(try await store.organization(named: "default"))
+        #expect(try await store.events(in: organization.id, after: 0, limit: 10, address: nil).isEmpty)
+
+        let skipped = try cli.run(["import", file, "--skip-invalid"])
+        #expect(skipped.status == 0)
+        #expect(skipped.stdout == "imported 3 opt-outs: 3 new, 0 already in force, 3 bad rows skipped\n")
+        let written = try await store.events(in: organization.id, after: 0, limit: 10, address: nil)
+        #expect(written.map(\.subject.description).sorted() == ["+14155550100", "good@example.com", "quoted@example.com"].sorted())
+        try await store.close()
+
+        #expect(try cli.run(["import", cli.write("headless.csv", "email\na@example.com\n")]).status != 0)
+        #expect(try cli.run(["import", cli.folder.appendingPathComponent("missing.csv").path]).status != 0)
+    }
+
+    @Test func anInterruptedImportLeavesNothingBehind() async throws {
+        let cli = try CLI()
+        try cli.run(["orgs", "create", "default"])
+        let rows = 100_000
+        var text = "address\n"
+        for index in 0..<rows { text += "killed\(index)@example.com\n" }
+        let file = try cli.write("big.csv", text)
+
+        let running = try cli.start(["import", file, "--channel", "email"])
+        // Wait until the checking pass is over and the transaction is being written, then kill.
+        var seen = Data()
+        while !String(decoding: seen, as: UTF8.self).contains("checked") {
+            let chunk = running.errors.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen += chunk
+        }
+        try await Task.sleep(for: .milliseconds(150))
+        kill(running.process.processIdentifier, SIGKILL)
+        running.process.waitUntilExit()
+
+        let store = try await cli.store()
+        let organization = try #require(try await store.organization(named: "default"))
+        let count = store.indexedCount
+        #expect(count == 0 || count == rows, "an import is whole or absent, never \(count) of \(rows) rows")
+        let events = try await store.events(in: organization.id, after: 0, limit: 1_000, address: nil)
+        #expect(events.count == min(count, 1_000))
+        try await store.close()
+    }
+}
