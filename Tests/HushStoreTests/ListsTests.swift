@@ -79,4 +79,28 @@ import Testing
         #expect(updated.settings.defaultRegion == .gb)
         #expect(try await test.store.organization(named: "acme")?.settings == updated.settings)
     }
+
+    @Test func ownChangesShowAtOnceAndOtherProcessesWithinASecond() async throws {
+        let test = try await TestStore()
+        let other = try await TestStore.open(test.path)
+        // Both have read (and cached) the lists and the organization.
+        #expect(try await test.store.lists(in: test.id).count == 1)
+        #expect(try await other.lists(in: test.id).count == 1)
+        _ = try await other.organization(test.id)
+
+        _ = try await test.store.createList(in: test.id, ListDefinition(name: "news"))
+        #expect(try await test.store.lists(in: test.id).count == 2, "this process's change clears its cache")
+        _ = try await test.store.updateSettings(of: test.id, OrganizationSettings(granularOptOuts: true))
+        #expect(try await test.store.organization(test.id)?.settings.granularOptOuts == true)
+
+        var seen = false
+        for _ in 0..<150 where !seen {
+            try await Task.sleep(for: .milliseconds(10))
+            let lists = try await other.lists(in: test.id).count
+            let granular = try await other.organization(test.id)?.settings.granularOptOuts
+            seen = lists == 2 && granular == true
+        }
+        #expect(seen, "another process's change shows within the cache's lifetime")
+        try await other.close()
+    }
 }

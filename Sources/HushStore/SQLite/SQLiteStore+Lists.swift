@@ -4,6 +4,7 @@ import HushCore
 
 extension SQLiteStore {
     public func createList(in organization: OrganizationID, _ definition: ListDefinition) async throws -> OptOutList {
+        defer { directory.forget(organization) }
         let now = SQLiteCoding.milliseconds(configuration.now())
         return try await storageErrors {
             try await pool.write { db in
@@ -24,8 +25,10 @@ extension SQLiteStore {
     }
 
     public func lists(in organization: OrganizationID) async throws -> [OptOutList] {
-        try await read { db in
-            try Self.listRows(db, where: "org_id = ? AND deleted_at IS NULL", [organization.rawValue])
+        try await directory.lists(of: organization) {
+            try await read { db in
+                try Self.listRows(db, where: "org_id = ? AND deleted_at IS NULL", [organization.rawValue])
+            }
         }
     }
 
@@ -34,7 +37,8 @@ extension SQLiteStore {
     }
 
     public func updateList(_ id: ListID, in organization: OrganizationID, _ definition: ListDefinition) async throws -> OptOutList {
-        try await storageErrors {
+        defer { directory.forget(organization) }
+        return try await storageErrors {
             try await pool.write { db in
                 guard let existing = try Self.activeList(db, id, in: organization) else {
                     throw HushError(.notFound, field: "id", "no list \(id) in this organization")
@@ -57,8 +61,9 @@ extension SQLiteStore {
     }
 
     public func deleteList(_ id: ListID, in organization: OrganizationID) async throws {
+        defer { directory.forget(organization) }
         let now = SQLiteCoding.milliseconds(configuration.now())
-        try await storageErrors {
+        return try await storageErrors {
             try await pool.write { db in
                 guard let existing = try Self.activeList(db, id, in: organization) else {
                     throw HushError(.notFound, field: "id", "no list \(id) in this organization")

@@ -31,11 +31,14 @@ extension SQLiteStore {
     }
 
     public func organization(_ id: OrganizationID) async throws -> Organization? {
-        try await read { db in try Self.organizationRow(db, sql: "o.id = ?", id.rawValue) }
+        try await directory.organization(id) {
+            try await read { db in try Self.organizationRow(db, sql: "o.id = ?", id.rawValue) }
+        }
     }
 
     public func updateSettings(of organization: OrganizationID, _ settings: OrganizationSettings) async throws -> Organization {
-        try await storageErrors {
+        defer { directory.forget(organization) }
+        return try await storageErrors {
             try await pool.write { db in
                 try db.execute(
                     sql: "UPDATE organizations SET granular_opt_outs = ?, default_region = ? WHERE id = ?",

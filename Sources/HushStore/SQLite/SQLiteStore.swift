@@ -39,6 +39,7 @@ public final class SQLiteStore: Store {
     let follower: LedgerFollower
     private let following: Task<Void, Never>
     let groupCommit: GroupCommit
+    let directory = DirectoryCache()
     private let writer: SQLiteWriter
 
     /// Opens (creating and migrating if needed) the database, loads the index and starts
@@ -98,7 +99,16 @@ public final class SQLiteStore: Store {
     /// Stops following the ledger and closes the database.
     public func close() async throws {
         following.cancel()
-        try pool.close()
+        await following.value
+        // `DatabasePool.close()` blocks until every reader is back. Blocking a thread of the
+        // cooperative pool for that can starve the very tasks that would return them, so it
+        // waits on a thread of its own.
+        let pool = self.pool
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try pool.close() })
+            }
+        }
     }
 
     public var indexedCount: Int { index.count }

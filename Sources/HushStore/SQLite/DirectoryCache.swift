@@ -1,0 +1,47 @@
+import Foundation
+import HushCore
+import Synchronization
+
+/// Organizations and their lists, kept in memory for a moment so the check path does not read
+/// the database on every request. This process's own changes clear it at once; changes made by
+/// another process are seen within `lifetime`. Writes never use it: they read inside their
+/// transaction.
+final class DirectoryCache: Sendable {
+    private struct Entry<Value> {
+        let value: Value
+        let fetched: ContinuousClock.Instant
+    }
+
+    private let lifetime: Duration
+    private let organizations = Mutex<[OrganizationID: Entry<Organization>]>([:])
+    private let lists = Mutex<[OrganizationID: Entry<[OptOutList]>]>([:])
+
+    init(lifetime: Duration = .seconds(1)) {
+        self.lifetime = lifetime
+    }
+
+    func organization(_ id: OrganizationID, load: () async throws -> Organization?) async throws -> Organization? {
+        try await cached(id, in: organizations, load: load)
+    }
+
+    func lists(of id: OrganizationID, load: () async throws -> [OptOutList]) async throws -> [OptOutList] {
+        try await cached(id, in: lists, load: { try await load() }) ?? []
+    }
+
+    func forget(_ id: OrganizationID) {
+        _ = organizations.withLock { $0.removeValue(forKey: id) }
+        _ = lists.withLock { $0.removeValue(forKey: id) }
+    }
+
+    private func cached<Value: Sendable>(
+        _ id: OrganizationID, in table: borrowing Mutex<[OrganizationID: Entry<Value>]>, load: () async throws -> Value?
+    ) async throws -> Value? {
+        let now = ContinuousClock.now
+        if let entry = table.withLock({ $0[id] }), now - entry.fetched < lifetime {
+            return entry.value
+        }
+        guard let value = try await load() else { return nil }
+        table.withLock { $0[id] = Entry(value: value, fetched: now) }
+        return value
+    }
+}
