@@ -276,9 +276,7 @@ struct V1Routes: Sendable {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             granularOptOuts = try container.decodeIfPresent(Bool.self, forKey: .granularOptOuts)
             // Absent keeps the region; null clears it.
-            defaultRegion = container.contains(.defaultRegion)
-                ? .some(try container.decodeNil(forKey: .defaultRegion) ? nil : try container.decode(String.self, forKey: .defaultRegion))
-                : .none
+            defaultRegion = try container.decodeClearable(String.self, forKey: .defaultRegion)
         }
     }
 
