@@ -6,6 +6,7 @@ for i = 1, 10000 do
     parts[i] = '"person' .. ((i * 104729) % (entries * 2)) .. '@example.com"'
 end
 wrk.method = "POST"
+wrk.path = "/v1/check"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer " .. key
 wrk.body = '{"channel":"email","addresses":[' .. table.concat(parts, ",") .. ']}'

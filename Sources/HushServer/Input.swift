@@ -108,17 +108,6 @@ enum JSONCoding {
     }
 }
 
-enum Timestamp {
-    static func format(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
-    }
-
-    static func parse(_ text: String) -> Date? {
-        (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
-            ?? (try? Date.ISO8601FormatStyle().parse(text))
-    }
-}
-
 /// A JSON response with the API's encoding.
 struct JSONBody<Value: Encodable & Sendable>: ResponseGenerator {
     let status: HTTPResponse.Status

@@ -60,29 +60,27 @@ struct EventJSON: Encodable, Sendable {
     }
 }
 
-/// One suppression that blocks a check.
-struct BlockJSON: Encodable, Sendable {
-    let list: Int64
-    let scope: String
-    let channel: String
-    let since: Date
-    let source: String
-    let eventID: Int64
-    let contact: String?
-
-    enum CodingKeys: String, CodingKey {
-        case list, scope, channel, since, source, contact
-        case eventID = "event_id"
-    }
-
-    init(_ block: Decision.Block) {
-        list = block.list.rawValue
-        scope = block.scope.path
-        channel = block.channel.description
-        since = block.since
-        source = block.source.rawValue
-        eventID = block.eventSequence
-        contact = block.contact?.externalID
+extension Decision.Block {
+    /// One suppression that blocks a check, keys in sorted order; `contact` only when the
+    /// opt-out was recorded for a contact.
+    func write(to json: inout JSONWriter) {
+        json.raw("{\"channel\":")
+        json.string(channel.description)
+        if let contact {
+            json.raw(",\"contact\":")
+            json.string(contact.externalID)
+        }
+        json.raw(",\"event_id\":")
+        json.integer(eventSequence)
+        json.raw(",\"list\":")
+        json.integer(list.rawValue)
+        json.raw(",\"scope\":")
+        json.string(scope.path)
+        json.raw(",\"since\":")
+        json.date(since)
+        json.raw(",\"source\":")
+        json.string(source.rawValue)
+        json.raw("}")
     }
 }
 

@@ -1,6 +1,7 @@
 import Hummingbird
 import HushStore
 import Prometheus
+import Synchronization
 
 /// The figures `GET /metrics` shows, in Prometheus' text format. Each application has its own
 /// registry, so tests and embedded servers do not share counters.
@@ -16,18 +17,34 @@ final class ServerMetrics: Sendable {
         indexSize = registry.makeGauge(descriptor: .init(metricName: "hush_index", unitName: "suppressions", helpText: "Suppressions held in memory."))
     }
 
-    func requests(_ method: String, _ route: String, _ status: Int) -> Counter {
-        registry.makeCounter(
-            descriptor: .init(metricName: "hush_http_requests", unitName: "total", helpText: "HTTP requests answered."),
-            labels: [("method", method), ("route", route), ("status", String(status))])
+    private struct RouteKey: Hashable {
+        let method: String
+        let route: String
+        let status: Int
     }
 
-    func latency(_ method: String, _ route: String) -> DurationHistogram {
-        registry.makeDurationHistogram(
-            descriptor: .init(metricName: "hush_http_request_duration", unitName: "seconds", helpText: "Time to answer HTTP requests."),
-            labels: [("method", method), ("route", route)],
-            buckets: [.microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(5),
-                      .milliseconds(25), .milliseconds(100), .milliseconds(500), .seconds(2)])
+    /// The metrics of each route, made once: the registry validates names and labels on every
+    /// `make…` call, too slow to do per request.
+    private let routes = Mutex<[RouteKey: (requests: Counter, latency: DurationHistogram)]>([:])
+
+    /// Counts a request and records its latency.
+    func record(_ method: String, _ route: String, _ status: Int, _ duration: Duration) {
+        let key = RouteKey(method: method, route: route, status: status)
+        let metrics = routes.withLock { $0[key] } ?? {
+            let made = (
+                requests: registry.makeCounter(
+                    descriptor: .init(metricName: "hush_http_requests", unitName: "total", helpText: "HTTP requests answered."),
+                    labels: [("method", method), ("route", route), ("status", String(status))]),
+                latency: registry.makeDurationHistogram(
+                    descriptor: .init(metricName: "hush_http_request_duration", unitName: "seconds", helpText: "Time to answer HTTP requests."),
+                    labels: [("method", method), ("route", route)],
+                    buckets: [.microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(5),
+                              .milliseconds(25), .milliseconds(100), .milliseconds(500), .seconds(2)]))
+            routes.withLock { $0[key] = made }
+            return made
+        }()
+        metrics.requests.increment()
+        metrics.latency.record(duration)
     }
 
     func render(store: any Store) -> String {
@@ -46,8 +63,7 @@ struct MetricsMiddleware: RouterMiddleware {
         let response = try await next(request, context)
         let route = context.endpointPath ?? "unmatched"
         let method = request.method.rawValue
-        metrics.requests(method, route, response.status.code).increment()
-        metrics.latency(method, route).record(ContinuousClock.now - start)
+        metrics.record(method, route, response.status.code, ContinuousClock.now - start)
         return response
     }
 }

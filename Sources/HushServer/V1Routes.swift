@@ -121,24 +121,21 @@ struct V1Routes: Sendable {
 
     // MARK: Checks
 
-    struct CheckOutput: Encodable, Sendable {
-        let address: String
-        let channel: String
-        let scope: String
-        let allowed: Bool
-        let blockedBy: [BlockJSON]
+    struct CheckOutput: JSONWritable {
+        let decision: Decision
 
-        enum CodingKeys: String, CodingKey {
-            case address, channel, scope, allowed
-            case blockedBy = "blocked_by"
-        }
-
-        init(_ decision: Decision) {
-            address = decision.address.normalized
-            channel = decision.channel.rawValue
-            scope = decision.scope.path
-            allowed = decision.allowed
-            blockedBy = decision.blockedBy.map(BlockJSON.init)
+        func write(to json: inout JSONWriter) {
+            json.raw("{\"address\":")
+            json.string(decision.address.normalized)
+            json.raw(",\"allowed\":")
+            json.bool(decision.allowed)
+            json.raw(",\"blocked_by\":")
+            json.array(decision.blockedBy) { json, block in block.write(to: &json) }
+            json.raw(",\"channel\":")
+            json.string(decision.channel.rawValue)
+            json.raw(",\"scope\":")
+            json.string(decision.scope.path)
+            json.raw("}")
         }
     }
 
@@ -161,7 +158,7 @@ struct V1Routes: Sendable {
             decision = store.decision(for: address, in: caller.organization, query: check)
         }
         metrics.checks.increment()
-        return try JSONBody(CheckOutput(decision)).response(from: request, context: context)
+        return try WrittenJSON(value: CheckOutput(decision: decision)).response(from: request, context: context)
     }
 
     struct CheckBatchInput: APIInput {
@@ -172,26 +169,39 @@ struct V1Routes: Sendable {
         let addresses: [String]
     }
 
-    struct CheckBatchOutput: Encodable, Sendable {
-        struct Blocked: Encodable, Sendable {
-            let address: String
-            let reason: String
-            let blockedBy: [BlockJSON]
-
-            enum CodingKeys: String, CodingKey {
-                case address, reason
-                case blockedBy = "blocked_by"
-            }
-        }
-
-        struct Invalid: Encodable, Sendable {
+    /// Allowed, blocked and invalid addresses, each group in input order.
+    struct CheckBatchOutput: JSONWritable {
+        struct Invalid: Sendable {
             let input: String
             let error: String
         }
 
-        var allowed: [String] = []
-        var blocked: [Blocked] = []
+        var decisions: [Decision] = []
         var invalid: [Invalid] = []
+
+        func write(to json: inout JSONWriter) {
+            json.raw("{\"allowed\":")
+            json.array(decisions.lazy.filter(\.allowed)) { json, decision in json.string(decision.address.normalized) }
+            json.raw(",\"blocked\":")
+            json.array(decisions.lazy.filter { !$0.allowed }) { json, decision in
+                json.raw("{\"address\":")
+                json.string(decision.address.normalized)
+                json.raw(",\"blocked_by\":")
+                json.array(decision.blockedBy) { json, block in block.write(to: &json) }
+                json.raw(",\"reason\":")
+                json.string(decision.address.kind.optOutReason)
+                json.raw("}")
+            }
+            json.raw(",\"invalid\":")
+            json.array(invalid) { json, invalid in
+                json.raw("{\"error\":")
+                json.string(invalid.error)
+                json.raw(",\"input\":")
+                json.string(invalid.input)
+                json.raw("}")
+            }
+            json.raw("}")
+        }
     }
 
     private func checkBatch(_ request: Request, _ context: HushRequestContext) async throws -> Response {
@@ -219,17 +229,9 @@ struct V1Routes: Sendable {
                 output.invalid.append(.init(input: text, error: error.message))
             }
         }
-        for decision in store.decisions(for: parsed, in: caller.organization, query: query) {
-            if decision.allowed {
-                output.allowed.append(decision.address.normalized)
-            } else {
-                output.blocked.append(.init(
-                    address: decision.address.normalized, reason: decision.address.kind.optOutReason,
-                    blockedBy: decision.blockedBy.map(BlockJSON.init)))
-            }
-        }
+        output.decisions = store.decisions(for: parsed, in: caller.organization, query: query)
         metrics.checks.increment(by: Int64(input.addresses.count))
-        return try JSONBody(output).response(from: request, context: context)
+        return try WrittenJSON(value: output, capacity: 64 * input.addresses.count).response(from: request, context: context)
     }
 
     private func lists(_ text: String?, in organization: OrganizationID) async throws -> Set<ListID> {

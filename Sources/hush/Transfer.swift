@@ -326,10 +326,3 @@ struct ExportCommand: AsyncParsableCommand {
         FileHandle.standardError.write(Data((note + "\n").utf8))
     }
 }
-
-/// ISO 8601 with milliseconds in UTC, as the API writes dates.
-enum Timestamp {
-    static func format(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
-    }
-}
