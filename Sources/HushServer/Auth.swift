@@ -4,7 +4,8 @@ import HushStore
 import Synchronization
 
 /// Finds the principal of a bearer key. Keys are looked up by their SHA-256 once and then
-/// remembered, so checks do not read the database for authentication.
+/// remembered, so checks do not read the database for authentication. Keys cannot be revoked
+/// yet; when they can, revocation must clear this map.
 final class KeyAuthenticator: Sendable {
     private let store: any Store
     private let known = Mutex<[String: Principal]>([:])
@@ -13,11 +14,12 @@ final class KeyAuthenticator: Sendable {
         self.store = store
     }
 
+    /// Keyed by the key as presented: hashing it on every request cost more than the check.
+    /// The database still holds only hashes; this map lives in memory only.
     func principal(for key: String) async throws -> Principal? {
-        let hash = APIKey(secret: key).hash
-        if let principal = known.withLock({ $0[hash] }) { return principal }
-        guard let principal = try await store.principal(forKeyHash: hash) else { return nil }
-        known.withLock { $0[hash] = principal }
+        if let principal = known.withLock({ $0[key] }) { return principal }
+        guard let principal = try await store.principal(forKeyHash: APIKey(secret: key).hash) else { return nil }
+        known.withLock { $0[key] = principal }
         return principal
     }
 }

@@ -53,18 +53,15 @@ extension Request {
 
 /// Query parameters, parsed with errors that name them.
 struct Query {
-    let parameters: [String: String]
+    private let parameters: Parameters
 
     init(_ request: Request) {
-        var parameters: [String: String] = [:]
-        for (name, value) in request.uri.queryParameters {
-            parameters[String(name)] = String(value)
-        }
-        self.parameters = parameters
+        parameters = request.uri.queryParameters
     }
 
     func optional(_ name: String) -> String? {
-        parameters[name].flatMap { $0.isEmpty ? nil : $0 }
+        guard let value = parameters[Substring(name)], !value.isEmpty else { return nil }
+        return String(value)
     }
 
     func required(_ name: String) throws -> String {

@@ -107,7 +107,8 @@ struct RowMapper: Sendable {
     /// The opt-out of one row; `line` is kept as evidence.
     func optOut(_ fields: [String: String], line: Int) throws -> OptOut {
         func value(_ column: String) -> String? {
-            fields[column].flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0.trimmingCharacters(in: .whitespaces) }
+            guard let value = fields[column]?.trimmed, !value.isEmpty else { return nil }
+            return value
         }
         guard let text = value("address") else { throw HushError.invalid("address", "the address is empty") }
         let subject: Subject
@@ -176,7 +177,7 @@ final class RowReader: @unchecked Sendable {
         } catch {
             throw ValidationError("\(path) has no header row: \(error)")
         }
-        columns = (reader.headerRow ?? []).map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        columns = (reader.headerRow ?? []).map { $0.trimmed.lowercased() }
         guard columns.contains("address") else {
             throw ValidationError("\(path) needs an address column; its header is \(columns.joined(separator: ","))")
         }
@@ -192,7 +193,7 @@ final class RowReader: @unchecked Sendable {
             read += 1
             rowsRead += 1
             let line = rowsRead + 1
-            if row.count == 1 && row[0].trimmingCharacters(in: .whitespaces).isEmpty { continue }
+            if row.count == 1 && row[0].trimmed.isEmpty { continue }
             var fields: [String: String] = [:]
             for (column, value) in zip(columns, row) { fields[column] = value }
             do {

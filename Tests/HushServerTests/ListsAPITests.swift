@@ -164,13 +164,3 @@ import Testing
         }
     }
 }
-
-@Suite struct JSONWriterTests {
-    @Test func stringsAreEscapedAndReadBack() throws {
-        let samples = ["plain", "quote \" and \\ backslash", "new\nline\ttab\r", "\u{01}\u{1F}", "ünïcødé 🙂", "", "/slash"]
-        var json = JSONWriter()
-        json.array(samples) { json, text in json.string(text) }
-        let parsed = try JSONSerialization.jsonObject(with: Data(json.bytes)) as? [String]
-        #expect(parsed == samples)
-    }
-}

@@ -56,7 +56,8 @@ public struct Consent: Hashable, Sendable {
 }
 
 extension String {
-    var trimmed: String {
+    /// Without leading and trailing whitespace (Swift's own, without bridging to NSString).
+    public var trimmed: String {
         var view = Substring(self)
         while let first = view.first, first.isWhitespace { view = view.dropFirst() }
         while let last = view.last, last.isWhitespace { view = view.dropLast() }

@@ -32,9 +32,9 @@ enum SQLiteCoding {
     }
 
     static func json(_ evidence: Evidence) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return String(decoding: try encoder.encode(evidence), as: UTF8.self)
+        var json = JSONWriter(capacity: 64)
+        JSONValue.write(evidence.fields, to: &json)
+        return String(decoding: json.bytes, as: UTF8.self)
     }
 
     static func evidence(_ json: String?) throws -> Evidence {

@@ -35,7 +35,9 @@ extension SQLiteStore {
                 return summary
             }
         }
-        try await follower.catchUp()
+        if configuration.loadsIndex {
+            try await follower.catchUp()
+        }
         return summary
     }
 }
