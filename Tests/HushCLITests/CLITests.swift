@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import HushCore
 import HushStore
 import Testing
@@ -259,5 +262,44 @@ struct CLI {
         let events = try await store.events(in: organization.id, after: 0, limit: 1_000, address: nil)
         #expect(events.count == min(count, 1_000))
         try await store.close()
+    }
+
+    @Test func serveCreatesTheFirstKeyAnswersAndStopsOnSIGTERM() async throws {
+        let cli = try CLI()
+        let port = Int.random(in: 20_000..<60_000)
+        let running = try cli.start(["serve", "--port", String(port)])
+        // The first line names the organization; the second is the key.
+        var printed = ""
+        while printed.split(separator: "\n").count < 2 {
+            let chunk = running.output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            printed += String(decoding: chunk, as: UTF8.self)
+        }
+        let key = String(try #require(printed.split(separator: "\n").last { $0.hasPrefix("hush_") }))
+
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/v1/settings")!)
+        request.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization")
+        var answered: (Data, URLResponse)?
+        for _ in 0..<100 where answered == nil {
+            answered = try? await URLSession.shared.data(for: request)
+            if answered == nil { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        let (body, response) = try #require(answered)
+        #expect((response as? HTTPURLResponse)?.statusCode == 200)
+        #expect(String(decoding: body, as: UTF8.self).contains(#""organization":"default""#))
+
+        kill(running.process.processIdentifier, SIGTERM)
+        running.process.waitUntilExit()
+        #expect(running.process.terminationReason == .exit)
+        #expect(running.process.terminationStatus == 0)
+
+        // A second start finds the organization and prints no key.
+        let again = try cli.start(["serve", "--port", String(port)])
+        try await Task.sleep(for: .milliseconds(1_500))
+        kill(again.process.processIdentifier, SIGINT)
+        again.process.waitUntilExit()
+        let output = String(decoding: again.output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(!output.contains("hush_"))
+        #expect(again.process.terminationStatus == 0)
     }
 }
