@@ -4,17 +4,20 @@ import Foundation
 /// `JSONEncoder` spent most of their time in generic containers. Callers write keys in sorted
 /// order, like the API's encoder, so both kinds of output read the same.
 public struct JSONWriter {
-    public private(set) var bytes: [UInt8] = []
+    public var bytes: [UInt8] = []
 
+    @inlinable
     public init(capacity: Int = 256) {
         bytes.reserveCapacity(capacity)
     }
 
+    @inlinable
     public mutating func raw(_ text: StaticString) {
         text.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
     /// A string with JSON escaping: quotes, backslashes and control characters.
+    @inlinable
     public mutating func string(_ text: String) {
         bytes.append(UInt8(ascii: "\""))
         var text = text
@@ -30,7 +33,8 @@ public struct JSONWriter {
         bytes.append(UInt8(ascii: "\""))
     }
 
-    private mutating func escape(_ byte: UInt8) {
+    @inlinable
+    mutating func escape(_ byte: UInt8) {
         switch byte {
         case UInt8(ascii: "\""): raw("\\\"")
         case UInt8(ascii: "\\"): raw("\\\\")
@@ -45,18 +49,22 @@ public struct JSONWriter {
         }
     }
 
+    @inlinable
     public mutating func optionalString(_ text: String?) {
         if let text { string(text) } else { raw("null") }
     }
 
+    @inlinable
     public mutating func integer(_ value: Int64) {
         bytes.append(contentsOf: String(value).utf8)
     }
 
+    @inlinable
     public mutating func bool(_ value: Bool) {
         value ? raw("true") : raw("false")
     }
 
+    @inlinable
     public mutating func date(_ date: Date) {
         bytes.append(UInt8(ascii: "\""))
         Timestamp.append(date, to: &bytes)
@@ -64,6 +72,7 @@ public struct JSONWriter {
     }
 
     /// `[a, b, …]`, each element written by `element`.
+    @inlinable
     public mutating func array<Element>(_ elements: some Sequence<Element>, _ element: (inout JSONWriter, Element) -> Void) {
         bytes.append(UInt8(ascii: "["))
         var first = true
@@ -75,6 +84,7 @@ public struct JSONWriter {
         bytes.append(UInt8(ascii: "]"))
     }
     /// A number as JSON writes it: integral values without a fraction.
+    @inlinable
     public mutating func number(_ value: Double) {
         if value.rounded() == value, abs(value) < 9.0e15 {
             integer(Int64(value))
