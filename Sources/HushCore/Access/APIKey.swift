@@ -84,11 +84,3 @@ public struct APIKeyInfo: Sendable, Hashable {
         self.createdAt = createdAt
     }
 }
-
-extension Data {
-    /// Base64 with the URL-safe alphabet and no padding (RFC 4648 §5).
-    public func base64URLEncoded() -> String {
-        base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-}

@@ -35,10 +35,12 @@ public struct OptIn: Hashable, Sendable {
     public var source: Source
     public var actor: String
     public var consent: Consent
+    /// What else backs it (the IP and user agent of a confirmation click), kept beside the consent.
+    public var context: Evidence
 
     public init(
         subject: Subject, channel: ChannelSelection, scope: Scope = .organization, list: ListID? = nil,
-        source: Source = .api, actor: String, consent: Consent
+        source: Source = .api, actor: String, consent: Consent, context: Evidence = Evidence()
     ) {
         self.subject = subject
         self.channel = channel
@@ -47,6 +49,12 @@ public struct OptIn: Hashable, Sendable {
         self.source = source
         self.actor = actor
         self.consent = consent
+        self.context = context
+    }
+
+    /// The evidence the ledger keeps: the consent and its context.
+    public var evidence: Evidence {
+        Evidence(context.fields.merging(consent.evidence.fields) { _, consent in consent })
     }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 /// A tenant and its settings.
 public struct Organization: Hashable, Sendable {
     public static let maximumNameLength = 64
@@ -33,8 +34,50 @@ public struct OrganizationSettings: Hashable, Sendable {
     /// The region national phone numbers are read in; without one they are refused.
     public var defaultRegion: Region?
 
-    public init(granularOptOuts: Bool = false, defaultRegion: Region? = nil) {
+    /// How the organization appears on its public pages (the preference center).
+    public var branding: Branding
+
+    public init(granularOptOuts: Bool = false, defaultRegion: Region? = nil, branding: Branding = Branding()) {
         self.granularOptOuts = granularOptOuts
         self.defaultRegion = defaultRegion
+        self.branding = branding
+    }
+}
+
+/// The name, logo and colour a person sees on the preference center.
+public struct Branding: Hashable, Sendable {
+    public static let maximumNameLength = 100
+    public static let maximumLogoURLLength = 2048
+
+    /// Shown as "who is writing"; the organization's name when nil.
+    public var displayName: String?
+    /// An https URL.
+    public var logoURL: String?
+    /// `#rrggbb`.
+    public var color: String?
+
+    public init(displayName: String? = nil, logoURL: String? = nil, color: String? = nil) {
+        self.displayName = displayName
+        self.logoURL = logoURL
+        self.color = color
+    }
+
+    /// Checks each field, naming it in the error.
+    public func validated() throws(HushError) -> Branding {
+        if let displayName, !(1...Self.maximumNameLength).contains(displayName.trimmed.count) {
+            throw .invalid("brand_name", "a brand name has 1 to \(Self.maximumNameLength) characters")
+        }
+        if let logoURL {
+            guard logoURL.count <= Self.maximumLogoURLLength, logoURL.hasPrefix("https://"), URL(string: logoURL)?.host != nil else {
+                throw .invalid("brand_logo_url", "the logo must be an https URL of at most \(Self.maximumLogoURLLength) characters")
+            }
+        }
+        if let color {
+            let digits = color.dropFirst()
+            guard color.count == 7, color.first == "#", digits.allSatisfy(\.isHexDigit) else {
+                throw .invalid("brand_color", "the colour must be #rrggbb, such as #1a73e8")
+            }
+        }
+        return Branding(displayName: displayName?.trimmed, logoURL: logoURL, color: color?.lowercased())
     }
 }

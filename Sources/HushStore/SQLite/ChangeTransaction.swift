@@ -162,7 +162,7 @@ struct ChangeTransaction {
             nextSequence += 1
             let event = try appendEvent(
                 .optIn, sequence: sequence, target: target, channel: optIn.channel, scope: optIn.scope, list: list,
-                source: optIn.source, actor: optIn.actor, evidence: optIn.consent.evidence)
+                source: optIn.source, actor: optIn.actor, evidence: optIn.evidence)
             let suppression = try Suppression(
                 organization: organization.id, subject: event.subject, channel: optIn.channel, list: list,
                 scope: optIn.scope, since: SQLiteCoding.date(lifted[0]), source: SQLiteCoding.source(lifted[1]),

@@ -14,6 +14,9 @@ enum SQLiteSchema {
         migrator.registerMigration("v3: list entries paginated by event sequence") { db in
             try db.execute(sql: v3)
         }
+        migrator.registerMigration("v4: link keys, pending opt-ins, branding") { db in
+            try db.execute(sql: v4)
+        }
         return migrator
     }
 
@@ -172,5 +175,32 @@ enum SQLiteSchema {
     private static let v3 = """
         DROP INDEX suppressions_list;
         CREATE INDEX suppressions_list_seq ON suppressions(list_id, event_seq);
+        """
+
+    // Link signing keys are shared by every organization (the organization is inside each
+    // token); pending opt-ins wait for the person to confirm them; branding shows on pages.
+    private static let v4 = """
+        CREATE TABLE link_keys (
+            id TEXT PRIMARY KEY,
+            secret BLOB NOT NULL CHECK (length(secret) >= 32),
+            created_at INTEGER NOT NULL
+        );
+        CREATE TABLE opt_in_requests (
+            id INTEGER PRIMARY KEY,
+            org_id INTEGER NOT NULL REFERENCES organizations(id),
+            address TEXT NOT NULL,
+            contact TEXT,
+            channel TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            list_id INTEGER NOT NULL REFERENCES lists(id),
+            requested_by TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            confirmed_at INTEGER,
+            confirmed_event INTEGER
+        );
+        CREATE INDEX opt_in_requests_org ON opt_in_requests(org_id, id);
+        ALTER TABLE organizations ADD COLUMN brand_name TEXT;
+        ALTER TABLE organizations ADD COLUMN brand_logo_url TEXT;
+        ALTER TABLE organizations ADD COLUMN brand_color TEXT;
         """
 }

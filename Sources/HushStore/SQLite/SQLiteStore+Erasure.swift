@@ -22,6 +22,9 @@ extension SQLiteStore {
             try db.execute(sql: """
                 DELETE FROM evidence WHERE event_seq IN (SELECT seq FROM ledger WHERE address_id = ?)
                 """, arguments: [addressID])
+            // Pending opt-ins hold the address in clear; they go too.
+            try db.execute(sql: "DELETE FROM opt_in_requests WHERE org_id = ? AND address = ?",
+                           arguments: [organization.rawValue, address.normalized])
             let encoder = JSONEncoder()
             try db.execute(sql: """
                 INSERT INTO erasures (org_id, erased_key, event_seqs, contact_ids, erased_at) VALUES (?, ?, ?, ?, ?)

@@ -12,8 +12,14 @@ extension SQLiteStore {
                     throw HushError(.conflict, field: "name", "an organization named \"\(name)\" already exists")
                 }
                 try db.execute(
-                    sql: "INSERT INTO organizations (name, granular_opt_outs, default_region, created_at) VALUES (?, ?, ?, ?)",
-                    arguments: [name, settings.granularOptOuts, settings.defaultRegion?.rawValue, now])
+                    sql: """
+                        INSERT INTO organizations (name, granular_opt_outs, default_region, brand_name, brand_logo_url, brand_color, created_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        name, settings.granularOptOuts, settings.defaultRegion?.rawValue, settings.branding.displayName,
+                        settings.branding.logoURL, settings.branding.color, now,
+                    ])
                 let organization = db.lastInsertedRowID
                 try db.cachedStatement(sql: """
                     INSERT INTO lists (org_id, name, description, channels, is_default, created_at)
@@ -41,8 +47,15 @@ extension SQLiteStore {
         return try await storageErrors {
             try await pool.write { db in
                 try db.execute(
-                    sql: "UPDATE organizations SET granular_opt_outs = ?, default_region = ? WHERE id = ?",
-                    arguments: [settings.granularOptOuts, settings.defaultRegion?.rawValue, organization.rawValue])
+                    sql: """
+                        UPDATE organizations SET granular_opt_outs = ?, default_region = ?, brand_name = ?, brand_logo_url = ?,
+                            brand_color = ?
+                        WHERE id = ?
+                        """,
+                    arguments: [
+                        settings.granularOptOuts, settings.defaultRegion?.rawValue, settings.branding.displayName,
+                        settings.branding.logoURL, settings.branding.color, organization.rawValue,
+                    ])
                 guard let updated = try Self.organizationRow(db, sql: "o.id = ?", organization.rawValue) else {
                     throw HushError(.notFound, "no such organization")
                 }
@@ -53,7 +66,8 @@ extension SQLiteStore {
 
     static func organizationRow(_ db: Database, sql condition: String, _ argument: some DatabaseValueConvertible) throws -> Organization? {
         let row = try Row.fetchOne(db.cachedStatement(sql: """
-            SELECT o.id, o.name, o.granular_opt_outs, o.default_region, l.id AS default_list
+            SELECT o.id, o.name, o.granular_opt_outs, o.default_region, o.brand_name, o.brand_logo_url, o.brand_color,
+                   l.id AS default_list
             FROM organizations o JOIN lists l ON l.org_id = o.id AND l.is_default = 1
             WHERE \(condition)
             """), arguments: [argument])
@@ -61,7 +75,9 @@ extension SQLiteStore {
         let region: String? = row["default_region"]
         return Organization(
             id: OrganizationID(rawValue: row["id"]), name: row["name"],
-            settings: OrganizationSettings(granularOptOuts: row["granular_opt_outs"], defaultRegion: region.flatMap(Region.init(code:))),
+            settings: OrganizationSettings(
+                granularOptOuts: row["granular_opt_outs"], defaultRegion: region.flatMap(Region.init(code:)),
+                branding: Branding(displayName: row["brand_name"], logoURL: row["brand_logo_url"], color: row["brand_color"])),
             defaultList: ListID(rawValue: row["default_list"]))
     }
 

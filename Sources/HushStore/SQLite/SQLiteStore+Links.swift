@@ -1,0 +1,110 @@
+import Foundation
+import GRDB
+import HushCore
+
+extension SQLiteStore {
+    /// The link signing keys, newest first; the first is created on first use.
+    public func linkKeys() async throws -> [LinkKey] {
+        let keys = try await read { db in try Self.linkKeys(db) }
+        if !keys.isEmpty { return keys }
+        return try await storageErrors {
+            try await pool.write { db in
+                let existing = try Self.linkKeys(db)
+                if !existing.isEmpty { return existing }
+                return [try Self.insert(LinkKey.generate(), db, now: SQLiteCoding.milliseconds(configuration.now()))]
+            }
+        }
+    }
+
+    /// Adds a new signing key; links signed with older keys keep working.
+    public func rotateLinkKey() async throws -> LinkKey {
+        let now = SQLiteCoding.milliseconds(configuration.now())
+        return try await storageErrors {
+            try await pool.write { db in try Self.insert(LinkKey.generate(), db, now: now) }
+        }
+    }
+
+    private static func linkKeys(_ db: Database) throws -> [LinkKey] {
+        try Row.fetchAll(db, sql: "SELECT id, secret FROM link_keys ORDER BY created_at DESC, rowid DESC")
+            .map { LinkKey(id: $0[0], secret: [UInt8]($0[1] as Data)) }
+    }
+
+    private static func insert(_ key: LinkKey, _ db: Database, now: Int64) throws -> LinkKey {
+        try db.execute(sql: "INSERT INTO link_keys (id, secret, created_at) VALUES (?, ?, ?)", arguments: [key.id, Data(key.secret), now])
+        return key
+    }
+
+    // MARK: Pending opt-ins
+
+    public func createOptInRequest(_ request: OptInRequest, in organization: OrganizationID) async throws -> OptInRequest {
+        let now = configuration.now()
+        return try await storageErrors {
+            try await pool.write { db in
+                let owner = try SQLiteStore.requireOrganization(db, organization)
+                let list = request.list ?? owner.defaultList
+                guard try SQLiteStore.activeList(db, list, in: organization) != nil else {
+                    throw HushError(.notFound, field: "list", "no list \(list) in this organization")
+                }
+                try db.execute(sql: """
+                    INSERT INTO opt_in_requests (org_id, address, contact, channel, scope, list_id, requested_by, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [
+                        organization.rawValue, request.address.normalized, request.contact?.externalID, request.channel.rawValue,
+                        request.scope.path, list.rawValue, request.requestedBy, SQLiteCoding.milliseconds(now),
+                    ])
+                var stored = request
+                stored.id = db.lastInsertedRowID
+                stored.list = list
+                stored.createdAt = now
+                return stored
+            }
+        }
+    }
+
+    public func optInRequest(_ id: Int64, in organization: OrganizationID) async throws -> OptInRequest? {
+        try await read { db in try Self.optInRequests(db, "org_id = ? AND id = ?", [organization.rawValue, id]).first }
+    }
+
+    /// Pending (or all) opt-in requests, oldest first, after `after`.
+    public func optInRequests(in organization: OrganizationID, pendingOnly: Bool, after: Int64, limit: Int) async throws -> [OptInRequest] {
+        try await read { db in
+            try Self.optInRequests(
+                db, "org_id = ? AND id > ?" + (pendingOnly ? " AND confirmed_at IS NULL" : "") + " ORDER BY id LIMIT ?",
+                [organization.rawValue, after, limit])
+        }
+    }
+
+    /// Records the opt-in a person confirmed and marks the request confirmed, in one
+    /// transaction. A request confirmed before records nothing new and returns nil.
+    public func confirm(_ request: OptInRequest, as optIn: OptIn, in organization: OrganizationID) async throws -> OptInOutcome? {
+        let now = SQLiteCoding.milliseconds(configuration.now())
+        let erasureKey = configuration.erasureKey
+        return try await write { db in
+            let confirmed = try Bool.fetchOne(db, sql: "SELECT confirmed_at IS NOT NULL FROM opt_in_requests WHERE id = ? AND org_id = ?",
+                                              arguments: [request.id, organization.rawValue])
+            guard confirmed == false else { return (nil, []) }
+            var transaction = try ChangeTransaction(db, organization: organization, now: now)
+            let outcome = try transaction.record(optIn, erasureKey: erasureKey)
+            try db.execute(sql: "UPDATE opt_in_requests SET confirmed_at = ?, confirmed_event = ? WHERE id = ?",
+                           arguments: [now, outcome.event?.sequence, request.id])
+            return (outcome, transaction.changes)
+        }
+    }
+
+    private static func optInRequests(_ db: Database, _ condition: String, _ arguments: StatementArguments) throws -> [OptInRequest] {
+        try Row.fetchAll(db, sql: """
+            SELECT id, address, contact, channel, scope, list_id, requested_by, created_at, confirmed_at
+            FROM opt_in_requests WHERE \(condition)
+            """, arguments: arguments).map { row in
+            let address: String = row["address"]
+            let contact: String? = row["contact"]
+            let confirmed: Int64? = row["confirmed_at"]
+            return OptInRequest(
+                id: row["id"], address: Address(normalized: address, kind: address.hasPrefix("+") ? .phone : .email, input: address),
+                contact: try contact.map { (id) throws(HushError) in try ContactID(parsing: id) },
+                channel: try SQLiteCoding.channel(row["channel"]), scope: try SQLiteCoding.scope(row["scope"]),
+                list: ListID(rawValue: row["list_id"]), requestedBy: row["requested_by"], createdAt: SQLiteCoding.date(row["created_at"]),
+                confirmedAt: confirmed.map(SQLiteCoding.date))
+        }
+    }
+}
