@@ -8,10 +8,30 @@ import Logging
 public struct ServerConfiguration: Sendable {
     public var host: String
     public var port: Int
+    /// The base of the links put into messages (`https://hush.example.com`); the server's own
+    /// address when not set.
+    public var publicURL: String?
+    /// The address `List-Unsubscribe`'s mailto points at, if the sender's mail system reads one.
+    public var unsubscribeMailto: String?
+    /// Requests per minute each IP may make to the public pages.
+    public var publicRequestsPerMinute: Int
 
-    public init(host: String = "127.0.0.1", port: Int = 8080) {
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, publicURL: String? = nil, unsubscribeMailto: String? = nil,
+        publicRequestsPerMinute: Int = 60
+    ) {
         self.host = host
         self.port = port
+        self.publicURL = publicURL
+        self.unsubscribeMailto = unsubscribeMailto
+        self.publicRequestsPerMinute = publicRequestsPerMinute
+    }
+
+    /// The public base URL without a trailing slash.
+    var baseURL: String {
+        var url = publicURL ?? "http://\(host):\(port)"
+        while url.hasSuffix("/") { url.removeLast() }
+        return url
     }
 }
 
@@ -22,17 +42,19 @@ public enum HushServer {
         logger: Logger = Logger(label: "hush.server")
     ) -> some ApplicationProtocol {
         Application(
-            router: router(store: store),
+            router: router(store: store, configuration: configuration),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "hush"),
             logger: logger)
     }
 
-    static func router(store: any Store) -> Router<HushRequestContext> {
-        build(store: store).router
+    static func router(store: any Store, configuration: ServerConfiguration = ServerConfiguration()) -> Router<HushRequestContext> {
+        build(store: store, configuration: configuration).router
     }
 
     /// The router, and every `/v1` operation it serves as `METHOD /v1/path/{param}`.
-    static func build(store: any Store) -> (router: Router<HushRequestContext>, operations: [String]) {
+    static func build(
+        store: any Store, configuration: ServerConfiguration = ServerConfiguration()
+    ) -> (router: Router<HushRequestContext>, operations: [String]) {
         let metrics = ServerMetrics()
         let router = Router(context: HushRequestContext.self)
         router.add(middleware: MetricsMiddleware(metrics: metrics))
@@ -50,10 +72,15 @@ public enum HushServer {
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.text)))
         }
 
+        let links = LinkService(store: store, configuration: configuration)
+        PublicPages(store: store, links: links, metrics: metrics, limiter: RateLimiter(perMinute: configuration.publicRequestsPerMinute))
+            .register(on: router)
+
         let v1 = V1Group(router.group("v1").add(middleware: KeyMiddleware(authenticator: KeyAuthenticator(store: store))))
         V1Routes(store: store, metrics: metrics).register(on: v1)
         ListRoutes(store: store, metrics: metrics).register(on: v1)
         LedgerRoutes(store: store).register(on: v1)
+        LinkRoutes(store: store, links: links).register(on: v1)
         return (router, v1.operations)
     }
 }

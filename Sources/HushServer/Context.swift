@@ -11,8 +11,12 @@ public struct HushRequestContext: RequestContext {
     /// Set by the key middleware on every `/v1` route.
     public var principal: Principal?
 
+    /// The peer's IP address, for rate limits and the evidence of public writes.
+    public let remoteIP: String
+
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        remoteIP = source.channel.remoteAddress?.ipAddress ?? "unknown"
     }
 
     public var maxUploadSize: Int { Self.maximumBodyBytes }

@@ -43,6 +43,17 @@ public protocol Store: Sendable {
     /// Returns whether there was anything to erase.
     func erase(_ address: Address, in organization: OrganizationID) async throws -> Bool
 
+    // MARK: Links and pending opt-ins
+    /// The link signing keys, newest first; one is created on first use.
+    func linkKeys() async throws -> [LinkKey]
+    func rotateLinkKey() async throws -> LinkKey
+    func createOptInRequest(_ request: OptInRequest, in organization: OrganizationID) async throws -> OptInRequest
+    func optInRequest(_ id: Int64, in organization: OrganizationID) async throws -> OptInRequest?
+    func optInRequests(in organization: OrganizationID, pendingOnly: Bool, after: Int64, limit: Int) async throws -> [OptInRequest]
+    /// Records the opt-ins a person confirmed and marks the request confirmed, in one
+    /// transaction; nil when it was confirmed before.
+    func confirm(_ request: OptInRequest, as optIns: [OptIn], in organization: OrganizationID) async throws -> [OptInOutcome]?
+
     // MARK: Reading
     func suppressions(of address: Address, in organization: OrganizationID) async throws -> [Suppression]
     /// The suppressions of a list, oldest first, after the suppression made by event `after`.

@@ -96,6 +96,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The port to listen on. (HUSH_PORT)")
     var port: Int = ProcessInfo.processInfo.environment["HUSH_PORT"].flatMap(Int.init) ?? 8080
 
+    @Option(help: "The public base URL of unsubscribe and confirmation links, e.g. https://hush.example.com. (HUSH_PUBLIC_URL)")
+    var publicURL: String? = ProcessInfo.processInfo.environment["HUSH_PUBLIC_URL"]
+
+    @Option(help: "The address List-Unsubscribe's mailto names. (HUSH_UNSUBSCRIBE_MAILTO)")
+    var unsubscribeMailto: String? = ProcessInfo.processInfo.environment["HUSH_UNSUBSCRIBE_MAILTO"]
+
     func run() async throws {
         let logger = Logger(label: "hush")
         let store = try await database.open(logger: logger)
@@ -105,7 +111,7 @@ struct Serve: AsyncParsableCommand {
             print("Created organization \"default\" and its first admin key (shown once):\n\(key.secret)")
             fflush(nil)
         }
-        let application = HushServer.application(store: store, configuration: .init(host: host, port: port), logger: logger)
+        let application = HushServer.application(store: store, configuration: .init(host: host, port: port, publicURL: publicURL, unsubscribeMailto: unsubscribeMailto), logger: logger)
         let services = ServiceGroup(configuration: .init(
             services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await services.run()

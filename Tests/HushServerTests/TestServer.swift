@@ -26,7 +26,9 @@ struct TestServer {
         otherAdmin = try await store.createKey(in: other.id, role: .admin).0.secret
     }
 
-    var application: some ApplicationProtocol { HushServer.application(store: store) }
+    var configuration = ServerConfiguration()
+
+    var application: some ApplicationProtocol { HushServer.application(store: store, configuration: configuration) }
 
     /// Runs `body` against the router in process.
     func test(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {

@@ -56,6 +56,13 @@ public struct Scope: Hashable, Sendable, Comparable, CustomStringConvertible {
         path.isEmpty ? [] : path.split(separator: "/", omittingEmptySubsequences: false)
     }
 
+    /// The scope directly above (`brand` for `brand/rep`, the organization for `brand`); nil for
+    /// the organization itself.
+    public var parent: Scope? {
+        guard !path.isEmpty else { return nil }
+        return selfAndAncestors[1]
+    }
+
     /// The scope itself and every scope above it, nearest first, ending with the organization.
     public var selfAndAncestors: [Scope] {
         var result = [self]

@@ -74,9 +74,7 @@ extension SQLiteStore {
         }
     }
 
-    /// Records the opt-in a person confirmed and marks the request confirmed, in one
-    /// transaction. A request confirmed before records nothing new and returns nil.
-    public func confirm(_ request: OptInRequest, as optIn: OptIn, in organization: OrganizationID) async throws -> OptInOutcome? {
+    public func confirm(_ request: OptInRequest, as optIns: [OptIn], in organization: OrganizationID) async throws -> [OptInOutcome]? {
         let now = SQLiteCoding.milliseconds(configuration.now())
         let erasureKey = configuration.erasureKey
         return try await write { db in
@@ -84,10 +82,10 @@ extension SQLiteStore {
                                               arguments: [request.id, organization.rawValue])
             guard confirmed == false else { return (nil, []) }
             var transaction = try ChangeTransaction(db, organization: organization, now: now)
-            let outcome = try transaction.record(optIn, erasureKey: erasureKey)
+            let outcomes = try optIns.map { try transaction.record($0, erasureKey: erasureKey) }
             try db.execute(sql: "UPDATE opt_in_requests SET confirmed_at = ?, confirmed_event = ? WHERE id = ?",
-                           arguments: [now, outcome.event?.sequence, request.id])
-            return (outcome, transaction.changes)
+                           arguments: [now, outcomes.compactMap(\.event?.sequence).first, request.id])
+            return (outcomes, transaction.changes)
         }
     }
 

@@ -1,0 +1,54 @@
+import Foundation
+import HushCore
+import HushStore
+import Synchronization
+
+/// Signs and reads the links Hush puts into messages, with the keys the store holds. Keys are
+/// loaded on first use and again when a token names a key this process has not seen (another
+/// process rotated).
+final class LinkService: Sendable {
+    let store: any Store
+    let configuration: ServerConfiguration
+    private let signer = Mutex<LinkSigner?>(nil)
+
+    init(store: any Store, configuration: ServerConfiguration) {
+        self.store = store
+        self.configuration = configuration
+    }
+
+    func sign(_ claims: LinkClaims) async throws -> String {
+        try await currentSigner().sign(claims)
+    }
+
+    func verify(_ token: String) async throws -> (claims: LinkClaims, tokenID: String) {
+        do {
+            return try await currentSigner().verify(token)
+        } catch {
+            // Perhaps signed with a key added since: read the keys again once.
+            let reloaded = try await loadSigner()
+            return try reloaded.verify(token)
+        }
+    }
+
+    func formToken(for tokenID: String) async throws -> String {
+        try await currentSigner().formToken(for: tokenID)
+    }
+
+    func isValidFormToken(_ value: String, for tokenID: String) async throws -> Bool {
+        try await currentSigner().isValidFormToken(value, for: tokenID)
+    }
+
+    func unsubscribeURL(_ token: String) -> String { configuration.baseURL + "/u/" + token }
+    func confirmURL(_ token: String) -> String { configuration.baseURL + "/c/" + token }
+
+    private func currentSigner() async throws -> LinkSigner {
+        if let signer = signer.withLock({ $0 }) { return signer }
+        return try await loadSigner()
+    }
+
+    private func loadSigner() async throws -> LinkSigner {
+        let loaded = try LinkSigner(keys: try await store.linkKeys())
+        signer.withLock { $0 = loaded }
+        return loaded
+    }
+}

@@ -1,0 +1,374 @@
+import Foundation
+import Hummingbird
+import HushCore
+import HushStore
+import Mustache
+
+/// The pages people reach from links in messages, without an API key: one-click unsubscribe
+/// (RFC 8058), the preference center and the confirmation of an opt back in. GET never changes
+/// anything (mail scanners follow links); every form carries a token bound to its link.
+struct PublicPages: Sendable {
+    /// The version of the pages' wording, kept in the evidence of what they record.
+    static let pageVersion = "preferences-2026-11"
+    static let maximumBodyBytes = 64 * 1024
+
+    let store: any Store
+    let links: LinkService
+    let metrics: ServerMetrics
+    let limiter: RateLimiter
+
+    func register(on router: Router<HushRequestContext>) {
+        let pages = router.group().add(middleware: RateLimitMiddleware(limiter: limiter))
+        pages.get("u/:token") { request, context in try await page { try await preferences(request, context) } }
+        pages.post("u/:token") { request, context in try await page { try await unsubscribe(request, context) } }
+        pages.post("u/:token/resubscribe") { request, context in try await page { try await resubscribe(request, context) } }
+        pages.get("c/:token") { request, context in try await page { try await confirmPage(request, context) } }
+        pages.post("c/:token") { request, context in try await page { try await confirm(request, context) } }
+    }
+
+    // MARK: Unsubscribe links
+
+    private func preferences(_ request: Request, _ context: HushRequestContext) async throws -> Response {
+        let link = try await verified(context, purpose: .unsubscribe)
+        let (organization, lists) = try await owner(of: link.claims)
+        let csrf = try await links.formToken(for: link.tokenID)
+        let claims = link.claims
+        let scope = try Scope(parsing: claims.scope)
+        let brand = Brand(organization)
+        var scopes: [[String: Any]] = []
+        if !scope.path.isEmpty {
+            scopes.append(["value": "sender", "label": PageText.format("scope_sender", scope.path), "checked": true])
+            if let parent = scope.parent, !parent.path.isEmpty {
+                scopes.append(["value": "client", "label": PageText.format("scope_client", parent.path)])
+            }
+        }
+        scopes.append(["value": "organization", "label": PageText.format("scope_organization", brand.name), "checked": scope.path.isEmpty])
+        scopes.append(["value": "all", "label": PageText.format("scope_all", brand.name)])
+        let channels = reachable(claims).map { channel -> [String: Any] in
+            ["value": channel.rawValue, "label": PageText.string("channel_" + channel.rawValue), "checked": channel.rawValue == claims.channel]
+        }
+        let named = lists.filter { !$0.isDefault }.map { list -> [String: Any] in
+            ["value": String(list.id.rawValue), "label": list.definition.name, "checked": list.id.rawValue == claims.list]
+        }
+        let blocked = try !decision(for: claims, organization: organization).allowed
+        return PageText.render("preferences", status: .ok, [
+            "title": PageText.string("preferences_title"), "brand": brand.values, "address": claims.address,
+            "action": "/u/" + tokenText(context), "resubscribe_action": "/u/" + tokenText(context) + "/resubscribe",
+            "csrf": csrf, "scopes": scopes, "granular": organization.settings.granularOptOuts && channels.count > 1, "channels": channels,
+            "has_lists": !named.isEmpty, "lists": named, "blocked": blocked,
+        ])
+    }
+
+    /// One-click (`List-Unsubscribe=One-Click`) records at once and answers 200; any other post
+    /// is the preference form and must carry the link's form token.
+    private func unsubscribe(_ request: Request, _ context: HushRequestContext) async throws -> Response {
+        let link = try await verified(context, purpose: .unsubscribe)
+        let form = try await FormBody(request, context: context, limit: Self.maximumBodyBytes)
+        let (organization, lists) = try await owner(of: link.claims)
+        let claims = link.claims
+        let address = try Address(parsing: claims.address)
+        let scope = try Scope(parsing: claims.scope)
+        if form.first("List-Unsubscribe") == "One-Click" {
+            let optOut = OptOut(
+                subject: .address(address), channel: .only(try Channel(parsing: claims.channel)), scope: scope,
+                list: claims.list.map(ListID.init(rawValue:)), source: .oneClick, actor: "link:\(link.tokenID)",
+                evidence: evidence(request, context, link: link, page: nil))
+            let outcome = try await store.record(optOut, in: organization.id)
+            metrics.optOutsRecorded.increment(by: Int64(outcome.events.count))
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; charset=utf-8"
+            headers[.cacheControl] = "no-store"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: PageText.string("one_click_done") + "\n")))
+        }
+        try await requireFormToken(form, link: link)
+
+        let brand = Brand(organization)
+        let choice = form.first("choice") ?? "organization"
+        let chosenScope: Scope
+        switch choice {
+        case "sender": chosenScope = scope
+        case "client": chosenScope = scope.parent ?? .organization
+        case "organization", "all": chosenScope = .organization
+        default: throw Problem.invalid("choice", "choose sender, client, organization or all")
+        }
+        var channels: [ChannelSelection] = [.all]
+        let offered = reachable(claims)
+        if choice != "all" && organization.settings.granularOptOuts && offered.count > 1 {
+            channels = try form.all("channels").map { name in
+                let channel = try Channel(parsing: name, field: "channels")
+                guard offered.contains(channel) else { throw Problem.invalid("channels", "\(channel.rawValue) is not offered here") }
+                return .only(channel)
+            }
+            guard !channels.isEmpty else { throw Problem.invalid("channels", "choose at least one channel") }
+        }
+        let contact = try claims.contact.map { (id) throws(HushError) in try ContactID(parsing: id) }
+        var chosenLists: [OptOutList] = []
+        if choice != "all" {
+            for value in form.all("lists") {
+                guard let list = lists.first(where: { String($0.id.rawValue) == value && !$0.isDefault }) else {
+                    throw Problem.invalid("lists", "no such list")
+                }
+                chosenLists.append(list)
+            }
+        }
+        let targets: [OptOutList?] = chosenLists.isEmpty ? [nil] : chosenLists
+        let proof = evidence(request, context, link: link, page: Self.pageVersion)
+        var optOuts: [OptOut] = []
+        var recorded: [String] = []
+        for channel in channels {
+            for list in targets {
+                // A channel that cannot reach this address (texts, for an email address) is
+                // stopped for the person: the contact the link names.
+                let subject: Subject = channel.accepts(address.kind) ? .address(address) : .contact(contact!)
+                optOuts.append(OptOut(
+                    subject: subject, channel: channel, scope: chosenScope, list: list?.id, source: .preferenceCenter,
+                    actor: "link:\(link.tokenID)", evidence: proof))
+                recorded.append(PageText.format(
+                    "recorded_line", channel == .all ? PageText.string("all_channels") : PageText.string("channel_\(channel.rawValue)"),
+                    chosenScope.path.isEmpty ? brand.name : chosenScope.path, list?.definition.name ?? PageText.string("all_messages")))
+            }
+        }
+        let outcomes = try await store.record(optOuts, in: organization.id)
+        metrics.optOutsRecorded.increment(by: Int64(outcomes.reduce(0) { $0 + $1.events.count }))
+        return PageText.render("done", status: .ok, [
+            "title": PageText.string("done_title"), "brand": brand.values, "address": claims.address, "recorded": recorded,
+            "csrf": try await links.formToken(for: link.tokenID), "resubscribe_action": "/u/" + tokenText(context) + "/resubscribe",
+        ])
+    }
+
+    /// Opting back in from the preference center records nothing: it creates a pending opt-in
+    /// that the person confirms through a link the sender delivers.
+    private func resubscribe(_ request: Request, _ context: HushRequestContext) async throws -> Response {
+        let link = try await verified(context, purpose: .unsubscribe)
+        let form = try await FormBody(request, context: context, limit: Self.maximumBodyBytes)
+        try await requireFormToken(form, link: link)
+        let (organization, _) = try await owner(of: link.claims)
+        let claims = link.claims
+        _ = try await store.createOptInRequest(OptInRequest(
+            address: try Address(parsing: claims.address), contact: try claims.contact.map { (id) throws(HushError) in try ContactID(parsing: id) },
+            channel: .only(try Channel(parsing: claims.channel)), scope: try Scope(parsing: claims.scope),
+            list: claims.list.map(ListID.init(rawValue:)), requestedBy: "preference_center"), in: organization.id)
+        let brand = Brand(organization)
+        return PageText.render("message", status: .ok, [
+            "title": PageText.string("pending_title"), "brand": brand.values, "heading": PageText.string("pending_title"),
+            "text": PageText.format("pending_text", brand.name),
+        ])
+    }
+
+    // MARK: Confirming an opt back in
+
+    private func confirmPage(_ request: Request, _ context: HushRequestContext) async throws -> Response {
+        let link = try await verified(context, purpose: .confirm)
+        let (organization, _) = try await owner(of: link.claims)
+        let brand = Brand(organization)
+        let pending = try await optInRequest(link.claims, organization: organization)
+        if pending.confirmedAt != nil {
+            return PageText.render("message", status: .ok, [
+                "title": PageText.string("confirmed_title"), "brand": brand.values, "heading": PageText.string("confirmed_title"),
+                "text": PageText.string("already_confirmed_text"),
+            ])
+        }
+        return PageText.render("confirm", status: .ok, [
+            "title": PageText.string("confirm_title"), "brand": brand.values,
+            "confirm_text": PageText.format("confirm_text", brand.name, link.claims.address),
+            "action": "/c/" + tokenText(context), "csrf": try await links.formToken(for: link.tokenID),
+        ])
+    }
+
+    /// Lifts every suppression that blocks what the request names, with the click as evidence.
+    private func confirm(_ request: Request, _ context: HushRequestContext) async throws -> Response {
+        let link = try await verified(context, purpose: .confirm)
+        let form = try await FormBody(request, context: context, limit: Self.maximumBodyBytes)
+        try await requireFormToken(form, link: link)
+        let (organization, _) = try await owner(of: link.claims)
+        let brand = Brand(organization)
+        let pending = try await optInRequest(link.claims, organization: organization)
+        let channels: [Channel] = switch pending.channel {
+        case .only(let channel): [channel]
+        case .all: Channel.allCases.filter { $0.addressKind == pending.address.kind }
+        }
+        var optIns: [OptIn] = []
+        var seen = Set<String>()
+        let consent = try Consent(kind: "confirmed_link", reference: "opt_in_request:\(pending.id)")
+        var context_ = evidence(request, context, link: link, page: Self.pageVersion)
+        context_.fields["confirmation_text"] = .string(PageText.format("confirm_text", brand.name, pending.address.normalized))
+        for channel in channels {
+            let decision = store.decision(
+                for: pending.address, in: organization.id,
+                query: CheckQuery(channel: channel, scope: pending.scope, lists: Set([pending.list ?? organization.defaultList])))
+            for block in decision.blockedBy where seen.insert("\(block.eventSequence)").inserted {
+                optIns.append(OptIn(
+                    subject: block.contact.map { .contact($0) } ?? .address(pending.address), channel: block.channel, scope: block.scope,
+                    list: block.list, source: .link, actor: "link:\(link.tokenID)", consent: consent, context: context_))
+            }
+        }
+        let outcome = try await store.confirm(pending, as: optIns, in: organization.id)
+        return PageText.render("message", status: .ok, [
+            "title": PageText.string("confirmed_title"), "brand": brand.values, "heading": PageText.string("confirmed_title"),
+            "text": outcome == nil ? PageText.string("already_confirmed_text") : PageText.format("confirmed_text", brand.name),
+        ])
+    }
+
+    // MARK: Shared
+
+    private func tokenText(_ context: HushRequestContext) -> String {
+        context.parameters.get("token") ?? ""
+    }
+
+    private func verified(_ context: HushRequestContext, purpose: LinkClaims.Purpose) async throws -> (claims: LinkClaims, tokenID: String) {
+        let link = try await links.verify(tokenText(context))
+        guard link.claims.purpose == purpose else {
+            throw HushError.invalid("token", "this link is not meant for this page")
+        }
+        return link
+    }
+
+    private func owner(of claims: LinkClaims) async throws -> (Organization, [OptOutList]) {
+        guard let organization = try await store.organization(OrganizationID(rawValue: claims.organization)) else {
+            throw HushError(.notFound, field: "token", "the sender of this link no longer uses this service")
+        }
+        return (organization, try await store.lists(in: organization.id))
+    }
+
+    private func optInRequest(_ claims: LinkClaims, organization: Organization) async throws -> OptInRequest {
+        guard let id = claims.request, let pending = try await store.optInRequest(id, in: organization.id) else {
+            throw HushError(.notFound, field: "token", "this confirmation is no longer pending")
+        }
+        return pending
+    }
+
+    private func decision(for claims: LinkClaims, organization: Organization) throws -> Decision {
+        try store.decision(
+            for: Address(parsing: claims.address), in: organization.id,
+            query: CheckQuery(channel: Channel(parsing: claims.channel), scope: Scope(parsing: claims.scope),
+                              lists: Set(claims.list.map { [ListID(rawValue: $0)] } ?? [])))
+    }
+
+    /// The channels the page offers: those that reach the address, and with a contact in the
+    /// link every channel (the others reach the person's other addresses).
+    private func reachable(_ claims: LinkClaims) -> [Channel] {
+        let kind: Address.Kind = claims.address.contains("@") ? .email : .phone
+        return Channel.allCases.filter { claims.contact != nil || $0.addressKind == kind }
+    }
+
+    private func requireFormToken(_ form: FormBody, link: (claims: LinkClaims, tokenID: String)) async throws {
+        guard let given = form.first("csrf"), try await links.isValidFormToken(given, for: link.tokenID) else {
+            throw HushError(.forbidden, field: "csrf", PageText.string("form_expired_text"))
+        }
+    }
+
+    /// What a public write keeps as evidence.
+    private func evidence(_ request: Request, _ context: HushRequestContext, link: (claims: LinkClaims, tokenID: String), page: String?) -> Evidence {
+        var fields: [String: JSONValue] = [
+            "ip": .string(context.remoteIP), "token_id": .string(link.tokenID),
+            "user_agent": .string(String((request.headers[.userAgent] ?? "").prefix(300))),
+        ]
+        if let campaign = link.claims.campaign { fields["campaign"] = .string(campaign) }
+        if let page { fields["page_version"] = .string(page) }
+        return Evidence(fields)
+    }
+
+    /// Runs a page; errors become a page too (HTML, with the right status), never JSON.
+    private func page(_ body: () async throws -> Response) async throws -> Response {
+        do {
+            return try await body()
+        } catch {
+            let problem = ProblemMiddleware<HushRequestContext>.problem(for: error)
+            let heading = problem.status == 403 ? PageText.string("form_expired_title") : PageText.string("invalid_title")
+            return PageText.render("message", status: HTTPResponse.Status(code: problem.status), [
+                "title": heading, "brand": Brand(nil).values, "heading": heading, "text": problem.detail,
+            ])
+        }
+    }
+}
+
+/// How the organization appears on its pages, with a text colour that stays readable on its
+/// brand colour.
+struct Brand {
+    static let defaultColor = "#1d4ed8"
+    let name: String
+    let values: [String: Any]
+
+    init(_ organization: Organization?) {
+        let branding = organization?.settings.branding ?? Branding()
+        name = branding.displayName ?? organization?.name ?? "Hush"
+        let color = branding.color ?? Self.defaultColor
+        var values: [String: Any] = ["name": name, "color": color, "on_color": Self.readableText(on: color)]
+        if let logo = branding.logoURL { values["logo"] = logo }
+        self.values = values
+    }
+
+    /// Black or white, whichever contrasts more with `color` (WCAG relative luminance).
+    static func readableText(on color: String) -> String {
+        let digits = Array(color.dropFirst())
+        guard digits.count == 6 else { return "#ffffff" }
+        func channel(_ offset: Int) -> Double {
+            let value = Double(Int(String(digits[offset..<offset + 2]), radix: 16) ?? 0) / 255
+            return value <= 0.03928 ? value / 12.92 : pow((value + 0.055) / 1.055, 2.4)
+        }
+        let luminance = 0.2126 * channel(0) + 0.7152 * channel(2) + 0.0722 * channel(4)
+        return (1.05 / (luminance + 0.05)) >= ((luminance + 0.05) / 0.05) ? "#ffffff" : "#000000"
+    }
+}
+
+extension HTTPFields.Element.Name {
+    static let xFrameOptions = Self("X-Frame-Options")!
+    static let referrerPolicy = Self("Referrer-Policy")!
+}
+
+/// The pages' words, all in `Pages/strings.json` so they can be translated in one place, and the
+/// templates that use them.
+enum PageText {
+    static let strings: [String: String] = {
+        guard let url = Bundle.module.url(forResource: "strings", withExtension: "json", subdirectory: "Pages"),
+              let data = try? Data(contentsOf: url),
+              let strings = try? JSONDecoder().decode([String: String].self, from: data)
+        else { preconditionFailure("Pages/strings.json is missing from the HushServer resources") }
+        return strings
+    }()
+
+    static let library: MustacheLibrary = {
+        var library = MustacheLibrary()
+        for name in ["layout", "preferences", "done", "confirm", "message"] {
+            guard let url = Bundle.module.url(forResource: name, withExtension: "mustache", subdirectory: "Pages"),
+                  let text = try? String(contentsOf: url, encoding: .utf8)
+            else { preconditionFailure("Pages/\(name).mustache is missing from the HushServer resources") }
+            do {
+                try library.register(text, named: name)
+            } catch {
+                preconditionFailure("Pages/\(name).mustache does not parse: \(error)")
+            }
+        }
+        return library
+    }()
+
+    static func string(_ key: String) -> String {
+        strings[key] ?? key
+    }
+
+    /// The string with each `%@` replaced by the next argument.
+    static func format(_ key: String, _ arguments: String...) -> String {
+        var result = ""
+        var remaining = arguments[...]
+        var text = Substring(string(key))
+        while let range = text.range(of: "%@") {
+            result += text[..<range.lowerBound]
+            result += remaining.popFirst() ?? ""
+            text = text[range.upperBound...]
+        }
+        return result + text
+    }
+
+    static func render(_ template: String, status: HTTPResponse.Status, _ values: [String: Any]) -> Response {
+        var values = values
+        values["t"] = strings
+        let html = library.render(values, withTemplate: template) ?? ""
+        var headers = HTTPFields()
+        headers[.contentType] = "text/html; charset=utf-8"
+        headers[.cacheControl] = "no-store"
+        headers[.xFrameOptions] = "DENY"
+        headers[.referrerPolicy] = "no-referrer"
+        headers[.contentSecurityPolicy] = "default-src 'none'; style-src 'unsafe-inline'; img-src https:; form-action 'self'"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+}
