@@ -15,7 +15,8 @@ struct TestServer {
     let member: String
     let otherAdmin: String
 
-    init() async throws {
+    init(configuration: ServerConfiguration = ServerConfiguration()) async throws {
+        self.configuration = configuration
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hush-server-tests-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         store = try await SQLiteStore(.init(path: folder.appendingPathComponent("hush.sqlite").path, erasureKey: .random()))
@@ -26,7 +27,7 @@ struct TestServer {
         otherAdmin = try await store.createKey(in: other.id, role: .admin).0.secret
     }
 
-    var configuration = ServerConfiguration()
+    let configuration: ServerConfiguration
 
     var application: some ApplicationProtocol { HushServer.application(store: store, configuration: configuration) }
 
