@@ -250,35 +250,55 @@ struct V1Routes: Sendable {
         let organization: String
         let granularOptOuts: Bool
         let defaultRegion: String?
+        let brandName: String?
+        let brandLogoURL: String?
+        let brandColor: String?
 
         enum CodingKeys: String, CodingKey {
             case organization
             case granularOptOuts = "granular_opt_outs"
             case defaultRegion = "default_region"
+            case brandName = "brand_name"
+            case brandLogoURL = "brand_logo_url"
+            case brandColor = "brand_color"
         }
 
         init(_ organization: Organization) {
             self.organization = organization.name
             granularOptOuts = organization.settings.granularOptOuts
             defaultRegion = organization.settings.defaultRegion?.rawValue
+            brandName = organization.settings.branding.displayName
+            brandLogoURL = organization.settings.branding.logoURL
+            brandColor = organization.settings.branding.color
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(organization, forKey: .organization)
+            try container.encode(granularOptOuts, forKey: .granularOptOuts)
+            try container.encode(defaultRegion, forKey: .defaultRegion)
+            try container.encode(brandName, forKey: .brandName)
+            try container.encode(brandLogoURL, forKey: .brandLogoURL)
+            try container.encode(brandColor, forKey: .brandColor)
         }
     }
 
+    /// Absent fields are kept; `null` clears a region or a brand field.
     struct SettingsInput: APIInput {
-        static let fields: Set<String> = ["granular_opt_outs", "default_region"]
+        static let fields: Set<String> = ["granular_opt_outs", "default_region", "brand_name", "brand_logo_url", "brand_color"]
         let granularOptOuts: Bool?
         let defaultRegion: String??
-
-        enum CodingKeys: String, CodingKey {
-            case granularOptOuts = "granular_opt_outs"
-            case defaultRegion = "default_region"
-        }
+        let brandName: String??
+        let brandLogoURL: String??
+        let brandColor: String??
 
         init(from decoder: any Decoder) throws {
-            let container = try decoder.container(keyedBy: CodingKeys.self)
+            let container = try decoder.container(keyedBy: SettingsOutput.CodingKeys.self)
             granularOptOuts = try container.decodeIfPresent(Bool.self, forKey: .granularOptOuts)
-            // Absent keeps the region; null clears it.
             defaultRegion = try container.decodeClearable(String.self, forKey: .defaultRegion)
+            brandName = try container.decodeClearable(String.self, forKey: .brandName)
+            brandLogoURL = try container.decodeClearable(String.self, forKey: .brandLogoURL)
+            brandColor = try container.decodeClearable(String.self, forKey: .brandColor)
         }
     }
 
@@ -302,6 +322,10 @@ struct V1Routes: Sendable {
                 settings.defaultRegion = nil
             }
         }
+        if let name = input.brandName { settings.branding.displayName = name }
+        if let logo = input.brandLogoURL { settings.branding.logoURL = logo }
+        if let color = input.brandColor { settings.branding.color = color }
+        settings.branding = try settings.branding.validated()
         return JSONBody(SettingsOutput(try await store.updateSettings(of: caller.organization, settings)))
     }
 

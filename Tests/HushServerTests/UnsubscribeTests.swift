@@ -272,6 +272,28 @@ extension TestClientProtocol {
         }
     }
 
+    @Test func theOrganizationsBrandingShowsOnItsPages() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            let set = try await client.send(.patch, "/v1/settings", key: server.admin, json: ##"{"brand_name": "Acme Outreach", "brand_logo_url": "https://cdn.example.com/logo.png", "brand_color": "#FFEB3B"}"##)
+            #expect(set.status == .ok)
+            #expect(set.json["brand_color"] as? String == "#ffeb3b")
+            let path = try await client.unsubscribePath(server, #"{"address": "ann@example.com", "channel": "email"}"#)
+            let page = try await client.page(.get, path)
+            #expect(page.body.contains("<strong>Acme Outreach</strong>"))
+            #expect(page.body.contains(#"<img src="https://cdn.example.com/logo.png" alt="">"#))
+            #expect(page.body.contains("--brand: #ffeb3b; --on-brand: #000000;"))
+            for (body, field) in [(#"{"brand_color": "red"}"#, "brand_color"), (#"{"brand_logo_url": "http://x.example/logo.png"}"#, "brand_logo_url"), (#"{"brand_name": ""}"#, "brand_name")] {
+                let bad = try await client.send(.patch, "/v1/settings", key: server.admin, json: body)
+                #expect(bad.status == .badRequest)
+                #expect(((bad.json["errors"] as? [[String: Any]])?.first?["field"] as? String) == field)
+            }
+            let cleared = try await client.send(.patch, "/v1/settings", key: server.admin, json: #"{"brand_name": null}"#)
+            #expect(cleared.json["brand_name"] is NSNull)
+            #expect(cleared.json["brand_color"] as? String == "#ffeb3b")
+        }
+    }
+
     @Test func textColourStaysReadableOnTheBrandColour() {
         #expect(Brand.readableText(on: "#1d4ed8") == "#ffffff")
         #expect(Brand.readableText(on: "#ffeb3b") == "#000000")
