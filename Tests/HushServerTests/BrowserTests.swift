@@ -1,0 +1,183 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import HushCore
+import Testing
+@testable import HushServer
+
+/// A headless Chromium driven through chromedriver's W3C WebDriver API (plain JSON over HTTP).
+/// Debian's `chromium` and `chromium-driver`, installed by `.ci/run`.
+final class Browser: @unchecked Sendable {
+    static let driverPath = "/usr/bin/chromedriver"
+    static let chromiumPath = "/usr/bin/chromium"
+
+    private let driver: Process
+    private let base: String
+    private var session = ""
+
+    init() async throws {
+        let port = Int.random(in: 20_000..<60_000)
+        driver = Process()
+        driver.executableURL = URL(fileURLWithPath: Self.driverPath)
+        driver.arguments = ["--port=\(port)"]
+        driver.standardOutput = FileHandle.nullDevice
+        driver.standardError = FileHandle.nullDevice
+        try driver.run()
+        base = "http://127.0.0.1:\(port)"
+        var ready = false
+        var failure = ""
+        for _ in 0..<100 where !ready {
+            do {
+                ready = try await call("GET", "/status")["ready"] as? Bool == true
+            } catch {
+                failure = "\(error)"
+            }
+            if !ready { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        guard ready else {
+            kill(driver.processIdentifier, SIGKILL)
+            throw BrowserError("chromedriver did not start: \(failure)")
+        }
+        let created = try await call("POST", "/session", [
+            "capabilities": ["alwaysMatch": [
+                "browserName": "chrome",
+                "goog:chromeOptions": [
+                    "binary": Self.chromiumPath,
+                    "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars"],
+                ],
+            ]],
+        ])
+        session = try #require(created["sessionId"] as? String)
+    }
+
+    func close() async {
+        _ = try? await call("DELETE", "/session/\(session)")
+        // chromedriver does not always stop on SIGTERM.
+        kill(driver.processIdentifier, SIGKILL)
+    }
+
+    func resize(width: Int, height: Int) async throws {
+        _ = try await call("POST", "/session/\(session)/window/rect", ["width": width, "height": height])
+    }
+
+    func open(_ url: String) async throws {
+        _ = try await call("POST", "/session/\(session)/url", ["url": url])
+    }
+
+    func click(_ selector: String) async throws {
+        let found = try await call("POST", "/session/\(session)/element", ["using": "css selector", "value": selector])
+        guard let element = found.values.first as? String ?? (found["element-6066-11e4-a52e-4f735466cecf"] as? String) else {
+            throw BrowserError("no element \(selector)")
+        }
+        _ = try await call("POST", "/session/\(session)/element/\(element)/click", [:])
+    }
+
+    func source() async throws -> String {
+        try await value("GET", "/session/\(session)/source") as? String ?? ""
+    }
+
+    /// Saves a PNG of the viewport.
+    func screenshot(to file: URL) async throws {
+        let base64 = try #require(try await value("GET", "/session/\(session)/screenshot") as? String)
+        try #require(Data(base64Encoded: base64)).write(to: file)
+    }
+
+    /// One WebDriver command, sent with curl (Foundation's URLSession on Linux failed on
+    /// chromedriver's answers with "Failed writing header").
+    private func value(_ method: String, _ path: String, _ body: [String: Any]? = nil) async throws -> Any? {
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        var arguments = ["-s", "--max-time", "60", "-X", method, base + path]
+        if let body {
+            arguments += ["-H", "Content-Type: application/json", "--data-binary", String(decoding: try JSONSerialization.data(withJSONObject: body), as: UTF8.self)]
+        }
+        curl.arguments = arguments
+        let output = Pipe()
+        curl.standardOutput = output
+        curl.standardError = FileHandle.nullDevice
+        try curl.run()
+        // Waited for on a thread of its own: blocking one of the cooperative pool's two
+        // threads while Chromium loads a page from the server under test can starve it.
+        let data = await withCheckedContinuation { (continuation: CheckedContinuation<Data, Never>) in
+            Thread.detachNewThread {
+                let data = output.fileHandleForReading.readDataToEndOfFile()
+                curl.waitUntilExit()
+                continuation.resume(returning: data)
+            }
+        }
+        guard curl.terminationStatus == 0 else { throw BrowserError("curl \(method) \(path) exited with \(curl.terminationStatus)") }
+        let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        if let error = (object?["value"] as? [String: Any])?["error"] as? String {
+            throw BrowserError("\(method) \(path): \(error): \((object?["value"] as? [String: Any])?["message"] ?? "")")
+        }
+        return object?["value"]
+    }
+
+    private func call(_ method: String, _ path: String, _ body: [String: Any]? = nil) async throws -> [String: Any] {
+        try await value(method, path, body) as? [String: Any] ?? [:]
+    }
+}
+
+struct BrowserError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+@Suite(.serialized) struct BrowserTests {
+    /// Screenshots go to `.build/screenshots` in the package.
+    static let screenshots: URL = {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let folder = root.appendingPathComponent(".build/screenshots")
+        try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        return folder
+    }()
+
+    @Test func aPersonUnsubscribesFromEverythingInChromium() async throws {
+        guard FileManager.default.isExecutableFile(atPath: Browser.driverPath) else {
+            Issue.record("chromium and chromium-driver are not installed; .ci/run installs them")
+            return
+        }
+        let server = try await TestServer()
+        try await server.application.test(.live) { client in
+            let port = try #require(client.port)
+            try await client.send(.patch, "/v1/settings", key: server.admin, json: #"{"brand_name": "Acme Outreach"}"#)
+            let path = try await client.unsubscribePath(server, #"{"address": "ann@example.com", "channel": "email", "scope": "brand/rep-1"}"#)
+            let browser = try await Browser()
+            do {
+                try await browser.resize(width: 390, height: 900)
+                try await browser.open("http://127.0.0.1:\(port)\(path)")
+                #expect(try await browser.source().contains("Email preferences"))
+                let narrow = Self.screenshots.appendingPathComponent("preference-center-390.png")
+                try await browser.screenshot(to: narrow)
+                try await browser.resize(width: 1280, height: 900)
+                let wide = Self.screenshots.appendingPathComponent("preference-center-1280.png")
+                try await browser.screenshot(to: wide)
+                print("screenshots: \(narrow.path) \(wide.path)")
+                #expect(try await client.allowed(server, "address=ann@example.com&channel=email&scope=other") == true, "opening the page changed nothing")
+
+                try await browser.click("input[name=choice][value=all]")
+                try await browser.click("form button[type=submit]")
+                var done = false
+                for _ in 0..<50 where !done {
+                    done = try await browser.source().contains("You are unsubscribed")
+                    if !done { try await Task.sleep(for: .milliseconds(100)) }
+                }
+                #expect(done)
+                let confirmation = Self.screenshots.appendingPathComponent("unsubscribed-1280.png")
+                try await browser.screenshot(to: confirmation)
+                print("screenshots: \(confirmation.path)")
+            } catch {
+                await browser.close()
+                throw error
+            }
+            await browser.close()
+
+            // "Stop all messages": every channel, every sender of the organization.
+            #expect(try await client.allowed(server, "address=ann@example.com&channel=email&scope=other") == false)
+            let event = try #require(try await client.events(server).first)
+            #expect(event["source"] as? String == "preference_center")
+            #expect(event["channel"] as? String == "all")
+            #expect(((event["evidence"] as? [String: Any])?["user_agent"] as? String)?.contains("Chrome") == true)
+        }
+    }
+}
