@@ -11,7 +11,7 @@ struct Hush: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hush",
         abstract: "Opt-outs and consent: record them, honour them at send time, prove them.",
-        subcommands: [Serve.self, Orgs.self, Keys.self, OptOutCommand.self, CheckCommand.self, ImportCommand.self, ExportCommand.self])
+        subcommands: [Serve.self, Orgs.self, Keys.self, LinkKeys.self, OptOutCommand.self, CheckCommand.self, ImportCommand.self, ExportCommand.self])
 }
 
 /// Options every command that opens the database takes.
@@ -152,6 +152,23 @@ struct Keys: AsyncParsableCommand {
                 return try await store.createKey(in: organization.id, role: role).0
             }
             print(key.secret)
+        }
+    }
+}
+
+struct LinkKeys: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "link-keys", abstract: "Manage the keys unsubscribe and confirmation links are signed with.",
+        subcommands: [Rotate.self])
+
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Sign new links with a new key. Links signed with older keys keep working; a running server signs with the new key within a minute.")
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws {
+            let key = try await database.withStore { store in try await store.rotateLinkKey() }
+            print("new link key \(key.id)")
         }
     }
 }

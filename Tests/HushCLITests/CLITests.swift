@@ -323,4 +323,19 @@ struct CLI {
         let again = try cli.run(["import", try cli.write("out.csv", exported.stdout)])
         #expect(again.stdout == "imported 2 opt-outs: 0 new, 2 already in force\n", "\(again.stderr)")
     }
+
+    @Test func linkKeysRotateAndOldKeysStayKnown() async throws {
+        let cli = try CLI()
+        try cli.run(["orgs", "create", "default"])
+        let store = try await cli.store(loadsIndex: false)
+        let first = try await store.linkKeys()
+        #expect(first.count == 1)
+        let rotated = try cli.run(["link-keys", "rotate"])
+        #expect(rotated.status == 0)
+        let keys = try await store.linkKeys()
+        #expect(keys.count == 2)
+        #expect(rotated.stdout == "new link key \(keys[0].id)\n", "the newest key signs")
+        #expect(keys[1] == first[0], "the old key still verifies")
+        try await store.close()
+    }
 }

@@ -4,12 +4,13 @@ import HushStore
 import Synchronization
 
 /// Signs and reads the links Hush puts into messages, with the keys the store holds. Keys are
-/// loaded on first use and again when a token names a key this process has not seen (another
-/// process rotated).
+/// read again every minute (so a key rotated by `hush link-keys rotate` signs new links within a
+/// minute) and whenever a token names a key this process has not seen.
 final class LinkService: Sendable {
     let store: any Store
     let configuration: ServerConfiguration
-    private let signer = Mutex<LinkSigner?>(nil)
+    private static let lifetime = Duration.seconds(60)
+    private let signer = Mutex<(signer: LinkSigner, loaded: ContinuousClock.Instant)?>(nil)
 
     init(store: any Store, configuration: ServerConfiguration) {
         self.store = store
@@ -42,13 +43,13 @@ final class LinkService: Sendable {
     func confirmURL(_ token: String) -> String { configuration.baseURL + "/c/" + token }
 
     private func currentSigner() async throws -> LinkSigner {
-        if let signer = signer.withLock({ $0 }) { return signer }
+        if let cached = signer.withLock({ $0 }), ContinuousClock.now - cached.loaded < Self.lifetime { return cached.signer }
         return try await loadSigner()
     }
 
     private func loadSigner() async throws -> LinkSigner {
         let loaded = try LinkSigner(keys: try await store.linkKeys())
-        signer.withLock { $0 = loaded }
+        signer.withLock { $0 = (loaded, ContinuousClock.now) }
         return loaded
     }
 }
