@@ -76,11 +76,15 @@ public enum HushServer {
         PublicPages(store: store, links: links, metrics: metrics, limiter: RateLimiter(perMinute: configuration.publicRequestsPerMinute))
             .register(on: router)
 
+        let inbound = InboundRoutes(store: store, service: InboundService(store: store, metrics: metrics), configuration: configuration)
+        inbound.registerTwilio(on: router)
+
         let v1 = V1Group(router.group("v1").add(middleware: KeyMiddleware(authenticator: KeyAuthenticator(store: store))))
         V1Routes(store: store, metrics: metrics).register(on: v1)
         ListRoutes(store: store, metrics: metrics).register(on: v1)
         LedgerRoutes(store: store).register(on: v1)
         LinkRoutes(store: store, links: links).register(on: v1)
+        inbound.register(on: v1)
         return (router, v1.operations)
     }
 }

@@ -54,6 +54,15 @@ public protocol Store: Sendable {
     /// transaction; nil when it was confirmed before.
     func confirm(_ request: OptInRequest, as optIns: [OptIn], in organization: OrganizationID) async throws -> [OptInOutcome]?
 
+    // MARK: Inbound messages
+    func inboundSettings(of organization: OrganizationID) async throws -> InboundSettings
+    func updateInboundSettings(of organization: OrganizationID, _ settings: InboundSettings) async throws
+    func recordInbound(_ message: InboundMessage, in organization: OrganizationID) async throws -> InboundMessage
+    func lastOptOutReply(to sender: String, in organization: OrganizationID) async throws -> Date?
+    func inboundMessages(in organization: OrganizationID, pendingReviewOnly: Bool, after: Int64, limit: Int) async throws -> [InboundMessage]
+    func inboundMessage(_ id: Int64, in organization: OrganizationID) async throws -> InboundMessage?
+    func settleReview(_ id: Int64, as decision: InboundMessage.Review, in organization: OrganizationID) async throws -> Bool
+
     // MARK: Reading
     func suppressions(of address: Address, in organization: OrganizationID) async throws -> [Suppression]
     /// The suppressions of a list, oldest first, after the suppression made by event `after`.

@@ -17,6 +17,9 @@ enum SQLiteSchema {
         migrator.registerMigration("v4: link keys, pending opt-ins, branding") { db in
             try db.execute(sql: v4)
         }
+        migrator.registerMigration("v5: inbound messages and their settings") { db in
+            try db.execute(sql: v5)
+        }
         return migrator
     }
 
@@ -202,5 +205,34 @@ enum SQLiteSchema {
         ALTER TABLE organizations ADD COLUMN brand_name TEXT;
         ALTER TABLE organizations ADD COLUMN brand_logo_url TEXT;
         ALTER TABLE organizations ADD COLUMN brand_color TEXT;
+        """
+
+    // Inbound messages keep what was received and what it meant; the review queue is the ones
+    // that need a person. Settings hold the organization's keywords, help text and Twilio token.
+    private static let v5 = """
+        CREATE TABLE inbound_settings (
+            org_id INTEGER PRIMARY KEY REFERENCES organizations(id),
+            opt_out_keywords TEXT,
+            opt_in_keywords TEXT,
+            help_keywords TEXT,
+            help_text TEXT,
+            twilio_auth_token TEXT
+        );
+        CREATE TABLE inbound_messages (
+            id INTEGER PRIMARY KEY,
+            org_id INTEGER NOT NULL REFERENCES organizations(id),
+            channel TEXT NOT NULL,
+            sender TEXT NOT NULL,
+            recipient TEXT NOT NULL,
+            body TEXT NOT NULL,
+            provider_message_id TEXT,
+            received_at INTEGER NOT NULL,
+            result TEXT NOT NULL,
+            keyword TEXT,
+            replied_at INTEGER,
+            review TEXT CHECK (review IN ('pending', 'opt_out', 'ignore'))
+        );
+        CREATE INDEX inbound_messages_sender ON inbound_messages(org_id, sender, id);
+        CREATE INDEX inbound_messages_review ON inbound_messages(org_id, id) WHERE review = 'pending';
         """
 }

@@ -1,0 +1,225 @@
+import Foundation
+import Hummingbird
+import HushCore
+import HushStore
+
+/// `/v1/inbound`, the review queue, and Twilio's inbound-message webhook.
+struct InboundRoutes: Sendable {
+    let store: any Store
+    let service: InboundService
+    let configuration: ServerConfiguration
+
+    func register(on group: V1Group) {
+        group.on(.post, "inbound") { request, context in try await inbound(request, context) }
+        group.on(.get, "review") { request, context in try await review(request, context) }
+        group.on(.post, "review/:id") { request, context in try await decide(request, context) }
+    }
+
+    func registerTwilio(on router: Router<HushRequestContext>) {
+        router.post("inbound/twilio/:org") { request, context in try await twilio(request, context) }
+    }
+
+    struct InboundInput: APIInput {
+        static let fields: Set<String> = ["channel", "from", "to", "body", "received_at", "provider_message_id"]
+        let channel: String
+        let from: String
+        let to: String
+        let body: String
+        let receivedAt: Date?
+        let providerMessageID: String?
+
+        enum CodingKeys: String, CodingKey {
+            case channel, from, to, body
+            case receivedAt = "received_at"
+            case providerMessageID = "provider_message_id"
+        }
+    }
+
+    struct MessageJSON: Encodable, Sendable {
+        let id: Int64
+        let channel: String
+        let from: String
+        let to: String
+        let body: String
+        let receivedAt: Date
+        let result: String
+        let keyword: String?
+        let review: String?
+
+        enum CodingKeys: String, CodingKey {
+            case id, channel, from, to, body, result, keyword, review
+            case receivedAt = "received_at"
+        }
+
+        init(_ message: InboundMessage) {
+            id = message.id
+            channel = message.channel.rawValue
+            from = message.sender
+            to = message.recipient
+            body = message.body
+            receivedAt = message.receivedAt
+            result = message.result.rawValue
+            keyword = message.keyword
+            review = message.review?.rawValue
+        }
+    }
+
+    struct InboundOutput: Encodable, Sendable {
+        let message: MessageJSON
+        let result: String
+        let keyword: String?
+        let lists: [Int64]
+        let events: [EventJSON]
+        let reply: String?
+
+        init(_ outcome: InboundService.Outcome) {
+            message = MessageJSON(outcome.message)
+            result = outcome.result.kind.rawValue
+            keyword = outcome.result.keyword
+            lists = outcome.result.lists.map(\.rawValue)
+            events = outcome.events.map(EventJSON.init)
+            reply = outcome.reply
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case message, result, keyword, lists, events, reply
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(message, forKey: .message)
+            try container.encode(result, forKey: .result)
+            try container.encode(keyword, forKey: .keyword)
+            try container.encode(lists, forKey: .lists)
+            try container.encode(events, forKey: .events)
+            try container.encode(reply, forKey: .reply)
+        }
+    }
+
+    private func inbound(_ request: Request, _ context: HushRequestContext) async throws -> JSONBody<InboundOutput> {
+        let caller = try context.caller()
+        let input = try await request.input(InboundInput.self, context: context)
+        let organization = try await store.requireOrganization(caller)
+        let outcome = try await service.handle(InboundService.Received(
+            channel: try Channel(parsing: input.channel), from: input.from, to: input.to, body: input.body, receivedAt: input.receivedAt,
+            providerMessageID: input.providerMessageID, providerOptOutType: nil, actor: caller.actor), in: organization)
+        return JSONBody(InboundOutput(outcome))
+    }
+
+    // MARK: Review queue
+
+    struct ReviewOutput: Encodable, Sendable {
+        let messages: [MessageJSON]
+    }
+
+    private func review(_ request: Request, _ context: HushRequestContext) async throws -> JSONBody<ReviewOutput> {
+        let caller = try context.caller()
+        let query = Query(request)
+        let messages = try await store.inboundMessages(
+            in: caller.organization, pendingReviewOnly: true, after: try query.cursor("after"),
+            limit: try query.integer("limit", default: 100, range: 1...1_000))
+        return JSONBody(ReviewOutput(messages: messages.map(MessageJSON.init)))
+    }
+
+    struct DecisionInput: APIInput {
+        static let fields: Set<String> = ["decision"]
+        let decision: String
+    }
+
+    struct DecisionOutput: Encodable, Sendable {
+        let message: MessageJSON
+        let events: [EventJSON]
+    }
+
+    /// A person decides a message that needs review: `opt_out` records it as the sender's
+    /// opt-out (the reviewer named in the evidence), `ignore` records nothing.
+    private func decide(_ request: Request, _ context: HushRequestContext) async throws -> JSONBody<DecisionOutput> {
+        let caller = try context.caller()
+        let input = try await request.input(DecisionInput.self, context: context)
+        guard let decision = InboundMessage.Review(rawValue: input.decision), decision != .pending else {
+            throw Problem.invalid("decision", "decision is opt_out or ignore")
+        }
+        let text = context.parameters.get("id") ?? ""
+        guard let id = Int64(text), let message = try await store.inboundMessage(id, in: caller.organization) else {
+            throw HushError(.notFound, field: "id", "no inbound message \"\(text)\" in this organization")
+        }
+        guard try await store.settleReview(id, as: decision, in: caller.organization) else {
+            throw HushError(.conflict, field: "id", "this message is not awaiting review")
+        }
+        var events: [LedgerEvent] = []
+        if decision == .optOut {
+            let optOut = OptOut(
+                subject: .address(Address(normalized: message.sender, kind: .phone, input: message.sender)), channel: .only(message.channel),
+                scope: .organization, source: .keyword, actor: caller.actor,
+                evidence: Evidence([
+                    "text": .string(message.body), "from": .string(message.sender), "inbound_message": .number(Double(message.id)),
+                    "reviewed_by": .string(caller.actor),
+                ]))
+            events = try await store.record(optOut, in: caller.organization).events
+        }
+        var settled = message
+        settled.review = decision
+        return JSONBody(DecisionOutput(message: MessageJSON(settled), events: events.map(EventJSON.init)))
+    }
+
+    // MARK: Twilio
+
+    /// Twilio's inbound-message webhook: form-encoded `From`, `To`, `Body`, `MessageSid` and
+    /// `OptOutType`. With an auth token configured, the `X-Twilio-Signature` over the URL Twilio
+    /// requested (rebuilt from the public URL) and the sorted parameters must be valid (403
+    /// otherwise). The answer is TwiML carrying the reply, or an empty `<Response/>`.
+    private func twilio(_ request: Request, _ context: HushRequestContext) async throws -> Response {
+        let name = context.parameters.get("org") ?? ""
+        guard let organization = try await store.organization(named: name) else {
+            throw HushError(.notFound, field: "org", "no organization named \"\(name)\"")
+        }
+        let form = try await FormBody(request, context: context, limit: 64 * 1024)
+        let settings = try await store.inboundSettings(of: organization.id)
+        if let token = settings.twilioAuthToken {
+            var url = configuration.baseURL + "/inbound/twilio/" + name
+            if let query = request.uri.query, !query.isEmpty { url += "?" + query }
+            guard let signature = request.headers[.twilioSignature],
+                  TwilioSignature.isValid(signature, authToken: token, url: url, parameters: form.fields)
+            else {
+                throw HushError(.forbidden, field: "X-Twilio-Signature", "the request is not signed by this organization's Twilio account")
+            }
+        }
+        guard let from = form.first("From"), let to = form.first("To") else {
+            throw Problem.invalid("From", "Twilio sends From and To")
+        }
+        let outcome = try await service.handle(InboundService.Received(
+            channel: from.hasPrefix("whatsapp:") ? .whatsapp : .sms, from: from, to: to, body: form.first("Body") ?? "",
+            receivedAt: nil, providerMessageID: form.first("MessageSid"), providerOptOutType: form.first("OptOutType"),
+            actor: "twilio"), in: organization)
+        var headers = HTTPFields()
+        headers[.contentType] = "text/xml; charset=utf-8"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: TwiML.response(reply: outcome.reply))))
+    }
+}
+
+/// Twilio's response markup.
+enum TwiML {
+    static func response(reply: String?) -> String {
+        guard let reply else { return #"<?xml version="1.0" encoding="UTF-8"?><Response/>"# }
+        return #"<?xml version="1.0" encoding="UTF-8"?><Response><Message>"# + escape(reply) + "</Message></Response>"
+    }
+
+    static func escape(_ text: String) -> String {
+        var escaped = ""
+        for character in text {
+            switch character {
+            case "&": escaped += "&amp;"
+            case "<": escaped += "&lt;"
+            case ">": escaped += "&gt;"
+            case "\"": escaped += "&quot;"
+            case "'": escaped += "&apos;"
+            default: escaped.append(character)
+            }
+        }
+        return escaped
+    }
+}
+
+extension HTTPFields.Element.Name {
+    static let twilioSignature = Self("X-Twilio-Signature")!
+}

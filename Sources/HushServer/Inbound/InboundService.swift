@@ -1,0 +1,123 @@
+import Foundation
+import HushCore
+import HushStore
+
+/// Turns an inbound message into ledger events and at most one reply.
+struct InboundService: Sendable {
+    /// A second opt-out reply to the same sender within this window is not sent.
+    static let replyWindow: TimeInterval = 24 * 3600
+    static let maximumBodyLength = 1_600
+
+    let store: any Store
+    let metrics: ServerMetrics
+
+    struct Received: Sendable {
+        var channel: Channel
+        var from: String
+        var to: String
+        var body: String
+        var receivedAt: Date?
+        var providerMessageID: String?
+        /// Set when the provider's own opt-out handling fired (Twilio's `OptOutType`).
+        var providerOptOutType: String?
+        /// Who passes the message on: `api_key:<id>` or `twilio`.
+        var actor: String
+    }
+
+    struct Outcome: Sendable {
+        let message: InboundMessage
+        let result: KeywordResult
+        let events: [LedgerEvent]
+        let reply: String?
+    }
+
+    func handle(_ received: Received, in organization: Organization) async throws -> Outcome {
+        guard received.channel == .sms || received.channel == .whatsapp else {
+            throw Problem.invalid("channel", "inbound messages arrive by sms or whatsapp")
+        }
+        guard received.body.count <= Self.maximumBodyLength else {
+            throw Problem.invalid("body", "a message body has at most \(Self.maximumBodyLength) characters")
+        }
+        let region = organization.settings.defaultRegion
+        let sender = try Self.phone(received.from, field: "from", region: region)
+        let recipient = try Self.phone(received.to, field: "to", region: region)
+        let settings = try await store.inboundSettings(of: organization.id)
+        let lists = try await store.lists(in: organization.id).filter { $0.definition.channels.contains(received.channel) }
+        let listKeywords = lists.flatMap { list in list.definition.keywords.map { (keyword: $0, list: list.id) } }
+        var result = KeywordEngine(keywords: settings.keywords, listKeywords: listKeywords).classify(received.body)
+        // The provider already treated it as a keyword: follow it rather than ask a person.
+        if result.kind == .none || result.kind == .needsReview, let type = received.providerOptOutType?.uppercased() {
+            switch type {
+            case "STOP": result = KeywordResult(kind: .optOut, keyword: result.keyword ?? "STOP")
+            case "START": result = KeywordResult(kind: .optIn, keyword: result.keyword ?? "START")
+            case "HELP": result = KeywordResult(kind: .help, keyword: result.keyword ?? "HELP")
+            default: break
+            }
+        }
+
+        let now = Date()
+        var evidence: [String: JSONValue] = [
+            "text": .string(received.body), "from": .string(sender.normalized), "to": .string(recipient.normalized),
+            "channel": .string(received.channel.rawValue),
+        ]
+        if let keyword = result.keyword { evidence["keyword"] = .string(keyword) }
+        if let id = received.providerMessageID { evidence["provider_message_id"] = .string(id) }
+        let actor = received.actor
+
+        var events: [LedgerEvent] = []
+        var reply: String?
+        switch result.kind {
+        case .optOut:
+            let targets: [OptOutList?] = result.lists.isEmpty ? [nil] : result.lists.map { id in lists.first { $0.id == id } }
+            let optOuts = targets.map { list in
+                OptOut(
+                    subject: .address(sender), channel: .only(received.channel), scope: .organization, list: list?.id,
+                    source: .keyword, actor: actor, evidence: Evidence(evidence))
+            }
+            events = try await store.record(optOuts, in: organization.id).flatMap(\.events)
+            metrics.optOutsRecorded.increment(by: Int64(events.count))
+            let last = try await store.lastOptOutReply(to: sender.normalized, in: organization.id)
+            if !events.isEmpty || last.map({ now.timeIntervalSince($0) >= Self.replyWindow }) ?? true {
+                reply = targets.compactMap { $0?.definition.message }.first ?? InboundSettings.defaultOptOutReply
+            }
+        case .optIn:
+            // START lifts only what a keyword stopped on this channel.
+            let stopped = try await store.suppressions(of: sender, in: organization.id).filter { suppression in
+                suppression.source == .keyword && suppression.subject == .address(sender.normalized)
+                    && (suppression.channel == .only(received.channel) || suppression.channel == .all)
+            }
+            let consent = try Consent(kind: "keyword", reference: "\(result.keyword ?? "START") from \(sender.normalized)")
+            let optIns = stopped.map { suppression in
+                OptIn(
+                    subject: .address(sender), channel: suppression.channel, scope: suppression.scope, list: suppression.list,
+                    source: .keyword, actor: actor, consent: consent, context: Evidence(evidence))
+            }
+            events = try await store.record(optIns, in: organization.id).compactMap(\.event)
+            if !events.isEmpty { reply = InboundSettings.defaultOptInReply }
+        case .help:
+            reply = settings.helpText
+        case .needsReview, .none:
+            break
+        }
+
+        let message = try await store.recordInbound(InboundMessage(
+            channel: received.channel, sender: sender.normalized, recipient: recipient.normalized, body: received.body,
+            providerMessageID: received.providerMessageID, receivedAt: received.receivedAt ?? now, result: result.kind,
+            keyword: result.keyword, repliedAt: reply == nil ? nil : now, review: result.kind == .needsReview ? .pending : nil),
+            in: organization.id)
+        return Outcome(message: message, result: result, events: events, reply: reply)
+    }
+
+    /// A phone number as providers send it (`whatsapp:+14155550100` included).
+    static func phone(_ text: String, field: String, region: Region?) throws -> Address {
+        let bare = text.hasPrefix("whatsapp:") ? String(text.dropFirst("whatsapp:".count)) : text
+        let address: Address
+        do {
+            address = try Address(parsing: bare, region: region)
+        } catch {
+            throw HushError.invalid(field, error.message)
+        }
+        guard address.kind == .phone else { throw Problem.invalid(field, "\(field) must be a phone number") }
+        return address
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import GRDB
+import HushCore
+
+extension SQLiteStore {
+    public func inboundSettings(of organization: OrganizationID) async throws -> InboundSettings {
+        try await read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM inbound_settings WHERE org_id = ?", arguments: [organization.rawValue]) else {
+                return InboundSettings()
+            }
+            func words(_ column: String, _ fallback: [String]) throws -> [String] {
+                guard let json: String = row[column] else { return fallback }
+                return try JSONDecoder().decode([String].self, from: Data(json.utf8))
+            }
+            return InboundSettings(
+                keywords: KeywordSet(
+                    optOut: try words("opt_out_keywords", KeywordSet.defaultOptOut), optIn: try words("opt_in_keywords", KeywordSet.defaultOptIn),
+                    help: try words("help_keywords", KeywordSet.defaultHelp)),
+                helpText: row["help_text"] ?? InboundSettings.defaultHelpText, twilioAuthToken: row["twilio_auth_token"])
+        }
+    }
+
+    public func updateInboundSettings(of organization: OrganizationID, _ settings: InboundSettings) async throws {
+        let encode = { (words: [String]) in String(decoding: try JSONEncoder().encode(words), as: UTF8.self) }
+        let arguments: StatementArguments = [
+            organization.rawValue, try encode(settings.keywords.optOut), try encode(settings.keywords.optIn), try encode(settings.keywords.help),
+            settings.helpText, settings.twilioAuthToken,
+        ]
+        try await storageErrors {
+            try await pool.write { db in
+                try db.execute(sql: """
+                    INSERT INTO inbound_settings (org_id, opt_out_keywords, opt_in_keywords, help_keywords, help_text, twilio_auth_token)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (org_id) DO UPDATE SET opt_out_keywords = excluded.opt_out_keywords,
+                        opt_in_keywords = excluded.opt_in_keywords, help_keywords = excluded.help_keywords,
+                        help_text = excluded.help_text, twilio_auth_token = excluded.twilio_auth_token
+                    """, arguments: arguments)
+            }
+        }
+    }
+
+    public func recordInbound(_ message: InboundMessage, in organization: OrganizationID) async throws -> InboundMessage {
+        try await storageErrors {
+            try await pool.write { db in
+                try db.execute(sql: """
+                    INSERT INTO inbound_messages (org_id, channel, sender, recipient, body, provider_message_id, received_at, result, keyword,
+                                                  replied_at, review)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [
+                        organization.rawValue, message.channel.rawValue, message.sender, message.recipient, message.body,
+                        message.providerMessageID, SQLiteCoding.milliseconds(message.receivedAt), message.result.rawValue, message.keyword,
+                        message.repliedAt.map(SQLiteCoding.milliseconds), message.review?.rawValue,
+                    ])
+                var stored = message
+                stored.id = db.lastInsertedRowID
+                return stored
+            }
+        }
+    }
+
+    /// When this sender was last answered for an opt-out, if at all.
+    public func lastOptOutReply(to sender: String, in organization: OrganizationID) async throws -> Date? {
+        try await read { db in
+            try Int64.fetchOne(db, sql: """
+                SELECT MAX(replied_at) FROM inbound_messages WHERE org_id = ? AND sender = ? AND result = 'opt_out'
+                """, arguments: [organization.rawValue, sender]).map(SQLiteCoding.date)
+        }
+    }
+
+    public func inboundMessages(in organization: OrganizationID, pendingReviewOnly: Bool, after: Int64, limit: Int) async throws -> [InboundMessage] {
+        try await read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT * FROM inbound_messages WHERE org_id = ? AND id > ? \(pendingReviewOnly ? "AND review = 'pending'" : "")
+                ORDER BY id LIMIT ?
+                """, arguments: [organization.rawValue, after, limit]).map(Self.inboundMessage)
+        }
+    }
+
+    public func inboundMessage(_ id: Int64, in organization: OrganizationID) async throws -> InboundMessage? {
+        try await read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM inbound_messages WHERE org_id = ? AND id = ?", arguments: [organization.rawValue, id])
+                .map(Self.inboundMessage)
+        }
+    }
+
+    /// Settles a message awaiting review; false when it was not pending.
+    public func settleReview(_ id: Int64, as decision: InboundMessage.Review, in organization: OrganizationID) async throws -> Bool {
+        try await storageErrors {
+            try await pool.write { db in
+                try db.execute(sql: "UPDATE inbound_messages SET review = ? WHERE org_id = ? AND id = ? AND review = 'pending'",
+                               arguments: [decision.rawValue, organization.rawValue, id])
+                return db.changesCount == 1
+            }
+        }
+    }
+
+    private static func inboundMessage(_ row: Row) throws -> InboundMessage {
+        let replied: Int64? = row["replied_at"]
+        let review: String? = row["review"]
+        return InboundMessage(
+            id: row["id"], channel: try Channel(parsing: row["channel"]), sender: row["sender"], recipient: row["recipient"],
+            body: row["body"], providerMessageID: row["provider_message_id"], receivedAt: SQLiteCoding.date(row["received_at"]),
+            result: KeywordResult.Kind(rawValue: row["result"]) ?? .none, keyword: row["keyword"],
+            repliedAt: replied.map(SQLiteCoding.date), review: review.flatMap(InboundMessage.Review.init(rawValue:)))
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import HushCore
+import Testing
+@testable import HushServer
+
+@Suite struct InboundTests {
+    private func inbound(_ body: String, from: String = "+14155550100", channel: String = "sms") -> String {
+        #"{"channel": "\#(channel)", "from": "\#(from)", "to": "+18005551212", "body": "\#(body)", "provider_message_id": "SM1"}"#
+    }
+
+    @Test func stopRepliesOnceAndStartLiftsOnlyWhatAKeywordStopped() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            try await client.send(.patch, "/v1/settings", key: server.admin, json: #"{"granular_opt_outs": true}"#)
+            // A rep's opt-out on voice, which START must not lift.
+            try await client.send(.post, "/v1/opt-outs", key: server.admin, json: #"{"address": "+14155550100", "channel": "voice", "source": "rep"}"#)
+            let stop = try await client.send(.post, "/v1/inbound", key: server.member, json: inbound(" Stop!!! "))
+            #expect(stop.status == .ok)
+            #expect(stop.json["result"] as? String == "opt_out")
+            #expect(stop.json["reply"] as? String == InboundSettings.defaultOptOutReply)
+            let event = try #require((stop.json["events"] as? [[String: Any]])?.first)
+            #expect(event["source"] as? String == "keyword")
+            #expect(event["channel"] as? String == "sms")
+            let evidence = try #require(event["evidence"] as? [String: Any])
+            #expect(evidence["text"] as? String == " Stop!!! ")
+            #expect(evidence["keyword"] as? String == "STOP")
+            #expect(evidence["provider_message_id"] as? String == "SM1")
+            #expect(try await client.allowed(server, "address=%2B14155550100&channel=sms") == false)
+
+            let again = try await client.send(.post, "/v1/inbound", key: server.member, json: inbound("STOP"))
+            #expect(again.json["reply"] is NSNull, "one reply per opt-out within 24 hours")
+            #expect((again.json["events"] as? [Any])?.isEmpty == true)
+
+            let start = try await client.send(.post, "/v1/inbound", key: server.member, json: inbound("start"))
+            #expect(start.json["result"] as? String == "opt_in")
+            #expect(start.json["reply"] as? String == InboundSettings.defaultOptInReply)
+            #expect(try await client.allowed(server, "address=%2B14155550100&channel=sms") == true)
+            #expect(try await client.allowed(server, "address=%2B14155550100&channel=voice") == false, "the rep's opt-out stays")
+        }
+    }
+
+    @Test func withoutGranularOptOutsStopCoversEveryChannel() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            let stop = try await client.send(.post, "/v1/inbound", key: server.member, json: inbound("unsubscribe me", channel: "whatsapp"))
+            #expect(stop.json["result"] as? String == "opt_out")
+            #expect(try await client.allowed(server, "address=%2B14155550100&channel=voice") == false)
+            #expect(try await client.allowed(server, "address=%2B14155550100&channel=sms") == false)
+        }
+    }
+
+    @Test func listKeywordsHelpAndReview() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            try await client.send(.patch, "/v1/settings", key: server.admin, json: #"{"granular_opt_outs": true, "help_text": "Acme alerts. Reply STOP to stop."}"#)
+            let promo = try await client.send(.post, "/v1/lists", key: server.admin, json: #"{"name": "Promos", "keywords": ["PROMO STOP"], "message": "No more promos.", "channels": ["sms"]}"#)
+            let promoID = try #require(promo.json["id"] as? Int)
+            let listStop = try await client.send(.post, "/v1/inbound", key: server.member, json: inbound("promo stop"))
+            #expect(listStop.json["lists"] as? [Int] == [promoID])
+            #expect(listStop.json["reply"] as? String == "No more promos.")
+            #expect(try await client.allowed(server, "address=%2B14155550100&channel=sms") == true, "only the list")
+            #expect(try await client.allowed(server, "address=%2B14155550100&channel=sms&lists=Promos") == false)
+
+            let help = try await client.send(.post, "/v1/inbound", key: server.member, json: inbound("HELP", from: "+14155550111"))
+            #expect(help.json["reply"] as? String == "Acme alerts. Reply STOP to stop.")
+
+            let ordinary = try await client.send(.post, "/v1/inbound", key: server.member, json: inbound("Stop by the store tomorrow?", from: "+14155550122"))
+            #expect(ordinary.json["result"] as? String == "needs_review")
+            #expect(ordinary.json["reply"] is NSNull)
+            let queue = try await client.send(.get, "/v1/review", key: server.member).json["messages"] as? [[String: Any]]
+            let pending = try #require(queue?.first)
+            #expect(queue?.count == 1)
+            let id = try #require(pending["id"] as? Int)
+            let decided = try await client.send(.post, "/v1/review/\(id)", key: server.member, json: #"{"decision": "opt_out"}"#)
+            #expect(decided.status == .ok)
+            #expect((decided.json["events"] as? [Any])?.count == 1)
+            #expect(try await client.allowed(server, "address=%2B14155550122&channel=sms") == false)
+            #expect(try await client.send(.post, "/v1/review/\(id)", key: server.member, json: #"{"decision": "ignore"}"#).status == .conflict)
+            #expect((try await client.send(.get, "/v1/review", key: server.member).json["messages"] as? [Any])?.isEmpty == true)
+            #expect(try await client.send(.post, "/v1/review/\(id)", key: server.otherAdmin, json: #"{"decision": "ignore"}"#).status == .notFound)
+            #expect(try await client.send(.post, "/v1/review/\(id)", key: server.member, json: #"{"decision": "maybe"}"#).status == .badRequest)
+        }
+    }
+
+    @Test func twilioWebhookChecksTheSignatureAndAnswersTwiML() async throws {
+        let server = try await TestServer(configuration: ServerConfiguration(publicURL: "https://hush.example.com"))
+        try await server.test { client in
+            let parameters: [(name: String, value: String)] = [("From", "+14155550100"), ("To", "+18005551212"), ("Body", "STOP"), ("MessageSid", "SM42")]
+            let form = parameters.map { "\($0.name)=\($0.value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }.joined(separator: "&")
+            func post(_ signature: String?, org: String = "acme") async throws -> (HTTPResponse.Status, String) {
+                var headers = HTTPFields()
+                headers[.contentType] = "application/x-www-form-urlencoded"
+                if let signature { headers[.twilioSignature] = signature }
+                return try await client.execute(uri: "/inbound/twilio/\(org)", method: .post, headers: headers, body: ByteBuffer(string: form)) {
+                    ($0.status, String(buffer: $0.body))
+                }
+            }
+            // No token configured: accepted as is.
+            let open = try await post(nil)
+            #expect(open.0 == .ok)
+            #expect(open.1 == #"<?xml version="1.0" encoding="UTF-8"?><Response><Message>You have been unsubscribed and will receive no more messages. Reply START to resubscribe.</Message></Response>"#)
+
+            try await client.send(.patch, "/v1/settings", key: server.admin, json: #"{"twilio_auth_token": "12345"}"#)
+            let settings = try await client.send(.get, "/v1/settings", key: server.admin)
+            #expect(settings.json["twilio_auth_token_set"] as? Bool == true)
+            #expect(settings.json["twilio_auth_token"] == nil, "never echoed")
+            #expect(try await post(nil).0 == .forbidden)
+            #expect(try await post("bm90LXJpZ2h0").0 == .forbidden)
+            let signature = TwilioSignature.compute(authToken: "12345", url: "https://hush.example.com/inbound/twilio/acme", parameters: parameters)
+            let signed = try await post(signature)
+            #expect(signed.0 == .ok)
+            #expect(signed.1 == #"<?xml version="1.0" encoding="UTF-8"?><Response/>"#, "a second STOP within 24 h gets no reply")
+            #expect(try await post(signature, org: "nobody").0 == .notFound)
+        }
+    }
+
+    @Test func twimlEscapesReplies() {
+        #expect(TwiML.response(reply: "A & B <ok>") == #"<?xml version="1.0" encoding="UTF-8"?><Response><Message>A &amp; B &lt;ok&gt;</Message></Response>"#)
+    }
+}
