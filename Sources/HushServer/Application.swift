@@ -76,7 +76,8 @@ public enum HushServer {
         PublicPages(store: store, links: links, metrics: metrics, limiter: RateLimiter(perMinute: configuration.publicRequestsPerMinute))
             .register(on: router)
 
-        let inbound = InboundRoutes(store: store, service: InboundService(store: store, metrics: metrics), configuration: configuration)
+        let inboundService = InboundService(store: store, metrics: metrics)
+        let inbound = InboundRoutes(store: store, service: inboundService, configuration: configuration)
         inbound.registerTwilio(on: router)
 
         let v1 = V1Group(router.group("v1").add(middleware: KeyMiddleware(authenticator: KeyAuthenticator(store: store))))
@@ -85,6 +86,7 @@ public enum HushServer {
         LedgerRoutes(store: store).register(on: v1)
         LinkRoutes(store: store, links: links).register(on: v1)
         inbound.register(on: v1)
+        TriggerRoutes(store: store, service: inboundService).register(on: v1)
         return (router, v1.operations)
     }
 }

@@ -63,6 +63,12 @@ public protocol Store: Sendable {
     func inboundMessage(_ id: Int64, in organization: OrganizationID) async throws -> InboundMessage?
     func settleReview(_ id: Int64, as decision: InboundMessage.Review, in organization: OrganizationID) async throws -> Bool
 
+    // MARK: Triggers and activities
+    func createTrigger(_ trigger: Trigger, in organization: OrganizationID) async throws -> Trigger
+    func triggers(in organization: OrganizationID) async throws -> [Trigger]
+    func deleteTrigger(_ id: Int64, in organization: OrganizationID) async throws -> Bool
+    func logActivity(_ activity: Activity, in organization: OrganizationID) async throws -> Activity
+
     // MARK: Reading
     func suppressions(of address: Address, in organization: OrganizationID) async throws -> [Suppression]
     /// The suppressions of a list, oldest first, after the suppression made by event `after`.

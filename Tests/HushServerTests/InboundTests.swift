@@ -119,4 +119,65 @@ import Testing
     @Test func twimlEscapesReplies() {
         #expect(TwiML.response(reply: "A & B <ok>") == #"<?xml version="1.0" encoding="UTF-8"?><Response><Message>A &amp; B &lt;ok&gt;</Message></Response>"#)
     }
+
+    @Test func callDispositionTriggersOptTheNumberOut() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            let created = try await client.send(.post, "/v1/triggers", key: server.admin, json: #"{"on": "call.logged", "when": {"disposition": "Do Not Call"}, "then": {"opt_out": {"channels": ["voice"]}}}"#)
+            #expect(created.status == .created)
+            let id = try #require(created.json["id"] as? Int)
+            #expect(try await client.send(.post, "/v1/triggers", key: server.member, json: #"{"on": "call.logged", "when": {"disposition": "x"}, "then": {"opt_out": {}}}"#).status == .forbidden)
+
+            let other = try await client.send(.post, "/v1/activities", key: server.member, json: #"{"type": "call.logged", "address": "+14155550100", "disposition": "Left voicemail"}"#)
+            #expect(other.status == .created)
+            #expect((other.json["events"] as? [Any])?.isEmpty == true)
+            let dnc = try await client.send(.post, "/v1/activities", key: server.member, json: #"{"type": "call.logged", "address": "+1 415 555 0100", "disposition": "do not call", "scope": "brand"}"#)
+            #expect(dnc.json["triggers"] as? [Int] == [id])
+            let event = try #require((dnc.json["events"] as? [[String: Any]])?.first)
+            #expect(event["source"] as? String == "trigger")
+            #expect(event["channel"] as? String == "voice")
+            #expect(event["scope"] as? String == "brand")
+            #expect((event["evidence"] as? [String: Any])?["trigger"] as? Int == id)
+            #expect(try await client.allowed(server, "address=%2B14155550100&channel=voice&scope=brand") == false)
+            #expect(try await client.allowed(server, "address=%2B14155550100&channel=sms&scope=brand") == true)
+
+            #expect((try await client.send(.get, "/v1/triggers", key: server.member).json["triggers"] as? [Any])?.count == 1)
+            #expect(try await client.send(.delete, "/v1/triggers/\(id)", key: server.admin).status == .noContent)
+            #expect(try await client.send(.delete, "/v1/triggers/\(id)", key: server.admin).status == .notFound)
+            let bad: [(String, String)] = [
+                (#"{"on": "email.opened", "when": {}, "then": {}}"#, "on"),
+                (#"{"on": "call.logged", "when": {}, "then": {"opt_out": {}}}"#, "when.disposition"),
+                (#"{"on": "message.received", "when": {"keyword": "GO"}, "then": {}}"#, "then"),
+                (#"{"on": "call.logged", "when": {"disposition": "DNC"}, "then": {"opt_out": {"channels": ["fax"]}}}"#, "then.opt_out.channels[0]"),
+            ]
+            for (body, field) in bad {
+                let response = try await client.send(.post, "/v1/triggers", key: server.admin, json: body)
+                #expect(response.status == .badRequest, "\(body)")
+                #expect(((response.json["errors"] as? [[String: Any]])?.first?["field"] as? String) == field, "\(body)")
+            }
+        }
+    }
+
+    @Test func messageKeywordTriggersOptOutAndBackIn() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            let promo = try await client.send(.post, "/v1/lists", key: server.admin, json: #"{"name": "Promos", "channels": ["sms"], "message": "Promos stopped."}"#)
+            let promoID = try #require(promo.json["id"] as? Int)
+            try await client.send(.post, "/v1/triggers", key: server.admin, json: #"{"on": "message.received", "when": {"keyword": "PROMO STOP"}, "then": {"opt_out": {"lists": [\#(promoID)]}}}"#)
+            try await client.send(.post, "/v1/triggers", key: server.admin, json: #"{"on": "message.received", "when": {"keyword": "PROMO START"}, "then": {"opt_in": {"lists": [\#(promoID)]}}}"#)
+
+            let stop = try await client.send(.post, "/v1/inbound", key: server.member, json: inbound("Promo stop!"))
+            #expect(stop.json["result"] as? String == "opt_out")
+            #expect(stop.json["reply"] as? String == "Promos stopped.")
+            let event = try #require((stop.json["events"] as? [[String: Any]])?.first)
+            #expect(event["source"] as? String == "trigger")
+            #expect((event["evidence"] as? [String: Any])?["trigger"] != nil)
+            #expect(try await client.allowed(server, "address=%2B14155550100&channel=sms&lists=Promos") == false)
+            #expect(try await client.allowed(server, "address=%2B14155550100&channel=sms") == true)
+
+            let start = try await client.send(.post, "/v1/inbound", key: server.member, json: inbound("promo start"))
+            #expect(start.json["result"] as? String == "opt_in")
+            #expect(try await client.allowed(server, "address=%2B14155550100&channel=sms&lists=Promos") == true)
+        }
+    }
 }

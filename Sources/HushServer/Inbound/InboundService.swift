@@ -66,6 +66,26 @@ struct InboundService: Sendable {
 
         var events: [LedgerEvent] = []
         var reply: String?
+        // A message.received trigger decides before the default keywords.
+        let fired = try await store.triggers(in: organization.id).filter { $0.matches(message: received.body) }
+        if !fired.isEmpty {
+            for trigger in fired {
+                var context = evidence
+                context["trigger"] = .number(Double(trigger.id))
+                context["keyword"] = .string(trigger.when.keyword ?? "")
+                events += try await run(trigger, for: sender, channel: received.channel, scope: .organization, actor: actor,
+                                        evidence: Evidence(context), in: organization)
+            }
+            let optOut = fired.contains { $0.then.optOut != nil }
+            result = KeywordResult(
+                kind: optOut ? .optOut : .optIn, keyword: fired[0].when.keyword,
+                lists: fired.flatMap { ($0.then.optOut ?? $0.then.optIn)?.lists ?? [] }.map(ListID.init(rawValue:)))
+            if !events.isEmpty {
+                reply = optOut
+                    ? result.lists.compactMap { id in lists.first { $0.id == id }?.definition.message }.first ?? InboundSettings.defaultOptOutReply
+                    : InboundSettings.defaultOptInReply
+            }
+        } else {
         switch result.kind {
         case .optOut:
             let targets: [OptOutList?] = result.lists.isEmpty ? [nil] : result.lists.map { id in lists.first { $0.id == id } }
@@ -99,6 +119,7 @@ struct InboundService: Sendable {
         case .needsReview, .none:
             break
         }
+        }
 
         let message = try await store.recordInbound(InboundMessage(
             channel: received.channel, sender: sender.normalized, recipient: recipient.normalized, body: received.body,
@@ -106,6 +127,37 @@ struct InboundService: Sendable {
             keyword: result.keyword, repliedAt: reply == nil ? nil : now, review: result.kind == .needsReview ? .pending : nil),
             in: organization.id)
         return Outcome(message: message, result: result, events: events, reply: reply)
+    }
+
+    /// Applies a trigger's opt-out or opt-in to an address. Opt-ins lift only what the trigger
+    /// names, and are recorded as the person's own consent (their message).
+    func run(
+        _ trigger: Trigger, for address: Address, channel: Channel?, scope: Scope, actor: String, evidence: Evidence,
+        in organization: Organization
+    ) async throws -> [LedgerEvent] {
+        let change = (trigger.then.optOut ?? trigger.then.optIn)!
+        let channels: [ChannelSelection] = try change.channels.map { names in
+            try names.map { (name) throws(HushError) in try ChannelSelection(parsing: name) }
+        } ?? channel.map { [.only($0)] } ?? [.all]
+        let lists: [ListID?] = change.lists.map { $0.map { ListID(rawValue: $0) } } ?? [nil]
+        if trigger.then.optOut != nil {
+            let optOuts = channels.filter { $0.accepts(address.kind) }.flatMap { channel in
+                lists.map { list in
+                    OptOut(subject: .address(address), channel: channel, scope: scope, list: list, source: .trigger, actor: actor, evidence: evidence)
+                }
+            }
+            let events = try await store.record(optOuts, in: organization.id).flatMap(\.events)
+            metrics.optOutsRecorded.increment(by: Int64(events.count))
+            return events
+        }
+        let consent = try Consent(kind: "keyword", reference: "trigger \(trigger.id)")
+        let optIns = channels.flatMap { channel in
+            lists.map { list in
+                OptIn(subject: .address(address), channel: channel, scope: scope, list: list, source: .trigger, actor: actor,
+                      consent: consent, context: evidence)
+            }
+        }
+        return try await store.record(optIns, in: organization.id).compactMap(\.event)
     }
 
     /// A phone number as providers send it (`whatsapp:+14155550100` included).

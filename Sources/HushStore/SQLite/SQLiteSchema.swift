@@ -20,6 +20,9 @@ enum SQLiteSchema {
         migrator.registerMigration("v5: inbound messages and their settings") { db in
             try db.execute(sql: v5)
         }
+        migrator.registerMigration("v6: activities and triggers") { db in
+            try db.execute(sql: v6)
+        }
         return migrator
     }
 
@@ -234,5 +237,29 @@ enum SQLiteSchema {
         );
         CREATE INDEX inbound_messages_sender ON inbound_messages(org_id, sender, id);
         CREATE INDEX inbound_messages_review ON inbound_messages(org_id, id) WHERE review = 'pending';
+        """
+
+    // What reps and dialers log (distinct from the ledger), and the rules that turn activities
+    // and inbound messages into opt-outs and opt-ins.
+    private static let v6 = """
+        CREATE TABLE activities (
+            id INTEGER PRIMARY KEY,
+            org_id INTEGER NOT NULL REFERENCES organizations(id),
+            type TEXT NOT NULL,
+            address TEXT NOT NULL,
+            disposition TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            occurred_at INTEGER NOT NULL,
+            actor TEXT NOT NULL
+        );
+        CREATE INDEX activities_org ON activities(org_id, id);
+        CREATE TABLE triggers (
+            id INTEGER PRIMARY KEY,
+            org_id INTEGER NOT NULL REFERENCES organizations(id),
+            definition TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            deleted_at INTEGER
+        );
+        CREATE INDEX triggers_org ON triggers(org_id) WHERE deleted_at IS NULL;
         """
 }

@@ -1,0 +1,116 @@
+import Foundation
+
+/// A rule that turns what happens (a logged call, a received message) into an opt-out or an
+/// opt-in: `{on: "call.logged", when: {disposition: "Do Not Call"}, then: {opt_out: {channels: ["voice"]}}}`.
+public struct Trigger: Hashable, Sendable, Codable {
+    public enum Event: String, Hashable, Sendable, Codable {
+        case callLogged = "call.logged"
+        case messageReceived = "message.received"
+    }
+
+    public struct Condition: Hashable, Sendable, Codable {
+        /// For `call.logged`: the disposition, compared without case.
+        public var disposition: String?
+        /// For `message.received`: the message, read like a keyword.
+        public var keyword: String?
+
+        public init(disposition: String? = nil, keyword: String? = nil) {
+            self.disposition = disposition
+            self.keyword = keyword
+        }
+    }
+
+    public struct Change: Hashable, Sendable, Codable {
+        /// Channels to stop; for `message.received` the message's channel when absent.
+        public var channels: [String]?
+        /// List ids; the default list when absent.
+        public var lists: [Int64]?
+
+        public init(channels: [String]? = nil, lists: [Int64]? = nil) {
+            self.channels = channels
+            self.lists = lists
+        }
+    }
+
+    public struct Action: Hashable, Sendable, Codable {
+        public var optOut: Change?
+        public var optIn: Change?
+
+        enum CodingKeys: String, CodingKey {
+            case optOut = "opt_out"
+            case optIn = "opt_in"
+        }
+
+        public init(optOut: Change? = nil, optIn: Change? = nil) {
+            self.optOut = optOut
+            self.optIn = optIn
+        }
+    }
+
+    public var id: Int64
+    public var on: Event
+    public var when: Condition
+    public var then: Action
+
+    public init(id: Int64 = 0, on: Event, when: Condition, then: Action) {
+        self.id = id
+        self.on = on
+        self.when = when
+        self.then = then
+    }
+
+    /// Checks the rule's shape, naming the field at fault.
+    public func validated() throws(HushError) -> Trigger {
+        switch on {
+        case .callLogged:
+            guard let disposition = when.disposition, !disposition.trimmed.isEmpty, disposition.count <= 100 else {
+                throw .invalid("when.disposition", "a call.logged trigger needs a disposition of 1 to 100 characters")
+            }
+            guard then.optIn == nil else {
+                throw .invalid("then.opt_in", "a call disposition cannot opt anyone in")
+            }
+        case .messageReceived:
+            guard let keyword = when.keyword, !KeywordEngine.words(keyword).isEmpty, keyword.count <= 50 else {
+                throw .invalid("when.keyword", "a message.received trigger needs a keyword of 1 to 50 characters")
+            }
+        }
+        guard (then.optOut == nil) != (then.optIn == nil) else {
+            throw .invalid("then", "give exactly one of opt_out and opt_in")
+        }
+        for (offset, name) in ((then.optOut ?? then.optIn)?.channels ?? []).enumerated() {
+            _ = try ChannelSelection(parsing: name, field: "then.\(then.optOut != nil ? "opt_out" : "opt_in").channels[\(offset)]")
+        }
+        return self
+    }
+
+    /// Whether a received message sets this trigger off.
+    public func matches(message: String) -> Bool {
+        on == .messageReceived && when.keyword.map { KeywordEngine.words($0) == KeywordEngine.words(message) } == true
+    }
+
+    public func matches(disposition: String) -> Bool {
+        on == .callLogged && when.disposition.map { $0.trimmed.lowercased() == disposition.trimmed.lowercased() } == true
+    }
+}
+
+/// Something a rep or a dialer logged, such as a call and its disposition. Not a ledger event:
+/// triggers may turn it into one.
+public struct Activity: Hashable, Sendable {
+    public var id: Int64
+    public var type: String
+    public var address: Address
+    public var disposition: String
+    public var scope: Scope
+    public var occurredAt: Date
+    public var actor: String
+
+    public init(id: Int64 = 0, type: String, address: Address, disposition: String, scope: Scope, occurredAt: Date, actor: String) {
+        self.id = id
+        self.type = type
+        self.address = address
+        self.disposition = disposition
+        self.scope = scope
+        self.occurredAt = occurredAt
+        self.actor = actor
+    }
+}

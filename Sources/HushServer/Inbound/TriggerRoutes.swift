@@ -1,0 +1,114 @@
+import Foundation
+import Hummingbird
+import HushCore
+import HushStore
+
+/// `/v1/triggers` and `/v1/activities`: rules, and the logged calls they act on.
+struct TriggerRoutes: Sendable {
+    let store: any Store
+    let service: InboundService
+
+    func register(on group: V1Group) {
+        group.on(.post, "triggers") { request, context in try await create(request, context) }
+        group.on(.get, "triggers") { _, context in try await all(context) }
+        group.on(.delete, "triggers/:id") { _, context in try await delete(context) }
+        group.on(.post, "activities") { request, context in try await activity(request, context) }
+    }
+
+    struct TriggerInput: APIInput {
+        static let fields: Set<String> = ["on", "when", "then"]
+        let on: String
+        let when: Trigger.Condition
+        let then: Trigger.Action
+    }
+
+    struct TriggerJSON: Encodable, Sendable {
+        let trigger: Trigger
+
+        func encode(to encoder: any Encoder) throws {
+            try trigger.encode(to: encoder)
+        }
+    }
+
+    struct TriggersJSON: Encodable, Sendable {
+        let triggers: [TriggerJSON]
+    }
+
+    private func create(_ request: Request, _ context: HushRequestContext) async throws -> Response {
+        let caller = try context.caller()
+        try caller.requireAdmin("creating a trigger")
+        let input = try await request.input(TriggerInput.self, context: context)
+        guard let event = Trigger.Event(rawValue: input.on) else {
+            throw Problem.invalid("on", "on is call.logged or message.received")
+        }
+        let trigger = try Trigger(on: event, when: input.when, then: input.then).validated()
+        let stored = try await store.createTrigger(trigger, in: caller.organization)
+        return try JSONBody(TriggerJSON(trigger: stored), status: .created).response(from: request, context: context)
+    }
+
+    private func all(_ context: HushRequestContext) async throws -> JSONBody<TriggersJSON> {
+        let caller = try context.caller()
+        return JSONBody(TriggersJSON(triggers: try await store.triggers(in: caller.organization).map(TriggerJSON.init)))
+    }
+
+    private func delete(_ context: HushRequestContext) async throws -> Response {
+        let caller = try context.caller()
+        try caller.requireAdmin("deleting a trigger")
+        let text = context.parameters.get("id") ?? ""
+        guard let id = Int64(text), try await store.deleteTrigger(id, in: caller.organization) else {
+            throw HushError(.notFound, field: "id", "no trigger \"\(text)\" in this organization")
+        }
+        return Response(status: .noContent)
+    }
+
+    struct ActivityInput: APIInput {
+        static let fields: Set<String> = ["type", "address", "disposition", "scope", "occurred_at"]
+        let type: String
+        let address: String
+        let disposition: String
+        let scope: String?
+        let occurredAt: Date?
+
+        enum CodingKeys: String, CodingKey {
+            case type, address, disposition, scope
+            case occurredAt = "occurred_at"
+        }
+    }
+
+    struct ActivityOutput: Encodable, Sendable {
+        let id: Int64
+        let triggers: [Int64]
+        let events: [EventJSON]
+    }
+
+    /// Logs a call; every `call.logged` trigger whose disposition matches acts on it, and the
+    /// events it writes name the trigger and the activity in their evidence.
+    private func activity(_ request: Request, _ context: HushRequestContext) async throws -> Response {
+        let caller = try context.caller()
+        let input = try await request.input(ActivityInput.self, context: context)
+        guard input.type == Trigger.Event.callLogged.rawValue else {
+            throw Problem.invalid("type", "type is call.logged")
+        }
+        guard !input.disposition.trimmed.isEmpty, input.disposition.count <= 100 else {
+            throw Problem.invalid("disposition", "a disposition has 1 to 100 characters")
+        }
+        let organization = try await store.requireOrganization(caller)
+        let address = try Address(parsing: input.address, region: organization.settings.defaultRegion)
+        let scope = try Scope(parsing: input.scope ?? "")
+        let activity = try await store.logActivity(Activity(
+            type: input.type, address: address, disposition: input.disposition.trimmed, scope: scope,
+            occurredAt: input.occurredAt ?? Date(), actor: caller.actor), in: caller.organization)
+        var events: [LedgerEvent] = []
+        let fired = try await store.triggers(in: caller.organization).filter { $0.matches(disposition: activity.disposition) }
+        for trigger in fired {
+            events += try await service.run(
+                trigger, for: address, channel: nil, scope: scope, actor: caller.actor,
+                evidence: Evidence([
+                    "trigger": .number(Double(trigger.id)), "activity": .number(Double(activity.id)),
+                    "disposition": .string(activity.disposition), "type": .string(activity.type),
+                ]), in: organization)
+        }
+        return try JSONBody(ActivityOutput(id: activity.id, triggers: fired.map(\.id), events: events.map(EventJSON.init)), status: .created)
+            .response(from: request, context: context)
+    }
+}
