@@ -113,6 +113,16 @@ import Testing
             #expect(signed.0 == .ok)
             #expect(signed.1 == #"<?xml version="1.0" encoding="UTF-8"?><Response/>"#, "a second STOP within 24 h gets no reply")
             #expect(try await post(signature, org: "nobody").0 == .notFound)
+
+            // Twilio's own handling fired on a text that alone would wait for review.
+            let unusual: [(name: String, value: String)] = [("From", "+14155550133"), ("To", "+18005551212"), ("Body", "stop it already you guys"), ("OptOutType", "STOP")]
+            var headers = HTTPFields()
+            headers[.contentType] = "application/x-www-form-urlencoded"
+            headers[.twilioSignature] = TwilioSignature.compute(authToken: "12345", url: "https://hush.example.com/inbound/twilio/acme", parameters: unusual)
+            let body = unusual.map { "\($0.name)=\($0.value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }.joined(separator: "&")
+            let followed = try await client.execute(uri: "/inbound/twilio/acme", method: .post, headers: headers, body: ByteBuffer(string: body)) { $0.status }
+            #expect(followed == .ok)
+            #expect(try await client.allowed(server, "address=%2B14155550133&channel=sms") == false)
         }
     }
 
