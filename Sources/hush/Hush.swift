@@ -11,7 +11,7 @@ struct Hush: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hush",
         abstract: "Opt-outs and consent: record them, honour them at send time, prove them.",
-        subcommands: [Serve.self, Orgs.self, Keys.self, LinkKeys.self, OptOutCommand.self, CheckCommand.self, ImportCommand.self, ExportCommand.self])
+        subcommands: [Serve.self, Orgs.self, Keys.self, LinkKeys.self, OptOutCommand.self, CheckCommand.self, ImportCommand.self, ExportCommand.self, Webhooks.self])
 }
 
 /// Options every command that opens the database takes.
@@ -169,6 +169,38 @@ struct LinkKeys: AsyncParsableCommand {
         func run() async throws {
             let key = try await database.withStore { store in try await store.rotateLinkKey() }
             print("new link key \(key.id)")
+        }
+    }
+}
+
+struct Webhooks: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Help for webhook receivers.", subcommands: [Verify.self])
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check a Standard Webhooks signature by hand. Exit 0 valid, 1 not valid, 2 bad input.")
+        @Option(help: "The endpoint's secret, whsec_…") var secret: String
+        @Option(help: "The webhook-id header.") var id: String
+        @Option(help: "The webhook-timestamp header (unix seconds).") var timestamp: Int64
+        @Option(help: "A file holding the exact request body.") var body: String
+        @Option(help: "The webhook-signature header (one or more v1,… separated by spaces).") var signature: String
+
+        func run() throws {
+            let parsed: WebhookSecret
+            let bytes: [UInt8]
+            do {
+                parsed = try WebhookSecret(parsing: secret)
+                bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: body)))
+            } catch {
+                FileHandle.standardError.write(Data("error: \(error.commandLineDescription)\n".utf8))
+                throw ExitCode(2)
+            }
+            if WebhookSignature.verify(header: signature, id: id, timestamp: timestamp, body: bytes, secret: parsed) {
+                print("valid")
+            } else {
+                print("not valid: expected \(WebhookSignature.sign(id: id, timestamp: timestamp, body: bytes, secret: parsed))")
+                throw ExitCode(1)
+            }
         }
     }
 }

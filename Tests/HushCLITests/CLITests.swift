@@ -35,8 +35,8 @@ struct CLI {
 
     /// Runs `hush` with `arguments` and `--database`, waits for it, and returns what it printed.
     @discardableResult
-    func run(_ arguments: [String]) throws -> Result {
-        let process = try start(arguments)
+    func run(_ arguments: [String], database withDatabase: Bool = true) throws -> Result {
+        let process = try start(arguments, database: withDatabase)
         let out = process.output.fileHandleForReading.readDataToEndOfFile()
         let err = process.errors.fileHandleForReading.readDataToEndOfFile()
         process.process.waitUntilExit()
@@ -49,10 +49,10 @@ struct CLI {
         let errors: Pipe
     }
 
-    func start(_ arguments: [String]) throws -> Running {
+    func start(_ arguments: [String], database withDatabase: Bool = true) throws -> Running {
         let process = Process()
         process.executableURL = Self.executable
-        process.arguments = arguments + ["--database", database]
+        process.arguments = arguments + (withDatabase ? ["--database", database] : [])
         var environment = ProcessInfo.processInfo.environment
         environment["HUSH_ERASURE_SECRET"] = Self.secret
         process.environment = environment
@@ -337,5 +337,19 @@ struct CLI {
         #expect(rotated.stdout == "new link key \(keys[0].id)\n", "the newest key signs")
         #expect(keys[1] == first[0], "the old key still verifies")
         try await store.close()
+    }
+
+    @Test func webhooksVerifyChecksAStandardWebhooksSignature() throws {
+        let cli = try CLI()
+        let body = try cli.write("body.json", #"{"test": 2432232314}"#)
+        let arguments = ["webhooks", "verify", "--secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "--id", "msg_p5jXN8AQM9LWM0D4loKWxJek",
+                         "--timestamp", "1614265330", "--body", body]
+        let valid = try cli.run(arguments + ["--signature", "v1,bm90LWl0 v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="], database: false)
+        #expect(valid.status == 0)
+        #expect(valid.stdout == "valid\n")
+        let invalid = try cli.run(arguments + ["--signature", "v1,bm90LWl0"], database: false)
+        #expect(invalid.status == 1)
+        #expect(invalid.stdout.contains("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="))
+        #expect(try cli.run(["webhooks", "verify", "--secret", "nope", "--id", "x", "--timestamp", "1", "--body", body, "--signature", "v1,x"], database: false).status == 2)
     }
 }
