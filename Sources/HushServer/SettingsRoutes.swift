@@ -1,0 +1,150 @@
+import Foundation
+import Hummingbird
+import HushCore
+import HushStore
+
+/// `GET/PATCH /v1/settings`: an organization's opt-out behaviour, branding and inbound settings.
+extension V1Routes {
+
+    struct SettingsOutput: Encodable, Sendable {
+        let organization: String
+        let granularOptOuts: Bool
+        let defaultRegion: String?
+        let brandName: String?
+        let brandLogoURL: String?
+        let brandColor: String?
+        let helpText: String
+        let keywords: KeywordsJSON
+        let twilioAuthTokenSet: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case organization, keywords
+            case granularOptOuts = "granular_opt_outs"
+            case defaultRegion = "default_region"
+            case brandName = "brand_name"
+            case brandLogoURL = "brand_logo_url"
+            case brandColor = "brand_color"
+            case helpText = "help_text"
+            case twilioAuthToken = "twilio_auth_token"
+            case twilioAuthTokenSet = "twilio_auth_token_set"
+        }
+
+        init(_ organization: Organization, _ inbound: InboundSettings) {
+            helpText = inbound.helpText
+            keywords = KeywordsJSON(optOut: inbound.keywords.optOut, optIn: inbound.keywords.optIn, help: inbound.keywords.help)
+            twilioAuthTokenSet = inbound.twilioAuthToken != nil
+            self.organization = organization.name
+            granularOptOuts = organization.settings.granularOptOuts
+            defaultRegion = organization.settings.defaultRegion?.rawValue
+            brandName = organization.settings.branding.displayName
+            brandLogoURL = organization.settings.branding.logoURL
+            brandColor = organization.settings.branding.color
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(organization, forKey: .organization)
+            try container.encode(granularOptOuts, forKey: .granularOptOuts)
+            try container.encode(defaultRegion, forKey: .defaultRegion)
+            try container.encode(brandName, forKey: .brandName)
+            try container.encode(brandLogoURL, forKey: .brandLogoURL)
+            try container.encode(brandColor, forKey: .brandColor)
+            try container.encode(helpText, forKey: .helpText)
+            try container.encode(keywords, forKey: .keywords)
+            try container.encode(twilioAuthTokenSet, forKey: .twilioAuthTokenSet)
+        }
+    }
+
+    /// The words inbound messages are read for.
+    struct KeywordsJSON: Codable, Sendable {
+        let optOut: [String]
+        let optIn: [String]
+        let help: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case optOut = "opt_out"
+            case optIn = "opt_in"
+            case help
+        }
+    }
+
+    /// Absent fields are kept; `null` clears a region or a brand field.
+    struct SettingsInput: APIInput {
+        static let fields: Set<String> = [
+            "granular_opt_outs", "default_region", "brand_name", "brand_logo_url", "brand_color", "help_text", "keywords",
+            "twilio_auth_token",
+        ]
+        let granularOptOuts: Bool?
+        let helpText: String?
+        let keywords: KeywordsJSON?
+        /// Write-only: never shown back.
+        let twilioAuthToken: String??
+        let defaultRegion: String??
+        let brandName: String??
+        let brandLogoURL: String??
+        let brandColor: String??
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: SettingsOutput.CodingKeys.self)
+            granularOptOuts = try container.decodeIfPresent(Bool.self, forKey: .granularOptOuts)
+            defaultRegion = try container.decodeClearable(String.self, forKey: .defaultRegion)
+            brandName = try container.decodeClearable(String.self, forKey: .brandName)
+            brandLogoURL = try container.decodeClearable(String.self, forKey: .brandLogoURL)
+            brandColor = try container.decodeClearable(String.self, forKey: .brandColor)
+            helpText = try container.decodeIfPresent(String.self, forKey: .helpText)
+            keywords = try container.decodeIfPresent(KeywordsJSON.self, forKey: .keywords)
+            twilioAuthToken = try container.decodeClearable(String.self, forKey: .twilioAuthToken)
+        }
+    }
+
+    func settings(_ context: HushRequestContext) async throws -> JSONBody<SettingsOutput> {
+        let caller = try context.caller()
+        return JSONBody(SettingsOutput(try await store.requireOrganization(caller), try await store.inboundSettings(of: caller.organization)))
+    }
+
+    func updateSettings(_ request: Request, _ context: HushRequestContext) async throws -> JSONBody<SettingsOutput> {
+        let caller = try context.caller()
+        try caller.requireAdmin("changing settings")
+        let input = try await request.input(SettingsInput.self, context: context)
+        var settings = try await store.requireOrganization(caller).settings
+        if let granular = input.granularOptOuts { settings.granularOptOuts = granular }
+        if let region = input.defaultRegion {
+            if let code = region {
+                guard let parsed = Region(code: code) else {
+                    throw Problem.invalid("default_region", "\"\(code)\" is not a supported region; use one of \(Region.supported.map(\.rawValue).joined(separator: ", "))")
+                }
+                settings.defaultRegion = parsed
+            } else {
+                settings.defaultRegion = nil
+            }
+        }
+        if let name = input.brandName { settings.branding.displayName = name }
+        if let logo = input.brandLogoURL { settings.branding.logoURL = logo }
+        if let color = input.brandColor { settings.branding.color = color }
+        settings.branding = try settings.branding.validated()
+        var inbound = try await store.inboundSettings(of: caller.organization)
+        if let help = input.helpText {
+            guard (1...InboundSettings.maximumTextLength).contains(help.trimmed.count) else {
+                throw Problem.invalid("help_text", "the help text has 1 to \(InboundSettings.maximumTextLength) characters")
+            }
+            inbound.helpText = help.trimmed
+        }
+        if let keywords = input.keywords {
+            for (field, words) in [("keywords.opt_out", keywords.optOut), ("keywords.opt_in", keywords.optIn), ("keywords.help", keywords.help)] {
+                guard !words.isEmpty, words.allSatisfy({ !KeywordEngine.words($0).isEmpty && $0.count <= ListDefinition.maximumKeywordLength }) else {
+                    throw Problem.invalid(field, "give 1 or more keywords of 1 to \(ListDefinition.maximumKeywordLength) characters with a letter or digit")
+                }
+            }
+            inbound.keywords = KeywordSet(optOut: keywords.optOut, optIn: keywords.optIn, help: keywords.help)
+        }
+        if let token = input.twilioAuthToken {
+            if let token, token.isEmpty || token.count > 128 {
+                throw Problem.invalid("twilio_auth_token", "the auth token has 1 to 128 characters")
+            }
+            inbound.twilioAuthToken = token
+        }
+        let updated = try await store.updateSettings(of: caller.organization, settings)
+        try await store.updateInboundSettings(of: caller.organization, inbound)
+        return JSONBody(SettingsOutput(updated, inbound))
+    }
+}
