@@ -113,17 +113,11 @@ struct LedgerRoutes: Sendable {
 
     struct EventsOutput: Encodable, Sendable {
         let events: [EventJSON]
-        let nextCursor: String?
+        @NullEncoded var nextCursor: String?
 
         enum CodingKeys: String, CodingKey {
             case events
             case nextCursor = "next_cursor"
-        }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(events, forKey: .events)
-            try container.encode(nextCursor, forKey: .nextCursor)
         }
     }
 

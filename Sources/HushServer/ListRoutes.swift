@@ -28,8 +28,8 @@ struct ListRoutes: Sendable {
         let name: String
         let description: String
         let keywords: [String]
-        let message: String?
-        let webhookURL: String?
+        @NullEncoded var message: String?
+        @NullEncoded var webhookURL: String?
         let channels: [String]
         let isDefault: Bool
 
@@ -48,19 +48,6 @@ struct ListRoutes: Sendable {
             webhookURL = list.definition.webhookURL
             channels = Channel.allCases.filter(list.definition.channels.contains).map(\.rawValue)
             isDefault = list.isDefault
-        }
-
-        func encode(to encoder: any Encoder) throws {
-            // `message` and `webhook_url` are written as null when unset, so clients see every field.
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(id, forKey: .id)
-            try container.encode(name, forKey: .name)
-            try container.encode(description, forKey: .description)
-            try container.encode(keywords, forKey: .keywords)
-            try container.encode(message, forKey: .message)
-            try container.encode(webhookURL, forKey: .webhookURL)
-            try container.encode(channels, forKey: .channels)
-            try container.encode(isDefault, forKey: .isDefault)
         }
     }
 
@@ -196,17 +183,11 @@ struct ListRoutes: Sendable {
 
     struct EntriesOutput: Encodable, Sendable {
         let entries: [SuppressionJSON]
-        let nextCursor: String?
+        @NullEncoded var nextCursor: String?
 
         enum CodingKeys: String, CodingKey {
             case entries
             case nextCursor = "next_cursor"
-        }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(entries, forKey: .entries)
-            try container.encode(nextCursor, forKey: .nextCursor)
         }
     }
 

@@ -97,3 +97,19 @@ extension Address.Kind {
     /// The reason a blocked recipient is reported with (the seed's "Optout Email"/"Optout Number").
     var optOutReason: String { self == .email ? "optout_email" : "optout_number" }
 }
+
+/// An optional the API writes as `null` when absent, so clients see every field. (Synthesized
+/// `Encodable` leaves nil optionals out.)
+@propertyWrapper
+struct NullEncoded<Value: Encodable & Sendable>: Encodable, Sendable {
+    var wrappedValue: Value?
+
+    init(wrappedValue: Value?) {
+        self.wrappedValue = wrappedValue
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        if let wrappedValue { try container.encode(wrappedValue) } else { try container.encodeNil() }
+    }
+}

@@ -18,19 +18,14 @@ struct OptOutsOutput: Encodable, Sendable {
 }
 
 struct OptInOutput: Encodable, Sendable {
-    let lifted: SuppressionJSON?
-    let event: EventJSON?
+    @NullEncoded var lifted: SuppressionJSON?
+    @NullEncoded var event: EventJSON?
 
     init(_ outcome: OptInOutcome) {
         lifted = outcome.lifted.map(SuppressionJSON.init)
         event = outcome.event.map(EventJSON.init)
     }
 
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(lifted, forKey: .lifted)
-        try container.encode(event, forKey: .event)
-    }
 
     enum CodingKeys: String, CodingKey {
         case lifted, event

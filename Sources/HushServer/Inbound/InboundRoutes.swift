@@ -67,10 +67,10 @@ struct InboundRoutes: Sendable {
     struct InboundOutput: Encodable, Sendable {
         let message: MessageJSON
         let result: String
-        let keyword: String?
+        @NullEncoded var keyword: String?
         let lists: [Int64]
         let events: [EventJSON]
-        let reply: String?
+        @NullEncoded var reply: String?
 
         init(_ outcome: InboundService.Outcome) {
             message = MessageJSON(outcome.message)
@@ -83,16 +83,6 @@ struct InboundRoutes: Sendable {
 
         enum CodingKeys: String, CodingKey {
             case message, result, keyword, lists, events, reply
-        }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(message, forKey: .message)
-            try container.encode(result, forKey: .result)
-            try container.encode(keyword, forKey: .keyword)
-            try container.encode(lists, forKey: .lists)
-            try container.encode(events, forKey: .events)
-            try container.encode(reply, forKey: .reply)
         }
     }
 

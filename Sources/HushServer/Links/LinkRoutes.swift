@@ -94,7 +94,7 @@ struct LinkRoutes: Sendable {
         let list: Int64
         let requestedBy: String
         let createdAt: Date
-        let confirmedAt: Date?
+        @NullEncoded var confirmedAt: Date?
         let confirmURL: String
 
         enum CodingKeys: String, CodingKey {
@@ -103,19 +103,6 @@ struct LinkRoutes: Sendable {
             case createdAt = "created_at"
             case confirmedAt = "confirmed_at"
             case confirmURL = "confirm_url"
-        }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(id, forKey: .id)
-            try container.encode(address, forKey: .address)
-            try container.encode(channel, forKey: .channel)
-            try container.encode(scope, forKey: .scope)
-            try container.encode(list, forKey: .list)
-            try container.encode(requestedBy, forKey: .requestedBy)
-            try container.encode(createdAt, forKey: .createdAt)
-            try container.encode(confirmedAt, forKey: .confirmedAt)
-            try container.encode(confirmURL, forKey: .confirmURL)
         }
     }
 
