@@ -3,6 +3,7 @@ import Hummingbird
 import HushCore
 import HushStore
 import Logging
+import ServiceLifecycle
 
 /// Where and how `hush serve` listens.
 public struct ServerConfiguration: Sendable {
@@ -15,16 +16,22 @@ public struct ServerConfiguration: Sendable {
     public var unsubscribeMailto: String?
     /// Requests per minute each IP may make to the public pages.
     public var publicRequestsPerMinute: Int
+    /// How webhooks are checked and sent.
+    public var webhooks: WebhookSettings
+    /// Whether the application runs the webhook sender beside the HTTP server.
+    public var sendsWebhooks: Bool
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, publicURL: String? = nil, unsubscribeMailto: String? = nil,
-        publicRequestsPerMinute: Int = 60
+        publicRequestsPerMinute: Int = 60, webhooks: WebhookSettings = WebhookSettings(), sendsWebhooks: Bool = true
     ) {
         self.host = host
         self.port = port
         self.publicURL = publicURL
         self.unsubscribeMailto = unsubscribeMailto
         self.publicRequestsPerMinute = publicRequestsPerMinute
+        self.webhooks = webhooks
+        self.sendsWebhooks = sendsWebhooks
     }
 
     /// The public base URL without a trailing slash.
@@ -35,15 +42,22 @@ public struct ServerConfiguration: Sendable {
     }
 }
 
-/// The Hummingbird application: public endpoints, then `/v1` behind API keys.
+/// The Hummingbird application: public endpoints, then `/v1` behind API keys, and the webhook
+/// sender beside them.
 public enum HushServer {
     public static func application(
         store: any Store, configuration: ServerConfiguration = ServerConfiguration(),
         logger: Logger = Logger(label: "hush.server")
     ) -> some ApplicationProtocol {
-        Application(
-            router: router(store: store, configuration: configuration),
+        let metrics = ServerMetrics()
+        var services: [any Service] = []
+        if configuration.sendsWebhooks {
+            services.append(WebhookSender(store: store, settings: configuration.webhooks, logger: logger, metrics: metrics))
+        }
+        return Application(
+            router: build(store: store, configuration: configuration, metrics: metrics).router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "hush"),
+            services: services,
             logger: logger)
     }
 
@@ -53,9 +67,8 @@ public enum HushServer {
 
     /// The router, and every `/v1` operation it serves as `METHOD /v1/path/{param}`.
     static func build(
-        store: any Store, configuration: ServerConfiguration = ServerConfiguration()
+        store: any Store, configuration: ServerConfiguration = ServerConfiguration(), metrics: ServerMetrics = ServerMetrics()
     ) -> (router: Router<HushRequestContext>, operations: [String]) {
-        let metrics = ServerMetrics()
         let router = Router(context: HushRequestContext.self)
         router.add(middleware: MetricsMiddleware(metrics: metrics))
         router.add(middleware: ProblemMiddleware())
@@ -82,7 +95,8 @@ public enum HushServer {
 
         let v1 = V1Group(router.group("v1").add(middleware: KeyMiddleware(authenticator: KeyAuthenticator(store: store))))
         V1Routes(store: store, metrics: metrics).register(on: v1)
-        ListRoutes(store: store, metrics: metrics).register(on: v1)
+        ListRoutes(store: store, metrics: metrics, webhooks: configuration.webhooks).register(on: v1)
+        WebhookRoutes(store: store, settings: configuration.webhooks).register(on: v1)
         LedgerRoutes(store: store).register(on: v1)
         LinkRoutes(store: store, links: links).register(on: v1)
         inbound.register(on: v1)

@@ -11,6 +11,7 @@ struct ListRoutes: Sendable {
 
     let store: any Store
     let metrics: ServerMetrics
+    let webhooks: WebhookSettings
 
     func register(on group: V1Group) {
         group.on(.post, "lists") { request, context in try await create(request, context) }
@@ -32,11 +33,16 @@ struct ListRoutes: Sendable {
         @NullEncoded var webhookURL: String?
         let channels: [String]
         let isDefault: Bool
+        /// The webhook endpoint delivering to `webhook_url`.
+        @NullEncoded var webhook: Int64?
+        /// Its signing secret, only in the answer that created it.
+        let webhookSecret: String?
 
         enum CodingKeys: String, CodingKey {
-            case id, name, description, keywords, message, channels
+            case id, name, description, keywords, message, channels, webhook
             case webhookURL = "webhook_url"
             case isDefault = "default"
+            case webhookSecret = "webhook_secret"
         }
 
         init(_ list: OptOutList) {
@@ -48,6 +54,8 @@ struct ListRoutes: Sendable {
             webhookURL = list.definition.webhookURL
             channels = Channel.allCases.filter(list.definition.channels.contains).map(\.rawValue)
             isDefault = list.isDefault
+            webhook = list.webhook
+            webhookSecret = list.webhookSecret?.description
         }
     }
 
@@ -98,7 +106,9 @@ struct ListRoutes: Sendable {
     private func create(_ request: Request, _ context: HushRequestContext) async throws -> Response {
         let caller = try context.caller()
         let input = try await request.input(ListInput.self, context: context)
-        let list = try await store.createList(in: caller.organization, try input.definition(over: nil))
+        let definition = try input.definition(over: nil)
+        try await checkWebhook(definition, over: nil, caller)
+        let list = try await store.createList(in: caller.organization, definition)
         return try JSONBody(ListJSON(list), status: .created).response(from: request, context: context)
     }
 
@@ -117,6 +127,7 @@ struct ListRoutes: Sendable {
         let existing = try await list(context, of: caller)
         let input = try await request.input(ListInput.self, context: context)
         let definition = try input.definition(over: existing.definition)
+        try await checkWebhook(definition, over: existing.definition, caller)
         return JSONBody(ListJSON(try await store.updateList(existing.id, in: caller.organization, definition)))
     }
 
@@ -126,6 +137,14 @@ struct ListRoutes: Sendable {
         try caller.requireAdmin("deleting a list")
         try await store.deleteList(existing.id, in: caller.organization)
         return Response(status: .noContent)
+    }
+
+    /// A list's webhook decides where its opt-outs are sent: setting or changing it needs an
+    /// admin key, and its target must be one webhooks may reach.
+    private func checkWebhook(_ definition: ListDefinition, over base: ListDefinition?, _ caller: Principal) async throws {
+        guard let url = definition.webhookURL, url != base?.webhookURL else { return }
+        try caller.requireAdmin("setting a list's webhook_url")
+        _ = try await WebhookRoutes.validTarget(url, allowPrivate: webhooks.allowPrivateTargets, field: "webhook_url")
     }
 
     /// The list named by the path, if it belongs to the caller's organization: a foreign or

@@ -1,4 +1,5 @@
 import Hummingbird
+import HushCore
 import HushStore
 import Prometheus
 import Synchronization
@@ -10,11 +11,18 @@ final class ServerMetrics: Sendable {
     let checks: Counter
     let optOutsRecorded: Counter
     let indexSize: Gauge
+    let webhookSucceeded: Counter
+    let webhookFailed: Counter
+    let webhookGone: Counter
 
     init() {
         checks = registry.makeCounter(descriptor: .init(metricName: "hush_checks", unitName: "total", helpText: "Addresses checked, single and in batches."))
         optOutsRecorded = registry.makeCounter(descriptor: .init(metricName: "hush_opt_outs_recorded", unitName: "total", helpText: "Opt-out events written."))
         indexSize = registry.makeGauge(descriptor: .init(metricName: "hush_index", unitName: "suppressions", helpText: "Suppressions held in memory."))
+        let attempts = MetricNameDescriptor(metricName: "hush_webhook_attempts", unitName: "total", helpText: "Webhook delivery attempts by result.")
+        webhookSucceeded = registry.makeCounter(descriptor: attempts, labels: [("result", "succeeded")])
+        webhookFailed = registry.makeCounter(descriptor: attempts, labels: [("result", "failed")])
+        webhookGone = registry.makeCounter(descriptor: attempts, labels: [("result", "gone")])
     }
 
     private struct RouteKey: Hashable {
@@ -45,6 +53,15 @@ final class ServerMetrics: Sendable {
         }()
         metrics.requests.increment()
         metrics.latency.record(duration)
+    }
+
+    func record(_ outcome: DeliveryAttempt.Outcome) {
+        switch outcome {
+        case .succeeded: webhookSucceeded.increment()
+        case .retry: webhookFailed.increment()
+        case .gone: webhookGone.increment()
+        case .released: break
+        }
     }
 
     func render(store: any Store) -> String {

@@ -69,6 +69,24 @@ public protocol Store: Sendable {
     func deleteTrigger(_ id: Int64, in organization: OrganizationID) async throws -> Bool
     func logActivity(_ activity: Activity, in organization: OrganizationID) async throws -> Activity
 
+    // MARK: Webhooks
+    func createWebhook(_ endpoint: WebhookEndpoint, in organization: OrganizationID) async throws -> WebhookEndpoint
+    func webhooks(in organization: OrganizationID) async throws -> [WebhookEndpoint]
+    func webhook(_ id: Int64, in organization: OrganizationID) async throws -> WebhookEndpoint?
+    func updateWebhook(_ endpoint: WebhookEndpoint, in organization: OrganizationID) async throws -> WebhookEndpoint
+    func deleteWebhook(_ id: Int64, in organization: OrganizationID) async throws -> Bool
+    func rotateWebhookSecret(_ id: Int64, to secret: WebhookSecret, overlap: Duration, in organization: OrganizationID) async throws -> WebhookEndpoint
+    func deliveries(of endpoint: Int64, in organization: OrganizationID, status: WebhookDelivery.Status?, after: Int64, limit: Int) async throws -> [WebhookDelivery]
+    func delivery(_ id: Int64, in organization: OrganizationID) async throws -> WebhookDelivery?
+    func retryDelivery(_ id: Int64, in organization: OrganizationID) async throws -> WebhookDelivery?
+    func replay(_ endpoint: Int64, from sequence: Int64, limit: Int, in organization: OrganizationID) async throws -> (queued: Int, next: Int64?)
+
+    // MARK: Webhook sending (every organization)
+    func claimDeliveries(endpoints: Int, perEndpoint: Int, excluding busy: Set<Int64>, leaseUntil: Date) async throws -> [[ClaimedDelivery]]
+    func recordAttempts(_ attempts: [DeliveryAttempt]) async throws
+    func releaseDeliveryLeases() async throws
+    func nextDeliveryDue() async throws -> Date?
+
     // MARK: Reading
     func suppressions(of address: Address, in organization: OrganizationID) async throws -> [Suppression]
     /// The suppressions of a list, oldest first, after the suppression made by event `after`.

@@ -102,8 +102,32 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The address List-Unsubscribe's mailto names. (HUSH_UNSUBSCRIBE_MAILTO)")
     var unsubscribeMailto: String? = ProcessInfo.processInfo.environment["HUSH_UNSUBSCRIBE_MAILTO"]
 
+    @Flag(help: "Let webhooks reach loopback, private and link-local addresses: for development and tests only. (HUSH_ALLOW_PRIVATE_WEBHOOK_TARGETS=1)")
+    var allowPrivateWebhookTargets = false
+
+    @Option(help: "Seconds between webhook attempts, comma-separated. (HUSH_WEBHOOK_RETRY_DELAYS; default 5,300,1800,7200,18000,36000,50400,72000,86400)")
+    var webhookRetryDelays: String? = ProcessInfo.processInfo.environment["HUSH_WEBHOOK_RETRY_DELAYS"]
+
+    @Option(help: "Seconds a webhook receiver has to answer. (HUSH_WEBHOOK_TIMEOUT)")
+    var webhookTimeout: Double = ProcessInfo.processInfo.environment["HUSH_WEBHOOK_TIMEOUT"].flatMap(Double.init) ?? 15
+
+    @Option(help: "Webhook endpoints sent to at once. (HUSH_WEBHOOK_CONCURRENCY)")
+    var webhookConcurrency: Int = ProcessInfo.processInfo.environment["HUSH_WEBHOOK_CONCURRENCY"].flatMap(Int.init) ?? 16
+
+    func validate() throws {
+        guard webhookTimeout > 0, webhookTimeout <= 300 else { throw ValidationError("--webhook-timeout is 0 to 300 seconds") }
+        guard (1...1_000).contains(webhookConcurrency) else { throw ValidationError("--webhook-concurrency is 1 to 1000") }
+        if let webhookRetryDelays {
+            do { _ = try WebhookRetryPolicy(parsing: webhookRetryDelays) } catch { throw ValidationError(error.message) }
+        }
+    }
+
     func run() async throws {
         let logger = Logger(label: "hush")
+        var webhooks = WebhookSettings(
+            timeout: .milliseconds(Int64(webhookTimeout * 1000)), concurrency: webhookConcurrency,
+            allowPrivateTargets: allowPrivateWebhookTargets || ProcessInfo.processInfo.environment["HUSH_ALLOW_PRIVATE_WEBHOOK_TARGETS"] == "1")
+        if let webhookRetryDelays { webhooks.retryPolicy = try WebhookRetryPolicy(parsing: webhookRetryDelays) }
         let store = try await database.open(logger: logger)
         if try await store.organization(named: "default") == nil {
             let organization = try await store.createOrganization(named: "default")
@@ -111,7 +135,8 @@ struct Serve: AsyncParsableCommand {
             print("Created organization \"default\" and its first admin key (shown once):\n\(key.secret)")
             fflush(nil)
         }
-        let application = HushServer.application(store: store, configuration: .init(host: host, port: port, publicURL: publicURL, unsubscribeMailto: unsubscribeMailto), logger: logger)
+        let application = HushServer.application(store: store, configuration: .init(
+            host: host, port: port, publicURL: publicURL, unsubscribeMailto: unsubscribeMailto, webhooks: webhooks), logger: logger)
         let services = ServiceGroup(configuration: .init(
             services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await services.run()

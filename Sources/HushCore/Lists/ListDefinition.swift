@@ -103,11 +103,16 @@ public struct OptOutList: Hashable, Sendable {
     public let definition: ListDefinition
     /// Whether this is the organization's built-in `default` list, which cannot be deleted.
     public let isDefault: Bool
+    /// The webhook endpoint that delivers to `webhook_url`.
+    public var webhook: Int64?
+    /// The endpoint's signing secret, only in the answer to the change that created it.
+    public var webhookSecret: WebhookSecret?
 
-    public init(id: ListID, organization: OrganizationID, definition: ListDefinition, isDefault: Bool) {
+    public init(id: ListID, organization: OrganizationID, definition: ListDefinition, isDefault: Bool, webhook: Int64? = nil) {
         self.id = id
         self.organization = organization
         self.definition = definition
         self.isDefault = isDefault
+        self.webhook = webhook
     }
 }

@@ -7,7 +7,7 @@ import Darwin
 
 /// Where an organization wants to hear about changes, and which ones.
 public struct WebhookEndpoint: Hashable, Sendable {
-    public static let eventTypes = ["opt_out.created", "opt_in.created", "opt_in.requested", "inbound.needs_review", "send.blocked"]
+    public static let eventTypes = WebhookEvent.Kind.allCases.map(\.rawValue)
     public static let maximumURLLength = 2048
 
     public var id: Int64
@@ -19,10 +19,12 @@ public struct WebhookEndpoint: Hashable, Sendable {
     /// Newest first; two while a rotation is in progress.
     public var secrets: [WebhookSecret]
     public var disabledReason: String?
+    /// The list whose `webhook_url` this is: it gets that list's opt-outs in the seed's format.
+    public var ownerList: ListID?
 
     public init(
         id: Int64 = 0, url: String, events: [String], lists: [ListID]? = nil, enabled: Bool = true, secrets: [WebhookSecret] = [],
-        disabledReason: String? = nil
+        disabledReason: String? = nil, ownerList: ListID? = nil
     ) {
         self.id = id
         self.url = url
@@ -31,6 +33,26 @@ public struct WebhookEndpoint: Hashable, Sendable {
         self.enabled = enabled
         self.secrets = secrets
         self.disabledReason = disabledReason
+        self.ownerList = ownerList
+    }
+
+    /// Whether the endpoint is enabled and subscribes to the event.
+    public func wants(_ kind: WebhookEvent.Kind, list: ListID?) -> Bool {
+        enabled && subscribes(to: kind, list: list)
+    }
+
+    /// Whether the endpoint's events and lists take in the event.
+    public func subscribes(to kind: WebhookEvent.Kind, list: ListID?) -> Bool {
+        guard events.contains(kind.rawValue) else { return false }
+        if let ownerList { return list == ownerList }
+        // Events about no list (a message waiting for review) reach list-filtered endpoints too.
+        guard let lists, let list else { return true }
+        return lists.contains(list)
+    }
+
+    /// The body the endpoint receives for the event.
+    public func body(for event: WebhookEvent) -> [UInt8] {
+        ownerList == nil ? event.body : event.listBody
     }
 
     /// Checks the events, naming the one at fault.

@@ -10,13 +10,15 @@ struct ChangeTransaction {
     private let organization: Organization
     private let now: Int64
     private var nextSequence: Int64
-    private var listIsDefault: [ListID: Bool] = [:]
+    private var knownLists: [ListID: (isDefault: Bool, name: String)] = [:]
+    private var outbox: Outbox
     private(set) var changes: [IndexChange] = []
 
     init(_ db: Database, organization: OrganizationID, now: Int64) throws {
         self.db = db
         self.organization = try SQLiteStore.requireOrganization(db, organization)
         self.now = now
+        self.outbox = Outbox(db, organization: organization)
         self.nextSequence = (try Int64.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(MAX(seq), 0) + 1 FROM ledger"))) ?? 1
     }
 
@@ -130,7 +132,18 @@ struct ChangeTransaction {
             values.bind(row.0)
             values.bind(row.1)
         }
+        try announce(outcomes.flatMap(\.events), addressIDs: written.map(\.target.addressID))
         return outcomes
+    }
+
+    /// Puts the events in the webhook outbox, in this transaction.
+    /// `address` names the address in clear when the event's subject is an erased one's hash.
+    private mutating func announce(_ events: [LedgerEvent], addressIDs: [Int64?], address given: String? = nil) throws {
+        let announced = events.map { event in
+            let address: String? = if case .address(let key) = event.subject { given ?? key } else { nil }
+            return WebhookEvent(event, address: address, listName: knownLists[event.list]?.name ?? "")
+        }
+        try outbox.enqueue(announced, addressIDs: addressIDs, now: now)
     }
 
     mutating func record(_ optIn: OptIn, erasureKey: ErasureKey) throws -> OptInOutcome {
@@ -168,6 +181,9 @@ struct ChangeTransaction {
                 scope: optIn.scope, since: SQLiteCoding.date(lifted[0]), source: SQLiteCoding.source(lifted[1]),
                 eventSequence: lifted[2])
             changes.append(.remove(IndexKey(organization.id, target.key), IndexEntry(suppression, listIsDefault: isDefault)))
+            // A person who was erased and opts back in is announced by the address they gave.
+            let given: String? = if case .address(let address) = optIn.subject { address.normalized } else { nil }
+            try announce([event], addressIDs: [target.addressID], address: given)
             return OptInOutcome(lifted: suppression, event: event)
         }
         return OptInOutcome(lifted: nil, event: nil)
@@ -213,14 +229,14 @@ struct ChangeTransaction {
     /// Whether the list is `default`; throws when it is not an active list of this organization
     /// or does not cover the channel.
     private mutating func checkList(_ list: ListID, channel: ChannelSelection) throws -> Bool {
-        if let known = listIsDefault[list] { return known }
+        if let known = knownLists[list] { return known.isDefault }
         guard let stored = try SQLiteStore.activeList(db, list, in: organization.id) else {
             throw HushError(.notFound, field: "list", "no list \(list) in this organization")
         }
         if case .only(let only) = channel, !stored.definition.channels.contains(only) {
             throw HushError.invalid("channel", "the list \"\(stored.definition.name)\" does not cover \(only)")
         }
-        listIsDefault[list] = stored.isDefault
+        knownLists[list] = (stored.isDefault, stored.definition.name)
         return stored.isDefault
     }
 

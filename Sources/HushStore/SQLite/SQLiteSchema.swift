@@ -23,6 +23,9 @@ enum SQLiteSchema {
         migrator.registerMigration("v6: activities and triggers") { db in
             try db.execute(sql: v6)
         }
+        migrator.registerMigration("v7: webhook endpoints, the outbox and deliveries") { db in
+            try db.execute(sql: v7)
+        }
         return migrator
     }
 
@@ -261,5 +264,58 @@ enum SQLiteSchema {
             deleted_at INTEGER
         );
         CREATE INDEX triggers_org ON triggers(org_id) WHERE deleted_at IS NULL;
+        """
+
+    // Webhooks. Endpoints hold their secrets (newest first, as JSON) because every delivery is
+    // signed with them. The outbox holds each announced event once, written in the transaction
+    // that made the change; a delivery is one event for one endpoint, created in that same
+    // transaction. A list's `webhook_url` is an endpoint with `owner_list` set.
+    private static let v7 = """
+        CREATE TABLE webhook_endpoints (
+            id INTEGER PRIMARY KEY,
+            org_id INTEGER NOT NULL REFERENCES organizations(id),
+            url TEXT NOT NULL,
+            events TEXT NOT NULL,
+            lists TEXT,
+            enabled INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+            secrets TEXT NOT NULL,
+            disabled_reason TEXT,
+            owner_list INTEGER REFERENCES lists(id),
+            created_at INTEGER NOT NULL,
+            deleted_at INTEGER
+        );
+        CREATE INDEX webhook_endpoints_org ON webhook_endpoints(org_id) WHERE deleted_at IS NULL;
+        CREATE UNIQUE INDEX webhook_endpoints_owner_list ON webhook_endpoints(owner_list) WHERE deleted_at IS NULL;
+
+        CREATE TABLE webhook_outbox (
+            id INTEGER PRIMARY KEY,
+            org_id INTEGER NOT NULL REFERENCES organizations(id),
+            kind TEXT NOT NULL,
+            ledger_seq INTEGER,
+            list_id INTEGER,
+            address_id INTEGER,
+            occurred_at INTEGER NOT NULL,
+            data TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX webhook_outbox_ledger ON webhook_outbox(ledger_seq) WHERE ledger_seq IS NOT NULL;
+        CREATE INDEX webhook_outbox_address ON webhook_outbox(address_id) WHERE address_id IS NOT NULL;
+
+        CREATE TABLE webhook_deliveries (
+            id INTEGER PRIMARY KEY,
+            endpoint_id INTEGER NOT NULL REFERENCES webhook_endpoints(id),
+            outbox_id INTEGER NOT NULL REFERENCES webhook_outbox(id),
+            status TEXT NOT NULL CHECK (status IN ('pending', 'succeeded', 'dead')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at INTEGER NOT NULL,
+            leased_until INTEGER,
+            last_attempt_at INTEGER,
+            response_status INTEGER,
+            response_body TEXT,
+            error TEXT,
+            created_at INTEGER NOT NULL,
+            finished_at INTEGER
+        );
+        CREATE INDEX webhook_deliveries_queue ON webhook_deliveries(endpoint_id, outbox_id, id) WHERE status = 'pending';
+        CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries(endpoint_id, id);
         """
 }

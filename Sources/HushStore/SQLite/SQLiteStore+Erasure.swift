@@ -22,6 +22,14 @@ extension SQLiteStore {
             try db.execute(sql: """
                 DELETE FROM evidence WHERE event_seq IN (SELECT seq FROM ledger WHERE address_id = ?)
                 """, arguments: [addressID])
+            // Announced events keep no address or evidence in clear either.
+            try db.execute(sql: """
+                UPDATE webhook_outbox SET data = json_set(data, '$.address', NULL, '$.evidence', json('{}')) WHERE address_id = ?
+                """, arguments: [addressID])
+            try db.execute(sql: """
+                UPDATE webhook_outbox SET data = json_set(data, '$.address', NULL)
+                WHERE org_id = ? AND kind = 'opt_in.requested' AND json_extract(data, '$.address') = ?
+                """, arguments: [organization.rawValue, address.normalized])
             // Pending opt-ins hold the address in clear; they go too.
             try db.execute(sql: "DELETE FROM opt_in_requests WHERE org_id = ? AND address = ?",
                            arguments: [organization.rawValue, address.normalized])

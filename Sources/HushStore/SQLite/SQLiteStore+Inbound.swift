@@ -53,6 +53,10 @@ extension SQLiteStore {
                     ])
                 var stored = message
                 stored.id = db.lastInsertedRowID
+                if stored.review == .pending {
+                    var outbox = Outbox(db, organization: organization)
+                    try outbox.enqueue([WebhookEvent(review: stored)], addressIDs: [nil], now: SQLiteCoding.milliseconds(configuration.now()))
+                }
                 return stored
             }
         }

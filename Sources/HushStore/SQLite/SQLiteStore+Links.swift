@@ -42,7 +42,7 @@ extension SQLiteStore {
             try await pool.write { db in
                 let owner = try SQLiteStore.requireOrganization(db, organization)
                 let list = request.list ?? owner.defaultList
-                guard try SQLiteStore.activeList(db, list, in: organization) != nil else {
+                guard let listName = try SQLiteStore.activeList(db, list, in: organization)?.definition.name else {
                     throw HushError(.notFound, field: "list", "no list \(list) in this organization")
                 }
                 try db.execute(sql: """
@@ -56,6 +56,8 @@ extension SQLiteStore {
                 stored.id = db.lastInsertedRowID
                 stored.list = list
                 stored.createdAt = now
+                var outbox = Outbox(db, organization: organization)
+                try outbox.enqueue([WebhookEvent(requested: stored, listName: listName)], addressIDs: [nil], now: SQLiteCoding.milliseconds(now))
                 return stored
             }
         }

@@ -19,7 +19,9 @@ extension SQLiteStore {
                     ])
                 let id = ListID(rawValue: db.lastInsertedRowID)
                 try Self.replaceKeywords(db, of: id, in: organization, with: definition.keywords)
-                return OptOutList(id: id, organization: organization, definition: definition, isDefault: false)
+                var list = OptOutList(id: id, organization: organization, definition: definition, isDefault: false)
+                try Self.syncListWebhook(db, &list, now: now)
+                return list
             }
         }
     }
@@ -55,7 +57,10 @@ extension SQLiteStore {
                         SQLiteCoding.channels(definition.channels), id.rawValue,
                     ])
                 try Self.replaceKeywords(db, of: id, in: organization, with: definition.keywords)
-                return OptOutList(id: id, organization: organization, definition: definition, isDefault: existing.isDefault)
+                var list = OptOutList(id: id, organization: organization, definition: definition, isDefault: existing.isDefault,
+                                      webhook: existing.webhook)
+                try Self.syncListWebhook(db, &list, now: SQLiteCoding.milliseconds(configuration.now()))
+                return list
             }
         }
     }
@@ -73,6 +78,8 @@ extension SQLiteStore {
                 }
                 try db.execute(sql: "DELETE FROM list_keywords WHERE list_id = ?", arguments: [id.rawValue])
                 try db.execute(sql: "UPDATE lists SET deleted_at = ? WHERE id = ?", arguments: [now, id.rawValue])
+                try db.execute(sql: "UPDATE webhook_endpoints SET deleted_at = ? WHERE owner_list = ? AND deleted_at IS NULL",
+                               arguments: [now, id.rawValue])
             }
         }
     }
@@ -85,7 +92,8 @@ extension SQLiteStore {
         let rows = try Row.fetchAll(db, sql: """
             SELECT id, org_id, name, description, message, webhook_url, channels, is_default,
                    (SELECT json_group_array(keyword) FROM
-                       (SELECT keyword FROM list_keywords k WHERE k.list_id = lists.id ORDER BY position)) AS keywords
+                       (SELECT keyword FROM list_keywords k WHERE k.list_id = lists.id ORDER BY position)) AS keywords,
+                   (SELECT w.id FROM webhook_endpoints w WHERE w.owner_list = lists.id AND w.deleted_at IS NULL) AS webhook
             FROM lists WHERE \(condition) ORDER BY is_default DESC, id
             """, arguments: arguments)
         return try rows.map { row in
@@ -95,7 +103,33 @@ extension SQLiteStore {
                 webhookURL: row["webhook_url"], channels: SQLiteCoding.channels(row["channels"]))
             return OptOutList(
                 id: ListID(rawValue: row["id"]), organization: OrganizationID(rawValue: row["org_id"]),
-                definition: definition, isDefault: row["is_default"])
+                definition: definition, isDefault: row["is_default"], webhook: row["webhook"])
+        }
+    }
+
+    /// Keeps the list's own webhook endpoint in step with its `webhook_url`: created with a new
+    /// secret (returned once) when the URL is first set, pointed at a changed URL, removed when
+    /// the URL is cleared.
+    private static func syncListWebhook(_ db: Database, _ list: inout OptOutList, now: Int64) throws {
+        switch (list.definition.webhookURL, list.webhook) {
+        case (nil, nil):
+            return
+        case (nil, let endpoint?):
+            try db.execute(sql: "UPDATE webhook_endpoints SET deleted_at = ? WHERE id = ?", arguments: [now, endpoint])
+            list.webhook = nil
+        case (let url?, let endpoint?):
+            try db.execute(sql: "UPDATE webhook_endpoints SET url = ? WHERE id = ?", arguments: [url, endpoint])
+        case (let url?, nil):
+            let secret = WebhookSecret.generate()
+            try db.execute(sql: """
+                INSERT INTO webhook_endpoints (org_id, url, events, lists, enabled, secrets, owner_list, created_at)
+                VALUES (?, ?, ?, NULL, 1, ?, ?, ?)
+                """, arguments: [
+                    list.organization.rawValue, url, WebhookEvent.Kind.optOutCreated.rawValue,
+                    try StoredSecrets.encode([.init(secret: secret.description, expiresAt: nil)]), list.id.rawValue, now,
+                ])
+            list.webhook = db.lastInsertedRowID
+            list.webhookSecret = secret
         }
     }
 

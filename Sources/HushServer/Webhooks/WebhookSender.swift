@@ -1,0 +1,246 @@
+import AsyncHTTPClient
+import Foundation
+import HushCore
+import HushStore
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// How webhooks are sent.
+public struct WebhookSettings: Sendable {
+    public var retryPolicy: WebhookRetryPolicy
+    /// How long a receiver has to answer (default 15 s).
+    public var timeout: Duration
+    /// Endpoints sent to at once; each endpoint gets one request at a time, in ledger order.
+    public var concurrency: Int
+    /// Deliveries taken for one endpoint at a time.
+    public var batch: Int
+    /// Whether targets may resolve to loopback and private addresses (development, tests).
+    public var allowPrivateTargets: Bool
+    /// How often the outbox is looked at for writes made by other processes.
+    public var pollInterval: Duration
+
+    public init(
+        retryPolicy: WebhookRetryPolicy = WebhookRetryPolicy(), timeout: Duration = .seconds(15), concurrency: Int = 16, batch: Int = 100,
+        allowPrivateTargets: Bool = false, pollInterval: Duration = .milliseconds(100)
+    ) {
+        self.retryPolicy = retryPolicy
+        self.timeout = timeout
+        self.concurrency = concurrency
+        self.batch = batch
+        self.allowPrivateTargets = allowPrivateTargets
+        self.pollInterval = pollInterval
+    }
+}
+
+/// Sends the outbox: a ServiceLifecycle service inside `hush serve`. Per endpoint, deliveries go
+/// one at a time in ledger order; a failure holds the endpoint's later deliveries back until it
+/// succeeds or dies, so a receiver never sees an opt-in before the opt-out it lifts. At most
+/// `concurrency` endpoints are sent to at once, on their own tasks: a slow receiver never slows
+/// checks or writes.
+public struct WebhookSender: Service {
+    /// Deliveries a server stopped in the middle of sending are taken back after this long by
+    /// another server; the next start of any server takes them back at once.
+    static let lease: Duration = .seconds(600)
+
+    let store: any Store
+    let settings: WebhookSettings
+    let logger: Logger
+    let metrics: ServerMetrics
+
+    init(store: any Store, settings: WebhookSettings, logger: Logger, metrics: ServerMetrics) {
+        self.store = store
+        self.settings = settings
+        self.logger = logger
+        self.metrics = metrics
+    }
+
+    public func run() async throws {
+        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
+        configuration.timeout = .init(connect: .seconds(min(5, settings.timeout.components.seconds + 1)))
+        configuration.httpVersion = .http1Only
+        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        do {
+            try await store.releaseDeliveryLeases()
+            try await cancelWhenGracefulShutdown {
+                try await self.loop(client)
+            }
+        } catch is CancellationError {
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
+    }
+
+    private enum Finished: Sendable {
+        case endpoint(Int64)
+        case tick
+    }
+
+    private func loop(_ client: HTTPClient) async throws {
+        try await withThrowingTaskGroup(of: Finished.self) { group in
+            var busy: Set<Int64> = []
+            var ticking = false
+            while !Task.isCancelled {
+                let free = settings.concurrency - busy.count
+                if free > 0, let due = try? await store.nextDeliveryDue(), due <= Date() {
+                    let batches: [[ClaimedDelivery]]
+                    do {
+                        batches = try await store.claimDeliveries(
+                            endpoints: free, perEndpoint: settings.batch, excluding: busy,
+                            leaseUntil: Date().addingTimeInterval(Self.lease.seconds))
+                    } catch {
+                        logger.warning("could not take webhook deliveries from the outbox", metadata: ["error": "\(error)"])
+                        batches = []
+                    }
+                    for batch in batches {
+                        let endpoint = batch[0].endpoint.id
+                        busy.insert(endpoint)
+                        group.addTask {
+                            await self.send(batch, client: client)
+                            return .endpoint(endpoint)
+                        }
+                    }
+                }
+                if !ticking {
+                    ticking = true
+                    let interval = settings.pollInterval
+                    group.addTask {
+                        try await Task.sleep(for: interval)
+                        return .tick
+                    }
+                }
+                switch try await group.next() {
+                case .endpoint(let endpoint): busy.remove(endpoint)
+                case .tick: ticking = false
+                case nil: return
+                }
+            }
+        }
+    }
+
+    /// Sends one endpoint's deliveries in order, stopping at the first failure; what follows it
+    /// keeps its place. Results are written together, at most every 100 ms.
+    func send(_ batch: [ClaimedDelivery], client: HTTPClient) async {
+        var results: [DeliveryAttempt] = []
+        var lastWrite = ContinuousClock.now
+        let endpoint = batch[0].endpoint
+        let target = await Self.checkTarget(endpoint.url, allowPrivate: settings.allowPrivateTargets)
+        for (offset, delivery) in batch.enumerated() {
+            let attempt: DeliveryAttempt
+            if let refused = target {
+                attempt = failure(delivery, status: nil, body: nil, error: refused, retryAfter: nil)
+            } else {
+                attempt = await self.attempt(delivery, client: client)
+            }
+            results.append(attempt)
+            metrics.record(attempt.outcome)
+            guard case .succeeded = attempt.outcome else {
+                results += batch[(offset + 1)...].map {
+                    DeliveryAttempt(delivery: $0.id, endpoint: $0.endpoint.id, outcome: .released, at: attempt.at)
+                }
+                break
+            }
+            if ContinuousClock.now - lastWrite > .milliseconds(100) {
+                await write(results)
+                results = []
+                lastWrite = .now
+            }
+        }
+        await write(results)
+    }
+
+    private func write(_ results: [DeliveryAttempt]) async {
+        do {
+            try await store.recordAttempts(results)
+        } catch {
+            // The leases run out and the deliveries are sent again: at least once, never lost.
+            logger.error("could not record webhook attempts", metadata: ["error": "\(error)", "count": "\(results.count)"])
+        }
+    }
+
+    /// One POST, signed with every secret in force.
+    func attempt(_ delivery: ClaimedDelivery, client: HTTPClient) async -> DeliveryAttempt {
+        let id = delivery.event.webhookID(endpoint: delivery.endpoint.id)
+        let timestamp = Int64(Date().timeIntervalSince1970)
+        let body = delivery.endpoint.body(for: delivery.event)
+        var request = HTTPClientRequest(url: delivery.endpoint.url)
+        request.method = .POST
+        request.headers.add(name: "content-type", value: "application/json")
+        request.headers.add(name: "user-agent", value: "Hush-Webhooks/1")
+        request.headers.add(name: "webhook-id", value: id)
+        request.headers.add(name: "webhook-timestamp", value: String(timestamp))
+        request.headers.add(name: "webhook-signature", value: WebhookSignature.header(
+            id: id, timestamp: timestamp, body: body, secrets: delivery.endpoint.secrets))
+        request.body = .bytes(ByteBuffer(bytes: body))
+        do {
+            let response = try await client.execute(request, timeout: .nanoseconds(Int64(settings.timeout.seconds * 1e9)))
+            let status = Int(response.status.code)
+            let kept = await Self.firstBytes(of: response.body)
+            switch status {
+            case 200...299:
+                return DeliveryAttempt(delivery: delivery.id, endpoint: delivery.endpoint.id, outcome: .succeeded, at: Date(),
+                                       responseStatus: status, responseBody: kept)
+            case 410:
+                logger.notice("webhook endpoint answered 410 Gone and is disabled", metadata: ["endpoint": "\(delivery.endpoint.id)"])
+                return DeliveryAttempt(delivery: delivery.id, endpoint: delivery.endpoint.id, outcome: .gone, at: Date(),
+                                       responseStatus: status, responseBody: kept)
+            default:
+                let retryAfter = response.headers.first(name: "retry-after").flatMap { WebhookRetryPolicy.retryAfter($0, now: Date()) }
+                return failure(delivery, status: status, body: kept, error: nil, retryAfter: retryAfter)
+            }
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
+            return failure(delivery, status: nil, body: nil, error: "no answer within \(settings.timeout)", retryAfter: nil)
+        } catch {
+            return failure(delivery, status: nil, body: nil, error: "\(error)", retryAfter: nil)
+        }
+    }
+
+    private func failure(_ delivery: ClaimedDelivery, status: Int?, body: String?, error: String?, retryAfter: Double?) -> DeliveryAttempt {
+        let now = Date()
+        let delay = settings.retryPolicy.delay(afterAttempt: delivery.attempts + 1, retryAfter: retryAfter)
+        logger.info("webhook delivery failed", metadata: [
+            "delivery": "\(delivery.id)", "endpoint": "\(delivery.endpoint.id)", "status": "\(status.map(String.init) ?? "-")",
+            "next": "\(delay.map { "in \(Int($0)) s" } ?? "none, dead")",
+        ])
+        return DeliveryAttempt(
+            delivery: delivery.id, endpoint: delivery.endpoint.id, outcome: .retry(at: delay.map { now.addingTimeInterval($0) }), at: now,
+            responseStatus: status, responseBody: body, error: error)
+    }
+
+    /// The first bytes of a body as text; the rest is not read.
+    static func firstBytes(of body: HTTPClientResponse.Body) async -> String? {
+        var kept: [UInt8] = []
+        do {
+            for try await buffer in body {
+                kept += buffer.readableBytesView.prefix(WebhookDelivery.maximumKeptBody - kept.count)
+                if kept.count >= WebhookDelivery.maximumKeptBody { break }
+            }
+        } catch {}
+        guard !kept.isEmpty else { return nil }
+        return String(decoding: kept, as: UTF8.self)
+    }
+
+    /// Why the target may not be sent to now (it may resolve elsewhere than when it was saved),
+    /// or nil. Name resolution blocks, so it runs on a thread of its own.
+    static func checkTarget(_ url: String, allowPrivate: Bool) async -> String? {
+        if allowPrivate { return nil }
+        return await withCheckedContinuation { (continuation: CheckedContinuation<String?, Never>) in
+            Thread.detachNewThread {
+                do {
+                    _ = try WebhookTarget.validate(url, allowPrivate: false)
+                    continuation.resume(returning: nil)
+                } catch {
+                    continuation.resume(returning: "refused: \((error as? HushError)?.message ?? "\(error)")")
+                }
+            }
+        }
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}
