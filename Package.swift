@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         .target(
@@ -64,15 +65,22 @@ let package = Package(
             name: "hush-bench",
             dependencies: ["HushCore", "HushStore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
+        // A webhook receiver on loopback, for the server and command-line tests.
+        .target(
+            name: "HushTestSupport",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types")],
+            path: "Tests/HushTestSupport"
+        ),
         .testTarget(name: "HushCoreTests", dependencies: ["HushCore"]),
         .testTarget(name: "HushStoreTests", dependencies: ["HushCore", "HushStore"]),
         // Runs the built `hush` executable as a subprocess; depending on it makes sure it is built.
-        .testTarget(name: "HushCLITests", dependencies: ["hush", "HushCore", "HushStore"]),
+        .testTarget(name: "HushCLITests", dependencies: ["hush", "HushCore", "HushStore", "HushTestSupport"]),
         .testTarget(
             name: "HushServerTests",
             dependencies: [
-                "HushCore", "HushStore", "HushServer",
+                "HushCore", "HushStore", "HushServer", "HushTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
     ]

@@ -14,6 +14,9 @@ import Testing
 
     @Test func erasureRemovesPersonalDataFromTheDatabase() async throws {
         let test = try await TestStore()
+        // Announced events hold the address too.
+        _ = try await test.store.createWebhook(
+            WebhookEndpoint(url: "https://example.com/hook", events: ["opt_out.created"], secrets: [.generate()]), in: test.id)
         _ = try await test.optOut("Ann@Example.com", evidence: Evidence(["raw_text": .string("stop mailing ann@example.com")]))
         _ = try await test.store.link([Address(parsing: "ann@example.com")], to: ContactID(parsing: "crm-1"), in: test.id)
         _ = try await test.store.erase(Address(parsing: "ann@example.com"), in: test.id)

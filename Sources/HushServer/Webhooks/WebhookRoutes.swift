@@ -87,9 +87,10 @@ struct WebhookRoutes: Sendable {
         guard let url = input.url else { throw Problem.invalid("url", "a webhook needs a url") }
         guard let events = input.events else { throw Problem.invalid("events", "a webhook needs the events it receives") }
         let secret = WebhookSecret.generate()
+        let validEvents = try WebhookEndpoint.validateEvents(events)
+        let lists = try await resolve(input.lists ?? nil, caller)
         let endpoint = WebhookEndpoint(
-            url: try await validTarget(url), events: try WebhookEndpoint.validateEvents(events),
-            lists: try await resolve(input.lists ?? nil, caller), enabled: input.enabled ?? true, secrets: [secret])
+            url: try await validTarget(url), events: validEvents, lists: lists, enabled: input.enabled ?? true, secrets: [secret])
         let stored = try await store.createWebhook(endpoint, in: caller.organization)
         return try JSONBody(WebhookJSON(stored, secret: secret), status: .created).response(from: request, context: context)
     }
@@ -104,9 +105,9 @@ struct WebhookRoutes: Sendable {
         try caller.requireAdmin("changing a webhook")
         var endpoint = try await endpoint(context)
         let input = try await request.input(WebhookInput.self, context: context)
-        if let url = input.url { endpoint.url = try await validTarget(url) }
         if let events = input.events { endpoint.events = try WebhookEndpoint.validateEvents(events) }
         if let lists = input.lists { endpoint.lists = try await resolve(lists, caller) }
+        if let url = input.url { endpoint.url = try await validTarget(url) }
         if let enabled = input.enabled { endpoint.enabled = enabled }
         return JSONBody(WebhookJSON(try await store.updateWebhook(endpoint, in: caller.organization)))
     }

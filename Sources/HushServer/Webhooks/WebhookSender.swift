@@ -152,9 +152,10 @@ public struct WebhookSender: Service {
     }
 
     private func write(_ results: [DeliveryAttempt]) async {
-        do {
-            try await store.recordAttempts(results)
-        } catch {
+        // Recorded even while the server stops: an attempt made is not forgotten.
+        let store = self.store
+        let written = await Task { try await store.recordAttempts(results) }.result
+        if case .failure(let error) = written {
             // The leases run out and the deliveries are sent again: at least once, never lost.
             logger.error("could not record webhook attempts", metadata: ["error": "\(error)", "count": "\(results.count)"])
         }

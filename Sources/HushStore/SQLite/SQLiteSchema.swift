@@ -269,7 +269,7 @@ enum SQLiteSchema {
     // Webhooks. Endpoints hold their secrets (newest first, as JSON) because every delivery is
     // signed with them. The outbox holds each announced event once, written in the transaction
     // that made the change; a delivery is one event for one endpoint, created in that same
-    // transaction. A list's `webhook_url` is an endpoint with `owner_list` set.
+    // transaction, so delivery ids follow the ledger and each endpoint is sent to in their order. A list's `webhook_url` is an endpoint with `owner_list` set.
     private static let v7 = """
         CREATE TABLE webhook_endpoints (
             id INTEGER PRIMARY KEY,
@@ -315,7 +315,7 @@ enum SQLiteSchema {
             created_at INTEGER NOT NULL,
             finished_at INTEGER
         );
-        CREATE INDEX webhook_deliveries_queue ON webhook_deliveries(endpoint_id, outbox_id, id) WHERE status = 'pending';
+        CREATE INDEX webhook_deliveries_queue ON webhook_deliveries(endpoint_id, id) WHERE status = 'pending';
         CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries(endpoint_id, id);
         """
 }

@@ -195,7 +195,7 @@ extension SQLiteStore {
     // MARK: Sending
 
     /// Hands out what is due: for each enabled endpoint with nothing in flight, its oldest
-    /// pending deliveries in ledger order, up to `perEndpoint`, as long as each is due. They are
+    /// pending deliveries in the order they were queued (ledger order), up to `perEndpoint`, as long as each is due. They are
     /// leased until `leaseUntil` so no other sender takes them.
     public func claimDeliveries(
         endpoints limit: Int, perEndpoint: Int, excluding busy: Set<Int64>, leaseUntil: Date
@@ -209,7 +209,7 @@ extension SQLiteStore {
                     SELECT w.id, w.url, w.events, w.lists, w.enabled, w.secrets, w.disabled_reason, w.owner_list
                     FROM webhook_endpoints w
                     JOIN webhook_deliveries d ON d.id = (
-                        SELECT id FROM webhook_deliveries WHERE endpoint_id = w.id AND status = 'pending' ORDER BY outbox_id, id LIMIT 1)
+                        SELECT id FROM webhook_deliveries WHERE endpoint_id = w.id AND status = 'pending' ORDER BY id LIMIT 1)
                     WHERE w.enabled = 1 AND w.deleted_at IS NULL AND d.next_attempt_at <= ?
                       AND (d.leased_until IS NULL OR d.leased_until <= ?)
                     ORDER BY d.next_attempt_at
@@ -223,7 +223,7 @@ extension SQLiteStore {
                         SELECT d.id, d.attempts, d.next_attempt_at, o.id, o.kind, o.ledger_seq, o.occurred_at, o.list_id, o.data
                         FROM webhook_deliveries d JOIN webhook_outbox o ON o.id = d.outbox_id
                         WHERE d.endpoint_id = ? AND d.status = 'pending'
-                        ORDER BY d.outbox_id, d.id LIMIT ?
+                        ORDER BY d.id LIMIT ?
                         """), arguments: [endpoint.id, perEndpoint])
                     for row in rows {
                         guard (row[2] as Int64) <= nowMilliseconds else { break }

@@ -1,0 +1,85 @@
+import GRDB
+import HushCore
+import Testing
+@testable import HushStore
+
+/// The webhook outbox is written in the transaction that makes the change: all of it or none.
+@Suite struct OutboxTests {
+    func endpoint(_ test: TestStore, events: [WebhookEvent.Kind] = [.optOutCreated, .optInCreated], lists: [ListID]? = nil) async throws -> WebhookEndpoint {
+        try await test.store.createWebhook(
+            WebhookEndpoint(url: "https://example.com/hook", events: events.map(\.rawValue), lists: lists, secrets: [.generate()]),
+            in: test.id)
+    }
+
+    func counts(_ test: TestStore) async throws -> (events: Int, deliveries: Int) {
+        try await test.store.pool.read { db in
+            (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM webhook_outbox") ?? -1,
+             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM webhook_deliveries") ?? -1)
+        }
+    }
+
+    func optOuts(_ addresses: [String]) throws -> [OptOut] {
+        try addresses.map {
+            OptOut(subject: .address(try Address(parsing: $0)), channel: .only(.email), scope: try Scope(parsing: ""), list: nil, source: .api, actor: "test", evidence: Evidence())
+        }
+    }
+
+    @Test func nothingIsQueuedWithoutAnEndpoint() async throws {
+        let test = try await TestStore()
+        _ = try await test.optOut("ann@example.com")
+        #expect(try await counts(test) == (0, 0))
+    }
+
+    @Test func aBatchQueuesEveryEventOrNone() async throws {
+        let test = try await TestStore()
+        _ = try await endpoint(test)
+        _ = try await endpoint(test)
+        let bad = OptOut(subject: .address(try Address(parsing: "+14155550100")), channel: .only(.email), scope: try Scope(parsing: ""), list: nil, source: .api, actor: "test", evidence: Evidence())
+        await #expect(throws: HushError.self) {
+            _ = try await test.store.record(try optOuts(["a@example.com", "b@example.com"]) + [bad], in: test.id)
+        }
+        #expect(try await counts(test) == (0, 0), "a refused batch announces nothing")
+
+        _ = try await test.store.record(try optOuts(["a@example.com", "b@example.com", "c@example.com"]), in: test.id)
+        #expect(try await counts(test) == (3, 6), "one event each, one delivery per endpoint")
+        _ = try await test.store.record(try optOuts(["a@example.com"]), in: test.id)
+        #expect(try await counts(test) == (3, 6), "a repeated opt-out changes nothing and announces nothing")
+    }
+
+    @Test func concurrentWritersEachQueueTheirEvents() async throws {
+        let test = try await TestStore()
+        _ = try await endpoint(test)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<50 {
+                group.addTask { _ = try await test.optOut("w\(index)@example.com") }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await counts(test) == (50, 50))
+        let claimed = try await test.store.claimDeliveries(endpoints: 10, perEndpoint: 100, excluding: [], leaseUntil: test.clock.now.addingTimeInterval(60))
+        #expect(claimed.count == 1)
+        #expect(claimed[0].map { $0.event.sequence ?? 0 } == (1...50).map(Int64.init), "in ledger order")
+        let again = try await test.store.claimDeliveries(endpoints: 10, perEndpoint: 100, excluding: [], leaseUntil: test.clock.now.addingTimeInterval(60))
+        #expect(again.isEmpty, "leased deliveries are not handed out twice")
+    }
+
+    @Test func endpointsFilterByEventAndList() async throws {
+        let test = try await TestStore()
+        let promo = try await test.store.createList(in: test.id, ListDefinition(name: "promo"))
+        _ = try await endpoint(test, events: [.optInCreated])
+        _ = try await endpoint(test, lists: [promo.id])
+        _ = try await test.optOut("ann@example.com")
+        #expect(try await counts(test) == (0, 0))
+        _ = try await test.optOut("ann@example.com", list: promo.id)
+        #expect(try await counts(test) == (1, 1))
+    }
+
+    @Test func aDisabledEndpointGetsNothingNew() async throws {
+        let test = try await TestStore()
+        var endpoint = try await endpoint(test)
+        endpoint.enabled = false
+        _ = try await test.store.updateWebhook(endpoint, in: test.id)
+        _ = try await test.optOut("ann@example.com")
+        #expect(try await counts(test) == (0, 0))
+    }
+}

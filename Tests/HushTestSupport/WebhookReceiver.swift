@@ -1,0 +1,116 @@
+import Foundation
+import Hummingbird
+import HTTPTypes
+import NIOCore
+
+/// A webhook receiver on loopback for tests: a real HTTP server on a free port that records
+/// every request and answers as the test scripts it.
+public actor WebhookReceiver {
+    public struct Received: Sendable {
+        public let path: String
+        public let headers: [String: String]
+        public let body: [UInt8]
+        public let at: ContinuousClock.Instant
+
+        public var text: String { String(decoding: body, as: UTF8.self) }
+        public var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] ?? [:] }
+        public var webhookID: String { headers["webhook-id"] ?? "" }
+    }
+
+    public struct Reply: Sendable {
+        public var status: Int
+        public var headers: [String: String]
+        public var delay: Duration
+        public var body: String
+
+        public init(status: Int = 200, headers: [String: String] = [:], delay: Duration = .zero, body: String = "ok") {
+            self.status = status
+            self.headers = headers
+            self.delay = delay
+            self.body = body
+        }
+    }
+
+    /// Answers request `index` (0 for the first).
+    public typealias Responder = @Sendable (_ index: Int, _ request: Received) -> Reply
+
+    public private(set) var received: [Received] = []
+    private var waiters: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
+    private var responder: Responder
+    private var running: Task<Void, any Error>?
+    public private(set) var port = 0
+
+    private init(responder: @escaping Responder) {
+        self.responder = responder
+    }
+
+    /// Starts a receiver answering with `responder` (200 "ok" by default).
+    public static func start(_ responder: @escaping Responder = { _, _ in Reply() }) async throws -> WebhookReceiver {
+        let receiver = WebhookReceiver(responder: responder)
+        try await receiver.listen()
+        return receiver
+    }
+
+    public var url: String { "http://127.0.0.1:\(port)/hook" }
+
+    public func respond(with responder: @escaping Responder) {
+        self.responder = responder
+    }
+
+    private func listen() async throws {
+        let router = Router()
+        router.post("**") { request, _ in
+            let body = try await request.body.collect(upTo: 1 << 20)
+            var headers: [String: String] = [:]
+            for field in request.headers { headers[field.name.canonicalName] = field.value }
+            let received = Received(path: request.uri.path, headers: headers, body: Array(buffer: body), at: .now)
+            let reply = await self.record(received)
+            if reply.delay > .zero { try await Task.sleep(for: reply.delay) }
+            var fields = HTTPFields()
+            for (name, value) in reply.headers { fields[HTTPField.Name(name)!] = value }
+            return Response(status: .init(code: reply.status), headers: fields, body: .init(byteBuffer: ByteBuffer(string: reply.body)))
+        }
+        let (stream, continuation) = AsyncStream<Int>.makeStream()
+        let application = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) })
+        running = Task { try await application.run() }
+        for await bound in stream {
+            port = bound
+            break
+        }
+    }
+
+    private func record(_ request: Received) -> Reply {
+        let index = received.count
+        received.append(request)
+        let ready = waiters.filter { $0.count <= received.count }
+        waiters.removeAll { $0.count <= received.count }
+        for waiter in ready { waiter.continuation.resume() }
+        return responder(index, request)
+    }
+
+    /// Waits until `count` requests arrived, or `timeout` passed; returns what arrived.
+    @discardableResult
+    public func waitFor(_ count: Int, timeout: Duration = .seconds(20)) async -> [Received] {
+        if received.count < count {
+            let deadline = Task { [weak self] in
+                try await Task.sleep(for: timeout)
+                await self?.giveUp()
+            }
+            await withCheckedContinuation { continuation in waiters.append((count, continuation)) }
+            deadline.cancel()
+        }
+        return received
+    }
+
+    private func giveUp() {
+        for waiter in waiters { waiter.continuation.resume() }
+        waiters = []
+    }
+
+    public func stop() async {
+        running?.cancel()
+        _ = await running?.result
+    }
+}
