@@ -49,11 +49,11 @@ struct CLI {
         let errors: Pipe
     }
 
-    func start(_ arguments: [String], database withDatabase: Bool = true) throws -> Running {
+    func start(_ arguments: [String], database withDatabase: Bool = true, environment extra: [String: String] = [:]) throws -> Running {
         let process = Process()
         process.executableURL = Self.executable
         process.arguments = arguments + (withDatabase ? ["--database", database] : [])
-        var environment = ProcessInfo.processInfo.environment
+        var environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
         environment["HUSH_ERASURE_SECRET"] = Self.secret
         process.environment = environment
         let output = Pipe()

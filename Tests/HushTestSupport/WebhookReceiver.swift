@@ -35,7 +35,6 @@ public actor WebhookReceiver {
     public typealias Responder = @Sendable (_ index: Int, _ request: Received) -> Reply
 
     public private(set) var received: [Received] = []
-    private var waiters: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
     private var responder: Responder
     private var running: Task<Void, any Error>?
     public private(set) var port = 0
@@ -84,29 +83,23 @@ public actor WebhookReceiver {
     private func record(_ request: Received) -> Reply {
         let index = received.count
         received.append(request)
-        let ready = waiters.filter { $0.count <= received.count }
-        waiters.removeAll { $0.count <= received.count }
-        for waiter in ready { waiter.continuation.resume() }
         return responder(index, request)
     }
 
     /// Waits until `count` requests arrived, or `timeout` passed; returns what arrived.
     @discardableResult
     public func waitFor(_ count: Int, timeout: Duration = .seconds(20)) async -> [Received] {
-        if received.count < count {
-            let deadline = Task { [weak self] in
-                try await Task.sleep(for: timeout)
-                await self?.giveUp()
-            }
-            await withCheckedContinuation { continuation in waiters.append((count, continuation)) }
-            deadline.cancel()
-        }
-        return received
+        await waitUntil(timeout: timeout) { $0.count >= count }
     }
 
-    private func giveUp() {
-        for waiter in waiters { waiter.continuation.resume() }
-        waiters = []
+    /// Waits until what arrived satisfies `done`, or `timeout` passed; returns what arrived.
+    @discardableResult
+    public func waitUntil(timeout: Duration = .seconds(20), _ done: ([Received]) -> Bool) async -> [Received] {
+        let deadline = ContinuousClock.now + timeout
+        while !done(received), ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return received
     }
 
     public func stop() async {
