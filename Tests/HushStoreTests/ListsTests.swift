@@ -50,8 +50,15 @@ import Testing
             ListDefinition(name: "weekly", description: "Weekly digest", keywords: ["weekly"], message: "You left weekly.",
                            webhookURL: "https://hooks.example.com/hush", channels: [.email, .sms]))
         let stored = try #require(try await test.store.list(news.id, in: test.id))
-        #expect(stored == updated)
+        #expect(updated.webhookSecret != nil, "setting webhook_url makes the list's endpoint and shows its secret once")
+        #expect(stored.webhookSecret == nil)
+        var shown = updated
+        shown.webhookSecret = nil
+        #expect(stored == shown)
         #expect(stored.definition.webhookURL == "https://hooks.example.com/hush")
+        let cleared = try await test.store.updateList(news.id, in: test.id, ListDefinition(name: "weekly"))
+        #expect(cleared.webhook == nil)
+        #expect(try await test.store.webhooks(in: test.id).isEmpty, "clearing webhook_url removes the endpoint")
         _ = try await test.store.createList(in: test.id, ListDefinition(name: "news2", keywords: ["news"]))
     }
 

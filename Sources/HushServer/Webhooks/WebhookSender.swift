@@ -203,6 +203,7 @@ public struct WebhookSender: Service {
         let delay = settings.retryPolicy.delay(afterAttempt: delivery.attempts + 1, retryAfter: retryAfter)
         logger.info("webhook delivery failed", metadata: [
             "delivery": "\(delivery.id)", "endpoint": "\(delivery.endpoint.id)", "status": "\(status.map(String.init) ?? "-")",
+            "error": "\(error ?? "-")",
             "next": "\(delay.map { "in \(Int($0)) s" } ?? "none, dead")",
         ])
         return DeliveryAttempt(

@@ -42,8 +42,9 @@ extension SQLiteStore {
                 guard let existing = try Outbox.endpoints(db, of: organization, enabledOnly: false, id: endpoint.id).first else {
                     throw HushError(.notFound, field: "id", "no webhook \(endpoint.id) in this organization")
                 }
-                if existing.ownerList != nil && (endpoint.events != existing.events || endpoint.lists != existing.lists) {
-                    throw HushError(.conflict, field: "events", "list \(existing.ownerList!) owns this webhook; change it through the list's webhook_url")
+                if let owner = existing.ownerList,
+                   endpoint.url != existing.url || endpoint.events != existing.events || endpoint.lists != existing.lists {
+                    throw HushError(.conflict, field: "id", "list \(owner) owns this webhook; change it through the list's webhook_url")
                 }
                 try Self.requireLists(db, endpoint.lists ?? [], in: organization)
                 try db.execute(sql: """
