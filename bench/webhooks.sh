@@ -43,7 +43,10 @@ n, prefix = int(sys.argv[1]), sys.argv[2]
 for start in range(0, n, 10000):
     print(json.dumps({"addresses": [f"{prefix}{i}@example.com" for i in range(start, min(n, start + 10000))], "channel": "email"}))
 PY
-    while read -r batch; do api -X POST "http://127.0.0.1:$PORT/v1/opt-outs" -d "$batch" >/dev/null; done < "$DIR/batches"
+    while read -r batch; do
+        printf '%s' "$batch" > "$DIR/batch.json"
+        api -X POST "http://127.0.0.1:$PORT/v1/opt-outs" --data-binary @"$DIR/batch.json" >/dev/null
+    done < "$DIR/batches"
 }
 pending() { sqlite3 "$1" "SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending'"; }
 delivered_rate() { # database, deliveries, label

@@ -85,7 +85,7 @@ public protocol Store: Sendable {
     func claimDeliveries(endpoints: Int, perEndpoint: Int, excluding busy: Set<Int64>, leaseUntil: Date) async throws -> [[ClaimedDelivery]]
     func recordAttempts(_ attempts: [DeliveryAttempt]) async throws
     func releaseDeliveryLeases() async throws
-    func nextDeliveryDue() async throws -> Date?
+    func nextDeliveryDue(excluding busy: Set<Int64>) async throws -> Date?
 
     // MARK: Reading
     func suppressions(of address: Address, in organization: OrganizationID) async throws -> [Suppression]

@@ -68,6 +68,9 @@ import Testing
         #expect(Set(all.map(\.webhookID)).count == count, "nothing else is delivered")
         kill(second.process.processIdentifier, SIGTERM)
         second.process.waitUntilExit()
+        let logged = String(decoding: second.errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            + String(decoding: second.output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(!logged.contains("whsec_") && !logged.contains("crash1@example.com"), "no secrets or addresses in the logs")
         await receiver.stop()
     }
 }

@@ -84,7 +84,7 @@ public struct WebhookSender: Service {
             var ticking = false
             while !Task.isCancelled {
                 let free = settings.concurrency - busy.count
-                if free > 0, let due = try? await store.nextDeliveryDue(), due <= Date() {
+                if free > 0, let due = try? await store.nextDeliveryDue(excluding: busy), due <= Date() {
                     let batches: [[ClaimedDelivery]]
                     do {
                         batches = try await store.claimDeliveries(

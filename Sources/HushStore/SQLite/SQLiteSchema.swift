@@ -315,6 +315,8 @@ enum SQLiteSchema {
             created_at INTEGER NOT NULL,
             finished_at INTEGER
         );
+        -- Each endpoint's queue; the sender's queries name it (INDEXED BY), because the planner
+        -- would otherwise walk every delivery the endpoint ever had.
         CREATE INDEX webhook_deliveries_queue ON webhook_deliveries(endpoint_id, id) WHERE status = 'pending';
         CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries(endpoint_id, id);
         """

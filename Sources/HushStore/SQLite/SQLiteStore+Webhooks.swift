@@ -210,7 +210,7 @@ extension SQLiteStore {
                     SELECT w.id, w.url, w.events, w.lists, w.enabled, w.secrets, w.disabled_reason, w.owner_list
                     FROM webhook_endpoints w
                     JOIN webhook_deliveries d ON d.id = (
-                        SELECT id FROM webhook_deliveries WHERE endpoint_id = w.id AND status = 'pending' ORDER BY id LIMIT 1)
+                        SELECT id FROM webhook_deliveries INDEXED BY webhook_deliveries_queue WHERE endpoint_id = w.id AND status = 'pending' ORDER BY id LIMIT 1)
                     WHERE w.enabled = 1 AND w.deleted_at IS NULL AND d.next_attempt_at <= ?
                       AND (d.leased_until IS NULL OR d.leased_until <= ?)
                     ORDER BY d.next_attempt_at
@@ -222,7 +222,7 @@ extension SQLiteStore {
                     var batch: [ClaimedDelivery] = []
                     let rows = try Row.fetchAll(db.cachedStatement(sql: """
                         SELECT d.id, d.attempts, d.next_attempt_at, o.id, o.kind, o.ledger_seq, o.occurred_at, o.list_id, o.data
-                        FROM webhook_deliveries d JOIN webhook_outbox o ON o.id = d.outbox_id
+                        FROM webhook_deliveries d INDEXED BY webhook_deliveries_queue JOIN webhook_outbox o ON o.id = d.outbox_id
                         WHERE d.endpoint_id = ? AND d.status = 'pending'
                         ORDER BY d.id LIMIT ?
                         """), arguments: [endpoint.id, perEndpoint])
@@ -289,13 +289,18 @@ extension SQLiteStore {
         }
     }
 
-    /// When the earliest pending delivery of an enabled endpoint is due, if any is pending.
-    public func nextDeliveryDue() async throws -> Date? {
-        try await read { db in
-            try Int64.fetchOne(db.cachedStatement(sql: """
-                SELECT MIN(d.next_attempt_at) FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id
-                WHERE d.status = 'pending' AND w.enabled = 1 AND w.deleted_at IS NULL
-                """)).map(SQLiteCoding.date)
+    /// When the first delivery that could be handed out is due: the oldest pending delivery of
+    /// each enabled endpoint not in `busy` and not leased. One index lookup per endpoint.
+    public func nextDeliveryDue(excluding busy: Set<Int64>) async throws -> Date? {
+        let now = SQLiteCoding.milliseconds(configuration.now())
+        let excluded = busy.isEmpty ? "" : " AND w.id NOT IN (\(busy.map(String.init).joined(separator: ",")))"
+        return try await read { db in
+            try Int64.fetchOne(db, sql: """
+                SELECT MIN(MAX(d.next_attempt_at, COALESCE(d.leased_until, 0))) FROM webhook_endpoints w
+                JOIN webhook_deliveries d ON d.id = (
+                    SELECT id FROM webhook_deliveries INDEXED BY webhook_deliveries_queue WHERE endpoint_id = w.id AND status = 'pending' ORDER BY id LIMIT 1)
+                WHERE w.enabled = 1 AND w.deleted_at IS NULL
+                """ + excluded).map { SQLiteCoding.date(max($0, now)) }
         }
     }
 
