@@ -97,6 +97,8 @@ public enum HushServer {
         V1Routes(store: store, metrics: metrics).register(on: v1)
         ListRoutes(store: store, metrics: metrics, webhooks: configuration.webhooks).register(on: v1)
         WebhookRoutes(store: store, settings: configuration.webhooks).register(on: v1)
+        SendRoutes(store: store, metrics: metrics).register(on: v1)
+        SequenceRoutes(store: store).register(on: v1)
         LedgerRoutes(store: store).register(on: v1)
         LinkRoutes(store: store, links: links).register(on: v1)
         inbound.register(on: v1)

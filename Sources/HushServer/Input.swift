@@ -51,6 +51,15 @@ extension Request {
     }
 }
 
+/// Runs `body`; its error is reported as being about `field`.
+func naming<T>(_ field: String, _ body: () throws(HushError) -> T) throws -> T {
+    do {
+        return try body()
+    } catch {
+        throw Problem.invalid(field, error.message)
+    }
+}
+
 /// Query parameters, parsed with errors that name them.
 struct Query {
     private let parameters: Parameters

@@ -87,6 +87,17 @@ public protocol Store: Sendable {
     func releaseDeliveryLeases() async throws
     func nextDeliveryDue(excluding busy: Set<Int64>) async throws -> Date?
 
+    // MARK: Sends and rulesets
+    func recordSend(_ send: Send, report: SendReport, in organization: OrganizationID) async throws -> Send
+    func sends(in organization: OrganizationID, after id: Int64, limit: Int) async throws -> [Send]
+    func send(_ id: Int64, in organization: OrganizationID) async throws -> Send?
+    func reportChunks(of send: Int64, status: SendReportChunk.Status, after position: Int, limit: Int) async throws -> [SendReportChunk]
+    func createRuleset(_ ruleset: Ruleset, in organization: OrganizationID) async throws -> Ruleset
+    func rulesets(in organization: OrganizationID) async throws -> [Ruleset]
+    func ruleset(_ id: Int64, in organization: OrganizationID) async throws -> Ruleset?
+    func updateRuleset(_ ruleset: Ruleset, in organization: OrganizationID) async throws -> Ruleset
+    func deleteRuleset(_ id: Int64, in organization: OrganizationID) async throws -> Bool
+
     // MARK: Reading
     func suppressions(of address: Address, in organization: OrganizationID) async throws -> [Suppression]
     /// The suppressions of a list, oldest first, after the suppression made by event `after`.
@@ -97,6 +108,9 @@ public protocol Store: Sendable {
     /// Answers from memory.
     func decision(for address: Address, in organization: OrganizationID, query: CheckQuery) -> Decision
     func decisions(for addresses: [Address], in organization: OrganizationID, query: CheckQuery) -> [Decision]
+    /// Answers from memory for an address sent to as `contact`: the contact's own suppressions
+    /// count even when the address was never linked to it.
+    func decision(for address: Address, contact: ContactID, in organization: OrganizationID, query: CheckQuery) -> Decision
     /// Answers as of a past moment, from the ledger.
     func decision(for address: Address, in organization: OrganizationID, query: CheckQuery, asOf date: Date) async throws -> Decision
     /// Suppressions the index holds.

@@ -3,7 +3,7 @@ import Foundation
 /// Writes JSON straight into bytes, for the hot paths (check responses, evidence rows):
 /// `JSONEncoder` spent most of their time in generic containers. Callers write keys in sorted
 /// order, like the API's encoder, so both kinds of output read the same.
-public struct JSONWriter {
+public struct JSONWriter: Sendable {
     public var bytes: [UInt8] = []
 
     @inlinable

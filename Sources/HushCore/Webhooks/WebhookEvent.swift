@@ -104,6 +104,36 @@ public struct WebhookEvent: Hashable, Sendable {
         self.init(kind: .inboundNeedsReview, sequence: nil, occurredAt: message.receivedAt, list: nil, data: String(decoding: json.bytes, as: UTF8.self))
     }
 
+    /// `send.blocked`: a send was checked and some of its recipients were held back; the report
+    /// says who and why (`GET /v1/sends/{id}/report?status=blocked`).
+    public init(blocked send: Send) {
+        var json = JSONWriter()
+        json.raw("{\"send\":")
+        json.integer(send.id)
+        json.raw(",\"name\":")
+        json.optionalString(send.name)
+        json.raw(",\"campaign\":")
+        json.optionalString(send.campaign)
+        json.raw(",\"channel\":")
+        json.string(send.channel.rawValue)
+        json.raw(",\"scope\":")
+        json.string(send.scope.path)
+        json.raw(",\"lists\":")
+        json.array(send.lists) { json, list in json.integer(list.rawValue) }
+        json.raw(",\"counts\":{\"total\":")
+        json.integer(Int64(send.counts.total))
+        json.raw(",\"allowed\":")
+        json.integer(Int64(send.counts.allowed))
+        json.raw(",\"blocked\":")
+        json.integer(Int64(send.counts.blocked))
+        json.raw(",\"invalid\":")
+        json.integer(Int64(send.counts.invalid))
+        json.raw("},\"actor\":")
+        json.string(send.actor)
+        json.raw("}")
+        self.init(kind: .sendBlocked, sequence: nil, occurredAt: send.createdAt, list: nil, data: String(decoding: json.bytes, as: UTF8.self))
+    }
+
     /// The Standard Webhooks message id: the same for every attempt and replay of this event to
     /// this endpoint, so receivers can drop duplicates.
     public func webhookID(endpoint: Int64) -> String {

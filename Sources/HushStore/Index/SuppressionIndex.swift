@@ -106,6 +106,21 @@ final class SuppressionIndex: Sendable {
         return Decision(address: address, channel: query.channel, scope: query.scope, blockedBy: blocks)
     }
 
+    /// The address's decision, with the contact's own suppressions when the address is not
+    /// linked to it.
+    func decision(for address: Address, contact: ContactID, in organization: OrganizationID, query: CheckQuery) -> Decision {
+        let decision = decision(for: address, in: organization, query: query)
+        guard !decision.blockedBy.contains(where: { $0.contact == contact }) else { return decision }
+        var blocks = decision.blockedBy
+        let contactKey = IndexKey(organization, .contact(contact.externalID))
+        shard(for: contactKey).state.withLock { $0.entries[contactKey] }?.forEach { entry in
+            if query.isBlocked(by: entry.channel, scope: entry.scope, list: entry.list, listIsDefault: entry.listIsDefault) {
+                blocks.append(entry.block(contact: contact))
+            }
+        }
+        return Decision(address: address, channel: query.channel, scope: query.scope, blockedBy: blocks)
+    }
+
     /// Adds the blocks of an address's own entries and of every contact it belongs to.
     private func collect(_ key: IndexKey, query: CheckQuery, into blocks: inout [Decision.Block]) {
         let (entries, contacts) = shard(for: key).state.withLock { state in

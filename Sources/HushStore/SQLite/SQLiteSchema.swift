@@ -26,6 +26,9 @@ enum SQLiteSchema {
         migrator.registerMigration("v7: webhook endpoints, the outbox and deliveries") { db in
             try db.execute(sql: v7)
         }
+        migrator.registerMigration("v8: sends, their reports, rulesets") { db in
+            try db.execute(sql: v8)
+        }
         return migrator
     }
 
@@ -319,5 +322,47 @@ enum SQLiteSchema {
         -- would otherwise walk every delivery the endpoint ever had.
         CREATE INDEX webhook_deliveries_queue ON webhook_deliveries(endpoint_id, id) WHERE status = 'pending';
         CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries(endpoint_id, id);
+        """
+
+    // A send keeps its settings and counts; its report is stored in chunks of up to 10 000
+    // entries per status, each a blob of JSON lines that start with the entry's position, so a
+    // million-recipient send is written as a hundred rows.
+    private static let v8 = """
+        CREATE TABLE sends (
+            id INTEGER PRIMARY KEY,
+            org_id INTEGER NOT NULL REFERENCES organizations(id),
+            name TEXT,
+            campaign TEXT,
+            channel TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            lists TEXT NOT NULL,
+            total INTEGER NOT NULL,
+            allowed INTEGER NOT NULL,
+            blocked INTEGER NOT NULL,
+            invalid INTEGER NOT NULL,
+            actor TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        );
+        CREATE INDEX sends_org ON sends(org_id, id);
+        CREATE TABLE send_reports (
+            send_id INTEGER NOT NULL REFERENCES sends(id),
+            status TEXT NOT NULL CHECK (status IN ('allowed', 'blocked', 'invalid')),
+            chunk INTEGER NOT NULL,
+            first_position INTEGER NOT NULL,
+            last_position INTEGER NOT NULL,
+            count INTEGER NOT NULL,
+            lines BLOB NOT NULL,
+            PRIMARY KEY (send_id, status, chunk)
+        ) WITHOUT ROWID;
+        CREATE TABLE rulesets (
+            id INTEGER PRIMARY KEY,
+            org_id INTEGER NOT NULL REFERENCES organizations(id),
+            name TEXT NOT NULL,
+            on_opt_out TEXT NOT NULL CHECK (on_opt_out IN ('skip_steps', 'finish')),
+            opted_out_stage TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            deleted_at INTEGER
+        );
+        CREATE UNIQUE INDEX rulesets_active_name ON rulesets(org_id, name) WHERE deleted_at IS NULL;
         """
 }

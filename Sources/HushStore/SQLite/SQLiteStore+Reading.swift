@@ -80,6 +80,10 @@ extension SQLiteStore {
         index.decision(for: address, in: organization, query: query)
     }
 
+    public func decision(for address: Address, contact: ContactID, in organization: OrganizationID, query: CheckQuery) -> Decision {
+        index.decision(for: address, contact: contact, in: organization, query: query)
+    }
+
     public func decisions(for addresses: [Address], in organization: OrganizationID, query: CheckQuery) -> [Decision] {
         addresses.map { index.decision(for: $0, in: organization, query: query) }
     }

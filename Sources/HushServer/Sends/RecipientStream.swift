@@ -1,0 +1,243 @@
+import Foundation
+import HushCore
+
+/// Reads a JSON object whose `recipients` array may hold a million entries, as the body arrives:
+/// the other fields are kept raw (they are small), and each recipient is handed out as soon as
+/// it is complete. Only the unread tail of the body is held, never the whole document.
+struct RecipientStream {
+    /// A recipient as sent: an address, or `{address, contact?, ref?}`.
+    struct Recipient: Sendable {
+        let address: String
+        let contact: String?
+        let ref: String?
+    }
+
+    private enum State {
+        case start
+        case key
+        case colon(String)
+        case value(String)
+        case afterValue
+        case recipientsStart
+        case element
+        case afterElement
+        case done
+    }
+
+    private var buffer: [UInt8] = []
+    private var cursor = 0
+    private var state = State.start
+    private var seenKeys: Set<String> = []
+    /// The top-level fields other than `recipients`, as raw JSON.
+    private(set) var fields: [String: [UInt8]] = [:]
+    /// Whether the `recipients` array has started: every field before it is known.
+    private(set) var inRecipients = false
+    private(set) var count = 0
+    let allowedFields: Set<String>
+
+    init(fields: Set<String>) {
+        allowedFields = fields
+    }
+
+    /// Takes the next bytes; returns the recipients they complete.
+    mutating func push(_ bytes: some Sequence<UInt8>) throws -> [Recipient] {
+        if cursor > 1 << 20 {
+            buffer.removeFirst(cursor)
+            cursor = 0
+        }
+        buffer.append(contentsOf: bytes)
+        var recipients: [Recipient] = []
+        while try step(into: &recipients) {}
+        return recipients
+    }
+
+    /// The body ended: it must have been one complete object.
+    func finish() throws {
+        guard case .done = state else { throw Problem.invalid("body", "the JSON body ended before its closing brace") }
+        guard buffer[cursor...].allSatisfy(Self.isSpace) else { throw Problem.invalid("body", "the JSON body has text after its closing brace") }
+    }
+
+    /// Advances by one token or value; false when more bytes are needed.
+    private mutating func step(into recipients: inout [Recipient]) throws -> Bool {
+        skipSpace()
+        guard cursor < buffer.count else { return false }
+        let byte = buffer[cursor]
+        switch state {
+        case .start:
+            guard byte == UInt8(ascii: "{") else { throw Problem.invalid("body", "the body must be a JSON object") }
+            cursor += 1
+            state = .key
+        case .key:
+            if byte == UInt8(ascii: "}") && seenKeys.isEmpty {
+                cursor += 1
+                state = .done
+                return true
+            }
+            guard byte == UInt8(ascii: "\"") else { throw Problem.invalid("body", "expected a field name in the JSON body") }
+            guard let end = Self.valueEnd(buffer, from: cursor) else { return false }
+            let key = try Self.string(buffer[cursor..<end], field: "body")
+            guard allowedFields.contains(key) || key == "recipients" else {
+                throw Problem.invalid(key, "unknown field \"\(key)\"")
+            }
+            guard seenKeys.insert(key).inserted else { throw Problem.invalid(key, "\(key) is given twice") }
+            cursor = end
+            state = .colon(key)
+        case .colon(let key):
+            guard byte == UInt8(ascii: ":") else { throw Problem.invalid("body", "expected ':' after \"\(key)\"") }
+            cursor += 1
+            state = key == "recipients" ? .recipientsStart : .value(key)
+        case .value(let key):
+            guard let end = Self.valueEnd(buffer, from: cursor) else { return false }
+            fields[key] = Array(buffer[cursor..<end])
+            cursor = end
+            state = .afterValue
+        case .afterValue:
+            cursor += 1
+            switch byte {
+            case UInt8(ascii: ","): state = .key
+            case UInt8(ascii: "}"): state = .done
+            default: throw Problem.invalid("body", "expected ',' or '}' in the JSON body")
+            }
+        case .recipientsStart:
+            guard byte == UInt8(ascii: "[") else { throw Problem.invalid("recipients", "recipients must be an array") }
+            cursor += 1
+            inRecipients = true
+            skipSpace()
+            guard cursor < buffer.count else {
+                state = .element
+                return false
+            }
+            if buffer[cursor] == UInt8(ascii: "]") {
+                cursor += 1
+                state = .afterValue
+            } else {
+                state = .element
+            }
+        case .element:
+            guard let end = Self.valueEnd(buffer, from: cursor) else { return false }
+            guard count < Send.maximumRecipients else {
+                throw Problem.invalid("recipients", "at most \(Send.maximumRecipients) recipients per send")
+            }
+            recipients.append(try Self.recipient(buffer[cursor..<end], index: count))
+            count += 1
+            cursor = end
+            state = .afterElement
+        case .afterElement:
+            cursor += 1
+            switch byte {
+            case UInt8(ascii: ","): state = .element
+            case UInt8(ascii: "]"): state = .afterValue
+            default: throw Problem.invalid("recipients[\(count)]", "expected ',' or ']' after a recipient")
+            }
+        case .done:
+            throw Problem.invalid("body", "the JSON body has text after its closing brace")
+        }
+        return true
+    }
+
+    private mutating func skipSpace() {
+        while cursor < buffer.count, Self.isSpace(buffer[cursor]) { cursor += 1 }
+    }
+
+    private static func isSpace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09
+    }
+
+    /// Where the JSON value starting at `start` ends, or nil when the buffer holds only part of it.
+    static func valueEnd(_ bytes: [UInt8], from start: Int) -> Int? {
+        var index = start
+        var depth = 0
+        var inString = false
+        while index < bytes.count {
+            let byte = bytes[index]
+            if inString {
+                if byte == UInt8(ascii: "\\") {
+                    index += 2
+                    continue
+                }
+                if byte == UInt8(ascii: "\"") {
+                    inString = false
+                    if depth == 0 { return index + 1 }
+                }
+            } else {
+                switch byte {
+                case UInt8(ascii: "\""): inString = true
+                case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
+                case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                    if depth == 0 { return index }
+                    depth -= 1
+                    if depth == 0 { return index + 1 }
+                case UInt8(ascii: ","), 0x20, 0x0A, 0x0D, 0x09:
+                    if depth == 0 { return index }
+                default: break
+                }
+            }
+            index += 1
+        }
+        return nil
+    }
+
+    /// A JSON string's value; the common case (no escapes) without a decoder.
+    static func string(_ bytes: ArraySlice<UInt8>, field: String) throws -> String {
+        guard bytes.count >= 2, bytes.first == UInt8(ascii: "\""), bytes.last == UInt8(ascii: "\"") else {
+            throw Problem.invalid(field, "\(field) must be a string")
+        }
+        let inner = bytes.dropFirst().dropLast()
+        if !inner.contains(UInt8(ascii: "\\")) {
+            return String(decoding: inner, as: UTF8.self)
+        }
+        guard let value = try? JSONDecoder().decode(String.self, from: Data(bytes)) else {
+            throw Problem.invalid(field, "\(field) is not a valid JSON string")
+        }
+        return value
+    }
+
+    /// `"address"` or `{"address": …, "contact": …, "ref": …}` (string or null values).
+    static func recipient(_ bytes: ArraySlice<UInt8>, index: Int) throws -> Recipient {
+        let field = "recipients[\(index)]"
+        if bytes.first == UInt8(ascii: "\"") {
+            return Recipient(address: try string(bytes, field: field), contact: nil, ref: nil)
+        }
+        guard bytes.first == UInt8(ascii: "{"), bytes.last == UInt8(ascii: "}") else {
+            throw Problem.invalid(field, "a recipient is an address or {address, contact?, ref?}")
+        }
+        let all = Array(bytes)
+        var values: [String: String] = [:]
+        var cursor = 1
+        func skip() { while cursor < all.count, isSpace(all[cursor]) { cursor += 1 } }
+        skip()
+        if all[cursor] != UInt8(ascii: "}") {
+            while true {
+                skip()
+                guard let keyEnd = valueEnd(all, from: cursor), all[cursor] == UInt8(ascii: "\"") else {
+                    throw Problem.invalid(field, "a recipient object has string keys")
+                }
+                let key = try string(all[cursor..<keyEnd], field: field)
+                guard ["address", "contact", "ref"].contains(key) else {
+                    throw Problem.invalid("\(field).\(key)", "unknown field \"\(key)\"; a recipient has address, contact and ref")
+                }
+                cursor = keyEnd
+                skip()
+                guard cursor < all.count, all[cursor] == UInt8(ascii: ":") else { throw Problem.invalid(field, "expected ':' after \"\(key)\"") }
+                cursor += 1
+                skip()
+                guard let valueEnd = valueEnd(all, from: cursor) else { throw Problem.invalid("\(field).\(key)", "\(key) is incomplete") }
+                let raw = all[cursor..<valueEnd]
+                if !raw.elementsEqual("null".utf8) {
+                    values[key] = try string(raw, field: "\(field).\(key)")
+                }
+                cursor = valueEnd
+                skip()
+                guard cursor < all.count else { throw Problem.invalid(field, "a recipient object is incomplete") }
+                if all[cursor] == UInt8(ascii: ",") {
+                    cursor += 1
+                    continue
+                }
+                guard all[cursor] == UInt8(ascii: "}") else { throw Problem.invalid(field, "expected ',' or '}' in a recipient") }
+                break
+            }
+        }
+        guard let address = values["address"] else { throw Problem.invalid("\(field).address", "a recipient needs an address") }
+        return Recipient(address: address, contact: values["contact"], ref: values["ref"])
+    }
+}

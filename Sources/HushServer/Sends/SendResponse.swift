@@ -1,0 +1,117 @@
+import Foundation
+import Hummingbird
+import HushCore
+
+/// The answer to a send: its settings and counts, then every recipient under `allowed`,
+/// `blocked` or `invalid`, written from the report's chunks as they are, a chunk at a time.
+enum SendResponse {
+    static func response(send recorded: Send?, settings send: Send, report: SendReport, status: HTTPResponse.Status) -> Response {
+        var head = JSONWriter(capacity: 512)
+        head.raw("{")
+        writeFields(send, id: recorded?.id, to: &head)
+        let headBytes = head.bytes
+        let chunks = report.chunks
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: ResponseBody { writer in
+            try await writer.write(ByteBuffer(bytes: headBytes))
+            for status in SendReportChunk.Status.allCases {
+                try await writer.write(ByteBuffer(string: ",\"\(status.rawValue)\":["))
+                var first = true
+                for chunk in chunks where chunk.status == status {
+                    try await writer.write(ByteBuffer(bytes: arrayElements(chunk.lines, leadingComma: !first)))
+                    first = false
+                }
+                try await writer.write(ByteBuffer(string: "]"))
+            }
+            try await writer.write(ByteBuffer(string: "}"))
+            try await writer.finish(nil)
+        })
+    }
+
+    /// `"id", "name", "campaign", "channel", "scope", "lists", "actor", "created_at", "counts"`.
+    static func writeFields(_ send: Send, id: Int64?, to json: inout JSONWriter) {
+        json.raw("\"id\":")
+        if let id { json.integer(id) } else { json.raw("null") }
+        json.raw(",\"name\":")
+        json.optionalString(send.name)
+        json.raw(",\"campaign\":")
+        json.optionalString(send.campaign)
+        json.raw(",\"channel\":")
+        json.string(send.channel.rawValue)
+        json.raw(",\"scope\":")
+        json.string(send.scope.path)
+        json.raw(",\"lists\":")
+        json.array(send.lists) { json, list in json.integer(list.rawValue) }
+        json.raw(",\"actor\":")
+        json.string(send.actor)
+        json.raw(",\"created_at\":")
+        json.date(send.createdAt)
+        json.raw(",\"counts\":{\"total\":")
+        json.integer(Int64(send.counts.total))
+        json.raw(",\"allowed\":")
+        json.integer(Int64(send.counts.allowed))
+        json.raw(",\"blocked\":")
+        json.integer(Int64(send.counts.blocked))
+        json.raw(",\"invalid\":")
+        json.integer(Int64(send.counts.invalid))
+        json.raw("}")
+    }
+
+    /// JSON lines as array elements: the newline after each entry becomes a comma, but the last.
+    /// A newline only ever separates entries: JSON escapes it inside strings.
+    static func arrayElements(_ lines: [UInt8], leadingComma: Bool) -> [UInt8] {
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(lines.count + 1)
+        if leadingComma { bytes.append(UInt8(ascii: ",")) }
+        for byte in lines { bytes.append(byte == 0x0A ? UInt8(ascii: ",") : byte) }
+        if bytes.last == UInt8(ascii: ",") { bytes.removeLast() }
+        return bytes
+    }
+}
+
+/// A send's report as CSV rows; `error` holds "Optout Email" / "Optout Number" for recipients
+/// held back by an opt-out (the wording people know from the seed), the reason an address was
+/// refused for invalid ones. The list, scope, channel and since are the first blocking
+/// suppression's.
+enum SendReportCSV {
+    static let columns = ["position", "address", "contact", "ref", "status", "error", "list", "scope", "channel", "since", "blocked_by"]
+
+    struct Entry: Decodable {
+        struct Block: Decodable {
+            let list: Int64
+            let scope: String
+            let channel: String
+            let since: String
+        }
+
+        let position: Int
+        let address: String?
+        let input: String?
+        let contact: String?
+        let ref: String?
+        let reason: String?
+        let error: String?
+        let blockedBy: [Block]?
+
+        enum CodingKeys: String, CodingKey {
+            case position, address, input, contact, ref, reason, error
+            case blockedBy = "blocked_by"
+        }
+    }
+
+    static func row(_ status: SendReportChunk.Status, _ json: ArraySlice<UInt8>) throws -> [String] {
+        let entry = try JSONDecoder().decode(Entry.self, from: Data(json))
+        let block = entry.blockedBy?.first
+        let error = switch status {
+        case .allowed: ""
+        case .blocked: entry.reason == "optout_email" ? "Optout Email" : "Optout Number"
+        case .invalid: entry.error ?? ""
+        }
+        return [
+            String(entry.position), entry.address ?? entry.input ?? "", entry.contact ?? "", entry.ref ?? "", status.rawValue, error,
+            block.map { String($0.list) } ?? "", block?.scope ?? "", block?.channel ?? "", block?.since ?? "",
+            String(entry.blockedBy?.count ?? 0),
+        ]
+    }
+}

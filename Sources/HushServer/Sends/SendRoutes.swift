@@ -1,0 +1,293 @@
+import Foundation
+import Hummingbird
+import HushCore
+import HushStore
+
+/// `/v1/sends` and `/v1/audiences/preview`: a broadcast checked before it goes out, answered in
+/// the same request and kept as a report of who was held back and why.
+struct SendRoutes: Sendable {
+    /// A million recipients with long addresses and references fit.
+    static let maximumBody = 256 * 1024 * 1024
+    static let defaultPageSize = 100
+    static let maximumPageSize = 10_000
+    static let headerFields: Set<String> = ["name", "campaign", "channel", "scope", "lists"]
+
+    let store: any Store
+    let metrics: ServerMetrics
+
+    func register(on group: V1Group) {
+        group.on(.post, "sends") { request, context in try await check(request, context, records: true) }
+        group.on(.get, "sends") { request, context in try await all(request, context) }
+        group.on(.get, "sends/:id") { _, context in WrittenJSON(value: SendJSON(send: try await send(context))) }
+        group.on(.get, "sends/:id/report") { request, context in try await report(request, context) }
+        group.on(.get, "sends/:id/report.csv") { request, context in try await csv(request, context) }
+        group.on(.post, "audiences/preview") { request, context in try await check(request, context, records: false) }
+    }
+
+    /// The fields that say how recipients are checked, and what the send is called.
+    struct Header: Sendable {
+        var name: String?
+        var campaign: String?
+        var query: CheckQuery
+        var lists: [ListID]
+    }
+
+    // MARK: Checking
+
+    /// Reads the recipients as they arrive and checks them in batches against the index. When
+    /// `channel`, `scope` and `lists` come before `recipients`, nothing but the report is held;
+    /// otherwise the recipients wait, parsed, for the end of the body.
+    private func check(_ request: Request, _ context: HushRequestContext, records: Bool) async throws -> Response {
+        let caller = try context.caller()
+        let organization = try await store.requireOrganization(caller)
+        var stream = RecipientStream(fields: Self.headerFields)
+        var header: Header?
+        var waiting: [RecipientStream.Recipient] = []
+        var report = SendReport()
+        var received = 0
+        for try await chunk in request.body {
+            received += chunk.readableBytes
+            guard received <= Self.maximumBody else {
+                throw Problem(.contentTooLarge, type: "too_large", detail: "a send's body is at most \(Self.maximumBody / 1024 / 1024) MiB")
+            }
+            let recipients = try stream.push(chunk.readableBytesView)
+            if header == nil, stream.inRecipients, ["channel", "scope", "lists"].allSatisfy({ stream.fields[$0] != nil }) {
+                header = try await parseHeader(stream.fields, caller)
+            }
+            if let header {
+                try checkBatch(waiting + recipients, header, organization, &report)
+                waiting = []
+            } else {
+                waiting += recipients
+            }
+        }
+        try stream.finish()
+        let settled: Header
+        if let header { settled = header } else { settled = try await parseHeader(stream.fields, caller) }
+        try checkBatch(waiting, settled, organization, &report)
+        report.finish()
+        metrics.checks.increment(by: Int64(report.counts.total))
+
+        var send = Send(
+            name: settled.name, campaign: settled.campaign, channel: settled.query.channel, scope: settled.query.scope,
+            lists: settled.lists, counts: report.counts, actor: caller.actor, createdAt: Date())
+        if records {
+            send = try await store.recordSend(send, report: report, in: caller.organization)
+        }
+        return SendResponse.response(send: records ? send : nil, settings: send, report: report, status: records ? .created : .ok)
+    }
+
+    private func parseHeader(_ fields: [String: [UInt8]], _ caller: Principal) async throws -> Header {
+        func decode<T: Decodable>(_ type: T.Type, _ key: String) throws -> T? {
+            guard let raw = fields[key], !raw.elementsEqual("null".utf8) else { return nil }
+            do {
+                return try JSONDecoder().decode(T.self, from: Data(raw))
+            } catch {
+                throw Problem.invalid(key, "\(key) has the wrong type")
+            }
+        }
+        guard let channelName = try decode(String.self, "channel") else { throw Problem.invalid("channel", "a send needs a channel") }
+        let name = try decode(String.self, "name")
+        let campaign = try decode(String.self, "campaign")
+        for (key, value) in [("name", name), ("campaign", campaign)] where (value?.count ?? 0) > Send.maximumNameLength {
+            throw Problem.invalid(key, "\(key) is longer than \(Send.maximumNameLength) characters")
+        }
+        var lists: [ListID] = []
+        for (offset, reference) in (try decode([ListReference].self, "lists") ?? []).enumerated() {
+            let list = try await reference.resolve(in: caller.organization, store: store, field: "lists[\(offset)]")
+            if !lists.contains(list) { lists.append(list) }
+        }
+        let query = CheckQuery(
+            channel: try Channel(parsing: channelName), scope: try Scope(parsing: try decode(String.self, "scope") ?? ""), lists: Set(lists))
+        return Header(name: name, campaign: campaign, query: query, lists: lists)
+    }
+
+    /// Checks recipients against the index and adds each to the report, in order.
+    private func checkBatch(
+        _ recipients: [RecipientStream.Recipient], _ header: Header, _ organization: Organization, _ report: inout SendReport
+    ) throws {
+        let region = organization.settings.defaultRegion
+        for recipient in recipients {
+            let position = report.counts.total
+            let field = "recipients[\(position)]"
+            if let ref = recipient.ref, ref.utf8.count > Send.maximumReferenceLength {
+                throw Problem.invalid("\(field).ref", "ref is longer than \(Send.maximumReferenceLength) bytes")
+            }
+            let contact = try recipient.contact.map { id in try naming("\(field).contact") { () throws(HushError) in try ContactID(parsing: id) } }
+            let address: Address
+            do {
+                address = try Address(parsing: recipient.address, region: region)
+                try header.query.channel.requireSendable(to: address)
+            } catch {
+                report.append(.invalid, position: position) { json in
+                    json.raw("\"input\":")
+                    json.string(recipient.address)
+                    Self.writeTail(recipient, &json)
+                    json.raw(",\"error\":")
+                    json.string(error.message)
+                }
+                continue
+            }
+            let decision = contact.map { store.decision(for: address, contact: $0, in: organization.id, query: header.query) }
+                ?? store.decision(for: address, in: organization.id, query: header.query)
+            if decision.allowed {
+                report.append(.allowed, position: position) { json in
+                    json.raw("\"address\":")
+                    json.string(address.normalized)
+                    Self.writeTail(recipient, &json)
+                }
+            } else {
+                report.append(.blocked, position: position) { json in
+                    json.raw("\"address\":")
+                    json.string(address.normalized)
+                    Self.writeTail(recipient, &json)
+                    json.raw(",\"reason\":")
+                    json.string(address.kind.optOutReason)
+                    json.raw(",\"blocked_by\":")
+                    json.array(decision.blockedBy) { json, block in block.write(to: &json) }
+                }
+            }
+        }
+    }
+
+    private static func writeTail(_ recipient: RecipientStream.Recipient, _ json: inout JSONWriter) {
+        json.raw(",\"contact\":")
+        json.optionalString(recipient.contact)
+        json.raw(",\"ref\":")
+        json.optionalString(recipient.ref)
+    }
+
+    // MARK: Reading
+
+    struct SendJSON: JSONWritable {
+        let send: Send
+
+        func write(to json: inout JSONWriter) {
+            json.raw("{")
+            SendResponse.writeFields(send, id: send.id, to: &json)
+            json.raw("}")
+        }
+    }
+
+    struct SendsJSON: JSONWritable {
+        let sends: [Send]
+        let nextCursor: Int64?
+
+        func write(to json: inout JSONWriter) {
+            json.raw("{\"sends\":")
+            json.array(sends) { json, send in SendJSON(send: send).write(to: &json) }
+            json.raw(",\"next_cursor\":")
+            json.optionalString(nextCursor.map(String.init))
+            json.raw("}")
+        }
+    }
+
+    private func all(_ request: Request, _ context: HushRequestContext) async throws -> Response {
+        let caller = try context.caller()
+        let query = Query(request)
+        let limit = try query.integer("limit", default: Self.defaultPageSize, range: 1...1_000)
+        let page = try await store.sends(in: caller.organization, after: try query.cursor("cursor"), limit: limit)
+        return try WrittenJSON(value: SendsJSON(sends: page, nextCursor: page.count == limit ? page.last?.id : nil))
+            .response(from: request, context: context)
+    }
+
+    private func send(_ context: HushRequestContext) async throws -> Send {
+        let caller = try context.caller()
+        let text = context.parameters.get("id") ?? ""
+        guard let id = Int64(text), let send = try await store.send(id, in: caller.organization) else {
+            throw HushError(.notFound, field: "id", "no send \"\(text)\" in this organization")
+        }
+        return send
+    }
+
+    /// `status` (allowed, blocked, invalid; all when absent), `cursor` (the position the last
+    /// page ended at) and `limit`.
+    private func page(_ request: Request, _ send: Send) async throws -> (statuses: [SendReportChunk.Status], after: Int, limit: Int) {
+        let query = Query(request)
+        let statuses = try query.optional("status").map { text in
+            guard let status = SendReportChunk.Status(rawValue: text) else {
+                throw Problem.invalid("status", "status is allowed, blocked or invalid")
+            }
+            return [status]
+        } ?? SendReportChunk.Status.allCases
+        let cursor = query.optional("cursor")
+        guard cursor.map({ Int($0).map { $0 >= 0 } ?? false }) ?? true else {
+            throw Problem.invalid("cursor", "cursor must be a cursor returned by the previous page")
+        }
+        return (statuses, cursor.flatMap { Int($0) } ?? -1, try query.integer("limit", default: Self.defaultPageSize, range: 1...Self.maximumPageSize))
+    }
+
+    /// Up to `limit` entries after position `after`, in send order, each with its status.
+    private func entries(
+        of send: Send, _ statuses: [SendReportChunk.Status], after: Int, limit: Int
+    ) async throws -> [(status: SendReportChunk.Status, position: Int, json: ArraySlice<UInt8>)] {
+        var merged: [(status: SendReportChunk.Status, position: Int, json: ArraySlice<UInt8>)] = []
+        for status in statuses {
+            var taken = 0
+            var from = after
+            while taken < limit {
+                let chunks = try await store.reportChunks(of: send.id, status: status, after: from, limit: 2)
+                guard !chunks.isEmpty else { break }
+                for chunk in chunks {
+                    for entry in chunk.entries where entry.position > from && taken < limit {
+                        merged.append((status, entry.position, entry.json))
+                        taken += 1
+                    }
+                    from = chunk.lastPosition
+                }
+            }
+        }
+        merged.sort { $0.position < $1.position }
+        return Array(merged.prefix(limit))
+    }
+
+    private func report(_ request: Request, _ context: HushRequestContext) async throws -> Response {
+        let send = try await send(context)
+        let (statuses, after, limit) = try await page(request, send)
+        let page = try await entries(of: send, statuses, after: after, limit: limit)
+        var json = JSONWriter(capacity: 256 * page.count + 64)
+        json.raw("{\"entries\":[")
+        for (offset, entry) in page.enumerated() {
+            if offset > 0 { json.raw(",") }
+            json.raw("{\"status\":")
+            json.string(entry.status.rawValue)
+            json.raw(",")
+            json.bytes += entry.json.dropFirst()
+        }
+        json.raw("],\"next_cursor\":")
+        json.optionalString(page.count == limit ? page.last.map { String($0.position) } : nil)
+        json.raw("}")
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
+    }
+
+    /// The whole report (or one status) as CSV, streamed a page at a time.
+    private func csv(_ request: Request, _ context: HushRequestContext) async throws -> Response {
+        let send = try await send(context)
+        let (statuses, _, _) = try await page(request, send)
+        var headers = HTTPFields()
+        headers[.contentType] = "text/csv; charset=utf-8"
+        headers[.contentDisposition] = "attachment; filename=\"send-\(send.id)-report.csv\""
+        let store = self.store
+        let routes = self
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            var lines = CSVLines(capacity: 128)
+            lines.row(SendReportCSV.columns)
+            try await writer.write(ByteBuffer(bytes: lines.bytes))
+            var after = -1
+            while true {
+                let page = try await routes.entries(of: send, statuses, after: after, limit: SendReport.chunkSize)
+                guard let last = page.last else { break }
+                var lines = CSVLines(capacity: 128 * page.count)
+                for entry in page {
+                    lines.row(try SendReportCSV.row(entry.status, entry.json))
+                }
+                try await writer.write(ByteBuffer(bytes: lines.bytes))
+                after = last.position
+            }
+            _ = store
+            try await writer.finish(nil)
+        })
+    }
+}

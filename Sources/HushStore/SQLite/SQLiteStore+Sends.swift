@@ -1,0 +1,157 @@
+import Foundation
+import GRDB
+import HushCore
+
+extension SQLiteStore {
+    // MARK: Sends
+
+    /// Stores a checked send and its report in one transaction, and announces `send.blocked`
+    /// when anyone was held back.
+    public func recordSend(_ send: Send, report: SendReport, in organization: OrganizationID) async throws -> Send {
+        let now = SQLiteCoding.milliseconds(configuration.now())
+        return try await storageErrors {
+            try await pool.write { db in
+                _ = try Self.requireOrganization(db, organization)
+                try db.execute(sql: """
+                    INSERT INTO sends (org_id, name, campaign, channel, scope, lists, total, allowed, blocked, invalid, actor, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [
+                        organization.rawValue, send.name, send.campaign, send.channel.rawValue, send.scope.path,
+                        send.lists.map { String($0.rawValue) }.joined(separator: ","), report.counts.total, report.counts.allowed,
+                        report.counts.blocked, report.counts.invalid, send.actor, SQLiteCoding.milliseconds(send.createdAt),
+                    ])
+                var stored = send
+                stored.id = db.lastInsertedRowID
+                stored.counts = report.counts
+                let insert = try db.cachedStatement(sql: """
+                    INSERT INTO send_reports (send_id, status, chunk, first_position, last_position, count, lines) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """)
+                for chunk in report.chunks {
+                    try insert.execute(arguments: [
+                        stored.id, chunk.status.rawValue, chunk.index, chunk.firstPosition, chunk.lastPosition, chunk.count, Data(chunk.lines),
+                    ])
+                }
+                if stored.counts.blocked > 0 {
+                    var outbox = Outbox(db, organization: organization)
+                    try outbox.enqueue([WebhookEvent(blocked: stored)], addressIDs: [nil], now: now)
+                }
+                return stored
+            }
+        }
+    }
+
+    public func sends(in organization: OrganizationID, after id: Int64, limit: Int) async throws -> [Send] {
+        try await read { db in
+            try Row.fetchAll(db, sql: Self.sendSelect + " WHERE org_id = ? AND id > ? ORDER BY id LIMIT ?",
+                             arguments: [organization.rawValue, id, limit]).map(Self.send)
+        }
+    }
+
+    public func send(_ id: Int64, in organization: OrganizationID) async throws -> Send? {
+        try await read { db in
+            try Row.fetchOne(db, sql: Self.sendSelect + " WHERE org_id = ? AND id = ?", arguments: [organization.rawValue, id]).map(Self.send)
+        }
+    }
+
+    /// The report's chunks of `status` that hold entries after position `after`, in order; at
+    /// most `limit` chunks.
+    public func reportChunks(
+        of send: Int64, status: SendReportChunk.Status, after position: Int, limit: Int
+    ) async throws -> [SendReportChunk] {
+        try await read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT chunk, first_position, last_position, count, lines FROM send_reports
+                WHERE send_id = ? AND status = ? AND last_position > ? ORDER BY chunk LIMIT ?
+                """, arguments: [send, status.rawValue, position, limit]).map { row in
+                SendReportChunk(
+                    status: status, index: row[0], firstPosition: row[1], lastPosition: row[2], count: row[3],
+                    lines: [UInt8](row[4] as Data))
+            }
+        }
+    }
+
+    private static let sendSelect = """
+        SELECT id, name, campaign, channel, scope, lists, total, allowed, blocked, invalid, actor, created_at FROM sends
+        """
+
+    private static func send(_ row: Row) throws -> Send {
+        let lists: String = row[5]
+        return Send(
+            id: row[0], name: row[1], campaign: row[2], channel: try Channel(parsing: row[3]), scope: try SQLiteCoding.scope(row[4]),
+            lists: lists.split(separator: ",").compactMap { Int64($0) }.map(ListID.init(rawValue:)),
+            counts: Send.Counts(total: row[6], allowed: row[7], blocked: row[8], invalid: row[9]), actor: row[10],
+            createdAt: SQLiteCoding.date(row[11]))
+    }
+
+    // MARK: Rulesets
+
+    public func createRuleset(_ ruleset: Ruleset, in organization: OrganizationID) async throws -> Ruleset {
+        let now = SQLiteCoding.milliseconds(configuration.now())
+        return try await storageErrors {
+            try await pool.write { db in
+                _ = try Self.requireOrganization(db, organization)
+                try Self.ensureRulesetNameIsFree(db, ruleset.name, in: organization, except: nil)
+                try db.execute(sql: """
+                    INSERT INTO rulesets (org_id, name, on_opt_out, opted_out_stage, created_at) VALUES (?, ?, ?, ?, ?)
+                    """, arguments: [organization.rawValue, ruleset.name, ruleset.onOptOut.rawValue, ruleset.optedOutStage, now])
+                var stored = ruleset
+                stored.id = db.lastInsertedRowID
+                return stored
+            }
+        }
+    }
+
+    public func rulesets(in organization: OrganizationID) async throws -> [Ruleset] {
+        try await read { db in
+            try Row.fetchAll(db, sql: Self.rulesetSelect + " WHERE org_id = ? AND deleted_at IS NULL ORDER BY id",
+                             arguments: [organization.rawValue]).map(Self.ruleset)
+        }
+    }
+
+    public func ruleset(_ id: Int64, in organization: OrganizationID) async throws -> Ruleset? {
+        try await read { db in
+            try Row.fetchOne(db, sql: Self.rulesetSelect + " WHERE org_id = ? AND id = ? AND deleted_at IS NULL",
+                             arguments: [organization.rawValue, id]).map(Self.ruleset)
+        }
+    }
+
+    public func updateRuleset(_ ruleset: Ruleset, in organization: OrganizationID) async throws -> Ruleset {
+        try await storageErrors {
+            try await pool.write { db in
+                try Self.ensureRulesetNameIsFree(db, ruleset.name, in: organization, except: ruleset.id)
+                try db.execute(sql: """
+                    UPDATE rulesets SET name = ?, on_opt_out = ?, opted_out_stage = ? WHERE id = ? AND org_id = ? AND deleted_at IS NULL
+                    """, arguments: [ruleset.name, ruleset.onOptOut.rawValue, ruleset.optedOutStage, ruleset.id, organization.rawValue])
+                guard db.changesCount == 1 else { throw HushError(.notFound, field: "id", "no ruleset \(ruleset.id) in this organization") }
+                return ruleset
+            }
+        }
+    }
+
+    public func deleteRuleset(_ id: Int64, in organization: OrganizationID) async throws -> Bool {
+        let now = SQLiteCoding.milliseconds(configuration.now())
+        return try await storageErrors {
+            try await pool.write { db in
+                try db.execute(sql: "UPDATE rulesets SET deleted_at = ? WHERE id = ? AND org_id = ? AND deleted_at IS NULL",
+                               arguments: [now, id, organization.rawValue])
+                return db.changesCount == 1
+            }
+        }
+    }
+
+    private static let rulesetSelect = "SELECT id, name, on_opt_out, opted_out_stage FROM rulesets"
+
+    private static func ruleset(_ row: Row) throws -> Ruleset {
+        guard let onOptOut = Ruleset.OnOptOut(rawValue: row[2]) else {
+            throw HushError(.storage, "a stored ruleset has an unknown on_opt_out")
+        }
+        return try Ruleset(id: row[0], name: row[1], onOptOut: onOptOut, optedOutStage: row[3])
+    }
+
+    private static func ensureRulesetNameIsFree(_ db: Database, _ name: String, in organization: OrganizationID, except id: Int64?) throws {
+        let taken = try Bool.fetchOne(db, sql: """
+            SELECT EXISTS (SELECT 1 FROM rulesets WHERE org_id = ? AND name = ? AND deleted_at IS NULL AND id IS NOT ?)
+            """, arguments: [organization.rawValue, name, id]) ?? false
+        if taken { throw HushError(.conflict, field: "name", "a ruleset named \"\(name)\" already exists") }
+    }
+}
