@@ -49,6 +49,37 @@ public struct Send: Hashable, Sendable {
     }
 }
 
+extension Send {
+    /// `"id", "name", "campaign", "channel", "scope", "lists", "actor", "created_at", "counts"`.
+    public func writeFields(id: Int64?, to json: inout JSONWriter) {
+        json.raw("\"id\":")
+        if let id { json.integer(id) } else { json.raw("null") }
+        json.raw(",\"name\":")
+        json.optionalString(name)
+        json.raw(",\"campaign\":")
+        json.optionalString(campaign)
+        json.raw(",\"channel\":")
+        json.string(channel.rawValue)
+        json.raw(",\"scope\":")
+        json.string(scope.path)
+        json.raw(",\"lists\":")
+        json.array(lists) { json, list in json.integer(list.rawValue) }
+        json.raw(",\"actor\":")
+        json.string(actor)
+        json.raw(",\"created_at\":")
+        json.date(createdAt)
+        json.raw(",\"counts\":{\"total\":")
+        json.integer(Int64(counts.total))
+        json.raw(",\"allowed\":")
+        json.integer(Int64(counts.allowed))
+        json.raw(",\"blocked\":")
+        json.integer(Int64(counts.blocked))
+        json.raw(",\"invalid\":")
+        json.integer(Int64(counts.invalid))
+        json.raw("}")
+    }
+}
+
 /// A part of a send's stored report: up to `SendReport.chunkSize` entries of one status, each a
 /// line of JSON that starts with its position in the send (`{"position":N,…}`).
 public struct SendReportChunk: Hashable, Sendable {

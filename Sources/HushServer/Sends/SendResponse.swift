@@ -8,7 +8,7 @@ enum SendResponse {
     static func response(send recorded: Send?, settings send: Send, report: SendReport, status: HTTPResponse.Status) -> Response {
         var head = JSONWriter(capacity: 512)
         head.raw("{")
-        writeFields(send, id: recorded?.id, to: &head)
+        send.writeFields(id: recorded?.id, to: &head)
         let headBytes = head.bytes
         let chunks = report.chunks
         var headers = HTTPFields()
@@ -27,35 +27,6 @@ enum SendResponse {
             try await writer.write(ByteBuffer(string: "}"))
             try await writer.finish(nil)
         })
-    }
-
-    /// `"id", "name", "campaign", "channel", "scope", "lists", "actor", "created_at", "counts"`.
-    static func writeFields(_ send: Send, id: Int64?, to json: inout JSONWriter) {
-        json.raw("\"id\":")
-        if let id { json.integer(id) } else { json.raw("null") }
-        json.raw(",\"name\":")
-        json.optionalString(send.name)
-        json.raw(",\"campaign\":")
-        json.optionalString(send.campaign)
-        json.raw(",\"channel\":")
-        json.string(send.channel.rawValue)
-        json.raw(",\"scope\":")
-        json.string(send.scope.path)
-        json.raw(",\"lists\":")
-        json.array(send.lists) { json, list in json.integer(list.rawValue) }
-        json.raw(",\"actor\":")
-        json.string(send.actor)
-        json.raw(",\"created_at\":")
-        json.date(send.createdAt)
-        json.raw(",\"counts\":{\"total\":")
-        json.integer(Int64(send.counts.total))
-        json.raw(",\"allowed\":")
-        json.integer(Int64(send.counts.allowed))
-        json.raw(",\"blocked\":")
-        json.integer(Int64(send.counts.blocked))
-        json.raw(",\"invalid\":")
-        json.integer(Int64(send.counts.invalid))
-        json.raw("}")
     }
 
     /// JSON lines as array elements: the newline after each entry becomes a comma, but the last.

@@ -164,7 +164,7 @@ struct SendRoutes: Sendable {
 
         func write(to json: inout JSONWriter) {
             json.raw("{")
-            SendResponse.writeFields(send, id: send.id, to: &json)
+            send.writeFields(id: send.id, to: &json)
             json.raw("}")
         }
     }

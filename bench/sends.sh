@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Send gate benchmark over loopback, on a release build: a RECIPIENTS-recipient POST /v1/sends
+# (default 1 000 000; half of them opted out) against an index of ENTRIES suppressed addresses
+# (default 1 000 000, seeded with hush import), answered and its report stored; then the report
+# streamed back as CSV.
+# Usage: bench/sends.sh            (ENTRIES, RECIPIENTS, ROUNDS, PORT to change the defaults)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ENTRIES=${ENTRIES:-1000000}
+RECIPIENTS=${RECIPIENTS:-1000000}
+PORT=${PORT:-8093}
+
+swift build -c release --product hush
+HUSH=.build/release/hush
+DIR=$(mktemp -d /tmp/hush-send-bench.XXXXXX)
+DB=$DIR/bench.sqlite
+trap 'kill $SERVER 2>/dev/null || true; rm -rf "$DIR"' EXIT
+SERVER=
+
+python3 - "$ENTRIES" "$RECIPIENTS" "$DIR" <<'PY'
+import json, sys
+entries, recipients, folder = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+with open(f"{folder}/entries.csv", "w") as out:
+    out.write("address\n")
+    out.write("".join(f"person{i}@example.com\n" for i in range(entries)))
+# Every other recipient is one of the seeded (opted-out) addresses.
+with open(f"{folder}/send.json", "w") as out:
+    out.write('{"name": "bench", "channel": "email", "scope": "", "lists": [], "recipients": [')
+    out.write(",".join(f'{{"address": "person{i * 2 if i % 2 == 0 else entries + i}@example.com", "ref": "r{i}"}}' for i in range(recipients)))
+    out.write("]}")
+PY
+$HUSH orgs create default --database "$DB" >/dev/null
+$HUSH import "$DIR/entries.csv" --channel email --database "$DB" >/dev/null
+KEY=$($HUSH keys create --role member --database "$DB")
+$HUSH serve --database "$DB" --port "$PORT" > "$DIR/server.log" 2>&1 &
+SERVER=$!
+for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.1; done
+echo "body: $(du -h "$DIR/send.json" | cut -f1) for $RECIPIENTS recipients"
+
+for round in $(seq 1 "${ROUNDS:-3}"); do
+    curl -s -o "$DIR/answer.json" -w '%{time_total} %{http_code}\n' -X POST "http://127.0.0.1:$PORT/v1/sends" \
+        -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' --data-binary @"$DIR/send.json" > "$DIR/timing"
+    read -r seconds code < "$DIR/timing"
+    counts=$(python3 -c "import json; print(json.load(open('$DIR/answer.json'))['counts'])")
+    python3 -c "print(f'send {$round}: HTTP $code, {$RECIPIENTS / $seconds:,.0f} recipients/s ({$seconds:.2f} s, answer $(du -h "$DIR/answer.json" | cut -f1)) $counts')"
+    ID=$(python3 -c "import json; print(json.load(open('$DIR/answer.json'))['id'])")
+done
+curl -s -o "$DIR/report.csv" -w '%{time_total}\n' "http://127.0.0.1:$PORT/v1/sends/$ID/report.csv?status=blocked" -H "Authorization: Bearer $KEY" > "$DIR/timing"
+echo "report.csv?status=blocked: $(($(wc -l < "$DIR/report.csv") - 1)) rows in $(cat "$DIR/timing") s"
+echo "server resident memory: $(ps -o rss= -p $SERVER | awk '{printf "%.0f MB", $1 / 1024}')"
