@@ -26,7 +26,7 @@ with open(f"{folder}/entries.csv", "w") as out:
 # Every other recipient is one of the seeded (opted-out) addresses.
 with open(f"{folder}/send.json", "w") as out:
     out.write('{"name": "bench", "channel": "email", "scope": "", "lists": [], "recipients": [')
-    out.write(",".join(f'{{"address": "person{i * 2 if i % 2 == 0 else entries + i}@example.com", "ref": "r{i}"}}' for i in range(recipients)))
+    out.write(",".join(f'{{"address": "person{i % entries if i % 2 == 0 else entries + i}@example.com", "ref": "r{i}"}}' for i in range(recipients)))
     out.write("]}")
 PY
 $HUSH orgs create default --database "$DB" >/dev/null
@@ -41,8 +41,8 @@ for round in $(seq 1 "${ROUNDS:-3}"); do
     curl -s -o "$DIR/answer.json" -w '%{time_total} %{http_code}\n' -X POST "http://127.0.0.1:$PORT/v1/sends" \
         -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' --data-binary @"$DIR/send.json" > "$DIR/timing"
     read -r seconds code < "$DIR/timing"
-    counts=$(python3 -c "import json; print(json.load(open('$DIR/answer.json'))['counts'])")
-    python3 -c "print(f'send {$round}: HTTP $code, {$RECIPIENTS / $seconds:,.0f} recipients/s ({$seconds:.2f} s, answer $(du -h "$DIR/answer.json" | cut -f1)) $counts')"
+    counts=$(python3 -c "import json; c = json.load(open('$DIR/answer.json'))['counts']; print(' '.join(f'{k} {v}' for k, v in c.items()))")
+    python3 -c "print(f'send $round: HTTP $code, {$RECIPIENTS / $seconds:,.0f} recipients/s ({$seconds:.2f} s, answer $(du -h "$DIR/answer.json" | cut -f1)); $counts')"
     ID=$(python3 -c "import json; print(json.load(open('$DIR/answer.json'))['id'])")
 done
 curl -s -o "$DIR/report.csv" -w '%{time_total}\n' "http://127.0.0.1:$PORT/v1/sends/$ID/report.csv?status=blocked" -H "Authorization: Bearer $KEY" > "$DIR/timing"

@@ -80,8 +80,9 @@ extension Send {
     }
 }
 
-/// A part of a send's stored report: up to `SendReport.chunkSize` entries of one status, each a
-/// line of JSON that starts with its position in the send (`{"position":N,…}`).
+/// A part of a send's stored report: the entries of one status from one batch of recipients,
+/// as JSON objects separated by commas (the inside of a JSON array), each starting with its
+/// position in the send (`{"position":N,…}`).
 public struct SendReportChunk: Hashable, Sendable {
     public enum Status: String, Hashable, Sendable, CaseIterable {
         case allowed
@@ -90,31 +91,40 @@ public struct SendReportChunk: Hashable, Sendable {
     }
 
     public var status: Status
+    /// The batch the entries came from; chunks of one status in index order are in send order.
     public var index: Int
     public var firstPosition: Int
     public var lastPosition: Int
     public var count: Int
-    /// The entries, each followed by a newline.
-    public var lines: [UInt8]
+    public var entries: [UInt8]
 
-    public init(status: Status, index: Int, firstPosition: Int, lastPosition: Int, count: Int, lines: [UInt8]) {
+    public init(status: Status, index: Int, firstPosition: Int, lastPosition: Int, count: Int, entries: [UInt8]) {
         self.status = status
         self.index = index
         self.firstPosition = firstPosition
         self.lastPosition = lastPosition
         self.count = count
-        self.lines = lines
+        self.entries = entries
     }
 
-    /// The entries as JSON texts, with their positions.
-    public var entries: [(position: Int, json: ArraySlice<UInt8>)] {
-        lines.split(separator: UInt8(ascii: "\n")).map { line in (Self.position(of: line), line) }
+    /// Each entry's position and JSON text.
+    public var split: [(position: Int, json: ArraySlice<UInt8>)] {
+        var result: [(position: Int, json: ArraySlice<UInt8>)] = []
+        result.reserveCapacity(count)
+        var start = entries.startIndex
+        while start < entries.endIndex {
+            let end = JSONScanner.valueEnd(entries, from: start) ?? entries.endIndex
+            let entry = entries[start..<end]
+            result.append((Self.position(of: entry), entry))
+            start = end + 1
+        }
+        return result
     }
 
     /// The position at the start of an entry: `{"position":123,`.
-    static func position(of line: ArraySlice<UInt8>) -> Int {
+    static func position(of entry: ArraySlice<UInt8>) -> Int {
         var value = 0
-        for byte in line.dropFirst(12) {
+        for byte in entry.dropFirst(12) {
             guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { break }
             value = value * 10 + Int(byte - UInt8(ascii: "0"))
         }
@@ -122,51 +132,70 @@ public struct SendReportChunk: Hashable, Sendable {
     }
 }
 
-/// Collects a send's report as it is checked, in chunks of `chunkSize` entries per status.
-public struct SendReport: Sendable {
-    public static let chunkSize = 10_000
+/// The report of one batch of a send's recipients, as they are checked: a chunk per status.
+public struct SendReportBatch: Sendable {
+    /// Recipients per batch: a batch is checked, and its chunks stored, on its own.
+    public static let size = 10_000
 
-    public private(set) var chunks: [SendReportChunk] = []
+    public let index: Int
     public private(set) var counts = Send.Counts()
-    private var open: [SendReportChunk.Status: (writer: JSONWriter, first: Int, last: Int, count: Int, index: Int)] = [:]
+    private var writers: [JSONWriter]
+    private var first: [Int]
+    private var last: [Int]
+    private var count: [Int]
 
-    public init() {}
+    public init(index: Int, capacity: Int = 64 * 1024) {
+        self.index = index
+        writers = SendReportChunk.Status.allCases.map { _ in JSONWriter(capacity: capacity) }
+        first = [0, 0, 0]
+        last = [0, 0, 0]
+        count = [0, 0, 0]
+    }
 
     /// Adds an entry: `write` writes the fields after `{"position":N,` and before `}`.
     public mutating func append(_ status: SendReportChunk.Status, position: Int, _ write: (inout JSONWriter) -> Void) {
-        var current = open[status] ?? (JSONWriter(capacity: 64 * 1024), position, position, 0, chunks.lazy.filter { $0.status == status }.count)
-        current.writer.raw("{\"position\":")
-        current.writer.integer(Int64(position))
-        current.writer.raw(",")
-        write(&current.writer)
-        current.writer.raw("}\n")
-        current.last = position
-        current.count += 1
+        let slot: Int
         switch status {
-        case .allowed: counts.allowed += 1
-        case .blocked: counts.blocked += 1
-        case .invalid: counts.invalid += 1
+        case .allowed:
+            slot = 0
+            counts.allowed += 1
+        case .blocked:
+            slot = 1
+            counts.blocked += 1
+        case .invalid:
+            slot = 2
+            counts.invalid += 1
         }
         counts.total += 1
-        if current.count == Self.chunkSize {
-            seal(status, current)
-            open[status] = nil
+        if count[slot] == 0 {
+            first[slot] = position
+            writers[slot].raw("{\"position\":")
         } else {
-            open[status] = current
+            writers[slot].raw(",{\"position\":")
         }
+        writers[slot].integer(Int64(position))
+        writers[slot].raw(",")
+        write(&writers[slot])
+        writers[slot].raw("}")
+        last[slot] = position
+        count[slot] += 1
     }
 
-    /// Seals the open chunks; the report is complete.
-    public mutating func finish() {
-        for status in SendReportChunk.Status.allCases {
-            if let current = open[status] { seal(status, current) }
+    /// The batch's chunks, one per status that has entries.
+    public var chunks: [SendReportChunk] {
+        SendReportChunk.Status.allCases.enumerated().compactMap { slot, status in
+            guard count[slot] > 0 else { return nil }
+            return SendReportChunk(
+                status: status, index: index, firstPosition: first[slot], lastPosition: last[slot], count: count[slot],
+                entries: writers[slot].bytes)
         }
-        open = [:]
     }
+}
 
-    private mutating func seal(_ status: SendReportChunk.Status, _ chunk: (writer: JSONWriter, first: Int, last: Int, count: Int, index: Int)) {
-        chunks.append(SendReportChunk(
-            status: status, index: chunk.index, firstPosition: chunk.first, lastPosition: chunk.last, count: chunk.count,
-            lines: chunk.writer.bytes))
+extension Send.Counts {
+    public static func + (left: Send.Counts, right: Send.Counts) -> Send.Counts {
+        Send.Counts(
+            total: left.total + right.total, allowed: left.allowed + right.allowed, blocked: left.blocked + right.blocked,
+            invalid: left.invalid + right.invalid)
     }
 }

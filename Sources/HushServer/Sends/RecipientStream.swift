@@ -143,38 +143,8 @@ struct RecipientStream {
         byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09
     }
 
-    /// Where the JSON value starting at `start` ends, or nil when the buffer holds only part of it.
     static func valueEnd(_ bytes: [UInt8], from start: Int) -> Int? {
-        var index = start
-        var depth = 0
-        var inString = false
-        while index < bytes.count {
-            let byte = bytes[index]
-            if inString {
-                if byte == UInt8(ascii: "\\") {
-                    index += 2
-                    continue
-                }
-                if byte == UInt8(ascii: "\"") {
-                    inString = false
-                    if depth == 0 { return index + 1 }
-                }
-            } else {
-                switch byte {
-                case UInt8(ascii: "\""): inString = true
-                case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
-                case UInt8(ascii: "}"), UInt8(ascii: "]"):
-                    if depth == 0 { return index }
-                    depth -= 1
-                    if depth == 0 { return index + 1 }
-                case UInt8(ascii: ","), 0x20, 0x0A, 0x0D, 0x09:
-                    if depth == 0 { return index }
-                default: break
-                }
-            }
-            index += 1
-        }
-        return nil
+        JSONScanner.valueEnd(bytes, from: start)
     }
 
     /// A JSON string's value; the common case (no escapes) without a decoder.
@@ -193,42 +163,48 @@ struct RecipientStream {
     }
 
     /// `"address"` or `{"address": …, "contact": …, "ref": …}` (string or null values).
-    static func recipient(_ bytes: ArraySlice<UInt8>, index: Int) throws -> Recipient {
+    static func recipient(_ all: ArraySlice<UInt8>, index: Int) throws -> Recipient {
         let field = "recipients[\(index)]"
-        if bytes.first == UInt8(ascii: "\"") {
-            return Recipient(address: try string(bytes, field: field), contact: nil, ref: nil)
+        if all.first == UInt8(ascii: "\"") {
+            return Recipient(address: try string(all, field: field), contact: nil, ref: nil)
         }
-        guard bytes.first == UInt8(ascii: "{"), bytes.last == UInt8(ascii: "}") else {
+        guard all.first == UInt8(ascii: "{"), all.last == UInt8(ascii: "}") else {
             throw Problem.invalid(field, "a recipient is an address or {address, contact?, ref?}")
         }
-        let all = Array(bytes)
-        var values: [String: String] = [:]
-        var cursor = 1
-        func skip() { while cursor < all.count, isSpace(all[cursor]) { cursor += 1 } }
+        var address: String?
+        var contact: String?
+        var ref: String?
+        var cursor = all.startIndex + 1
+        func skip() { while cursor < all.endIndex, isSpace(all[cursor]) { cursor += 1 } }
         skip()
         if all[cursor] != UInt8(ascii: "}") {
             while true {
                 skip()
-                guard let keyEnd = valueEnd(all, from: cursor), all[cursor] == UInt8(ascii: "\"") else {
+                guard all[cursor] == UInt8(ascii: "\""), let keyEnd = JSONScanner.valueEnd(all, from: cursor) else {
                     throw Problem.invalid(field, "a recipient object has string keys")
                 }
-                let key = try string(all[cursor..<keyEnd], field: field)
-                guard ["address", "contact", "ref"].contains(key) else {
-                    throw Problem.invalid("\(field).\(key)", "unknown field \"\(key)\"; a recipient has address, contact and ref")
-                }
+                let key = all[(cursor + 1)..<(keyEnd - 1)]
                 cursor = keyEnd
                 skip()
-                guard cursor < all.count, all[cursor] == UInt8(ascii: ":") else { throw Problem.invalid(field, "expected ':' after \"\(key)\"") }
+                guard cursor < all.endIndex, all[cursor] == UInt8(ascii: ":") else { throw Problem.invalid(field, "expected ':' in a recipient") }
                 cursor += 1
                 skip()
-                guard let valueEnd = valueEnd(all, from: cursor) else { throw Problem.invalid("\(field).\(key)", "\(key) is incomplete") }
+                guard let valueEnd = JSONScanner.valueEnd(all, from: cursor) else { throw Problem.invalid(field, "a recipient is incomplete") }
                 let raw = all[cursor..<valueEnd]
-                if !raw.elementsEqual("null".utf8) {
-                    values[key] = try string(raw, field: "\(field).\(key)")
+                let isNull = raw.elementsEqual("null".utf8)
+                if key.elementsEqual("address".utf8) {
+                    address = isNull ? nil : try string(raw, field: "\(field).address")
+                } else if key.elementsEqual("contact".utf8) {
+                    contact = isNull ? nil : try string(raw, field: "\(field).contact")
+                } else if key.elementsEqual("ref".utf8) {
+                    ref = isNull ? nil : try string(raw, field: "\(field).ref")
+                } else {
+                    let name = try string(all[(key.startIndex - 1)...key.endIndex], field: field)
+                    throw Problem.invalid("\(field).\(name)", "unknown field \"\(name)\"; a recipient has address, contact and ref")
                 }
                 cursor = valueEnd
                 skip()
-                guard cursor < all.count else { throw Problem.invalid(field, "a recipient object is incomplete") }
+                guard cursor < all.endIndex else { throw Problem.invalid(field, "a recipient object is incomplete") }
                 if all[cursor] == UInt8(ascii: ",") {
                     cursor += 1
                     continue
@@ -237,7 +213,7 @@ struct RecipientStream {
                 break
             }
         }
-        guard let address = values["address"] else { throw Problem.invalid("\(field).address", "a recipient needs an address") }
-        return Recipient(address: address, contact: values["contact"], ref: values["ref"])
+        guard let address else { throw Problem.invalid("\(field).address", "a recipient needs an address") }
+        return Recipient(address: address, contact: contact, ref: ref)
     }
 }

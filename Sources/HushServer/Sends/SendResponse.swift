@@ -5,12 +5,12 @@ import HushCore
 /// The answer to a send: its settings and counts, then every recipient under `allowed`,
 /// `blocked` or `invalid`, written from the report's chunks as they are, a chunk at a time.
 enum SendResponse {
-    static func response(send recorded: Send?, settings send: Send, report: SendReport, status: HTTPResponse.Status) -> Response {
+    static func response(send: Send, id: Int64?, batches: [SendReportBatch], status: HTTPResponse.Status) -> Response {
         var head = JSONWriter(capacity: 512)
         head.raw("{")
-        send.writeFields(id: recorded?.id, to: &head)
+        send.writeFields(id: id, to: &head)
         let headBytes = head.bytes
-        let chunks = report.chunks
+        let chunks = batches.flatMap(\.chunks)
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         return Response(status: status, headers: headers, body: ResponseBody { writer in
@@ -19,7 +19,8 @@ enum SendResponse {
                 try await writer.write(ByteBuffer(string: ",\"\(status.rawValue)\":["))
                 var first = true
                 for chunk in chunks where chunk.status == status {
-                    try await writer.write(ByteBuffer(bytes: arrayElements(chunk.lines, leadingComma: !first)))
+                    if !first { try await writer.write(ByteBuffer(string: ",")) }
+                    try await writer.write(ByteBuffer(bytes: chunk.entries))
                     first = false
                 }
                 try await writer.write(ByteBuffer(string: "]"))
@@ -27,17 +28,6 @@ enum SendResponse {
             try await writer.write(ByteBuffer(string: "}"))
             try await writer.finish(nil)
         })
-    }
-
-    /// JSON lines as array elements: the newline after each entry becomes a comma, but the last.
-    /// A newline only ever separates entries: JSON escapes it inside strings.
-    static func arrayElements(_ lines: [UInt8], leadingComma: Bool) -> [UInt8] {
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(lines.count + 1)
-        if leadingComma { bytes.append(UInt8(ascii: ",")) }
-        for byte in lines { bytes.append(byte == 0x0A ? UInt8(ascii: ",") : byte) }
-        if bytes.last == UInt8(ascii: ",") { bytes.removeLast() }
-        return bytes
     }
 }
 

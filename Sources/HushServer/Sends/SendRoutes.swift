@@ -34,47 +34,86 @@ struct SendRoutes: Sendable {
 
     // MARK: Checking
 
-    /// Reads the recipients as they arrive and checks them in batches against the index. When
-    /// `channel`, `scope` and `lists` come before `recipients`, nothing but the report is held;
-    /// otherwise the recipients wait, parsed, for the end of the body.
+    /// Reads the recipients as they arrive and checks them in batches of 10 000 against the
+    /// index, two batches at a time; each batch's report is stored as soon as it is checked.
+    /// When `channel`, `scope` and `lists` come before `recipients`, only the report is held in
+    /// memory; otherwise the recipients wait, parsed, for the end of the body. A send is listed
+    /// once every batch is stored; if the request fails, what was stored is removed.
     private func check(_ request: Request, _ context: HushRequestContext, records: Bool) async throws -> Response {
         let caller = try context.caller()
         let organization = try await store.requireOrganization(caller)
-        var stream = RecipientStream(fields: Self.headerFields)
-        var header: Header?
-        var waiting: [RecipientStream.Recipient] = []
-        var report = SendReport()
-        var received = 0
-        for try await chunk in request.body {
-            received += chunk.readableBytes
-            guard received <= Self.maximumBody else {
-                throw Problem(.contentTooLarge, type: "too_large", detail: "a send's body is at most \(Self.maximumBody / 1024 / 1024) MiB")
+        var begun: Send?
+        do {
+            var stream = RecipientStream(fields: Self.headerFields)
+            var header: Header?
+            var waiting: [RecipientStream.Recipient] = []
+            var batches: [SendReportBatch] = []
+            var received = 0
+            try await withThrowingTaskGroup(of: SendReportBatch.self) { group in
+                var inFlight = 0
+                func submit(_ recipients: ArraySlice<RecipientStream.Recipient>, _ header: Header) async throws {
+                    let index = batches.count + inFlight
+                    let send = begun?.id
+                    group.addTask {
+                        let batch = try self.checkBatch(Array(recipients), index: index, header, organization)
+                        if let send { try await self.store.appendReport(batch.chunks, to: send) }
+                        return batch
+                    }
+                    inFlight += 1
+                    if inFlight >= 2, let done = try await group.next() {
+                        batches.append(done)
+                        inFlight -= 1
+                    }
+                }
+                func settle(_ settled: Header) async throws {
+                    header = settled
+                    if records {
+                        begun = try await store.beginSend(Send(
+                            name: settled.name, campaign: settled.campaign, channel: settled.query.channel, scope: settled.query.scope,
+                            lists: settled.lists, actor: caller.actor, createdAt: Date()), in: caller.organization)
+                    }
+                }
+                for try await chunk in request.body {
+                    received += chunk.readableBytes
+                    guard received <= Self.maximumBody else {
+                        throw Problem(.contentTooLarge, type: "too_large", detail: "a send's body is at most \(Self.maximumBody / 1024 / 1024) MiB")
+                    }
+                    waiting += try stream.push(chunk.readableBytesView)
+                    if header == nil, stream.inRecipients, ["channel", "scope", "lists"].allSatisfy({ stream.fields[$0] != nil }) {
+                        try await settle(try await parseHeader(stream.fields, caller))
+                    }
+                    if let header {
+                        while waiting.count >= SendReportBatch.size {
+                            try await submit(waiting.prefix(SendReportBatch.size), header)
+                            waiting.removeFirst(SendReportBatch.size)
+                        }
+                    }
+                }
+                try stream.finish()
+                if header == nil { try await settle(try await parseHeader(stream.fields, caller)) }
+                var rest = waiting[...]
+                while !rest.isEmpty, let header {
+                    try await submit(rest.prefix(SendReportBatch.size), header)
+                    rest = rest.dropFirst(SendReportBatch.size)
+                }
+                while let done = try await group.next() { batches.append(done) }
             }
-            let recipients = try stream.push(chunk.readableBytesView)
-            if header == nil, stream.inRecipients, ["channel", "scope", "lists"].allSatisfy({ stream.fields[$0] != nil }) {
-                header = try await parseHeader(stream.fields, caller)
+            batches.sort { $0.index < $1.index }
+            let counts = batches.reduce(Send.Counts()) { $0 + $1.counts }
+            metrics.checks.increment(by: Int64(counts.total))
+            guard let header else { throw Problem.invalid("channel", "a send needs a channel") }
+            var send = begun ?? Send(
+                name: header.name, campaign: header.campaign, channel: header.query.channel, scope: header.query.scope,
+                lists: header.lists, actor: caller.actor, createdAt: Date())
+            send.counts = counts
+            if records {
+                send = try await store.completeSend(send, in: caller.organization)
             }
-            if let header {
-                try checkBatch(waiting + recipients, header, organization, &report)
-                waiting = []
-            } else {
-                waiting += recipients
-            }
+            return SendResponse.response(send: send, id: records ? send.id : nil, batches: batches, status: records ? .created : .ok)
+        } catch {
+            if let begun { try? await store.discardSend(begun.id) }
+            throw error
         }
-        try stream.finish()
-        let settled: Header
-        if let header { settled = header } else { settled = try await parseHeader(stream.fields, caller) }
-        try checkBatch(waiting, settled, organization, &report)
-        report.finish()
-        metrics.checks.increment(by: Int64(report.counts.total))
-
-        var send = Send(
-            name: settled.name, campaign: settled.campaign, channel: settled.query.channel, scope: settled.query.scope,
-            lists: settled.lists, counts: report.counts, actor: caller.actor, createdAt: Date())
-        if records {
-            send = try await store.recordSend(send, report: report, in: caller.organization)
-        }
-        return SendResponse.response(send: records ? send : nil, settings: send, report: report, status: records ? .created : .ok)
     }
 
     private func parseHeader(_ fields: [String: [UInt8]], _ caller: Principal) async throws -> Header {
@@ -102,13 +141,14 @@ struct SendRoutes: Sendable {
         return Header(name: name, campaign: campaign, query: query, lists: lists)
     }
 
-    /// Checks recipients against the index and adds each to the report, in order.
+    /// Checks batch `index` of the recipients against the index: its report, in order.
     private func checkBatch(
-        _ recipients: [RecipientStream.Recipient], _ header: Header, _ organization: Organization, _ report: inout SendReport
-    ) throws {
+        _ recipients: [RecipientStream.Recipient], index: Int, _ header: Header, _ organization: Organization
+    ) throws -> SendReportBatch {
         let region = organization.settings.defaultRegion
-        for recipient in recipients {
-            let position = report.counts.total
+        var report = SendReportBatch(index: index)
+        for (offset, recipient) in recipients.enumerated() {
+            let position = index * SendReportBatch.size + offset
             let field = "recipients[\(position)]"
             if let ref = recipient.ref, ref.utf8.count > Send.maximumReferenceLength {
                 throw Problem.invalid("\(field).ref", "ref is longer than \(Send.maximumReferenceLength) bytes")
@@ -148,6 +188,7 @@ struct SendRoutes: Sendable {
                 }
             }
         }
+        return report
     }
 
     private static func writeTail(_ recipient: RecipientStream.Recipient, _ json: inout JSONWriter) {
@@ -229,7 +270,7 @@ struct SendRoutes: Sendable {
                 let chunks = try await store.reportChunks(of: send.id, status: status, after: from, limit: 2)
                 guard !chunks.isEmpty else { break }
                 for chunk in chunks {
-                    for entry in chunk.entries where entry.position > from && taken < limit {
+                    for entry in chunk.split where entry.position > from && taken < limit {
                         merged.append((status, entry.position, entry.json))
                         taken += 1
                     }
@@ -277,7 +318,7 @@ struct SendRoutes: Sendable {
             try await writer.write(ByteBuffer(bytes: lines.bytes))
             var after = -1
             while true {
-                let page = try await routes.entries(of: send, statuses, after: after, limit: SendReport.chunkSize)
+                let page = try await routes.entries(of: send, statuses, after: after, limit: SendReportBatch.size)
                 guard let last = page.last else { break }
                 var lines = CSVLines(capacity: 128 * page.count)
                 for entry in page {

@@ -324,9 +324,10 @@ enum SQLiteSchema {
         CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries(endpoint_id, id);
         """
 
-    // A send keeps its settings and counts; its report is stored in chunks of up to 10 000
-    // entries per status, each a blob of JSON lines that start with the entry's position, so a
-    // million-recipient send is written as a hundred rows.
+    // A send keeps its settings and counts; its report is stored as it is checked, a chunk per
+    // batch of 10 000 recipients and status (the entries as JSON, each starting with its
+    // position), so a million-recipient send is a few hundred rows. A send is listed once
+    // `complete`; one whose request failed is removed.
     private static let v8 = """
         CREATE TABLE sends (
             id INTEGER PRIMARY KEY,
@@ -341,9 +342,10 @@ enum SQLiteSchema {
             blocked INTEGER NOT NULL,
             invalid INTEGER NOT NULL,
             actor TEXT NOT NULL,
-            created_at INTEGER NOT NULL
+            created_at INTEGER NOT NULL,
+            complete INTEGER NOT NULL DEFAULT 0 CHECK (complete IN (0, 1))
         );
-        CREATE INDEX sends_org ON sends(org_id, id);
+        CREATE INDEX sends_org ON sends(org_id, id) WHERE complete = 1;
         CREATE TABLE send_reports (
             send_id INTEGER NOT NULL REFERENCES sends(id),
             status TEXT NOT NULL CHECK (status IN ('allowed', 'blocked', 'invalid')),
@@ -351,7 +353,7 @@ enum SQLiteSchema {
             first_position INTEGER NOT NULL,
             last_position INTEGER NOT NULL,
             count INTEGER NOT NULL,
-            lines BLOB NOT NULL,
+            entries BLOB NOT NULL,
             PRIMARY KEY (send_id, status, chunk)
         ) WITHOUT ROWID;
         CREATE TABLE rulesets (

@@ -5,51 +5,79 @@ import HushCore
 extension SQLiteStore {
     // MARK: Sends
 
-    /// Stores a checked send and its report in one transaction, and announces `send.blocked`
-    /// when anyone was held back.
-    public func recordSend(_ send: Send, report: SendReport, in organization: OrganizationID) async throws -> Send {
-        let now = SQLiteCoding.milliseconds(configuration.now())
-        return try await storageErrors {
+    /// Starts storing a send: its row, not listed until `completeSend`.
+    public func beginSend(_ send: Send, in organization: OrganizationID) async throws -> Send {
+        try await storageErrors {
             try await pool.write { db in
                 _ = try Self.requireOrganization(db, organization)
                 try db.execute(sql: """
                     INSERT INTO sends (org_id, name, campaign, channel, scope, lists, total, allowed, blocked, invalid, actor, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    VALUES (?, ?, ?, ?, ?, ?, 0, 0, 0, 0, ?, ?)
                     """, arguments: [
                         organization.rawValue, send.name, send.campaign, send.channel.rawValue, send.scope.path,
-                        send.lists.map { String($0.rawValue) }.joined(separator: ","), report.counts.total, report.counts.allowed,
-                        report.counts.blocked, report.counts.invalid, send.actor, SQLiteCoding.milliseconds(send.createdAt),
+                        send.lists.map { String($0.rawValue) }.joined(separator: ","), send.actor, SQLiteCoding.milliseconds(send.createdAt),
                     ])
                 var stored = send
                 stored.id = db.lastInsertedRowID
-                stored.counts = report.counts
+                return stored
+            }
+        }
+    }
+
+    /// Stores part of a send's report; its own short transaction, so writers are not held up.
+    public func appendReport(_ chunks: [SendReportChunk], to send: Int64) async throws {
+        try await storageErrors {
+            try await pool.write { db in
                 let insert = try db.cachedStatement(sql: """
-                    INSERT INTO send_reports (send_id, status, chunk, first_position, last_position, count, lines) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO send_reports (send_id, status, chunk, first_position, last_position, count, entries) VALUES (?, ?, ?, ?, ?, ?, ?)
                     """)
-                for chunk in report.chunks {
+                for chunk in chunks {
                     try insert.execute(arguments: [
-                        stored.id, chunk.status.rawValue, chunk.index, chunk.firstPosition, chunk.lastPosition, chunk.count, Data(chunk.lines),
+                        send, chunk.status.rawValue, chunk.index, chunk.firstPosition, chunk.lastPosition, chunk.count, Data(chunk.entries),
                     ])
                 }
-                if stored.counts.blocked > 0 {
+            }
+        }
+    }
+
+    /// Records the counts and lists the send; announces `send.blocked` when anyone was held back.
+    public func completeSend(_ send: Send, in organization: OrganizationID) async throws -> Send {
+        let now = SQLiteCoding.milliseconds(configuration.now())
+        return try await storageErrors {
+            try await pool.write { db in
+                try db.execute(sql: """
+                    UPDATE sends SET total = ?, allowed = ?, blocked = ?, invalid = ?, complete = 1 WHERE id = ? AND org_id = ?
+                    """, arguments: [send.counts.total, send.counts.allowed, send.counts.blocked, send.counts.invalid, send.id, organization.rawValue])
+                guard db.changesCount == 1 else { throw HushError(.notFound, field: "id", "no send \(send.id) in this organization") }
+                if send.counts.blocked > 0 {
                     var outbox = Outbox(db, organization: organization)
-                    try outbox.enqueue([WebhookEvent(blocked: stored)], addressIDs: [nil], now: now)
+                    try outbox.enqueue([WebhookEvent(blocked: send)], addressIDs: [nil], now: now)
                 }
-                return stored
+                return send
+            }
+        }
+    }
+
+    /// Removes a send whose request failed before it was complete.
+    public func discardSend(_ id: Int64) async throws {
+        try await storageErrors {
+            try await pool.write { db in
+                try db.execute(sql: "DELETE FROM send_reports WHERE send_id = ?", arguments: [id])
+                try db.execute(sql: "DELETE FROM sends WHERE id = ? AND complete = 0", arguments: [id])
             }
         }
     }
 
     public func sends(in organization: OrganizationID, after id: Int64, limit: Int) async throws -> [Send] {
         try await read { db in
-            try Row.fetchAll(db, sql: Self.sendSelect + " WHERE org_id = ? AND id > ? ORDER BY id LIMIT ?",
+            try Row.fetchAll(db, sql: Self.sendSelect + " WHERE org_id = ? AND complete = 1 AND id > ? ORDER BY id LIMIT ?",
                              arguments: [organization.rawValue, id, limit]).map(Self.send)
         }
     }
 
     public func send(_ id: Int64, in organization: OrganizationID) async throws -> Send? {
         try await read { db in
-            try Row.fetchOne(db, sql: Self.sendSelect + " WHERE org_id = ? AND id = ?", arguments: [organization.rawValue, id]).map(Self.send)
+            try Row.fetchOne(db, sql: Self.sendSelect + " WHERE org_id = ? AND complete = 1 AND id = ?", arguments: [organization.rawValue, id]).map(Self.send)
         }
     }
 
@@ -60,12 +88,12 @@ extension SQLiteStore {
     ) async throws -> [SendReportChunk] {
         try await read { db in
             try Row.fetchAll(db, sql: """
-                SELECT chunk, first_position, last_position, count, lines FROM send_reports
+                SELECT chunk, first_position, last_position, count, entries FROM send_reports
                 WHERE send_id = ? AND status = ? AND last_position > ? ORDER BY chunk LIMIT ?
                 """, arguments: [send, status.rawValue, position, limit]).map { row in
                 SendReportChunk(
                     status: status, index: row[0], firstPosition: row[1], lastPosition: row[2], count: row[3],
-                    lines: [UInt8](row[4] as Data))
+                    entries: [UInt8](row[4] as Data))
             }
         }
     }
