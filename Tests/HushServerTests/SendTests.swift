@@ -2,7 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import HushCore
-import HushStore
+@testable import HushStore
 import Testing
 @testable import HushServer
 
@@ -102,6 +102,22 @@ import Testing
             #expect(try await Self.post(client, "/v1/sends", key: server.member, body: #"{"channel": "email", "lists": ["nope"], "recipients": []}"#).0 == .notFound)
             let listed = try await client.send(.get, "/v1/sends", key: server.member).json["sends"] as? [Any]
             #expect(listed?.isEmpty == true, "nothing recorded")
+        }
+    }
+
+    @Test func aSendRefusedAfterItsFirstBatchesLeavesNothing() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            var recipients = (0..<25_000).map { #""p\#($0)@example.com""# }
+            recipients[24_000] = #"{"address": "late@example.com", "shoe_size": 9}"#
+            let body = #"{"channel": "email", "scope": "", "lists": [], "recipients": ["# + recipients.joined(separator: ",") + "]}"
+            let (status, problem) = try await Self.post(client, "/v1/sends", key: server.member, body: body)
+            #expect(status == .badRequest)
+            #expect((problem["errors"] as? [[String: Any]])?.first?["field"] as? String == "recipients[24000].shoe_size")
+            let left = try await server.store.pool.read { db in
+                (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sends") ?? -1, try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM send_reports") ?? -1)
+            }
+            #expect(left == (0, 0), "the batches stored before the error are removed")
         }
     }
 

@@ -144,9 +144,13 @@ public struct SendReportBatch: Sendable {
     private var last: [Int]
     private var count: [Int]
 
-    public init(index: Int, capacity: Int = 64 * 1024) {
+    /// Room for a whole batch of typical entries of each status (allowed, blocked, invalid), so
+    /// the writers do not grow by copying; a status's room is taken when its first entry comes.
+    static let entryBytes = [96, 288, 128]
+
+    public init(index: Int) {
         self.index = index
-        writers = SendReportChunk.Status.allCases.map { _ in JSONWriter(capacity: capacity) }
+        writers = SendReportChunk.Status.allCases.map { _ in JSONWriter(capacity: 0) }
         first = [0, 0, 0]
         last = [0, 0, 0]
         count = [0, 0, 0]
@@ -168,6 +172,7 @@ public struct SendReportBatch: Sendable {
         }
         counts.total += 1
         if count[slot] == 0 {
+            writers[slot].bytes.reserveCapacity(Self.size * Self.entryBytes[slot])
             first[slot] = position
             writers[slot].raw("{\"position\":")
         } else {

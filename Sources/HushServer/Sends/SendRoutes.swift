@@ -43,6 +43,9 @@ struct SendRoutes: Sendable {
         let caller = try context.caller()
         let organization = try await store.requireOrganization(caller)
         var begun: Send?
+        // Checked batches are stored by one task of their own, so checking never waits for the disk.
+        let (checked, storing) = AsyncStream<[SendReportChunk]>.makeStream()
+        var stored: Task<Void, any Error>?
         do {
             var stream = RecipientStream(fields: Self.headerFields)
             var header: Header?
@@ -51,26 +54,30 @@ struct SendRoutes: Sendable {
             var received = 0
             try await withThrowingTaskGroup(of: SendReportBatch.self) { group in
                 var inFlight = 0
+                func collect(_ batch: SendReportBatch) {
+                    batches.append(batch)
+                    storing.yield(batch.chunks)
+                }
                 func submit(_ recipients: ArraySlice<RecipientStream.Recipient>, _ header: Header) async throws {
                     let index = batches.count + inFlight
-                    let send = begun?.id
-                    group.addTask {
-                        let batch = try self.checkBatch(Array(recipients), index: index, header, organization)
-                        if let send { try await self.store.appendReport(batch.chunks, to: send) }
-                        return batch
-                    }
+                    group.addTask { try self.checkBatch(recipients, index: index, header, organization) }
                     inFlight += 1
                     if inFlight >= 2, let done = try await group.next() {
-                        batches.append(done)
+                        collect(done)
                         inFlight -= 1
                     }
                 }
                 func settle(_ settled: Header) async throws {
                     header = settled
                     if records {
-                        begun = try await store.beginSend(Send(
+                        let send = try await store.beginSend(Send(
                             name: settled.name, campaign: settled.campaign, channel: settled.query.channel, scope: settled.query.scope,
                             lists: settled.lists, actor: caller.actor, createdAt: Date()), in: caller.organization)
+                        begun = send
+                        let store = self.store
+                        stored = Task {
+                            for await chunks in checked { try await store.appendReport(chunks, to: send.id) }
+                        }
                     }
                 }
                 for try await chunk in request.body {
@@ -96,7 +103,9 @@ struct SendRoutes: Sendable {
                     try await submit(rest.prefix(SendReportBatch.size), header)
                     rest = rest.dropFirst(SendReportBatch.size)
                 }
-                while let done = try await group.next() { batches.append(done) }
+                while let done = try await group.next() { collect(done) }
+                storing.finish()
+                try await stored?.value
             }
             batches.sort { $0.index < $1.index }
             let counts = batches.reduce(Send.Counts()) { $0 + $1.counts }
@@ -111,6 +120,8 @@ struct SendRoutes: Sendable {
             }
             return SendResponse.response(send: send, id: records ? send.id : nil, batches: batches, status: records ? .created : .ok)
         } catch {
+            storing.finish()
+            _ = await stored?.result
             if let begun { try? await store.discardSend(begun.id) }
             throw error
         }
@@ -143,7 +154,7 @@ struct SendRoutes: Sendable {
 
     /// Checks batch `index` of the recipients against the index: its report, in order.
     private func checkBatch(
-        _ recipients: [RecipientStream.Recipient], index: Int, _ header: Header, _ organization: Organization
+        _ recipients: ArraySlice<RecipientStream.Recipient>, index: Int, _ header: Header, _ organization: Organization
     ) throws -> SendReportBatch {
         let region = organization.settings.defaultRegion
         var report = SendReportBatch(index: index)

@@ -25,9 +25,23 @@ extension SQLiteStore {
     }
 
     /// Stores part of a send's report; its own short transaction, so writers are not held up.
+    /// It is committed without an fsync of its own: WAL frames reach the disk in order, so the
+    /// fsync of `completeSend`'s commit makes every chunk before it durable too, and a send is
+    /// only listed (and acknowledged) after that.
     public func appendReport(_ chunks: [SendReportChunk], to send: Int64) async throws {
         try await storageErrors {
-            try await pool.write { db in
+            try await pool.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+                defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
+                try db.inTransaction {
+                    try Self.insertChunks(db, chunks, to: send)
+                    return .commit
+                }
+            }
+        }
+    }
+
+    private static func insertChunks(_ db: Database, _ chunks: [SendReportChunk], to send: Int64) throws {
                 let insert = try db.cachedStatement(sql: """
                     INSERT INTO send_reports (send_id, status, chunk, first_position, last_position, count, entries) VALUES (?, ?, ?, ?, ?, ?, ?)
                     """)
@@ -36,8 +50,6 @@ extension SQLiteStore {
                         send, chunk.status.rawValue, chunk.index, chunk.firstPosition, chunk.lastPosition, chunk.count, Data(chunk.entries),
                     ])
                 }
-            }
-        }
     }
 
     /// Records the counts and lists the send; announces `send.blocked` when anyone was held back.
