@@ -38,7 +38,7 @@ for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null &&
 echo "body: $(du -h "$DIR/send.json" | cut -f1) for $RECIPIENTS recipients"
 
 for round in $(seq 1 "${ROUNDS:-3}"); do
-    curl -s -o "$DIR/answer.json" -H 'Expect:' -w '%{time_total} %{http_code}\n' -X POST "http://127.0.0.1:$PORT/v1/sends" \
+    curl -s -o "$DIR/answer.json" -w '%{time_total} %{http_code}\n' -X POST "http://127.0.0.1:$PORT/v1/sends" \
         -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' --data-binary @"$DIR/send.json" > "$DIR/timing"
     read -r seconds code < "$DIR/timing"
     counts=$(python3 -c "import json; c = json.load(open('$DIR/answer.json'))['counts']; print(' '.join(f'{k} {v}' for k, v in c.items()))")

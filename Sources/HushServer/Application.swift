@@ -56,6 +56,7 @@ public enum HushServer {
         }
         return Application(
             router: build(store: store, configuration: configuration, metrics: metrics).router,
+            server: .http1(configuration: .init(additionalChannelHandlers: [ContinueHandler()])),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "hush"),
             services: services,
             logger: logger)

@@ -169,3 +169,58 @@ import Testing
         }
     }
 }
+
+/// A client that asks `Expect: 100-continue` gets `100 Continue` before it sends its body.
+@Suite struct ContinueTests {
+    @Test func expectContinueIsAnsweredBeforeTheBody() async throws {
+        let server = try await TestServer()
+        try await server.application.test(.live) { client in
+            let port = try #require(client.port)
+            let body = #"{"channel": "email", "addresses": ["a@example.com"]}"#
+            let head = "POST /v1/check HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer \(server.member)\r\n"
+                + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n"
+            let (interim, final) = try await Self.exchange(port: port, head: head, body: body)
+            #expect(interim.hasPrefix("HTTP/1.1 100 Continue"), "\(interim)")
+            #expect(final.hasPrefix("HTTP/1.1 200"), "\(final)")
+        }
+    }
+
+    /// Sends the head, reads what comes back, then sends the body and reads the rest; on a thread
+    /// of its own, since the socket calls block.
+    static func exchange(port: Int, head: String, body: String) async throws -> (String, String) {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                defer { close(socket) }
+                var timeout = timeval(tv_sec: 5, tv_usec: 0)
+                setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                var address = sockaddr_in()
+                address.sin_family = sa_family_t(AF_INET)
+                address.sin_port = in_port_t(UInt16(port).bigEndian)
+                address.sin_addr.s_addr = inet_addr("127.0.0.1")
+                let connected = withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                }
+                guard connected == 0 else {
+                    continuation.resume(throwing: POSIXError(.ECONNREFUSED))
+                    return
+                }
+                func receive() -> String {
+                    var buffer = [UInt8](repeating: 0, count: 4096)
+                    let count = recv(socket, &buffer, buffer.count, 0)
+                    return count > 0 ? String(decoding: buffer.prefix(count), as: UTF8.self) : ""
+                }
+                _ = head.withCString { send(socket, $0, strlen($0), 0) }
+                let interim = receive()
+                _ = body.withCString { send(socket, $0, strlen($0), 0) }
+                var final = ""
+                while true {
+                    let more = receive()
+                    if more.isEmpty { break }
+                    final += more
+                }
+                continuation.resume(returning: (interim, final))
+            }
+        }
+    }
+}
