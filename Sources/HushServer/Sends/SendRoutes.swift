@@ -202,11 +202,16 @@ struct SendRoutes: Sendable {
         return report
     }
 
+    /// `contact` and `ref`, when the recipient had them.
     private static func writeTail(_ recipient: RecipientStream.Recipient, _ json: inout JSONWriter) {
-        json.raw(",\"contact\":")
-        json.optionalString(recipient.contact)
-        json.raw(",\"ref\":")
-        json.optionalString(recipient.ref)
+        if let contact = recipient.contact {
+            json.raw(",\"contact\":")
+            json.string(contact)
+        }
+        if let ref = recipient.ref {
+            json.raw(",\"ref\":")
+            json.string(ref)
+        }
     }
 
     // MARK: Reading

@@ -31,8 +31,13 @@ extension SQLiteStore {
     public func appendReport(_ chunks: [SendReportChunk], to send: Int64) async throws {
         try await storageErrors {
             try await pool.writeWithoutTransaction { db in
+                // No checkpoint in the middle of a send either: `completeSend` starts one after it.
                 try db.execute(sql: "PRAGMA synchronous = NORMAL")
-                defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
+                defer {
+                    try? db.execute(sql: "PRAGMA synchronous = FULL")
+                    try? db.execute(sql: "PRAGMA wal_autocheckpoint = \(SQLiteStore.walAutocheckpoint)")
+                }
                 try db.inTransaction {
                     try Self.insertChunks(db, chunks, to: send)
                     return .commit
@@ -53,8 +58,14 @@ extension SQLiteStore {
     }
 
     /// Records the counts and lists the send; announces `send.blocked` when anyone was held back.
+    /// The report's pages are then copied from the WAL into the database file in the background,
+    /// after the answer rather than before it.
     public func completeSend(_ send: Send, in organization: OrganizationID) async throws -> Send {
         let now = SQLiteCoding.milliseconds(configuration.now())
+        defer {
+            let pool = self.pool
+            Task.detached(priority: .utility) { try? await pool.writeWithoutTransaction { try $0.checkpoint(.passive) } }
+        }
         return try await storageErrors {
             try await pool.write { db in
                 try db.execute(sql: """

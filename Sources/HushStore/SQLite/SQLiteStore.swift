@@ -33,6 +33,10 @@ public final class SQLiteStore: Store {
         }
     }
 
+    /// WAL pages between checkpoints: 40 MiB rather than 4 MiB, so pages rewritten in between
+    /// reach the database file once.
+    static let walAutocheckpoint = 10_000
+
     let pool: DatabasePool
     let configuration: Configuration
     let index: SuppressionIndex
@@ -52,7 +56,7 @@ public final class SQLiteStore: Store {
             try db.execute(sql: "PRAGMA cache_size = -65536")
             // Checkpoint every 40 MiB of WAL rather than 4 MiB: pages rewritten between
             // checkpoints reach the database file once.
-            try db.execute(sql: "PRAGMA wal_autocheckpoint = 10000")
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(SQLiteStore.walAutocheckpoint)")
             // Statement journals (one per statement inside a savepoint) stay in memory instead
             // of a temporary file written page by page.
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
