@@ -39,4 +39,51 @@ public enum JSONScanner {
         }
         return nil
     }
+
+    /// The members of a JSON object, as raw keys (without quotes) and raw values, in order;
+    /// nil when `object` is not a well-formed object.
+    public static func members(of object: ArraySlice<UInt8>) -> [(key: ArraySlice<UInt8>, value: ArraySlice<UInt8>)]? {
+        guard object.first == UInt8(ascii: "{"), object.last == UInt8(ascii: "}") else { return nil }
+        var members: [(key: ArraySlice<UInt8>, value: ArraySlice<UInt8>)] = []
+        var cursor = object.startIndex + 1
+        let end = object.endIndex - 1
+        func skipSpace() {
+            while cursor < end, [0x20, 0x0A, 0x0D, 0x09].contains(object[cursor]) { cursor += 1 }
+        }
+        while true {
+            skipSpace()
+            if cursor >= end { return members }
+            guard object[cursor] == UInt8(ascii: "\""), let keyEnd = valueEnd(object, from: cursor), keyEnd <= end else { return nil }
+            let key = object[(cursor + 1)..<(keyEnd - 1)]
+            cursor = keyEnd
+            skipSpace()
+            guard cursor < end, object[cursor] == UInt8(ascii: ":") else { return nil }
+            cursor += 1
+            skipSpace()
+            guard let valueEnd = valueEnd(object, from: cursor), valueEnd <= end else { return nil }
+            members.append((key, object[cursor..<valueEnd]))
+            cursor = valueEnd
+            skipSpace()
+            if cursor < end {
+                guard object[cursor] == UInt8(ascii: ",") else { return nil }
+                cursor += 1
+            }
+        }
+    }
+
+    /// The elements of a JSON array, raw.
+    public static func elements(of array: ArraySlice<UInt8>) -> [ArraySlice<UInt8>]? {
+        guard array.first == UInt8(ascii: "["), array.last == UInt8(ascii: "]") else { return nil }
+        var elements: [ArraySlice<UInt8>] = []
+        var cursor = array.startIndex + 1
+        let end = array.endIndex - 1
+        while cursor < end {
+            while cursor < end, [0x20, 0x0A, 0x0D, 0x09, UInt8(ascii: ",")].contains(array[cursor]) { cursor += 1 }
+            guard cursor < end else { break }
+            guard let valueEnd = valueEnd(array, from: cursor), valueEnd <= end else { return nil }
+            elements.append(array[cursor..<valueEnd])
+            cursor = valueEnd
+        }
+        return elements
+    }
 }
