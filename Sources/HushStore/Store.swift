@@ -85,6 +85,7 @@ public protocol Store: Sendable {
     func claimDeliveries(endpoints: Int, perEndpoint: Int, excluding busy: Set<Int64>, leaseUntil: Date) async throws -> [[ClaimedDelivery]]
     func recordAttempts(_ attempts: [DeliveryAttempt]) async throws
     func releaseDeliveryLeases() async throws
+    func pruneWebhooks(finishedBefore cutoff: Date) async throws -> (deliveries: Int, events: Int)
     func nextDeliveryDue(excluding busy: Set<Int64>) async throws -> Date?
 
     // MARK: Sends and rulesets

@@ -111,12 +111,16 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds a webhook receiver has to answer. (HUSH_WEBHOOK_TIMEOUT)")
     var webhookTimeout: Double = ProcessInfo.processInfo.environment["HUSH_WEBHOOK_TIMEOUT"].flatMap(Double.init) ?? 15
 
+    @Option(help: "Days finished webhook deliveries are kept for viewing. (HUSH_WEBHOOK_RETENTION_DAYS)")
+    var webhookRetentionDays: Int = ProcessInfo.processInfo.environment["HUSH_WEBHOOK_RETENTION_DAYS"].flatMap(Int.init) ?? 30
+
     @Option(help: "Webhook endpoints sent to at once. (HUSH_WEBHOOK_CONCURRENCY)")
     var webhookConcurrency: Int = ProcessInfo.processInfo.environment["HUSH_WEBHOOK_CONCURRENCY"].flatMap(Int.init) ?? 16
 
     func validate() throws {
         guard webhookTimeout > 0, webhookTimeout <= 300 else { throw ValidationError("--webhook-timeout is 0 to 300 seconds") }
         guard (1...1_000).contains(webhookConcurrency) else { throw ValidationError("--webhook-concurrency is 1 to 1000") }
+        guard (1...3_650).contains(webhookRetentionDays) else { throw ValidationError("--webhook-retention-days is 1 to 3650") }
         if let webhookRetryDelays {
             do { _ = try WebhookRetryPolicy(parsing: webhookRetryDelays) } catch { throw ValidationError(error.message) }
         }
@@ -126,7 +130,8 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "hush")
         var webhooks = WebhookSettings(
             timeout: .milliseconds(Int64(webhookTimeout * 1000)), concurrency: webhookConcurrency,
-            allowPrivateTargets: allowPrivateWebhookTargets || ProcessInfo.processInfo.environment["HUSH_ALLOW_PRIVATE_WEBHOOK_TARGETS"] == "1")
+            allowPrivateTargets: allowPrivateWebhookTargets || ProcessInfo.processInfo.environment["HUSH_ALLOW_PRIVATE_WEBHOOK_TARGETS"] == "1",
+            retention: .seconds(webhookRetentionDays * 86_400))
         if let webhookRetryDelays { webhooks.retryPolicy = try WebhookRetryPolicy(parsing: webhookRetryDelays) }
         let store = try await database.open(logger: logger)
         if try await store.organization(named: "default") == nil {

@@ -61,7 +61,7 @@ import Testing
         #expect(beforeRestart < count, "deliveries were pending when the server died")
 
         let (second, _) = try await Self.serve(cli, port: port, first: false)
-        let expected = Set((1...count).map { "msg_\($0)_\(endpointID)" })
+        let expected = Set((1...count).map { "msg_l\($0)_\(endpointID)" })
         let all = await receiver.waitUntil(timeout: .seconds(60)) { Set($0.map(\.webhookID)).isSuperset(of: expected) }
         let missing = expected.subtracting(all.map(\.webhookID))
         #expect(missing.isEmpty, "every committed event is delivered; missing \(missing.sorted())")

@@ -70,7 +70,7 @@ import Testing
                 #expect(Self.verified(request, secret))
                 #expect(!Self.verified(request, WebhookSecret.generate()))
                 #expect(request.headers["content-type"] == "application/json")
-                #expect(request.webhookID == "msg_1_\(id)")
+                #expect(request.webhookID == "msg_l1_\(id)")
                 let event = request.json
                 #expect(event["type"] as? String == "opt_out.created")
                 #expect(event["sequence"] as? Int == 1)
@@ -117,7 +117,7 @@ import Testing
                 let requests = await receiver.waitFor(4)
                 #expect(requests.count == 4)
                 // The first event three times (500, timeout, 200); the second only after it.
-                #expect(requests.map(\.webhookID) == ["msg_1_\(id)", "msg_1_\(id)", "msg_1_\(id)", "msg_2_\(id)"])
+                #expect(requests.map(\.webhookID) == ["msg_l1_\(id)", "msg_l1_\(id)", "msg_l1_\(id)", "msg_l2_\(id)"])
                 #expect(requests[1].at - requests[0].at >= .milliseconds(150))
                 try await Task.sleep(for: .milliseconds(300))
                 let deliveries = try await client.send(.get, "/v1/webhooks/\(id)/deliveries", key: server.admin).json["deliveries"] as? [[String: Any]] ?? []
@@ -177,7 +177,7 @@ import Testing
                 // disabled comes by replay.
                 await gone.respond { _, _ in .init() }
                 #expect(try await client.send(.patch, "/v1/webhooks/\(goneID)", key: server.admin, json: #"{"enabled": true}"#).json["disabled_reason"] is NSNull)
-                #expect(await gone.waitFor(2).map(\.webhookID) == ["msg_1_\(goneID)", "msg_1_\(goneID)"])
+                #expect(await gone.waitFor(2).map(\.webhookID) == ["msg_l1_\(goneID)", "msg_l1_\(goneID)"])
                 #expect(try await client.send(.post, "/v1/webhooks/\(goneID)/replay", key: server.admin, json: #"{"from_sequence": 2}"#).json["queued"] as? Int == 1)
                 #expect(await gone.waitFor(3).last?.json["sequence"] as? Int == 2)
             }

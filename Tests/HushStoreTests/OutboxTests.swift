@@ -82,4 +82,28 @@ import Testing
         _ = try await test.optOut("ann@example.com")
         #expect(try await counts(test) == (0, 0))
     }
+
+    @Test func finishedDeliveriesArePrunedAndAReplayKeepsTheirIDs() async throws {
+        let test = try await TestStore()
+        let endpoint = try await endpoint(test)
+        _ = try await test.optOut("ann@example.com")
+        _ = try await test.optOut("bob@example.com")
+        let claimed = try await test.store.claimDeliveries(endpoints: 1, perEndpoint: 1, excluding: [], leaseUntil: test.clock.now.addingTimeInterval(60))
+        let first = try #require(claimed.first?.first)
+        try await test.store.recordAttempts([DeliveryAttempt(delivery: first.id, endpoint: endpoint.id, outcome: .succeeded, at: test.clock.now)])
+
+        let early = try await test.store.pruneWebhooks(finishedBefore: test.clock.now.addingTimeInterval(-1))
+        #expect(early.deliveries == 0 && early.events == 0, "kept within the retention")
+        let pruned = try await test.store.pruneWebhooks(finishedBefore: test.clock.now.addingTimeInterval(1))
+        #expect(pruned.deliveries == 1 && pruned.events == 1)
+        #expect(try await counts(test) == (1, 1), "the pending delivery and its event stay")
+
+        // Replayed, the pruned event comes back under the same webhook-id.
+        _ = try await test.store.replay(endpoint.id, from: 1, limit: 1, in: test.id)
+        try await test.store.releaseDeliveryLeases()
+        let again = try await test.store.claimDeliveries(endpoints: 1, perEndpoint: 2, excluding: [], leaseUntil: test.clock.now.addingTimeInterval(60))
+        #expect(again.first?.map { $0.event.sequence } == [2, 1], "a replay goes after what is already queued")
+        let replayed = try #require(again.first?.last)
+        #expect(replayed.event.webhookID(endpoint: endpoint.id) == first.event.webhookID(endpoint: endpoint.id))
+    }
 }

@@ -322,6 +322,9 @@ enum SQLiteSchema {
         -- would otherwise walk every delivery the endpoint ever had.
         CREATE INDEX webhook_deliveries_queue ON webhook_deliveries(endpoint_id, id) WHERE status = 'pending';
         CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries(endpoint_id, id);
+        -- For pruning: finished deliveries by age, and the deliveries of an event.
+        CREATE INDEX webhook_deliveries_finished ON webhook_deliveries(finished_at) WHERE status != 'pending';
+        CREATE INDEX webhook_deliveries_event ON webhook_deliveries(outbox_id);
         """
 
     // A send keeps its settings and counts; its report is stored as it is checked, a chunk per

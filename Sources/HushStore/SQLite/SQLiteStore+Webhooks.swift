@@ -280,6 +280,37 @@ extension SQLiteStore {
         }
     }
 
+    /// Removes deliveries that succeeded or died before `cutoff`, then the announced events that
+    /// are older and have no delivery left; a few thousand rows per transaction, so writers are
+    /// not held up. A replay recreates what it needs from the ledger, under the same ids.
+    public func pruneWebhooks(finishedBefore cutoff: Date) async throws -> (deliveries: Int, events: Int) {
+        let before = SQLiteCoding.milliseconds(cutoff)
+        var removed = (deliveries: 0, events: 0)
+        for (table, sql) in [
+            ("deliveries", """
+                DELETE FROM webhook_deliveries WHERE id IN (
+                    SELECT id FROM webhook_deliveries WHERE status != 'pending' AND finished_at < ? LIMIT 5000)
+                """),
+            ("events", """
+                DELETE FROM webhook_outbox WHERE id IN (
+                    SELECT o.id FROM webhook_outbox o WHERE o.occurred_at < ?
+                    AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.outbox_id = o.id) LIMIT 5000)
+                """),
+        ] {
+            while true {
+                let count = try await storageErrors {
+                    try await pool.write { db in
+                        try db.execute(sql: sql, arguments: [before])
+                        return db.changesCount
+                    }
+                }
+                if table == "deliveries" { removed.deliveries += count } else { removed.events += count }
+                if count < 5000 { break }
+            }
+        }
+        return removed
+    }
+
     /// Frees every lease: a server starting up takes back what a stopped one was sending.
     public func releaseDeliveryLeases() async throws {
         try await storageErrors {
