@@ -20,10 +20,13 @@ public struct ServerConfiguration: Sendable {
     public var webhooks: WebhookSettings
     /// Whether the application runs the webhook sender beside the HTTP server.
     public var sendsWebhooks: Bool
+    /// How long sends and their reports are kept.
+    public var sendRetention: Duration
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, publicURL: String? = nil, unsubscribeMailto: String? = nil,
-        publicRequestsPerMinute: Int = 60, webhooks: WebhookSettings = WebhookSettings(), sendsWebhooks: Bool = true
+        publicRequestsPerMinute: Int = 60, webhooks: WebhookSettings = WebhookSettings(), sendsWebhooks: Bool = true,
+        sendRetention: Duration = .seconds(90 * 86_400)
     ) {
         self.host = host
         self.port = port
@@ -32,6 +35,7 @@ public struct ServerConfiguration: Sendable {
         self.publicRequestsPerMinute = publicRequestsPerMinute
         self.webhooks = webhooks
         self.sendsWebhooks = sendsWebhooks
+        self.sendRetention = sendRetention
     }
 
     /// The public base URL without a trailing slash.
@@ -53,6 +57,8 @@ public enum HushServer {
         var services: [any Service] = []
         if configuration.sendsWebhooks {
             services.append(WebhookSender(store: store, settings: configuration.webhooks, logger: logger, metrics: metrics))
+            services.append(HistoryPruner(
+                store: store, webhookRetention: configuration.webhooks.retention, sendRetention: configuration.sendRetention, logger: logger))
         }
         return Application(
             router: build(store: store, configuration: configuration, metrics: metrics).router,

@@ -93,6 +93,7 @@ public protocol Store: Sendable {
     func appendReport(_ chunks: [SendReportChunk], to send: Int64) async throws
     func completeSend(_ send: Send, in organization: OrganizationID) async throws -> Send
     func discardSend(_ id: Int64) async throws
+    func pruneSends(createdBefore cutoff: Date, incompleteBefore abandoned: Date) async throws -> Int
     func sends(in organization: OrganizationID, after id: Int64, limit: Int) async throws -> [Send]
     func send(_ id: Int64, in organization: OrganizationID) async throws -> Send?
     func reportChunks(of send: Int64, status: SendReportChunk.Status, after position: Int, limit: Int) async throws -> [SendReportChunk]

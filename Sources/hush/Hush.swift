@@ -114,6 +114,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Days finished webhook deliveries are kept for viewing. (HUSH_WEBHOOK_RETENTION_DAYS)")
     var webhookRetentionDays: Int = ProcessInfo.processInfo.environment["HUSH_WEBHOOK_RETENTION_DAYS"].flatMap(Int.init) ?? 30
 
+    @Option(help: "Days sends and their reports are kept. (HUSH_SEND_RETENTION_DAYS)")
+    var sendRetentionDays: Int = ProcessInfo.processInfo.environment["HUSH_SEND_RETENTION_DAYS"].flatMap(Int.init) ?? 90
+
     @Option(help: "Webhook endpoints sent to at once. (HUSH_WEBHOOK_CONCURRENCY)")
     var webhookConcurrency: Int = ProcessInfo.processInfo.environment["HUSH_WEBHOOK_CONCURRENCY"].flatMap(Int.init) ?? 16
 
@@ -121,6 +124,7 @@ struct Serve: AsyncParsableCommand {
         guard webhookTimeout > 0, webhookTimeout <= 300 else { throw ValidationError("--webhook-timeout is 0 to 300 seconds") }
         guard (1...1_000).contains(webhookConcurrency) else { throw ValidationError("--webhook-concurrency is 1 to 1000") }
         guard (1...3_650).contains(webhookRetentionDays) else { throw ValidationError("--webhook-retention-days is 1 to 3650") }
+        guard (1...3_650).contains(sendRetentionDays) else { throw ValidationError("--send-retention-days is 1 to 3650") }
         if let webhookRetryDelays {
             do { _ = try WebhookRetryPolicy(parsing: webhookRetryDelays) } catch { throw ValidationError(error.message) }
         }
@@ -141,7 +145,8 @@ struct Serve: AsyncParsableCommand {
             fflush(nil)
         }
         let application = HushServer.application(store: store, configuration: .init(
-            host: host, port: port, publicURL: publicURL, unsubscribeMailto: unsubscribeMailto, webhooks: webhooks), logger: logger)
+            host: host, port: port, publicURL: publicURL, unsubscribeMailto: unsubscribeMailto, webhooks: webhooks,
+            sendRetention: .seconds(sendRetentionDays * 86_400)), logger: logger)
         let services = ServiceGroup(configuration: .init(
             services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await services.run()

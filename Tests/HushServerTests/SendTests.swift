@@ -121,6 +121,30 @@ import Testing
         }
     }
 
+    @Test func oldAndAbandonedSendsArePruned() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            let (_, sent) = try await Self.post(client, "/v1/sends", key: server.member, body: #"{"channel": "email", "recipients": ["a@example.com"]}"#)
+            let id = try #require(sent["id"] as? Int)
+            // A send whose request died with its server two hours ago, half stored.
+            let abandoned = try await server.store.beginSend(
+                Send(name: nil, campaign: nil, channel: .email, scope: try Scope(parsing: ""), lists: [], actor: "test",
+                     createdAt: Date().addingTimeInterval(-7_200)), in: server.acme.id)
+            try await server.store.appendReport(
+                [SendReportChunk(status: .allowed, index: 0, firstPosition: 0, lastPosition: 0, count: 1, entries: Array(#"{"position":0}"#.utf8))],
+                to: abandoned.id)
+            let pruner = HistoryPruner(store: server.store, webhookRetention: .seconds(86_400), sendRetention: .seconds(90 * 86_400), logger: .init(label: "test"))
+            await pruner.prune(now: Date())
+            let left = try await server.store.pool.read { db in try Int64.fetchAll(db, sql: "SELECT DISTINCT send_id FROM send_reports") }
+            #expect(left == [Int64(id)], "the abandoned send's report is gone, the complete one's kept")
+            #expect(try await client.send(.get, "/v1/sends/\(id)", key: server.member).status == .ok)
+
+            await pruner.prune(now: Date().addingTimeInterval(91 * 86_400))
+            #expect(try await client.send(.get, "/v1/sends/\(id)", key: server.member).status == .notFound, "past the retention")
+            #expect(try await server.store.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM send_reports") } == 0)
+        }
+    }
+
     @Test func aPreviewAnswersWithoutRecording() async throws {
         let server = try await TestServer()
         try await server.test { client in

@@ -81,31 +81,11 @@ public struct WebhookSender: Service {
         case tick
     }
 
-    /// How often finished deliveries past the retention are removed.
-    static let pruneInterval: Duration = .seconds(3_600)
-
-    /// Removes what is past the retention; a failure is logged and tried again next time.
-    func prune() async {
-        do {
-            let removed = try await store.pruneWebhooks(finishedBefore: Date().addingTimeInterval(-settings.retention.seconds))
-            if removed.deliveries + removed.events > 0 {
-                logger.info("pruned webhook history", metadata: ["deliveries": "\(removed.deliveries)", "events": "\(removed.events)"])
-            }
-        } catch {
-            logger.warning("could not prune webhook history", metadata: ["error": "\(error)"])
-        }
-    }
-
     private func loop(_ client: HTTPClient) async throws {
         try await withThrowingTaskGroup(of: Finished.self) { group in
             var busy: Set<Int64> = []
             var ticking = false
-            var lastPrune = ContinuousClock.now - Self.pruneInterval
             while !Task.isCancelled {
-                if ContinuousClock.now - lastPrune >= Self.pruneInterval {
-                    lastPrune = .now
-                    await prune()
-                }
                 let free = settings.concurrency - busy.count
                 if free > 0, let due = try? await store.nextDeliveryDue(excluding: busy), due <= Date() {
                     let batches: [[ClaimedDelivery]]

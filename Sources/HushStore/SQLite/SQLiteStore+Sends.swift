@@ -91,6 +91,25 @@ extension SQLiteStore {
         }
     }
 
+    /// Removes sends made before `cutoff`, and sends left incomplete (their request died with a
+    /// server) since before `abandoned`, with their reports: one send per transaction.
+    public func pruneSends(createdBefore cutoff: Date, incompleteBefore abandoned: Date) async throws -> Int {
+        let ids = try await read { db in
+            try Int64.fetchAll(db, sql: """
+                SELECT id FROM sends WHERE created_at < ? OR (complete = 0 AND created_at < ?) ORDER BY id
+                """, arguments: [SQLiteCoding.milliseconds(cutoff), SQLiteCoding.milliseconds(abandoned)])
+        }
+        for id in ids {
+            try await storageErrors {
+                try await pool.write { db in
+                    try db.execute(sql: "DELETE FROM send_reports WHERE send_id = ?", arguments: [id])
+                    try db.execute(sql: "DELETE FROM sends WHERE id = ?", arguments: [id])
+                }
+            }
+        }
+        return ids.count
+    }
+
     public func sends(in organization: OrganizationID, after id: Int64, limit: Int) async throws -> [Send] {
         try await read { db in
             try Row.fetchAll(db, sql: Self.sendSelect + " WHERE org_id = ? AND complete = 1 AND id > ? ORDER BY id LIMIT ?",

@@ -1,0 +1,48 @@
+import Foundation
+import HushStore
+import Logging
+import ServiceLifecycle
+
+/// Removes history past its retention, hourly, a little at a time: finished webhook deliveries
+/// and the events they carried, old sends and their reports, and sends a stopped server left
+/// incomplete.
+struct HistoryPruner: Service {
+    static let interval: Duration = .seconds(3_600)
+    /// A send still incomplete after this long belonged to a request that died with its server.
+    static let abandonedAfter: TimeInterval = 3_600
+
+    let store: any Store
+    let webhookRetention: Duration
+    let sendRetention: Duration
+    let logger: Logger
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown {
+                while !Task.isCancelled {
+                    await prune(now: Date())
+                    try await Task.sleep(for: Self.interval)
+                }
+            }
+        } catch is CancellationError {
+            // Shutting down.
+        }
+    }
+
+    /// One round; a failure is logged and tried again next round.
+    func prune(now: Date) async {
+        do {
+            let webhooks = try await store.pruneWebhooks(finishedBefore: now.addingTimeInterval(-webhookRetention.seconds))
+            let sends = try await store.pruneSends(
+                createdBefore: now.addingTimeInterval(-sendRetention.seconds), incompleteBefore: now.addingTimeInterval(-Self.abandonedAfter))
+            if webhooks.deliveries + webhooks.events + sends > 0 {
+                logger.info("pruned history", metadata: [
+                    "webhook_deliveries": "\(webhooks.deliveries)", "webhook_events": "\(webhooks.events)", "sends": "\(sends)",
+                ])
+            }
+        } catch is CancellationError {
+        } catch {
+            logger.warning("could not prune history", metadata: ["error": "\(error)"])
+        }
+    }
+}
