@@ -144,7 +144,7 @@ struct ListRoutes: Sendable {
     private func checkWebhook(_ definition: ListDefinition, over base: ListDefinition?, _ caller: Principal) async throws {
         guard let url = definition.webhookURL, url != base?.webhookURL else { return }
         try caller.requireAdmin("setting a list's webhook_url")
-        _ = try await WebhookRoutes.validTarget(url, allowPrivate: webhooks.allowPrivateTargets, field: "webhook_url")
+        try await WebhookTarget.check(url, allowPrivate: webhooks.allowPrivateTargets, field: "webhook_url")
     }
 
     /// The list named by the path, if it belongs to the caller's organization: a foreign or

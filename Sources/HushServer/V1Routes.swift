@@ -211,10 +211,7 @@ struct V1Routes: Sendable {
             throw Problem.invalid("addresses", "at most \(Self.maximumBatchAddresses) addresses per request")
         }
         let organization = try await store.requireOrganization(caller)
-        var lists: Set<ListID> = []
-        for (offset, reference) in (input.lists ?? []).enumerated() {
-            lists.insert(try await reference.resolve(in: caller.organization, store: store, field: "lists[\(offset)]"))
-        }
+        let lists = Set(try await (input.lists ?? []).resolve(in: caller.organization, store: store))
         let query = CheckQuery(channel: try Channel(parsing: input.channel), scope: try Scope(parsing: input.scope ?? ""), lists: lists)
         let region = organization.settings.defaultRegion
         var output = CheckBatchOutput()
@@ -263,10 +260,29 @@ struct ListReference: Decodable, Sendable {
     }
 
     func resolve(in organization: OrganizationID, store: any Store, field: String) async throws -> ListID {
-        let lists = try await store.lists(in: organization)
+        try resolve(among: try await store.lists(in: organization), field: field)
+    }
+
+    /// An id first, then a name.
+    func resolve(among lists: [OptOutList], field: String) throws -> ListID {
         if let id = Int64(text), let list = lists.first(where: { $0.id.rawValue == id }) { return list.id }
         if let list = lists.first(where: { $0.definition.name == text }) { return list.id }
         throw HushError(.notFound, field: field, "no list \"\(text)\" in this organization")
+    }
+}
+
+extension [ListReference] {
+    /// The lists named, each once, in the order first named; an unknown one is a 404 naming
+    /// `lists[i]`.
+    func resolve(in organization: OrganizationID, store: any Store) async throws -> [ListID] {
+        guard !isEmpty else { return [] }
+        let known = try await store.lists(in: organization)
+        var resolved: [ListID] = []
+        for (offset, reference) in enumerated() {
+            let list = try reference.resolve(among: known, field: "lists[\(offset)]")
+            if !resolved.contains(list) { resolved.append(list) }
+        }
+        return resolved
     }
 }
 

@@ -1,5 +1,10 @@
 /// Finds where JSON values end without decoding them.
 public enum JSONScanner {
+    /// JSON's whitespace: space, line feed, carriage return, tab.
+    public static func isSpace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09
+    }
+
     /// Where the JSON value starting at `start` ends (one past it), or nil when `bytes` holds
     /// only part of it. A top-level number or literal ends at the first delimiter.
     public static func valueEnd(_ bytes: [UInt8], from start: Int) -> Int? {
@@ -48,7 +53,7 @@ public enum JSONScanner {
         var cursor = object.startIndex + 1
         let end = object.endIndex - 1
         func skipSpace() {
-            while cursor < end, [0x20, 0x0A, 0x0D, 0x09].contains(object[cursor]) { cursor += 1 }
+            while cursor < end, isSpace(object[cursor]) { cursor += 1 }
         }
         while true {
             skipSpace()
@@ -78,7 +83,7 @@ public enum JSONScanner {
         var cursor = array.startIndex + 1
         let end = array.endIndex - 1
         while cursor < end {
-            while cursor < end, [0x20, 0x0A, 0x0D, 0x09, UInt8(ascii: ",")].contains(array[cursor]) { cursor += 1 }
+            while cursor < end, isSpace(array[cursor]) || array[cursor] == UInt8(ascii: ",") { cursor += 1 }
             guard cursor < end else { break }
             guard let valueEnd = valueEnd(array, from: cursor), valueEnd <= end else { return nil }
             elements.append(array[cursor..<valueEnd])

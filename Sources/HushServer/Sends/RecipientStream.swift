@@ -54,7 +54,7 @@ struct RecipientStream {
     /// The body ended: it must have been one complete object.
     func finish() throws {
         guard case .done = state else { throw Problem.invalid("body", "the JSON body ended before its closing brace") }
-        guard buffer[cursor...].allSatisfy(Self.isSpace) else { throw Problem.invalid("body", "the JSON body has text after its closing brace") }
+        guard buffer[cursor...].allSatisfy(JSONScanner.isSpace) else { throw Problem.invalid("body", "the JSON body has text after its closing brace") }
     }
 
     /// Advances by one token or value; false when more bytes are needed.
@@ -74,7 +74,7 @@ struct RecipientStream {
                 return true
             }
             guard byte == UInt8(ascii: "\"") else { throw Problem.invalid("body", "expected a field name in the JSON body") }
-            guard let end = Self.valueEnd(buffer, from: cursor) else { return false }
+            guard let end = JSONScanner.valueEnd(buffer, from: cursor) else { return false }
             let key = try Self.string(buffer[cursor..<end], field: "body")
             guard allowedFields.contains(key) || key == "recipients" else {
                 throw Problem.invalid(key, "unknown field \"\(key)\"")
@@ -87,7 +87,7 @@ struct RecipientStream {
             cursor += 1
             state = key == "recipients" ? .recipientsStart : .value(key)
         case .value(let key):
-            guard let end = Self.valueEnd(buffer, from: cursor) else { return false }
+            guard let end = JSONScanner.valueEnd(buffer, from: cursor) else { return false }
             fields[key] = Array(buffer[cursor..<end])
             cursor = end
             state = .afterValue
@@ -114,7 +114,7 @@ struct RecipientStream {
                 state = .element
             }
         case .element:
-            guard let end = Self.valueEnd(buffer, from: cursor) else { return false }
+            guard let end = JSONScanner.valueEnd(buffer, from: cursor) else { return false }
             guard count < Send.maximumRecipients else {
                 throw Problem.invalid("recipients", "at most \(Send.maximumRecipients) recipients per send")
             }
@@ -136,15 +136,7 @@ struct RecipientStream {
     }
 
     private mutating func skipSpace() {
-        while cursor < buffer.count, Self.isSpace(buffer[cursor]) { cursor += 1 }
-    }
-
-    private static func isSpace(_ byte: UInt8) -> Bool {
-        byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09
-    }
-
-    static func valueEnd(_ bytes: [UInt8], from start: Int) -> Int? {
-        JSONScanner.valueEnd(bytes, from: start)
+        while cursor < buffer.count, JSONScanner.isSpace(buffer[cursor]) { cursor += 1 }
     }
 
     /// A JSON string's value; the common case (no escapes) without a decoder.
@@ -168,49 +160,23 @@ struct RecipientStream {
         if all.first == UInt8(ascii: "\"") {
             return Recipient(address: try string(all, field: field), contact: nil, ref: nil)
         }
-        guard all.first == UInt8(ascii: "{"), all.last == UInt8(ascii: "}") else {
+        guard let members = JSONScanner.members(of: all) else {
             throw Problem.invalid(field, "a recipient is an address or {address, contact?, ref?}")
         }
         var address: String?
         var contact: String?
         var ref: String?
-        var cursor = all.startIndex + 1
-        func skip() { while cursor < all.endIndex, isSpace(all[cursor]) { cursor += 1 } }
-        skip()
-        if all[cursor] != UInt8(ascii: "}") {
-            while true {
-                skip()
-                guard all[cursor] == UInt8(ascii: "\""), let keyEnd = JSONScanner.valueEnd(all, from: cursor) else {
-                    throw Problem.invalid(field, "a recipient object has string keys")
-                }
-                let key = all[(cursor + 1)..<(keyEnd - 1)]
-                cursor = keyEnd
-                skip()
-                guard cursor < all.endIndex, all[cursor] == UInt8(ascii: ":") else { throw Problem.invalid(field, "expected ':' in a recipient") }
-                cursor += 1
-                skip()
-                guard let valueEnd = JSONScanner.valueEnd(all, from: cursor) else { throw Problem.invalid(field, "a recipient is incomplete") }
-                let raw = all[cursor..<valueEnd]
-                let isNull = raw.elementsEqual("null".utf8)
-                if key.elementsEqual("address".utf8) {
-                    address = isNull ? nil : try string(raw, field: "\(field).address")
-                } else if key.elementsEqual("contact".utf8) {
-                    contact = isNull ? nil : try string(raw, field: "\(field).contact")
-                } else if key.elementsEqual("ref".utf8) {
-                    ref = isNull ? nil : try string(raw, field: "\(field).ref")
-                } else {
-                    let name = try string(all[(key.startIndex - 1)...key.endIndex], field: field)
-                    throw Problem.invalid("\(field).\(name)", "unknown field \"\(name)\"; a recipient has address, contact and ref")
-                }
-                cursor = valueEnd
-                skip()
-                guard cursor < all.endIndex else { throw Problem.invalid(field, "a recipient object is incomplete") }
-                if all[cursor] == UInt8(ascii: ",") {
-                    cursor += 1
-                    continue
-                }
-                guard all[cursor] == UInt8(ascii: "}") else { throw Problem.invalid(field, "expected ',' or '}' in a recipient") }
-                break
+        for (key, raw) in members {
+            let value = raw.elementsEqual("null".utf8) ? nil : raw
+            if key.elementsEqual("address".utf8) {
+                address = try value.map { try string($0, field: "\(field).address") }
+            } else if key.elementsEqual("contact".utf8) {
+                contact = try value.map { try string($0, field: "\(field).contact") }
+            } else if key.elementsEqual("ref".utf8) {
+                ref = try value.map { try string($0, field: "\(field).ref") }
+            } else {
+                let name = String(decoding: key, as: UTF8.self)
+                throw Problem.invalid("\(field).\(name)", "unknown field \"\(name)\"; a recipient has address, contact and ref")
             }
         }
         guard let address else { throw Problem.invalid("\(field).address", "a recipient needs an address") }

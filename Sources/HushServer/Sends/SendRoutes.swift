@@ -142,11 +142,7 @@ struct SendRoutes: Sendable {
         for (key, value) in [("name", name), ("campaign", campaign)] where (value?.count ?? 0) > Send.maximumNameLength {
             throw Problem.invalid(key, "\(key) is longer than \(Send.maximumNameLength) characters")
         }
-        var lists: [ListID] = []
-        for (offset, reference) in (try decode([ListReference].self, "lists") ?? []).enumerated() {
-            let list = try await reference.resolve(in: caller.organization, store: store, field: "lists[\(offset)]")
-            if !lists.contains(list) { lists.append(list) }
-        }
+        let lists = try await (try decode([ListReference].self, "lists") ?? []).resolve(in: caller.organization, store: store)
         let query = CheckQuery(
             channel: try Channel(parsing: channelName), scope: try Scope(parsing: try decode(String.self, "scope") ?? ""), lists: Set(lists))
         return Header(name: name, campaign: campaign, query: query, lists: lists)

@@ -195,10 +195,7 @@ struct SequenceRoutes: Sendable {
         }
         let organization = try await store.requireOrganization(caller)
         let region = organization.settings.defaultRegion
-        var lists: Set<ListID> = []
-        for (offset, reference) in (input.lists ?? []).enumerated() {
-            lists.insert(try await reference.resolve(in: caller.organization, store: store, field: "lists[\(offset)]"))
-        }
+        let lists = Set(try await (input.lists ?? []).resolve(in: caller.organization, store: store))
         let scope = try Scope(parsing: input.scope ?? "")
 
         var email: Address?

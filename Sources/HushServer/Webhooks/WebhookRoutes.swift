@@ -280,26 +280,11 @@ struct WebhookRoutes: Sendable {
     private func resolve(_ lists: [ListReference]?, _ caller: Principal) async throws -> [ListID]? {
         guard let lists else { return nil }
         guard !lists.isEmpty else { throw Problem.invalid("lists", "give at least one list, or null for every list") }
-        var resolved: [ListID] = []
-        for (offset, list) in lists.enumerated() {
-            resolved.append(try await list.resolve(in: caller.organization, store: store, field: "lists[\(offset)]"))
-        }
-        return Array(Set(resolved)).sorted { $0.rawValue < $1.rawValue }
+        return try await lists.resolve(in: caller.organization, store: store).sorted { $0.rawValue < $1.rawValue }
     }
 
     private func validTarget(_ url: String) async throws -> String {
-        try await Self.validTarget(url, allowPrivate: settings.allowPrivateTargets, field: "url")
-    }
-
-    /// The URL when it is an http(s) URL that may be sent to; name resolution runs off the
-    /// cooperative pool.
-    static func validTarget(_ url: String, allowPrivate: Bool, field: String) async throws -> String {
-        let result: Result<URL, HushError> = await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                continuation.resume(returning: Result { () throws(HushError) in try WebhookTarget.validate(url, allowPrivate: allowPrivate, field: field) })
-            }
-        }
-        _ = try result.get()
+        try await WebhookTarget.check(url, allowPrivate: settings.allowPrivateTargets)
         return url
     }
 }

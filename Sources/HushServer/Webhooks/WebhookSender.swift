@@ -129,7 +129,13 @@ public struct WebhookSender: Service {
         var results: [DeliveryAttempt] = []
         var lastWrite = ContinuousClock.now
         let endpoint = batch[0].endpoint
-        let target = await Self.checkTarget(endpoint.url, allowPrivate: settings.allowPrivateTargets)
+        // The target may resolve elsewhere than when it was saved.
+        var target: String?
+        do {
+            try await WebhookTarget.check(endpoint.url, allowPrivate: settings.allowPrivateTargets)
+        } catch {
+            target = "refused: \(error.message)"
+        }
         for (offset, delivery) in batch.enumerated() {
             let attempt: DeliveryAttempt
             if let refused = target {
@@ -225,22 +231,6 @@ public struct WebhookSender: Service {
         } catch {}
         guard !kept.isEmpty else { return nil }
         return String(decoding: kept, as: UTF8.self)
-    }
-
-    /// Why the target may not be sent to now (it may resolve elsewhere than when it was saved),
-    /// or nil. Name resolution blocks, so it runs on a thread of its own.
-    static func checkTarget(_ url: String, allowPrivate: Bool) async -> String? {
-        if allowPrivate { return nil }
-        return await withCheckedContinuation { (continuation: CheckedContinuation<String?, Never>) in
-            Thread.detachNewThread {
-                do {
-                    _ = try WebhookTarget.validate(url, allowPrivate: false)
-                    continuation.resume(returning: nil)
-                } catch {
-                    continuation.resume(returning: "refused: \((error as? HushError)?.message ?? "\(error)")")
-                }
-            }
-        }
     }
 }
 

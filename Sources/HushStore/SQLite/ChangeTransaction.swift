@@ -132,13 +132,17 @@ struct ChangeTransaction {
             values.bind(row.0)
             values.bind(row.1)
         }
-        try announce(outcomes.flatMap(\.events), addressIDs: written.map(\.target.addressID))
+        if try outbox.isListening() {
+            try announce(outcomes.flatMap(\.events), addressIDs: written.map(\.target.addressID))
+        }
         return outcomes
     }
 
     /// Puts the events in the webhook outbox, in this transaction.
     /// `address` names the address in clear when the event's subject is an erased one's hash.
     private mutating func announce(_ events: [LedgerEvent], addressIDs: [Int64?], address given: String? = nil) throws {
+        // Writes (an import of a million rows among them) build no payloads nobody listens for.
+        guard !events.isEmpty, try outbox.isListening() else { return }
         let announced = events.map { event in
             let address: String? = if case .address(let key) = event.subject { given ?? key } else { nil }
             return WebhookEvent(event, address: address, listName: knownLists[event.list]?.name ?? "")

@@ -15,11 +15,17 @@ struct Outbox {
         self.organization = organization
     }
 
-    /// Enqueues the events; `addressIDs[i]` is the address row event `i` names, if any, so
-    /// erasing the person can clear it. Costs one query when no endpoint wants anything.
-    mutating func enqueue(_ events: [WebhookEvent], addressIDs: [Int64?], now: Int64) throws {
+    /// Whether the organization has an enabled endpoint: when not, events need not even be built.
+    /// One query per transaction.
+    mutating func isListening() throws -> Bool {
         if endpoints == nil { endpoints = try Self.endpoints(db, of: organization, enabledOnly: true) }
-        guard let endpoints, !endpoints.isEmpty else { return }
+        return !(endpoints ?? []).isEmpty
+    }
+
+    /// Enqueues the events; `addressIDs[i]` is the address row event `i` names, if any, so
+    /// erasing the person can clear it.
+    mutating func enqueue(_ events: [WebhookEvent], addressIDs: [Int64?], now: Int64) throws {
+        guard try isListening(), let endpoints else { return }
         var outbox: [(event: WebhookEvent, addressID: Int64?, endpoints: [Int64])] = []
         for (event, addressID) in zip(events, addressIDs) {
             let wanting = endpoints.filter { $0.wants(event.kind, list: event.list) }.map(\.id)

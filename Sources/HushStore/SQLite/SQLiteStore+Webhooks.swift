@@ -39,9 +39,7 @@ extension SQLiteStore {
     public func updateWebhook(_ endpoint: WebhookEndpoint, in organization: OrganizationID) async throws -> WebhookEndpoint {
         try await storageErrors {
             try await pool.write { db in
-                guard let existing = try Outbox.endpoints(db, of: organization, enabledOnly: false, id: endpoint.id).first else {
-                    throw HushError(.notFound, field: "id", "no webhook \(endpoint.id) in this organization")
-                }
+                let existing = try Self.requireEndpoint(db, endpoint.id, in: organization)
                 if let owner = existing.ownerList,
                    endpoint.url != existing.url || endpoint.events != existing.events || endpoint.lists != existing.lists {
                     throw HushError(.conflict, field: "id", "list \(owner) owns this webhook; change it through the list's webhook_url")
@@ -55,7 +53,7 @@ extension SQLiteStore {
                         endpoint.url, endpoint.events.joined(separator: ","), Self.lists(endpoint.lists), endpoint.enabled,
                         endpoint.enabled, endpoint.id,
                     ])
-                return try Outbox.endpoints(db, of: organization, enabledOnly: false, id: endpoint.id)[0]
+                return try Self.requireEndpoint(db, endpoint.id, in: organization)
             }
         }
     }
@@ -86,16 +84,14 @@ extension SQLiteStore {
         let expiry = SQLiteCoding.milliseconds(now) + overlap.components.seconds * 1000
         return try await storageErrors {
             try await pool.write { db in
-                guard let existing = try Outbox.endpoints(db, of: organization, enabledOnly: false, id: id).first else {
-                    throw HushError(.notFound, field: "id", "no webhook \(id) in this organization")
-                }
+                let existing = try Self.requireEndpoint(db, id, in: organization)
                 var entries = [StoredSecrets.Entry(secret: secret.description, expiresAt: nil)]
                 if overlap > .zero, let current = existing.secrets.first {
                     entries.append(.init(secret: current.description, expiresAt: expiry))
                 }
                 try db.execute(sql: "UPDATE webhook_endpoints SET secrets = ? WHERE id = ?",
                                arguments: [try StoredSecrets.encode(entries), id])
-                return try Outbox.endpoints(db, of: organization, enabledOnly: false, id: id)[0]
+                return try Self.requireEndpoint(db, id, in: organization)
             }
         }
     }
@@ -147,9 +143,7 @@ extension SQLiteStore {
         let now = SQLiteCoding.milliseconds(configuration.now())
         return try await storageErrors {
             try await pool.write { db in
-                guard let endpoint = try Outbox.endpoints(db, of: organization, enabledOnly: false, id: endpointID).first else {
-                    throw HushError(.notFound, field: "id", "no webhook \(endpointID) in this organization")
-                }
+                let endpoint = try Self.requireEndpoint(db, endpointID, in: organization)
                 let rows = try Row.fetchAll(db, sql: """
                     SELECT l.seq, l.kind, l.recorded_at, CASE WHEN a.erased_at IS NULL THEN a.key END, c.external_id,
                            l.channel, l.scope, l.list_id, l.source, l.actor, e.json, li.name, l.address_id, o.id
@@ -369,6 +363,14 @@ extension SQLiteStore {
         return WebhookEvent(
             id: row[offset], kind: kind, sequence: row[offset + 2], occurredAt: SQLiteCoding.date(row[offset + 3]),
             list: list.map(ListID.init(rawValue:)), data: row[offset + 5])
+    }
+
+    /// The organization's endpoint, or a 404.
+    private static func requireEndpoint(_ db: Database, _ id: Int64, in organization: OrganizationID) throws -> WebhookEndpoint {
+        guard let endpoint = try Outbox.endpoints(db, of: organization, enabledOnly: false, id: id).first else {
+            throw HushError(.notFound, field: "id", "no webhook \(id) in this organization")
+        }
+        return endpoint
     }
 
     private static func lists(_ lists: [ListID]?) -> String? {
