@@ -54,7 +54,7 @@ struct RecipientStream {
     /// The body ended: it must have been one complete object.
     func finish() throws {
         guard case .done = state else { throw Problem.invalid("body", "the JSON body ended before its closing brace") }
-        guard buffer[cursor...].allSatisfy(JSONScanner.isSpace) else { throw Problem.invalid("body", "the JSON body has text after its closing brace") }
+        guard buffer[cursor...].allSatisfy(Self.isSpace) else { throw Problem.invalid("body", "the JSON body has text after its closing brace") }
     }
 
     /// Advances by one token or value; false when more bytes are needed.
@@ -136,7 +136,11 @@ struct RecipientStream {
     }
 
     private mutating func skipSpace() {
-        while cursor < buffer.count, JSONScanner.isSpace(buffer[cursor]) { cursor += 1 }
+        while cursor < buffer.count, Self.isSpace(buffer[cursor]) { cursor += 1 }
+    }
+
+    private static func isSpace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09
     }
 
     /// A JSON string's value; the common case (no escapes) without a decoder.
@@ -160,23 +164,49 @@ struct RecipientStream {
         if all.first == UInt8(ascii: "\"") {
             return Recipient(address: try string(all, field: field), contact: nil, ref: nil)
         }
-        guard let members = JSONScanner.members(of: all) else {
+        guard all.first == UInt8(ascii: "{"), all.last == UInt8(ascii: "}") else {
             throw Problem.invalid(field, "a recipient is an address or {address, contact?, ref?}")
         }
         var address: String?
         var contact: String?
         var ref: String?
-        for (key, raw) in members {
-            let value = raw.elementsEqual("null".utf8) ? nil : raw
-            if key.elementsEqual("address".utf8) {
-                address = try value.map { try string($0, field: "\(field).address") }
-            } else if key.elementsEqual("contact".utf8) {
-                contact = try value.map { try string($0, field: "\(field).contact") }
-            } else if key.elementsEqual("ref".utf8) {
-                ref = try value.map { try string($0, field: "\(field).ref") }
-            } else {
-                let name = String(decoding: key, as: UTF8.self)
-                throw Problem.invalid("\(field).\(name)", "unknown field \"\(name)\"; a recipient has address, contact and ref")
+        var cursor = all.startIndex + 1
+        func skip() { while cursor < all.endIndex, isSpace(all[cursor]) { cursor += 1 } }
+        skip()
+        if all[cursor] != UInt8(ascii: "}") {
+            while true {
+                skip()
+                guard all[cursor] == UInt8(ascii: "\""), let keyEnd = JSONScanner.valueEnd(all, from: cursor) else {
+                    throw Problem.invalid(field, "a recipient object has string keys")
+                }
+                let key = all[(cursor + 1)..<(keyEnd - 1)]
+                cursor = keyEnd
+                skip()
+                guard cursor < all.endIndex, all[cursor] == UInt8(ascii: ":") else { throw Problem.invalid(field, "expected ':' in a recipient") }
+                cursor += 1
+                skip()
+                guard let valueEnd = JSONScanner.valueEnd(all, from: cursor) else { throw Problem.invalid(field, "a recipient is incomplete") }
+                let raw = all[cursor..<valueEnd]
+                let isNull = raw.elementsEqual("null".utf8)
+                if key.elementsEqual("address".utf8) {
+                    address = isNull ? nil : try string(raw, field: "\(field).address")
+                } else if key.elementsEqual("contact".utf8) {
+                    contact = isNull ? nil : try string(raw, field: "\(field).contact")
+                } else if key.elementsEqual("ref".utf8) {
+                    ref = isNull ? nil : try string(raw, field: "\(field).ref")
+                } else {
+                    let name = try string(all[(key.startIndex - 1)...key.endIndex], field: field)
+                    throw Problem.invalid("\(field).\(name)", "unknown field \"\(name)\"; a recipient has address, contact and ref")
+                }
+                cursor = valueEnd
+                skip()
+                guard cursor < all.endIndex else { throw Problem.invalid(field, "a recipient object is incomplete") }
+                if all[cursor] == UInt8(ascii: ",") {
+                    cursor += 1
+                    continue
+                }
+                guard all[cursor] == UInt8(ascii: "}") else { throw Problem.invalid(field, "expected ',' or '}' in a recipient") }
+                break
             }
         }
         guard let address else { throw Problem.invalid("\(field).address", "a recipient needs an address") }
