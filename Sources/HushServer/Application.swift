@@ -16,23 +16,29 @@ public struct ServerConfiguration: Sendable {
     public var unsubscribeMailto: String?
     /// Requests per minute each IP may make to the public pages.
     public var publicRequestsPerMinute: Int
+    /// Posts per minute one organization's Twilio webhook takes, from anyone.
+    public var inboundRequestsPerMinute: Int
     /// How webhooks are checked and sent.
     public var webhooks: WebhookSettings
     /// Whether the application runs the webhook sender beside the HTTP server.
     public var sendsWebhooks: Bool
     /// How long sends and their reports are kept.
     public var sendRetention: Duration
+    /// How long a confirmation link for opting back in works.
+    public var confirmLinkLifetime: Duration
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, publicURL: String? = nil, unsubscribeMailto: String? = nil,
-        publicRequestsPerMinute: Int = 60, webhooks: WebhookSettings = WebhookSettings(), sendsWebhooks: Bool = true,
-        sendRetention: Duration = .seconds(90 * 86_400)
+        publicRequestsPerMinute: Int = 60, inboundRequestsPerMinute: Int = 600, webhooks: WebhookSettings = WebhookSettings(), sendsWebhooks: Bool = true,
+        sendRetention: Duration = .seconds(90 * 86_400), confirmLinkLifetime: Duration = .seconds(7 * 86_400)
     ) {
+        self.confirmLinkLifetime = confirmLinkLifetime
         self.host = host
         self.port = port
         self.publicURL = publicURL
         self.unsubscribeMailto = unsubscribeMailto
         self.publicRequestsPerMinute = publicRequestsPerMinute
+        self.inboundRequestsPerMinute = inboundRequestsPerMinute
         self.webhooks = webhooks
         self.sendsWebhooks = sendsWebhooks
         self.sendRetention = sendRetention
@@ -93,11 +99,14 @@ public enum HushServer {
         }
 
         let links = LinkService(store: store, configuration: configuration)
-        PublicPages(store: store, links: links, metrics: metrics, limiter: RateLimiter(perMinute: configuration.publicRequestsPerMinute))
+        let requests = OptInRequests(store: store, links: links, lifetime: configuration.confirmLinkLifetime)
+        PublicPages(store: store, links: links, requests: requests, metrics: metrics, limiter: RateLimiter(perMinute: configuration.publicRequestsPerMinute))
             .register(on: router)
 
         let inboundService = InboundService(store: store, metrics: metrics)
-        let inbound = InboundRoutes(store: store, service: inboundService, configuration: configuration)
+        let inbound = InboundRoutes(
+            store: store, service: inboundService, configuration: configuration,
+            twilioLimiter: RateLimiter(perMinute: configuration.inboundRequestsPerMinute))
         inbound.registerTwilio(on: router)
 
         let v1 = V1Group(router.group("v1").add(middleware: KeyMiddleware(authenticator: KeyAuthenticator(store: store))))
@@ -107,7 +116,7 @@ public enum HushServer {
         SendRoutes(store: store, metrics: metrics).register(on: v1)
         SequenceRoutes(store: store).register(on: v1)
         LedgerRoutes(store: store).register(on: v1)
-        LinkRoutes(store: store, links: links).register(on: v1)
+        LinkRoutes(store: store, links: links, requests: requests).register(on: v1)
         inbound.register(on: v1)
         TriggerRoutes(store: store, service: inboundService).register(on: v1)
         return (router, v1.operations)
@@ -123,11 +132,20 @@ final class V1Group {
         self.group = group
     }
 
-    func on(
-        _ method: HTTPRequest.Method, _ path: String,
-        use handler: @Sendable @escaping (Request, HushRequestContext) async throws -> some ResponseGenerator
+    /// Registers an operation that keys of `roles` may call; others get 403 before it runs.
+    /// Most operations are for admin and member keys; `inbound` keys reach only the routes that
+    /// name them.
+    func on<Output: ResponseGenerator>(
+        _ method: HTTPRequest.Method, _ path: String, roles: Set<Role> = [.admin, .member],
+        use handler: @Sendable @escaping (Request, HushRequestContext) async throws -> Output
     ) {
-        group.on(RouterPath(path), method: method, use: handler)
+        group.on(RouterPath(path), method: method) { request, context -> Output in
+            let caller = try context.caller()
+            guard roles.contains(caller.role) else {
+                throw HushError(.forbidden, "this operation is for \(roles.map(\.rawValue).sorted().joined(separator: " or ")) keys, not \(caller.role.rawValue) keys")
+            }
+            return try await handler(request, context)
+        }
         let documented = path.split(separator: "/").map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }
         operations.append("\(method.rawValue) /v1/" + documented.joined(separator: "/"))
     }

@@ -10,6 +10,8 @@ struct HistoryPruner: Service {
     static let interval: Duration = .seconds(3_600)
     /// A send still incomplete after this long belonged to a request that died with its server.
     static let abandonedAfter: TimeInterval = 3_600
+    /// How long a provider's message id is remembered, so a replayed webhook changes nothing.
+    static let providerMessageRetention: TimeInterval = 90 * 86_400
 
     let store: any Store
     let webhookRetention: Duration
@@ -35,9 +37,11 @@ struct HistoryPruner: Service {
             let webhooks = try await store.pruneWebhooks(finishedBefore: now.addingTimeInterval(-webhookRetention.seconds))
             let sends = try await store.pruneSends(
                 createdBefore: now.addingTimeInterval(-sendRetention.seconds), incompleteBefore: now.addingTimeInterval(-Self.abandonedAfter))
-            if webhooks.deliveries + webhooks.events + sends > 0 {
+            let messages = try await store.pruneProviderMessages(before: now.addingTimeInterval(-Self.providerMessageRetention))
+            if webhooks.deliveries + webhooks.events + sends + messages > 0 {
                 logger.info("pruned history", metadata: [
                     "webhook_deliveries": "\(webhooks.deliveries)", "webhook_events": "\(webhooks.events)", "sends": "\(sends)",
+                    "provider_message_ids": "\(messages)",
                 ])
             }
         } catch is CancellationError {

@@ -216,7 +216,7 @@ struct ListRoutes: Sendable {
         let input = try await request.input(AddEntriesInput.self, context: context)
         try Self.checkCount(input.entries.count)
         let organization = try await store.requireOrganization(caller)
-        let source = try input.source.map { (name) throws(HushError) in try Source(parsing: name) } ?? .api
+        let source = try input.source.map { (name) throws(HushError) in try Source(claimed: name) } ?? .api
         let evidence = try WriteEvidence.validated(input.evidence, reason: input.reason)
         let optOuts = try input.entries.enumerated().map { offset, entry in
             let (address, channel, scope) = try Self.inEntry(offset) { try entry.parsed(region: organization.settings.defaultRegion) }
@@ -244,7 +244,7 @@ struct ListRoutes: Sendable {
             let (address, channel, scope) = try Self.inEntry(offset) { try entry.parsed(region: organization.settings.defaultRegion) }
             return OptIn(
                 subject: .address(address), channel: channel, scope: scope, list: list.id, source: .api, actor: caller.actor,
-                consent: consent)
+                consent: consent, authority: .admin)
         }
         let outcomes = try await store.record(optIns, in: caller.organization)
         return JSONBody(RemovedOutput(results: outcomes.map(OptInOutput.init)))

@@ -39,10 +39,11 @@ struct EventJSON: Encodable, Sendable {
     let list: Int64
     let source: String
     let actor: String
+    let hold: Bool
     let evidence: Evidence
 
     enum CodingKeys: String, CodingKey {
-        case id, type, address, contact, channel, scope, list, source, actor, evidence
+        case id, type, address, contact, channel, scope, list, source, actor, hold, evidence
         case occurredAt = "occurred_at"
     }
 
@@ -56,6 +57,7 @@ struct EventJSON: Encodable, Sendable {
         list = event.list.rawValue
         source = event.source.rawValue
         actor = event.actor
+        hold = event.hold
         evidence = event.evidence
     }
 }
@@ -72,6 +74,8 @@ extension Decision.Block {
         }
         json.raw(",\"event_id\":")
         json.integer(eventSequence)
+        json.raw(",\"hold\":")
+        json.bool(hold)
         json.raw(",\"list\":")
         json.integer(list.rawValue)
         json.raw(",\"scope\":")

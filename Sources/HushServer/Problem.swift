@@ -42,6 +42,8 @@ public struct Problem: Error, Encodable, Sendable {
             self.init(.unprocessableContent, type: "evidence_required", detail: error.message, errors: errors)
         case .forbidden: self.init(.forbidden, type: "forbidden", detail: error.message, errors: errors)
         case .storage: self.init(.serviceUnavailable, type: "storage", detail: error.message, errors: errors)
+        case .limitExceeded: self.init(.unprocessableContent, type: "limit_exceeded", detail: error.message, errors: errors)
+        case .rateLimited: self.init(.tooManyRequests, type: "rate_limited", detail: error.message, errors: errors)
         default: self.init(.internalServerError, type: error.code.description, detail: error.message, errors: errors)
         }
     }

@@ -23,7 +23,7 @@ struct V1Routes: Sendable {
     // MARK: Opt-outs and opt-ins
 
     struct OptOutInput: APIInput {
-        static let fields: Set<String> = ["address", "addresses", "contact", "channel", "scope", "list", "source", "reason", "evidence"]
+        static let fields: Set<String> = ["address", "addresses", "contact", "channel", "scope", "list", "source", "reason", "evidence", "hold"]
         let address: String?
         let addresses: [String]?
         let contact: String?
@@ -33,6 +33,7 @@ struct V1Routes: Sendable {
         let source: String?
         let reason: String?
         let evidence: Evidence?
+        let hold: Bool?
     }
 
 
@@ -43,12 +44,14 @@ struct V1Routes: Sendable {
         let channel = try ChannelSelection(parsing: input.channel)
         let scope = try Scope(parsing: input.scope ?? "")
         let list = try await input.list?.resolve(in: caller.organization, store: store, field: "list")
-        let source = try input.source.map { (name) throws(HushError) in try Source(parsing: name) } ?? .api
+        let source = try input.source.map { (name) throws(HushError) in try Source(claimed: name) } ?? .api
         let evidence = try WriteEvidence.validated(input.evidence, reason: input.reason)
+        let hold = input.hold ?? false
+        if hold { try caller.requireAdmin("a held opt-out") }
 
         let subjects = try subjects(of: input, region: organization.settings.defaultRegion)
         let optOuts = subjects.map {
-            OptOut(subject: $0, channel: channel, scope: scope, list: list, source: source, actor: caller.actor, evidence: evidence)
+            OptOut(subject: $0, channel: channel, scope: scope, list: list, source: source, actor: caller.actor, evidence: evidence, hold: hold)
         }
         let outcomes = try await store.record(optOuts, in: caller.organization)
         let written = outcomes.reduce(0) { $0 + $1.events.count }
@@ -113,8 +116,8 @@ struct V1Routes: Sendable {
         let optIn = OptIn(
             subject: subject, channel: try ChannelSelection(parsing: input.channel), scope: try Scope(parsing: input.scope ?? ""),
             list: try await input.list?.resolve(in: caller.organization, store: store, field: "list"),
-            source: try input.source.map { (name) throws(HushError) in try Source(parsing: name) } ?? .api,
-            actor: caller.actor, consent: consent)
+            source: try input.source.map { (name) throws(HushError) in try Source(claimed: name) } ?? .api,
+            actor: caller.actor, consent: consent, authority: .admin)
         let outcome = try await store.record(optIn, in: caller.organization)
         return try JSONBody(OptInOutput(outcome)).response(from: request, context: context)
     }

@@ -47,7 +47,13 @@ public protocol Store: Sendable {
     /// The link signing keys, newest first; one is created on first use.
     func linkKeys() async throws -> [LinkKey]
     func rotateLinkKey() async throws -> LinkKey
-    func createOptInRequest(_ request: OptInRequest, in organization: OrganizationID) async throws -> OptInRequest
+    /// Stores a pending opt-in with the suppressions it may lift and announces it
+    /// (`opt_in.requested`, carrying `confirmURL(stored)`), in one transaction. When one is
+    /// already pending and unexpired for the same address, channel, scope and list, that one is
+    /// returned and nothing is stored or announced.
+    func createOptInRequest(
+        _ request: OptInRequest, confirmURL: @Sendable (OptInRequest) throws -> String, in organization: OrganizationID
+    ) async throws -> (request: OptInRequest, created: Bool)
     func optInRequest(_ id: Int64, in organization: OrganizationID) async throws -> OptInRequest?
     func optInRequests(in organization: OrganizationID, pendingOnly: Bool, after: Int64, limit: Int) async throws -> [OptInRequest]
     /// Records the opt-ins a person confirmed and marks the request confirmed, in one
@@ -61,6 +67,12 @@ public protocol Store: Sendable {
     func lastOptOutReply(to sender: String, in organization: OrganizationID) async throws -> Date?
     func inboundMessages(in organization: OrganizationID, pendingReviewOnly: Bool, after: Int64, limit: Int) async throws -> [InboundMessage]
     func inboundMessage(_ id: Int64, in organization: OrganizationID) async throws -> InboundMessage?
+    /// Remembers a provider's message id (Twilio's `MessageSid`); false when it was seen before.
+    func claimProviderMessage(_ id: String, in organization: OrganizationID) async throws -> Bool
+    /// Forgets a claimed id whose message failed, so the provider's retry is handled.
+    func releaseProviderMessage(_ id: String, in organization: OrganizationID) async throws
+    /// Forgets ids remembered before `cutoff`; returns how many.
+    func pruneProviderMessages(before cutoff: Date) async throws -> Int
     func settleReview(_ id: Int64, as decision: InboundMessage.Review, in organization: OrganizationID) async throws -> Bool
 
     // MARK: Triggers and activities

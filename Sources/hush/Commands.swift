@@ -39,6 +39,7 @@ struct OptOutCommand: AsyncParsableCommand {
     @Option(help: "The scope, e.g. client.acme (default: the whole organization).") var scope: String = ""
     @Option(help: "The list, by name or id.") var list: String = ListDefinition.defaultName
     @Option(help: "Why, kept as evidence.") var reason: String?
+    @Flag(help: "Hold it: only an admin opt-in with evidence lifts it, never a link, keyword, trigger or CRM sync.") var hold = false
 
     func run() async throws {
         try await database.withStore(loadsIndex: false) { store in try await record(in: store) }
@@ -50,10 +51,10 @@ struct OptOutCommand: AsyncParsableCommand {
             subject: .address(try Address(parsing: address, region: organization.settings.defaultRegion)),
             channel: try ChannelSelection(parsing: channel), scope: try Scope(parsing: scope),
             list: try await store.listID(list, in: organization.id).id, source: .rep, actor: commandLineActor,
-            evidence: Evidence(reason.map { ["reason": .string($0)] } ?? [:]))
+            evidence: Evidence(reason.map { ["reason": .string($0)] } ?? [:]), hold: hold)
         let outcome = try await store.record(optOut, in: organization.id)
         if let event = outcome.events.first {
-            print("opted out \(optOut.subjectDescription) (event \(event.sequence))")
+            print("opted out \(optOut.subjectDescription)\(hold ? " (held)" : "") (event \(event.sequence))")
         } else {
             print("already opted out: \(optOut.subjectDescription) (since event \(outcome.suppressions.first?.eventSequence ?? 0))")
         }

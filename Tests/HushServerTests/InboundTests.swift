@@ -7,7 +7,7 @@ import Testing
 
 @Suite struct InboundTests {
     private func inbound(_ body: String, from: String = "+14155550100", channel: String = "sms") -> String {
-        #"{"channel": "\#(channel)", "from": "\#(from)", "to": "+18005551212", "body": "\#(body)", "provider_message_id": "SM1"}"#
+        #"{"channel": "\#(channel)", "from": "\#(from)", "to": "+18005551212", "body": "\#(body)", "provider_message_id": "SM\#(UUID().uuidString)"}"#
     }
 
     @Test func stopRepliesOnceAndStartLiftsOnlyWhatAKeywordStopped() async throws {
@@ -16,7 +16,7 @@ import Testing
             try await client.send(.patch, "/v1/settings", key: server.admin, json: #"{"granular_opt_outs": true}"#)
             // A rep's opt-out on voice, which START must not lift.
             try await client.send(.post, "/v1/opt-outs", key: server.admin, json: #"{"address": "+14155550100", "channel": "voice", "source": "rep"}"#)
-            let stop = try await client.send(.post, "/v1/inbound", key: server.member, json: inbound(" Stop!!! "))
+            let stop = try await client.send(.post, "/v1/inbound", key: server.inbound, json: inbound(" Stop!!! "))
             #expect(stop.status == .ok)
             #expect(stop.json["result"] as? String == "opt_out")
             #expect(stop.json["reply"] as? String == InboundSettings.defaultOptOutReply)
@@ -26,14 +26,14 @@ import Testing
             let evidence = try #require(event["evidence"] as? [String: Any])
             #expect(evidence["text"] as? String == " Stop!!! ")
             #expect(evidence["keyword"] as? String == "STOP")
-            #expect(evidence["provider_message_id"] as? String == "SM1")
+            #expect((evidence["provider_message_id"] as? String)?.hasPrefix("SM") == true)
             #expect(try await client.allowed(server, "address=%2B14155550100&channel=sms") == false)
 
-            let again = try await client.send(.post, "/v1/inbound", key: server.member, json: inbound("STOP"))
+            let again = try await client.send(.post, "/v1/inbound", key: server.inbound, json: inbound("STOP"))
             #expect(again.json["reply"] is NSNull, "one reply per opt-out within 24 hours")
             #expect((again.json["events"] as? [Any])?.isEmpty == true)
 
-            let start = try await client.send(.post, "/v1/inbound", key: server.member, json: inbound("start"))
+            let start = try await client.send(.post, "/v1/inbound", key: server.inbound, json: inbound("start"))
             #expect(start.json["result"] as? String == "opt_in")
             #expect(start.json["reply"] as? String == InboundSettings.defaultOptInReply)
             #expect(try await client.allowed(server, "address=%2B14155550100&channel=sms") == true)
@@ -44,7 +44,7 @@ import Testing
     @Test func withoutGranularOptOutsStopCoversEveryChannel() async throws {
         let server = try await TestServer()
         try await server.test { client in
-            let stop = try await client.send(.post, "/v1/inbound", key: server.member, json: inbound("unsubscribe me", channel: "whatsapp"))
+            let stop = try await client.send(.post, "/v1/inbound", key: server.inbound, json: inbound("unsubscribe me", channel: "whatsapp"))
             #expect(stop.json["result"] as? String == "opt_out")
             #expect(try await client.allowed(server, "address=%2B14155550100&channel=voice") == false)
             #expect(try await client.allowed(server, "address=%2B14155550100&channel=sms") == false)
@@ -57,30 +57,31 @@ import Testing
             try await client.send(.patch, "/v1/settings", key: server.admin, json: #"{"granular_opt_outs": true, "help_text": "Acme alerts. Reply STOP to stop."}"#)
             let promo = try await client.send(.post, "/v1/lists", key: server.admin, json: #"{"name": "Promos", "keywords": ["PROMO STOP"], "message": "No more promos.", "channels": ["sms"]}"#)
             let promoID = try #require(promo.json["id"] as? Int)
-            let listStop = try await client.send(.post, "/v1/inbound", key: server.member, json: inbound("promo stop"))
+            let listStop = try await client.send(.post, "/v1/inbound", key: server.inbound, json: inbound("promo stop"))
             #expect(listStop.json["lists"] as? [Int] == [promoID])
             #expect(listStop.json["reply"] as? String == "No more promos.")
             #expect(try await client.allowed(server, "address=%2B14155550100&channel=sms") == true, "only the list")
             #expect(try await client.allowed(server, "address=%2B14155550100&channel=sms&lists=Promos") == false)
 
-            let help = try await client.send(.post, "/v1/inbound", key: server.member, json: inbound("HELP", from: "+14155550111"))
+            let help = try await client.send(.post, "/v1/inbound", key: server.inbound, json: inbound("HELP", from: "+14155550111"))
             #expect(help.json["reply"] as? String == "Acme alerts. Reply STOP to stop.")
 
-            let ordinary = try await client.send(.post, "/v1/inbound", key: server.member, json: inbound("Stop by the store tomorrow?", from: "+14155550122"))
+            let ordinary = try await client.send(.post, "/v1/inbound", key: server.inbound, json: inbound("Stop by the store tomorrow?", from: "+14155550122"))
             #expect(ordinary.json["result"] as? String == "needs_review")
             #expect(ordinary.json["reply"] is NSNull)
             let queue = try await client.send(.get, "/v1/review", key: server.member).json["messages"] as? [[String: Any]]
             let pending = try #require(queue?.first)
             #expect(queue?.count == 1)
             let id = try #require(pending["id"] as? Int)
-            let decided = try await client.send(.post, "/v1/review/\(id)", key: server.member, json: #"{"decision": "opt_out"}"#)
+            #expect(try await client.send(.post, "/v1/review/\(id)", key: server.member, json: #"{"decision": "opt_out"}"#).status == .forbidden, "review decisions need admin")
+            let decided = try await client.send(.post, "/v1/review/\(id)", key: server.admin, json: #"{"decision": "opt_out"}"#)
             #expect(decided.status == .ok)
             #expect((decided.json["events"] as? [Any])?.count == 1)
             #expect(try await client.allowed(server, "address=%2B14155550122&channel=sms") == false)
-            #expect(try await client.send(.post, "/v1/review/\(id)", key: server.member, json: #"{"decision": "ignore"}"#).status == .conflict)
+            #expect(try await client.send(.post, "/v1/review/\(id)", key: server.admin, json: #"{"decision": "ignore"}"#).status == .conflict)
             #expect((try await client.send(.get, "/v1/review", key: server.member).json["messages"] as? [Any])?.isEmpty == true)
             #expect(try await client.send(.post, "/v1/review/\(id)", key: server.otherAdmin, json: #"{"decision": "ignore"}"#).status == .notFound)
-            #expect(try await client.send(.post, "/v1/review/\(id)", key: server.member, json: #"{"decision": "maybe"}"#).status == .badRequest)
+            #expect(try await client.send(.post, "/v1/review/\(id)", key: server.admin, json: #"{"decision": "maybe"}"#).status == .badRequest)
         }
     }
 
@@ -97,11 +98,6 @@ import Testing
                     ($0.status, String(buffer: $0.body))
                 }
             }
-            // No token configured: accepted as is.
-            let open = try await post(nil)
-            #expect(open.0 == .ok)
-            #expect(open.1 == #"<?xml version="1.0" encoding="UTF-8"?><Response><Message>You have been unsubscribed and will receive no more messages. Reply START to resubscribe.</Message></Response>"#)
-
             try await client.send(.patch, "/v1/settings", key: server.admin, json: #"{"twilio_auth_token": "12345"}"#)
             let settings = try await client.send(.get, "/v1/settings", key: server.admin)
             #expect(settings.json["twilio_auth_token_set"] as? Bool == true)
@@ -111,8 +107,8 @@ import Testing
             let signature = TwilioSignature.compute(authToken: "12345", url: "https://hush.example.com/inbound/twilio/acme", parameters: parameters)
             let signed = try await post(signature)
             #expect(signed.0 == .ok)
-            #expect(signed.1 == #"<?xml version="1.0" encoding="UTF-8"?><Response/>"#, "a second STOP within 24 h gets no reply")
-            #expect(try await post(signature, org: "nobody").0 == .notFound)
+            #expect(signed.1 == #"<?xml version="1.0" encoding="UTF-8"?><Response><Message>You have been unsubscribed and will receive no more messages. Reply START to resubscribe.</Message></Response>"#)
+            #expect(try await post(signature, org: "nobody").0 == .forbidden)
 
             // Twilio's own handling fired on a text that alone would wait for review.
             let unusual: [(name: String, value: String)] = [("From", "+14155550133"), ("To", "+18005551212"), ("Body", "stop it already you guys"), ("OptOutType", "STOP")]
@@ -138,10 +134,10 @@ import Testing
             let id = try #require(created.json["id"] as? Int)
             #expect(try await client.send(.post, "/v1/triggers", key: server.member, json: #"{"on": "call.logged", "when": {"disposition": "x"}, "then": {"opt_out": {}}}"#).status == .forbidden)
 
-            let other = try await client.send(.post, "/v1/activities", key: server.member, json: #"{"type": "call.logged", "address": "+14155550100", "disposition": "Left voicemail"}"#)
+            let other = try await client.send(.post, "/v1/activities", key: server.inbound, json: #"{"type": "call.logged", "address": "+14155550100", "disposition": "Left voicemail"}"#)
             #expect(other.status == .created)
             #expect((other.json["events"] as? [Any])?.isEmpty == true)
-            let dnc = try await client.send(.post, "/v1/activities", key: server.member, json: #"{"type": "call.logged", "address": "+1 415 555 0100", "disposition": "do not call", "scope": "brand"}"#)
+            let dnc = try await client.send(.post, "/v1/activities", key: server.inbound, json: #"{"type": "call.logged", "address": "+1 415 555 0100", "disposition": "do not call", "scope": "brand"}"#)
             #expect(dnc.json["triggers"] as? [Int] == [id])
             let event = try #require((dnc.json["events"] as? [[String: Any]])?.first)
             #expect(event["source"] as? String == "trigger")
@@ -176,7 +172,7 @@ import Testing
             try await client.send(.post, "/v1/triggers", key: server.admin, json: #"{"on": "message.received", "when": {"keyword": "PROMO STOP"}, "then": {"opt_out": {"lists": [\#(promoID)]}}}"#)
             try await client.send(.post, "/v1/triggers", key: server.admin, json: #"{"on": "message.received", "when": {"keyword": "PROMO START"}, "then": {"opt_in": {"lists": [\#(promoID)]}}}"#)
 
-            let stop = try await client.send(.post, "/v1/inbound", key: server.member, json: inbound("Promo stop!"))
+            let stop = try await client.send(.post, "/v1/inbound", key: server.inbound, json: inbound("Promo stop!"))
             #expect(stop.json["result"] as? String == "opt_out")
             #expect(stop.json["reply"] as? String == "Promos stopped.")
             let event = try #require((stop.json["events"] as? [[String: Any]])?.first)
@@ -185,7 +181,7 @@ import Testing
             #expect(try await client.allowed(server, "address=%2B14155550100&channel=sms&lists=Promos") == false)
             #expect(try await client.allowed(server, "address=%2B14155550100&channel=sms") == true)
 
-            let start = try await client.send(.post, "/v1/inbound", key: server.member, json: inbound("promo start"))
+            let start = try await client.send(.post, "/v1/inbound", key: server.inbound, json: inbound("promo start"))
             #expect(start.json["result"] as? String == "opt_in")
             #expect(try await client.allowed(server, "address=%2B14155550100&channel=sms&lists=Promos") == true)
         }

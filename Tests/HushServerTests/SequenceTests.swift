@@ -54,13 +54,13 @@ import Testing
             #expect(Self.actions(clean) == ["send/-", "send/-", "send/-"])
 
             // The prospect opts out of email during the sequence: the calls are still made.
-            try await client.send(.post, "/v1/opt-outs", key: server.admin, json: #"{"address": "pro@example.com", "channel": "email", "source": "link"}"#)
+            try await client.send(.post, "/v1/opt-outs", key: server.admin, json: #"{"address": "pro@example.com", "channel": "email", "source": "rep"}"#)
             let during = try await Self.evaluate(client, server, ruleset: "Skip", enrolledAt: enrolled)
             #expect(Self.actions(during) == ["skip/optout_email", "send/-", "skip/optout_email"])
             #expect(during["finished"] as? Bool == false)
             #expect(during["stage_change"] as? String == "Opted Out")
             let first = (during["steps"] as? [[String: Any]])?.first
-            #expect((first?["blocked_by"] as? [[String: Any]])?.first?["source"] as? String == "link", "why-blocked")
+            #expect((first?["blocked_by"] as? [[String: Any]])?.first?["source"] as? String == "rep", "why-blocked")
 
             // Enrolled after that opt-out: the steps are skipped but no stage changes.
             let later = try await Self.evaluate(client, server, ruleset: "Skip", enrolledAt: Date().addingTimeInterval(60))

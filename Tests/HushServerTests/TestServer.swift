@@ -13,6 +13,8 @@ struct TestServer {
     let other: Organization
     let admin: String
     let member: String
+    /// A provider integration's key: inbound messages and activities only.
+    let inbound: String
     let otherAdmin: String
 
     init(configuration: ServerConfiguration = ServerConfiguration()) async throws {
@@ -24,6 +26,7 @@ struct TestServer {
         other = try await store.createOrganization(named: "other")
         admin = try await store.createKey(in: acme.id, role: .admin).0.secret
         member = try await store.createKey(in: acme.id, role: .member).0.secret
+        inbound = try await store.createKey(in: acme.id, role: .inbound).0.secret
         otherAdmin = try await store.createKey(in: other.id, role: .admin).0.secret
     }
 

@@ -211,7 +211,7 @@ extension TestClientProtocol {
             #expect(pending.body.contains("Check your inbox"))
             #expect(try await client.allowed(server, "address=ann@example.com&channel=email&scope=brand") == false, "nothing lifted yet")
 
-            let requests = try await client.send(.get, "/v1/opt-in-requests", key: server.member).json["requests"] as? [[String: Any]]
+            let requests = try await client.send(.get, "/v1/opt-in-requests", key: server.admin).json["requests"] as? [[String: Any]]
             let request = try #require(requests?.first)
             #expect(request["requested_by"] as? String == "preference_center")
             let confirmURL = try #require(request["confirm_url"] as? String)
@@ -251,7 +251,9 @@ extension TestClientProtocol {
             try await client.send(.post, "/v1/opt-outs", key: server.member, json: #"{"address": "+14155550103", "channel": "sms"}"#)
             let created = try await client.send(.post, "/v1/opt-in-requests", key: server.member, json: #"{"address": "+1 415 555 0103", "channel": "sms"}"#)
             #expect(created.status == .created)
-            let url = try #require(created.json["confirm_url"] as? String)
+            #expect(created.json["confirm_url"] == nil, "a member never sees the link")
+            let listed = try await client.send(.get, "/v1/opt-in-requests", key: server.admin).json["requests"] as? [[String: Any]]
+            let url = try #require(listed?.first?["confirm_url"] as? String)
             let path = String(url[try #require(url.range(of: "/c/")).lowerBound...])
             let page = try await client.page(.get, path)
             #expect(try await client.page(.post, path, form: "csrf=\(try #require(page.csrf))").status == .ok)

@@ -326,7 +326,7 @@ import Testing
             _ = try await Self.endpoint(client, server, url: receiver.url, events: #"["inbound.needs_review", "opt_in.requested"]"#)
             try await Self.sending(server) {
                 let message = #"{"channel": "sms", "from": "+14155550122", "to": "+14155550000", "body": "Stop by the store tomorrow?"}"#
-                #expect(try await client.send(.post, "/v1/inbound", key: server.member, json: message).json["result"] as? String == "needs_review")
+                #expect(try await client.send(.post, "/v1/inbound", key: server.inbound, json: message).json["result"] as? String == "needs_review")
                 try await Self.optOut(client, server, "back@example.com")
                 let asked = try await client.send(.post, "/v1/opt-in-requests", key: server.admin, json: #"{"address": "back@example.com", "channel": "email"}"#)
                 #expect(asked.status == .created)
@@ -334,6 +334,7 @@ import Testing
                 #expect(requests.map { $0.json["type"] as? String } == ["inbound.needs_review", "opt_in.requested"])
                 #expect((requests.first?.json["data"] as? [String: Any])?["body"] as? String == "Stop by the store tomorrow?")
                 #expect((requests.last?.json["data"] as? [String: Any])?["address"] as? String == "back@example.com")
+                #expect(((requests.last?.json["data"] as? [String: Any])?["confirm_url"] as? String)?.contains("/c/") == true, "the link reaches the person this way")
             }
         }
         await receiver.stop()

@@ -56,7 +56,7 @@ import Testing
         #expect(try reader.isBlocked("ann@example.com"))
         _ = try await writer.store.record(
             OptIn(subject: .address(Address(parsing: "ann@example.com")), channel: .only(.email), actor: "admin",
-                  consent: Consent(kind: "written_consent", reference: "ticket-1")),
+                  consent: Consent(kind: "written_consent", reference: "ticket-1"), authority: .admin),
             in: writer.id)
         try await reader.store.follower.catchUp()
         #expect(try !reader.isBlocked("ann@example.com"))

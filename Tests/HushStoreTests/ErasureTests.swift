@@ -65,7 +65,7 @@ import Testing
         _ = try await test.store.erase(Address(parsing: "ann@example.com"), in: test.id)
         let outcome = try await test.store.record(
             OptIn(subject: .address(Address(parsing: "ann@example.com")), channel: .only(.email), actor: "admin",
-                  consent: Consent(kind: "written_consent", reference: "ticket-3")),
+                  consent: Consent(kind: "written_consent", reference: "ticket-3"), authority: .admin),
             in: test.id)
         #expect(outcome.lifted != nil)
         #expect(try !test.isBlocked("ann@example.com"))

@@ -29,7 +29,7 @@ import Testing
         _ = try await test.optOut("ann@example.com", scope: "brand")
         let outcome = try await test.store.record(
             OptIn(subject: .address(address), channel: .only(.email), scope: Scope(parsing: "brand"), actor: "admin",
-                  consent: Consent(kind: "written_consent", reference: "ticket-7")),
+                  consent: Consent(kind: "written_consent", reference: "ticket-7"), authority: .admin),
             in: test.id)
         #expect(outcome.lifted?.scope.path == "brand")
         #expect(outcome.event?.evidence.fields["reference"] == .string("ticket-7"))
@@ -43,7 +43,7 @@ import Testing
         _ = try await test.optOut("ann@example.com", "email")
         let outcome = try await test.store.record(
             OptIn(subject: .address(Address(parsing: "ann@example.com")), channel: .all, actor: "admin",
-                  consent: Consent(kind: "written_consent", reference: "ticket-7")),
+                  consent: Consent(kind: "written_consent", reference: "ticket-7"), authority: .admin),
             in: test.id)
         #expect(outcome.lifted == nil)
         #expect(try test.isBlocked("ann@example.com"))
@@ -119,7 +119,7 @@ import Testing
         test.clock.advance(by: 60)
         _ = try await test.store.record(
             OptIn(subject: .address(Address(parsing: "ann@example.com")), channel: .only(.email), actor: "admin",
-                  consent: Consent(kind: "written_consent", reference: "ticket-9")),
+                  consent: Consent(kind: "written_consent", reference: "ticket-9"), authority: .admin),
             in: test.id)
         test.clock.advance(by: 60)
         let query = CheckQuery(channel: .email)

@@ -7,10 +7,12 @@ public enum Role: String, Sendable, Codable, CaseIterable {
     case admin
     /// Opt-outs, checks and reading; no opt-ins, deletions or settings.
     case member
+    /// A provider integration: posts inbound messages and activities, nothing else.
+    case inbound
 
     public init(parsing name: String) throws(HushError) {
         guard let role = Role(rawValue: name) else {
-            throw .invalid("role", "the role must be admin or member, not \"\(name)\"")
+            throw .invalid("role", "the role must be admin, member or inbound, not \"\(name)\"")
         }
         self = role
     }

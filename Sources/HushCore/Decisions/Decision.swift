@@ -27,11 +27,14 @@ public struct Decision: Hashable, Sendable {
         public let eventSequence: Int64
         /// The contact whose opt-out this is, when it was recorded for a contact.
         public let contact: ContactID?
+        /// Held by an admin: lifted only by an admin opt-in with evidence.
+        public let hold: Bool
 
         public init(
             list: ListID, scope: Scope, channel: ChannelSelection, since: Date, source: Source,
-            eventSequence: Int64, contact: ContactID? = nil
+            eventSequence: Int64, contact: ContactID? = nil, hold: Bool = false
         ) {
+            self.hold = hold
             self.list = list
             self.scope = scope
             self.channel = channel

@@ -9,6 +9,8 @@ public struct HushError: Error, Hashable, Sendable, CustomStringConvertible {
             case evidenceRequired = "evidence_required"
             case forbidden = "forbidden"
             case storage = "storage"
+            case limitExceeded = "limit_exceeded"
+            case rateLimited = "rate_limited"
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -25,6 +27,10 @@ public struct HushError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let forbidden = Code(.forbidden)
         /// The database failed; nothing was applied.
         public static let storage = Code(.storage)
+        /// The change would take something past a documented limit; `field` names what.
+        public static let limitExceeded = Code(.limitExceeded)
+        /// Too many requests for now; the caller tries again later.
+        public static let rateLimited = Code(.rateLimited)
 
         public var description: String { value.rawValue }
     }

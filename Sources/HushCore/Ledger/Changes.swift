@@ -11,11 +11,15 @@ public struct OptOut: Hashable, Sendable {
     /// Who made the change: a key id, `recipient`, an importer.
     public var actor: String
     public var evidence: Evidence
+    /// Held (admin keys only): lifted only by an admin opt-in with evidence, never by a link,
+    /// a keyword, a trigger or a CRM sync.
+    public var hold: Bool
 
     public init(
         subject: Subject, channel: ChannelSelection, scope: Scope = .organization, list: ListID? = nil,
-        source: Source = .api, actor: String, evidence: Evidence = Evidence()
+        source: Source = .api, actor: String, evidence: Evidence = Evidence(), hold: Bool = false
     ) {
+        self.hold = hold
         self.subject = subject
         self.channel = channel
         self.scope = scope
@@ -37,11 +41,14 @@ public struct OptIn: Hashable, Sendable {
     public var consent: Consent
     /// What else backs it (the IP and user agent of a confirmation click), kept beside the consent.
     public var context: Evidence
+    /// Who lifts, and so what may be lifted: the store lifts nothing this does not allow.
+    public var authority: LiftAuthority
 
     public init(
         subject: Subject, channel: ChannelSelection, scope: Scope = .organization, list: ListID? = nil,
-        source: Source = .api, actor: String, consent: Consent, context: Evidence = Evidence()
+        source: Source = .api, actor: String, consent: Consent, context: Evidence = Evidence(), authority: LiftAuthority
     ) {
+        self.authority = authority
         self.subject = subject
         self.channel = channel
         self.scope = scope
@@ -73,11 +80,15 @@ public struct LedgerEvent: Hashable, Sendable {
     public let actor: String
     /// Empty once the person was erased.
     public let evidence: Evidence
+    /// An opt-out recorded as held, or an opt-in that lifted a held one.
+    public let hold: Bool
 
     public init(
         sequence: Int64, organization: OrganizationID, kind: EventKind, recordedAt: Date, subject: SubjectKey,
-        channel: ChannelSelection, scope: Scope, list: ListID, source: Source, actor: String, evidence: Evidence
+        channel: ChannelSelection, scope: Scope, list: ListID, source: Source, actor: String, evidence: Evidence,
+        hold: Bool = false
     ) {
+        self.hold = hold
         self.sequence = sequence
         self.organization = organization
         self.kind = kind
@@ -115,11 +126,14 @@ public struct Suppression: Hashable, Sendable {
     public let since: Date
     public let source: Source
     public let eventSequence: Int64
+    /// Lifted only by an admin opt-in with evidence.
+    public let hold: Bool
 
     public init(
         organization: OrganizationID, subject: SubjectKey, channel: ChannelSelection, list: ListID, scope: Scope,
-        since: Date, source: Source, eventSequence: Int64
+        since: Date, source: Source, eventSequence: Int64, hold: Bool = false
     ) {
+        self.hold = hold
         self.organization = organization
         self.subject = subject
         self.channel = channel

@@ -14,6 +14,19 @@ public enum Source: String, Hashable, Sendable, CaseIterable, Codable {
         self = source
     }
 
+    /// The sources a caller may name: the others (`link`, `one_click`, `keyword`,
+    /// `preference_center`, `trigger`) are what Hush itself records when the person acts.
+    public static let claimable: [Source] = [.api, .rep, .crm, .import]
+
+    /// A source named by an API or CLI caller: one of `claimable`.
+    public init(claimed input: String) throws(HushError) {
+        guard let source = Source(rawValue: input), Source.claimable.contains(source) else {
+            let names = Source.claimable.map(\.rawValue).joined(separator: ", ")
+            throw .invalid("source", "\"\(input)\" is not a source a caller may name; use one of \(names)")
+        }
+        self = source
+    }
+
     /// Whether the person acted through a channel (clicked an email link, replied STOP to a
     /// text). Such opt-outs cover every channel unless the organization has granular opt-outs.
     public var arrivesThroughChannel: Bool {

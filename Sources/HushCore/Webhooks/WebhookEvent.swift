@@ -52,6 +52,8 @@ public struct WebhookEvent: Hashable, Sendable {
         json.string(event.source.rawValue)
         json.raw(",\"actor\":")
         json.string(event.actor)
+        json.raw(",\"hold\":")
+        json.bool(event.hold)
         json.raw(",\"evidence\":")
         JSONValue.write(event.evidence.fields, to: &json)
         json.raw("}")
@@ -61,7 +63,7 @@ public struct WebhookEvent: Hashable, Sendable {
     }
 
     /// `opt_in.requested`: a person asked to be contacted again and was sent a confirmation link.
-    public init(requested request: OptInRequest, listName: String) {
+    public init(requested request: OptInRequest, listName: String, confirmURL: String) {
         var json = JSONWriter()
         json.raw("{\"request\":")
         json.integer(request.id)
@@ -79,6 +81,10 @@ public struct WebhookEvent: Hashable, Sendable {
         json.string(listName)
         json.raw(",\"requested_by\":")
         json.string(request.requestedBy)
+        json.raw(",\"confirm_url\":")
+        json.string(confirmURL)
+        json.raw(",\"expires_at\":")
+        if let expires = request.expiresAt { json.date(expires) } else { json.raw("null") }
         json.raw("}")
         self.init(kind: .optInRequested, sequence: nil, occurredAt: request.createdAt, list: request.list, data: String(decoding: json.bytes, as: UTF8.self))
     }

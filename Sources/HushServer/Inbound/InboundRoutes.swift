@@ -8,9 +8,11 @@ struct InboundRoutes: Sendable {
     let store: any Store
     let service: InboundService
     let configuration: ServerConfiguration
+    /// Posts per minute to one organization's Twilio route, whoever sends them.
+    let twilioLimiter: RateLimiter
 
     func register(on group: V1Group) {
-        group.on(.post, "inbound") { request, context in try await inbound(request, context) }
+        group.on(.post, "inbound", roles: [.admin, .inbound]) { request, context in try await inbound(request, context) }
         group.on(.get, "review") { request, context in try await review(request, context) }
         group.on(.post, "review/:id") { request, context in try await decide(request, context) }
     }
@@ -65,7 +67,8 @@ struct InboundRoutes: Sendable {
     }
 
     struct InboundOutput: Encodable, Sendable {
-        let message: MessageJSON
+        /// `null` for a replayed `provider_message_id`, whose `result` is `duplicate`.
+        @NullEncoded var message: MessageJSON?
         let result: String
         @NullEncoded var keyword: String?
         let lists: [Int64]
@@ -73,8 +76,8 @@ struct InboundRoutes: Sendable {
         @NullEncoded var reply: String?
 
         init(_ outcome: InboundService.Outcome) {
-            message = MessageJSON(outcome.message)
-            result = outcome.result.kind.rawValue
+            message = outcome.message.map(MessageJSON.init)
+            result = outcome.message == nil ? "duplicate" : outcome.result.kind.rawValue
             keyword = outcome.result.keyword
             lists = outcome.result.lists.map(\.rawValue)
             events = outcome.events.map(EventJSON.init)
@@ -125,6 +128,7 @@ struct InboundRoutes: Sendable {
     /// opt-out (the reviewer named in the evidence), `ignore` records nothing.
     private func decide(_ request: Request, _ context: HushRequestContext) async throws -> JSONBody<DecisionOutput> {
         let caller = try context.caller()
+        try caller.requireAdmin("deciding a message under review")
         let input = try await request.input(DecisionInput.self, context: context)
         guard let decision = InboundMessage.Review(rawValue: input.decision), decision != .pending else {
             throw Problem.invalid("decision", "decision is opt_out or ignore")
@@ -155,25 +159,25 @@ struct InboundRoutes: Sendable {
     // MARK: Twilio
 
     /// Twilio's inbound-message webhook: form-encoded `From`, `To`, `Body`, `MessageSid` and
-    /// `OptOutType`. With an auth token configured, the `X-Twilio-Signature` over the URL Twilio
-    /// requested (rebuilt from the public URL) and the sorted parameters must be valid (403
-    /// otherwise). The answer is TwiML carrying the reply, or an empty `<Response/>`.
+    /// `OptOutType`, signed with the organization's auth token (`X-Twilio-Signature` over the URL
+    /// Twilio requested, rebuilt from the public URL, and the sorted parameters). An organization
+    /// without a token, an unknown one and a bad signature get the same 403, so names cannot be
+    /// told apart; nothing is recorded. The answer is TwiML carrying the reply, or an empty
+    /// `<Response/>` (also for a `MessageSid` seen before, which changes nothing).
     private func twilio(_ request: Request, _ context: HushRequestContext) async throws -> Response {
         let name = context.parameters.get("org") ?? ""
-        guard let organization = try await store.organization(named: name) else {
-            throw HushError(.notFound, field: "org", "no organization named \"\(name)\"")
+        guard twilioLimiter.allow("twilio:" + name) else {
+            throw HushError(.rateLimited, "too many messages for this organization; Twilio retries later")
         }
         let form = try await FormBody(request, context: context, limit: 64 * 1024)
-        let settings = try await store.inboundSettings(of: organization.id)
-        if let token = settings.twilioAuthToken {
-            var url = configuration.baseURL + "/inbound/twilio/" + name
-            if let query = request.uri.query, !query.isEmpty { url += "?" + query }
-            guard let signature = request.headers[.twilioSignature],
-                  TwilioSignature.isValid(signature, authToken: token, url: url, parameters: form.fields)
-            else {
-                throw HushError(.forbidden, field: "X-Twilio-Signature", "the request is not signed by this organization's Twilio account")
-            }
-        }
+        let refused = HushError(.forbidden, field: "X-Twilio-Signature", "the request is not signed by this organization's Twilio account")
+        guard let organization = try await store.organization(named: name),
+              let token = try await store.inboundSettings(of: organization.id).twilioAuthToken,
+              let signature = request.headers[.twilioSignature]
+        else { throw refused }
+        var url = configuration.baseURL + "/inbound/twilio/" + name
+        if let query = request.uri.query, !query.isEmpty { url += "?" + query }
+        guard TwilioSignature.isValid(signature, authToken: token, url: url, parameters: form.fields) else { throw refused }
         guard let from = form.first("From"), let to = form.first("To") else {
             throw Problem.invalid("From", "Twilio sends From and To")
         }

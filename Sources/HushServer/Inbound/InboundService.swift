@@ -25,13 +25,29 @@ struct InboundService: Sendable {
     }
 
     struct Outcome: Sendable {
-        let message: InboundMessage
+        /// `nil` for a provider message id seen before: a replay, which changes nothing.
+        let message: InboundMessage?
         let result: KeywordResult
         let events: [LedgerEvent]
         let reply: String?
     }
 
+    /// Handles a message once: a provider message id seen before (within the history the
+    /// pruner keeps) is a replay, answered with no effect and no reply.
     func handle(_ received: Received, in organization: Organization) async throws -> Outcome {
+        guard let id = received.providerMessageID else { return try await process(received, in: organization) }
+        guard try await store.claimProviderMessage(id, in: organization.id) else {
+            return Outcome(message: nil, result: KeywordResult(kind: .none), events: [], reply: nil)
+        }
+        do {
+            return try await process(received, in: organization)
+        } catch {
+            try? await store.releaseProviderMessage(id, in: organization.id)
+            throw error
+        }
+    }
+
+    private func process(_ received: Received, in organization: Organization) async throws -> Outcome {
         guard received.channel == .sms || received.channel == .whatsapp else {
             throw Problem.invalid("channel", "inbound messages arrive by sms or whatsapp")
         }
@@ -101,16 +117,16 @@ struct InboundService: Sendable {
                 reply = targets.compactMap { $0?.definition.message }.first ?? InboundSettings.defaultOptOutReply
             }
         case .optIn:
-            // START lifts only what a keyword stopped on this channel.
+            // START lifts only what a keyword stopped on this channel (the store refuses the rest).
             let stopped = try await store.suppressions(of: sender, in: organization.id).filter { suppression in
-                suppression.source == .keyword && suppression.subject == .address(sender.normalized)
+                LiftAuthority.keyword.mayLift(suppression) && suppression.subject == .address(sender.normalized)
                     && (suppression.channel == .only(received.channel) || suppression.channel == .all)
             }
             let consent = try Consent(kind: "keyword", reference: "\(result.keyword ?? "START") from \(sender.normalized)")
             let optIns = stopped.map { suppression in
                 OptIn(
                     subject: .address(sender), channel: suppression.channel, scope: suppression.scope, list: suppression.list,
-                    source: .keyword, actor: actor, consent: consent, context: Evidence(evidence))
+                    source: .keyword, actor: actor, consent: consent, context: Evidence(evidence), authority: .keyword)
             }
             events = try await store.record(optIns, in: organization.id).compactMap(\.event)
             if !events.isEmpty { reply = InboundSettings.defaultOptInReply }
@@ -154,7 +170,7 @@ struct InboundService: Sendable {
         let optIns = channels.flatMap { channel in
             lists.map { list in
                 OptIn(subject: .address(address), channel: channel, scope: scope, list: list, source: .trigger, actor: actor,
-                      consent: consent, context: evidence)
+                      consent: consent, context: evidence, authority: .keyword)
             }
         }
         return try await store.record(optIns, in: organization.id).compactMap(\.event)

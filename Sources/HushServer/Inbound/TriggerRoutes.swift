@@ -12,7 +12,7 @@ struct TriggerRoutes: Sendable {
         group.on(.post, "triggers") { request, context in try await create(request, context) }
         group.on(.get, "triggers") { _, context in try await all(context) }
         group.on(.delete, "triggers/:id") { _, context in try await delete(context) }
-        group.on(.post, "activities") { request, context in try await activity(request, context) }
+        group.on(.post, "activities", roles: [.admin, .inbound]) { request, context in try await activity(request, context) }
     }
 
     struct TriggerInput: APIInput {

@@ -9,6 +9,7 @@ struct LinkRoutes: Sendable {
 
     let store: any Store
     let links: LinkService
+    let requests: OptInRequests
 
     func register(on group: V1Group) {
         group.on(.post, "unsubscribe-links") { request, context in try await createLink(request, context) }
@@ -95,13 +96,16 @@ struct LinkRoutes: Sendable {
         let requestedBy: String
         let createdAt: Date
         @NullEncoded var confirmedAt: Date?
-        let confirmURL: String
+        @NullEncoded var expiresAt: Date?
+        /// Only in answers to admin keys: a member never sees a confirmation link.
+        let confirmURL: String?
 
         enum CodingKeys: String, CodingKey {
             case id, address, channel, scope, list
             case requestedBy = "requested_by"
             case createdAt = "created_at"
             case confirmedAt = "confirmed_at"
+            case expiresAt = "expires_at"
             case confirmURL = "confirm_url"
         }
     }
@@ -110,8 +114,10 @@ struct LinkRoutes: Sendable {
         let requests: [OptInRequestJSON]
     }
 
-    /// A pending opt-in and the link that confirms it; the sender delivers the link (the rep's
-    /// "send a notification to opt in"). Nothing is lifted until the person confirms.
+    /// A pending opt-in; its link reaches the person through the `opt_in.requested` webhook, and
+    /// only admin keys see it in answers. Nothing is lifted until the person confirms, and then
+    /// at most what blocked when the request was made. A request for something already pending
+    /// answers the pending one (200).
     private func createOptInRequest(_ request: Request, _ context: HushRequestContext) async throws -> Response {
         let caller = try context.caller()
         let input = try await request.input(OptInRequestInput.self, context: context)
@@ -121,12 +127,13 @@ struct LinkRoutes: Sendable {
         guard channel.accepts(address.kind) else {
             throw Problem.invalid("channel", "\(channel) does not send to \"\(address.input)\"")
         }
-        let stored = try await store.createOptInRequest(OptInRequest(
+        let stored = try await requests.make(OptInRequest(
             address: address, contact: try input.contact.map { (id) throws(HushError) in try ContactID(parsing: id) },
             channel: channel, scope: try Scope(parsing: input.scope ?? ""),
             list: try await input.list?.resolve(in: caller.organization, store: store, field: "list"), requestedBy: caller.actor),
-            in: caller.organization)
-        return try JSONBody(try await json(stored, in: caller.organization), status: .created).response(from: request, context: context)
+            in: organization)
+        return try JSONBody(try await json(stored.request, for: caller), status: stored.created ? .created : .ok)
+            .response(from: request, context: context)
     }
 
     private func optInRequests(_ request: Request, _ context: HushRequestContext) async throws -> JSONBody<OptInRequestsJSON> {
@@ -138,18 +145,15 @@ struct LinkRoutes: Sendable {
         let stored = try await store.optInRequests(
             in: caller.organization, pendingOnly: status == "pending", after: try query.cursor("after"), limit: limit)
         var requests: [OptInRequestJSON] = []
-        for request in stored { requests.append(try await json(request, in: caller.organization)) }
+        for request in stored { requests.append(try await json(request, for: caller)) }
         return JSONBody(OptInRequestsJSON(requests: requests))
     }
 
-    private func json(_ request: OptInRequest, in organization: OrganizationID) async throws -> OptInRequestJSON {
-        let token = try await links.sign(LinkClaims(
-            purpose: .confirm, organization: organization.rawValue, address: request.address.normalized,
-            contact: request.contact?.externalID, channel: request.channel.rawValue, scope: request.scope.path,
-            list: request.list?.rawValue, issuedAt: Int64(request.createdAt.timeIntervalSince1970), request: request.id))
-        return OptInRequestJSON(
+    private func json(_ request: OptInRequest, for caller: Principal) async throws -> OptInRequestJSON {
+        OptInRequestJSON(
             id: request.id, address: request.address.normalized, channel: request.channel.rawValue, scope: request.scope.path,
             list: request.list?.rawValue ?? 0, requestedBy: request.requestedBy, createdAt: request.createdAt,
-            confirmedAt: request.confirmedAt, confirmURL: links.confirmURL(token))
+            confirmedAt: request.confirmedAt, expiresAt: request.expiresAt,
+            confirmURL: caller.role == .admin ? try await requests.confirmURL(request, in: caller.organization) : nil)
     }
 }

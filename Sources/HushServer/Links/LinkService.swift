@@ -42,7 +42,8 @@ final class LinkService: Sendable {
     func unsubscribeURL(_ token: String) -> String { configuration.baseURL + "/u/" + token }
     func confirmURL(_ token: String) -> String { configuration.baseURL + "/c/" + token }
 
-    private func currentSigner() async throws -> LinkSigner {
+    /// The signer of new links, for signing inside a store transaction.
+    func currentSigner() async throws -> LinkSigner {
         if let cached = signer.withLock({ $0 }), ContinuousClock.now - cached.loaded < Self.lifetime { return cached.signer }
         return try await loadSigner()
     }

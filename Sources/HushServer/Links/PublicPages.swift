@@ -14,6 +14,7 @@ struct PublicPages: Sendable {
 
     let store: any Store
     let links: LinkService
+    let requests: OptInRequests
     let metrics: ServerMetrics
     let limiter: RateLimiter
 
@@ -144,10 +145,10 @@ struct PublicPages: Sendable {
         try await requireFormToken(form, link: link)
         let (organization, _) = try await owner(of: link.claims)
         let claims = link.claims
-        _ = try await store.createOptInRequest(OptInRequest(
+        _ = try await requests.make(OptInRequest(
             address: try Address(parsing: claims.address), contact: try claims.contact.map { (id) throws(HushError) in try ContactID(parsing: id) },
             channel: .only(try Channel(parsing: claims.channel)), scope: try Scope(parsing: claims.scope),
-            list: claims.list.map(ListID.init(rawValue:)), requestedBy: "preference_center"), in: organization.id)
+            list: claims.list.map(ListID.init(rawValue:)), requestedBy: "preference_center"), in: organization)
         let brand = Brand(organization)
         return PageText.render("message", status: .ok, [
             "title": PageText.string("pending_title"), "brand": brand.values, "heading": PageText.string("pending_title"),
@@ -168,6 +169,7 @@ struct PublicPages: Sendable {
                 "text": PageText.string("already_confirmed_text"),
             ])
         }
+        if pending.isExpired(at: Date()) { return expired(brand) }
         return PageText.render("confirm", status: .ok, [
             "title": PageText.string("confirm_title"), "brand": brand.values,
             "confirm_text": PageText.format("confirm_text", brand.name, link.claims.address),
@@ -175,7 +177,8 @@ struct PublicPages: Sendable {
         ])
     }
 
-    /// Lifts every suppression that blocks what the request names, with the click as evidence.
+    /// Lifts what the request saw when it was made and is still in force, with the click as
+    /// evidence; an expired request changes nothing.
     private func confirm(_ request: Request, _ context: HushRequestContext) async throws -> Response {
         let link = try await verified(context, purpose: .confirm)
         let form = try await FormBody(request, context: context, limit: Self.maximumBodyBytes)
@@ -183,26 +186,10 @@ struct PublicPages: Sendable {
         let (organization, _) = try await owner(of: link.claims)
         let brand = Brand(organization)
         let pending = try await optInRequest(link.claims, organization: organization)
-        let channels: [Channel] = switch pending.channel {
-        case .only(let channel): [channel]
-        case .all: Channel.allCases.filter { $0.addressKind == pending.address.kind }
-        }
-        var optIns: [OptIn] = []
-        var seen = Set<String>()
-        let consent = try Consent(kind: "confirmed_link", reference: "opt_in_request:\(pending.id)")
-        var context_ = evidence(request, context, link: link, page: Self.pageVersion)
-        context_.fields["confirmation_text"] = .string(PageText.format("confirm_text", brand.name, pending.address.normalized))
-        for channel in channels {
-            let decision = store.decision(
-                for: pending.address, in: organization.id,
-                query: CheckQuery(channel: channel, scope: pending.scope, lists: Set([pending.list ?? organization.defaultList])))
-            for block in decision.blockedBy where seen.insert("\(block.eventSequence)").inserted {
-                optIns.append(OptIn(
-                    subject: block.contact.map { .contact($0) } ?? .address(pending.address), channel: block.channel, scope: block.scope,
-                    list: block.list, source: .link, actor: "link:\(link.tokenID)", consent: consent, context: context_))
-            }
-        }
-        let outcome = try await store.confirm(pending, as: optIns, in: organization.id)
+        if pending.confirmedAt == nil && pending.isExpired(at: Date()) { return expired(brand) }
+        var proof = evidence(request, context, link: link, page: Self.pageVersion)
+        proof.fields["confirmation_text"] = .string(PageText.format("confirm_text", brand.name, pending.address.normalized))
+        let outcome = try await requests.confirm(pending, actor: "link:\(link.tokenID)", evidence: proof, in: organization)
         return PageText.render("message", status: .ok, [
             "title": PageText.string("confirmed_title"), "brand": brand.values, "heading": PageText.string("confirmed_title"),
             "text": outcome == nil ? PageText.string("already_confirmed_text") : PageText.format("confirmed_text", brand.name),
@@ -210,6 +197,13 @@ struct PublicPages: Sendable {
     }
 
     // MARK: Shared
+
+    private func expired(_ brand: Brand) -> Response {
+        PageText.render("message", status: .gone, [
+            "title": PageText.string("confirm_expired_title"), "brand": brand.values, "heading": PageText.string("confirm_expired_title"),
+            "text": PageText.string("confirm_expired_text"),
+        ])
+    }
 
     private func tokenText(_ context: HushRequestContext) -> String {
         context.parameters.get("token") ?? ""

@@ -43,8 +43,10 @@ struct IndexEntry: Hashable, Sendable {
     let channel: ChannelSelection
     let source: Source
     let listIsDefault: Bool
+    let hold: Bool
 
     init(_ suppression: Suppression, listIsDefault: Bool) {
+        self.hold = suppression.hold
         self.eventSequence = suppression.eventSequence
         self.sinceMilliseconds = Int64((suppression.since.timeIntervalSince1970 * 1000).rounded())
         self.list = suppression.list
@@ -56,8 +58,9 @@ struct IndexEntry: Hashable, Sendable {
 
     init(
         eventSequence: Int64, sinceMilliseconds: Int64, list: ListID, scope: Scope, channel: ChannelSelection,
-        source: Source, listIsDefault: Bool
+        source: Source, listIsDefault: Bool, hold: Bool = false
     ) {
+        self.hold = hold
         self.eventSequence = eventSequence
         self.sinceMilliseconds = sinceMilliseconds
         self.list = list
@@ -76,7 +79,7 @@ struct IndexEntry: Hashable, Sendable {
         Decision.Block(
             list: list, scope: scope, channel: channel,
             since: Date(timeIntervalSince1970: Double(sinceMilliseconds) / 1000), source: source,
-            eventSequence: eventSequence, contact: contact
+            eventSequence: eventSequence, contact: contact, hold: hold
         )
     }
 }
@@ -100,14 +103,24 @@ enum IndexEntries: Sendable {
         }
     }
 
-    /// Adds an entry unless the same suppression is already there; says whether it added.
+    /// Adds an entry unless the same suppression is already there (a held one replaces one
+    /// that was not held); says whether the count grew.
     mutating func add(_ entry: IndexEntry) -> Bool {
         switch self {
         case .one(let existing):
-            if existing.sameSuppression(as: entry) { return false }
+            if existing.sameSuppression(as: entry) {
+                if entry.hold && !existing.hold { self = .one(entry) }
+                return false
+            }
             self = .many([existing, entry])
         case .many(var entries):
-            if entries.contains(where: { $0.sameSuppression(as: entry) }) { return false }
+            // Taken out of `self` first, so the append below does not copy the array.
+            self = .one(entry)
+            if let found = entries.firstIndex(where: { $0.sameSuppression(as: entry) }) {
+                if entry.hold && !entries[found].hold { entries[found] = entry }
+                self = .many(entries)
+                return false
+            }
             entries.append(entry)
             self = .many(entries)
         }

@@ -6,7 +6,7 @@ import HushCore
 /// projection and collects what the index must apply. Sequences are taken from the ledger head
 /// once, which is safe because SQLite runs one write transaction at a time.
 struct ChangeTransaction {
-    private let db: Database
+    let db: Database
     private let organization: Organization
     private let now: Int64
     private var nextSequence: Int64
@@ -63,6 +63,8 @@ struct ChangeTransaction {
             targets.map { SuppressionKey($0, plan) }
         }))
         var written: [(target: Target, plan: Plan, suppression: Suppression)] = []
+        // Suppressions in force that a held opt-out replaces.
+        var replaced: [SuppressionKey] = []
         var outcomes: [OptOutOutcome] = []
         outcomes.reserveCapacity(plans.count)
         for (plan, targets) in zip(plans, targetsOfPlan) {
@@ -71,13 +73,16 @@ struct ChangeTransaction {
             for target in targets {
                 let key = SuppressionKey(target, plan)
                 if let existing = held[key] {
-                    suppressions.append(existing)
-                    continue
+                    guard plan.optOut.hold && !existing.hold else {
+                        suppressions.append(existing)
+                        continue
+                    }
+                    replaced.append(key)
                 }
                 let suppression = Suppression(
                     organization: organization.id, subject: target.subject, channel: plan.channel, list: plan.list,
                     scope: plan.optOut.scope, since: SQLiteCoding.date(now), source: plan.optOut.source,
-                    eventSequence: nextSequence)
+                    eventSequence: nextSequence, hold: plan.optOut.hold)
                 nextSequence += 1
                 held[key] = suppression
                 written.append((target, plan, suppression))
@@ -86,7 +91,7 @@ struct ChangeTransaction {
                     sequence: suppression.eventSequence, organization: organization.id, kind: .optOut,
                     recordedAt: suppression.since, subject: suppression.subject, channel: plan.channel,
                     scope: plan.optOut.scope, list: plan.list, source: plan.optOut.source, actor: plan.optOut.actor,
-                    evidence: plan.optOut.evidence))
+                    evidence: plan.optOut.evidence, hold: plan.optOut.hold))
                 changes.append(.add(IndexKey(organization.id, target.key), IndexEntry(suppression, listIsDefault: plan.listIsDefault)))
             }
             outcomes.append(OptOutOutcome(suppressions: suppressions, events: events))
@@ -94,10 +99,15 @@ struct ChangeTransaction {
 
         let organizationID = organization.id.rawValue
         let now = self.now
+        for key in replaced {
+            try db.cachedStatement(sql: """
+                DELETE FROM suppressions WHERE (address_id = ? OR contact_id = ?) AND channel = ? AND list_id = ? AND scope = ?
+                """).execute(arguments: [key.addressID, key.contactID, key.channel.rawValue, key.list.rawValue, key.scope.path])
+        }
         try BulkStatement(head: """
-            INSERT INTO ledger (seq, org_id, kind, recorded_at, address_id, contact_id, channel, scope, list_id, source, actor)
+            INSERT INTO ledger (seq, org_id, kind, recorded_at, address_id, contact_id, channel, scope, list_id, source, actor, hold)
             VALUES
-            """, columns: 11).run(written, in: db) { row, values in
+            """, columns: 12).run(written, in: db) { row, values in
             values.bind(row.suppression.eventSequence)
             values.bind(organizationID)
             values.bind(EventKind.optOut.rawValue)
@@ -109,11 +119,12 @@ struct ChangeTransaction {
             values.bind(row.plan.list.rawValue)
             values.bind(row.plan.optOut.source.rawValue)
             values.bind(row.plan.optOut.actor)
+            values.bind(row.plan.optOut.hold ? 1 : 0)
         }
         try BulkStatement(head: """
-            INSERT INTO suppressions (org_id, address_id, contact_id, subject_key, channel, list_id, scope, since, source, event_seq)
+            INSERT INTO suppressions (org_id, address_id, contact_id, subject_key, channel, list_id, scope, since, source, event_seq, hold)
             VALUES
-            """, columns: 10).run(written, in: db) { row, values in
+            """, columns: 11).run(written, in: db) { row, values in
             values.bind(organizationID)
             values.bind(row.target.addressID)
             values.bind(row.target.contactID)
@@ -124,6 +135,16 @@ struct ChangeTransaction {
             values.bind(now)
             values.bind(row.plan.optOut.source.rawValue)
             values.bind(row.suppression.eventSequence)
+            values.bind(row.plan.optOut.hold ? 1 : 0)
+        }
+        if let full = try addressesOverLimit(Set(written.compactMap(\.target.addressID))).first {
+            let offset = plans.firstIndex { plan in
+                if case .address(let address) = plan.optOut.subject { addressIDs[address.normalized] == full } else { false }
+            } ?? 0
+            let error = HushError(
+                .limitExceeded, field: "address",
+                "an address may have at most \(Self.maximumSuppressionsPerAddress) opt-outs in force in an organization; this write would pass that, so nothing was recorded")
+            throw optOuts.count > 1 || firstItem != nil ? error.inItem((firstItem ?? 0) + offset) : error
         }
         let evidence = try written.filter { !$0.plan.optOut.evidence.isEmpty }.map { row in
             (row.suppression.eventSequence, try SQLiteCoding.json(row.plan.optOut.evidence))
@@ -169,21 +190,23 @@ struct ChangeTransaction {
                 .map { [Target(addressID: nil, contactID: $0, key: IndexKey.contactPrefix + contact.externalID)] } ?? []
         }
         for target in targets {
-            let lifted = try Row.fetchOne(db.cachedStatement(sql: """
-                DELETE FROM suppressions
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: """
+                SELECT id, since, source, event_seq, hold FROM suppressions
                 WHERE (address_id = ? OR contact_id = ?) AND channel = ? AND list_id = ? AND scope = ?
-                RETURNING since, source, event_seq
                 """), arguments: [target.addressID, target.contactID, optIn.channel.rawValue, list.rawValue, optIn.scope.path])
-            guard let lifted else { continue }
+            else { continue }
+            let suppression = try Suppression(
+                organization: organization.id, subject: target.subject, channel: optIn.channel, list: list,
+                scope: optIn.scope, since: SQLiteCoding.date(row[1]), source: SQLiteCoding.source(row[2]),
+                eventSequence: row[3], hold: row[4])
+            // The one place that decides who lifts what (DESIGN rule 2).
+            guard optIn.authority.mayLift(suppression) else { continue }
+            try db.cachedStatement(sql: "DELETE FROM suppressions WHERE id = ?").execute(arguments: [row[0] as Int64])
             let sequence = nextSequence
             nextSequence += 1
             let event = try appendEvent(
                 .optIn, sequence: sequence, target: target, channel: optIn.channel, scope: optIn.scope, list: list,
-                source: optIn.source, actor: optIn.actor, evidence: optIn.evidence)
-            let suppression = try Suppression(
-                organization: organization.id, subject: event.subject, channel: optIn.channel, list: list,
-                scope: optIn.scope, since: SQLiteCoding.date(lifted[0]), source: SQLiteCoding.source(lifted[1]),
-                eventSequence: lifted[2])
+                source: optIn.source, actor: optIn.actor, evidence: optIn.evidence, hold: suppression.hold)
             changes.append(.remove(IndexKey(organization.id, target.key), IndexEntry(suppression, listIsDefault: isDefault)))
             // A person who was erased and opts back in is announced by the address they gave.
             let given: String? = if case .address(let address) = optIn.subject { address.normalized } else { nil }
@@ -289,7 +312,7 @@ struct ChangeTransaction {
             let wanted = keys.filter { (column == "address_id" ? $0.addressID : $0.contactID) != nil }
             // CROSS JOIN keeps the wanted keys as the outer loop, each one an index lookup.
             try BulkStatement(head: """
-                SELECT s.address_id, s.contact_id, s.subject_key, s.channel, s.list_id, s.scope, s.since, s.source, s.event_seq
+                SELECT s.address_id, s.contact_id, s.subject_key, s.channel, s.list_id, s.scope, s.since, s.source, s.event_seq, s.hold
                 FROM (VALUES
                 """, columns: 4, tail: """
                 ) v CROSS JOIN suppressions s
@@ -307,7 +330,7 @@ struct ChangeTransaction {
                 found[key] = try Suppression(
                     organization: organization.id, subject: SQLiteStore.subject(row.string(2)), channel: key.channel,
                     list: key.list, scope: key.scope, since: SQLiteCoding.date(row.int64(6)),
-                    source: SQLiteCoding.source(row.string(7)), eventSequence: row.int64(8))
+                    source: SQLiteCoding.source(row.string(7)), eventSequence: row.int64(8), hold: row.int64(9) != 0)
             })
         }
         return found
@@ -315,14 +338,14 @@ struct ChangeTransaction {
 
     private func appendEvent(
         _ kind: EventKind, sequence: Int64, target: Target, channel: ChannelSelection, scope: Scope, list: ListID,
-        source: Source, actor: String, evidence: Evidence
+        source: Source, actor: String, evidence: Evidence, hold: Bool
     ) throws -> LedgerEvent {
         try db.cachedStatement(sql: """
-            INSERT INTO ledger (seq, org_id, kind, recorded_at, address_id, contact_id, channel, scope, list_id, source, actor)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO ledger (seq, org_id, kind, recorded_at, address_id, contact_id, channel, scope, list_id, source, actor, hold)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """).execute( arguments: [
                 sequence, organization.id.rawValue, kind.rawValue, now, target.addressID, target.contactID,
-                channel.rawValue, scope.path, list.rawValue, source.rawValue, actor,
+                channel.rawValue, scope.path, list.rawValue, source.rawValue, actor, hold,
             ])
         if !evidence.isEmpty {
             try db.cachedStatement(sql: "INSERT INTO evidence (event_seq, json) VALUES (?, ?)").execute(
@@ -331,7 +354,7 @@ struct ChangeTransaction {
         return LedgerEvent(
             sequence: sequence, organization: organization.id, kind: kind, recordedAt: SQLiteCoding.date(now),
             subject: target.subject, channel: channel, scope: scope, list: list, source: source, actor: actor,
-            evidence: evidence)
+            evidence: evidence, hold: hold)
     }
 }
 

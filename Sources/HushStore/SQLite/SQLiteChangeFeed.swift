@@ -29,7 +29,7 @@ struct SQLiteChangeFeed: ChangeFeed {
         let events = try Row.fetchCursor(db, sql: """
             SELECT l.seq, l.org_id, l.kind, l.recorded_at,
                    COALESCE(a.key, 'contact:' || c.external_id), l.channel, l.scope, l.list_id, l.source,
-                   li.is_default
+                   li.is_default, l.hold
             FROM ledger l
             LEFT JOIN addresses a ON a.id = l.address_id
             LEFT JOIN contacts c ON c.id = l.contact_id
@@ -41,7 +41,7 @@ struct SQLiteChangeFeed: ChangeFeed {
             let entry = try IndexEntry(
                 eventSequence: row[0], sinceMilliseconds: row[3], list: ListID(rawValue: row[7]),
                 scope: SQLiteCoding.scope(row[6]), channel: SQLiteCoding.channel(row[5]),
-                source: SQLiteCoding.source(row[8]), listIsDefault: row[9]
+                source: SQLiteCoding.source(row[8]), listIsDefault: row[9], hold: row[10]
             )
             let kind: String = row[2]
             batch.changes.append(kind == EventKind.optOut.rawValue ? .add(key, entry) : .remove(key, entry))
@@ -78,7 +78,7 @@ struct SQLiteChangeFeed: ChangeFeed {
             let defaultLists = try Set(Int64.fetchAll(db, sql: "SELECT id FROM lists WHERE is_default = 1"))
             var scopes: [String: Scope] = ["": .organization]
             let rows = try Row.fetchCursor(db, sql: """
-                SELECT org_id, subject_key, channel, list_id, scope, since, source, event_seq FROM suppressions
+                SELECT org_id, subject_key, channel, list_id, scope, since, source, event_seq, hold FROM suppressions
                 """)
             while let row = try rows.next() {
                 let scopePath: String = row[4]
@@ -93,7 +93,7 @@ struct SQLiteChangeFeed: ChangeFeed {
                 let entry = try IndexEntry(
                     eventSequence: row[7], sinceMilliseconds: row[5], list: ListID(rawValue: list), scope: scope,
                     channel: SQLiteCoding.channel(row[2]), source: SQLiteCoding.source(row[6]),
-                    listIsDefault: defaultLists.contains(list)
+                    listIsDefault: defaultLists.contains(list), hold: row[8]
                 )
                 index.add(entry, for: IndexKey(OrganizationID(rawValue: row[0]), row[1] as String))
             }

@@ -29,6 +29,9 @@ enum SQLiteSchema {
         migrator.registerMigration("v8: sends, their reports, rulesets") { db in
             try db.execute(sql: v8)
         }
+        migrator.registerMigration("v9: replayed provider messages, holds, opt-in snapshots, key roles and use, list names") { db in
+            try db.execute(sql: v9)
+        }
         return migrator
     }
 

@@ -62,6 +62,39 @@ extension SQLiteStore {
         }
     }
 
+    /// Remembers a provider's message id; false when it was remembered before (a replay).
+    public func claimProviderMessage(_ id: String, in organization: OrganizationID) async throws -> Bool {
+        let now = SQLiteCoding.milliseconds(configuration.now())
+        return try await storageErrors {
+            try await pool.write { db in
+                try db.execute(sql: """
+                    INSERT INTO provider_messages (org_id, provider_message_id, received_at) VALUES (?, ?, ?)
+                    ON CONFLICT DO NOTHING
+                    """, arguments: [organization.rawValue, id, now])
+                return db.changesCount == 1
+            }
+        }
+    }
+
+    /// Forgets a claimed id whose message could not be handled, so the provider's retry is.
+    public func releaseProviderMessage(_ id: String, in organization: OrganizationID) async throws {
+        try await storageErrors {
+            try await pool.write { db in
+                try db.execute(sql: "DELETE FROM provider_messages WHERE org_id = ? AND provider_message_id = ?",
+                               arguments: [organization.rawValue, id])
+            }
+        }
+    }
+
+    public func pruneProviderMessages(before cutoff: Date) async throws -> Int {
+        try await storageErrors {
+            try await pool.write { db in
+                try db.execute(sql: "DELETE FROM provider_messages WHERE received_at < ?", arguments: [SQLiteCoding.milliseconds(cutoff)])
+                return db.changesCount
+            }
+        }
+    }
+
     /// When this sender was last answered for an opt-out, if at all.
     public func lastOptOutReply(to sender: String, in organization: OrganizationID) async throws -> Date? {
         try await read { db in

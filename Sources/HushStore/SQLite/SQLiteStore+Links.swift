@@ -36,7 +36,9 @@ extension SQLiteStore {
 
     // MARK: Pending opt-ins
 
-    public func createOptInRequest(_ request: OptInRequest, in organization: OrganizationID) async throws -> OptInRequest {
+    public func createOptInRequest(
+        _ request: OptInRequest, confirmURL: @Sendable (OptInRequest) throws -> String, in organization: OrganizationID
+    ) async throws -> (request: OptInRequest, created: Bool) {
         let now = configuration.now()
         return try await storageErrors {
             try await pool.write { db in
@@ -45,20 +47,35 @@ extension SQLiteStore {
                 guard let listName = try SQLiteStore.activeList(db, list, in: organization)?.definition.name else {
                     throw HushError(.notFound, field: "list", "no list \(list) in this organization")
                 }
+                if let pending = try Self.optInRequests(db, """
+                    org_id = ? AND address = ? AND channel = ? AND scope = ? AND list_id = ? AND confirmed_at IS NULL
+                        AND (expires_at IS NULL OR expires_at > ?) ORDER BY id DESC LIMIT 1
+                    """, [
+                        organization.rawValue, request.address.normalized, request.channel.rawValue, request.scope.path, list.rawValue,
+                        SQLiteCoding.milliseconds(now),
+                    ]).first {
+                    return (pending, false)
+                }
                 try db.execute(sql: """
-                    INSERT INTO opt_in_requests (org_id, address, contact, channel, scope, list_id, requested_by, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO opt_in_requests (org_id, address, contact, channel, scope, list_id, requested_by, created_at, expires_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, arguments: [
                         organization.rawValue, request.address.normalized, request.contact?.externalID, request.channel.rawValue,
                         request.scope.path, list.rawValue, request.requestedBy, SQLiteCoding.milliseconds(now),
+                        request.expiresAt.map(SQLiteCoding.milliseconds),
                     ])
                 var stored = request
                 stored.id = db.lastInsertedRowID
                 stored.list = list
                 stored.createdAt = now
+                for sequence in request.lifts {
+                    try db.execute(sql: "INSERT INTO opt_in_request_lifts (request_id, event_seq) VALUES (?, ?)", arguments: [stored.id, sequence])
+                }
                 var outbox = Outbox(db, organization: organization)
-                try outbox.enqueue([WebhookEvent(requested: stored, listName: listName)], addressIDs: [nil], now: SQLiteCoding.milliseconds(now))
-                return stored
+                try outbox.enqueue(
+                    [WebhookEvent(requested: stored, listName: listName, confirmURL: try confirmURL(stored))], addressIDs: [nil],
+                    now: SQLiteCoding.milliseconds(now))
+                return (stored, true)
             }
         }
     }
@@ -93,18 +110,22 @@ extension SQLiteStore {
 
     private static func optInRequests(_ db: Database, _ condition: String, _ arguments: StatementArguments) throws -> [OptInRequest] {
         try Row.fetchAll(db, sql: """
-            SELECT id, address, contact, channel, scope, list_id, requested_by, created_at, confirmed_at
+            SELECT id, address, contact, channel, scope, list_id, requested_by, created_at, confirmed_at, expires_at,
+                   (SELECT group_concat(event_seq) FROM opt_in_request_lifts WHERE request_id = opt_in_requests.id) AS lifts
             FROM opt_in_requests WHERE \(condition)
             """, arguments: arguments).map { row in
             let address: String = row["address"]
             let contact: String? = row["contact"]
             let confirmed: Int64? = row["confirmed_at"]
+            let expires: Int64? = row["expires_at"]
+            let lifts: String? = row["lifts"]
             return OptInRequest(
                 id: row["id"], address: Address(normalized: address, kind: address.hasPrefix("+") ? .phone : .email, input: address),
                 contact: try contact.map { (id) throws(HushError) in try ContactID(parsing: id) },
                 channel: try SQLiteCoding.channel(row["channel"]), scope: try SQLiteCoding.scope(row["scope"]),
                 list: ListID(rawValue: row["list_id"]), requestedBy: row["requested_by"], createdAt: SQLiteCoding.date(row["created_at"]),
-                confirmedAt: confirmed.map(SQLiteCoding.date))
+                confirmedAt: confirmed.map(SQLiteCoding.date), expiresAt: expires.map(SQLiteCoding.date),
+                lifts: Set((lifts ?? "").split(separator: ",").compactMap { Int64($0) }))
         }
     }
 }

@@ -7,7 +7,7 @@ extension SQLiteStore {
         let keys = [address.normalized, configuration.erasureKey.hashedKey(for: address.normalized)]
         return try await read { db in
             try Row.fetchAll(db, sql: """
-                SELECT s.subject_key, s.channel, s.list_id, s.scope, s.since, s.source, s.event_seq
+                SELECT s.subject_key, s.channel, s.list_id, s.scope, s.since, s.source, s.event_seq, s.hold
                 FROM suppressions s
                 WHERE s.org_id = ? AND (s.subject_key IN (?, ?) OR s.contact_id IN (
                     SELECT l.contact_id FROM contact_links l JOIN addresses a ON a.id = l.address_id
@@ -18,7 +18,7 @@ extension SQLiteStore {
                     try Suppression(
                         organization: organization, subject: Self.subject(row[0]), channel: SQLiteCoding.channel(row[1]),
                         list: ListID(rawValue: row[2]), scope: SQLiteCoding.scope(row[3]), since: SQLiteCoding.date(row[4]),
-                        source: SQLiteCoding.source(row[5]), eventSequence: row[6])
+                        source: SQLiteCoding.source(row[5]), eventSequence: row[6], hold: row[7])
                 }
         }
     }
@@ -29,14 +29,14 @@ extension SQLiteStore {
                 throw HushError(.notFound, field: "id", "no list \(list) in this organization")
             }
             return try Row.fetchAll(db.cachedStatement(sql: """
-                SELECT subject_key, channel, scope, since, source, event_seq FROM suppressions
+                SELECT subject_key, channel, scope, since, source, event_seq, hold FROM suppressions
                 WHERE list_id = ? AND event_seq > ? ORDER BY event_seq LIMIT ?
                 """), arguments: [list.rawValue, sequence, limit])
                 .map { row in
                     try Suppression(
                         organization: organization, subject: Self.subject(row[0]), channel: SQLiteCoding.channel(row[1]),
                         list: list, scope: SQLiteCoding.scope(row[2]), since: SQLiteCoding.date(row[3]),
-                        source: SQLiteCoding.source(row[4]), eventSequence: row[5])
+                        source: SQLiteCoding.source(row[4]), eventSequence: row[5], hold: row[6])
                 }
         }
     }
@@ -46,7 +46,7 @@ extension SQLiteStore {
         return try await read { db in
             var sql = """
                 SELECT l.seq, l.kind, l.recorded_at, COALESCE(a.key, 'contact:' || c.external_id) AS subject,
-                       l.channel, l.scope, l.list_id, l.source, l.actor, e.json
+                       l.channel, l.scope, l.list_id, l.source, l.actor, e.json, l.hold
                 FROM ledger l
                 LEFT JOIN addresses a ON a.id = l.address_id
                 LEFT JOIN contacts c ON c.id = l.contact_id
@@ -65,7 +65,7 @@ extension SQLiteStore {
                     sequence: row[0], organization: organization, kind: EventKind(rawValue: row[1]) ?? .optOut,
                     recordedAt: SQLiteCoding.date(row[2]), subject: Self.subject(row[3]), channel: SQLiteCoding.channel(row[4]),
                     scope: SQLiteCoding.scope(row[5]), list: ListID(rawValue: row[6]), source: SQLiteCoding.source(row[7]),
-                    actor: row[8], evidence: SQLiteCoding.evidence(row[9]))
+                    actor: row[8], evidence: SQLiteCoding.evidence(row[9]), hold: row[10])
             }
         }
     }
@@ -94,7 +94,7 @@ extension SQLiteStore {
         let until = SQLiteCoding.milliseconds(date)
         let events = try await read { db in
             try Row.fetchAll(db, sql: """
-                SELECT l.kind, l.recorded_at, l.channel, l.scope, l.list_id, l.source, l.seq, li.is_default, c.external_id
+                SELECT l.kind, l.recorded_at, l.channel, l.scope, l.list_id, l.source, l.seq, li.is_default, c.external_id, l.hold
                 FROM ledger l
                 JOIN lists li ON li.id = l.list_id
                 LEFT JOIN contacts c ON c.id = l.contact_id
@@ -113,22 +113,31 @@ extension SQLiteStore {
                     let entry = try IndexEntry(
                         eventSequence: row[6], sinceMilliseconds: row[1], list: ListID(rawValue: row[4]),
                         scope: SQLiteCoding.scope(row[3]), channel: SQLiteCoding.channel(row[2]),
-                        source: SQLiteCoding.source(row[5]), listIsDefault: row[7])
+                        source: SQLiteCoding.source(row[5]), listIsDefault: row[7], hold: row[9])
                     return (kind: row[0] as String, entry: entry, contact: try contact.map { (id) throws(HushError) in try ContactID(parsing: id) })
                 }
         }
-        var standing: [(entry: IndexEntry, contact: ContactID?)] = []
+        // One pass, each event a dictionary step: linear in the address's history.
+        struct Standing: Hashable {
+            let contact: ContactID?
+            let channel: ChannelSelection
+            let list: ListID
+            let scope: Scope
+        }
+        var standing: [Standing: (order: Int64, entry: IndexEntry, contact: ContactID?)] = [:]
         for event in events {
-            let sameSuppression = { (held: (entry: IndexEntry, contact: ContactID?)) in
-                held.contact == event.contact && held.entry.sameSuppression(as: event.entry)
-            }
+            let key = Standing(contact: event.contact, channel: event.entry.channel, list: event.entry.list, scope: event.entry.scope)
             if event.kind == EventKind.optOut.rawValue {
-                if !standing.contains(where: sameSuppression) { standing.append((event.entry, event.contact)) }
+                if let held = standing[key] {
+                    if event.entry.hold && !held.entry.hold { standing[key] = (held.order, event.entry, event.contact) }
+                } else {
+                    standing[key] = (event.entry.eventSequence, event.entry, event.contact)
+                }
             } else {
-                standing.removeAll(where: sameSuppression)
+                standing[key] = nil
             }
         }
-        let blocks = standing
+        let blocks = standing.values.sorted { $0.order < $1.order }
             .filter { query.isBlocked(by: $0.entry.channel, scope: $0.entry.scope, list: $0.entry.list, listIsDefault: $0.entry.listIsDefault) }
             .map { $0.entry.block(contact: $0.contact) }
         return Decision(address: address, channel: query.channel, scope: query.scope, blockedBy: blocks)

@@ -1,0 +1,21 @@
+import GRDB
+import HushCore
+
+extension ChangeTransaction {
+    /// The most suppressions one address may have in force in an organization: enough for
+    /// every channel, list and scope a sender really uses, and a bound on the work any one
+    /// address's history can cost a check, a replay or a write.
+    static let maximumSuppressionsPerAddress = 1_000
+
+    /// Among `addressIDs`, those with more suppressions in force than the limit, counted in this
+    /// transaction after its writes (one index range per address).
+    func addressesOverLimit(_ addressIDs: Set<Int64>) throws -> [Int64] {
+        var over: [Int64] = []
+        try BulkStatement(head: "SELECT v.column1 FROM (VALUES", columns: 1, tail: """
+            ) v WHERE (SELECT COUNT(*) FROM (
+                SELECT 1 FROM suppressions s WHERE s.address_id = v.column1 LIMIT \(Self.maximumSuppressionsPerAddress + 1)
+            )) > \(Self.maximumSuppressionsPerAddress)
+            """).run(addressIDs, in: db, bind: { id, values in values.bind(id) }, row: { row in over.append(row.int64(0)) })
+        return over
+    }
+}

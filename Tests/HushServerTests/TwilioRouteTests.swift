@@ -1,0 +1,95 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import HushCore
+import Testing
+@testable import HushServer
+
+/// The Twilio route as an attacker sees it: unsigned posts, unknown organizations, replays.
+@Suite struct TwilioRouteTests {
+    static let base = "https://hush.example.com"
+
+    private func post(
+        _ client: any TestClientProtocol, org: String = "acme", token: String?, _ parameters: [(name: String, value: String)]
+    ) async throws -> (status: HTTPResponse.Status, body: String) {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/x-www-form-urlencoded"
+        if let token {
+            headers[.twilioSignature] = TwilioSignature.compute(authToken: token, url: Self.base + "/inbound/twilio/" + org, parameters: parameters)
+        }
+        let form = parameters.map { "\($0.name)=\($0.value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }.joined(separator: "&")
+        return try await client.execute(uri: "/inbound/twilio/\(org)", method: .post, headers: headers, body: ByteBuffer(string: form)) {
+            ($0.status, String(buffer: $0.body))
+        }
+    }
+
+    private func message(_ body: String, sid: String, from: String = "+14155550100") -> [(name: String, value: String)] {
+        [("From", from), ("To", "+18005551212"), ("Body", body), ("MessageSid", sid)]
+    }
+
+    @Test func withoutATokenEveryPostIsRefusedAndUnknownOrganizationsLookTheSame() async throws {
+        let server = try await TestServer(configuration: ServerConfiguration(publicURL: Self.base))
+        try await server.test { client in
+            let stop = try await post(client, token: nil, message("STOP", sid: "SM1"))
+            let start = try await post(client, token: nil, [("From", "+14155550100"), ("To", "+18005551212"), ("Body", "hi"), ("OptOutType", "START")])
+            let unknown = try await post(client, org: "nobody", token: nil, message("STOP", sid: "SM1"))
+            let signedUnknown = try await post(client, org: "nobody", token: "12345", message("STOP", sid: "SM1"))
+            #expect(stop.status == .forbidden)
+            #expect(start.status == .forbidden)
+            #expect(unknown.status == .forbidden)
+            #expect(stop.body == unknown.body && unknown.body == signedUnknown.body, "a name cannot be told from its answer")
+            #expect(!stop.body.contains("<Response"), "no TwiML for a refused post")
+            #expect(try await client.allowed(server, "address=%2B14155550100&channel=sms") == true, "nothing recorded")
+            let messages = try await client.send(.get, "/v1/review", key: server.admin).json["messages"] as? [Any]
+            #expect(messages?.isEmpty == true)
+        }
+    }
+
+    @Test func aReplayedSignedStartAfterALaterStopChangesNothing() async throws {
+        let server = try await TestServer(configuration: ServerConfiguration(publicURL: Self.base))
+        try await server.test { client in
+            try await client.send(.patch, "/v1/settings", key: server.admin, json: #"{"twilio_auth_token": "12345"}"#)
+            #expect(try await post(client, token: "12345", message("STOP", sid: "SM1")).status == .ok)
+            let start = message("START", sid: "SM2")
+            #expect(try await post(client, token: "12345", start).status == .ok)
+            #expect(try await client.allowed(server, "address=%2B14155550100&channel=sms") == true)
+            #expect(try await post(client, token: "12345", message("STOP", sid: "SM3")).status == .ok)
+
+            let count = try await client.events(server).count
+            let replayed = try await post(client, token: "12345", start)
+            #expect(replayed.status == .ok)
+            #expect(replayed.body == #"<?xml version="1.0" encoding="UTF-8"?><Response/>"#)
+            #expect(try await client.allowed(server, "address=%2B14155550100&channel=sms") == false)
+            #expect(try await client.events(server).count == count)
+        }
+    }
+
+    @Test func theRouteIsRateLimitedPerOrganization() async throws {
+        let server = try await TestServer(configuration: ServerConfiguration(publicURL: Self.base, inboundRequestsPerMinute: 2))
+        try await server.test { client in
+            let first = try await post(client, token: nil, message("hi", sid: "SM1"))
+            let second = try await post(client, token: nil, message("hi", sid: "SM2"))
+            let third = try await post(client, token: nil, message("hi", sid: "SM3"))
+            let elsewhere = try await post(client, org: "other", token: nil, message("hi", sid: "SM4"))
+            #expect(first.status == .forbidden)
+            #expect(second.status == .forbidden)
+            #expect(third.status == .tooManyRequests)
+            #expect(elsewhere.status == .forbidden, "another organization has its own allowance")
+        }
+    }
+
+    @Test func aReplayedInboundMessageIdChangesNothing() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            let stop = #"{"channel": "sms", "from": "+14155550100", "to": "+18005551212", "body": "STOP", "provider_message_id": "SM9"}"#
+            let start = #"{"channel": "sms", "from": "+14155550100", "to": "+18005551212", "body": "START", "provider_message_id": "SM10"}"#
+            #expect(try await client.send(.post, "/v1/inbound", key: server.inbound, json: stop).json["result"] as? String == "opt_out")
+            #expect(try await client.send(.post, "/v1/inbound", key: server.inbound, json: start).json["result"] as? String == "opt_in")
+            try await client.send(.post, "/v1/inbound", key: server.inbound, json: #"{"channel": "sms", "from": "+14155550100", "to": "+18005551212", "body": "STOP", "provider_message_id": "SM11"}"#)
+            let replay = try await client.send(.post, "/v1/inbound", key: server.inbound, json: start)
+            #expect(replay.status == .ok)
+            #expect(replay.json["result"] as? String == "duplicate")
+            #expect(try await client.allowed(server, "address=%2B14155550100&channel=sms") == false)
+        }
+    }
+}
