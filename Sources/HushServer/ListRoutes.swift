@@ -33,6 +33,8 @@ struct ListRoutes: Sendable {
         @NullEncoded var webhookURL: String?
         let channels: [String]
         let isDefault: Bool
+        let isPublic: Bool
+        let formerNames: [String]
         /// The webhook endpoint delivering to `webhook_url`.
         @NullEncoded var webhook: Int64?
         /// Its signing secret, only in the answer that created it.
@@ -42,6 +44,8 @@ struct ListRoutes: Sendable {
             case id, name, description, keywords, message, channels, webhook
             case webhookURL = "webhook_url"
             case isDefault = "default"
+            case isPublic = "public"
+            case formerNames = "former_names"
             case webhookSecret = "webhook_secret"
         }
 
@@ -54,6 +58,8 @@ struct ListRoutes: Sendable {
             webhookURL = list.definition.webhookURL
             channels = Channel.allCases.filter(list.definition.channels.contains).map(\.rawValue)
             isDefault = list.isDefault
+            isPublic = list.definition.isPublic
+            formerNames = list.formerNames
             webhook = list.webhook
             webhookSecret = list.webhookSecret?.description
         }
@@ -66,17 +72,19 @@ struct ListRoutes: Sendable {
     /// A list's fields as sent: all optional so one type serves POST and PATCH. A field sent as
     /// `null` clears it (`message`, `webhook_url`).
     struct ListInput: APIInput {
-        static let fields: Set<String> = ["name", "description", "keywords", "message", "webhook_url", "channels"]
+        static let fields: Set<String> = ["name", "description", "keywords", "message", "webhook_url", "channels", "public"]
         let name: String?
         let description: String?
         let keywords: [String]?
         let message: String??
         let webhookURL: String??
         let channels: [String]?
+        let isPublic: Bool?
 
         enum CodingKeys: String, CodingKey {
             case name, description, keywords, message, channels
             case webhookURL = "webhook_url"
+            case isPublic = "public"
         }
 
         init(from decoder: any Decoder) throws {
@@ -87,6 +95,7 @@ struct ListRoutes: Sendable {
             message = try container.decodeClearable(String.self, forKey: .message)
             webhookURL = try container.decodeClearable(String.self, forKey: .webhookURL)
             channels = try container.decodeIfPresent([String].self, forKey: .channels)
+            isPublic = try container.decodeIfPresent(Bool.self, forKey: .isPublic)
         }
 
         /// The definition these fields make on top of `base`.
@@ -99,7 +108,7 @@ struct ListRoutes: Sendable {
             return try ListDefinition(
                 name: name, description: description ?? base?.description ?? "", keywords: keywords ?? base?.keywords ?? [],
                 message: message ?? base?.message, webhookURL: webhookURL ?? base?.webhookURL,
-                channels: channels ?? base?.channels ?? Set(Channel.allCases))
+                channels: channels ?? base?.channels ?? Set(Channel.allCases), isPublic: isPublic ?? base?.isPublic ?? true)
         }
     }
 
@@ -107,6 +116,7 @@ struct ListRoutes: Sendable {
         let caller = try context.caller()
         let input = try await request.input(ListInput.self, context: context)
         let definition = try input.definition(over: nil)
+        if !definition.isPublic { try caller.requireAdmin("an internal list") }
         try await checkWebhook(definition, over: nil, caller)
         let list = try await store.createList(in: caller.organization, definition)
         return try JSONBody(ListJSON(list), status: .created).response(from: request, context: context)
@@ -127,6 +137,12 @@ struct ListRoutes: Sendable {
         let existing = try await list(context, of: caller)
         let input = try await request.input(ListInput.self, context: context)
         let definition = try input.definition(over: existing.definition)
+        // What a list covers and catches decides which opt-outs apply: only admins change it.
+        let old = existing.definition
+        if definition.name != old.name || definition.channels != old.channels || definition.keywords != old.keywords
+            || definition.isPublic != old.isPublic {
+            try caller.requireAdmin("changing a list's name, channels, keywords or public flag")
+        }
         try await checkWebhook(definition, over: existing.definition, caller)
         return JSONBody(ListJSON(try await store.updateList(existing.id, in: caller.organization, definition)))
     }

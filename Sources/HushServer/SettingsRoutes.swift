@@ -130,12 +130,7 @@ extension V1Routes {
             inbound.helpText = help.trimmed
         }
         if let keywords = input.keywords {
-            for (field, words) in [("keywords.opt_out", keywords.optOut), ("keywords.opt_in", keywords.optIn), ("keywords.help", keywords.help)] {
-                guard !words.isEmpty, words.allSatisfy({ !KeywordEngine.words($0).isEmpty && $0.count <= ListDefinition.maximumKeywordLength }) else {
-                    throw Problem.invalid(field, "give 1 or more keywords of 1 to \(ListDefinition.maximumKeywordLength) characters with a letter or digit")
-                }
-            }
-            inbound.keywords = KeywordSet(optOut: keywords.optOut, optIn: keywords.optIn, help: keywords.help)
+            inbound.keywords = try KeywordSet(validating: keywords.optOut, optIn: keywords.optIn, help: keywords.help)
         }
         if let token = input.twilioAuthToken {
             if let token, token.isEmpty || token.count > 128 {

@@ -270,6 +270,7 @@ struct ListReference: Decodable, Sendable {
     func resolve(among lists: [OptOutList], field: String) throws -> ListID {
         if let id = Int64(text), let list = lists.first(where: { $0.id.rawValue == id }) { return list.id }
         if let list = lists.first(where: { $0.definition.name == text }) { return list.id }
+        if let list = lists.first(where: { $0.formerNames.contains(text) }) { return list.id }
         throw HushError(.notFound, field: field, "no list \"\(text)\" in this organization")
     }
 }

@@ -25,7 +25,7 @@ import Testing
             let names = (all.json["lists"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
             #expect(names == ["default", "Promotions"])
 
-            let renamed = try await client.send(.patch, "/v1/lists/\(id)", key: server.member, json: #"{"name": "Offers", "message": null}"#)
+            let renamed = try await client.send(.patch, "/v1/lists/\(id)", key: server.admin, json: #"{"name": "Offers", "message": null}"#)
             #expect(renamed.status == .ok)
             #expect(renamed.json["name"] as? String == "Offers")
             #expect(renamed.json["message"] is NSNull)

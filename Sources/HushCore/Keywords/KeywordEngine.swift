@@ -10,6 +10,18 @@ public struct KeywordSet: Hashable, Sendable {
     ]
     public static let defaultOptIn = ["START", "UNSTOP", "YES"]
     public static let defaultHelp = ["HELP", "INFO"]
+    /// CTIA's opt-out and opt-in words: they always act for the whole organization, so they can
+    /// never be removed from the sets nor be a list's keyword.
+    public static let requiredOptOut = ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"]
+    public static let requiredOptIn = ["START", "UNSTOP"]
+    public static let maximumWords = 50
+    public static let maximumWordLength = 50
+
+    /// Whether `keyword` reads as one of CTIA's words.
+    public static func isReserved(_ keyword: String) -> Bool {
+        let words = KeywordEngine.words(keyword)
+        return (requiredOptOut + requiredOptIn).contains { KeywordEngine.words($0) == words }
+    }
 
     public var optOut: [String]
     public var optIn: [String]
@@ -19,6 +31,28 @@ public struct KeywordSet: Hashable, Sendable {
         self.optOut = optOut
         self.optIn = optIn
         self.help = help
+    }
+
+    /// Sets an admin chose: each 1 to 50 words of 1 to 50 characters with a letter or digit;
+    /// the opt-out set keeps every CTIA opt-out word and the opt-in set START and UNSTOP.
+    public init(validating optOut: [String], optIn: [String], help: [String]) throws(HushError) {
+        for (field, words, required) in [
+            ("keywords.opt_out", optOut, Self.requiredOptOut), ("keywords.opt_in", optIn, Self.requiredOptIn), ("keywords.help", help, []),
+        ] {
+            guard (1...Self.maximumWords).contains(words.count) else {
+                throw .invalid(field, "give 1 to \(Self.maximumWords) keywords")
+            }
+            for (offset, word) in words.enumerated() {
+                guard !KeywordEngine.words(word).isEmpty, word.count <= Self.maximumWordLength, !word.contains(where: \.isNewline) else {
+                    throw .invalid("\(field)[\(offset)]", "a keyword has 1 to \(Self.maximumWordLength) characters with a letter or digit, on one line")
+                }
+            }
+            let given = Set(words.map(KeywordEngine.words))
+            if let missing = required.first(where: { !given.contains(KeywordEngine.words($0)) }) {
+                throw .invalid(field, "\(missing) always stays in this set (CTIA); add your words beside it")
+            }
+        }
+        self.init(optOut: optOut, optIn: optIn, help: help)
     }
 }
 

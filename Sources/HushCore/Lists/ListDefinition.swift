@@ -16,11 +16,14 @@ public struct ListDefinition: Hashable, Sendable {
     public var message: String?
     public var webhookURL: String?
     public var channels: Set<Channel>
+    /// Whether the preference center offers it to the people on it; internal lists are not.
+    public var isPublic: Bool
 
     public init(
         name: String, description: String = "", keywords: [String] = [], message: String? = nil,
-        webhookURL: String? = nil, channels: Set<Channel> = Set(Channel.allCases)
+        webhookURL: String? = nil, channels: Set<Channel> = Set(Channel.allCases), isPublic: Bool = true
     ) throws(HushError) {
+        self.isPublic = isPublic
         self.name = try Self.validName(name)
         self.description = try Self.validText(description, field: "description", maximum: Self.maximumDescriptionLength, allowEmpty: true)
         self.keywords = try Self.validKeywords(keywords)
@@ -68,6 +71,9 @@ public struct ListDefinition: Hashable, Sendable {
             guard seen.insert(keyword).inserted else {
                 throw .invalid(field, "\"\(keyword)\" is listed twice")
             }
+            guard !KeywordSet.isReserved(keyword) else {
+                throw .invalid(field, "\"\(keyword)\" is one of CTIA's words, which always act for the whole organization")
+            }
             result.append(keyword)
         }
         return result
@@ -103,6 +109,8 @@ public struct OptOutList: Hashable, Sendable {
     public let definition: ListDefinition
     /// Whether this is the organization's built-in `default` list, which cannot be deleted.
     public let isDefault: Bool
+    /// Names it had before: they stay reserved to it, and naming one still means this list.
+    public var formerNames: [String] = []
     /// The webhook endpoint that delivers to `webhook_url`.
     public var webhook: Int64?
     /// The endpoint's signing secret, only in the answer to the change that created it.

@@ -74,7 +74,7 @@ public struct Branding: Hashable, Sendable {
         }
         if let color {
             let digits = color.dropFirst()
-            guard color.count == 7, color.first == "#", digits.allSatisfy(\.isHexDigit) else {
+            guard color.count == 7, color.first == "#", digits.allSatisfy({ $0.isASCII && $0.isHexDigit }) else {
                 throw .invalid("brand_color", "the colour must be #rrggbb, such as #1a73e8")
             }
         }

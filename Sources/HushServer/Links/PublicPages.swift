@@ -48,7 +48,7 @@ struct PublicPages: Sendable {
         let channels = reachable(claims).map { channel -> [String: Any] in
             ["value": channel.rawValue, "label": PageText.string("channel_" + channel.rawValue), "checked": channel.rawValue == claims.channel]
         }
-        let named = lists.filter { !$0.isDefault }.map { list -> [String: Any] in
+        let named = lists.filter { !$0.isDefault && $0.definition.isPublic }.map { list -> [String: Any] in
             ["value": String(list.id.rawValue), "label": list.definition.name, "checked": list.id.rawValue == claims.list]
         }
         let blocked = try !decision(for: claims, organization: organization).allowed
@@ -106,7 +106,7 @@ struct PublicPages: Sendable {
         var chosenLists: [OptOutList] = []
         if choice != "all" {
             for value in form.all("lists") {
-                guard let list = lists.first(where: { String($0.id.rawValue) == value && !$0.isDefault }) else {
+                guard let list = lists.first(where: { String($0.id.rawValue) == value && !$0.isDefault && $0.definition.isPublic }) else {
                     throw Problem.invalid("lists", "no such list")
                 }
                 chosenLists.append(list)

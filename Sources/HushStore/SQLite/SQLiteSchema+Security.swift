@@ -51,5 +51,9 @@ extension SQLiteSchema {
         ) WITHOUT ROWID;
 
         ALTER TABLE link_keys ADD COLUMN retired_at INTEGER;
+
+        -- CTIA's words act for the whole organization and are no list's keyword any more.
+        DELETE FROM list_keywords WHERE upper(trim(keyword)) IN
+            ('STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT', 'START', 'UNSTOP');
         """
 }

@@ -11,11 +11,11 @@ extension SQLiteStore {
                 _ = try Self.requireOrganization(db, organization)
                 try Self.ensureNameIsFree(db, definition.name, in: organization, except: nil)
                 try db.execute(sql: """
-                    INSERT INTO lists (org_id, name, description, message, webhook_url, channels, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO lists (org_id, name, description, message, webhook_url, channels, public, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """, arguments: [
                         organization.rawValue, definition.name, definition.description, definition.message,
-                        definition.webhookURL, SQLiteCoding.channels(definition.channels), now,
+                        definition.webhookURL, SQLiteCoding.channels(definition.channels), definition.isPublic, now,
                     ])
                 let id = ListID(rawValue: db.lastInsertedRowID)
                 try Self.replaceKeywords(db, of: id, in: organization, with: definition.keywords)
@@ -48,17 +48,26 @@ extension SQLiteStore {
                 if existing.isDefault && definition.name != ListDefinition.defaultName {
                     throw HushError(.conflict, field: "name", "the default list cannot be renamed")
                 }
+                if existing.isDefault && definition.channels != Set(Channel.allCases) {
+                    throw HushError(.conflict, field: "channels", "the default list covers every channel, always")
+                }
                 try Self.ensureNameIsFree(db, definition.name, in: organization, except: id)
+                if definition.name != existing.definition.name {
+                    try db.execute(sql: "INSERT INTO list_names (org_id, name, list_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                                   arguments: [organization.rawValue, existing.definition.name, id.rawValue])
+                }
                 try db.execute(sql: """
-                    UPDATE lists SET name = ?, description = ?, message = ?, webhook_url = ?, channels = ?
+                    UPDATE lists SET name = ?, description = ?, message = ?, webhook_url = ?, channels = ?, public = ?
                     WHERE id = ?
                     """, arguments: [
                         definition.name, definition.description, definition.message, definition.webhookURL,
-                        SQLiteCoding.channels(definition.channels), id.rawValue,
+                        SQLiteCoding.channels(definition.channels), definition.isPublic, id.rawValue,
                     ])
                 try Self.replaceKeywords(db, of: id, in: organization, with: definition.keywords)
                 var list = OptOutList(id: id, organization: organization, definition: definition, isDefault: existing.isDefault,
                                       webhook: existing.webhook)
+                list.formerNames = try String.fetchAll(db, sql: "SELECT name FROM list_names WHERE list_id = ? ORDER BY name",
+                                                       arguments: [id.rawValue])
                 try Self.syncListWebhook(db, &list, now: SQLiteCoding.milliseconds(configuration.now()))
                 return list
             }
@@ -90,7 +99,8 @@ extension SQLiteStore {
 
     private static func listRows(_ db: Database, where condition: String, _ arguments: StatementArguments) throws -> [OptOutList] {
         let rows = try Row.fetchAll(db, sql: """
-            SELECT id, org_id, name, description, message, webhook_url, channels, is_default,
+            SELECT id, org_id, name, description, message, webhook_url, channels, is_default, public,
+                   (SELECT json_group_array(name) FROM (SELECT name FROM list_names n WHERE n.list_id = lists.id ORDER BY name)) AS former,
                    (SELECT json_group_array(keyword) FROM
                        (SELECT keyword FROM list_keywords k WHERE k.list_id = lists.id ORDER BY position)) AS keywords,
                    (SELECT w.id FROM webhook_endpoints w WHERE w.owner_list = lists.id AND w.deleted_at IS NULL) AS webhook
@@ -100,10 +110,12 @@ extension SQLiteStore {
             let keywords = try JSONDecoder().decode([String].self, from: Data((row["keywords"] as String).utf8))
             let definition = try ListDefinition(
                 name: row["name"], description: row["description"], keywords: keywords, message: row["message"],
-                webhookURL: row["webhook_url"], channels: SQLiteCoding.channels(row["channels"]))
-            return OptOutList(
+                webhookURL: row["webhook_url"], channels: SQLiteCoding.channels(row["channels"]), isPublic: row["public"])
+            var list = OptOutList(
                 id: ListID(rawValue: row["id"]), organization: OrganizationID(rawValue: row["org_id"]),
                 definition: definition, isDefault: row["is_default"], webhook: row["webhook"])
+            list.formerNames = try JSONDecoder().decode([String].self, from: Data((row["former"] as String).utf8))
+            return list
         }
     }
 
@@ -139,6 +151,12 @@ extension SQLiteStore {
             """, arguments: [organization.rawValue, name, id?.rawValue]) ?? false
         if taken {
             throw HushError(.conflict, field: "name", "a list named \"\(name)\" already exists")
+        }
+        let former = try Bool.fetchOne(db, sql: """
+            SELECT EXISTS (SELECT 1 FROM list_names WHERE org_id = ? AND name = ? AND list_id IS NOT ?)
+            """, arguments: [organization.rawValue, name, id?.rawValue]) ?? false
+        if former {
+            throw HushError(.conflict, field: "name", "\"\(name)\" was the name of another list and stays reserved to it, so requests naming it keep meaning that list")
         }
     }
 

@@ -1,0 +1,48 @@
+import Foundation
+import HushCore
+import Testing
+@testable import HushStore
+
+/// One address's history must not freeze the server: it holds at most 1 000 suppressions, and
+/// writes and point-in-time checks stay linear in it.
+@Suite struct LimitsTests {
+    private func optOuts(_ address: String, scopes: Range<Int>) throws -> [OptOut] {
+        let parsed = try Address(parsing: address)
+        return try scopes.map { index in
+            OptOut(subject: .address(parsed), channel: .only(.email), scope: try Scope(parsing: "client-\(index)"), actor: "test")
+        }
+    }
+
+    @Test func anAddressHoldsAtMostAThousandSuppressionsAndAWriteBeyondIsRefusedWhole() async throws {
+        let test = try await TestStore()
+        _ = try await test.store.record(try optOuts("ann@example.com", scopes: 0..<999), in: test.id)
+        let before = try await test.store.events(in: test.id, after: 0, limit: 5_000, address: nil).count
+        let batch = try optOuts("bob@example.com", scopes: 0..<3) + optOuts("ann@example.com", scopes: 999..<1_001)
+        let error = await #expect(throws: HushError.self) { try await test.store.record(batch, in: test.id) }
+        #expect(error?.code == .limitExceeded)
+        #expect(error?.field == "items[3].address")
+        #expect(try await test.store.events(in: test.id, after: 0, limit: 5_000, address: nil).count == before, "nothing half-applied")
+        #expect(try await test.store.record(try optOuts("ann@example.com", scopes: 999..<1_000), in: test.id)[0].events.count == 1)
+        #expect(try await test.store.suppressions(of: try Address(parsing: "ann@example.com"), in: test.id).count == 1_000)
+    }
+
+    @Test func aPointInTimeCheckReplaysAThousandOptOutsAndOptInsInOrder() async throws {
+        let test = try await TestStore()
+        let ann = try Address(parsing: "ann@example.com")
+        _ = try await test.store.record(try optOuts("ann@example.com", scopes: 0..<500), in: test.id)
+        let consent = try Consent(kind: "written_consent", reference: "t")
+        let optIns = try (0..<250).map { index in
+            OptIn(subject: .address(ann), channel: .only(.email), scope: try Scope(parsing: "client-\(index)"), actor: "admin",
+                  consent: consent, authority: .admin)
+        }
+        _ = try await test.store.record(optIns, in: test.id)
+        test.clock.advance(by: 1)
+        let now = test.clock.now
+        for index in [0, 249, 250, 499] {
+            let query = CheckQuery(channel: .email, scope: try Scope(parsing: "client-\(index)"))
+            let past = try await test.store.decision(for: ann, in: test.id, query: query, asOf: now)
+            #expect(past.blockedBy == test.store.decision(for: ann, in: test.id, query: query).blockedBy)
+            #expect(past.allowed == (index < 250))
+        }
+    }
+}
