@@ -26,6 +26,8 @@ public struct ServerConfiguration: Sendable {
     public var sendRetention: Duration
     /// How long a confirmation link for opting back in works.
     public var confirmLinkLifetime: Duration
+    /// How often the key cache reads revocations (a revoked key is refused within this).
+    public var keyRefreshInterval: Duration = KeyAuthenticator.defaultRefreshInterval
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, publicURL: String? = nil, unsubscribeMailto: String? = nil,
@@ -109,7 +111,10 @@ public enum HushServer {
             twilioLimiter: RateLimiter(perMinute: configuration.inboundRequestsPerMinute))
         inbound.registerTwilio(on: router)
 
-        let v1 = V1Group(router.group("v1").add(middleware: KeyMiddleware(authenticator: KeyAuthenticator(store: store))))
+        let authenticator = KeyAuthenticator(store: store, refreshInterval: configuration.keyRefreshInterval)
+        let v1 = V1Group(router.group("v1").add(middleware: KeyMiddleware(authenticator: authenticator, metrics: metrics)))
+        KeyRoutes(store: store).register(on: v1)
+        ErasureRoutes(store: store).register(on: v1)
         V1Routes(store: store, metrics: metrics).register(on: v1)
         ListRoutes(store: store, metrics: metrics, webhooks: configuration.webhooks).register(on: v1)
         WebhookRoutes(store: store, settings: configuration.webhooks).register(on: v1)

@@ -1,47 +1,112 @@
+import Foundation
 import Hummingbird
 import HushCore
 import HushStore
 import Synchronization
 
 /// Finds the principal of a bearer key. Keys are looked up by their SHA-256 once and then
-/// remembered, so checks do not read the database for authentication. Keys cannot be revoked
-/// yet; when they can, revocation must clear this map.
+/// remembered, so checks do not read the database for authentication. The memory follows
+/// revocations the way the index follows the ledger: every `refreshInterval` one request reads
+/// the keys revoked lately (by any process on the database) and forgets them, so a revoked key
+/// is refused everywhere within a second. The same round notes which keys were used, at most
+/// once a minute each.
 final class KeyAuthenticator: Sendable {
-    private let store: any Store
-    private let known = Mutex<[String: Principal]>([:])
+    static let defaultRefreshInterval: Duration = .milliseconds(500)
+    /// Revocations are read again for this long, so clocks a little apart on two nodes miss none.
+    static let revocationOverlap: TimeInterval = 60
+    static let usedInterval: Duration = .seconds(60)
 
-    init(store: any Store) {
-        self.store = store
+    private struct State {
+        /// Keyed by the key as presented: hashing it on every request cost more than the check.
+        /// The database still holds only hashes; this map lives in memory only.
+        var known: [String: Principal] = [:]
+        var lastRefresh: ContinuousClock.Instant
+        var refreshing = false
+        var revokedSince: Date
+        var used: Set<Int64> = []
+        var lastNoted: [Int64: ContinuousClock.Instant] = [:]
     }
 
-    /// Keyed by the key as presented: hashing it on every request cost more than the check.
-    /// The database still holds only hashes; this map lives in memory only.
+    private let store: any Store
+    private let refreshInterval: Duration
+    private let state: Mutex<State>
+
+    init(store: any Store, refreshInterval: Duration = defaultRefreshInterval) {
+        self.store = store
+        self.refreshInterval = refreshInterval
+        state = Mutex(State(lastRefresh: .now, revokedSince: Date().addingTimeInterval(-Self.revocationOverlap)))
+    }
+
     func principal(for key: String) async throws -> Principal? {
-        if let principal = known.withLock({ $0[key] }) { return principal }
-        guard let principal = try await store.principal(forKeyHash: APIKey(secret: key).hash) else { return nil }
-        known.withLock { $0[key] = principal }
+        try await refreshIfDue()
+        let principal: Principal
+        if let known = state.withLock({ $0.known[key] }) {
+            principal = known
+        } else {
+            guard let found = try await store.principal(forKeyHash: APIKey(secret: key).hash) else { return nil }
+            principal = found
+        }
+        state.withLock { state in
+            state.known[key] = principal
+            state.used.insert(principal.keyID)
+        }
         return principal
+    }
+
+    private func refreshIfDue() async throws {
+        let now = ContinuousClock.now
+        let due = state.withLock { state in
+            guard !state.refreshing, now - state.lastRefresh >= refreshInterval else { return false }
+            state.refreshing = true
+            return true
+        }
+        guard due else { return }
+        defer { state.withLock { $0.refreshing = false } }
+        let since = state.withLock { $0.revokedSince }
+        let revoked = try await store.keysRevoked(since: since.addingTimeInterval(-Self.revocationOverlap))
+        let used = state.withLock { state in
+            let ids = Set(revoked.map(\.id))
+            if !ids.isEmpty { state.known = state.known.filter { !ids.contains($0.value.keyID) } }
+            if let latest = revoked.last?.revokedAt, latest > state.revokedSince { state.revokedSince = latest }
+            state.lastRefresh = now
+            let due = state.used.filter { id in state.lastNoted[id].map { now - $0 >= Self.usedInterval } ?? true }
+            for id in due { state.lastNoted[id] = now }
+            state.used = []
+            return due
+        }
+        try await store.noteKeysUsed(used, at: Date())
     }
 }
 
-/// Requires `Authorization: Bearer <key>` and puts the key's principal in the context.
+/// Requires `Authorization: Bearer <key>` and puts the key's principal in the context. A
+/// refusal is logged with the key's first characters only, and counted.
 struct KeyMiddleware: RouterMiddleware {
     typealias Context = HushRequestContext
     let authenticator: KeyAuthenticator
+    let metrics: ServerMetrics
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let header = request.headers[.authorization] else {
-            throw Problem.unauthorized("send an API key as Authorization: Bearer <key>")
+            throw refused("missing", nil, context, "send an API key as Authorization: Bearer <key>")
         }
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty else {
-            throw Problem.unauthorized("the Authorization header must be Bearer <key>")
+            throw refused("malformed", nil, context, "the Authorization header must be Bearer <key>")
         }
-        guard let principal = try await authenticator.principal(for: String(parts[1])) else {
-            throw Problem.unauthorized("the API key is not valid")
+        let key = String(parts[1])
+        guard let principal = try await authenticator.principal(for: key) else {
+            throw refused("unknown", key, context, "the API key is not valid")
         }
         var context = context
         context.principal = principal
         return try await next(request, context)
+    }
+
+    private func refused(_ reason: String, _ key: String?, _ context: Context, _ detail: String) -> Problem {
+        metrics.authenticationFailed(reason)
+        context.logger.warning("authentication failed", metadata: [
+            "auth.reason": "\(reason)", "key.prefix": "\(key.map { APIKey(secret: $0).displayPrefix } ?? "-")",
+        ])
+        return Problem.unauthorized(detail)
     }
 }

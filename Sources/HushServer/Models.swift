@@ -11,9 +11,10 @@ struct SuppressionJSON: Encodable, Sendable {
     let since: Date
     let source: String
     let eventID: Int64
+    let hold: Bool
 
     enum CodingKeys: String, CodingKey {
-        case address, contact, channel, scope, list, since, source
+        case address, contact, channel, scope, list, since, source, hold
         case eventID = "event_id"
     }
 
@@ -23,6 +24,7 @@ struct SuppressionJSON: Encodable, Sendable {
         scope = suppression.scope.path
         list = suppression.list.rawValue
         since = suppression.since
+        hold = suppression.hold
         source = suppression.source.rawValue
         eventID = suppression.eventSequence
     }

@@ -14,6 +14,7 @@ final class ServerMetrics: Sendable {
     let webhookSucceeded: Counter
     let webhookFailed: Counter
     let webhookGone: Counter
+    private let authFailures: [String: Counter]
 
     init() {
         checks = registry.makeCounter(descriptor: .init(metricName: "hush_checks", unitName: "total", helpText: "Addresses checked, single and in batches."))
@@ -23,6 +24,12 @@ final class ServerMetrics: Sendable {
         webhookSucceeded = registry.makeCounter(descriptor: attempts, labels: [("result", "succeeded")])
         webhookFailed = registry.makeCounter(descriptor: attempts, labels: [("result", "failed")])
         webhookGone = registry.makeCounter(descriptor: attempts, labels: [("result", "gone")])
+        let failures = MetricNameDescriptor(metricName: "hush_auth_failures", unitName: "total", helpText: "Requests refused for their API key, by reason.")
+        var counters: [String: Counter] = [:]
+        for reason in ["missing", "malformed", "unknown"] {
+            counters[reason] = registry.makeCounter(descriptor: failures, labels: [("reason", reason)])
+        }
+        authFailures = counters
     }
 
     private struct RouteKey: Hashable {
@@ -53,6 +60,10 @@ final class ServerMetrics: Sendable {
         }()
         metrics.requests.increment()
         metrics.latency.record(duration)
+    }
+
+    func authenticationFailed(_ reason: String) {
+        authFailures[reason]?.increment()
     }
 
     func record(_ outcome: DeliveryAttempt.Outcome) {

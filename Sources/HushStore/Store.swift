@@ -20,6 +20,12 @@ public protocol Store: Sendable {
     func keys(in organization: OrganizationID) async throws -> [APIKeyInfo]
     /// The organization and role of an unrevoked key, by the key's hash.
     func principal(forKeyHash hash: String) async throws -> Principal?
+    /// Revokes a key of the organization; false when there is no such unrevoked key.
+    func revokeKey(_ id: Int64, in organization: OrganizationID) async throws -> Bool
+    /// Keys revoked at or after `since`, with when: what every server's key cache forgets.
+    func keysRevoked(since: Date) async throws -> [(id: Int64, revokedAt: Date)]
+    /// Notes that the keys were used at `date`.
+    func noteKeysUsed(_ ids: Set<Int64>, at date: Date) async throws
 
     // MARK: Lists
     func createList(in organization: OrganizationID, _ definition: ListDefinition) async throws -> OptOutList

@@ -11,7 +11,7 @@ struct Hush: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hush",
         abstract: "Opt-outs and consent: record them, honour them at send time, prove them.",
-        subcommands: [Serve.self, Orgs.self, Keys.self, LinkKeys.self, OptOutCommand.self, CheckCommand.self, ImportCommand.self, ExportCommand.self, Webhooks.self])
+        subcommands: [Serve.self, Orgs.self, Keys.self, LinkKeys.self, OptOutCommand.self, CheckCommand.self, ImportCommand.self, ExportCommand.self, EraseCommand.self, Webhooks.self])
 }
 
 /// Options every command that opens the database takes.
@@ -170,13 +170,13 @@ struct Orgs: AsyncParsableCommand {
 }
 
 struct Keys: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Manage API keys.", subcommands: [Create.self])
+    static let configuration = CommandConfiguration(abstract: "Manage API keys.", subcommands: [Create.self, List.self, Revoke.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a key; only the key is printed, once.")
         @OptionGroup var database: DatabaseOptions
         @Option(help: "The organization the key belongs to.") var org: String = "default"
-        @Option(help: "admin or member.") var role: String = "member"
+        @Option(help: "admin, member or inbound (provider integrations: inbound messages and activities only).") var role: String = "member"
 
         func run() async throws {
             let role = try Role(parsing: role)

@@ -195,7 +195,7 @@ final class RowReader: @unchecked Sendable {
             let line = rowsRead + 1
             if row.count == 1 && row[0].trimmed.isEmpty { continue }
             var fields: [String: String] = [:]
-            for (column, value) in zip(columns, row) { fields[column] = value }
+            for (column, value) in zip(columns, row) { fields[column] = CSVLines.restored(value) }
             do {
                 batch.optOuts.append(try mapper.optOut(fields, line: line))
             } catch {

@@ -183,8 +183,8 @@ struct CLI {
         let addresses = Set(lines.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false)[0] })
         #expect(addresses.count == rows)
         #expect(addresses.contains("person0@example.com"))
-        #expect(addresses.contains("+14150000001"))
-        #expect(lines.contains("+14150000001,sms,brand,default,\(lines[2].split(separator: ",")[4]),import"))
+        #expect(addresses.contains("'+14150000001"), "a leading + is written as '+ (no formula in a spreadsheet)")
+        #expect(lines.contains("'+14150000001,sms,brand,default,\(lines[2].split(separator: ",")[4]),import"))
 
         let store = try await cli.store()
         let organization = try #require(try await store.organization(named: "default"))
@@ -317,7 +317,7 @@ struct CLI {
         let lines = exported.stdout.split(separator: "\n")
         #expect(lines.count == 3)
         #expect(lines[1].hasPrefix(#"ann@example.com,all,brand,"Promo, ""weekly""","#))
-        #expect(lines[2].hasPrefix(#"+14155550100,all,,"Promo, ""weekly""","#))
+        #expect(lines[2].hasPrefix(#"'+14155550100,all,,"Promo, ""weekly""","#))
 
         // The export reads back: every row is already in force.
         let again = try cli.run(["import", try cli.write("out.csv", exported.stdout)])

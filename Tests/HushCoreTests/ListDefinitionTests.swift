@@ -69,8 +69,8 @@ func messageThatIsBlankOrOver300CharactersIsRejected(message: String) throws {
 }
 
 @Test func keywordsAreTrimmedAndUppercasedInOrder() throws {
-    let list = try ListDefinition(name: "news", keywords: [" stop", "Unsubscribe ", "ARRÊT"])
-    #expect(list.keywords == ["STOP", "UNSUBSCRIBE", "ARRÊT"])
+    let list = try ListDefinition(name: "news", keywords: [" news off", "Promo Stop ", "ARRÊT"])
+    #expect(list.keywords == ["NEWS OFF", "PROMO STOP", "ARRÊT"])
 }
 
 @Test(arguments: [1, 50])
@@ -80,14 +80,20 @@ func keywordOfOneToFiftyCharactersIsAccepted(length: Int) throws {
 }
 
 @Test(arguments: [
-    (["STOP", ""], "keywords[1]"),
+    (["HALT", ""], "keywords[1]"),
     (["  "], "keywords[0]"),
-    (["STOP", "END", String(repeating: "k", count: 51)], "keywords[2]"),
+    (["HALT", "NOPE", String(repeating: "k", count: 51)], "keywords[2]"),
 ])
 func keywordThatIsBlankOrOverFiftyCharactersIsRejectedByPosition(keywords: [String], field: String) throws {
     let error = try #require(throws: HushError.self) { try ListDefinition(name: "news", keywords: keywords) }
     #expect(error.code == .invalidInput)
     #expect(error.field == field)
+}
+
+@Test(arguments: ["STOP", " stopall", "Unsubscribe", "cancel", "END", "quit", "START", "unstop"])
+func ctiaWordsAreNeverListKeywords(keyword: String) throws {
+    let error = try #require(throws: HushError.self) { try ListDefinition(name: "news", keywords: ["PROMO", keyword]) }
+    #expect(error.field == "keywords[1]")
 }
 
 @Test func keywordSpanningLinesIsRejected() throws {
@@ -96,9 +102,9 @@ func keywordThatIsBlankOrOverFiftyCharactersIsRejectedByPosition(keywords: [Stri
 }
 
 @Test(arguments: [
-    (["STOP", "END", "STOP"], "keywords[2]"),
-    (["stop", " STOP "], "keywords[1]"),
-    (["End", "QUIT", "end"], "keywords[2]"),
+    (["HALT", "NOPE", "HALT"], "keywords[2]"),
+    (["halt", " HALT "], "keywords[1]"),
+    (["Nope", "HALT", "nope"], "keywords[2]"),
 ])
 func keywordListedTwiceIsRejectedAtTheRepeat(keywords: [String], field: String) throws {
     let error = try #require(throws: HushError.self) { try ListDefinition(name: "news", keywords: keywords) }

@@ -77,8 +77,11 @@ public struct APIKeyInfo: Sendable, Hashable {
     public let role: Role
     public let displayPrefix: String
     public let createdAt: Date
+    /// When a server last accepted it, to the minute.
+    public let lastUsedAt: Date?
 
-    public init(id: Int64, organization: OrganizationID, role: Role, displayPrefix: String, createdAt: Date) {
+    public init(id: Int64, organization: OrganizationID, role: Role, displayPrefix: String, createdAt: Date, lastUsedAt: Date? = nil) {
+        self.lastUsedAt = lastUsedAt
         self.id = id
         self.organization = organization
         self.role = role

@@ -70,10 +70,19 @@ struct PublicPages: Sendable {
         let address = try Address(parsing: claims.address)
         let scope = try Scope(parsing: claims.scope)
         if form.first("List-Unsubscribe") == "One-Click" {
+            // A one-click unsubscribe always records something: when the link's list was deleted
+            // or no longer covers its channel, the default list takes it, and the evidence says so.
+            let channel = try Channel(parsing: claims.channel)
+            var proof = evidence(request, context, link: link, page: nil)
+            var list = claims.list.map(ListID.init(rawValue:))
+            if let named = list, !lists.contains(where: { $0.id == named && $0.definition.channels.contains(channel) }) {
+                proof.fields["link_list"] = .number(Double(named.rawValue))
+                proof.fields["recorded_on"] = .string("default: the link's list was deleted or no longer covers \(channel.rawValue)")
+                list = nil
+            }
             let optOut = OptOut(
-                subject: .address(address), channel: .only(try Channel(parsing: claims.channel)), scope: scope,
-                list: claims.list.map(ListID.init(rawValue:)), source: .oneClick, actor: "link:\(link.tokenID)",
-                evidence: evidence(request, context, link: link, page: nil))
+                subject: .address(address), channel: .only(channel), scope: scope, list: list, source: .oneClick,
+                actor: "link:\(link.tokenID)", evidence: proof)
             let outcome = try await store.record(optOut, in: organization.id)
             metrics.optOutsRecorded.increment(by: Int64(outcome.events.count))
             var headers = HTTPFields()

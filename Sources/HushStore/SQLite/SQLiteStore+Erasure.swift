@@ -27,12 +27,28 @@ extension SQLiteStore {
                 UPDATE webhook_outbox SET data = json_set(data, '$.address', NULL, '$.evidence', json('{}')) WHERE address_id = ?
                 """, arguments: [addressID])
             try db.execute(sql: """
-                UPDATE webhook_outbox SET data = json_set(data, '$.address', NULL)
+                UPDATE webhook_outbox SET data = json_set(data, '$.address', NULL, '$.confirm_url', NULL)
                 WHERE org_id = ? AND kind = 'opt_in.requested' AND json_extract(data, '$.address') = ?
                 """, arguments: [organization.rawValue, address.normalized])
             // Pending opt-ins hold the address in clear; they go too.
+            try db.execute(sql: """
+                DELETE FROM opt_in_request_lifts WHERE request_id IN (SELECT id FROM opt_in_requests WHERE org_id = ? AND address = ?)
+                """, arguments: [organization.rawValue, address.normalized])
             try db.execute(sql: "DELETE FROM opt_in_requests WHERE org_id = ? AND address = ?",
                            arguments: [organization.rawValue, address.normalized])
+            // Send reports name the address as the sender gave it: it becomes its hash there.
+            var quoted = JSONWriter()
+            quoted.string(address.normalized)
+            var replacement = JSONWriter()
+            replacement.string(hashed)
+            try db.execute(sql: """
+                UPDATE send_reports SET entries = CAST(replace(CAST(entries AS TEXT), ?, ?) AS BLOB)
+                WHERE send_id IN (SELECT id FROM sends WHERE org_id = ?) AND instr(CAST(entries AS TEXT), ?) > 0
+                """, arguments: [
+                    "\"address\":" + String(decoding: quoted.bytes, as: UTF8.self),
+                    "\"address\":" + String(decoding: replacement.bytes, as: UTF8.self), organization.rawValue,
+                    "\"address\":" + String(decoding: quoted.bytes, as: UTF8.self),
+                ])
             let encoder = JSONEncoder()
             try db.execute(sql: """
                 INSERT INTO erasures (org_id, erased_key, event_seqs, contact_ids, erased_at) VALUES (?, ?, ?, ?, ?)

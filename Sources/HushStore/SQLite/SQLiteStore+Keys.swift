@@ -21,11 +21,42 @@ extension SQLiteStore {
     public func keys(in organization: OrganizationID) async throws -> [APIKeyInfo] {
         try await read { db in
             try Row.fetchAll(db, sql: """
-                SELECT id, role, display_prefix, created_at FROM api_keys WHERE org_id = ? AND revoked_at IS NULL ORDER BY id
+                SELECT id, role, display_prefix, created_at, last_used_at FROM api_keys WHERE org_id = ? AND revoked_at IS NULL ORDER BY id
                 """, arguments: [organization.rawValue]).map { row in
-                APIKeyInfo(
+                let used: Int64? = row[4]
+                return APIKeyInfo(
                     id: row[0], organization: organization, role: try Role(parsing: row[1]), displayPrefix: row[2],
-                    createdAt: SQLiteCoding.date(row[3]))
+                    createdAt: SQLiteCoding.date(row[3]), lastUsedAt: used.map(SQLiteCoding.date))
+            }
+        }
+    }
+
+    public func revokeKey(_ id: Int64, in organization: OrganizationID) async throws -> Bool {
+        let now = SQLiteCoding.milliseconds(configuration.now())
+        return try await storageErrors {
+            try await pool.write { db in
+                try db.execute(sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND org_id = ? AND revoked_at IS NULL",
+                               arguments: [now, id, organization.rawValue])
+                return db.changesCount == 1
+            }
+        }
+    }
+
+    public func keysRevoked(since: Date) async throws -> [(id: Int64, revokedAt: Date)] {
+        try await read { db in
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT id, revoked_at FROM api_keys WHERE revoked_at >= ? ORDER BY revoked_at"),
+                             arguments: [SQLiteCoding.milliseconds(since)]).map { row in (row[0], SQLiteCoding.date(row[1])) }
+        }
+    }
+
+    public func noteKeysUsed(_ ids: Set<Int64>, at date: Date) async throws {
+        guard !ids.isEmpty else { return }
+        let when = SQLiteCoding.milliseconds(date)
+        try await storageErrors {
+            try await pool.write { db in
+                for id in ids {
+                    try db.execute(sql: "UPDATE api_keys SET last_used_at = ? WHERE id = ?", arguments: [when, id])
+                }
             }
         }
     }

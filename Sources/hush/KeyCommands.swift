@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import HushCore
+import HushStore
+
+extension Keys {
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the organization's keys: id, role, prefix, created, last used. Never the keys.")
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var organization: OrganizationOption
+
+        func run() async throws {
+            let keys = try await database.withStore { store in
+                try await store.keys(in: try await organization.resolve(in: store).id)
+            }
+            let formatter = ISO8601DateFormatter()
+            print("id\trole\tprefix\tcreated\tlast_used")
+            for key in keys {
+                print("\(key.id)\t\(key.role.rawValue)\t\(key.displayPrefix)\t\(formatter.string(from: key.createdAt))\t\(key.lastUsedAt.map(formatter.string) ?? "-")")
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a key: every server on the database refuses it within a second.")
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var organization: OrganizationOption
+        @Argument(help: "The key's id (hush keys list).") var id: Int64
+
+        func run() async throws {
+            let revoked = try await database.withStore { store in
+                try await store.revokeKey(id, in: try await organization.resolve(in: store).id)
+            }
+            guard revoked else { throw ValidationError("no unrevoked key \(id) in this organization") }
+            print("revoked key \(id)")
+        }
+    }
+}
+
+struct EraseCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "erase",
+        abstract: "Erase an address: only a keyed hash stays, so its opt-outs are still honoured.")
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var organization: OrganizationOption
+    @Argument(help: "An email address or a phone number.") var address: String
+
+    func run() async throws {
+        let (erased, held) = try await database.withStore { store in
+            let organization = try await organization.resolve(in: store)
+            let parsed = try Address(parsing: address, region: organization.settings.defaultRegion)
+            let erased = try await store.erase(parsed, in: organization.id)
+            return (erased, try await store.suppressions(of: parsed, in: organization.id).count)
+        }
+        print(erased ? "erased; \(held) opt-outs still honoured by hash" : "nothing to erase; \(held) opt-outs honoured by hash")
+    }
+}
