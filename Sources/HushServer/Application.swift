@@ -28,6 +28,12 @@ public struct ServerConfiguration: Sendable {
     public var confirmLinkLifetime: Duration
     /// How often the key cache reads revocations (a revoked key is refused within this).
     public var keyRefreshInterval: Duration = KeyAuthenticator.defaultRefreshInterval
+    /// When set, `/metrics` answers only `Authorization: Bearer <token>`.
+    public var metricsToken: String?
+    /// Logs a line per request: method, route, status, duration, key id (no address, no query).
+    public var accessLog = false
+    /// Proxies whose forwarded client address is believed.
+    public var trustedProxies = TrustedProxies()
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, publicURL: String? = nil, unsubscribeMailto: String? = nil,
@@ -85,11 +91,21 @@ public enum HushServer {
         store: any Store, configuration: ServerConfiguration = ServerConfiguration(), metrics: ServerMetrics = ServerMetrics()
     ) -> (router: Router<HushRequestContext>, operations: [String]) {
         let router = Router(context: HushRequestContext.self)
+        let authenticator = KeyAuthenticator(store: store, refreshInterval: configuration.keyRefreshInterval)
+        router.add(middleware: SecurityHeadersMiddleware())
+        if !configuration.trustedProxies.ranges.isEmpty { router.add(middleware: ClientAddressMiddleware(proxies: configuration.trustedProxies)) }
+        if configuration.accessLog { router.add(middleware: AccessLogMiddleware(authenticator: authenticator)) }
         router.add(middleware: MetricsMiddleware(metrics: metrics))
         router.add(middleware: ProblemMiddleware())
 
         router.get("health") { _, _ in JSONBody(["status": "ok"]) }
-        router.get("metrics") { _, _ in
+        router.get("metrics") { request, _ in
+            if let token = configuration.metricsToken {
+                let given = request.headers[.authorization] ?? ""
+                guard Array(given.utf8).constantTimeEquals(Array("Bearer \(token)".utf8)) else {
+                    throw Problem.unauthorized("/metrics needs Authorization: Bearer <metrics token>")
+                }
+            }
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: metrics.render(store: store))))
@@ -111,7 +127,6 @@ public enum HushServer {
             twilioLimiter: RateLimiter(perMinute: configuration.inboundRequestsPerMinute))
         inbound.registerTwilio(on: router)
 
-        let authenticator = KeyAuthenticator(store: store, refreshInterval: configuration.keyRefreshInterval)
         let v1 = V1Group(router.group("v1").add(middleware: KeyMiddleware(authenticator: authenticator, metrics: metrics)))
         KeyRoutes(store: store).register(on: v1)
         ErasureRoutes(store: store).register(on: v1)

@@ -37,6 +37,11 @@ final class KeyAuthenticator: Sendable {
         state = Mutex(State(lastRefresh: .now, revokedSince: Date().addingTimeInterval(-Self.revocationOverlap)))
     }
 
+    /// The principal of a key this process already accepted, without asking the database.
+    func cachedPrincipal(for key: String) -> Principal? {
+        state.withLock { $0.known[key] }
+    }
+
     func principal(for key: String) async throws -> Principal? {
         try await refreshIfDue()
         let principal: Principal

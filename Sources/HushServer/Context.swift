@@ -11,8 +11,9 @@ public struct HushRequestContext: RequestContext {
     /// Set by the key middleware on every `/v1` route.
     public var principal: Principal?
 
-    /// The peer's IP address, for rate limits and the evidence of public writes.
-    public let remoteIP: String
+    /// The client's IP address, for rate limits and the evidence of public writes: the peer's,
+    /// or behind a trusted proxy the address it forwards for.
+    public var remoteIP: String
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

@@ -14,6 +14,13 @@ public struct Problem: Error, Encodable, Sendable {
     public let status: Int
     public let detail: String
     public let errors: [FieldError]
+    /// Set on failures the log describes in full.
+    public var requestID: String?
+
+    enum CodingKeys: String, CodingKey {
+        case type, title, status, detail, errors
+        case requestID = "request_id"
+    }
 
     init(_ status: HTTPResponse.Status, type: String, detail: String, errors: [FieldError] = []) {
         self.type = "https://hush.dev/problems/" + type
@@ -48,6 +55,15 @@ public struct Problem: Error, Encodable, Sendable {
         }
     }
 
+    /// The same problem, its detail naming the request id the log has.
+    func quoting(requestID id: String) -> Problem {
+        var quoted = Problem(
+            HTTPResponse.Status(code: status), type: String(type.dropFirst("https://hush.dev/problems/".count)),
+            detail: detail + " (request id \(id))", errors: errors)
+        quoted.requestID = id
+        return quoted
+    }
+
     func response() -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -64,9 +80,16 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch {
-            let problem = Self.problem(for: error)
-            if problem.status >= 500 {
-                context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+            var problem = Self.problem(for: error)
+            let underlying = (error as? HushError)?.underlying
+            if problem.status >= 500 || underlying != nil {
+                // The client gets a fixed sentence and an id to quote; the log gets everything.
+                let id = String(UInt64.random(in: 0...UInt64.max), radix: 36)
+                context.logger.error("request failed", metadata: [
+                    "request.id": "\(id)", "route": "\(context.endpointPath ?? "unmatched")",
+                    "error": "\(underlying ?? String(reflecting: error))",
+                ])
+                problem = problem.quoting(requestID: id)
             }
             return problem.response()
         }

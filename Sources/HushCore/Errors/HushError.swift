@@ -39,11 +39,15 @@ public struct HushError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The input field the error is about, in the API's snake_case (`address`, `scope`, ...).
     public let field: String?
     public let message: String
+    /// What failed underneath (the database's own words), for the log only: never shown to a
+    /// client.
+    public let underlying: String?
 
-    public init(_ code: Code, field: String? = nil, _ message: String) {
+    public init(_ code: Code, field: String? = nil, _ message: String, underlying: String? = nil) {
         self.code = code
         self.field = field
         self.message = message
+        self.underlying = underlying
     }
 
     public static func invalid(_ field: String, _ message: String) -> HushError {

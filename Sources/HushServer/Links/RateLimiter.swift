@@ -36,8 +36,13 @@ struct RateLimitMiddleware: RouterMiddleware {
     typealias Context = HushRequestContext
     let limiter: RateLimiter
 
+    /// A post to an unsubscribe link (one-click among them) is counted against its link, never
+    /// its IP: mail providers send one-clicks for many people from few addresses.
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard limiter.allow(context.remoteIP) else {
+        let path = request.uri.path
+        let key = request.method == .post && path.hasPrefix("/u/") && !path.hasSuffix("/resubscribe")
+            ? "link:" + path.dropFirst(3) : context.remoteIP
+        guard limiter.allow(key) else {
             var response = PageText.render("message", status: .tooManyRequests, [
                 "title": PageText.string("too_many_title"), "brand": Brand(nil).values,
                 "heading": PageText.string("too_many_title"), "text": PageText.string("too_many_text"),

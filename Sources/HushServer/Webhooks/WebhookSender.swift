@@ -59,21 +59,22 @@ public struct WebhookSender: Service {
     }
 
     public func run() async throws {
+        // Redirects stay off: following one would reach a host nobody checked.
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
         configuration.timeout = .init(connect: .seconds(min(5, settings.timeout.components.seconds + 1)))
         configuration.httpVersion = .http1Only
-        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        let clients = WebhookHTTPClients(configuration: configuration, capacity: max(64, 2 * settings.concurrency))
         do {
             try await store.releaseDeliveryLeases()
             try await cancelWhenGracefulShutdown {
-                try await self.loop(client)
+                try await self.loop(clients)
             }
         } catch is CancellationError {
         } catch {
-            try? await client.shutdown()
+            try? await clients.shutdown()
             throw error
         }
-        try await client.shutdown()
+        try await clients.shutdown()
     }
 
     private enum Finished: Sendable {
@@ -81,7 +82,7 @@ public struct WebhookSender: Service {
         case tick
     }
 
-    private func loop(_ client: HTTPClient) async throws {
+    private func loop(_ clients: WebhookHTTPClients) async throws {
         try await withThrowingTaskGroup(of: Finished.self) { group in
             var busy: Set<Int64> = []
             var ticking = false
@@ -101,7 +102,7 @@ public struct WebhookSender: Service {
                         let endpoint = batch[0].endpoint.id
                         busy.insert(endpoint)
                         group.addTask {
-                            await self.send(batch, client: client)
+                            await self.send(batch, clients: clients)
                             return .endpoint(endpoint)
                         }
                     }
@@ -123,26 +124,30 @@ public struct WebhookSender: Service {
         }
     }
 
-    /// Sends one endpoint's deliveries in order, stopping at the first failure; what follows it
-    /// keeps its place. Results are written together, at most every 100 ms.
-    func send(_ batch: [ClaimedDelivery], client: HTTPClient) async {
+    /// Sends one endpoint's deliveries. The target is resolved and checked again, as it may
+    /// resolve elsewhere than when it was saved, and the whole batch connects to the address
+    /// checked here, never to a later answer for the name.
+    func send(_ batch: [ClaimedDelivery], clients: WebhookHTTPClients) async {
+        let destination: WebhookDestination
+        do {
+            destination = try await WebhookTarget.destination(for: batch[0].endpoint.url, allowPrivate: settings.allowPrivateTargets)
+        } catch {
+            let refused = "refused: \(error.message)"
+            await send(batch) { failure($0, status: nil, body: nil, error: refused, retryAfter: nil) }
+            return
+        }
+        await clients.withClient(host: destination.host, pinnedTo: destination.pinnedAddress) { client in
+            await send(batch) { await self.attempt($0, client: client) }
+        }
+    }
+
+    /// Makes the attempts in order, stopping at the first failure; what follows it keeps its
+    /// place. Results are written together, at most every 100 ms.
+    private func send(_ batch: [ClaimedDelivery], by attempting: (ClaimedDelivery) async -> DeliveryAttempt) async {
         var results: [DeliveryAttempt] = []
         var lastWrite = ContinuousClock.now
-        let endpoint = batch[0].endpoint
-        // The target may resolve elsewhere than when it was saved.
-        var target: String?
-        do {
-            try await WebhookTarget.check(endpoint.url, allowPrivate: settings.allowPrivateTargets)
-        } catch {
-            target = "refused: \(error.message)"
-        }
         for (offset, delivery) in batch.enumerated() {
-            let attempt: DeliveryAttempt
-            if let refused = target {
-                attempt = failure(delivery, status: nil, body: nil, error: refused, retryAfter: nil)
-            } else {
-                attempt = await self.attempt(delivery, client: client)
-            }
+            let attempt = await attempting(delivery)
             results.append(attempt)
             metrics.record(attempt.outcome)
             guard case .succeeded = attempt.outcome else {

@@ -161,11 +161,23 @@ func storageErrors<T>(_ body: () async throws -> T) async throws -> T {
     } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
         throw constraintError(error)
     } catch {
-        throw HushError(.storage, "the database failed and nothing was applied: \(error)")
+        throw HushError(.storage, "the database failed and nothing was applied", underlying: String(reflecting: error))
     }
 }
 
-/// A constraint the database enforced, reported as a conflict.
+/// A constraint the database enforced, reported as a conflict naming the field it is about
+/// when the constraint is a known one; the database's text goes to the log only.
 func constraintError(_ error: DatabaseError) -> HushError {
-    HushError(.conflict, "the change conflicts with stored data: \(error.message ?? "constraint failed")")
+    let text = error.message ?? ""
+    let known: [(constraint: String, field: String, message: String)] = [
+        ("lists.org_id, lists.name", "name", "a list with this name already exists"),
+        ("list_keywords.org_id, list_keywords.keyword", "keywords", "a keyword belongs to another list"),
+        ("rulesets.org_id, rulesets.name", "name", "a ruleset with this name already exists"),
+        ("organizations.name", "name", "an organization with this name already exists"),
+        ("webhook_endpoints.owner_list", "webhook_url", "the list already has a webhook endpoint"),
+    ]
+    if let match = known.first(where: { text.contains($0.constraint) }) {
+        return HushError(.conflict, field: match.field, match.message, underlying: String(reflecting: error))
+    }
+    return HushError(.conflict, "the change conflicts with stored data; nothing was applied", underlying: String(reflecting: error))
 }
