@@ -51,6 +51,7 @@ public struct Problem: Error, Encodable, Sendable {
         case .storage: self.init(.serviceUnavailable, type: "storage", detail: error.message, errors: errors)
         case .limitExceeded: self.init(.unprocessableContent, type: "limit_exceeded", detail: error.message, errors: errors)
         case .rateLimited: self.init(.tooManyRequests, type: "rate_limited", detail: error.message, errors: errors)
+        case .expired: self.init(.gone, type: "expired", detail: error.message, errors: errors)
         default: self.init(.internalServerError, type: error.code.description, detail: error.message, errors: errors)
         }
     }

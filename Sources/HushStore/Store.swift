@@ -53,6 +53,8 @@ public protocol Store: Sendable {
     /// The link signing keys, newest first; one is created on first use.
     func linkKeys() async throws -> [LinkKey]
     func rotateLinkKey() async throws -> LinkKey
+    /// Retires a link key; false when no such key is in use.
+    func retireLinkKey(_ id: String) async throws -> Bool
     /// Stores a pending opt-in with the suppressions it may lift and announces it
     /// (`opt_in.requested`, carrying `confirmURL(stored)`), in one transaction. When one is
     /// already pending and unexpired for the same address, channel, scope and list, that one is

@@ -194,7 +194,7 @@ struct Keys: AsyncParsableCommand {
 struct LinkKeys: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "link-keys", abstract: "Manage the keys unsubscribe and confirmation links are signed with.",
-        subcommands: [Rotate.self])
+        subcommands: [Rotate.self, Retire.self])
 
     struct Rotate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

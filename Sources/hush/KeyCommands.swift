@@ -55,3 +55,18 @@ struct EraseCommand: AsyncParsableCommand {
         print(erased ? "erased; \(held) opt-outs still honoured by hash" : "nothing to erase; \(held) opt-outs honoured by hash")
     }
 }
+
+extension LinkKeys {
+    struct Retire: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Retire a link key: links signed with it show the expired page (on a running server within a minute).")
+        @OptionGroup var database: DatabaseOptions
+        @Argument(help: "The key's id, as `hush link-keys rotate` printed it.") var id: String
+
+        func run() async throws {
+            let retired = try await database.withStore { store in try await store.retireLinkKey(id) }
+            guard retired else { throw ValidationError("no link key \(id) in use") }
+            print("retired link key \(id)")
+        }
+    }
+}

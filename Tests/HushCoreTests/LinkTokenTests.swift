@@ -35,6 +35,30 @@ import Testing
         #expect(throws: HushError.self) { try unknownKey.verify(token) }
     }
 
+    @Test func onlyTheCanonicalSpellingOfASignatureIsAccepted() throws {
+        let signer = try LinkSigner(keys: [LinkKey.generate()])
+        let token = signer.sign(claims)
+        // 32 bytes in base64url end in a character carrying 2 unused bits: flipping them spells
+        // the same bytes another way.
+        let last = try #require(token.last)
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+        let value = try #require(alphabet.firstIndex(of: last))
+        let respelled = String(token.dropLast()) + String(alphabet[value ^ 1])
+        #expect(Data(base64URLEncoded: String(respelled.split(separator: ".")[3])) == Data(base64URLEncoded: String(token.split(separator: ".")[3])))
+        let error = try #require(throws: HushError.self) { try signer.verify(respelled) }
+        #expect(error.field == "token")
+    }
+
+    @Test func aRetiredKeysLinksHaveExpired() throws {
+        let old = LinkKey.generate()
+        let token = try LinkSigner(keys: [old]).sign(claims)
+        var retired = old
+        retired.retired = true
+        let signer = try LinkSigner(keys: [LinkKey.generate(), retired])
+        let error = try #require(throws: HushError.self) { try signer.verify(token) }
+        #expect(error.code == .expired)
+    }
+
     @Test func rotatedKeysKeepOldLinksWorking() throws {
         let old = LinkKey.generate()
         let token = try LinkSigner(keys: [old]).sign(claims)

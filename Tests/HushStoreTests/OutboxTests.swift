@@ -106,4 +106,14 @@ import Testing
         let replayed = try #require(again.first?.last)
         #expect(replayed.event.webhookID(endpoint: endpoint.id) == first.event.webhookID(endpoint: endpoint.id))
     }
+
+    @Test func aReplaySkipsEventsAlreadyPendingForTheEndpoint() async throws {
+        let test = try await TestStore()
+        let endpoint = try await endpoint(test)
+        _ = try await test.optOut("ann@example.com")
+        _ = try await test.optOut("bob@example.com")
+        let replayed = try await test.store.replay(endpoint.id, from: 1, limit: 100, in: test.id)
+        #expect(replayed.queued == 0, "both are still pending: nothing is queued twice")
+        #expect(try await counts(test) == (2, 2))
+    }
 }

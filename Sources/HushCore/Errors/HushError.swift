@@ -11,6 +11,7 @@ public struct HushError: Error, Hashable, Sendable, CustomStringConvertible {
             case storage = "storage"
             case limitExceeded = "limit_exceeded"
             case rateLimited = "rate_limited"
+            case expired = "expired"
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -31,6 +32,8 @@ public struct HushError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let limitExceeded = Code(.limitExceeded)
         /// Too many requests for now; the caller tries again later.
         public static let rateLimited = Code(.rateLimited)
+        /// What was asked for existed and no longer works (a link whose key was retired).
+        public static let expired = Code(.expired)
 
         public var description: String { value.rawValue }
     }

@@ -48,14 +48,17 @@ public struct LinkClaims: Hashable, Sendable, Codable {
 }
 
 /// A secret links are signed with, named by an id so keys can rotate: new links use the newest
-/// key, and links signed with older keys keep working as long as their key is kept.
+/// key, and links signed with older keys keep working until their key is retired.
 public struct LinkKey: Hashable, Sendable {
     public let id: String
     public let secret: [UInt8]
+    /// A retired key signs nothing and verifies nothing: its links show the expired page.
+    public var retired: Bool
 
-    public init(id: String, secret: [UInt8]) {
+    public init(id: String, secret: [UInt8], retired: Bool = false) {
         self.id = id
         self.secret = secret
+        self.retired = retired
     }
 
     public static func generate() -> LinkKey {
@@ -71,13 +74,15 @@ public struct LinkKey: Hashable, Sendable {
 public struct LinkSigner: Sendable {
     public static let version = "v1"
     private let keys: [String: LinkKey]
+    private let retired: Set<String>
     private let active: LinkKey
 
-    /// `keys` newest first: the first signs.
+    /// `keys` newest first: the first that is not retired signs.
     public init(keys: [LinkKey]) throws(HushError) {
-        guard let first = keys.first else { throw HushError(.storage, "no link signing key") }
+        guard let first = keys.first(where: { !$0.retired }) else { throw HushError(.storage, "no link signing key") }
         active = first
-        self.keys = Dictionary(keys.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        self.keys = Dictionary(keys.filter { !$0.retired }.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        retired = Set(keys.filter(\.retired).map(\.id))
     }
 
     public func sign(_ claims: LinkClaims) -> String {
@@ -96,15 +101,19 @@ public struct LinkSigner: Sendable {
             throw .invalid("token", "this link is not complete; copy the whole link from the message")
         }
         guard let key = keys[String(parts[1])] else {
+            if retired.contains(String(parts[1])) {
+                throw HushError(.expired, field: "token", "this link has expired; ask the sender for a new one")
+            }
             throw .invalid("token", "this link was not issued by this service")
         }
         let signed = parts[0...2].joined(separator: ".")
-        guard let signature = Data(base64URLEncoded: String(parts[3])),
+        // Only the canonical spelling: another one that decodes to the same bytes is refused.
+        guard let signature = Data(base64URLEncoded: String(parts[3])), signature.base64URLEncoded() == parts[3],
               HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: Data(signed.utf8), using: SymmetricKey(data: key.secret))
         else {
             throw .invalid("token", "this link has been altered or cut short; copy the whole link from the message")
         }
-        guard let payload = Data(base64URLEncoded: String(parts[2])),
+        guard let payload = Data(base64URLEncoded: String(parts[2])), payload.base64URLEncoded() == parts[2],
               let claims = try? JSONDecoder().decode(LinkClaims.self, from: payload)
         else {
             throw .invalid("token", "this link cannot be read")

@@ -13,36 +13,53 @@ public enum JSONScanner {
 
     /// The same within a slice; indices are the slice's own.
     public static func valueEnd(_ bytes: ArraySlice<UInt8>, from start: Int) -> Int? {
-        var index = start
-        var depth = 0
-        var inString = false
-        while index < bytes.endIndex {
-            let byte = bytes[index]
-            if inString {
-                if byte == UInt8(ascii: "\\") {
-                    index += 2
-                    continue
+        guard start < bytes.endIndex else { return nil }
+        var scan = ValueScan()
+        return scan.length(of: bytes[start...]).map { start + $0 }
+    }
+
+    /// A search for one value's end that stops where the bytes run out and resumes there when
+    /// more arrive: each byte is read once, however the value is split.
+    public struct ValueScan: Sendable {
+        /// How many of the value's bytes have been read.
+        public private(set) var read = 0
+        private var depth = 0
+        private var inString = false
+        private var escaped = false
+
+        public init() {}
+
+        /// The value's length once `value` (its bytes from the first, as far as they have
+        /// arrived; the same start each call) holds all of it; nil while more are needed.
+        public mutating func length(of value: ArraySlice<UInt8>) -> Int? {
+            while read < value.count {
+                let byte = value[value.startIndex + read]
+                if escaped {
+                    escaped = false
+                } else if inString {
+                    if byte == UInt8(ascii: "\\") {
+                        escaped = true
+                    } else if byte == UInt8(ascii: "\"") {
+                        inString = false
+                        if depth == 0 { return read + 1 }
+                    }
+                } else {
+                    switch byte {
+                    case UInt8(ascii: "\""): inString = true
+                    case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
+                    case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                        if depth == 0 { return read }
+                        depth -= 1
+                        if depth == 0 { return read + 1 }
+                    case UInt8(ascii: ","), 0x20, 0x0A, 0x0D, 0x09:
+                        if depth == 0 { return read }
+                    default: break
+                    }
                 }
-                if byte == UInt8(ascii: "\"") {
-                    inString = false
-                    if depth == 0 { return index + 1 }
-                }
-            } else {
-                switch byte {
-                case UInt8(ascii: "\""): inString = true
-                case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
-                case UInt8(ascii: "}"), UInt8(ascii: "]"):
-                    if depth == 0 { return index }
-                    depth -= 1
-                    if depth == 0 { return index + 1 }
-                case UInt8(ascii: ","), 0x20, 0x0A, 0x0D, 0x09:
-                    if depth == 0 { return index }
-                default: break
-                }
+                read += 1
             }
-            index += 1
+            return nil
         }
-        return nil
     }
 
     /// The members of a JSON object, as raw keys (without quotes) and raw values, in order;

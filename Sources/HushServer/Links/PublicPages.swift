@@ -277,7 +277,11 @@ struct PublicPages: Sendable {
             return try await body()
         } catch {
             let problem = ProblemMiddleware<HushRequestContext>.problem(for: error)
-            let heading = problem.status == 403 ? PageText.string("form_expired_title") : PageText.string("invalid_title")
+            let heading = switch problem.status {
+            case 403: PageText.string("form_expired_title")
+            case 410: PageText.string("confirm_expired_title")
+            default: PageText.string("invalid_title")
+            }
             return PageText.render("message", status: HTTPResponse.Status(code: problem.status), [
                 "title": heading, "brand": Brand(nil).values, "heading": heading, "text": problem.detail,
             ])

@@ -4,7 +4,19 @@ import HushCore
 /// Reads a JSON object whose `recipients` array may hold a million entries, as the body arrives:
 /// the other fields are kept raw (they are small), and each recipient is handed out as soon as
 /// it is complete. Only the unread tail of the body is held, never the whole document.
+///
+/// A value that is still arriving is read on from where the last chunk stopped, so each byte is
+/// looked at once however the body is split; a value longer than its limit is refused as soon as
+/// it passes the limit, without waiting for the rest of it.
 struct RecipientStream {
+    /// One recipient's JSON: room for the longest valid address, contact and ref even written
+    /// all in `\u` escapes (about 5 KiB).
+    static let maximumRecipientBytes = 8 * 1024
+    /// Each other top-level field's JSON (`name`, `campaign`, `channel`, `scope`, `lists`).
+    static let maximumFieldBytes = 64 * 1024
+    /// A field name's JSON; the longest name, all in `\u` escapes, takes 62.
+    static let maximumKeyBytes = 256
+
     /// A recipient as sent: an address, or `{address, contact?, ref?}`.
     struct Recipient: Sendable {
         let address: String
@@ -27,6 +39,10 @@ struct RecipientStream {
     private var buffer: [UInt8] = []
     private var cursor = 0
     private var state = State.start
+    /// How far the value at `cursor` has been read, kept from one chunk to the next.
+    private var scan = JSONScanner.ValueScan()
+    /// Bytes read while looking for where values end: each at most once, so never more than the body.
+    private(set) var scanned = 0
     private var seenKeys: Set<String> = []
     /// The top-level fields other than `recipients`, as raw JSON.
     private(set) var fields: [String: [UInt8]] = [:]
@@ -74,7 +90,7 @@ struct RecipientStream {
                 return true
             }
             guard byte == UInt8(ascii: "\"") else { throw Problem.invalid("body", "expected a field name in the JSON body") }
-            guard let end = JSONScanner.valueEnd(buffer, from: cursor) else { return false }
+            guard let end = try valueEnd(limit: Self.maximumKeyBytes, refusal: { _ in Self.longKey }) else { return false }
             let key = try Self.string(buffer[cursor..<end], field: "body")
             guard allowedFields.contains(key) || key == "recipients" else {
                 throw Problem.invalid(key, "unknown field \"\(key)\"")
@@ -87,7 +103,7 @@ struct RecipientStream {
             cursor += 1
             state = key == "recipients" ? .recipientsStart : .value(key)
         case .value(let key):
-            guard let end = JSONScanner.valueEnd(buffer, from: cursor) else { return false }
+            guard let end = try valueEnd(limit: Self.maximumFieldBytes, refusal: { Self.oversized($0, field: key) }) else { return false }
             fields[key] = Array(buffer[cursor..<end])
             cursor = end
             state = .afterValue
@@ -114,7 +130,8 @@ struct RecipientStream {
                 state = .element
             }
         case .element:
-            guard let end = JSONScanner.valueEnd(buffer, from: cursor) else { return false }
+            let index = count
+            guard let end = try valueEnd(limit: Self.maximumRecipientBytes, refusal: { Self.oversized($0, index: index) }) else { return false }
             guard count < Send.maximumRecipients else {
                 throw Problem.invalid("recipients", "at most \(Send.maximumRecipients) recipients per send")
             }
@@ -135,12 +152,83 @@ struct RecipientStream {
         return true
     }
 
+    /// Where the value at `cursor` ends, reading on from where the last call stopped; nil while
+    /// more bytes are needed. A value over `limit` bytes is refused, with the first `limit + 1`
+    /// of its bytes, as soon as they are here, so the answer is the same however the body is split.
+    private mutating func valueEnd(limit: Int, refusal: (ArraySlice<UInt8>) -> Problem) throws -> Int? {
+        let window = buffer[cursor..<min(buffer.count, cursor + limit + 1)]
+        let before = scan.read
+        let length = scan.length(of: window)
+        scanned += (length ?? scan.read) - before
+        if let length, length <= limit {
+            scan = JSONScanner.ValueScan()
+            return cursor + length
+        }
+        guard length != nil || scan.read > limit else { return nil }
+        throw refusal(window)
+    }
+
     private mutating func skipSpace() {
         while cursor < buffer.count, Self.isSpace(buffer[cursor]) { cursor += 1 }
     }
 
     private static func isSpace(_ byte: UInt8) -> Bool {
         byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09
+    }
+
+    // MARK: Limits
+
+    private static var longKey: Problem {
+        Problem.invalid("body", "a field name is longer than \(maximumKeyBytes) bytes; a send has name, campaign, channel, scope, lists and recipients")
+    }
+
+    /// The problem with a top-level field over `maximumFieldBytes`, given its first bytes.
+    static func oversized(_ start: ArraySlice<UInt8>, field: String) -> Problem {
+        if ["name", "campaign"].contains(field), start.first == UInt8(ascii: "\"") {
+            return Problem.invalid(field, "\(field) is longer than \(Send.maximumNameLength) characters")
+        }
+        return Problem.invalid(field, "\(field) is longer than \(maximumFieldBytes / 1024) KiB of JSON")
+    }
+
+    /// The problem with a recipient over `maximumRecipientBytes`, given its first bytes past the
+    /// limit: named by the member still open there (`recipients[3].ref`), or else the recipient.
+    static func oversized(_ start: ArraySlice<UInt8>, index: Int) -> Problem {
+        let field = "recipients[\(index)]"
+        guard let member = openMember(start) else {
+            return Problem.invalid(field, "a recipient is longer than \(maximumRecipientBytes) bytes of JSON")
+        }
+        // This much of a ref is over its limit even written all in `\u` escapes.
+        if member.name == "ref", member.read > 6 * Send.maximumReferenceLength + 12 {
+            return Problem.invalid("\(field).ref", "ref is longer than \(Send.maximumReferenceLength) bytes")
+        }
+        return Problem.invalid("\(field).\(member.name)", "\(member.name) is too long: a recipient is at most \(maximumRecipientBytes) bytes of JSON")
+    }
+
+    /// The member of a recipient object (address, contact or ref) whose value `object` ends
+    /// inside, and how many of its bytes are there.
+    private static func openMember(_ object: ArraySlice<UInt8>) -> (name: String, read: Int)? {
+        guard object.first == UInt8(ascii: "{") else { return nil }
+        var cursor = object.startIndex + 1
+        func skip() { while cursor < object.endIndex, isSpace(object[cursor]) { cursor += 1 } }
+        while true {
+            skip()
+            guard cursor < object.endIndex, object[cursor] == UInt8(ascii: "\""),
+                  let keyEnd = JSONScanner.valueEnd(object, from: cursor) else { return nil }
+            let key = String(decoding: object[(cursor + 1)..<(keyEnd - 1)], as: UTF8.self)
+            cursor = keyEnd
+            skip()
+            guard cursor < object.endIndex, object[cursor] == UInt8(ascii: ":") else { return nil }
+            cursor += 1
+            skip()
+            guard cursor < object.endIndex else { return nil }
+            guard let valueEnd = JSONScanner.valueEnd(object, from: cursor) else {
+                return ["address", "contact", "ref"].contains(key) ? (key, object.endIndex - cursor) : nil
+            }
+            cursor = valueEnd
+            skip()
+            guard cursor < object.endIndex, object[cursor] == UInt8(ascii: ",") else { return nil }
+            cursor += 1
+        }
     }
 
     /// A JSON string's value; the common case (no escapes) without a decoder.

@@ -3,15 +3,28 @@ import GRDB
 import HushCore
 
 extension SQLiteStore {
-    /// The link signing keys, newest first; the first is created on first use.
+    /// The link signing keys, newest first, retired ones marked; a key is created when none
+    /// can sign.
     public func linkKeys() async throws -> [LinkKey] {
         let keys = try await read { db in try Self.linkKeys(db) }
-        if !keys.isEmpty { return keys }
+        if keys.contains(where: { !$0.retired }) { return keys }
         return try await storageErrors {
             try await pool.write { db in
                 let existing = try Self.linkKeys(db)
-                if !existing.isEmpty { return existing }
-                return [try Self.insert(LinkKey.generate(), db, now: SQLiteCoding.milliseconds(configuration.now()))]
+                if existing.contains(where: { !$0.retired }) { return existing }
+                return [try Self.insert(LinkKey.generate(), db, now: SQLiteCoding.milliseconds(configuration.now()))] + existing
+            }
+        }
+    }
+
+    /// Retires a key: links signed with it stop working (they show the expired page). False
+    /// when there is no such key in use.
+    public func retireLinkKey(_ id: String) async throws -> Bool {
+        let now = SQLiteCoding.milliseconds(configuration.now())
+        return try await storageErrors {
+            try await pool.write { db in
+                try db.execute(sql: "UPDATE link_keys SET retired_at = ? WHERE id = ? AND retired_at IS NULL", arguments: [now, id])
+                return db.changesCount == 1
             }
         }
     }
@@ -25,8 +38,8 @@ extension SQLiteStore {
     }
 
     private static func linkKeys(_ db: Database) throws -> [LinkKey] {
-        try Row.fetchAll(db, sql: "SELECT id, secret FROM link_keys ORDER BY created_at DESC, rowid DESC")
-            .map { LinkKey(id: $0[0], secret: [UInt8]($0[1] as Data)) }
+        try Row.fetchAll(db, sql: "SELECT id, secret, retired_at IS NOT NULL FROM link_keys ORDER BY created_at DESC, rowid DESC")
+            .map { LinkKey(id: $0[0], secret: [UInt8]($0[1] as Data), retired: $0[2]) }
     }
 
     private static func insert(_ key: LinkKey, _ db: Database, now: Int64) throws -> LinkKey {

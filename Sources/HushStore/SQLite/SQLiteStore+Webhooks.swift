@@ -146,7 +146,9 @@ extension SQLiteStore {
                 let endpoint = try Self.requireEndpoint(db, endpointID, in: organization)
                 let rows = try Row.fetchAll(db, sql: """
                     SELECT l.seq, l.kind, l.recorded_at, CASE WHEN a.erased_at IS NULL THEN a.key END, c.external_id,
-                           l.channel, l.scope, l.list_id, l.source, l.actor, e.json, li.name, l.address_id, o.id
+                           l.channel, l.scope, l.list_id, l.source, l.actor, e.json, li.name, l.address_id, o.id, l.hold,
+                           EXISTS (SELECT 1 FROM webhook_deliveries d
+                                   WHERE d.outbox_id = o.id AND d.endpoint_id = ? AND d.status = 'pending') AS pending
                     FROM ledger l
                     JOIN lists li ON li.id = l.list_id
                     LEFT JOIN addresses a ON a.id = l.address_id
@@ -155,13 +157,15 @@ extension SQLiteStore {
                     LEFT JOIN webhook_outbox o ON o.ledger_seq = l.seq
                     WHERE l.org_id = ? AND l.seq >= ?
                     ORDER BY l.seq LIMIT ?
-                    """, arguments: [organization.rawValue, sequence, limit + 1])
+                    """, arguments: [endpointID, organization.rawValue, sequence, limit + 1])
                 var deliveries: [(endpoint: Int64, event: Int64)] = []
                 for row in rows.prefix(limit) {
                     let kind = EventKind(rawValue: row[1]) ?? .optOut
                     let list = ListID(rawValue: row[7])
                     guard endpoint.subscribes(to: kind == .optOut ? .optOutCreated : .optInCreated, list: list) else { continue }
                     if let existing: Int64 = row[13] {
+                        // Already on its way to this endpoint: a replay does not send it twice.
+                        if row[15] as Bool { continue }
                         deliveries.append((endpointID, existing))
                         continue
                     }
@@ -171,7 +175,7 @@ extension SQLiteStore {
                         sequence: row[0], organization: organization, kind: kind, recordedAt: SQLiteCoding.date(row[2]),
                         subject: contact.map { .contact($0) } ?? .address(address ?? ""), channel: SQLiteCoding.channel(row[5]),
                         scope: SQLiteCoding.scope(row[6]), list: list, source: SQLiteCoding.source(row[8]), actor: row[9],
-                        evidence: SQLiteCoding.evidence(row[10]))
+                        evidence: SQLiteCoding.evidence(row[10]), hold: row[14])
                     let announced = WebhookEvent(event, address: address, listName: row[11])
                     try db.execute(sql: """
                         INSERT INTO webhook_outbox (org_id, kind, ledger_seq, list_id, address_id, occurred_at, data) VALUES (?, ?, ?, ?, ?, ?, ?)
