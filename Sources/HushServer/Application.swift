@@ -34,6 +34,10 @@ public struct ServerConfiguration: Sendable {
     public var accessLog = false
     /// Proxies whose forwarded client address is believed.
     public var trustedProxies = TrustedProxies()
+    /// A connection with no request for this long is closed.
+    public var idleTimeout: Duration = .seconds(60)
+    /// A new connection whose first request head is not complete within this is closed.
+    public var headerTimeout: Duration = .seconds(10)
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, publicURL: String? = nil, unsubscribeMailto: String? = nil,
@@ -76,7 +80,9 @@ public enum HushServer {
         }
         return Application(
             router: build(store: store, configuration: configuration, metrics: metrics).router,
-            server: .http1(configuration: .init(additionalChannelHandlers: [ContinueHandler()])),
+            server: .http1(configuration: .init(
+                additionalChannelHandlers: [ContinueHandler(), HeaderTimeoutHandler(timeout: .nanoseconds(configuration.headerTimeout.nanoseconds))],
+                idleTimeout: .nanoseconds(configuration.idleTimeout.nanoseconds))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "hush"),
             services: services,
             logger: logger)

@@ -69,3 +69,9 @@ extension [UInt8] {
         return difference == 0
     }
 }
+
+extension Duration {
+    var nanoseconds: Int64 {
+        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
+    }
+}

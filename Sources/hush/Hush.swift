@@ -22,7 +22,10 @@ struct DatabaseOptions: ParsableArguments {
     /// Opens the store with the erasure secret from HUSH_ERASURE_SECRET (hex) or from the
     /// file beside the database, created with 32 random bytes on first use.
     func open(logger: Logger = Logger(label: "hush"), loadsIndex: Bool = true) async throws -> SQLiteStore {
+        // Every file Hush writes (the database, its keys, exports) is its owner's alone.
+        umask(0o077)
         var configuration = SQLiteStore.Configuration(path: database, erasureKey: try erasureKey(), logger: logger)
+        configuration.secretKey = try secretKey()
         configuration.loadsIndex = loadsIndex
         return try await SQLiteStore(configuration)
     }
@@ -40,25 +43,37 @@ struct DatabaseOptions: ParsableArguments {
         }
     }
 
+    /// The erasure secret: HUSH_ERASURE_SECRET, or `<database>.erasure-key`.
     private func erasureKey() throws -> ErasureKey {
-        if let hex = ProcessInfo.processInfo.environment["HUSH_ERASURE_SECRET"] {
+        try ErasureKey(secret: try keyBytes(environment: "HUSH_ERASURE_SECRET", suffix: ".erasure-key", what: "the erasure secret"))
+    }
+
+    /// The key Hush's own secrets are stored under: HUSH_SECRET_KEY, or `<database>.secret-key`.
+    private func secretKey() throws -> SecretKey {
+        try SecretKey(bytes: try keyBytes(environment: "HUSH_SECRET_KEY", suffix: ".secret-key", what: "the secret key"))
+    }
+
+    /// 32 bytes from an environment variable (hex) or from the file beside the database,
+    /// created 0600 with random bytes on first use.
+    private func keyBytes(environment name: String, suffix: String, what: String) throws -> [UInt8] {
+        if let hex = ProcessInfo.processInfo.environment[name] {
             guard let bytes = [UInt8](hex: hex) else {
-                throw ValidationError("HUSH_ERASURE_SECRET must be hexadecimal (64 digits or more)")
+                throw ValidationError("\(name) must be hexadecimal (64 digits)")
             }
-            return try ErasureKey(secret: bytes)
+            return bytes
         }
-        let path = database + ".erasure-key"
+        let path = database + suffix
         if let text = try? String(contentsOfFile: path, encoding: .utf8), let bytes = [UInt8](hex: text.trimmingCharacters(in: .whitespacesAndNewlines)) {
-            return try ErasureKey(secret: bytes)
+            return bytes
         }
         var bytes = [UInt8](repeating: 0, count: 32)
         var generator = SystemRandomNumberGenerator()
         for index in bytes.indices { bytes[index] = generator.next() }
         let hex = bytes.map { String(format: "%02x", $0) }.joined()
         guard FileManager.default.createFile(atPath: path, contents: Data((hex + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
-            throw ValidationError("could not write the erasure secret to \(path)")
+            throw ValidationError("could not write \(what) to \(path)")
         }
-        return try ErasureKey(secret: bytes)
+        return bytes
     }
 }
 
@@ -82,75 +97,6 @@ extension [UInt8] {
         case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
         default: nil
         }
-    }
-}
-
-struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the HTTP API.")
-
-    @OptionGroup var database: DatabaseOptions
-
-    @Option(help: "The address to listen on. (HUSH_HOST)")
-    var host: String = ProcessInfo.processInfo.environment["HUSH_HOST"] ?? "127.0.0.1"
-
-    @Option(help: "The port to listen on. (HUSH_PORT)")
-    var port: Int = ProcessInfo.processInfo.environment["HUSH_PORT"].flatMap(Int.init) ?? 8080
-
-    @Option(help: "The public base URL of unsubscribe and confirmation links, e.g. https://hush.example.com. (HUSH_PUBLIC_URL)")
-    var publicURL: String? = ProcessInfo.processInfo.environment["HUSH_PUBLIC_URL"]
-
-    @Option(help: "The address List-Unsubscribe's mailto names. (HUSH_UNSUBSCRIBE_MAILTO)")
-    var unsubscribeMailto: String? = ProcessInfo.processInfo.environment["HUSH_UNSUBSCRIBE_MAILTO"]
-
-    @Flag(help: "Let webhooks reach loopback, private and link-local addresses: for development and tests only. (HUSH_ALLOW_PRIVATE_WEBHOOK_TARGETS=1)")
-    var allowPrivateWebhookTargets = false
-
-    @Option(help: "Seconds between webhook attempts, comma-separated. (HUSH_WEBHOOK_RETRY_DELAYS; default 5,300,1800,7200,18000,36000,50400,72000,86400)")
-    var webhookRetryDelays: String? = ProcessInfo.processInfo.environment["HUSH_WEBHOOK_RETRY_DELAYS"]
-
-    @Option(help: "Seconds a webhook receiver has to answer. (HUSH_WEBHOOK_TIMEOUT)")
-    var webhookTimeout: Double = ProcessInfo.processInfo.environment["HUSH_WEBHOOK_TIMEOUT"].flatMap(Double.init) ?? 15
-
-    @Option(help: "Days finished webhook deliveries are kept for viewing. (HUSH_WEBHOOK_RETENTION_DAYS)")
-    var webhookRetentionDays: Int = ProcessInfo.processInfo.environment["HUSH_WEBHOOK_RETENTION_DAYS"].flatMap(Int.init) ?? 30
-
-    @Option(help: "Days sends and their reports are kept. (HUSH_SEND_RETENTION_DAYS)")
-    var sendRetentionDays: Int = ProcessInfo.processInfo.environment["HUSH_SEND_RETENTION_DAYS"].flatMap(Int.init) ?? 90
-
-    @Option(help: "Webhook endpoints sent to at once. (HUSH_WEBHOOK_CONCURRENCY)")
-    var webhookConcurrency: Int = ProcessInfo.processInfo.environment["HUSH_WEBHOOK_CONCURRENCY"].flatMap(Int.init) ?? 16
-
-    func validate() throws {
-        guard webhookTimeout > 0, webhookTimeout <= 300 else { throw ValidationError("--webhook-timeout is 0 to 300 seconds") }
-        guard (1...1_000).contains(webhookConcurrency) else { throw ValidationError("--webhook-concurrency is 1 to 1000") }
-        guard (1...3_650).contains(webhookRetentionDays) else { throw ValidationError("--webhook-retention-days is 1 to 3650") }
-        guard (1...3_650).contains(sendRetentionDays) else { throw ValidationError("--send-retention-days is 1 to 3650") }
-        if let webhookRetryDelays {
-            do { _ = try WebhookRetryPolicy(parsing: webhookRetryDelays) } catch { throw ValidationError(error.message) }
-        }
-    }
-
-    func run() async throws {
-        let logger = Logger(label: "hush")
-        var webhooks = WebhookSettings(
-            timeout: .milliseconds(Int64(webhookTimeout * 1000)), concurrency: webhookConcurrency,
-            allowPrivateTargets: allowPrivateWebhookTargets || ProcessInfo.processInfo.environment["HUSH_ALLOW_PRIVATE_WEBHOOK_TARGETS"] == "1",
-            retention: .seconds(webhookRetentionDays * 86_400))
-        if let webhookRetryDelays { webhooks.retryPolicy = try WebhookRetryPolicy(parsing: webhookRetryDelays) }
-        let store = try await database.open(logger: logger)
-        if try await store.organization(named: "default") == nil {
-            let organization = try await store.createOrganization(named: "default")
-            let (key, _) = try await store.createKey(in: organization.id, role: .admin)
-            print("Created organization \"default\" and its first admin key (shown once):\n\(key.secret)")
-            fflush(nil)
-        }
-        let application = HushServer.application(store: store, configuration: .init(
-            host: host, port: port, publicURL: publicURL, unsubscribeMailto: unsubscribeMailto, webhooks: webhooks,
-            sendRetention: .seconds(sendRetentionDays * 86_400)), logger: logger)
-        let services = ServiceGroup(configuration: .init(
-            services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await services.run()
-        try await store.close()
     }
 }
 

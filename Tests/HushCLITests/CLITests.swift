@@ -9,6 +9,8 @@ import Testing
 /// Runs the built `hush` executable against a fresh database folder.
 struct CLI {
     static let secret = String(repeating: "5a", count: 32)
+    /// The key secrets are sealed under, the same in the CLI and in this process.
+    static let secretKey = String(repeating: "3c", count: 32)
 
     let folder: URL
     var database: String { folder.appendingPathComponent("hush.sqlite").path }
@@ -55,6 +57,7 @@ struct CLI {
         process.arguments = arguments + (withDatabase ? ["--database", database] : [])
         var environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
         environment["HUSH_ERASURE_SECRET"] = Self.secret
+        environment["HUSH_SECRET_KEY"] = Self.secretKey
         process.environment = environment
         let output = Pipe()
         let errors = Pipe()
@@ -67,6 +70,7 @@ struct CLI {
     /// The same database, opened in this process.
     func store(loadsIndex: Bool = true) async throws -> SQLiteStore {
         var configuration = SQLiteStore.Configuration(path: database, erasureKey: try ErasureKey(secret: [UInt8](repeating: 0x5a, count: 32)))
+        configuration.secretKey = try SecretKey(bytes: [UInt8](repeating: 0x3c, count: 32))
         configuration.loadsIndex = loadsIndex
         return try await SQLiteStore(configuration)
     }

@@ -8,6 +8,7 @@ public struct ErasureKey: Sendable {
     public static let prefix = "erased:"
 
     private let secret: [UInt8]
+    var secretBytes: [UInt8] { secret }
 
     /// - Parameter secret: at least 32 bytes of randomness.
     public init(secret: [UInt8]) throws(HushError) {

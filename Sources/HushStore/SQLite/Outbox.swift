@@ -68,7 +68,7 @@ struct Outbox {
 
     static func endpoints(_ db: Database, of organization: OrganizationID, enabledOnly: Bool, id: Int64? = nil) throws -> [WebhookEndpoint] {
         var sql = """
-            SELECT id, url, events, lists, enabled, secrets, disabled_reason, owner_list FROM webhook_endpoints
+            SELECT id, url, events, lists, enabled, hush_open(secrets), disabled_reason, owner_list FROM webhook_endpoints
             WHERE org_id = ? AND deleted_at IS NULL
             """
         var arguments: StatementArguments = [organization.rawValue]

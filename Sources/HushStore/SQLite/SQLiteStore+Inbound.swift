@@ -5,7 +5,10 @@ import HushCore
 extension SQLiteStore {
     public func inboundSettings(of organization: OrganizationID) async throws -> InboundSettings {
         try await read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM inbound_settings WHERE org_id = ?", arguments: [organization.rawValue]) else {
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT opt_out_keywords, opt_in_keywords, help_keywords, help_text, hush_open(twilio_auth_token) AS twilio_auth_token
+                FROM inbound_settings WHERE org_id = ?
+                """, arguments: [organization.rawValue]) else {
                 return InboundSettings()
             }
             func words(_ column: String, _ fallback: [String]) throws -> [String] {
@@ -30,7 +33,7 @@ extension SQLiteStore {
             try await pool.write { db in
                 try db.execute(sql: """
                     INSERT INTO inbound_settings (org_id, opt_out_keywords, opt_in_keywords, help_keywords, help_text, twilio_auth_token)
-                    VALUES (?, ?, ?, ?, ?, ?)
+                    VALUES (?, ?, ?, ?, ?, hush_seal(?))
                     ON CONFLICT (org_id) DO UPDATE SET opt_out_keywords = excluded.opt_out_keywords,
                         opt_in_keywords = excluded.opt_in_keywords, help_keywords = excluded.help_keywords,
                         help_text = excluded.help_text, twilio_auth_token = excluded.twilio_auth_token

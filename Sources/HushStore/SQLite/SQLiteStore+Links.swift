@@ -38,12 +38,12 @@ extension SQLiteStore {
     }
 
     private static func linkKeys(_ db: Database) throws -> [LinkKey] {
-        try Row.fetchAll(db, sql: "SELECT id, secret, retired_at IS NOT NULL FROM link_keys ORDER BY created_at DESC, rowid DESC")
+        try Row.fetchAll(db, sql: "SELECT id, hush_open(secret), retired_at IS NOT NULL FROM link_keys ORDER BY created_at DESC, rowid DESC")
             .map { LinkKey(id: $0[0], secret: [UInt8]($0[1] as Data), retired: $0[2]) }
     }
 
     private static func insert(_ key: LinkKey, _ db: Database, now: Int64) throws -> LinkKey {
-        try db.execute(sql: "INSERT INTO link_keys (id, secret, created_at) VALUES (?, ?, ?)", arguments: [key.id, Data(key.secret), now])
+        try db.execute(sql: "INSERT INTO link_keys (id, secret, created_at) VALUES (?, hush_seal(?), ?)", arguments: [key.id, Data(key.secret), now])
         return key
     }
 

@@ -135,7 +135,7 @@ extension SQLiteStore {
             let secret = WebhookSecret.generate()
             try db.execute(sql: """
                 INSERT INTO webhook_endpoints (org_id, url, events, lists, enabled, secrets, owner_list, created_at)
-                VALUES (?, ?, ?, NULL, 1, ?, ?, ?)
+                VALUES (?, ?, ?, NULL, 1, hush_seal(?), ?, ?)
                 """, arguments: [
                     list.organization.rawValue, url, WebhookEvent.Kind.optOutCreated.rawValue,
                     try StoredSecrets.encode([.init(secret: secret.description, expiresAt: nil)]), list.id.rawValue, now,

@@ -13,7 +13,7 @@ extension SQLiteStore {
                 try Self.requireLists(db, endpoint.lists ?? [], in: organization)
                 try db.execute(sql: """
                     INSERT INTO webhook_endpoints (org_id, url, events, lists, enabled, secrets, owner_list, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    VALUES (?, ?, ?, ?, ?, hush_seal(?), ?, ?)
                     """, arguments: [
                         organization.rawValue, endpoint.url, endpoint.events.joined(separator: ","), Self.lists(endpoint.lists),
                         endpoint.enabled, try StoredSecrets.encode(endpoint.secrets.map { .init(secret: $0.description, expiresAt: nil) }),
@@ -89,7 +89,7 @@ extension SQLiteStore {
                 if overlap > .zero, let current = existing.secrets.first {
                     entries.append(.init(secret: current.description, expiresAt: expiry))
                 }
-                try db.execute(sql: "UPDATE webhook_endpoints SET secrets = ? WHERE id = ?",
+                try db.execute(sql: "UPDATE webhook_endpoints SET secrets = hush_seal(?) WHERE id = ?",
                                arguments: [try StoredSecrets.encode(entries), id])
                 return try Self.requireEndpoint(db, id, in: organization)
             }
@@ -205,7 +205,7 @@ extension SQLiteStore {
         return try await storageErrors {
             try await pool.write { db in
                 let heads = try Row.fetchAll(db.cachedStatement(sql: """
-                    SELECT w.id, w.url, w.events, w.lists, w.enabled, w.secrets, w.disabled_reason, w.owner_list
+                    SELECT w.id, w.url, w.events, w.lists, w.enabled, hush_open(w.secrets), w.disabled_reason, w.owner_list
                     FROM webhook_endpoints w
                     JOIN webhook_deliveries d ON d.id = (
                         SELECT id FROM webhook_deliveries INDEXED BY webhook_deliveries_queue WHERE endpoint_id = w.id AND status = 'pending' ORDER BY id LIMIT 1)

@@ -12,6 +12,9 @@ public final class SQLiteStore: Store {
         /// The secret erased addresses are hashed with. Keep it stable: a new one makes erased
         /// addresses unrecognizable.
         public var erasureKey: ErasureKey
+        /// The key Hush's own secrets are stored under; derived from the erasure key unless
+        /// given (`hush` gives its own, from HUSH_SECRET_KEY or `<database>.secret-key`).
+        public var secretKey: SecretKey
         /// How often the index looks for writes made by other processes.
         public var followInterval: Duration
         public var logger: Logger
@@ -27,6 +30,7 @@ public final class SQLiteStore: Store {
         ) {
             self.path = path
             self.erasureKey = erasureKey
+            self.secretKey = SecretKey(derivedFrom: erasureKey)
             self.followInterval = followInterval
             self.logger = logger
             self.now = now
@@ -51,7 +55,9 @@ public final class SQLiteStore: Store {
     public init(_ configuration: Configuration) async throws {
         var grdb = GRDB.Configuration()
         grdb.busyMode = .timeout(10)
+        let secrets = SecretStorage(key: configuration.secretKey)
         grdb.prepareDatabase { db in
+            secrets.register(in: db)
             // 64 MiB of page cache per connection keeps large write batches from spilling.
             try db.execute(sql: "PRAGMA cache_size = -65536")
             // Checkpoint every 40 MiB of WAL rather than 4 MiB: pages rewritten between
@@ -63,11 +69,16 @@ public final class SQLiteStore: Store {
         }
         let pool: DatabasePool
         do {
+            try DatabaseFiles.restrict(configuration.path)
             pool = try DatabasePool(path: configuration.path, configuration: grdb)
             // GRDB sets `synchronous = NORMAL` on the writer when it turns WAL on, after
             // `prepareDatabase`; FULL is set here, last, so every commit is fsynced.
             try await pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
             try SQLiteSchema.migrator.migrate(pool)
+            try await pool.write { db in try SecretStorage.sealPlaintextRows(db) }
+            try DatabaseFiles.restrict(configuration.path)
+        } catch let error as HushError {
+            throw error
         } catch {
             throw HushError(.storage, "could not open the database at \(configuration.path): \(error)")
         }
