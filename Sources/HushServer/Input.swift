@@ -47,7 +47,7 @@ extension Request {
     func input<Input: APIInput>(_ type: Input.Type, context: HushRequestContext) async throws -> Input {
         let buffer = try await body.collect(upTo: context.maxUploadSize)
         guard buffer.readableBytes > 0 else { throw Problem.invalid("body", "the request needs a JSON body") }
-        try JSONBodyCheck.check(Array(buffer.readableBytesView))
+        try buffer.withUnsafeReadableBytes { try JSONBodyCheck.check($0) }
         return try JSONCoding.decoder.decode(Strict<Input>.self, from: buffer).value
     }
 }

@@ -14,7 +14,7 @@ enum JSONBodyCheck {
         case array(index: Int)
     }
 
-    static func check(_ bytes: [UInt8]) throws {
+    static func check(_ bytes: UnsafeRawBufferPointer) throws {
         var stack: [Level] = []
         var index = 0
         var expectingKey = false
@@ -64,7 +64,7 @@ enum JSONBodyCheck {
 
     /// The index of the closing quote, the raw text between the quotes, and the first escaped
     /// control character in it.
-    private static func scanString(_ bytes: [UInt8], from start: Int) -> (end: Int, text: [UInt8], control: UInt8?) {
+    private static func scanString(_ bytes: UnsafeRawBufferPointer, from start: Int) -> (end: Int, text: [UInt8], control: UInt8?) {
         var index = start + 1
         var control: UInt8?
         while index < bytes.count, bytes[index] != UInt8(ascii: "\"") {
