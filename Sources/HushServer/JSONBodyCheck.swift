@@ -62,6 +62,14 @@ enum JSONBodyCheck {
         }
     }
 
+    /// For values read outside `check` (the streamed parts of a send): refuses any character
+    /// below U+0020.
+    static func requireNoControlCharacters(_ text: String, field: String) throws {
+        if let control = text.unicodeScalars.first(where: { $0.value < 0x20 }) {
+            throw Problem.invalid(field, "\(field) holds a control character (U+\(String(format: "%04X", control.value))), which is not allowed here")
+        }
+    }
+
     /// The index of the closing quote, the raw text between the quotes, and the first escaped
     /// control character in it.
     private static func scanString(_ bytes: UnsafeRawBufferPointer, from start: Int) -> (end: Int, text: [UInt8], control: UInt8?) {

@@ -19,10 +19,11 @@ struct OrganizationOption: ParsableArguments {
 let commandLineActor = "cli:\(ProcessInfo.processInfo.environment["USER"] ?? "unknown")"
 
 extension SQLiteStore {
-    /// The id of an active list named by id or name.
+    /// The active list named by id, name or a name it had before.
     func listID(_ reference: String, in organization: OrganizationID) async throws -> OptOutList {
         let lists = try await lists(in: organization)
-        if let list = lists.first(where: { $0.definition.name == reference }) ?? lists.first(where: { String($0.id.rawValue) == reference }) {
+        if let list = lists.first(where: { $0.definition.name == reference }) ?? lists.first(where: { String($0.id.rawValue) == reference })
+            ?? lists.first(where: { $0.formerNames.contains(reference) }) {
             return list
         }
         throw ValidationError("no list \"\(reference)\" in this organization")

@@ -48,7 +48,7 @@ struct Serve: AsyncParsableCommand {
     var trustedProxies: String = ProcessInfo.processInfo.environment["HUSH_TRUSTED_PROXIES"] ?? ""
 
     @Option(help: "Require Authorization: Bearer <token> on /metrics. (HUSH_METRICS_TOKEN)")
-    var metricsToken: String? = ProcessInfo.processInfo.environment["HUSH_METRICS_TOKEN"]
+    var metricsToken: String? = ProcessInfo.processInfo.environment["HUSH_METRICS_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
 
     @Flag(help: "Log a line per request: method, route, status, duration, key id. (HUSH_ACCESS_LOG=1)")
     var accessLog = false

@@ -96,7 +96,9 @@ struct RowMapper: Sendable {
 
     init(organization: Organization, lists: [OptOutList], defaultList: OptOutList, channel: ChannelSelection?, scope: Scope, file: String) throws {
         self.organization = organization
-        listsByName = Dictionary(lists.map { ($0.definition.name, $0) }, uniquingKeysWith: { first, _ in first })
+        // Current names win over names lists had before.
+        let former = lists.flatMap { list in list.formerNames.map { ($0, list) } }
+        listsByName = Dictionary(former + lists.map { ($0.definition.name, $0) }, uniquingKeysWith: { _, current in current })
         listsByID = Dictionary(lists.map { (String($0.id.rawValue), $0) }, uniquingKeysWith: { first, _ in first })
         self.defaultList = defaultList
         self.channel = channel

@@ -41,6 +41,30 @@ import Testing
         }
     }
 
+    @Test func madeUpLinksCountAgainstTheIP() async throws {
+        let server = try await TestServer(configuration: ServerConfiguration(publicRequestsPerMinute: 2))
+        try await server.test { client in
+            let statuses = try await (0..<3).asyncMap { index in
+                try await client.page(.post, "/u/v1.nokey.e30.made-up-\(index)", form: "List-Unsubscribe=One-Click").status
+            }
+            #expect(statuses == [.badRequest, .badRequest, .tooManyRequests])
+        }
+    }
+
+    @Test func sendBodiesRefuseRepeatedRecipientFieldsAndControlCharacters() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            let twice = try await client.send(.post, "/v1/sends", key: server.member, json: #"{"channel": "email", "recipients": [{"address": "a@example.com", "address": "b@example.com"}]}"#)
+            #expect(twice.status == .badRequest)
+            #expect(field(twice) == "recipients[0].address")
+            let control = try await client.send(.post, "/v1/sends", key: server.member, json: #"{"channel": "email", "recipients": [{"address": "a@example.com", "ref": "r\u0000x"}]}"#)
+            #expect(field(control) == "recipients[0].ref")
+            let name = try await client.send(.post, "/v1/sends", key: server.member, json: #"{"name": "a\u0007", "channel": "email", "recipients": ["a@example.com"]}"#)
+            #expect(field(name) == "name")
+            #expect((try await client.send(.get, "/v1/sends", key: server.member).json["sends"] as? [Any])?.isEmpty == true)
+        }
+    }
+
     @Test func theClientAddressComesFromForwardedHeadersOnlyBehindATrustedProxy() async throws {
         var configuration = ServerConfiguration()
         configuration.trustedProxies = try TrustedProxies(parsing: "127.0.0.0/8,::1,10.0.0.0/8")
@@ -129,5 +153,13 @@ import Testing
         #expect(!body.contains("INSERT"))
         #expect(!body.contains("SQLite"))
         #expect(body.contains("abc"))
+    }
+}
+
+extension Range<Int> {
+    func asyncMap<T>(_ transform: (Int) async throws -> T) async rethrows -> [T] {
+        var results: [T] = []
+        for index in self { results.append(try await transform(index)) }
+        return results
     }
 }

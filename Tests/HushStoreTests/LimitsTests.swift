@@ -45,4 +45,13 @@ import Testing
             #expect(past.allowed == (index < 250))
         }
     }
+
+    @Test func thePersonsOwnOptOutIsRecordedEvenPastTheLimit() async throws {
+        let test = try await TestStore()
+        _ = try await test.store.record(try optOuts("ann@example.com", scopes: 0..<1_000), in: test.id)
+        let stop = OptOut(subject: .address(try Address(parsing: "ann@example.com")), channel: .only(.email), source: .oneClick, actor: "link:x")
+        #expect(try await test.store.record(stop, in: test.id).events.count == 1, "a member filling the address cannot keep the person out")
+        let more = try optOuts("ann@example.com", scopes: 2_000..<2_001)
+        await #expect(throws: HushError.self) { try await test.store.record(more, in: test.id) }
+    }
 }

@@ -73,6 +73,9 @@ public struct Trigger: Hashable, Sendable, Codable {
             guard let keyword = when.keyword, !KeywordEngine.words(keyword).isEmpty, keyword.count <= 50 else {
                 throw .invalid("when.keyword", "a message.received trigger needs a keyword of 1 to 50 characters")
             }
+            guard !KeywordSet.isReserved(keyword) else {
+                throw .invalid("when.keyword", "\"\(keyword)\" is one of CTIA's words, which always act for the whole organization")
+            }
         }
         guard (then.optOut == nil) != (then.optIn == nil) else {
             throw .invalid("then", "give exactly one of opt_out and opt_in")

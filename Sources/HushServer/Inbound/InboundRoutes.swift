@@ -167,7 +167,7 @@ struct InboundRoutes: Sendable {
     private func twilio(_ request: Request, _ context: HushRequestContext) async throws -> Response {
         let name = context.parameters.get("org") ?? ""
         guard twilioLimiter.allow("twilio:" + name) else {
-            throw HushError(.rateLimited, "too many messages for this organization; Twilio retries later")
+            throw HushError(.rateLimited, "too many messages for this organization; nothing was recorded, try again in a minute")
         }
         let form = try await FormBody(request, context: context, limit: 64 * 1024)
         let refused = HushError(.forbidden, field: "X-Twilio-Signature", "the request is not signed by this organization's Twilio account")

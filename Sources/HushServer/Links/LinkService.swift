@@ -22,14 +22,18 @@ final class LinkService: Sendable {
     }
 
     func verify(_ token: String) async throws -> (claims: LinkClaims, tokenID: String) {
+        let current = try await currentSigner()
         do {
-            return try await currentSigner().verify(token)
+            return try current.verify(token)
         } catch {
-            // Perhaps signed with a key added since: read the keys again once.
-            let reloaded = try await loadSigner()
-            return try reloaded.verify(token)
+            // Perhaps signed with a key added since: read the keys again, at most once a second
+            // (made-up links must not each cost a database read).
+            guard let loaded = signer.withLock({ $0?.loaded }), ContinuousClock.now - loaded >= Self.reloadAfterMiss else { throw error }
+            return try await loadSigner().verify(token)
         }
     }
+
+    private static let reloadAfterMiss = Duration.seconds(1)
 
     func formToken(for tokenID: String) async throws -> String {
         try await currentSigner().formToken(for: tokenID)

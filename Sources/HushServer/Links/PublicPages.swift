@@ -19,7 +19,7 @@ struct PublicPages: Sendable {
     let limiter: RateLimiter
 
     func register(on router: Router<HushRequestContext>) {
-        let pages = router.group().add(middleware: RateLimitMiddleware(limiter: limiter))
+        let pages = router.group().add(middleware: RateLimitMiddleware(limiter: limiter, links: links))
         pages.get("u/:token") { request, context in try await page { try await preferences(request, context) } }
         pages.post("u/:token") { request, context in try await page { try await unsubscribe(request, context) } }
         pages.post("u/:token/resubscribe") { request, context in try await page { try await resubscribe(request, context) } }

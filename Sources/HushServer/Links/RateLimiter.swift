@@ -35,13 +35,18 @@ final class RateLimiter: Sendable {
 struct RateLimitMiddleware: RouterMiddleware {
     typealias Context = HushRequestContext
     let limiter: RateLimiter
+    let links: LinkService
 
-    /// A post to an unsubscribe link (one-click among them) is counted against its link, never
-    /// its IP: mail providers send one-clicks for many people from few addresses.
+    /// A post to a genuine unsubscribe link (one-click among them) is counted against its link,
+    /// never its IP: mail providers send one-clicks for many people from few addresses. Anything
+    /// else, made-up links included, counts against the IP.
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
-        let key = request.method == .post && path.hasPrefix("/u/") && !path.hasSuffix("/resubscribe")
-            ? "link:" + path.dropFirst(3) : context.remoteIP
+        var key = context.remoteIP
+        if request.method == .post, path.hasPrefix("/u/"), !path.hasSuffix("/resubscribe"),
+           let link = try? await links.verify(String(path.dropFirst(3))) {
+            key = "link:" + link.tokenID
+        }
         guard limiter.allow(key) else {
             var response = PageText.render("message", status: .tooManyRequests, [
                 "title": PageText.string("too_many_title"), "brand": Brand(nil).values,

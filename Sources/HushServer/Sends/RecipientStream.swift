@@ -250,7 +250,9 @@ struct RecipientStream {
     static func recipient(_ all: ArraySlice<UInt8>, index: Int) throws -> Recipient {
         let field = "recipients[\(index)]"
         if all.first == UInt8(ascii: "\"") {
-            return Recipient(address: try string(all, field: field), contact: nil, ref: nil)
+            let address = try string(all, field: field)
+            try JSONBodyCheck.requireNoControlCharacters(address, field: field)
+            return Recipient(address: address, contact: nil, ref: nil)
         }
         guard all.first == UInt8(ascii: "{"), all.last == UInt8(ascii: "}") else {
             throw Problem.invalid(field, "a recipient is an address or {address, contact?, ref?}")
@@ -258,6 +260,8 @@ struct RecipientStream {
         var address: String?
         var contact: String?
         var ref: String?
+        // Which of address, contact and ref were given, so one given twice is refused.
+        var seen: UInt8 = 0
         var cursor = all.startIndex + 1
         func skip() { while cursor < all.endIndex, isSpace(all[cursor]) { cursor += 1 } }
         skip()
@@ -276,6 +280,12 @@ struct RecipientStream {
                 guard let valueEnd = JSONScanner.valueEnd(all, from: cursor) else { throw Problem.invalid(field, "a recipient is incomplete") }
                 let raw = all[cursor..<valueEnd]
                 let isNull = raw.elementsEqual("null".utf8)
+                let bit: UInt8 = key.elementsEqual("address".utf8) ? 1 : key.elementsEqual("contact".utf8) ? 2 : key.elementsEqual("ref".utf8) ? 4 : 0
+                guard seen & bit == 0 else {
+                    let name = String(decoding: key, as: UTF8.self)
+                    throw Problem.invalid("\(field).\(name)", "\(field).\(name) is given twice")
+                }
+                seen |= bit
                 if key.elementsEqual("address".utf8) {
                     address = isNull ? nil : try string(raw, field: "\(field).address")
                 } else if key.elementsEqual("contact".utf8) {
@@ -298,6 +308,9 @@ struct RecipientStream {
             }
         }
         guard let address else { throw Problem.invalid("\(field).address", "a recipient needs an address") }
+        for (name, value) in [("address", address), ("contact", contact), ("ref", ref)] {
+            try value.map { try JSONBodyCheck.requireNoControlCharacters($0, field: "\(field).\(name)") }
+        }
         return Recipient(address: address, contact: contact, ref: ref)
     }
 }

@@ -139,8 +139,11 @@ struct SendRoutes: Sendable {
         guard let channelName = try decode(String.self, "channel") else { throw Problem.invalid("channel", "a send needs a channel") }
         let name = try decode(String.self, "name")
         let campaign = try decode(String.self, "campaign")
-        for (key, value) in [("name", name), ("campaign", campaign)] where (value?.count ?? 0) > Send.maximumNameLength {
-            throw Problem.invalid(key, "\(key) is longer than \(Send.maximumNameLength) characters")
+        for (key, value) in [("name", name), ("campaign", campaign)] {
+            if (value?.count ?? 0) > Send.maximumNameLength {
+                throw Problem.invalid(key, "\(key) is longer than \(Send.maximumNameLength) characters")
+            }
+            try value.map { try JSONBodyCheck.requireNoControlCharacters($0, field: key) }
         }
         let lists = try await (try decode([ListReference].self, "lists") ?? []).resolve(in: caller.organization, store: store)
         let query = CheckQuery(

@@ -137,7 +137,10 @@ struct ChangeTransaction {
             values.bind(row.suppression.eventSequence)
             values.bind(row.plan.optOut.hold ? 1 : 0)
         }
-        if let full = try addressesOverLimit(Set(written.compactMap(\.target.addressID))).first {
+        // The limit holds back what callers write; the person's own opt-out (a link, a keyword,
+        // a trigger) is always recorded, so nobody can fill an address up to keep it out.
+        let limited = written.filter { Source.claimable.contains($0.plan.optOut.source) }.compactMap(\.target.addressID)
+        if let full = try addressesOverLimit(Set(limited)).first {
             let offset = plans.firstIndex { plan in
                 if case .address(let address) = plan.optOut.subject { addressIDs[address.normalized] == full } else { false }
             } ?? 0
