@@ -162,13 +162,13 @@ final class V1Group {
     /// Most operations are for admin and member keys; `inbound` keys reach only the routes that
     /// name them.
     func on<Output: ResponseGenerator>(
-        _ method: HTTPRequest.Method, _ path: String, roles: Set<Role> = [.admin, .member],
+        _ method: HTTPRequest.Method, _ path: String, roles: [Role] = [.admin, .member],
         use handler: @Sendable @escaping (Request, HushRequestContext) async throws -> Output
     ) {
         group.on(RouterPath(path), method: method) { request, context -> Output in
             let caller = try context.caller()
             guard roles.contains(caller.role) else {
-                throw HushError(.forbidden, "this operation is for \(roles.map(\.rawValue).sorted().joined(separator: " or ")) keys, not \(caller.role.rawValue) keys")
+                throw HushError(.forbidden, "this operation is for \(roles.map(\.rawValue).joined(separator: " or ")) keys, not \(caller.role.rawValue) keys")
             }
             return try await handler(request, context)
         }

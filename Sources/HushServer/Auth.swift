@@ -42,30 +42,32 @@ final class KeyAuthenticator: Sendable {
         state.withLock { $0.known[key] }
     }
 
+    /// One lock on the hot path: the cached principal, its use noted, and whether this request
+    /// reads the revocations.
     func principal(for key: String) async throws -> Principal? {
-        try await refreshIfDue()
-        let principal: Principal
-        if let known = state.withLock({ $0.known[key] }) {
-            principal = known
-        } else {
-            guard let found = try await store.principal(forKeyHash: APIKey(secret: key).hash) else { return nil }
-            principal = found
+        let now = ContinuousClock.now
+        let (cached, due) = state.withLock { state -> (Principal?, Bool) in
+            let principal = state.known[key]
+            if let principal, !state.used.contains(principal.keyID) { state.used.insert(principal.keyID) }
+            guard !state.refreshing, now - state.lastRefresh >= refreshInterval else { return (principal, false) }
+            state.refreshing = true
+            return (principal, true)
         }
+        if due {
+            try await refresh(now: now)
+            // The key may have been revoked just now.
+            if cached != nil, state.withLock({ $0.known[key] }) == nil { return try await principal(for: key) }
+        }
+        if let cached { return cached }
+        guard let found = try await store.principal(forKeyHash: APIKey(secret: key).hash) else { return nil }
         state.withLock { state in
-            state.known[key] = principal
-            state.used.insert(principal.keyID)
+            state.known[key] = found
+            state.used.insert(found.keyID)
         }
-        return principal
+        return found
     }
 
-    private func refreshIfDue() async throws {
-        let now = ContinuousClock.now
-        let due = state.withLock { state in
-            guard !state.refreshing, now - state.lastRefresh >= refreshInterval else { return false }
-            state.refreshing = true
-            return true
-        }
-        guard due else { return }
+    private func refresh(now: ContinuousClock.Instant) async throws {
         defer { state.withLock { $0.refreshing = false } }
         let since = state.withLock { $0.revokedSince }
         let revoked = try await store.keysRevoked(since: since.addingTimeInterval(-Self.revocationOverlap))
