@@ -240,7 +240,9 @@ struct ListRoutes: Sendable {
                 subject: .address(address), channel: channel, scope: scope, list: list.id, source: source,
                 actor: caller.actor, evidence: evidence)
         }
-        let outcomes = try await store.record(optOuts, in: caller.organization)
+        let outcomes = try await HushError.namingItems({ index, field in
+            "entries[\(index)]" + (field.map { ".\($0)" } ?? "")
+        }) { try await store.record(optOuts, in: caller.organization) }
         let written = outcomes.reduce(0) { $0 + $1.events.count }
         metrics.optOutsRecorded.increment(by: Int64(written))
         return try JSONBody(AddedOutput(results: outcomes.map(OptOutOutput.init)), status: written > 0 ? .created : .ok)

@@ -166,3 +166,20 @@ extension Problem {
         }
     }
 }
+
+extension HushError {
+    /// Runs a batch write, naming the store's `items[i].field` as the request named it
+    /// (`addresses[i]`, `entries[i].address`).
+    static func namingItems<T>(_ name: (Int, String?) -> String, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as HushError {
+            guard let field = error.field, field.hasPrefix("items["), let close = field.firstIndex(of: "]"),
+                  let index = Int(field[field.index(field.startIndex, offsetBy: 6)..<close])
+            else { throw error }
+            let rest = field[field.index(after: close)...]
+            let inner = rest.hasPrefix(".") ? String(rest.dropFirst()) : nil
+            throw HushError(error.code, field: name(index, inner), error.message, underlying: error.underlying)
+        }
+    }
+}

@@ -53,7 +53,9 @@ struct V1Routes: Sendable {
         let optOuts = subjects.map {
             OptOut(subject: $0, channel: channel, scope: scope, list: list, source: source, actor: caller.actor, evidence: evidence, hold: hold)
         }
-        let outcomes = try await store.record(optOuts, in: caller.organization)
+        let outcomes = try await HushError.namingItems({ index, field in
+            input.addresses != nil && field == "address" ? "addresses[\(index)]" : field.map { "addresses[\(index)].\($0)" } ?? "addresses[\(index)]"
+        }) { try await store.record(optOuts, in: caller.organization) }
         let written = outcomes.reduce(0) { $0 + $1.events.count }
         metrics.optOutsRecorded.increment(by: Int64(written))
         let status: HTTPResponse.Status = written > 0 ? .created : .ok

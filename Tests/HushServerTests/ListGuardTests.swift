@@ -91,4 +91,18 @@ import Testing
             #expect(!page.body.contains("Ops only"))
         }
     }
+
+    @Test func anAddressPastAThousandOptOutsIsRefusedWholeNamingTheEntry() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            let id = try await defaultListID(client, server)
+            let entries = (0..<1_000).map { #"{"address": "ann@example.com", "channel": "email", "scope": "s\#($0)"}"# }.joined(separator: ",")
+            #expect(try await client.send(.post, "/v1/lists/\(id)/entries", key: server.member, json: #"{"entries": [\#(entries)]}"#).status == .created)
+            let more = #"{"entries": [{"address": "bob@example.com", "channel": "email"}, {"address": "ann@example.com", "channel": "email", "scope": "extra"}]}"#
+            let refused = try await client.send(.post, "/v1/lists/\(id)/entries", key: server.member, json: more)
+            #expect(refused.status == .unprocessableContent)
+            #expect((refused.json["errors"] as? [[String: Any]])?.first?["field"] as? String == "entries[1].address")
+            #expect(try await client.allowed(server, "address=bob@example.com&channel=email") == true, "nothing half-applied")
+        }
+    }
 }

@@ -149,7 +149,7 @@ import Testing
             let cases: [(String, String)] = [
                 (#"{"entries": [{"address": "+14155550100", "channel": "sms"}, {"address": "nope", "channel": "sms"}]}"#, "entries[1].address"),
                 (#"{"entries": [{"address": "+14155550100", "channel": "sms", "adress": "x"}]}"#, "entries[0].adress"),
-                (#"{"entries": [{"address": "+14155550100", "channel": "sms"}, {"address": "+14155550101", "channel": "email"}]}"#, "items[1].channel"),
+                (#"{"entries": [{"address": "+14155550100", "channel": "sms"}, {"address": "+14155550101", "channel": "email"}]}"#, "entries[1].channel"),
                 (#"{"entries": []}"#, "entries"),
             ]
             for (body, expected) in cases {
