@@ -260,14 +260,20 @@ struct ChangeTransaction {
     /// or does not cover the channel.
     private mutating func checkList(_ list: ListID, channel: ChannelSelection) throws -> Bool {
         if let known = knownLists[list] { return known.isDefault }
-        guard let stored = try SQLiteStore.activeList(db, list, in: organization.id) else {
+        // What a write needs of its list, by one cached statement (every write asks).
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: """
+            SELECT is_default, name, channels FROM lists WHERE id = ? AND org_id = ? AND deleted_at IS NULL
+            """), arguments: [list.rawValue, organization.id.rawValue])
+        else {
             throw HushError(.notFound, field: "list", "no list \(list) in this organization")
         }
-        if case .only(let only) = channel, !stored.definition.channels.contains(only) {
-            throw HushError.invalid("channel", "the list \"\(stored.definition.name)\" does not cover \(only)")
+        let isDefault: Bool = row[0]
+        let name: String = row[1]
+        if case .only(let only) = channel, !(try SQLiteCoding.channels(row[2])).contains(only) {
+            throw HushError.invalid("channel", "the list \"\(name)\" does not cover \(only)")
         }
-        knownLists[list] = (stored.isDefault, stored.definition.name)
-        return stored.isDefault
+        knownLists[list] = (isDefault, name)
+        return isDefault
     }
 
     func addressRow(_ address: Address) throws -> Int64 {

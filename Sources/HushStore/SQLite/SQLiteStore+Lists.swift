@@ -98,14 +98,14 @@ extension SQLiteStore {
     }
 
     private static func listRows(_ db: Database, where condition: String, _ arguments: StatementArguments) throws -> [OptOutList] {
-        let rows = try Row.fetchAll(db, sql: """
+        let rows = try Row.fetchAll(db.cachedStatement(sql: """
             SELECT id, org_id, name, description, message, webhook_url, channels, is_default, public,
                    (SELECT json_group_array(name) FROM (SELECT name FROM list_names n WHERE n.list_id = lists.id ORDER BY name)) AS former,
                    (SELECT json_group_array(keyword) FROM
                        (SELECT keyword FROM list_keywords k WHERE k.list_id = lists.id ORDER BY position)) AS keywords,
                    (SELECT w.id FROM webhook_endpoints w WHERE w.owner_list = lists.id AND w.deleted_at IS NULL) AS webhook
             FROM lists WHERE \(condition) ORDER BY is_default DESC, id
-            """, arguments: arguments)
+            """), arguments: arguments)
         return try rows.map { row in
             let keywords = try JSONDecoder().decode([String].self, from: Data((row["keywords"] as String).utf8))
             let definition = try ListDefinition(
