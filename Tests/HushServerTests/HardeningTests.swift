@@ -109,6 +109,20 @@ import Testing
         }
     }
 
+    @Test func unknownFieldsAreRefusedAtEveryDepthOfATrigger() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            let when = try await client.send(.post, "/v1/triggers", key: server.admin, json: #"{"on": "call.logged", "when": {"dispositon": "DNC"}, "then": {"opt_out": {}}}"#)
+            #expect(when.status == .badRequest)
+            #expect(field(when) == "when.dispositon")
+            let then = try await client.send(.post, "/v1/triggers", key: server.admin, json: #"{"on": "call.logged", "when": {"disposition": "DNC"}, "then": {"opt_out": {"chanels": ["voice"]}}}"#)
+            #expect(field(then) == "then.opt_out.chanels")
+            let action = try await client.send(.post, "/v1/triggers", key: server.admin, json: #"{"on": "call.logged", "when": {"disposition": "DNC"}, "then": {"opt_ot": {}}}"#)
+            #expect(field(action) == "then.opt_ot")
+            #expect((try await client.send(.get, "/v1/triggers", key: server.admin).json["triggers"] as? [Any])?.isEmpty == true)
+        }
+    }
+
     @Test func pointInTimeChecksRefuseTrailingJunk() async throws {
         let server = try await TestServer()
         try await server.test { client in

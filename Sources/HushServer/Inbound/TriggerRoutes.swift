@@ -18,8 +18,47 @@ struct TriggerRoutes: Sendable {
     struct TriggerInput: APIInput {
         static let fields: Set<String> = ["on", "when", "then"]
         let on: String
-        let when: Trigger.Condition
-        let then: Trigger.Action
+        let when: ConditionInput
+        let then: ActionInput
+    }
+
+    /// The nested parts of a trigger, each refusing fields it does not know (`dispositon`).
+    struct ConditionInput: APIInput {
+        static let fields: Set<String> = ["disposition", "keyword"]
+        let condition: Trigger.Condition
+
+        init(from decoder: any Decoder) throws {
+            try Self.rejectUnknownFields(in: decoder)
+            condition = try Trigger.Condition(from: decoder)
+        }
+    }
+
+    struct ActionInput: APIInput {
+        static let fields: Set<String> = ["opt_out", "opt_in"]
+        let action: Trigger.Action
+
+        enum CodingKeys: String, CodingKey {
+            case optOut = "opt_out"
+            case optIn = "opt_in"
+        }
+
+        init(from decoder: any Decoder) throws {
+            try Self.rejectUnknownFields(in: decoder)
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            action = Trigger.Action(
+                optOut: try container.decodeIfPresent(ChangeInput.self, forKey: .optOut)?.change,
+                optIn: try container.decodeIfPresent(ChangeInput.self, forKey: .optIn)?.change)
+        }
+    }
+
+    struct ChangeInput: APIInput {
+        static let fields: Set<String> = ["channels", "lists"]
+        let change: Trigger.Change
+
+        init(from decoder: any Decoder) throws {
+            try Self.rejectUnknownFields(in: decoder)
+            change = try Trigger.Change(from: decoder)
+        }
     }
 
     struct TriggerJSON: Encodable, Sendable {
@@ -41,7 +80,7 @@ struct TriggerRoutes: Sendable {
         guard let event = Trigger.Event(rawValue: input.on) else {
             throw Problem.invalid("on", "on is call.logged or message.received")
         }
-        let trigger = try Trigger(on: event, when: input.when, then: input.then).validated()
+        let trigger = try Trigger(on: event, when: input.when.condition, then: input.then.action).validated()
         let stored = try await store.createTrigger(trigger, in: caller.organization)
         return try JSONBody(TriggerJSON(trigger: stored), status: .created).response(from: request, context: context)
     }
