@@ -123,6 +123,15 @@ import Testing
         }
     }
 
+    @Test func aLiteralPlusInACheckQueryIsAPlus() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            try await client.send(.post, "/v1/opt-outs", key: server.member, json: #"{"address": "+442079460958", "channel": "sms"}"#)
+            #expect(try await client.allowed(server, "address=+442079460958&channel=sms") == false)
+            #expect(try await client.allowed(server, "address=%2B44%2020%207946%200958&channel=sms") == false)
+        }
+    }
+
     @Test func pointInTimeChecksRefuseTrailingJunk() async throws {
         let server = try await TestServer()
         try await server.test { client in
