@@ -54,7 +54,9 @@ final class KeyAuthenticator: Sendable {
             return (principal, true)
         }
         if due {
-            try await refresh(now: now)
+            // A database that cannot answer now leaves the cache as it is (a check still answers
+            // from memory); the next round tries again.
+            try? await refresh(now: now)
             // The key may have been revoked just now.
             if cached != nil, state.withLock({ $0.known[key] }) == nil { return try await principal(for: key) }
         }
