@@ -100,8 +100,8 @@ public enum HushServer {
         let authenticator = KeyAuthenticator(store: store, refreshInterval: configuration.keyRefreshInterval)
         router.add(middleware: SecurityHeadersMiddleware())
         if !configuration.trustedProxies.ranges.isEmpty { router.add(middleware: ClientAddressMiddleware(proxies: configuration.trustedProxies)) }
-        if configuration.accessLog { router.add(middleware: AccessLogMiddleware(authenticator: authenticator)) }
-        router.add(middleware: MetricsMiddleware(metrics: metrics))
+        router.add(middleware: MetricsMiddleware(
+            metrics: metrics, accessLog: configuration.accessLog ? AccessLog(authenticator: authenticator) : nil))
         router.add(middleware: ProblemMiddleware())
 
         router.get("health") { _, _ in JSONBody(["status": "ok"]) }

@@ -81,17 +81,22 @@ final class ServerMetrics: Sendable {
     }
 }
 
-/// Counts every request and its latency by method, route template and status.
+/// Counts every request and its latency by method, route template and status; with an access
+/// log (`--access-log`) also logs it, from the same measurement.
 struct MetricsMiddleware: RouterMiddleware {
     typealias Context = HushRequestContext
     let metrics: ServerMetrics
+    /// Set when every request is logged.
+    var accessLog: AccessLog?
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
         let response = try await next(request, context)
         let route = context.endpointPath ?? "unmatched"
         let method = request.method.rawValue
-        metrics.record(method, route, response.status.code, ContinuousClock.now - start)
+        let duration = ContinuousClock.now - start
+        metrics.record(method, route, response.status.code, duration)
+        accessLog?.log(request, route: route, status: response.status.code, duration: duration, logger: context.logger)
         return response
     }
 }

@@ -28,23 +28,19 @@ struct ClientAddressMiddleware: RouterMiddleware {
 
 /// One log line per request (`--access-log`): method, route template, status, duration and the
 /// key's id. Never an address or a query string.
-struct AccessLogMiddleware: RouterMiddleware {
-    typealias Context = HushRequestContext
+struct AccessLog: Sendable {
     let authenticator: KeyAuthenticator
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let start = ContinuousClock.now
-        let response = try await next(request, context)
+    func log(_ request: Request, route: String, status: Int, duration: Duration, logger: Logger) {
         var metadata: Logger.Metadata = [
-            "http.method": "\(request.method.rawValue)", "http.route": "\(context.endpointPath ?? "unmatched")",
-            "http.status": "\(response.status.code)", "duration_ms": "\((ContinuousClock.now - start).milliseconds)",
+            "http.method": "\(request.method.rawValue)", "http.route": "\(route)", "http.status": "\(status)",
+            "duration_ms": "\(duration.milliseconds)",
         ]
         if let header = request.headers[.authorization], header.hasPrefix("Bearer "),
            let principal = authenticator.cachedPrincipal(for: String(header.dropFirst(7))) {
             metadata["key.id"] = "\(principal.keyID)"
         }
-        context.logger.info("request", metadata: metadata)
-        return response
+        logger.info("request", metadata: metadata)
     }
 }
 

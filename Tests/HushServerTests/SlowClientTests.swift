@@ -30,21 +30,11 @@ import Testing
                 var sockets: [Int32] = []
                 defer { sockets.forEach { close($0) } }
                 for _ in 0..<connections {
-                    let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-                    sockets.append(socket)
-                    var timeout = timeval(tv_sec: 60, tv_usec: 0)
-                    setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-                    var address = sockaddr_in()
-                    address.sin_family = sa_family_t(AF_INET)
-                    address.sin_port = in_port_t(UInt16(port).bigEndian)
-                    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-                    let connected = withUnsafePointer(to: &address) {
-                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-                    }
-                    guard connected == 0 else {
+                    guard let socket = LoopbackSocket.connect(port: port, receiveTimeout: 60) else {
                         continuation.resume(throwing: POSIXError(.ECONNREFUSED))
                         return
                     }
+                    sockets.append(socket)
                     _ = "GET /health HTTP/1.1\r\nHost: local".withCString { send(socket, $0, strlen($0), 0) }
                 }
                 var closed = 0

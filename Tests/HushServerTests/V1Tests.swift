@@ -190,21 +190,11 @@ import Testing
     static func exchange(port: Int, head: String, body: String) async throws -> (String, String) {
         try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread {
-                let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-                defer { close(socket) }
-                var timeout = timeval(tv_sec: 5, tv_usec: 0)
-                setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-                var address = sockaddr_in()
-                address.sin_family = sa_family_t(AF_INET)
-                address.sin_port = in_port_t(UInt16(port).bigEndian)
-                address.sin_addr.s_addr = inet_addr("127.0.0.1")
-                let connected = withUnsafePointer(to: &address) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-                }
-                guard connected == 0 else {
+                guard let socket = LoopbackSocket.connect(port: port, receiveTimeout: 5) else {
                     continuation.resume(throwing: POSIXError(.ECONNREFUSED))
                     return
                 }
+                defer { close(socket) }
                 func receive() -> String {
                     var buffer = [UInt8](repeating: 0, count: 4096)
                     let count = recv(socket, &buffer, buffer.count, 0)
