@@ -18,21 +18,12 @@ struct TriggerRoutes: Sendable {
     struct TriggerInput: APIInput {
         static let fields: Set<String> = ["on", "when", "then"]
         let on: String
-        let when: ConditionInput
-        let then: ActionInput
+        let when: Strict<Trigger.Condition>
+        let then: Strict<ActionInput>
     }
 
-    /// The nested parts of a trigger, each refusing fields it does not know (`dispositon`).
-    struct ConditionInput: APIInput {
-        static let fields: Set<String> = ["disposition", "keyword"]
-        let condition: Trigger.Condition
-
-        init(from decoder: any Decoder) throws {
-            try Self.rejectUnknownFields(in: decoder)
-            condition = try Trigger.Condition(from: decoder)
-        }
-    }
-
+    /// A trigger's `then`, its `opt_out` and `opt_in` read with `Strict`, so unknown fields are
+    /// refused at every depth (`then.opt_out.chanels`).
     struct ActionInput: APIInput {
         static let fields: Set<String> = ["opt_out", "opt_in"]
         let action: Trigger.Action
@@ -43,21 +34,10 @@ struct TriggerRoutes: Sendable {
         }
 
         init(from decoder: any Decoder) throws {
-            try Self.rejectUnknownFields(in: decoder)
             let container = try decoder.container(keyedBy: CodingKeys.self)
             action = Trigger.Action(
-                optOut: try container.decodeIfPresent(ChangeInput.self, forKey: .optOut)?.change,
-                optIn: try container.decodeIfPresent(ChangeInput.self, forKey: .optIn)?.change)
-        }
-    }
-
-    struct ChangeInput: APIInput {
-        static let fields: Set<String> = ["channels", "lists"]
-        let change: Trigger.Change
-
-        init(from decoder: any Decoder) throws {
-            try Self.rejectUnknownFields(in: decoder)
-            change = try Trigger.Change(from: decoder)
+                optOut: try container.decodeIfPresent(Strict<Trigger.Change>.self, forKey: .optOut)?.value,
+                optIn: try container.decodeIfPresent(Strict<Trigger.Change>.self, forKey: .optIn)?.value)
         }
     }
 
@@ -80,7 +60,7 @@ struct TriggerRoutes: Sendable {
         guard let event = Trigger.Event(rawValue: input.on) else {
             throw Problem.invalid("on", "on is call.logged or message.received")
         }
-        let trigger = try Trigger(on: event, when: input.when.condition, then: input.then.action).validated()
+        let trigger = try Trigger(on: event, when: input.when.value, then: input.then.value.action).validated()
         let stored = try await store.createTrigger(trigger, in: caller.organization)
         return try JSONBody(TriggerJSON(trigger: stored), status: .created).response(from: request, context: context)
     }
@@ -150,4 +130,12 @@ struct TriggerRoutes: Sendable {
         return try JSONBody(ActivityOutput(id: activity.id, triggers: fired.map(\.id), events: events.map(EventJSON.init)), status: .created)
             .response(from: request, context: context)
     }
+}
+
+extension Trigger.Condition: APIInput {
+    static let fields: Set<String> = ["disposition", "keyword"]
+}
+
+extension Trigger.Change: APIInput {
+    static let fields: Set<String> = ["channels", "lists"]
 }
