@@ -1,144 +1,232 @@
 extension Address {
-    /// The digit counts (country code included) Hush accepts for an E.164 number.
-    static let e164DigitCounts = 8...15
-    /// International prefixes recognised when no region is given: Australia's `0011`,
-    /// North America's `011` and everyone else's `00`.
-    private static let internationalPrefixesWithoutRegion = ["0011", "011", "00"]
-    /// Room for 15 digits plus the longest international prefix, with some slack.
+    /// The most digits E.164 allows, country code included. (There is no minimum beyond what
+    /// each plan's possible lengths say: Niue's `+683 7012` has seven.)
+    static let e164MaximumDigits = 15
+    /// More digits than any number plus the longest international prefix can have.
     private static let digitCapacity = 24
+    /// libphonenumber's shortest national significant number.
+    private static let shortestNationalNumber = 2
 
-    /// Turns a phone number into E.164 (`+` and up to 15 digits). Spaces, dashes, dots,
-    /// slashes and brackets are ignored. With `+`, `00` or `011` the number carries its own
-    /// country code and only its shape is checked; otherwise `region` reads it as national.
+    /// Turns a phone number into E.164 the way libphonenumber parses it (metadata
+    /// ``PhoneMetadata/version``): `+` or the region's international prefix (carrier codes
+    /// included) then a calling code, or a national number in `region`; then the plan's national
+    /// prefix is stripped or transformed, and the national number must have a length the plan
+    /// calls possible (or fit a number type valid at that length). Anything else is refused with
+    /// the reason, never guessed.
     static func normalizedPhone(_ input: String, region: Region?) throws(HushError) -> String {
-        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: digitCapacity) {
-            (buffer) throws(HushError) -> String in
-            let (count, hasPlus) = try collectDigits(of: input, into: buffer)
-            let digits = UnsafeBufferPointer(rebasing: buffer[..<count])
-
-            if hasPlus { return try e164(digits, input: input) }
-            let prefixes = region?.internationalPrefixes ?? internationalPrefixesWithoutRegion
-            if let prefix = prefixes.first(where: { digits.starts(with: $0.utf8) }) {
-                return try e164(UnsafeBufferPointer(rebasing: digits[prefix.utf8.count...]), input: input)
-            }
+        let (digits, hasPlus) = try readDigits(of: input)
+        var callingCode: Int
+        var national: [UInt8]
+        if hasPlus {
+            (callingCode, national) = try splitCallingCode(digits[...], input: input)
+        } else {
             guard let region else {
                 throw invalid(
                     "a national number needs a region; set default_region or write it with + and the country code")
             }
-            return try e164(national: digits, in: region, input: input)
+            let plan = region.plan
+            if let rest = strippingInternationalPrefix(digits, plan: plan) {
+                (callingCode, national) = try splitCallingCode(rest, input: input)
+            } else if let stripped = strippingOwnCallingCode(digits, plan: plan) {
+                (callingCode, national) = (plan.countryCode, stripped)
+            } else {
+                callingCode = plan.countryCode
+                national = keptOrStripped(plan.strippingNationalPrefix(digits), given: digits, plan: plan)
+                return try e164(callingCode, national, input: input)
+            }
+        }
+        guard let plan = PhoneMetadata.tables.byCallingCode[callingCode] else {
+            throw invalid("\"\(trimmed(input))\" does not start with a country calling code")
+        }
+        national = keptOrStripped(plan.strippingNationalPrefix(national), given: national, plan: plan)
+        return try e164(callingCode, national, input: input)
+    }
+
+    /// The national number after its prefix was stripped, if that leaves a length the plan can
+    /// use, else as given (libphonenumber keeps the prefix when stripping leaves too few digits).
+    private static func keptOrStripped(_ stripped: [UInt8], given: [UInt8], plan: PhoneMetadata) -> [UInt8] {
+        switch plan.check(length: stripped.count) {
+        case .tooShort, .localOnly, .invalidLength: return given
+        case .possible, .tooLong: return stripped
         }
     }
 
-    /// Copies the digits of `input` into `buffer`, checking every other character; a
-    /// `(0)` after a `+` country code is dropped, except for Italy where the 0 is dialled.
-    private static func collectDigits(
-        of input: String, into buffer: UnsafeMutableBufferPointer<UInt8>
-    ) throws(HushError) -> (count: Int, hasPlus: Bool) {
-        var count = 0
+    /// `+`, the calling code and the national number, once the calling code's main plan calls
+    /// the national number's length possible.
+    private static func e164(_ callingCode: Int, _ national: [UInt8], input: String) throws(HushError) -> String {
+        guard national.count >= shortestNationalNumber else {
+            throw invalid("\"\(trimmed(input))\" is too short to be a phone number")
+        }
+        guard let plan = PhoneMetadata.tables.byCallingCode[callingCode] else {
+            throw invalid("\"\(trimmed(input))\" does not start with a country calling code")
+        }
+        let check = plan.check(length: national.count)
+        if check != .possible, !fitsTypedLength(national, callingCode: callingCode) {
+            throw lengthProblem(check, national: national, plan: plan, input: input)
+        }
+        let code = String(callingCode)
+        guard code.utf8.count + national.count <= e164MaximumDigits else {
+            throw invalid("\"\(trimmed(input))\" is not an E.164 number: it has more than \(e164MaximumDigits) digits")
+        }
+        return "+" + code + String(decoding: national, as: UTF8.self)
+    }
+
+    /// Whether a number type valid at this length (Canada's 310-xxxx, say) takes the number.
+    private static func fitsTypedLength(_ national: [UInt8], callingCode: Int) -> Bool {
+        guard let types = PhoneMetadata.tables.typed[callingCode] else { return false }
+        return types.contains { $0.lengths.contains(national.count) && $0.pattern.matchesWhole(national[...]) }
+    }
+
+    private static func lengthProblem(
+        _ check: PhoneMetadata.LengthCheck, national: [UInt8], plan: PhoneMetadata, input: String
+    ) -> HushError {
+        let place = "+\(plan.countryCode)"
+        if check == .localOnly {
+            return invalid("\"\(trimmed(input))\" is a local number under \(place): write it with its area code")
+        }
+        let lengths = plan.possibleLengths.map(String.init)
+        let expected = lengths.count > 1
+            ? lengths.dropLast().joined(separator: ", ") + " or " + lengths[lengths.count - 1]
+            : lengths.first ?? "no"
+        return invalid(
+            "\"\(trimmed(input))\" is not a possible \(place) number: national numbers under \(place) have \(expected) "
+                + "digits after the country code and national prefix, this one has \(national.count)")
+    }
+
+    /// The calling code at the start of `digits` (one to three digits, the first that is
+    /// assigned) and the rest.
+    private static func splitCallingCode(
+        _ digits: ArraySlice<UInt8>, input: String
+    ) throws(HushError) -> (Int, [UInt8]) {
+        guard digits.count > shortestNationalNumber else {
+            throw invalid("\"\(trimmed(input))\" is too short to be an international number")
+        }
+        if digits.first != UInt8(ascii: "0") {
+            var code = 0
+            for (length, digit) in digits.prefix(3).enumerated() {
+                code = code * 10 + Int(digit - UInt8(ascii: "0"))
+                if PhoneMetadata.tables.byCallingCode[code] != nil {
+                    return (code, Array(digits.dropFirst(length + 1)))
+                }
+            }
+        }
+        throw invalid("\"\(trimmed(input))\" does not start with a country calling code")
+    }
+
+    /// The digits after the plan's international prefix, unless a 0 follows it (calling codes
+    /// never start with 0) or there is none.
+    private static func strippingInternationalPrefix(_ digits: [UInt8], plan: PhoneMetadata) -> ArraySlice<UInt8>? {
+        guard let prefix = plan.internationalPrefix, let match = prefix.prefixMatch(digits[...]) else { return nil }
+        let rest = digits[match.end...]
+        return rest.first == UInt8(ascii: "0") ? nil : rest
+    }
+
+    /// A national number that starts with its own region's calling code (`44 20 …` in the United
+    /// Kingdom): the rest, if it fits the plan where the whole did not, or the whole is too long.
+    private static func strippingOwnCallingCode(_ digits: [UInt8], plan: PhoneMetadata) -> [UInt8]? {
+        guard digits.starts(with: plan.callingCode) else { return nil }
+        let rest = plan.strippingNationalPrefix(Array(digits.dropFirst(plan.callingCode.count)))
+        let better = !plan.fits(digits[...]) && plan.fits(rest[...])
+        return better || plan.check(length: digits.count) == .tooLong ? rest : nil
+    }
+}
+
+extension Address {
+    /// Visual separators libphonenumber ignores: dashes of every width, slashes, dots, brackets,
+    /// tildes, soft hyphens and zero-width spaces.
+    private static func isSeparator(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar {
+        case "-", ".", "/", "(", ")", "[", "]", "~",
+            "\u{00AD}", "\u{200B}", "\u{2060}", "\u{2010}"..."\u{2015}", "\u{2212}", "\u{2053}", "\u{223C}",
+            "\u{30FC}", "\u{FF08}", "\u{FF09}", "\u{FF0D}", "\u{FF0F}", "\u{FF3B}", "\u{FF3D}", "\u{FF5E}":
+            true
+        default:
+            scalar.properties.isWhitespace
+        }
+    }
+
+    /// The digits of `input` as ASCII (full-width and other decimal digits read as their value)
+    /// and whether it began with `+`. A `tel:` URI reads as its number; extensions and anything
+    /// that is neither a digit nor a separator are refused.
+    private static func readDigits(of input: String) throws(HushError) -> ([UInt8], hasPlus: Bool) {
+        var text = Substring(trimmed(input))
+        if text.prefix(4).lowercased() == "tel:" {
+            text = text.dropFirst(4)
+            if let semicolon = text.firstIndex(of: ";") {
+                try refuseParameters(text[text.index(after: semicolon)...], input: input)
+                text = text[..<semicolon]
+            }
+        }
+        var digits: [UInt8] = []
+        digits.reserveCapacity(16)
         var hasPlus = false
-        var bracketStart: Int?
-        for scalar in input.unicodeScalars {
-            switch scalar {
-            case "0"..."9":
-                guard count < buffer.count else { throw tooManyDigits(input) }
-                buffer[count] = UInt8(truncatingIfNeeded: scalar.value)
-                count += 1
-            case "+":
-                guard count == 0, !hasPlus else {
+        let scalars = text.unicodeScalars
+        for index in scalars.indices {
+            let scalar = scalars[index]
+            if let value = decimalValue(scalar) {
+                guard digits.count < digitCapacity else {
+                    throw invalid("\"\(trimmed(input))\" is not an E.164 number: it has too many digits")
+                }
+                digits.append(UInt8(ascii: "0") + value)
+            } else if scalar == "+" || scalar == "\u{FF0B}" {
+                guard digits.isEmpty, !hasPlus else {
                     throw invalid("\"+\" can only come once, before the country code, in \"\(trimmed(input))\"")
                 }
                 hasPlus = true
-            case "(", "[":
-                bracketStart = count
-            case ")", "]":
-                if hasPlus, let start = bracketStart, start > 0, count == start + 1,
-                    buffer[start] == UInt8(ascii: "0"),
-                    !(start == 2 && buffer[0] == UInt8(ascii: "3") && buffer[1] == UInt8(ascii: "9"))
-                {
-                    count -= 1
+            } else if !isSeparator(scalar) {
+                if !digits.isEmpty, let extensionText = extensionText(String(scalars[index...])) {
+                    throw invalid(
+                        "\"\(trimmed(input))\" has an extension (\(extensionText)); an address is the number alone, "
+                            + "so send it without the extension")
                 }
-                bracketStart = nil
-            case "-", ".", "/", "\u{2010}"..."\u{2015}", "\u{2212}":
-                break
-            default:
-                guard scalar.properties.isWhitespace else {
-                    throw invalid("\"\(trimmed(input))\" is not a phone number: it contains \(scalar.nameForMessage)")
-                }
+                throw invalid("\"\(trimmed(input))\" is not a phone number: it contains \(scalar.nameForMessage)")
             }
         }
-        guard count > 0 else {
-            if input.unicodeScalars.allSatisfy(\.properties.isWhitespace) {
-                throw invalid("the address is empty")
-            }
+        guard !digits.isEmpty else {
+            if text.isEmpty { throw invalid("the address is empty") }
             throw invalid("\"\(trimmed(input))\" is not a phone number: it has no digits")
         }
-        return (count, hasPlus)
+        return (digits, hasPlus)
     }
 
-    /// Checks that `digits` (after `+` or an international prefix) look like E.164.
-    private static func e164(_ digits: UnsafeBufferPointer<UInt8>, input: String) throws(HushError) -> String {
-        guard digits.first != UInt8(ascii: "0") else {
-            throw invalid("\"\(trimmed(input))\" is not an E.164 number: country codes never start with 0")
-        }
-        guard e164DigitCounts.contains(digits.count) else {
-            throw invalid(
-                "\"\(trimmed(input))\" is not an E.164 number: it has \(digits.count) digits, and E.164 numbers "
-                    + "have \(e164DigitCounts.lowerBound) to \(e164DigitCounts.upperBound) including the country code")
-        }
-        return plus(callingCode: "", digits)
-    }
-
-    /// Strips the region's trunk prefix from a national number and puts its calling code on.
-    private static func e164(
-        national digits: UnsafeBufferPointer<UInt8>, in region: Region, input: String
-    ) throws(HushError) -> String {
-        let trunk = region.trunkPrefixes.first(where: { digits.starts(with: $0.utf8) })
-        let national = UnsafeBufferPointer(rebasing: digits[(trunk?.utf8.count ?? 0)...])
-        let lengths = region.nationalNumberLengths
-        guard lengths.contains(national.count) else {
-            let expected = lengths.count == 1
-                ? "\(lengths.lowerBound)"
-                : "\(lengths.lowerBound) to \(lengths.upperBound)"
-            let trunkNote = region.trunkPrefixes.isEmpty
-                ? ""
-                : " after the trunk prefix \(region.trunkPrefixes.joined(separator: " or "))"
-            throw invalid(
-                "\"\(trimmed(input))\" is not a \(region) number: national numbers there have \(expected) digits"
-                    + trunkNote + ", this one has \(national.count)")
-        }
-        guard region.nationalNumbersMayStartWithZero || national.first != UInt8(ascii: "0") else {
-            throw invalid("\"\(trimmed(input))\" is not a \(region) number: national numbers there never start with 0")
-        }
-        guard region.callingCode.utf8.count + national.count <= e164DigitCounts.upperBound else {
-            throw tooManyDigits(input)
-        }
-        return plus(callingCode: region.callingCode, national)
-    }
-
-    /// `+`, the calling code and the digits, written into one new string.
-    private static func plus(callingCode: String, _ digits: UnsafeBufferPointer<UInt8>) -> String {
-        let length = 1 + callingCode.utf8.count + digits.count
-        return String(unsafeUninitializedCapacity: length) { output in
-            output[0] = UInt8(ascii: "+")
-            var offset = 1
-            for byte in callingCode.utf8 {
-                output[offset] = byte
-                offset += 1
+    /// Refuses a `tel:` URI's parameters: an extension is not part of the address, and a
+    /// `phone-context` makes the number local to somewhere Hush would have to guess.
+    private static func refuseParameters(_ parameters: Substring, input: String) throws(HushError) {
+        for parameter in parameters.split(separator: ";") {
+            let name = parameter.prefix(while: { $0 != "=" }).lowercased()
+            if name == "ext" {
+                throw invalid(
+                    "\"\(trimmed(input))\" has an extension (\(parameter)); an address is the number alone, "
+                        + "so send it without the extension")
             }
-            for byte in digits {
-                output[offset] = byte
-                offset += 1
-            }
-            return offset
+            throw invalid(
+                "\"\(trimmed(input))\" has the tel: parameter \"\(name)\", which Hush does not read; "
+                    + "send the number with + and its country code alone")
         }
     }
 
-    private static func tooManyDigits(_ input: String) -> HushError {
-        invalid("\"\(trimmed(input))\" is not an E.164 number: it has more than \(e164DigitCounts.upperBound) digits")
+    /// The extension in `tail` (`ext. 12`, `x12`, `#12`, `, 12`), or `nil` if `tail` is not one.
+    private static func extensionText(_ tail: String) -> String? {
+        let markers = ["extension", "extn", "ext", "xtn", "x", "#", ",", "anexo", "доб"]
+        let lowered = tail.lowercased()
+        guard let marker = markers.first(where: { lowered.hasPrefix($0) }) else { return nil }
+        var rest = lowered.dropFirst(marker.count).drop(while: { $0 == "." || $0 == ":" || $0 == "=" || $0 == " " })
+        if rest.last == "#" { rest = rest.dropLast() }
+        guard !rest.isEmpty, rest.unicodeScalars.allSatisfy({ decimalValue($0) != nil }) else { return nil }
+        return trimmed(tail)
+    }
+
+    /// The value of a decimal digit in any script (`７`, `٣`), or `nil`.
+    private static func decimalValue(_ scalar: Unicode.Scalar) -> UInt8? {
+        if ("0"..."9").contains(scalar) { return UInt8(scalar.value - 0x30) }
+        guard scalar.value > 0x7F, scalar.properties.numericType == .decimal,
+              let value = scalar.properties.numericValue
+        else { return nil }
+        return UInt8(value)
     }
 
     /// The input without surrounding whitespace, for quoting in a message.
-    private static func trimmed(_ input: String) -> String {
+    static func trimmed(_ input: String) -> String {
         let scalars = input.unicodeScalars
         guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
               let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })
