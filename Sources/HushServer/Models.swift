@@ -1,7 +1,8 @@
 import Foundation
 import HushCore
 
-/// How suppressions, events and decisions look on the wire. Lists are named by id.
+/// How suppressions, events and decisions look on the wire. Lists are named by id; a block also
+/// gives the list's name.
 struct SuppressionJSON: Encodable, Sendable {
     let address: String?
     let contact: String?
@@ -80,6 +81,8 @@ extension Decision.Block {
         json.bool(hold)
         json.raw(",\"list\":")
         json.integer(list.rawValue)
+        json.raw(",\"list_name\":")
+        json.string(listName)
         json.raw(",\"scope\":")
         json.string(scope.path)
         json.raw(",\"since\":")

@@ -91,7 +91,7 @@ struct CheckCommand: AsyncParsableCommand {
                 print("blocked: \(decision.address.normalized) on \(decision.channel.rawValue)")
                 for block in decision.blockedBy {
                     let scope = block.scope.path.isEmpty ? "organization" : block.scope.path
-                    print("  by list \(block.list), scope \(scope), channel \(block.channel), since \(block.since.formatted(.iso8601)), source \(block.source.rawValue), event \(block.eventSequence)")
+                    print("  by list \(block.list) (\(block.listName)), scope \(scope), channel \(block.channel), since \(block.since.formatted(.iso8601)), source \(block.source.rawValue), event \(block.eventSequence)")
                 }
             }
             throw ExitCode(decision.allowed ? 0 : 1)

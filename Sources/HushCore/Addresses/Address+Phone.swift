@@ -31,23 +31,31 @@ extension Address {
                 (callingCode, national) = (plan.countryCode, stripped)
             } else {
                 callingCode = plan.countryCode
-                national = keptOrStripped(plan.strippingNationalPrefix(digits), given: digits, plan: plan)
+                national = try keptOrStripped(plan.strippingNationalPrefix(digits), given: digits, plan: plan, input: input)
                 return try e164(callingCode, national, input: input)
             }
         }
         guard let plan = PhoneMetadata.tables.byCallingCode[callingCode] else {
             throw invalid("\"\(trimmed(input))\" does not start with a country calling code")
         }
-        national = keptOrStripped(plan.strippingNationalPrefix(national), given: national, plan: plan)
+        national = try keptOrStripped(plan.strippingNationalPrefix(national), given: national, plan: plan, input: input)
         return try e164(callingCode, national, input: input)
     }
 
     /// The national number after its prefix was stripped, if that leaves a length the plan can
-    /// use, else as given (libphonenumber keeps the prefix when stripping leaves too few digits).
-    private static func keptOrStripped(_ stripped: [UInt8], given: [UInt8], plan: PhoneMetadata) -> [UInt8] {
+    /// use. libphonenumber then keeps the prefix as part of the number (`020 7946 09` in the
+    /// United Kingdom becomes `+44020794609`); Hush refuses that unless the whole fits the plan,
+    /// because it is a mistyped number rather than a reading of one.
+    private static func keptOrStripped(
+        _ stripped: [UInt8], given: [UInt8], plan: PhoneMetadata, input: String
+    ) throws(HushError) -> [UInt8] {
         switch plan.check(length: stripped.count) {
-        case .tooShort, .localOnly, .invalidLength: return given
-        case .possible, .tooLong: return stripped
+        case .possible, .tooLong:
+            return stripped
+        case let check where stripped.count != given.count && !plan.fits(given[...]):
+            throw lengthProblem(check, national: stripped, plan: plan, input: input)
+        default:
+            return given
         }
     }
 
@@ -64,11 +72,26 @@ extension Address {
         if check != .possible, !fitsTypedLength(national, callingCode: callingCode) {
             throw lengthProblem(check, national: national, plan: plan, input: input)
         }
+        guard startsLikeAnyPlan(national, callingCode: callingCode) else {
+            throw invalid(
+                "\"\(trimmed(input))\" is not a possible +\(callingCode) number: no national number under "
+                    + "+\(callingCode) starts with \(String(decoding: national.prefix(1), as: UTF8.self))")
+        }
         let code = String(callingCode)
         guard code.utf8.count + national.count <= e164MaximumDigits else {
             throw invalid("\"\(trimmed(input))\" is not an E.164 number: it has more than \(e164MaximumDigits) digits")
         }
         return "+" + code + String(decoding: national, as: UTF8.self)
+    }
+
+    /// Whether a plan with this calling code has numbers starting with the national number's
+    /// first digit. (Only the first digit: a whole-pattern test would refuse numbers in ranges
+    /// allocated after the metadata was published, and an opt-out must not be lost to that.)
+    private static func startsLikeAnyPlan(_ national: [UInt8], callingCode: Int) -> Bool {
+        guard let plans = PhoneMetadata.tables.plansByCallingCode[callingCode], let first = national.first else {
+            return false
+        }
+        return plans.contains { $0.nationalNumber?.canStart(with: first) ?? true }
     }
 
     /// Whether a number type valid at this length (Canada's 310-xxxx, say) takes the number.

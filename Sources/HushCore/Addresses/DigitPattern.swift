@@ -53,6 +53,11 @@ struct DigitPattern: Sendable {
         (firstDigits, canBeEmpty) = Self.start(of: compiler.program)
     }
 
+    /// Whether a match can begin with this ASCII digit.
+    func canStart(with digit: UInt8) -> Bool {
+        canBeEmpty || firstDigits & Self.bit(digit) != 0
+    }
+
     /// The match anchored at the start of `digits` that `re.match` finds, or `nil`.
     func prefixMatch(_ digits: ArraySlice<UInt8>) -> Match? {
         run(digits, whole: false)

@@ -125,6 +125,8 @@ extension PhoneMetadata {
         /// The plan that reads numbers written with each calling code: its main region's, or
         /// the non-geographic plan.
         let byCallingCode: [Int: PhoneMetadata]
+        /// Every plan with each calling code, the main one first.
+        let plansByCallingCode: [Int: [PhoneMetadata]]
         /// Patterns of number types valid at lengths the main plan does not call possible.
         let typed: [Int: [(lengths: [Int], pattern: DigitPattern)]]
     }
@@ -140,14 +142,16 @@ extension PhoneMetadata {
                 regions[source.id] = plan
             }
         }
-        var byCallingCode: [Int: PhoneMetadata] = [:]
+        var plansByCallingCode: [Int: [PhoneMetadata]] = [:]
         for (code, members) in regionsByCallingCode {
-            byCallingCode[code] = members[0] == "001" ? nonGeographic[code] : regions[members[0]]
+            plansByCallingCode[code] = members.compactMap { $0 == "001" ? nonGeographic[code] : regions[$0] }
         }
+        let byCallingCode = plansByCallingCode.compactMapValues(\.first)
         var typed: [Int: [(lengths: [Int], pattern: DigitPattern)]] = [:]
         for source in typedSources {
             typed[source.countryCode, default: []].append((source.lengths, DigitPattern(source.nationalNumber)))
         }
-        return Tables(regions: regions, byCallingCode: byCallingCode, typed: typed)
+        return Tables(
+            regions: regions, byCallingCode: byCallingCode, plansByCallingCode: plansByCallingCode, typed: typed)
     }()
 }

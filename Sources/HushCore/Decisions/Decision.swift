@@ -20,6 +20,8 @@ public struct Decision: Hashable, Sendable {
     /// One suppression that blocks a send.
     public struct Block: Hashable, Sendable {
         public let list: ListID
+        /// The list's name as it is now (a renamed list goes by its new name).
+        public let listName: String
         public let scope: Scope
         public let channel: ChannelSelection
         public let since: Date
@@ -31,11 +33,12 @@ public struct Decision: Hashable, Sendable {
         public let hold: Bool
 
         public init(
-            list: ListID, scope: Scope, channel: ChannelSelection, since: Date, source: Source,
+            list: ListID, listName: String, scope: Scope, channel: ChannelSelection, since: Date, source: Source,
             eventSequence: Int64, contact: ContactID? = nil, hold: Bool = false
         ) {
             self.hold = hold
             self.list = list
+            self.listName = listName
             self.scope = scope
             self.channel = channel
             self.since = since

@@ -21,6 +21,8 @@ enum IndexChange: Sendable {
     case remove(IndexKey, IndexEntry)
     case link(IndexKey, ContactID)
     case erase(Erasure)
+    /// A list's name, given before the changes on that list, so decisions can name it.
+    case name(ListID, String)
 
     /// An address erased in some process: its entries (known by their event sequences) and its
     /// links (known by their contacts) move from the clear key to the hashed one.
@@ -44,6 +46,8 @@ protocol ChangeFeed: Sendable {
     func head() async throws -> FeedPosition
     /// Everything after `position`, at most `limit` ledger events at a time.
     func changes(after position: FeedPosition, limit: Int) async throws -> ChangeBatch
-    /// Loads every suppression and link into `index` from one consistent snapshot.
+    /// Loads every suppression, link and list name into `index` from one consistent snapshot.
     func load(into index: SuppressionIndex) async throws -> FeedPosition
+    /// The name of every list.
+    func listNames() async throws -> [ListID: String]
 }

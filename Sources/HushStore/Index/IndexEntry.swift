@@ -75,9 +75,9 @@ struct IndexEntry: Hashable, Sendable {
         channel == other.channel && list == other.list && scope == other.scope
     }
 
-    func block(contact: ContactID?) -> Decision.Block {
+    func block(contact: ContactID?, listName: String) -> Decision.Block {
         Decision.Block(
-            list: list, scope: scope, channel: channel,
+            list: list, listName: listName, scope: scope, channel: channel,
             since: Date(timeIntervalSince1970: Double(sinceMilliseconds) / 1000), source: source,
             eventSequence: eventSequence, contact: contact, hold: hold
         )

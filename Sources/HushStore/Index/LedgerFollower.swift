@@ -52,16 +52,31 @@ actor LedgerFollower {
             case .remove(let key, let entry): index.remove(entry, for: key)
             case .link(let address, let contact): index.link(address, to: contact)
             case .erase(let erasure): index.apply(erasure, using: erasureKey)
+            case .name(let list, let name): index.listNames.note(name, for: list)
             }
         }
         position = batch.position
     }
 
-    /// Polls the heads until cancelled.
+    /// Reads every list name again: a list renamed by another process is seen within
+    /// `listNamesLifetime`, as `DirectoryCache` sees other changes to lists.
+    func refreshListNames() async throws {
+        let version = index.listNames.version
+        index.listNames.replace(with: try await feed.listNames(), readAt: version)
+    }
+
+    static let listNamesLifetime: Duration = .seconds(1)
+
+    /// Polls the heads until cancelled, and the list names every `listNamesLifetime`.
     func follow(every interval: Duration) async {
+        var namesRead = ContinuousClock.now
         while !Task.isCancelled {
             do {
                 try await catchUp()
+                if ContinuousClock.now - namesRead >= Self.listNamesLifetime {
+                    namesRead = ContinuousClock.now
+                    try await refreshListNames()
+                }
             } catch is CancellationError {
                 return
             } catch {

@@ -29,6 +29,8 @@ final class SuppressionIndex: Sendable {
     private let hasErasures = Atomic<Bool>(false)
     private let entryCount = Atomic<Int>(0)
     private let erasureKey: ErasureKey
+    /// The names decisions give the lists that block.
+    let listNames = ListNames()
 
     init(erasureKey: ErasureKey, expectedCount: Int = 0, shardCount: Int = 256) {
         precondition(shardCount > 0 && shardCount & (shardCount - 1) == 0, "shard count is a power of two")
@@ -115,7 +117,7 @@ final class SuppressionIndex: Sendable {
         let contactKey = IndexKey(organization, .contact(contact.externalID))
         shard(for: contactKey).state.withLock { $0.entries[contactKey] }?.forEach { entry in
             if query.isBlocked(by: entry.channel, scope: entry.scope, list: entry.list, listIsDefault: entry.listIsDefault) {
-                blocks.append(entry.block(contact: contact))
+                blocks.append(entry.block(contact: contact, listName: listNames.name(of: entry.list)))
             }
         }
         return Decision(address: address, channel: query.channel, scope: query.scope, blockedBy: blocks)
@@ -128,14 +130,14 @@ final class SuppressionIndex: Sendable {
         }
         entries?.forEach { entry in
             if query.isBlocked(by: entry.channel, scope: entry.scope, list: entry.list, listIsDefault: entry.listIsDefault) {
-                blocks.append(entry.block(contact: nil))
+                blocks.append(entry.block(contact: nil, listName: listNames.name(of: entry.list)))
             }
         }
         for contact in contacts ?? [] {
             let contactKey = IndexKey(key.organization, .contact(contact.externalID))
             shard(for: contactKey).state.withLock { $0.entries[contactKey] }?.forEach { entry in
                 if query.isBlocked(by: entry.channel, scope: entry.scope, list: entry.list, listIsDefault: entry.listIsDefault) {
-                    blocks.append(entry.block(contact: contact))
+                    blocks.append(entry.block(contact: contact, listName: listNames.name(of: entry.list)))
                 }
             }
         }

@@ -273,6 +273,7 @@ struct ChangeTransaction {
             throw HushError.invalid("channel", "the list \"\(name)\" does not cover \(only)")
         }
         knownLists[list] = (isDefault, name)
+        changes.append(.name(list, name))
         return isDefault
     }
 

@@ -29,17 +29,20 @@ struct SQLiteChangeFeed: ChangeFeed {
         let events = try Row.fetchCursor(db, sql: """
             SELECT l.seq, l.org_id, l.kind, l.recorded_at,
                    COALESCE(a.key, 'contact:' || c.external_id), l.channel, l.scope, l.list_id, l.source,
-                   li.is_default, l.hold
+                   li.is_default, l.hold, li.name
             FROM ledger l
             LEFT JOIN addresses a ON a.id = l.address_id
             LEFT JOIN contacts c ON c.id = l.contact_id
             JOIN lists li ON li.id = l.list_id
             WHERE l.seq > ? ORDER BY l.seq LIMIT ?
             """, arguments: [position.ledger, limit])
+        var named: Set<ListID> = []
         while let row = try events.next() {
             let key = IndexKey(OrganizationID(rawValue: row[1]), row[4] as String)
+            let list = ListID(rawValue: row[7])
+            if named.insert(list).inserted { batch.changes.append(.name(list, row[11])) }
             let entry = try IndexEntry(
-                eventSequence: row[0], sinceMilliseconds: row[3], list: ListID(rawValue: row[7]),
+                eventSequence: row[0], sinceMilliseconds: row[3], list: list,
                 scope: SQLiteCoding.scope(row[6]), channel: SQLiteCoding.channel(row[5]),
                 source: SQLiteCoding.source(row[8]), listIsDefault: row[9], hold: row[10]
             )
@@ -72,9 +75,23 @@ struct SQLiteChangeFeed: ChangeFeed {
         return batch
     }
 
+    func listNames() async throws -> [ListID: String] {
+        try await pool.read { db in try Self.listNames(db) }
+    }
+
+    static func listNames(_ db: Database) throws -> [ListID: String] {
+        var names: [ListID: String] = [:]
+        let rows = try Row.fetchCursor(db.cachedStatement(sql: "SELECT id, name FROM lists"))
+        while let row = try rows.next() {
+            names[ListID(rawValue: row[0])] = row[1]
+        }
+        return names
+    }
+
     func load(into index: SuppressionIndex) async throws -> FeedPosition {
         try await pool.read { db in
             let position = try Self.head(db)
+            index.listNames.replace(with: try Self.listNames(db), readAt: index.listNames.version)
             let defaultLists = try Set(Int64.fetchAll(db, sql: "SELECT id FROM lists WHERE is_default = 1"))
             var scopes: [String: Scope] = ["": .organization]
             let rows = try Row.fetchCursor(db, sql: """

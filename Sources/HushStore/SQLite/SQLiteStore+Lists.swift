@@ -6,7 +6,7 @@ extension SQLiteStore {
     public func createList(in organization: OrganizationID, _ definition: ListDefinition) async throws -> OptOutList {
         defer { directory.forget(organization) }
         let now = SQLiteCoding.milliseconds(configuration.now())
-        return try await storageErrors {
+        let list = try await storageErrors {
             try await pool.write { db in
                 _ = try Self.requireOrganization(db, organization)
                 try Self.ensureNameIsFree(db, definition.name, in: organization, except: nil)
@@ -24,6 +24,8 @@ extension SQLiteStore {
                 return list
             }
         }
+        index.listNames.note(list.definition.name, for: list.id)
+        return list
     }
 
     public func lists(in organization: OrganizationID) async throws -> [OptOutList] {
@@ -40,7 +42,7 @@ extension SQLiteStore {
 
     public func updateList(_ id: ListID, in organization: OrganizationID, _ definition: ListDefinition) async throws -> OptOutList {
         defer { directory.forget(organization) }
-        return try await storageErrors {
+        let list = try await storageErrors {
             try await pool.write { db in
                 guard let existing = try Self.activeList(db, id, in: organization) else {
                     throw HushError(.notFound, field: "id", "no list \(id) in this organization")
@@ -72,6 +74,8 @@ extension SQLiteStore {
                 return list
             }
         }
+        index.listNames.note(list.definition.name, for: list.id)
+        return list
     }
 
     public func deleteList(_ id: ListID, in organization: OrganizationID) async throws {

@@ -6,7 +6,7 @@ extension SQLiteStore {
     public func createOrganization(named name: String, settings: OrganizationSettings) async throws -> Organization {
         try Organization.validateName(name)
         let now = SQLiteCoding.milliseconds(configuration.now())
-        return try await storageErrors {
+        let organization = try await storageErrors {
             try await pool.write { db in
                 guard try Self.organizationRow(db, sql: "o.name = ?", name) == nil else {
                     throw HushError(.conflict, field: "name", "an organization named \"\(name)\" already exists")
@@ -30,6 +30,8 @@ extension SQLiteStore {
                     defaultList: ListID(rawValue: db.lastInsertedRowID))
             }
         }
+        index.listNames.note(ListDefinition.defaultName, for: organization.defaultList)
+        return organization
     }
 
     public func organization(named name: String) async throws -> Organization? {

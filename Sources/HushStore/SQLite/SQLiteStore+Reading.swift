@@ -94,7 +94,8 @@ extension SQLiteStore {
         let until = SQLiteCoding.milliseconds(date)
         let events = try await read { db in
             try Row.fetchAll(db, sql: """
-                SELECT l.kind, l.recorded_at, l.channel, l.scope, l.list_id, l.source, l.seq, li.is_default, c.external_id, l.hold
+                SELECT l.kind, l.recorded_at, l.channel, l.scope, l.list_id, l.source, l.seq, li.is_default, c.external_id, l.hold,
+                       li.name
                 FROM ledger l
                 JOIN lists li ON li.id = l.list_id
                 LEFT JOIN contacts c ON c.id = l.contact_id
@@ -114,7 +115,9 @@ extension SQLiteStore {
                         eventSequence: row[6], sinceMilliseconds: row[1], list: ListID(rawValue: row[4]),
                         scope: SQLiteCoding.scope(row[3]), channel: SQLiteCoding.channel(row[2]),
                         source: SQLiteCoding.source(row[5]), listIsDefault: row[7], hold: row[9])
-                    return (kind: row[0] as String, entry: entry, contact: try contact.map { (id) throws(HushError) in try ContactID(parsing: id) })
+                    return (
+                        kind: row[0] as String, entry: entry, listName: row[10] as String,
+                        contact: try contact.map { (id) throws(HushError) in try ContactID(parsing: id) })
                 }
         }
         // One pass, each event a dictionary step: linear in the address's history.
@@ -124,14 +127,14 @@ extension SQLiteStore {
             let list: ListID
             let scope: Scope
         }
-        var standing: [Standing: (order: Int64, entry: IndexEntry, contact: ContactID?)] = [:]
+        var standing: [Standing: (order: Int64, entry: IndexEntry, contact: ContactID?, listName: String)] = [:]
         for event in events {
             let key = Standing(contact: event.contact, channel: event.entry.channel, list: event.entry.list, scope: event.entry.scope)
             if event.kind == EventKind.optOut.rawValue {
                 if let held = standing[key] {
-                    if event.entry.hold && !held.entry.hold { standing[key] = (held.order, event.entry, event.contact) }
+                    if event.entry.hold && !held.entry.hold { standing[key] = (held.order, event.entry, event.contact, event.listName) }
                 } else {
-                    standing[key] = (event.entry.eventSequence, event.entry, event.contact)
+                    standing[key] = (event.entry.eventSequence, event.entry, event.contact, event.listName)
                 }
             } else {
                 standing[key] = nil
@@ -139,7 +142,7 @@ extension SQLiteStore {
         }
         let blocks = standing.values.sorted { $0.order < $1.order }
             .filter { query.isBlocked(by: $0.entry.channel, scope: $0.entry.scope, list: $0.entry.list, listIsDefault: $0.entry.listIsDefault) }
-            .map { $0.entry.block(contact: $0.contact) }
+            .map { $0.entry.block(contact: $0.contact, listName: $0.listName) }
         return Decision(address: address, channel: query.channel, scope: query.scope, blockedBy: blocks)
     }
 }
