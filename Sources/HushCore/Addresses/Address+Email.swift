@@ -1,10 +1,15 @@
 extension Address {
     /// The longest local part (before `@`) RFC 5321 allows, in octets.
     static let maximumLocalPartOctets = 64
-    /// The longest domain Hush accepts, in octets of its ASCII form.
-    static let maximumDomainOctets = 255
+    /// The longest domain, in octets of its ASCII form without a trailing dot (RFC 1035).
+    static let maximumDomainOctets = 253
+    /// The longest address, in octets (RFC 5321's path limit less its angle brackets).
+    static let maximumAddressOctets = 254
 
-    /// Trims, lowercases and validates an email address, writing its domain in ASCII.
+    /// Trims, case-folds and validates an email address, writing its domain in ASCII through
+    /// UTS 46 (``IDNA``) and its local part in NFC with full Unicode case folding, so every
+    /// spelling of one mailbox (`ΝΙΚΟΣ@`, `νικος@`; `ann@ｅｘａｍｐｌｅ.com`) has one key.
+    /// All-ASCII input (nearly all of it) is checked byte by byte without building strings.
     /// All-ASCII input (nearly all of it) is checked byte by byte without building strings.
     static func normalizedEmail(_ input: String) throws(HushError) -> String {
         var input = input
@@ -28,6 +33,7 @@ extension Address {
         try validateLocalPart(local.lazy.map(Unicode.Scalar.init), octets: local.count)
         if bytes[end - 1] == UInt8(ascii: "."), end - 1 > at + 1 { end -= 1 }
         try validateDomain(bytes[(at + 1)..<end])
+        guard end - start <= maximumAddressOctets else { throw tooLong(end - start) }
 
         return String(unsafeUninitializedCapacity: end - start) { output in
             for offset in 0..<(end - start) {
@@ -45,18 +51,34 @@ extension Address {
         let trimmed = scalars[first...last]
 
         let at = try separatorIndex(in: trimmed)
-        let local = String(String.UnicodeScalarView(trimmed[..<at])).lowercased().canonicallyComposed
+        let local = caseFolded(String(String.UnicodeScalarView(trimmed[..<at])))
         try validateLocalPart(local.unicodeScalars, octets: local.utf8.count)
 
         let domain = String(String.UnicodeScalarView(trimmed[trimmed.index(after: at)...]))
-        var asciiDomain = domain.utf8.allSatisfy({ $0 < 0x80 })
-            ? domain.lowercased()
-            : try Punycode.toASCII(domain: domain)
-        if asciiDomain.utf8.count > 1, asciiDomain.utf8.last == UInt8(ascii: ".") {
-            asciiDomain.removeLast()
-        }
+        guard !domain.isEmpty else { throw invalid("the domain after \"@\" is empty") }
+        let asciiDomain = try IDNA.toASCII(domain: domain)
         try validateDomain(asciiDomain.utf8)
-        return local + "@" + asciiDomain
+        let address = local + "@" + asciiDomain
+        guard address.utf8.count <= maximumAddressOctets else { throw tooLong(address.utf8.count) }
+        return address
+    }
+
+    /// Full Unicode case folding (CaseFolding.txt C and F: `ß` → `ss`, `ς` → `σ`, `ﬁ` → `fi`)
+    /// between two canonical compositions.
+    private static func caseFolded(_ text: String) -> String {
+        var folded = String.UnicodeScalarView()
+        for scalar in text.canonicallyComposed.unicodeScalars {
+            if let replacement = IDNATables.folding[scalar.value] {
+                folded.append(contentsOf: replacement)
+            } else {
+                folded.append(scalar)
+            }
+        }
+        return String(folded).canonicallyComposed
+    }
+
+    private static func tooLong(_ octets: Int) -> HushError {
+        invalid("the address is \(octets) octets long; the longest an address can be is \(maximumAddressOctets)")
     }
 
     /// The position of the one `@`, rejecting quoted local parts and any second `@`.
@@ -104,8 +126,10 @@ extension Address {
         if previousIsDot { throw invalid("the local part cannot end with a dot") }
     }
 
-    /// Checks an ASCII domain without its trailing dot: at most 255 octets, two or more labels
+    /// Checks an ASCII domain without its trailing dot: at most 253 octets, two or more labels
     /// of 1–63 letters, digits and inner hyphens, and a top-level label that is not all digits.
+    /// Hyphens in a label's third and fourth places are for `xn--` labels alone, and those must
+    /// decode to a valid U-label.
     private static func validateDomain(_ domain: some Collection<UInt8>) throws(HushError) {
         guard !domain.isEmpty else { throw invalid("the domain after \"@\" is empty") }
         guard domain.count <= maximumDomainOctets else {
@@ -141,11 +165,34 @@ extension Address {
             previous = byte
         }
         try finishLabel()
+        try validateReservedLabels(domain)
         guard labelCount >= 2 else {
             let name = String(decoding: domain, as: UTF8.self)
             throw invalid("the domain \"\(name)\" needs at least two labels, like example.com")
         }
         guard !labelIsNumeric else { throw invalid("the top-level domain cannot be all digits") }
+    }
+
+    /// Labels with `--` in their third and fourth places: `xn--` ones are decoded and checked as
+    /// IDNA 2008 says, others are refused (RFC 5891 section 4.2.3.1).
+    private static func validateReservedLabels(_ domain: some Collection<UInt8>) throws(HushError) {
+        // Nearly every domain has no "--" at all: look before splitting anything.
+        var previous: UInt8 = 0
+        guard domain.contains(where: { byte in
+            defer { previous = byte }
+            return byte == UInt8(ascii: "-") && previous == byte
+        }) else { return }
+        for piece in domain.split(separator: UInt8(ascii: ".")) where piece.count >= 4 {
+            let lowered = piece.map(lowercasedASCII)
+            guard lowered[2] == UInt8(ascii: "-"), lowered[3] == UInt8(ascii: "-") else { continue }
+            if lowered.starts(with: "xn".utf8) {
+                try IDNA.validate(aLabel: String(decoding: lowered.dropFirst(4), as: UTF8.self))
+            } else {
+                throw invalid(
+                    "the domain label \"\(String(decoding: lowered, as: UTF8.self))\" has hyphens in its third and "
+                        + "fourth places, which only xn-- labels may")
+            }
+        }
     }
 
     private static func isLocalPartText(_ scalar: Unicode.Scalar) -> Bool {

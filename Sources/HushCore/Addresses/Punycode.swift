@@ -96,48 +96,6 @@ public enum Punycode {
         return result
     }
 
-    /// Converts a domain to its ASCII form: labels split on `.` (or `。`, `．`, `｡`), lowercased
-    /// and put in NFC; all-ASCII labels are kept, others become `xn--` and their Punycode.
-    /// One trailing dot is kept; every other label must be 1–63 octets once encoded.
-    public static func toASCII(domain: String) throws(HushError) -> String {
-        let labels = domain.unicodeScalars.split(
-            omittingEmptySubsequences: false, whereSeparator: isLabelSeparator)
-        guard !(labels.count == 1 && labels[0].isEmpty) else {
-            throw HushError.invalid("address", "the domain is empty")
-        }
-        var ascii: [String] = []
-        ascii.reserveCapacity(labels.count)
-        for (index, label) in labels.enumerated() {
-            if label.isEmpty {
-                if index == labels.count - 1 && index > 0 {
-                    ascii.append("")
-                    continue
-                }
-                throw HushError.invalid("address", "the domain has an empty label (a leading dot or two dots in a row)")
-            }
-            if let hidden = label.first(where: { !$0.isASCII && !$0.isVisibleInAddress }) {
-                throw HushError.invalid("address", "the domain cannot contain \(hidden.nameForMessage)")
-            }
-            let lowercased = String(String.UnicodeScalarView(label)).lowercased().canonicallyComposed
-            let encoded = lowercased.utf8.allSatisfy { $0 < 0x80 }
-                ? lowercased
-                : try "xn--" + encode(lowercased.unicodeScalars)
-            guard encoded.utf8.count <= 63 else {
-                throw HushError.invalid(
-                    "address", "the domain label \"\(lowercased)\" is longer than 63 octets once encoded")
-            }
-            ascii.append(encoded)
-        }
-        return ascii.joined(separator: ".")
-    }
-
-    private static func isLabelSeparator(_ scalar: Unicode.Scalar) -> Bool {
-        switch scalar {
-        case ".", "\u{3002}", "\u{FF0E}", "\u{FF61}": true
-        default: false
-        }
-    }
-
     /// The bias adaptation function of RFC 3492 section 6.1.
     private static func adapt(_ delta: Int, count: Int, isFirst: Bool) -> Int {
         var delta = isFirst ? delta / damp : delta / 2
