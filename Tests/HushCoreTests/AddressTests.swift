@@ -5,7 +5,7 @@ import Testing
 @Test(arguments: [
     ("ann@example.com", Address.Kind.email),
     ("+44 20 7946 0958", Address.Kind.phone),
-    ("0044 20 7946 0958", Address.Kind.phone),
+    ("+44 20 7946 0958", Address.Kind.phone),
 ])
 func parsingChoosesEmailWhenThereIsAnAtSign(input: String, kind: Address.Kind) throws {
     #expect(try Address(parsing: input).kind == kind)

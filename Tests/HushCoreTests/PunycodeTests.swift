@@ -105,20 +105,27 @@ func malformedPunycodeIsRejected(punycode: String) {
     ("\u{4F8B}\u{3048}\u{3002}\u{30C6}\u{30B9}\u{30C8}", "xn--r8jz45g.xn--zckzah"),
     ("example\u{FF0E}com", "example.com"),
     ("sub\u{FF61}Example.COM", "sub.example.com"),
-    ("Example.com.", "example.com."),
+    ("Example.com.", "example.com"),
+    ("\u{FF45}\u{FF58}\u{FF41}\u{FF4D}\u{FF50}\u{FF4C}\u{FF45}.com", "example.com"),
+    ("\u{FB01}nance.com", "finance.com"),
+    ("ex\u{AD}ample.com", "example.com"),
+    ("fa\u{DF}.de", "xn--fa-hia.de"),
 ])
 func domainIsConvertedToASCII(domain: String, ascii: String) throws {
-    #expect(try Punycode.toASCII(domain: domain) == ascii)
+    #expect(try IDNA.toASCII(domain: domain) == ascii)
 }
 
-@Test(arguments: ["", ".example.com", "example..com", "a\u{A0}b.example"])
+@Test(arguments: [
+    "", ".example.com", "example..com", "-b\u{FC}cher.de", "b\u{FC}cher-.de", "a\u{200D}b.com",
+    "\u{2603}.net", "\u{301}a.com", "\u{5D0}a.com",
+])
 func domainWithEmptyLabelOrInvisibleCharacterIsRejected(domain: String) {
-    #expect(throws: HushError.self) { try Punycode.toASCII(domain: domain) }
+    #expect(throws: HushError.self) { try IDNA.toASCII(domain: domain) }
 }
 
 @Test func labelLongerThan63OctetsOnceEncodedIsRejected() throws {
     let label = String(repeating: "\u{FC}", count: 60)
-    let error = try #require(throws: HushError.self) { try Punycode.toASCII(domain: label + ".de") }
+    let error = try #require(throws: HushError.self) { try IDNA.toASCII(domain: label + ".de") }
     #expect(error.code == .invalidInput)
     #expect(error.field == "address")
     #expect(error.message.contains("longer than 63 octets"))
@@ -126,5 +133,20 @@ func domainWithEmptyLabelOrInvisibleCharacterIsRejected(domain: String) {
 
 @Test func labelOf63OctetsIsAccepted() throws {
     let label = String(repeating: "a", count: 63)
-    #expect(try Punycode.toASCII(domain: label + ".de") == label + ".de")
+    #expect(try IDNA.toASCII(domain: label + ".de") == label + ".de")
+}
+
+@Test(arguments: ["xn--zz.com", "xn--a.com", "xn--ls8h.la", "xn--n3h.net", "xn--mnchen-3ya-.de", "ab--cd.com"])
+func reservedOrInvalidALabelIsRejected(domain: String) throws {
+    let error = try #require(throws: HushError.self) { try Address(email: "ann@" + domain) }
+    #expect(error.field == "address")
+}
+
+@Test func validALabelIsKeptAsGiven() throws {
+    #expect(try Address(email: "ann@XN--MNCHEN-3YA.de").normalized == "ann@xn--mnchen-3ya.de")
+}
+
+@Test(arguments: [("\u{645}\u{62B}\u{627}\u{644}.\u{625}\u{62E}\u{62A}\u{628}\u{627}\u{631}", "xn--mgbh0fb.xn--kgbechtv")])
+func rightToLeftLabelThatKeepsTheBidiRuleIsAccepted(domain: String, ascii: String) throws {
+    #expect(try IDNA.toASCII(domain: domain) == ascii)
 }

@@ -291,7 +291,7 @@ struct ChangeTransaction {
         var ids: [String: Int64] = Dictionary(minimumCapacity: unique.count)
         let organizationID = organization.id.rawValue
         try BulkStatement(head: "INSERT INTO addresses (org_id, kind, key, display) VALUES", columns: 4, tail: """
-            ON CONFLICT (org_id, key) WHERE erased_at IS NULL DO UPDATE SET display = display
+            ON CONFLICT (org_id, key) WHERE erased_at IS NULL AND merged_into IS NULL DO UPDATE SET display = display
             RETURNING id, key
             """).run(unique, in: db, bind: { address, values in
             values.bind(organizationID)

@@ -32,6 +32,10 @@ enum SQLiteSchema {
         migrator.registerMigration("v9: replayed provider messages, holds, opt-in snapshots, key roles and use, list names") { db in
             try db.execute(sql: v9)
         }
+        migrator.registerMigration("v10: addresses re-keyed under libphonenumber and UTS 46 rules") { db in
+            try db.execute(sql: v10)
+            try rekeyAddresses(db)
+        }
         return migrator
     }
 

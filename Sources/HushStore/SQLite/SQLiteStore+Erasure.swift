@@ -7,25 +7,21 @@ extension SQLiteStore {
         let now = SQLiteCoding.milliseconds(configuration.now())
         let hashed = configuration.erasureKey.hashedKey(for: address.normalized)
         return try await write { db in
-            guard let addressID = try Int64.fetchOne(db, sql: """
+            // The live row, and any merged into it when addresses were re-keyed (v10).
+            let addressIDs = try Int64.fetchAll(db, sql: """
                 SELECT id FROM addresses WHERE org_id = ? AND key = ? AND erased_at IS NULL
                 """, arguments: [organization.rawValue, address.normalized])
-            else { return (false, []) }
-            let sequences = try Int64.fetchAll(db, sql: "SELECT event_seq FROM suppressions WHERE address_id = ?",
-                                               arguments: [addressID])
-            let contacts = try String.fetchAll(db, sql: """
-                SELECT c.external_id FROM contact_links l JOIN contacts c ON c.id = l.contact_id WHERE l.address_id = ?
-                """, arguments: [addressID])
-            try db.execute(sql: "UPDATE addresses SET key = ?, display = NULL, erased_at = ? WHERE id = ?",
-                           arguments: [hashed, now, addressID])
-            try db.execute(sql: "UPDATE suppressions SET subject_key = ? WHERE address_id = ?", arguments: [hashed, addressID])
-            try db.execute(sql: """
-                DELETE FROM evidence WHERE event_seq IN (SELECT seq FROM ledger WHERE address_id = ?)
-                """, arguments: [addressID])
-            // Announced events keep no address or evidence in clear either.
-            try db.execute(sql: """
-                UPDATE webhook_outbox SET data = json_set(data, '$.address', NULL, '$.evidence', json('{}')) WHERE address_id = ?
-                """, arguments: [addressID])
+            guard !addressIDs.isEmpty else { return (false, []) }
+            var sequences: [Int64] = []
+            var contacts: [String] = []
+            for addressID in addressIDs {
+                sequences += try Int64.fetchAll(db, sql: "SELECT event_seq FROM suppressions WHERE address_id = ?",
+                                                arguments: [addressID])
+                contacts += try String.fetchAll(db, sql: """
+                    SELECT c.external_id FROM contact_links l JOIN contacts c ON c.id = l.contact_id WHERE l.address_id = ?
+                    """, arguments: [addressID])
+                try Self.erase(addressID, hashed: hashed, now: now, db)
+            }
             try db.execute(sql: """
                 UPDATE webhook_outbox SET data = json_set(data, '$.address', NULL, '$.confirm_url', NULL)
                 WHERE org_id = ? AND kind = 'opt_in.requested' AND json_extract(data, '$.address') = ?
@@ -61,5 +57,20 @@ extension SQLiteStore {
                 contacts: Set(try contacts.map { (id) throws(HushError) in try ContactID(parsing: id) }))
             return (true, [.erase(erasure)])
         }
+    }
+
+    /// Erases one address row: its key becomes the hash, its display and evidence go, and
+    /// announced events about it lose the address.
+    private static func erase(_ addressID: Int64, hashed: String, now: Int64, _ db: Database) throws {
+        try db.execute(sql: "UPDATE addresses SET key = ?, display = NULL, erased_at = ? WHERE id = ?",
+                       arguments: [hashed, now, addressID])
+        try db.execute(sql: "UPDATE suppressions SET subject_key = ? WHERE address_id = ?", arguments: [hashed, addressID])
+        try db.execute(sql: """
+            DELETE FROM evidence WHERE event_seq IN (SELECT seq FROM ledger WHERE address_id = ?)
+            """, arguments: [addressID])
+        // Announced events keep no address or evidence in clear either.
+        try db.execute(sql: """
+            UPDATE webhook_outbox SET data = json_set(data, '$.address', NULL, '$.evidence', json('{}')) WHERE address_id = ?
+            """, arguments: [addressID])
     }
 }
