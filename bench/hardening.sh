@@ -3,11 +3,15 @@
 # request, each a real write) on two release builds of hush, the same machine, the same index
 # size and the same wrk settings, runs alternating between the two (ABBA order).
 #
+# Also checks of E.164 phone numbers (bench/check.lua with HUSH_CHECK=phone), against as many
+# seeded numbers.
+#
 # Usage: bench/hardening.sh BASE_DIR HEAD_DIR
 #   Each directory is a source tree of hush (e.g. `git archive <commit> | tar -x -C DIR`); its
 #   .build/release/hush is built there first when missing. The two are never built at once.
 #   ENTRIES (default 1 000 000 suppressed addresses), DURATION (seconds a wrk run, 15),
-#   CONNECTIONS (check, 64), WRITE_CONNECTIONS (opt-outs, 64), ROUNDS (3), PORT (8089).
+#   CONNECTIONS (check, 64), WRITE_CONNECTIONS (opt-outs, 64), ROUNDS (3), PORT (8089),
+#   WRITES (1; 0 leaves the opt-out runs out).
 # Each database is seeded by that build's own `hush import` (the schemas differ), once; the
 # opt-out runs add addresses to it (HUSH_RUN keeps them distinct across runs). Each run also
 # notes the server's CPU time a request (user + system), which this shared machine's noise
@@ -22,6 +26,7 @@ CONNECTIONS=${CONNECTIONS:-64}
 WRITE_CONNECTIONS=${WRITE_CONNECTIONS:-64}
 ROUNDS=${ROUNDS:-3}
 PORT=${PORT:-8089}
+WRITES=${WRITES:-1}
 
 command -v wrk >/dev/null || { apt-get update && apt-get install -y --no-install-recommends wrk; }
 for dir in "$BASE_DIR" "$HEAD_DIR"; do
@@ -38,6 +43,12 @@ n = int(sys.argv[1])
 sys.stdout.write("address\n")
 sys.stdout.write("".join(f"person{i}@example.com\n" for i in range(n)))
 PY
+python3 - "$ENTRIES" > "$WORK/phones.csv" <<'PY'
+import sys
+n = int(sys.argv[1])
+sys.stdout.write("address\n")
+sys.stdout.write("".join(f"+1{2012000000 + i}\n" for i in range(n)))
+PY
 
 declare -A KEYS
 for side in base head; do
@@ -46,6 +57,7 @@ for side in base head; do
     echo "== $side ($dir): seeding $ENTRIES suppressed addresses with hush import"
     "$dir/.build/release/hush" orgs create default --database "$WORK/$side/db.sqlite" >/dev/null
     "$dir/.build/release/hush" import "$WORK/entries.csv" --channel email --database "$WORK/$side/db.sqlite"
+    "$dir/.build/release/hush" import "$WORK/phones.csv" --channel sms --database "$WORK/$side/db.sqlite"
     KEYS[$side]=$("$dir/.build/release/hush" keys create --role member --database "$WORK/$side/db.sqlite")
 done
 
@@ -92,7 +104,10 @@ for round in $(seq 1 "$ROUNDS"); do
         export HUSH_KEY=${KEYS[$side]} HUSH_ENTRIES=$ENTRIES HUSH_RUN=$round
         wrk -t2 -c"$CONNECTIONS" -d3s -s "$BENCH/check.lua" "$URL" >/dev/null # warm-up, not counted
         run check "$side" -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s "$BENCH/check.lua" "$URL"
-        run optouts "$side" -t2 -c"$WRITE_CONNECTIONS" -d"${DURATION}s" -s "$BENCH/optouts.lua" "$URL"
+        export HUSH_CHECK=phone
+        run check-phone "$side" -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s "$BENCH/check.lua" "$URL"
+        unset HUSH_CHECK
+        [ "$WRITES" = 0 ] || run optouts "$side" -t2 -c"$WRITE_CONNECTIONS" -d"${DURATION}s" -s "$BENCH/optouts.lua" "$URL"
         stop_server
     done
 done
@@ -101,7 +116,10 @@ python3 - "$WORK" <<'PY'
 import statistics, sys
 d = sys.argv[1]
 read = lambda name: [float(line) for line in open(f"{d}/{name}")]
-for label, what in (("check", "GET /v1/check"), ("optouts", "POST /v1/opt-outs")):
+import os
+for label, what in (("check", "GET /v1/check"), ("check-phone", "  … phone, sms"), ("optouts", "POST /v1/opt-outs")):
+    if not os.path.exists(f"{d}/{label}-base.rps"):
+        continue
     base, head = read(f"{label}-base.rps"), read(f"{label}-head.rps")
     b, h = statistics.median(base), statistics.median(head)
     print(f"{what:18} base median {b:9,.0f}/s  (runs: {', '.join(f'{v:,.0f}' for v in base)})")

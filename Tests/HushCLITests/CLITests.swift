@@ -39,6 +39,7 @@ struct CLI {
     @discardableResult
     func run(_ arguments: [String], database withDatabase: Bool = true) throws -> Result {
         let process = try start(arguments, database: withDatabase)
+        try process.input.fileHandleForWriting.close()
         let out = process.output.fileHandleForReading.readDataToEndOfFile()
         let err = process.errors.fileHandleForReading.readDataToEndOfFile()
         process.process.waitUntilExit()
@@ -47,6 +48,7 @@ struct CLI {
 
     struct Running {
         let process: Process
+        let input: Pipe
         let output: Pipe
         let errors: Pipe
     }
@@ -59,12 +61,14 @@ struct CLI {
         environment["HUSH_ERASURE_SECRET"] = Self.secret
         environment["HUSH_SECRET_KEY"] = Self.secretKey
         process.environment = environment
+        let input = Pipe()
         let output = Pipe()
         let errors = Pipe()
+        process.standardInput = input
         process.standardOutput = output
         process.standardError = errors
         try process.run()
-        return Running(process: process, output: output, errors: errors)
+        return Running(process: process, input: input, output: output, errors: errors)
     }
 
     /// The same database, opened in this process.
