@@ -56,7 +56,8 @@ extension V1Routes {
     }
 
     /// The words inbound messages are read for.
-    struct KeywordsJSON: Codable, Sendable {
+    struct KeywordsJSON: Codable, APIInput {
+        static let fields: Set<String> = ["opt_out", "opt_in", "help"]
         let optOut: [String]
         let optIn: [String]
         let help: [String]
@@ -92,7 +93,7 @@ extension V1Routes {
             brandLogoURL = try container.decodeClearable(String.self, forKey: .brandLogoURL)
             brandColor = try container.decodeClearable(String.self, forKey: .brandColor)
             helpText = try container.decodeIfPresent(String.self, forKey: .helpText)
-            keywords = try container.decodeIfPresent(KeywordsJSON.self, forKey: .keywords)
+            keywords = try container.decodeIfPresent(Strict<KeywordsJSON>.self, forKey: .keywords)?.value
             twilioAuthToken = try container.decodeClearable(String.self, forKey: .twilioAuthToken)
         }
     }
@@ -111,7 +112,10 @@ extension V1Routes {
         if let region = input.defaultRegion {
             if let code = region {
                 guard let parsed = Region(code: code) else {
-                    throw Problem.invalid("default_region", "\"\(code)\" is not a supported region; use one of \(Region.supported.map(\.rawValue).joined(separator: ", "))")
+                    throw Problem.invalid(
+                        "default_region",
+                        "\"\(code)\" is not a region libphonenumber \(PhoneMetadata.version) knows; "
+                            + "use an ISO 3166 alpha-2 code such as GB (\(Region.supported.count) are supported)")
                 }
                 settings.defaultRegion = parsed
             } else {

@@ -123,6 +123,25 @@ import Testing
         }
     }
 
+    @Test func unknownFieldsAreRefusedInsideSettingsKeywordsAndSequenceAddresses() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            let keywords = try await client.send(.patch, "/v1/settings", key: server.admin, json: """
+                {"keywords": {"opt_out": ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"], "opt_in": ["START", "UNSTOP"],
+                 "help": ["HELP"], "halp": ["INFO"]}}
+                """)
+            #expect(keywords.status == .badRequest)
+            #expect(field(keywords) == "keywords.halp")
+            try await client.send(.post, "/v1/rulesets", key: server.admin, json: #"{"name": "Skip", "on_opt_out": "skip_steps"}"#)
+            let addresses = try await client.send(.post, "/v1/sequences/evaluate", key: server.member, json: """
+                {"ruleset": "Skip", "enrolled_at": "2026-01-01T00:00:00Z", "addresses": {"emial": "ann@example.com"},
+                 "steps": [{"id": "1", "channel": "email"}]}
+                """)
+            #expect(addresses.status == .badRequest)
+            #expect(field(addresses) == "addresses.emial")
+        }
+    }
+
     @Test func aLiteralPlusInACheckQueryIsAPlus() async throws {
         let server = try await TestServer()
         try await server.test { client in

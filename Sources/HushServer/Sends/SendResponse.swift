@@ -33,10 +33,10 @@ enum SendResponse {
 
 /// A send's report as CSV rows; `error` holds "Optout Email" / "Optout Number" for recipients
 /// held back by an opt-out (the wording people know from the seed), the reason an address was
-/// refused for invalid ones. The list, scope, channel and since are the first blocking
-/// suppression's.
+/// refused for invalid ones. The list (its id and name), scope, channel and since are the first
+/// blocking suppression's.
 enum SendReportCSV {
-    static let columns = ["position", "address", "contact", "ref", "status", "error", "list", "scope", "channel", "since", "blocked_by"]
+    static let columns = ["position", "address", "contact", "ref", "status", "error", "list", "list_name", "scope", "channel", "since", "blocked_by"]
 
     /// A stored entry as a CSV row. Entries are written by `SendRoutes` in a known shape, so
     /// they are read member by member rather than through a decoder (ten times faster).
@@ -67,7 +67,7 @@ enum SendReportCSV {
         }
         return [
             try text(fields["position"]), try text(fields["address"] ?? fields["input"]), try text(fields["contact"]),
-            try text(fields["ref"]), status.rawValue, error, try text(block["list"]), try text(block["scope"]),
+            try text(fields["ref"]), status.rawValue, error, try text(block["list"]), try text(block["list_name"]), try text(block["scope"]),
             try text(block["channel"]), try text(block["since"]), String(blocks.count),
         ]
     }

@@ -136,7 +136,8 @@ struct SequenceRoutes: Sendable {
         }
     }
 
-    struct AddressesInput: Decodable, Sendable {
+    struct AddressesInput: APIInput {
+        static let fields: Set<String> = ["email", "phone"]
         let email: String?
         let phone: String?
     }
@@ -148,7 +149,7 @@ struct SequenceRoutes: Sendable {
         let scope: String?
         let lists: [ListReference]?
         let contact: String?
-        let addresses: AddressesInput?
+        let addresses: Strict<AddressesInput>?
         let steps: [StepInput]
 
         enum CodingKeys: String, CodingKey {
@@ -201,7 +202,7 @@ struct SequenceRoutes: Sendable {
         var email: Address?
         var phone: Address?
         var contact: ContactID?
-        if let given = input.addresses {
+        if let given = input.addresses?.value {
             email = try given.email.map { text in try naming("addresses.email") { () throws(HushError) in try Address(parsing: text, region: region) } }
             phone = try given.phone.map { text in try naming("addresses.phone") { () throws(HushError) in try Address(parsing: text, region: region) } }
             guard email?.kind ?? .email == .email else { throw Problem.invalid("addresses.email", "not an email address") }

@@ -52,7 +52,7 @@ actor LedgerFollower {
             case .remove(let key, let entry): index.remove(entry, for: key)
             case .link(let address, let contact): index.link(address, to: contact)
             case .erase(let erasure): index.apply(erasure, using: erasureKey)
-            case .name(let list, let name): index.listNames.note(name, for: list)
+            case .name(let list, let name): index.noteListName(name, for: list)
             }
         }
         position = batch.position
@@ -61,8 +61,8 @@ actor LedgerFollower {
     /// Reads every list name again: a list renamed by another process is seen within
     /// `listNamesLifetime`, as `DirectoryCache` sees other changes to lists.
     func refreshListNames() async throws {
-        let version = index.listNames.version
-        index.listNames.replace(with: try await feed.listNames(), readAt: version)
+        let version = index.listNamesVersion
+        index.replaceListNames(with: try await feed.listNames(), readAt: version)
     }
 
     static let listNamesLifetime: Duration = .seconds(1)

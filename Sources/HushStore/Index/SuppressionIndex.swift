@@ -1,8 +1,9 @@
 import HushCore
 import Synchronization
 
-/// Every suppression of every organization, in memory, keyed by subject. Checks read it and
-/// never touch disk. It is sharded so that concurrent checks and writes rarely meet on a lock.
+/// Every suppression of every organization, in memory, keyed by subject, and the name of every
+/// list. Checks read it and never touch disk. It is sharded so that concurrent checks and writes
+/// rarely meet on a lock.
 ///
 /// The index does not decide what changes: it applies what the ledger says, in ledger order,
 /// through `LedgerFollower`.
@@ -11,6 +12,19 @@ final class SuppressionIndex: Sendable {
         var entries: [IndexKey: IndexEntries] = [:]
         /// The contacts each address belongs to; their entries cover the address too.
         var contacts: [IndexKey: [ContactID]] = [:]
+        /// Every shard holds the same dictionary (one copy, shared), so a check names its lists
+        /// under the lock it takes anyway rather than on one lock every check would share.
+        var listNames: [ListID: String] = [:]
+
+        /// Appends a block for each of `key`'s entries that blocks `query`, naming its list.
+        func appendBlocks(of key: IndexKey, contact: ContactID?, query: CheckQuery, to blocks: inout [Decision.Block]) {
+            entries[key]?.forEach { entry in
+                if query.isBlocked(by: entry.channel, scope: entry.scope, list: entry.list, listIsDefault: entry.listIsDefault) {
+                    // A list's name reaches the index before its entries; the id is only a fallback.
+                    blocks.append(entry.block(contact: contact, listName: listNames[entry.list] ?? String(entry.list.rawValue)))
+                }
+            }
+        }
     }
 
     private final class Shard: Sendable {
@@ -29,8 +43,10 @@ final class SuppressionIndex: Sendable {
     private let hasErasures = Atomic<Bool>(false)
     private let entryCount = Atomic<Int>(0)
     private let erasureKey: ErasureKey
-    /// The names decisions give the lists that block.
-    let listNames = ListNames()
+    /// The list names every shard is given: changed only here, under this lock, so shards
+    /// receive them in order. `version` counts changes, so that a read of every name made
+    /// before a change does not undo it.
+    private let listNames = Mutex<(names: [ListID: String], version: UInt64)>(([:], 0))
 
     init(erasureKey: ErasureKey, expectedCount: Int = 0, shardCount: Int = 256) {
         precondition(shardCount > 0 && shardCount & (shardCount - 1) == 0, "shard count is a power of two")
@@ -97,6 +113,36 @@ final class SuppressionIndex: Sendable {
         hasErasures.store(true, ordering: .releasing)
     }
 
+    // MARK: List names
+
+    /// Counts the list names' changes; give it to `replaceListNames` with a read made after.
+    var listNamesVersion: UInt64 { listNames.withLock { $0.version } }
+
+    func noteListName(_ name: String, for list: ListID) {
+        listNames.withLock { current in
+            guard current.names[list] != name else { return }
+            current.names[list] = name
+            current.version &+= 1
+            publish(current.names)
+        }
+    }
+
+    /// Takes every name read from the database, unless a name changed since `version` (the read
+    /// may predate that change; the next read brings it).
+    func replaceListNames(with names: [ListID: String], readAt version: UInt64) {
+        listNames.withLock { current in
+            guard current.version == version, current.names != names else { return }
+            current.names = names
+            publish(names)
+        }
+    }
+
+    private func publish(_ names: [ListID: String]) {
+        for shard in shards {
+            shard.state.withLock { $0.listNames = names }
+        }
+    }
+
     // MARK: Checks
 
     func decision(for address: Address, in organization: OrganizationID, query: CheckQuery) -> Decision {
@@ -115,31 +161,19 @@ final class SuppressionIndex: Sendable {
         guard !decision.blockedBy.contains(where: { $0.contact == contact }) else { return decision }
         var blocks = decision.blockedBy
         let contactKey = IndexKey(organization, .contact(contact.externalID))
-        shard(for: contactKey).state.withLock { $0.entries[contactKey] }?.forEach { entry in
-            if query.isBlocked(by: entry.channel, scope: entry.scope, list: entry.list, listIsDefault: entry.listIsDefault) {
-                blocks.append(entry.block(contact: contact, listName: listNames.name(of: entry.list)))
-            }
-        }
+        shard(for: contactKey).state.withLock { $0.appendBlocks(of: contactKey, contact: contact, query: query, to: &blocks) }
         return Decision(address: address, channel: query.channel, scope: query.scope, blockedBy: blocks)
     }
 
     /// Adds the blocks of an address's own entries and of every contact it belongs to.
     private func collect(_ key: IndexKey, query: CheckQuery, into blocks: inout [Decision.Block]) {
-        let (entries, contacts) = shard(for: key).state.withLock { state in
-            (state.entries[key], state.contacts.isEmpty ? nil : state.contacts[key])
-        }
-        entries?.forEach { entry in
-            if query.isBlocked(by: entry.channel, scope: entry.scope, list: entry.list, listIsDefault: entry.listIsDefault) {
-                blocks.append(entry.block(contact: nil, listName: listNames.name(of: entry.list)))
-            }
+        let contacts = shard(for: key).state.withLock { state in
+            state.appendBlocks(of: key, contact: nil, query: query, to: &blocks)
+            return state.contacts.isEmpty ? nil : state.contacts[key]
         }
         for contact in contacts ?? [] {
             let contactKey = IndexKey(key.organization, .contact(contact.externalID))
-            shard(for: contactKey).state.withLock { $0.entries[contactKey] }?.forEach { entry in
-                if query.isBlocked(by: entry.channel, scope: entry.scope, list: entry.list, listIsDefault: entry.listIsDefault) {
-                    blocks.append(entry.block(contact: contact, listName: listNames.name(of: entry.list)))
-                }
-            }
+            shard(for: contactKey).state.withLock { $0.appendBlocks(of: contactKey, contact: contact, query: query, to: &blocks) }
         }
     }
 

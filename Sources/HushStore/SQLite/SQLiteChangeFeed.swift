@@ -91,7 +91,7 @@ struct SQLiteChangeFeed: ChangeFeed {
     func load(into index: SuppressionIndex) async throws -> FeedPosition {
         try await pool.read { db in
             let position = try Self.head(db)
-            index.listNames.replace(with: try Self.listNames(db), readAt: index.listNames.version)
+            index.replaceListNames(with: try Self.listNames(db), readAt: index.listNamesVersion)
             let defaultLists = try Set(Int64.fetchAll(db, sql: "SELECT id FROM lists WHERE is_default = 1"))
             var scopes: [String: Scope] = ["": .organization]
             let rows = try Row.fetchCursor(db, sql: """

@@ -24,7 +24,7 @@ extension SQLiteStore {
                 return list
             }
         }
-        index.listNames.note(list.definition.name, for: list.id)
+        index.noteListName(list.definition.name, for: list.id)
         return list
     }
 
@@ -74,7 +74,7 @@ extension SQLiteStore {
                 return list
             }
         }
-        index.listNames.note(list.definition.name, for: list.id)
+        index.noteListName(list.definition.name, for: list.id)
         return list
     }
 

@@ -30,7 +30,7 @@ extension SQLiteStore {
                     defaultList: ListID(rawValue: db.lastInsertedRowID))
             }
         }
-        index.listNames.note(ListDefinition.defaultName, for: organization.defaultList)
+        index.noteListName(ListDefinition.defaultName, for: organization.defaultList)
         return organization
     }
 
