@@ -5,7 +5,7 @@ import HushStore
 /// Measures the store and its index: `swift run -c release hush-bench [entries...]`.
 /// For each size it seeds a fresh SQLite file, loads it, and prints checks per second,
 /// memory per entry, load time and durable writes per second. `--only=checks` or `--only=writes`
-/// runs one part.
+/// runs one part; `--only=addresses` measures address parsing alone.
 @main
 struct HushBench {
     static func main() async throws {
@@ -14,6 +14,7 @@ struct HushBench {
         let only = arguments.first { $0.hasPrefix("--only=") }.map { String($0.dropFirst("--only=".count)) }
         let folder = ProcessInfo.processInfo.environment["HUSH_BENCH_DIR"] ?? NSTemporaryDirectory()
         print("hush-bench on \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        if only == "addresses" { return Addresses().run() }
         for size in sizes.isEmpty ? [1_000_000, 10_000_000] : sizes {
             let path = (folder as NSString).appendingPathComponent("hush-bench-\(size).sqlite")
             try await Benchmark(entries: size, path: path, only: only).run()

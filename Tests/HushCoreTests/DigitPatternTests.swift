@@ -51,6 +51,7 @@ private func digits(_ text: String) -> ArraySlice<UInt8> { Array(text.utf8)[...]
 @Test func everyGeneratedPatternCompiles() {
     // Building the tables parses every pattern; a syntax the matcher lacks would trap here.
     #expect(PhoneMetadata.tables.regions.count == 245)
-    #expect(PhoneMetadata.tables.byCallingCode.count == 215)
-    #expect(PhoneMetadata.tables.byCallingCode[800]?.id == "001")
+    #expect(PhoneMetadata.tables.byCallingCode.compactMap { $0 }.count == 215)
+    #expect(PhoneMetadata.tables.plan(forCallingCode: 800)?.id == "001")
+    #expect(PhoneMetadata.tables.plan(forCallingCode: 1000) == nil)
 }

@@ -15,10 +15,11 @@ extension Address {
     /// the reason, never guessed.
     static func normalizedPhone(_ input: String, region: Region?) throws(HushError) -> String {
         let (digits, hasPlus) = try readDigits(of: input)
+        let tables = PhoneMetadata.tables
         var callingCode: Int
-        var national: [UInt8]
+        var national: ArraySlice<UInt8>
         if hasPlus {
-            (callingCode, national) = try splitCallingCode(digits[...], input: input)
+            (callingCode, national) = try splitCallingCode(digits[...], tables: tables, input: input)
         } else {
             guard let region else {
                 throw invalid(
@@ -26,20 +27,21 @@ extension Address {
             }
             let plan = region.plan
             if let rest = strippingInternationalPrefix(digits, plan: plan) {
-                (callingCode, national) = try splitCallingCode(rest, input: input)
+                (callingCode, national) = try splitCallingCode(rest, tables: tables, input: input)
             } else if let stripped = strippingOwnCallingCode(digits, plan: plan) {
                 (callingCode, national) = (plan.countryCode, stripped)
             } else {
                 callingCode = plan.countryCode
-                national = try keptOrStripped(plan.strippingNationalPrefix(digits), given: digits, plan: plan, input: input)
-                return try e164(callingCode, national, input: input)
+                national = try keptOrStripped(
+                    plan.strippingNationalPrefix(digits[...]), given: digits[...], plan: plan, input: input)
+                return try e164(callingCode, national, tables: tables, input: input)
             }
         }
-        guard let plan = PhoneMetadata.tables.byCallingCode[callingCode] else {
+        guard let plan = tables.plan(forCallingCode: callingCode) else {
             throw invalid("\"\(trimmed(input))\" does not start with a country calling code")
         }
         national = try keptOrStripped(plan.strippingNationalPrefix(national), given: national, plan: plan, input: input)
-        return try e164(callingCode, national, input: input)
+        return try e164(callingCode, national, tables: tables, input: input)
     }
 
     /// The national number after its prefix was stripped, if that leaves a length the plan can
@@ -47,12 +49,12 @@ extension Address {
     /// United Kingdom becomes `+44020794609`); Hush refuses that unless the whole fits the plan,
     /// because it is a mistyped number rather than a reading of one.
     private static func keptOrStripped(
-        _ stripped: [UInt8], given: [UInt8], plan: PhoneMetadata, input: String
-    ) throws(HushError) -> [UInt8] {
+        _ stripped: ArraySlice<UInt8>, given: ArraySlice<UInt8>, plan: PhoneMetadata, input: String
+    ) throws(HushError) -> ArraySlice<UInt8> {
         switch plan.check(length: stripped.count) {
         case .possible, .tooLong:
             return stripped
-        case let check where stripped.count != given.count && !plan.fits(given[...]):
+        case let check where stripped.count != given.count && !plan.fits(given):
             throw lengthProblem(check, national: stripped, plan: plan, input: input)
         default:
             return given
@@ -61,47 +63,58 @@ extension Address {
 
     /// `+`, the calling code and the national number, once the calling code's main plan calls
     /// the national number's length possible.
-    private static func e164(_ callingCode: Int, _ national: [UInt8], input: String) throws(HushError) -> String {
+    private static func e164(
+        _ callingCode: Int, _ national: ArraySlice<UInt8>, tables: PhoneMetadata.Tables, input: String
+    ) throws(HushError) -> String {
         guard national.count >= shortestNationalNumber else {
             throw invalid("\"\(trimmed(input))\" is too short to be a phone number")
         }
-        guard let plan = PhoneMetadata.tables.byCallingCode[callingCode] else {
+        guard let plan = tables.plan(forCallingCode: callingCode) else {
             throw invalid("\"\(trimmed(input))\" does not start with a country calling code")
         }
         let check = plan.check(length: national.count)
-        if check != .possible, !fitsTypedLength(national, callingCode: callingCode) {
+        if check != .possible, !fitsTypedLength(national, types: tables.typed[callingCode]) {
             throw lengthProblem(check, national: national, plan: plan, input: input)
         }
-        guard startsLikeAnyPlan(national, callingCode: callingCode) else {
+        guard startsLikeAnyPlan(national, plans: tables.plansByCallingCode[callingCode]) else {
             throw invalid(
                 "\"\(trimmed(input))\" is not a possible +\(callingCode) number: no national number under "
                     + "+\(callingCode) starts with \(String(decoding: national.prefix(1), as: UTF8.self))")
         }
-        let code = String(callingCode)
-        guard code.utf8.count + national.count <= e164MaximumDigits else {
+        let codeDigits = callingCode < 10 ? 1 : callingCode < 100 ? 2 : 3
+        guard codeDigits + national.count <= e164MaximumDigits else {
             throw invalid("\"\(trimmed(input))\" is not an E.164 number: it has more than \(e164MaximumDigits) digits")
         }
-        return "+" + code + String(decoding: national, as: UTF8.self)
+        // One allocation: `+`, the calling code's digits, the national number.
+        return String(unsafeUninitializedCapacity: 1 + codeDigits + national.count) { output in
+            output[0] = UInt8(ascii: "+")
+            var code = callingCode
+            for offset in stride(from: codeDigits, to: 0, by: -1) {
+                output[offset] = UInt8(ascii: "0") + UInt8(code % 10)
+                code /= 10
+            }
+            for (offset, digit) in national.enumerated() { output[1 + codeDigits + offset] = digit }
+            return 1 + codeDigits + national.count
+        }
     }
 
     /// Whether a plan with this calling code has numbers starting with the national number's
     /// first digit. (Only the first digit: a whole-pattern test would refuse numbers in ranges
     /// allocated after the metadata was published, and an opt-out must not be lost to that.)
-    private static func startsLikeAnyPlan(_ national: [UInt8], callingCode: Int) -> Bool {
-        guard let plans = PhoneMetadata.tables.plansByCallingCode[callingCode], let first = national.first else {
-            return false
-        }
+    private static func startsLikeAnyPlan(_ national: ArraySlice<UInt8>, plans: [PhoneMetadata]) -> Bool {
+        guard let first = national.first else { return false }
         return plans.contains { $0.nationalNumber?.canStart(with: first) ?? true }
     }
 
     /// Whether a number type valid at this length (Canada's 310-xxxx, say) takes the number.
-    private static func fitsTypedLength(_ national: [UInt8], callingCode: Int) -> Bool {
-        guard let types = PhoneMetadata.tables.typed[callingCode] else { return false }
-        return types.contains { $0.lengths.contains(national.count) && $0.pattern.matchesWhole(national[...]) }
+    private static func fitsTypedLength(
+        _ national: ArraySlice<UInt8>, types: [(lengths: [Int], pattern: DigitPattern)]
+    ) -> Bool {
+        types.contains { $0.lengths.contains(national.count) && $0.pattern.matchesWhole(national) }
     }
 
     private static func lengthProblem(
-        _ check: PhoneMetadata.LengthCheck, national: [UInt8], plan: PhoneMetadata, input: String
+        _ check: PhoneMetadata.LengthCheck, national: ArraySlice<UInt8>, plan: PhoneMetadata, input: String
     ) -> HushError {
         let place = "+\(plan.countryCode)"
         if check == .localOnly {
@@ -119,8 +132,8 @@ extension Address {
     /// The calling code at the start of `digits` (one to three digits, the first that is
     /// assigned) and the rest.
     private static func splitCallingCode(
-        _ digits: ArraySlice<UInt8>, input: String
-    ) throws(HushError) -> (Int, [UInt8]) {
+        _ digits: ArraySlice<UInt8>, tables: PhoneMetadata.Tables, input: String
+    ) throws(HushError) -> (Int, ArraySlice<UInt8>) {
         guard digits.count > shortestNationalNumber else {
             throw invalid("\"\(trimmed(input))\" is too short to be an international number")
         }
@@ -128,8 +141,8 @@ extension Address {
             var code = 0
             for (length, digit) in digits.prefix(3).enumerated() {
                 code = code * 10 + Int(digit - UInt8(ascii: "0"))
-                if PhoneMetadata.tables.byCallingCode[code] != nil {
-                    return (code, Array(digits.dropFirst(length + 1)))
+                if tables.plan(forCallingCode: code) != nil {
+                    return (code, digits.dropFirst(length + 1))
                 }
             }
         }
@@ -146,10 +159,10 @@ extension Address {
 
     /// A national number that starts with its own region's calling code (`44 20 …` in the United
     /// Kingdom): the rest, if it fits the plan where the whole did not, or the whole is too long.
-    private static func strippingOwnCallingCode(_ digits: [UInt8], plan: PhoneMetadata) -> [UInt8]? {
+    private static func strippingOwnCallingCode(_ digits: [UInt8], plan: PhoneMetadata) -> ArraySlice<UInt8>? {
         guard digits.starts(with: plan.callingCode) else { return nil }
-        let rest = plan.strippingNationalPrefix(Array(digits.dropFirst(plan.callingCode.count)))
-        let better = !plan.fits(digits[...]) && plan.fits(rest[...])
+        let rest = plan.strippingNationalPrefix(digits.dropFirst(plan.callingCode.count))
+        let better = !plan.fits(digits[...]) && plan.fits(rest)
         return better || plan.check(length: digits.count) == .tooLong ? rest : nil
     }
 }
@@ -172,6 +185,8 @@ extension Address {
     /// and whether it began with `+`. A `tel:` URI reads as its number; extensions and anything
     /// that is neither a digit nor a separator are refused.
     private static func readDigits(of input: String) throws(HushError) -> ([UInt8], hasPlus: Bool) {
+        var bytes = input
+        if let plain = bytes.withUTF8(plainDigits) { return plain }
         var text = Substring(trimmed(input))
         if text.prefix(4).lowercased() == "tel:" {
             text = text.dropFirst(4)
@@ -210,6 +225,31 @@ extension Address {
             throw invalid("\"\(trimmed(input))\" is not a phone number: it has no digits")
         }
         return (digits, hasPlus)
+    }
+
+    /// The common case read byte by byte: ASCII digits, a leading `+`, spaces, dashes, dots,
+    /// slashes and brackets only. Anything else (`nil`) goes the general way, which reads it or
+    /// says what is wrong.
+    private static func plainDigits(_ bytes: UnsafeBufferPointer<UInt8>) -> ([UInt8], hasPlus: Bool)? {
+        var digits: [UInt8] = []
+        digits.reserveCapacity(16)
+        var hasPlus = false
+        for byte in bytes {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                guard digits.count < digitCapacity else { return nil }
+                digits.append(byte)
+            case UInt8(ascii: "+"):
+                guard digits.isEmpty, !hasPlus else { return nil }
+                hasPlus = true
+            case UInt8(ascii: " "), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "/"), UInt8(ascii: "("),
+                UInt8(ascii: ")"):
+                continue
+            default:
+                return nil
+            }
+        }
+        return digits.isEmpty ? nil : (digits, hasPlus)
     }
 
     /// Refuses a `tel:` URI's parameters: an extension is not part of the address, and a

@@ -75,20 +75,21 @@ public final class PhoneMetadata: Sendable {
     /// libphonenumber's `_maybe_strip_national_prefix_carrier_code`: the number without its
     /// national prefix (and carrier code), transformed where the plan says so, unless stripping
     /// would turn a number that fits the plan into one that does not.
-    func strippingNationalPrefix(_ digits: [UInt8]) -> [UInt8] {
-        guard !digits.isEmpty, let prefix = nationalPrefixForParsing,
-              let match = prefix.prefixMatch(digits[...])
-        else { return digits }
-        let fitsAsGiven = fits(digits[...])
-        let stripped: [UInt8]
-        if let transformRule, prefix.groupCount > 0, match.group(prefix.groupCount) != nil {
-            stripped = Self.expand(transformRule, match, in: digits) + digits[match.end...]
-        } else {
-            stripped = Array(digits[match.end...])
+    func strippingNationalPrefix(_ digits: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        guard !digits.isEmpty, let prefix = nationalPrefixForParsing, let match = prefix.prefixMatch(digits) else {
+            return digits
         }
-        return fitsAsGiven && !fits(stripped[...]) ? digits : stripped
+        let fitsAsGiven = fits(digits)
+        let stripped: ArraySlice<UInt8>
+        if let transformRule, prefix.groupCount > 0, match.group(prefix.groupCount) != nil {
+            stripped = (Self.expand(transformRule, match, in: Array(digits)) + digits.dropFirst(match.end))[...]
+        } else {
+            stripped = digits.dropFirst(match.end)
+        }
+        return fitsAsGiven && !fits(stripped) ? digits : stripped
     }
 
+    /// The transform rule with the match's groups (offsets from the start of `digits`) put in.
     private static func expand(_ rule: [TransformPart], _ match: DigitPattern.Match, in digits: [UInt8]) -> [UInt8] {
         var output: [UInt8] = []
         for part in rule {
@@ -122,13 +123,18 @@ extension PhoneMetadata {
     struct Tables: Sendable {
         /// Every region's plan by its uppercase code.
         let regions: [String: PhoneMetadata]
-        /// The plan that reads numbers written with each calling code: its main region's, or
-        /// the non-geographic plan.
-        let byCallingCode: [Int: PhoneMetadata]
+        /// The plan that reads numbers written with each calling code (0–999, the index): its
+        /// main region's, or the non-geographic plan. Arrays, not dictionaries: every phone
+        /// number looks here a few times.
+        let byCallingCode: [PhoneMetadata?]
         /// Every plan with each calling code, the main one first.
-        let plansByCallingCode: [Int: [PhoneMetadata]]
+        let plansByCallingCode: [[PhoneMetadata]]
         /// Patterns of number types valid at lengths the main plan does not call possible.
-        let typed: [Int: [(lengths: [Int], pattern: DigitPattern)]]
+        let typed: [[(lengths: [Int], pattern: DigitPattern)]]
+
+        func plan(forCallingCode code: Int) -> PhoneMetadata? {
+            byCallingCode.indices.contains(code) ? byCallingCode[code] : nil
+        }
     }
 
     static let tables: Tables = {
@@ -142,14 +148,14 @@ extension PhoneMetadata {
                 regions[source.id] = plan
             }
         }
-        var plansByCallingCode: [Int: [PhoneMetadata]] = [:]
+        var plansByCallingCode = [[PhoneMetadata]](repeating: [], count: 1000)
         for (code, members) in regionsByCallingCode {
             plansByCallingCode[code] = members.compactMap { $0 == "001" ? nonGeographic[code] : regions[$0] }
         }
-        let byCallingCode = plansByCallingCode.compactMapValues(\.first)
-        var typed: [Int: [(lengths: [Int], pattern: DigitPattern)]] = [:]
+        let byCallingCode = plansByCallingCode.map(\.first)
+        var typed = [[(lengths: [Int], pattern: DigitPattern)]](repeating: [], count: 1000)
         for source in typedSources {
-            typed[source.countryCode, default: []].append((source.lengths, DigitPattern(source.nationalNumber)))
+            typed[source.countryCode].append((source.lengths, DigitPattern(source.nationalNumber)))
         }
         return Tables(
             regions: regions, byCallingCode: byCallingCode, plansByCallingCode: plansByCallingCode, typed: typed)
