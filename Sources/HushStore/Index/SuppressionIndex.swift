@@ -14,14 +14,14 @@ final class SuppressionIndex: Sendable {
         var contacts: [IndexKey: [ContactID]] = [:]
         /// Every shard holds the same dictionary (one copy, shared), so a check names its lists
         /// under the lock it takes anyway rather than on one lock every check would share.
-        var listNames: [ListID: String] = [:]
+        var listNames = ListNameTable()
 
         /// Appends a block for each of `key`'s entries that blocks `query`, naming its list.
         func appendBlocks(of key: IndexKey, contact: ContactID?, query: CheckQuery, to blocks: inout [Decision.Block]) {
             entries[key]?.forEach { entry in
                 if query.isBlocked(by: entry.channel, scope: entry.scope, list: entry.list, listIsDefault: entry.listIsDefault) {
                     // A list's name reaches the index before its entries; the id is only a fallback.
-                    blocks.append(entry.block(contact: contact, listName: listNames[entry.list] ?? String(entry.list.rawValue)))
+                    blocks.append(entry.block(contact: contact, listName: listNames[entry.list]))
                 }
             }
         }
@@ -138,8 +138,9 @@ final class SuppressionIndex: Sendable {
     }
 
     private func publish(_ names: [ListID: String]) {
+        let table = ListNameTable(names)
         for shard in shards {
-            shard.state.withLock { $0.listNames = names }
+            shard.state.withLock { $0.listNames = table }
         }
     }
 
@@ -214,5 +215,32 @@ final class SuppressionIndex: Sendable {
         var result: [IndexEntry] = []
         shard(for: key).state.withLock { $0.entries[key] }?.forEach { result.append($0) }
         return result
+    }
+}
+
+/// List names by id for the check path: list ids are small row ids, so an array indexed by id
+/// answers without hashing; a larger id (never seen in practice) goes to a dictionary.
+struct ListNameTable: Sendable {
+    private static let arrayLimit: Int64 = 1 << 16
+    private var byIndex: [String?] = []
+    private var others: [ListID: String] = [:]
+
+    init(_ names: [ListID: String] = [:]) {
+        for (list, name) in names {
+            if list.rawValue >= 0, list.rawValue < Self.arrayLimit {
+                let index = Int(list.rawValue)
+                if index >= byIndex.count { byIndex += Array(repeating: nil, count: index + 1 - byIndex.count) }
+                byIndex[index] = name
+            } else {
+                others[list] = name
+            }
+        }
+    }
+
+    /// The list's name; its id written out if the name has not reached the index yet.
+    subscript(list: ListID) -> String {
+        let index = list.rawValue
+        if index >= 0, index < Int64(byIndex.count), let name = byIndex[Int(index)] { return name }
+        return others[list] ?? String(list.rawValue)
     }
 }
