@@ -38,7 +38,7 @@ def check_syntax(pattern):
             name = str(op)
             if name not in allowed:
                 sys.exit(f"unsupported regular expression feature {name} in {pattern!r}")
-            if name == "LITERAL" and not chr(av).isdigit():
+            if name == "LITERAL" and chr(av) not in "0123456789":
                 sys.exit(f"non-digit literal {chr(av)!r} in {pattern!r}")
             if name == "AT" and str(av) != "AT_END":
                 sys.exit(f"unsupported anchor {av} in {pattern!r}")
@@ -48,7 +48,15 @@ def check_syntax(pattern):
                         sys.exit(f"unsupported class item {item} in {pattern!r}")
                     if str(item) == "CATEGORY" and str(value) != "CATEGORY_DIGIT":
                         sys.exit(f"unsupported class {value} in {pattern!r}")
+                    if str(item) == "LITERAL" and chr(value) not in "0123456789":
+                        sys.exit(f"non-digit {chr(value)!r} in a class in {pattern!r}")
+                    if str(item) == "RANGE" and not all(chr(v) in "0123456789" for v in value):
+                        sys.exit(f"non-digit range in a class in {pattern!r}")
             if name == "MAX_REPEAT":
+                # Unbounded repeats (`*`, `+`): the matcher would need checking against Python's
+                # captures for loops that can match nothing; the metadata has none.
+                if av[1] == sre.MAXREPEAT:
+                    sys.exit(f"unbounded repeat in {pattern!r}")
                 walk(av[2])
             elif name == "SUBPATTERN":
                 if av[1] or av[2]:
@@ -68,11 +76,15 @@ def swift_string(value):
     return '"' + check_syntax(value).replace("\\", "\\\\") + '"'
 
 
-def swift_rule(value):
+def swift_rule(value, pattern):
     if not value:
         return "nil"
-    if not all(part.isdigit() for part in value.replace("\\", " ").split()):
+    if not all(c in "0123456789\\" for c in value):
         sys.exit(f"unsupported transform rule {value!r}")
+    groups = sre.parse(pattern).state.groups - 1
+    references = [int(value[i + 1]) for i, c in enumerate(value) if c == "\\"]
+    if any(ref < 1 or ref > groups for ref in references):
+        sys.exit(f"transform rule {value!r} names a group {pattern!r} does not have")
     return '"' + value.replace("\\", "\\\\") + '"'
 
 
@@ -90,12 +102,13 @@ def length_result(length, metadata):
 
 def entry(metadata, key):
     general = metadata.general_desc
+    rule = swift_rule(metadata.national_prefix_transform_rule, metadata.national_prefix_for_parsing or "")
     return (
         f"        .init(\n"
         f"            id: \"{key}\", countryCode: {metadata.country_code},\n"
         f"            internationalPrefix: {swift_string(metadata.international_prefix)},\n"
         f"            nationalPrefixForParsing: {swift_string(metadata.national_prefix_for_parsing)},\n"
-        f"            nationalPrefixTransformRule: {swift_rule(metadata.national_prefix_transform_rule)},\n"
+        f"            nationalPrefixTransformRule: {rule},\n"
         f"            nationalNumber: {swift_string(general.national_number_pattern)},\n"
         f"            possibleLengths: {lengths(general.possible_length or ())},\n"
         f"            localOnlyLengths: {lengths(general.possible_length_local_only or ())}),\n"

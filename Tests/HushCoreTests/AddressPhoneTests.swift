@@ -109,7 +109,7 @@ func numberWithMoreThan15DigitsIsRejected(input: String) throws {
 
 @Test(arguments: [
     ("555-0100 ext 12", "ext 12"), ("+1 415 555 2671 x3", "x3"), ("+1 415 555 2671 #3", "#3"),
-    ("tel:+1-415-555-2671;ext=3", "ext=3"),
+    ("tel:+1-415-555-2671;ext=3", "ext=3"), ("+1 415 555 26~71", "~71"), ("+1 415 555 26\u{FF5E}71", "\u{FF5E}71"),
 ])
 func extensionIsRefusedAndNamed(input: String, extensionText: String) throws {
     let error = try #require(throws: HushError.self) { try Address(phone: input, region: .us) }
@@ -168,4 +168,10 @@ func nationalNumberStartingWithZeroIsRejectedWhereNoneDo(input: String, region: 
 @Test func phoneWithoutDigitsIsRejected() throws {
     let error = try #require(throws: HushError.self) { try Address(phone: "( ) -", region: .us) }
     #expect(error.message.contains("has no digits"))
+}
+
+@Test func digitOfAScriptNewerThanTheReferencesIsNotRead() throws {
+    // A Kawi digit (Unicode 15): CPython 3.11's libphonenumber data does not know it.
+    let error = try #require(throws: HushError.self) { try Address(phone: "+44 20 7946 095\u{11F58}") }
+    #expect(error.message.contains("U+11F58"), "\(error.message)")
 }

@@ -150,3 +150,10 @@ func reservedOrInvalidALabelIsRejected(domain: String) throws {
 func rightToLeftLabelThatKeepsTheBidiRuleIsAccepted(domain: String, ascii: String) throws {
     #expect(try IDNA.toASCII(domain: domain) == ascii)
 }
+
+@Test func longLabelIsRefusedBeforeItsCharactersAreChecked() throws {
+    let label = String(repeating: "\u{660}", count: 8_000)
+    let error = try #require(throws: HushError.self) { try IDNA.toASCII(domain: label + ".com") }
+    #expect(error.message.contains("longer than 63 octets"))
+    #expect(throws: HushError.self) { try Address(email: "ann@" + label + ".com") }
+}

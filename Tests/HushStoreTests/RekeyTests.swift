@@ -86,6 +86,11 @@ import Testing
         #expect(try reopened.isBlocked("strasse@example.de", scope: "acme"))
     }
 
+    @Test func keyTheInputAsGivenStillGivesIsLeftAlone() throws {
+        // Read again, "+3590010453" would become "+359010453", which a check of "00010453" misses.
+        #expect(SQLiteSchema.rekeyed(key: "+3590010453", display: "00010453", kind: "phone", region: Region(code: "BG")) == nil)
+    }
+
     @Test func keyThatNoLongerReadsIsKeptAsItWas() throws {
         #expect(SQLiteSchema.rekeyed(key: "+44020794609", display: nil, kind: "phone", region: nil) == nil)
         #expect(SQLiteSchema.rekeyed(key: "+14442079460958", display: "0014 44 20 7946 0958", kind: "phone", region: .au)

@@ -44,6 +44,9 @@ extension Address {
     }
 
     private static func normalizedUnicodeEmail(_ input: String) throws(HushError) -> String {
+        // Mapping can only drop ignorable characters; an input this long is never a valid address,
+        // and refusing it first keeps the Unicode work bounded.
+        guard input.utf8.count <= 4 * maximumAddressOctets else { throw tooLong(input.utf8.count) }
         let scalars = input.unicodeScalars
         guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
               let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })

@@ -169,12 +169,13 @@ extension Address {
 
 extension Address {
     /// Visual separators libphonenumber ignores: dashes of every width, slashes, dots, brackets,
-    /// tildes, soft hyphens and zero-width spaces.
+    /// soft hyphens and zero-width spaces. (Not `~`: before trailing digits libphonenumber reads
+    /// it as an extension marker, so Hush refuses it as one.)
     private static func isSeparator(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar {
-        case "-", ".", "/", "(", ")", "[", "]", "~",
+        case "-", ".", "/", "(", ")", "[", "]",
             "\u{00AD}", "\u{200B}", "\u{2060}", "\u{2010}"..."\u{2015}", "\u{2212}", "\u{2053}", "\u{223C}",
-            "\u{30FC}", "\u{FF08}", "\u{FF09}", "\u{FF0D}", "\u{FF0F}", "\u{FF3B}", "\u{FF3D}", "\u{FF5E}":
+            "\u{30FC}", "\u{FF08}", "\u{FF09}", "\u{FF0D}", "\u{FF0F}", "\u{FF3B}", "\u{FF3D}":
             true
         default:
             scalar.properties.isWhitespace
@@ -270,7 +271,7 @@ extension Address {
 
     /// The extension in `tail` (`ext. 12`, `x12`, `#12`, `, 12`), or `nil` if `tail` is not one.
     private static func extensionText(_ tail: String) -> String? {
-        let markers = ["extension", "extn", "ext", "xtn", "x", "#", ",", "anexo", "доб"]
+        let markers = ["extension", "extn", "ext", "xtn", "x", "#", ",", "~", "\u{FF5E}", "anexo", "доб"]
         let lowered = tail.lowercased()
         guard let marker = markers.first(where: { lowered.hasPrefix($0) }) else { return nil }
         var rest = lowered.dropFirst(marker.count).drop(while: { $0 == "." || $0 == ":" || $0 == "=" || $0 == " " })
@@ -279,10 +280,11 @@ extension Address {
         return trimmed(tail)
     }
 
-    /// The value of a decimal digit in any script (`７`, `٣`), or `nil`.
+    /// The value of a decimal digit in any script (`７`, `٣`), or `nil`. Digits of scripts newer
+    /// than the Unicode version the reference libraries know are not read (``Unicode/Scalar/isKnownToReferences``).
     private static func decimalValue(_ scalar: Unicode.Scalar) -> UInt8? {
         if ("0"..."9").contains(scalar) { return UInt8(scalar.value - 0x30) }
-        guard scalar.value > 0x7F, scalar.properties.numericType == .decimal,
+        guard scalar.value > 0x7F, scalar.isKnownToReferences, scalar.properties.numericType == .decimal,
               let value = scalar.properties.numericValue
         else { return nil }
         return UInt8(value)

@@ -30,6 +30,11 @@ enum IDNA {
                 ascii.append(text)
                 continue
             }
+            // Punycode of n code points is at least n octets, so a longer label cannot fit in 63
+            // with its `xn--`; refusing it here keeps the checks below linear in practice.
+            guard label.count <= 59 else {
+                throw invalid("the domain label \"\(text.prefix(20))…\" is longer than 63 octets once encoded")
+            }
             try validate(uLabel: Array(label))
             let encoded = try "xn--" + Punycode.encode(label)
             guard encoded.utf8.count <= 63 else {

@@ -4,7 +4,7 @@ extension Unicode.Scalar {
     /// code points are refused, as are invisible format characters other than the zero-width
     /// (non-)joiners that Persian and Indic scripts need.
     var isVisibleInAddress: Bool {
-        if properties.isWhitespace { return false }
+        if properties.isWhitespace || !isKnownToReferences { return false }
         switch properties.generalCategory {
         case .control, .unassigned, .privateUse, .surrogate, .lineSeparator, .paragraphSeparator:
             return false
@@ -13,6 +13,15 @@ extension Unicode.Scalar {
         default:
             return true
         }
+    }
+
+    /// Whether the character was assigned by Unicode 14.0, the version of the data the generated
+    /// tables and the reference libraries (CPython 3.11's `unicodedata`) use. The standard
+    /// library's data is newer; reading a newer character (a Kawi digit, a newly composed pair)
+    /// would key an address differently from everyone using those references, so it is refused.
+    var isKnownToReferences: Bool {
+        guard let age = properties.age else { return false }
+        return age.major < 14 || (age.major == 14 && age.minor == 0)
     }
 
     /// How an error message names this character: `"_"` when printable ASCII, `U+00A0` otherwise.

@@ -8,8 +8,9 @@ extension SQLiteSchema {
     ///
     /// The ledger is append-only and stays as it was: nothing is recorded and no event changes.
     /// Each live address row gets its new key; when two rows now share a key (`ΝΙΚΟΣ@` and
-    /// `νικος@`), the later one is merged into the earlier: its suppressions and contact links
-    /// move (where both had a suppression of the same kind, the held one, else the earlier, stays),
+    /// `νικος@`), one is merged into the other (the row that kept its key, or else the first to
+    /// take the key): its suppressions and contact links move (where both had a suppression of the same kind, the held one, else the earlier, stays;
+    /// processes that cached contact links re-read them when they start on the new version),
     /// and the row keeps its id and ledger events with the shared key and `merged_into` set, so
     /// reading history or erasing by key finds both. A key neither the old key nor the input as
     /// given can be read as under the new rules stays as it is: an opt-out is never dropped.
@@ -39,6 +40,12 @@ extension SQLiteSchema {
             else { continue }
             changes.append(Change(id: row[0], organization: organization, oldKey: key, newKey: newKey))
         }
+        // Pending opt-in requests name their address in clear: pick each change's before any moves.
+        var requests: [Int64: [Int64]] = [:]
+        for change in changes {
+            requests[change.id] = try Int64.fetchAll(db, sql: "SELECT id FROM opt_in_requests WHERE org_id = ? AND address = ?",
+                                                     arguments: [change.organization, change.oldKey])
+        }
         // Out of the way first, so no new key meets an old one that is about to change.
         for change in changes {
             try db.execute(sql: "UPDATE addresses SET key = ? WHERE id = ?", arguments: ["rekey:\(change.id)", change.id])
@@ -53,22 +60,27 @@ extension SQLiteSchema {
                 try db.execute(sql: "UPDATE suppressions SET subject_key = ? WHERE address_id = ?",
                                arguments: [change.newKey, change.id])
             }
-            try db.execute(sql: "UPDATE opt_in_requests SET address = ? WHERE org_id = ? AND address = ?",
-                           arguments: [change.newKey, change.organization, change.oldKey])
+            for request in requests[change.id] ?? [] {
+                try db.execute(sql: "UPDATE opt_in_requests SET address = ? WHERE id = ?", arguments: [change.newKey, request])
+            }
         }
         return changes.count
     }
 
-    /// The key under today's rules: the stored key read again (phone keys carry their `+`), else
-    /// the input as it was given, read with the organization's region; `nil` if neither reads.
+    /// The key under today's rules, or `nil` to leave the row as it is. If the input as it was
+    /// given, read with the organization's region, still gives the stored key, the row stays (a
+    /// check of that input finds it; reading a key again is not always stable: `00010453` in BG
+    /// is `+3590010453`, which read again is `+359010453`). Otherwise the stored key read again
+    /// (phone keys carry their `+`), else the input as given; `nil` if neither reads.
     static func rekeyed(key: String, display: String?, kind: String, region: Region?) -> String? {
-        for (text, region) in [(key, nil), (display, region)] {
-            guard let text, let address = try? Address(parsing: text, region: region),
-                  address.kind.rawValue == kind
-            else { continue }
+        func read(_ text: String?, _ region: Region?) -> String? {
+            guard let text, let address = try? Address(parsing: text, region: region), address.kind.rawValue == kind
+            else { return nil }
             return address.normalized
         }
-        return nil
+        let fromDisplay = read(display, region)
+        if fromDisplay == key { return nil }
+        return read(key, nil) ?? fromDisplay
     }
 
     private static func merge(_ merged: Int64, into survivor: Int64, key: String, _ db: Database) throws {
