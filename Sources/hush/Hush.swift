@@ -70,8 +70,19 @@ struct DatabaseOptions: ParsableArguments {
         var generator = SystemRandomNumberGenerator()
         for index in bytes.indices { bytes[index] = generator.next() }
         let hex = bytes.map { String(format: "%02x", $0) }.joined()
-        guard FileManager.default.createFile(atPath: path, contents: Data((hex + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+        // Written whole to a file of this process's own, then linked into place: the link fails
+        // if another process starting on the same database got there first, and then its key,
+        // complete, is the key (two processes must never seal or hash under different ones).
+        let temporary = path + ".\(getpid()).tmp"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data((hex + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
             throw ValidationError("could not write \(what) to \(path)")
+        }
+        defer { unlink(temporary) }
+        if link(temporary, path) != 0 {
+            guard errno == EEXIST, let text = try? String(contentsOfFile: path, encoding: .utf8),
+                  let existing = [UInt8](hex: text.trimmingCharacters(in: .whitespacesAndNewlines))
+            else { throw ValidationError("could not write \(what) to \(path)") }
+            return existing
         }
         return bytes
     }

@@ -96,10 +96,14 @@ struct Serve: AsyncParsableCommand {
         if let webhookRetryDelays { webhooks.retryPolicy = try WebhookRetryPolicy(parsing: webhookRetryDelays) }
         let store = try await database.open(logger: logger)
         if try await store.organization(named: "default") == nil {
-            let organization = try await store.createOrganization(named: "default")
-            let (key, _) = try await store.createKey(in: organization.id, role: .admin)
-            print("Created organization \"default\" and its first admin key (shown once):\n\(key.secret)")
-            fflush(nil)
+            do {
+                let organization = try await store.createOrganization(named: "default")
+                let (key, _) = try await store.createKey(in: organization.id, role: .admin)
+                print("Created organization \"default\" and its first admin key (shown once):\n\(key.secret)")
+                fflush(nil)
+            } catch let error as HushError where error.code == .conflict {
+                // Another server starting on the same new database created it (and printed its key).
+            }
         }
         var configuration = ServerConfiguration(
             host: host, port: port, publicURL: publicURL, unsubscribeMailto: unsubscribeMailto,

@@ -57,9 +57,11 @@ struct CLI {
         let process = Process()
         process.executableURL = Self.executable
         process.arguments = arguments + (withDatabase ? ["--database", database] : [])
-        var environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
+        var environment = ProcessInfo.processInfo.environment
         environment["HUSH_ERASURE_SECRET"] = Self.secret
         environment["HUSH_SECRET_KEY"] = Self.secretKey
+        // `extra` wins; an empty value removes the variable.
+        for (name, value) in extra { environment[name] = value.isEmpty ? nil : value }
         process.environment = environment
         let input = Pipe()
         let output = Pipe()

@@ -41,3 +41,23 @@ import Testing
         #expect(result.stderr.contains("\"UK\" is not a region"))
     }
 }
+
+@Suite struct FirstStartTests {
+    @Test func processesStartingOnOneNewDatabaseAtOnceAllSucceedWithOneKey() throws {
+        let cli = try CLI()
+        // No HUSH_SECRET_KEY or HUSH_ERASURE_SECRET: each process would create the key files.
+        let processes = try (0..<4).map { index in
+            try cli.start(["orgs", "create", "org\(index)"], environment: ["HUSH_SECRET_KEY": "", "HUSH_ERASURE_SECRET": ""])
+        }
+        for running in processes {
+            try running.input.fileHandleForWriting.close()
+            let errors = String(decoding: running.errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            running.process.waitUntilExit()
+            #expect(running.process.terminationStatus == 0, "\(errors)")
+        }
+        let key = try String(contentsOfFile: cli.database + ".secret-key", encoding: .utf8)
+        #expect(key.trimmingCharacters(in: .whitespacesAndNewlines).count == 64)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: cli.folder.path).filter { $0.hasSuffix(".tmp") }
+        #expect(leftovers.isEmpty)
+    }
+}

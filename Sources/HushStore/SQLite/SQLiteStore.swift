@@ -74,8 +74,12 @@ public final class SQLiteStore: Store {
             // GRDB sets `synchronous = NORMAL` on the writer when it turns WAL on, after
             // `prepareDatabase`; FULL is set here, last, so every commit is fsynced.
             try await pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-            try SQLiteSchema.migrator.migrate(pool)
-            try await pool.write { db in try SecretStorage.sealPlaintextRows(db) }
+            // Two processes opening one new database at once would both see a migration as
+            // not yet applied; the second would fail on "table already exists".
+            try await SetupLock.holding(beside: configuration.path) {
+                try SQLiteSchema.migrator.migrate(pool)
+                try await pool.write { db in try SecretStorage.sealPlaintextRows(db) }
+            }
             try DatabaseFiles.restrict(configuration.path)
         } catch let error as HushError {
             throw error
