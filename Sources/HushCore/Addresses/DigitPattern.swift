@@ -72,8 +72,8 @@ struct DigitPattern: Sendable {
         if !canBeEmpty {
             guard let first = digits.first, firstDigits & Self.bit(first) != 0 else { return nil }
         }
-        let input = Array(digits)
-        let width = input.count + 1
+        let start = digits.startIndex
+        let width = digits.count + 1
         var visited = [UInt64](repeating: 0, count: (program.count * width + 63) / 64)
         var slots = [Int](repeating: -1, count: 2 * (groupCount + 1))
         // A job either resumes a thread at (pc, position) or, with slot >= 0, restores a slot.
@@ -92,7 +92,7 @@ struct DigitPattern: Sendable {
                 visited[word] |= mask
                 switch program[pc] {
                 case .digit(let allowed):
-                    guard position < input.count, allowed & Self.bit(input[position]) != 0 else { break thread }
+                    guard position < digits.count, allowed & Self.bit(digits[start + position]) != 0 else { break thread }
                     pc += 1
                     position += 1
                 case .split(let preferred, let alternative):
@@ -105,10 +105,10 @@ struct DigitPattern: Sendable {
                     slots[slot] = position
                     pc += 1
                 case .atEnd:
-                    guard position == input.count else { break thread }
+                    guard position == digits.count else { break thread }
                     pc += 1
                 case .match:
-                    guard !whole || position == input.count else { break thread }
+                    guard !whole || position == digits.count else { break thread }
                     return Match(end: position, slots: slots)
                 }
             }
