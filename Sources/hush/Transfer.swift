@@ -8,7 +8,6 @@ import HushStore
 enum TransferColumns {
     static let all = ["address", "channel", "scope", "list", "since", "source"]
     /// What an address column that names a contact starts with.
-    static let contactPrefix = "contact:"
 }
 
 struct ImportCommand: AsyncParsableCommand {
@@ -114,8 +113,8 @@ struct RowMapper: Sendable {
         }
         guard let text = value("address") else { throw HushError.invalid("address", "the address is empty") }
         let subject: Subject
-        if text.hasPrefix(TransferColumns.contactPrefix) {
-            subject = .contact(try ContactID(parsing: String(text.dropFirst(TransferColumns.contactPrefix.count))))
+        if text.hasPrefix(SubjectKey.contactPrefix) {
+            subject = .contact(try ContactID(parsing: String(text.dropFirst(SubjectKey.contactPrefix.count))))
         } else {
             subject = .address(try Address(parsing: text, region: organization.settings.defaultRegion))
         }
@@ -301,11 +300,11 @@ struct ExportCommand: AsyncParsableCommand {
             for entry in page {
                 let address: String
                 switch entry.subject {
-                case .address(let key) where key.hasPrefix("erased:"):
+                case .address(let key) where ErasureKey.isErased(key):
                     erased += 1
                     continue
                 case .address(let key): address = key
-                case .contact(let id): address = TransferColumns.contactPrefix + id
+                case .contact(let id): address = SubjectKey.contact(id).stored
                 }
                 csv.row([address, entry.channel.description, entry.scope.path, list.definition.name, Timestamp.format(entry.since), entry.source.rawValue])
                 written += 1

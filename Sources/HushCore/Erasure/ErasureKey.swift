@@ -7,6 +7,9 @@ public struct ErasureKey: Sendable {
     /// Stored keys start with this prefix; no normalized address can.
     public static let prefix = "erased:"
 
+    /// Whether a stored address key is an erased one's hash.
+    public static func isErased(_ key: String) -> Bool { key.hasPrefix(prefix) }
+
     private let secret: [UInt8]
     var secretBytes: [UInt8] { secret }
 

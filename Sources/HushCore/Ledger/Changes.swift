@@ -104,16 +104,36 @@ public struct LedgerEvent: Hashable, Sendable {
 }
 
 /// A subject as stored: an address key (which may be an erased hash) or a contact id.
+///
+/// Its one text form (`stored`) is how the ledger, the projection, the index and exports name a
+/// subject: the normalized address, `erased:<keyed hash>` once erased, or `contact:<external id>`.
+/// No other code builds or takes apart those strings.
 public enum SubjectKey: Hashable, Sendable, CustomStringConvertible {
     case address(String)
     case contact(String)
 
-    public var description: String {
+    /// What begins the stored form of a contact.
+    public static let contactPrefix = "contact:"
+
+    /// Reads the stored form.
+    public init(stored: String) {
+        self = stored.hasPrefix(Self.contactPrefix) ? .contact(String(stored.dropFirst(Self.contactPrefix.count))) : .address(stored)
+    }
+
+    /// The stored form.
+    public var stored: String {
         switch self {
         case .address(let key): key
-        case .contact(let id): "contact:\(id)"
+        case .contact(let id): Self.contactPrefix + id
         }
     }
+
+    /// Whether this is an erased address: its key is a keyed hash, not the address.
+    public var isErased: Bool {
+        if case .address(let key) = self { ErasureKey.isErased(key) } else { false }
+    }
+
+    public var description: String { stored }
 }
 
 /// Current state: the subject is opted out of `channel` on `list` at `scope`, since the event.

@@ -41,3 +41,24 @@ public struct OptInRequest: Hashable, Sendable {
         expiresAt.map { now >= $0 } ?? false
     }
 }
+
+extension OptInRequest {
+    /// What a request may lift, fixed when it is made: the suppressions blocking what it names
+    /// then, except held ones, which only an admin with evidence lifts.
+    public static func liftable(_ blocking: [Decision.Block]) -> Set<Int64> {
+        Set(blocking.filter { !$0.hold }.map(\.eventSequence))
+    }
+
+    /// The opt-ins confirming the request makes, as the person's own consent: one for each
+    /// suppression blocking it now that it saw when it was made. The store lifts each only if
+    /// `LiftAuthority.confirmation` allows it.
+    public func confirmingOptIns(_ blocking: [Decision.Block], actor: String, context: Evidence) throws(HushError) -> [OptIn] {
+        let consent = try Consent(kind: "confirmed_link", reference: "opt_in_request:\(id)")
+        return blocking.filter { lifts.contains($0.eventSequence) }.map { block in
+            OptIn(
+                subject: block.contact.map { .contact($0) } ?? .address(address), channel: block.channel, scope: block.scope,
+                list: block.list, source: .link, actor: actor, consent: consent, context: context,
+                authority: .confirmation(lifts))
+        }
+    }
+}

@@ -15,7 +15,7 @@ struct OptInRequests: Sendable {
     /// Its link reaches the person through the `opt_in.requested` webhook (or an admin key).
     func make(_ request: OptInRequest, in organization: Organization) async throws -> (request: OptInRequest, created: Bool) {
         var request = request
-        request.lifts = Set(blocking(request, in: organization).filter { !$0.hold }.map(\.eventSequence))
+        request.lifts = OptInRequest.liftable(blocking(request, in: organization))
         request.expiresAt = Date().addingTimeInterval(lifetime.seconds)
         let signer = try await links.currentSigner()
         let links = self.links
@@ -32,13 +32,7 @@ struct OptInRequests: Sendable {
     /// Lifts what the request saw when it was made and is still in force, as the person's own
     /// consent; nil when it was confirmed before.
     func confirm(_ request: OptInRequest, actor: String, evidence: Evidence, in organization: Organization) async throws -> [OptInOutcome]? {
-        let consent = try Consent(kind: "confirmed_link", reference: "opt_in_request:\(request.id)")
-        let optIns = blocking(request, in: organization).filter { request.lifts.contains($0.eventSequence) }.map { block in
-            OptIn(
-                subject: block.contact.map { .contact($0) } ?? .address(request.address), channel: block.channel, scope: block.scope,
-                list: block.list, source: .link, actor: actor, consent: consent, context: evidence,
-                authority: .confirmation(request.lifts))
-        }
+        let optIns = try request.confirmingOptIns(blocking(request, in: organization), actor: actor, context: evidence)
         return try await store.confirm(request, as: optIns, in: organization.id)
     }
 

@@ -13,13 +13,8 @@ struct IndexKey: Hashable, Sendable {
     }
 
     init(_ organization: OrganizationID, _ subject: SubjectKey) {
-        switch subject {
-        case .address(let key): self.init(organization, key)
-        case .contact(let id): self.init(organization, Self.contactPrefix + id)
-        }
+        self.init(organization, subject.stored)
     }
-
-    static let contactPrefix = "contact:"
 
     /// A cheap, well-spread hash of the subject that picks the shard.
     var shardHash: UInt64 {

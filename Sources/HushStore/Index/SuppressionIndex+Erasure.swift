@@ -12,7 +12,7 @@ extension SuppressionIndex {
         noteErasure(in: erasure.organization)
         let hashed = IndexKey(erasure.organization, erasure.hashedKey)
         let candidates = keys(in: erasure.organization) { key, entries, contacts in
-            guard !key.subject.hasPrefix(ErasureKey.prefix), !key.subject.hasPrefix(IndexKey.contactPrefix) else {
+            guard case .address(let stored) = SubjectKey(stored: key.subject), !ErasureKey.isErased(stored) else {
                 return false
             }
             return entries.contains { erasure.eventSequences.contains($0.eventSequence) }

@@ -10,7 +10,7 @@ struct ChangeTransaction {
     private let organization: Organization
     private let now: Int64
     private var nextSequence: Int64
-    private var knownLists: [ListID: (isDefault: Bool, name: String)] = [:]
+    private var knownLists: [ListID: ListFacts?] = [:]
     private var outbox: Outbox
     private(set) var changes: [IndexChange] = []
 
@@ -46,16 +46,15 @@ struct ChangeTransaction {
             case .address(let address):
                 let addressID = addressIDs[address.normalized]!
                 var targets = [Target(addressID: addressID, contactID: nil, key: address.normalized)]
-                if plan.channel == .all && plan.optOut.source.arrivesThroughChannel {
-                    // The person stopped every channel: that reaches every address of their contacts.
+                if plan.reachesLinkedContacts {
                     targets += try contacts(ofAddress: addressID).map {
-                        Target(addressID: nil, contactID: $0.rowID, key: IndexKey.contactPrefix + $0.externalID)
+                        Target(addressID: nil, contactID: $0.rowID, key: SubjectKey.contact($0.externalID).stored)
                     }
                 }
                 targetsOfPlan.append(targets)
             case .contact(let contact):
                 let contactID = try contactRow(contact)
-                targetsOfPlan.append([Target(addressID: nil, contactID: contactID, key: IndexKey.contactPrefix + contact.externalID)])
+                targetsOfPlan.append([Target(addressID: nil, contactID: contactID, key: SubjectKey.contact(contact.externalID).stored)])
             }
         }
 
@@ -72,15 +71,17 @@ struct ChangeTransaction {
             var events: [LedgerEvent] = []
             for target in targets {
                 let key = SuppressionKey(target, plan)
-                if let existing = held[key] {
-                    guard plan.optOut.hold && !existing.hold else {
-                        suppressions.append(existing)
-                        continue
-                    }
+                switch ChangeRules.write(hold: plan.optOut.hold, over: held[key]?.hold) {
+                case .keep:
+                    suppressions.append(held[key]!)
+                    continue
+                case .replace:
                     replaced.append(key)
+                case .create:
+                    break
                 }
                 let suppression = Suppression(
-                    organization: organization.id, subject: target.subject, channel: plan.channel, list: plan.list,
+                    organization: organization.id, subject: target.subject, channel: plan.channel, list: plan.list.id,
                     scope: plan.optOut.scope, since: SQLiteCoding.date(now), source: plan.optOut.source,
                     eventSequence: nextSequence, hold: plan.optOut.hold)
                 nextSequence += 1
@@ -90,9 +91,9 @@ struct ChangeTransaction {
                 events.append(LedgerEvent(
                     sequence: suppression.eventSequence, organization: organization.id, kind: .optOut,
                     recordedAt: suppression.since, subject: suppression.subject, channel: plan.channel,
-                    scope: plan.optOut.scope, list: plan.list, source: plan.optOut.source, actor: plan.optOut.actor,
+                    scope: plan.optOut.scope, list: plan.list.id, source: plan.optOut.source, actor: plan.optOut.actor,
                     evidence: plan.optOut.evidence, hold: plan.optOut.hold))
-                changes.append(.add(IndexKey(organization.id, target.key), IndexEntry(suppression, listIsDefault: plan.listIsDefault)))
+                changes.append(.add(IndexKey(organization.id, target.key), IndexEntry(suppression, listIsDefault: plan.list.isDefault)))
             }
             outcomes.append(OptOutOutcome(suppressions: suppressions, events: events))
         }
@@ -116,7 +117,7 @@ struct ChangeTransaction {
             values.bind(row.target.contactID)
             values.bind(row.plan.channel.rawValue)
             values.bind(row.plan.optOut.scope.path)
-            values.bind(row.plan.list.rawValue)
+            values.bind(row.plan.list.id.rawValue)
             values.bind(row.plan.optOut.source.rawValue)
             values.bind(row.plan.optOut.actor)
             values.bind(row.plan.optOut.hold ? 1 : 0)
@@ -130,7 +131,7 @@ struct ChangeTransaction {
             values.bind(row.target.contactID)
             values.bind(row.target.key)
             values.bind(row.plan.channel.rawValue)
-            values.bind(row.plan.list.rawValue)
+            values.bind(row.plan.list.id.rawValue)
             values.bind(row.plan.optOut.scope.path)
             values.bind(now)
             values.bind(row.plan.optOut.source.rawValue)
@@ -169,14 +170,14 @@ struct ChangeTransaction {
         guard !events.isEmpty, try outbox.isListening() else { return }
         let announced = events.map { event in
             let address: String? = if case .address(let key) = event.subject { given ?? key } else { nil }
-            return WebhookEvent(event, address: address, listName: knownLists[event.list]?.name ?? "")
+            return WebhookEvent(event, address: address, listName: knownLists[event.list]??.name ?? "")
         }
         try outbox.enqueue(announced, addressIDs: addressIDs, now: now)
     }
 
     mutating func record(_ optIn: OptIn, erasureKey: ErasureKey) throws -> OptInOutcome {
         let list = optIn.list ?? organization.defaultList
-        let isDefault = try checkList(list, channel: optIn.channel)
+        let isDefault = try ChangeRules.check(list, listFacts(list), covers: optIn.channel).isDefault
         let targets: [Target]
         switch optIn.subject {
         case .address(let address):
@@ -190,7 +191,7 @@ struct ChangeTransaction {
         case .contact(let contact):
             targets = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM contacts WHERE org_id = ? AND external_id = ?"),
                                          arguments: [organization.id.rawValue, contact.externalID])
-                .map { [Target(addressID: nil, contactID: $0, key: IndexKey.contactPrefix + contact.externalID)] } ?? []
+                .map { [Target(addressID: nil, contactID: $0, key: SubjectKey.contact(contact.externalID).stored)] } ?? []
         }
         for target in targets {
             guard let row = try Row.fetchOne(db.cachedStatement(sql: """
@@ -203,7 +204,7 @@ struct ChangeTransaction {
                 scope: optIn.scope, since: SQLiteCoding.date(row[1]), source: SQLiteCoding.source(row[2]),
                 eventSequence: row[3], hold: row[4])
             // The one place that decides who lifts what (DESIGN rule 2).
-            guard optIn.authority.mayLift(suppression) else { continue }
+            guard ChangeRules.lifts(optIn, suppression) else { continue }
             try db.cachedStatement(sql: "DELETE FROM suppressions WHERE id = ?").execute(arguments: [row[0] as Int64])
             let sequence = nextSequence
             nextSequence += 1
@@ -225,17 +226,10 @@ struct ChangeTransaction {
         let addressID: Int64?
         let contactID: Int64?
         let key: String
-        var subject: SubjectKey { SQLiteStore.subject(key) }
+        var subject: SubjectKey { SubjectKey(stored: key) }
     }
 
-    /// An opt-out checked against its list and organization, its channel widened as the
-    /// organization's settings say.
-    fileprivate struct Plan {
-        let optOut: OptOut
-        let list: ListID
-        let listIsDefault: Bool
-        let channel: ChannelSelection
-    }
+    fileprivate typealias Plan = PlannedOptOut
 
     /// What makes a suppression unique: its subject row, channel, list and scope.
     fileprivate struct SuppressionKey: Hashable {
@@ -247,34 +241,21 @@ struct ChangeTransaction {
     }
 
     private mutating func plan(_ optOut: OptOut) throws -> Plan {
-        let list = optOut.list ?? organization.defaultList
-        let isDefault = try checkList(list, channel: optOut.channel)
-        if case .address(let address) = optOut.subject, !optOut.channel.accepts(address.kind) {
-            throw HushError.invalid("channel", "\(optOut.channel) sends to \(address.kind == .email ? "phone numbers" : "email addresses"), but \"\(address.input)\" is an \(address.kind == .email ? "email address" : "phone number")")
-        }
-        let widened = !organization.settings.granularOptOuts && optOut.source.arrivesThroughChannel
-        return Plan(optOut: optOut, list: list, listIsDefault: isDefault, channel: widened ? .all : optOut.channel)
+        try ChangeRules.plan(optOut, in: organization, list: listFacts(optOut.list ?? organization.defaultList))
     }
 
-    /// Whether the list is `default`; throws when it is not an active list of this organization
-    /// or does not cover the channel.
-    private mutating func checkList(_ list: ListID, channel: ChannelSelection) throws -> Bool {
-        if let known = knownLists[list] { return known.isDefault }
-        // What a write needs of its list, by one cached statement (every write asks).
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: """
+    /// What the rules need of a list: nil when it is not an active list of this organization.
+    /// One cached statement, once per list per transaction.
+    private mutating func listFacts(_ list: ListID) throws -> ListFacts? {
+        if let known = knownLists[list] { return known }
+        let facts = try Row.fetchOne(db.cachedStatement(sql: """
             SELECT is_default, name, channels FROM lists WHERE id = ? AND org_id = ? AND deleted_at IS NULL
-            """), arguments: [list.rawValue, organization.id.rawValue])
-        else {
-            throw HushError(.notFound, field: "list", "no list \(list) in this organization")
+            """), arguments: [list.rawValue, organization.id.rawValue]).map { row in
+            ListFacts(id: list, isDefault: row[0], name: row[1], channels: try SQLiteCoding.channels(row[2]))
         }
-        let isDefault: Bool = row[0]
-        let name: String = row[1]
-        if case .only(let only) = channel, !(try SQLiteCoding.channels(row[2])).contains(only) {
-            throw HushError.invalid("channel", "the list \"\(name)\" does not cover \(only)")
-        }
-        knownLists[list] = (isDefault, name)
-        changes.append(.name(list, name))
-        return isDefault
+        knownLists[list] = facts
+        if let facts { changes.append(.name(list, facts.name)) }
+        return facts
     }
 
     func addressRow(_ address: Address) throws -> Int64 {
@@ -338,7 +319,7 @@ struct ChangeTransaction {
                     channel: try SQLiteCoding.channel(row.string(3)), list: ListID(rawValue: row.int64(4)),
                     scope: try SQLiteCoding.scope(row.string(5)))
                 found[key] = try Suppression(
-                    organization: organization.id, subject: SQLiteStore.subject(row.string(2)), channel: key.channel,
+                    organization: organization.id, subject: SubjectKey(stored: row.string(2)), channel: key.channel,
                     list: key.list, scope: key.scope, since: SQLiteCoding.date(row.int64(6)),
                     source: SQLiteCoding.source(row.string(7)), eventSequence: row.int64(8), hold: row.int64(9) != 0)
             })
@@ -370,6 +351,6 @@ struct ChangeTransaction {
 
 extension ChangeTransaction.SuppressionKey {
     init(_ target: ChangeTransaction.Target, _ plan: ChangeTransaction.Plan) {
-        self.init(addressID: target.addressID, contactID: target.contactID, channel: plan.channel, list: plan.list, scope: plan.optOut.scope)
+        self.init(addressID: target.addressID, contactID: target.contactID, channel: plan.channel, list: plan.list.id, scope: plan.optOut.scope)
     }
 }

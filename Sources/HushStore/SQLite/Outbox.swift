@@ -27,8 +27,7 @@ struct Outbox {
     mutating func enqueue(_ events: [WebhookEvent], addressIDs: [Int64?], now: Int64) throws {
         guard try isListening(), let endpoints else { return }
         var outbox: [(event: WebhookEvent, addressID: Int64?, endpoints: [Int64])] = []
-        for (event, addressID) in zip(events, addressIDs) {
-            let wanting = endpoints.filter { $0.wants(event.kind, list: event.list) }.map(\.id)
+        for (event, (addressID, wanting)) in zip(events, zip(addressIDs, WebhookRouting.endpoints(for: events, among: endpoints))) {
             if !wanting.isEmpty { outbox.append((event, addressID, wanting)) }
         }
         guard !outbox.isEmpty else { return }

@@ -28,7 +28,7 @@ struct SQLiteChangeFeed: ChangeFeed {
         var batch = ChangeBatch(changes: [], position: position)
         let events = try Row.fetchCursor(db, sql: """
             SELECT l.seq, l.org_id, l.kind, l.recorded_at,
-                   COALESCE(a.key, 'contact:' || c.external_id), l.channel, l.scope, l.list_id, l.source,
+                   COALESCE(a.key, '\(SubjectKey.contactPrefix)' || c.external_id), l.channel, l.scope, l.list_id, l.source,
                    li.is_default, l.hold, li.name
             FROM ledger l
             LEFT JOIN addresses a ON a.id = l.address_id

@@ -19,6 +19,11 @@ enum SQLiteCoding {
         try Source(parsing: stored)
     }
 
+    static func eventKind(_ stored: String) throws -> EventKind {
+        guard let kind = EventKind(rawValue: stored) else { throw HushError(.storage, "the ledger holds an event of unknown kind \(stored)") }
+        return kind
+    }
+
     static func scope(_ stored: String) throws -> Scope {
         try Scope(parsing: stored)
     }

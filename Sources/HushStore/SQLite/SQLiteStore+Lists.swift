@@ -127,21 +127,21 @@ extension SQLiteStore {
     /// secret (returned once) when the URL is first set, pointed at a changed URL, removed when
     /// the URL is cleared.
     private static func syncListWebhook(_ db: Database, _ list: inout OptOutList, now: Int64) throws {
-        switch (list.definition.webhookURL, list.webhook) {
-        case (nil, nil):
+        switch WebhookRouting.listEndpoint(url: list.definition.webhookURL, endpoint: list.webhook) {
+        case .none:
             return
-        case (nil, let endpoint?):
+        case .delete(let endpoint):
             try db.execute(sql: "UPDATE webhook_endpoints SET deleted_at = ? WHERE id = ?", arguments: [now, endpoint])
             list.webhook = nil
-        case (let url?, let endpoint?):
+        case .retarget(let endpoint, let url):
             try db.execute(sql: "UPDATE webhook_endpoints SET url = ? WHERE id = ?", arguments: [url, endpoint])
-        case (let url?, nil):
+        case .create(let url):
             let secret = WebhookSecret.generate()
             try db.execute(sql: """
                 INSERT INTO webhook_endpoints (org_id, url, events, lists, enabled, secrets, owner_list, created_at)
                 VALUES (?, ?, ?, NULL, 1, hush_seal(?), ?, ?)
                 """, arguments: [
-                    list.organization.rawValue, url, WebhookEvent.Kind.optOutCreated.rawValue,
+                    list.organization.rawValue, url, WebhookRouting.listEndpointEvents.map(\.rawValue).joined(separator: ","),
                     try StoredSecrets.encode([.init(secret: secret.description, expiresAt: nil)]), list.id.rawValue, now,
                 ])
             list.webhook = db.lastInsertedRowID

@@ -16,7 +16,7 @@ extension SQLiteStore {
                 """, arguments: [organization.rawValue, keys[0], keys[1], organization.rawValue, keys[0], keys[1]])
                 .map { row in
                     try Suppression(
-                        organization: organization, subject: Self.subject(row[0]), channel: SQLiteCoding.channel(row[1]),
+                        organization: organization, subject: SubjectKey(stored: row[0]), channel: SQLiteCoding.channel(row[1]),
                         list: ListID(rawValue: row[2]), scope: SQLiteCoding.scope(row[3]), since: SQLiteCoding.date(row[4]),
                         source: SQLiteCoding.source(row[5]), eventSequence: row[6], hold: row[7])
                 }
@@ -34,7 +34,7 @@ extension SQLiteStore {
                 """), arguments: [list.rawValue, sequence, limit])
                 .map { row in
                     try Suppression(
-                        organization: organization, subject: Self.subject(row[0]), channel: SQLiteCoding.channel(row[1]),
+                        organization: organization, subject: SubjectKey(stored: row[0]), channel: SQLiteCoding.channel(row[1]),
                         list: list, scope: SQLiteCoding.scope(row[2]), since: SQLiteCoding.date(row[3]),
                         source: SQLiteCoding.source(row[4]), eventSequence: row[5], hold: row[6])
                 }
@@ -45,7 +45,7 @@ extension SQLiteStore {
         let keys = address.map { [$0.normalized, configuration.erasureKey.hashedKey(for: $0.normalized)] }
         return try await read { db in
             var sql = """
-                SELECT l.seq, l.kind, l.recorded_at, COALESCE(a.key, 'contact:' || c.external_id) AS subject,
+                SELECT l.seq, l.kind, l.recorded_at, COALESCE(a.key, '\(SubjectKey.contactPrefix)' || c.external_id) AS subject,
                        l.channel, l.scope, l.list_id, l.source, l.actor, e.json, l.hold
                 FROM ledger l
                 LEFT JOIN addresses a ON a.id = l.address_id
@@ -63,15 +63,11 @@ extension SQLiteStore {
             return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
                 try LedgerEvent(
                     sequence: row[0], organization: organization, kind: EventKind(rawValue: row[1]) ?? .optOut,
-                    recordedAt: SQLiteCoding.date(row[2]), subject: Self.subject(row[3]), channel: SQLiteCoding.channel(row[4]),
+                    recordedAt: SQLiteCoding.date(row[2]), subject: SubjectKey(stored: row[3]), channel: SQLiteCoding.channel(row[4]),
                     scope: SQLiteCoding.scope(row[5]), list: ListID(rawValue: row[6]), source: SQLiteCoding.source(row[7]),
                     actor: row[8], evidence: SQLiteCoding.evidence(row[9]), hold: row[10])
             }
         }
-    }
-
-    static func subject(_ key: String) -> SubjectKey {
-        key.hasPrefix(IndexKey.contactPrefix) ? .contact(String(key.dropFirst(IndexKey.contactPrefix.count))) : .address(key)
     }
 
     // MARK: Checks
@@ -115,34 +111,16 @@ extension SQLiteStore {
                         eventSequence: row[6], sinceMilliseconds: row[1], list: ListID(rawValue: row[4]),
                         scope: SQLiteCoding.scope(row[3]), channel: SQLiteCoding.channel(row[2]),
                         source: SQLiteCoding.source(row[5]), listIsDefault: row[7], hold: row[9])
-                    return (
-                        kind: row[0] as String, entry: entry, listName: row[10] as String,
-                        contact: try contact.map { (id) throws(HushError) in try ContactID(parsing: id) })
+                    return LedgerReplay.Event(
+                        kind: try SQLiteCoding.eventKind(row[0]), sequence: entry.eventSequence,
+                        contact: try contact.map { (id) throws(HushError) in try ContactID(parsing: id) },
+                        channel: entry.channel, list: entry.list, scope: entry.scope, hold: entry.hold,
+                        payload: (entry: entry, listName: row[10] as String))
                 }
         }
-        // One pass, each event a dictionary step: linear in the address's history.
-        struct Standing: Hashable {
-            let contact: ContactID?
-            let channel: ChannelSelection
-            let list: ListID
-            let scope: Scope
-        }
-        var standing: [Standing: (order: Int64, entry: IndexEntry, contact: ContactID?, listName: String)] = [:]
-        for event in events {
-            let key = Standing(contact: event.contact, channel: event.entry.channel, list: event.entry.list, scope: event.entry.scope)
-            if event.kind == EventKind.optOut.rawValue {
-                if let held = standing[key] {
-                    if event.entry.hold && !held.entry.hold { standing[key] = (held.order, event.entry, event.contact, event.listName) }
-                } else {
-                    standing[key] = (event.entry.eventSequence, event.entry, event.contact, event.listName)
-                }
-            } else {
-                standing[key] = nil
-            }
-        }
-        let blocks = standing.values.sorted { $0.order < $1.order }
-            .filter { query.isBlocked(by: $0.entry.channel, scope: $0.entry.scope, list: $0.entry.list, listIsDefault: $0.entry.listIsDefault) }
-            .map { $0.entry.block(contact: $0.contact, listName: $0.listName) }
+        let blocks = LedgerReplay.standing(after: events)
+            .filter { query.isBlocked(by: $0.channel, scope: $0.scope, list: $0.list, listIsDefault: $0.payload.entry.listIsDefault) }
+            .map { $0.payload.entry.block(contact: $0.contact, listName: $0.payload.listName) }
         return Decision(address: address, channel: query.channel, scope: query.scope, blockedBy: blocks)
     }
 }

@@ -1,0 +1,33 @@
+/// Which endpoints an event reaches, and what a list's own webhook becomes when the list
+/// changes: decided here, written by whichever backend keeps the outbox.
+public enum WebhookRouting {
+    /// The ids of the endpoints that want each event, in the order given: enabled, subscribed
+    /// to its kind, and taking its list (a list's own endpoint takes only that list).
+    public static func endpoints(for events: [WebhookEvent], among endpoints: [WebhookEndpoint]) -> [[Int64]] {
+        events.map { event in endpoints.filter { $0.wants(event.kind, list: event.list) }.map(\.id) }
+    }
+
+    /// What to do with a list's own endpoint (the one its `webhook_url` makes).
+    public enum ListEndpointChange: Hashable, Sendable {
+        case none
+        /// The list has a URL and no endpoint: create one for `opt_out.created` on this list.
+        case create(url: String)
+        /// The URL changed or stayed: point the endpoint at it.
+        case retarget(endpoint: Int64, url: String)
+        /// The URL was removed: delete the endpoint.
+        case delete(endpoint: Int64)
+    }
+
+    /// The change that keeps a list's own endpoint in step with its `webhook_url`.
+    public static func listEndpoint(url: String?, endpoint: Int64?) -> ListEndpointChange {
+        switch (url, endpoint) {
+        case (nil, nil): .none
+        case (nil, let endpoint?): .delete(endpoint: endpoint)
+        case (let url?, let endpoint?): .retarget(endpoint: endpoint, url: url)
+        case (let url?, nil): .create(url: url)
+        }
+    }
+
+    /// The events a list's own endpoint subscribes to.
+    public static let listEndpointEvents: [WebhookEvent.Kind] = [.optOutCreated]
+}

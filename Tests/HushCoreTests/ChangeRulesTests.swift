@@ -1,0 +1,138 @@
+import Foundation
+import HushCore
+import Testing
+
+/// The rules every backend's writes and replays follow, tested once, here.
+@Suite struct ChangeRulesTests {
+    static let defaultList = ListFacts(id: ListID(rawValue: 1), isDefault: true, name: "default", channels: Set(Channel.allCases))
+    static let news = ListFacts(id: ListID(rawValue: 2), isDefault: false, name: "news", channels: [.email])
+
+    static func organization(granular: Bool = false) -> Organization {
+        Organization(
+            id: OrganizationID(rawValue: 7), name: "acme", settings: OrganizationSettings(granularOptOuts: granular),
+            defaultList: defaultList.id)
+    }
+
+    static func optOut(_ address: String = "ann@example.com", _ channel: ChannelSelection = .only(.email), source: Source = .api, list: ListID? = nil, hold: Bool = false) throws -> OptOut {
+        OptOut(subject: .address(try Address(parsing: address)), channel: channel, list: list, source: source, actor: "test", hold: hold)
+    }
+
+    @Test func aChannelArrivedOptOutCoversEveryChannelUnlessTheOrganizationIsGranular() throws {
+        for source in [Source.link, .oneClick, .keyword] {
+            let plan = try ChangeRules.plan(Self.optOut(source: source), in: Self.organization(), list: Self.defaultList)
+            #expect(plan.channel == .all && plan.reachesLinkedContacts, "\(source)")
+            let granular = try ChangeRules.plan(Self.optOut(source: source), in: Self.organization(granular: true), list: Self.defaultList)
+            #expect(granular.channel == .only(.email) && !granular.reachesLinkedContacts, "\(source)")
+        }
+        for source in [Source.api, .rep, .import, .crm, .trigger, .preferenceCenter] {
+            let plan = try ChangeRules.plan(Self.optOut(source: source), in: Self.organization(), list: Self.defaultList)
+            #expect(plan.channel == .only(.email) && !plan.reachesLinkedContacts, "\(source)")
+        }
+        let everything = try ChangeRules.plan(Self.optOut("ann@example.com", .all, source: .api), in: Self.organization(), list: Self.defaultList)
+        #expect(everything.channel == .all && !everything.reachesLinkedContacts, "a caller's `all` stays on the address it names")
+    }
+
+    @Test func aListMustExistAndCoverTheChannel() throws {
+        #expect(throws: HushError(.notFound, field: "list", "no list 9 in this organization")) {
+            try ChangeRules.plan(Self.optOut(list: ListID(rawValue: 9)), in: Self.organization(), list: nil)
+        }
+        let planned = try ChangeRules.plan(Self.optOut(list: Self.news.id), in: Self.organization(), list: Self.news)
+        #expect(planned.list == Self.news)
+        let error = #expect(throws: HushError.self) {
+            try ChangeRules.plan(Self.optOut("+14155550100", .only(.sms), list: Self.news.id), in: Self.organization(), list: Self.news)
+        }
+        #expect(error?.field == "channel" && error?.message == "the list \"news\" does not cover sms")
+        #expect(try ChangeRules.check(Self.news.id, Self.news, covers: .all) == Self.news, "`all` means every channel the list covers")
+    }
+
+    @Test func theChannelMustSendToTheAddress() throws {
+        let error = #expect(throws: HushError.self) {
+            try ChangeRules.plan(Self.optOut("ann@example.com", .only(.sms)), in: Self.organization(), list: Self.defaultList)
+        }
+        #expect(error?.field == "channel")
+    }
+
+    @Test func optOutsAreIdempotentAndAHeldOneHardensWhatIsInForce() {
+        #expect(ChangeRules.write(hold: false, over: nil) == .create)
+        #expect(ChangeRules.write(hold: true, over: nil) == .create)
+        #expect(ChangeRules.write(hold: false, over: false) == .keep)
+        #expect(ChangeRules.write(hold: false, over: true) == .keep, "an unheld opt-out never softens a held one")
+        #expect(ChangeRules.write(hold: true, over: true) == .keep)
+        #expect(ChangeRules.write(hold: true, over: false) == .replace)
+    }
+
+    @Test func aConfirmationLiftsAtMostWhatItSawAndNeverAHeldSuppression() throws {
+        func block(_ sequence: Int64, hold: Bool = false, contact: ContactID? = nil) -> Decision.Block {
+            Decision.Block(
+                list: Self.defaultList.id, listName: "default", scope: .organization, channel: .only(.email), since: Date(timeIntervalSince1970: 0),
+                source: .link, eventSequence: sequence, contact: contact, hold: hold)
+        }
+        let contact = try ContactID(parsing: "crm-1")
+        let seen = OptInRequest.liftable([block(1), block(2, hold: true), block(3, contact: contact)])
+        #expect(seen == [1, 3])
+        let request = OptInRequest(
+            id: 5, address: try Address(parsing: "ann@example.com"), contact: nil, channel: .only(.email), scope: .organization,
+            list: nil, requestedBy: "key:1", lifts: seen)
+        let optIns = try request.confirmingOptIns([block(1), block(3, contact: contact), block(4)], actor: "recipient", context: Evidence())
+        #expect(optIns.map(\.subject) == [.address(request.address), .contact(contact)], "what it did not see (4) stays")
+        #expect(optIns.allSatisfy { $0.authority == .confirmation([1, 3]) && $0.source == .link })
+        #expect(optIns.first?.consent.evidence.fields["reference"] == .string("opt_in_request:5"))
+    }
+
+    @Test func aReplayYieldsWhatTheWritesLeftInForce() throws {
+        let contact = try ContactID(parsing: "crm-1")
+        func event(_ kind: EventKind, _ sequence: Int64, contact: ContactID? = nil, channel: ChannelSelection = .only(.email), hold: Bool = false) -> LedgerReplay.Event<Int64> {
+            LedgerReplay.Event(
+                kind: kind, sequence: sequence, contact: contact, channel: channel, list: Self.defaultList.id, scope: .organization,
+                hold: hold, payload: sequence)
+        }
+        let standing = LedgerReplay.standing(after: [
+            event(.optOut, 1),
+            event(.optOut, 2, channel: .only(.sms)),
+            event(.optOut, 3),  // already in force: kept as 1
+            event(.optOut, 4, contact: contact),  // the contact's own, beside the address's
+            event(.optIn, 5, channel: .only(.sms)),
+            event(.optOut, 6, hold: true),  // hardens 1 in its place
+            event(.optOut, 7, channel: .only(.voice)),
+            event(.optIn, 8, channel: .only(.voice)),
+        ])
+        #expect(standing.map(\.payload) == [6, 4])
+        #expect(standing.first?.hold == true)
+    }
+
+    @Test func anEventReachesTheEndpointsThatWantIt() {
+        let news = Self.news.id
+        let endpoints = [
+            WebhookEndpoint(id: 1, url: "https://a.example/", events: ["opt_out.created", "opt_in.created"]),
+            WebhookEndpoint(id: 2, url: "https://b.example/", events: ["opt_out.created"], lists: [Self.defaultList.id]),
+            WebhookEndpoint(id: 3, url: "https://c.example/", events: ["opt_out.created"], ownerList: news),
+            WebhookEndpoint(id: 4, url: "https://d.example/", events: ["opt_out.created"], enabled: false),
+            WebhookEndpoint(id: 5, url: "https://e.example/", events: ["inbound.needs_review"], lists: [news]),
+        ]
+        let at = Date(timeIntervalSince1970: 0)
+        let events = [
+            WebhookEvent(kind: .optOutCreated, sequence: 1, occurredAt: at, list: news, data: "{}"),
+            WebhookEvent(kind: .optOutCreated, sequence: 2, occurredAt: at, list: Self.defaultList.id, data: "{}"),
+            WebhookEvent(kind: .optInCreated, sequence: 3, occurredAt: at, list: news, data: "{}"),
+            WebhookEvent(kind: .inboundNeedsReview, sequence: nil, occurredAt: at, list: nil, data: "{}"),
+        ]
+        #expect(WebhookRouting.endpoints(for: events, among: endpoints) == [[1, 3], [1, 2], [1], [5]])
+    }
+
+    @Test func aListsOwnEndpointFollowsItsURL() {
+        #expect(WebhookRouting.listEndpoint(url: nil, endpoint: nil) == .none)
+        #expect(WebhookRouting.listEndpoint(url: "https://x.example/", endpoint: nil) == .create(url: "https://x.example/"))
+        #expect(WebhookRouting.listEndpoint(url: "https://y.example/", endpoint: 4) == .retarget(endpoint: 4, url: "https://y.example/"))
+        #expect(WebhookRouting.listEndpoint(url: nil, endpoint: 4) == .delete(endpoint: 4))
+    }
+
+    @Test func aSubjectHasOneStoredForm() throws {
+        let erased = ErasureKey.random().hashedKey(for: "ann@example.com")
+        for subject in [SubjectKey.address("ann@example.com"), .address("+14155550100"), .contact("crm-1"), .contact("contact:x"), .address(erased)] {
+            #expect(SubjectKey(stored: subject.stored) == subject)
+        }
+        #expect(SubjectKey.contact("crm-1").stored == "contact:crm-1")
+        #expect(SubjectKey.address(erased).isErased && erased.hasPrefix("erased:"))
+        #expect(!SubjectKey.address("ann@example.com").isErased && !SubjectKey.contact("erased:x").isErased)
+    }
+}
