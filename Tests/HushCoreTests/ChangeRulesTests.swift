@@ -135,4 +135,40 @@ import Testing
         #expect(SubjectKey.address(erased).isErased && erased.hasPrefix("erased:"))
         #expect(!SubjectKey.address("ann@example.com").isErased && !SubjectKey.contact("erased:x").isErased)
     }
+
+    @Test func theDefaultListKeepsItsNameAndEveryChannelAndStays() throws {
+        let organization = OrganizationID(rawValue: 7)
+        let defaultList = OptOutList(id: Self.defaultList.id, organization: organization, definition: try ListDefinition(name: "default"), isDefault: true)
+        let news = OptOutList(id: Self.news.id, organization: organization, definition: try ListDefinition(name: "news"), isDefault: false)
+        try DirectoryRules.update(defaultList, to: ListDefinition(name: "default", description: "everything"))
+        #expect(throws: HushError(.conflict, field: "name", "the default list cannot be renamed")) {
+            try DirectoryRules.update(defaultList, to: ListDefinition(name: "all"))
+        }
+        #expect(throws: HushError(.conflict, field: "channels", "the default list covers every channel, always")) {
+            try DirectoryRules.update(defaultList, to: ListDefinition(name: "default", channels: [.email]))
+        }
+        #expect(throws: HushError(.conflict, field: "id", "the default list cannot be deleted")) { try DirectoryRules.delete(defaultList) }
+        try DirectoryRules.update(news, to: ListDefinition(name: "letters", channels: [.sms]))
+        try DirectoryRules.delete(news)
+    }
+
+    @Test func aListsOwnEndpointChangesOnlyThroughTheList() throws {
+        let owned = WebhookEndpoint(id: 3, url: "https://c.example/", events: ["opt_out.created"], ownerList: Self.news.id)
+        var disabled = owned
+        disabled.enabled = false
+        try DirectoryRules.update(owned, to: disabled)
+        var moved = owned
+        moved.url = "https://elsewhere.example/"
+        #expect(throws: HushError.self) { try DirectoryRules.update(owned, to: moved) }
+        #expect(throws: HushError.self) { try DirectoryRules.delete(endpointOwnedBy: Self.news.id) }
+        try DirectoryRules.delete(endpointOwnedBy: nil)
+    }
+
+    @Test func onlyAddressesCallersWriteToCountTowardTheLimit() throws {
+        #expect(try ChangeRules.countsTowardLimit(Self.optOut(source: .api)))
+        #expect(try ChangeRules.countsTowardLimit(Self.optOut(source: .import)))
+        #expect(try !ChangeRules.countsTowardLimit(Self.optOut(source: .keyword)))
+        #expect(try !ChangeRules.countsTowardLimit(Self.optOut(source: .link)))
+        #expect(ChangeRules.overLimit().code == .limitExceeded)
+    }
 }

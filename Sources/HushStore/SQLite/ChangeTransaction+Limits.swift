@@ -2,10 +2,7 @@ import GRDB
 import HushCore
 
 extension ChangeTransaction {
-    /// The most suppressions one address may have in force in an organization: enough for
-    /// every channel, list and scope a sender really uses, and a bound on the work any one
-    /// address's history can cost a check, a replay or a write.
-    static let maximumSuppressionsPerAddress = 1_000
+    static var maximumSuppressionsPerAddress: Int { ChangeRules.maximumSuppressionsPerAddress }
 
     /// Among `addressIDs`, those with more suppressions in force than the limit, counted in this
     /// transaction after its writes (one index range per address).

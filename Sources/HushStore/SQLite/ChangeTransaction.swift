@@ -138,16 +138,12 @@ struct ChangeTransaction {
             values.bind(row.suppression.eventSequence)
             values.bind(row.plan.optOut.hold ? 1 : 0)
         }
-        // The limit holds back what callers write; the person's own opt-out (a link, a keyword,
-        // a trigger) is always recorded, so nobody can fill an address up to keep it out.
-        let limited = written.filter { Source.claimable.contains($0.plan.optOut.source) }.compactMap(\.target.addressID)
+        let limited = written.filter { ChangeRules.countsTowardLimit($0.plan.optOut) }.compactMap(\.target.addressID)
         if let full = try addressesOverLimit(Set(limited)).first {
             let offset = plans.firstIndex { plan in
                 if case .address(let address) = plan.optOut.subject { addressIDs[address.normalized] == full } else { false }
             } ?? 0
-            let error = HushError(
-                .limitExceeded, field: "address",
-                "an address may have at most \(Self.maximumSuppressionsPerAddress) opt-outs in force in an organization; this write would pass that, so nothing was recorded")
+            let error = ChangeRules.overLimit()
             throw optOuts.count > 1 || firstItem != nil ? error.inItem((firstItem ?? 0) + offset) : error
         }
         let evidence = try written.filter { !$0.plan.optOut.evidence.isEmpty }.map { row in

@@ -47,12 +47,7 @@ extension SQLiteStore {
                 guard let existing = try Self.activeList(db, id, in: organization) else {
                     throw HushError(.notFound, field: "id", "no list \(id) in this organization")
                 }
-                if existing.isDefault && definition.name != ListDefinition.defaultName {
-                    throw HushError(.conflict, field: "name", "the default list cannot be renamed")
-                }
-                if existing.isDefault && definition.channels != Set(Channel.allCases) {
-                    throw HushError(.conflict, field: "channels", "the default list covers every channel, always")
-                }
+                try DirectoryRules.update(existing, to: definition)
                 try Self.ensureNameIsFree(db, definition.name, in: organization, except: id)
                 if definition.name != existing.definition.name {
                     try db.execute(sql: "INSERT INTO list_names (org_id, name, list_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
@@ -86,9 +81,7 @@ extension SQLiteStore {
                 guard let existing = try Self.activeList(db, id, in: organization) else {
                     throw HushError(.notFound, field: "id", "no list \(id) in this organization")
                 }
-                guard !existing.isDefault else {
-                    throw HushError(.conflict, field: "id", "the default list cannot be deleted")
-                }
+                try DirectoryRules.delete(existing)
                 try db.execute(sql: "DELETE FROM list_keywords WHERE list_id = ?", arguments: [id.rawValue])
                 try db.execute(sql: "UPDATE lists SET deleted_at = ? WHERE id = ?", arguments: [now, id.rawValue])
                 try db.execute(sql: "UPDATE webhook_endpoints SET deleted_at = ? WHERE owner_list = ? AND deleted_at IS NULL",

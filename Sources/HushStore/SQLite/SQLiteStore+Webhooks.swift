@@ -40,10 +40,7 @@ extension SQLiteStore {
         try await storageErrors {
             try await pool.write { db in
                 let existing = try Self.requireEndpoint(db, endpoint.id, in: organization)
-                if let owner = existing.ownerList,
-                   endpoint.url != existing.url || endpoint.events != existing.events || endpoint.lists != existing.lists {
-                    throw HushError(.conflict, field: "id", "list \(owner) owns this webhook; change it through the list's webhook_url")
-                }
+                try DirectoryRules.update(existing, to: endpoint)
                 try Self.requireLists(db, endpoint.lists ?? [], in: organization)
                 try db.execute(sql: """
                     UPDATE webhook_endpoints SET url = ?, events = ?, lists = ?, enabled = ?,
@@ -63,11 +60,9 @@ extension SQLiteStore {
         let now = SQLiteCoding.milliseconds(configuration.now())
         return try await storageErrors {
             try await pool.write { db in
-                if let owner = try Int64.fetchOne(db, sql: """
+                try DirectoryRules.delete(endpointOwnedBy: Int64.fetchOne(db, sql: """
                     SELECT owner_list FROM webhook_endpoints WHERE id = ? AND org_id = ? AND deleted_at IS NULL
-                    """, arguments: [id, organization.rawValue]) {
-                    throw HushError(.conflict, field: "id", "list \(owner) owns this webhook; clear the list's webhook_url instead")
-                }
+                    """, arguments: [id, organization.rawValue]).map(ListID.init(rawValue:)))
                 try db.execute(sql: "UPDATE webhook_endpoints SET deleted_at = ? WHERE id = ? AND org_id = ? AND deleted_at IS NULL",
                                arguments: [now, id, organization.rawValue])
                 return db.changesCount == 1
@@ -125,9 +120,7 @@ extension SQLiteStore {
         return try await storageErrors {
             try await pool.write { db in
                 guard let delivery = try Self.delivery(db, id, in: organization) else { return nil }
-                guard delivery.status != .succeeded else {
-                    throw HushError(.conflict, field: "id", "delivery \(id) succeeded; replay the event to send it again")
-                }
+                try DirectoryRules.retry(delivery)
                 try db.execute(sql: """
                     UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?, finished_at = NULL WHERE id = ?
                     """, arguments: [now, id])
