@@ -72,7 +72,9 @@ public enum HushServer {
         logger: Logger = Logger(label: "hush.server")
     ) -> some ApplicationProtocol {
         let metrics = ServerMetrics()
-        var services: [any Service] = []
+        // The store's own service first: it follows other processes' writes for as long as the
+        // application runs, and stops last.
+        var services: [any Service] = [store]
         if configuration.sendsWebhooks {
             services.append(WebhookSender(store: store, settings: configuration.webhooks, logger: logger, metrics: metrics))
             services.append(HistoryPruner(

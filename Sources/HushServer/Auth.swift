@@ -27,11 +27,11 @@ final class KeyAuthenticator: Sendable {
         var lastNoted: [Int64: ContinuousClock.Instant] = [:]
     }
 
-    private let store: any Store
+    private let store: any AccessStore
     private let refreshInterval: Duration
     private let state: Mutex<State>
 
-    init(store: any Store, refreshInterval: Duration = defaultRefreshInterval) {
+    init(store: any AccessStore, refreshInterval: Duration = defaultRefreshInterval) {
         self.store = store
         self.refreshInterval = refreshInterval
         state = Mutex(State(lastRefresh: .now, revokedSince: Date().addingTimeInterval(-Self.revocationOverlap)))

@@ -7,7 +7,7 @@ import HushStore
 /// suppression list and in the ledger, so the opt-out is still honoured; evidence, announced
 /// events, pending opt-ins and send reports keep no clear address. Erasing again changes nothing.
 struct ErasureRoutes: Sendable {
-    let store: any Store
+    let store: any AccessStore & Ledger
 
     func register(on group: V1Group) {
         group.on(.post, "erasures") { request, context in try await erase(request, context) }

@@ -13,7 +13,7 @@ struct HistoryPruner: Service {
     /// How long a provider's message id is remembered, so a replayed webhook changes nothing.
     static let providerMessageRetention: TimeInterval = 90 * 86_400
 
-    let store: any Store
+    let store: any InboundStore & SendReports & WebhookQueue
     let webhookRetention: Duration
     let sendRetention: Duration
     let logger: Logger

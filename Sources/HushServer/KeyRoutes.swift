@@ -6,7 +6,7 @@ import HushStore
 /// `/v1/keys`: an admin sees the organization's keys (never the keys themselves) and revokes
 /// them. Keys are created with `hush keys create`.
 struct KeyRoutes: Sendable {
-    let store: any Store
+    let store: any AccessStore
 
     func register(on group: V1Group) {
         group.on(.get, "keys") { _, context in try await all(context) }

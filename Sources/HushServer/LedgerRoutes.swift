@@ -12,7 +12,7 @@ struct LedgerRoutes: Sendable {
     static let addressHistoryLimit = 1_000
     static let maximumContactAddresses = 100
 
-    let store: any Store
+    let store: any AccessStore & Directory & Ledger
 
     func register(on group: V1Group) {
         group.on(.get, "addresses/:address") { _, context in try await address(context) }

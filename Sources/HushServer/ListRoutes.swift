@@ -9,7 +9,7 @@ struct ListRoutes: Sendable {
     static let defaultPageSize = 100
     static let maximumPageSize = 1_000
 
-    let store: any Store
+    let store: any AccessStore & Directory & Ledger
     let metrics: ServerMetrics
     let webhooks: WebhookSettings
 

@@ -75,7 +75,7 @@ final class ServerMetrics: Sendable {
         }
     }
 
-    func render(store: any Store) -> String {
+    func render(store: any SuppressionChecks) -> String {
         indexSize.set(to: Double(store.indexedCount))
         return registry.emitToString()
     }

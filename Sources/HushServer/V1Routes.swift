@@ -8,7 +8,7 @@ struct V1Routes: Sendable {
     static let maximumBatchAddresses = 100_000
     static let maximumOptOutAddresses = 10_000
 
-    let store: any Store
+    let store: any AccessStore & Directory & Ledger & SuppressionChecks
     let metrics: ServerMetrics
 
     func register(on group: V1Group) {
@@ -264,7 +264,7 @@ struct ListReference: Decodable, Sendable {
         }
     }
 
-    func resolve(in organization: OrganizationID, store: any Store, field: String) async throws -> ListID {
+    func resolve(in organization: OrganizationID, store: any Directory, field: String) async throws -> ListID {
         try resolve(among: try await store.lists(in: organization), field: field)
     }
 
@@ -280,7 +280,7 @@ struct ListReference: Decodable, Sendable {
 extension [ListReference] {
     /// The lists named, each once, in the order first named; an unknown one is a 404 naming
     /// `lists[i]`.
-    func resolve(in organization: OrganizationID, store: any Store) async throws -> [ListID] {
+    func resolve(in organization: OrganizationID, store: any Directory) async throws -> [ListID] {
         guard !isEmpty else { return [] }
         let known = try await store.lists(in: organization)
         var resolved: [ListID] = []
@@ -297,7 +297,7 @@ extension Principal {
     var actor: String { "api_key:\(keyID)" }
 }
 
-extension Store {
+extension AccessStore {
     /// The caller's organization; a key whose organization is gone is refused.
     func requireOrganization(_ caller: Principal) async throws -> Organization {
         guard let organization = try await organization(caller.organization) else {

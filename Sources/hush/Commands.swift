@@ -7,7 +7,7 @@ import HushStore
 struct OrganizationOption: ParsableArguments {
     @Option(help: "The organization, by name.") var org: String = "default"
 
-    func resolve(in store: SQLiteStore) async throws -> Organization {
+    func resolve(in store: any AccessStore) async throws -> Organization {
         guard let organization = try await store.organization(named: org) else {
             throw ValidationError("no organization named \"\(org)\"")
         }
@@ -18,7 +18,7 @@ struct OrganizationOption: ParsableArguments {
 /// The actor the ledger names for writes made from the command line.
 let commandLineActor = "cli:\(ProcessInfo.processInfo.environment["USER"] ?? "unknown")"
 
-extension SQLiteStore {
+extension Directory {
     /// The active list named by id, name or a name it had before.
     func listID(_ reference: String, in organization: OrganizationID) async throws -> OptOutList {
         let lists = try await lists(in: organization)
@@ -46,7 +46,7 @@ struct OptOutCommand: AsyncParsableCommand {
         try await database.withStore(loadsIndex: false) { store in try await record(in: store) }
     }
 
-    private func record(in store: SQLiteStore) async throws {
+    private func record(in store: any Store) async throws {
         let organization = try await organization.resolve(in: store)
         let optOut = OptOut(
             subject: .address(try Address(parsing: address, region: organization.settings.defaultRegion)),
@@ -104,7 +104,7 @@ struct CheckCommand: AsyncParsableCommand {
     }
 
     /// Answered from the database as of now, so the command needs no index in memory.
-    private func decide(in store: SQLiteStore) async throws -> Decision {
+    private func decide(in store: any Store) async throws -> Decision {
         let organization = try await organization.resolve(in: store)
         var listIDs: Set<ListID> = []
         for name in (lists ?? "").split(separator: ",") {

@@ -20,8 +20,9 @@ struct DatabaseOptions: ParsableArguments {
     var database: String = ProcessInfo.processInfo.environment["HUSH_DATABASE"] ?? "./hush.sqlite"
 
     /// Opens the store with the erasure secret from HUSH_ERASURE_SECRET (hex) or from the
-    /// file beside the database, created with 32 random bytes on first use.
-    func open(logger: Logger = Logger(label: "hush"), loadsIndex: Bool = true) async throws -> SQLiteStore {
+    /// file beside the database, created with 32 random bytes on first use. The one place the
+    /// command line chooses a backend; every command works through the `Store` protocols.
+    func open(logger: Logger = Logger(label: "hush"), loadsIndex: Bool = true) async throws -> any Store {
         // Every file Hush writes (the database, its keys, exports) is its owner's alone.
         umask(0o077)
         var configuration = SQLiteStore.Configuration(path: database, erasureKey: try erasureKey(), logger: logger)
@@ -31,7 +32,7 @@ struct DatabaseOptions: ParsableArguments {
     }
 
     /// Opens the store, runs `body` and closes the store, also when `body` throws.
-    func withStore<T>(loadsIndex: Bool = false, _ body: (SQLiteStore) async throws -> T) async throws -> T {
+    func withStore<T>(loadsIndex: Bool = false, _ body: (any Store) async throws -> T) async throws -> T {
         let store = try await open(loadsIndex: loadsIndex)
         do {
             let result = try await body(store)

@@ -94,17 +94,7 @@ struct Serve: AsyncParsableCommand {
             allowPrivateTargets: allowPrivateWebhookTargets || ProcessInfo.processInfo.environment["HUSH_ALLOW_PRIVATE_WEBHOOK_TARGETS"] == "1",
             retention: .seconds(webhookRetentionDays * 86_400))
         if let webhookRetryDelays { webhooks.retryPolicy = try WebhookRetryPolicy(parsing: webhookRetryDelays) }
-        let store = try await database.open(logger: logger)
-        if try await store.organization(named: "default") == nil {
-            do {
-                let organization = try await store.createOrganization(named: "default")
-                let (key, _) = try await store.createKey(in: organization.id, role: .admin)
-                print("Created organization \"default\" and its first admin key (shown once):\n\(key.secret)")
-                fflush(nil)
-            } catch let error as HushError where error.code == .conflict {
-                // Another server starting on the same new database created it (and printed its key).
-            }
-        }
+        // The configuration is read before the database is opened: a bad flag opens nothing.
         var configuration = ServerConfiguration(
             host: host, port: port, publicURL: publicURL, unsubscribeMailto: unsubscribeMailto,
             inboundRequestsPerMinute: inboundRequestsPerMinute, webhooks: webhooks,
@@ -114,11 +104,34 @@ struct Serve: AsyncParsableCommand {
         configuration.accessLog = accessLog || ProcessInfo.processInfo.environment["HUSH_ACCESS_LOG"] == "1"
         configuration.idleTimeout = .seconds(idleTimeout)
         configuration.headerTimeout = .seconds(headerTimeout)
-        let application = HushServer.application(store: store, configuration: configuration, logger: logger)
-        let services = ServiceGroup(configuration: .init(
-            services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await services.run()
+        let store = try await database.open(logger: logger)
+        do {
+            try await createDefaultOrganization(in: store)
+            // The application runs the store's own service (following other processes' writes)
+            // beside the HTTP server and the webhook sender; the store closes after all stop,
+            // on failure too.
+            let application = HushServer.application(store: store, configuration: configuration, logger: logger)
+            try await ServiceGroup(configuration: .init(
+                services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)).run()
+        } catch {
+            try? await store.close()
+            throw error
+        }
         try await store.close()
     }
+
+    /// On an empty database: organization `default` and its first admin key, printed once.
+    private func createDefaultOrganization(in store: any Store) async throws {
+        guard try await store.organization(named: "default") == nil else { return }
+        do {
+            let organization = try await store.createOrganization(named: "default")
+            let (key, _) = try await store.createKey(in: organization.id, role: .admin)
+            print("Created organization \"default\" and its first admin key (shown once):\n\(key.secret)")
+            fflush(nil)
+        } catch let error as HushError where error.code == .conflict {
+            // Another server starting on the same new database created it (and printed its key).
+        }
+    }
 }
+
 

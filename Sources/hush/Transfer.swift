@@ -38,7 +38,7 @@ struct ImportCommand: AsyncParsableCommand {
         try await database.withStore(loadsIndex: false) { store in try await importFile(into: store) }
     }
 
-    private func importFile(into store: SQLiteStore) async throws {
+    private func importFile(into store: any Store) async throws {
         let organization = try await organization.resolve(in: store)
         let lists = try await store.lists(in: organization.id)
         let mapper = try RowMapper(
@@ -273,7 +273,7 @@ struct ExportCommand: AsyncParsableCommand {
         try await database.withStore(loadsIndex: false) { store in try await export(from: store) }
     }
 
-    private func export(from store: SQLiteStore) async throws {
+    private func export(from store: any Store) async throws {
         let organization = try await organization.resolve(in: store)
         let list = try await store.listID(list, in: organization.id)
         let handle: FileHandle

@@ -39,7 +39,7 @@ import Testing
         let crm = try ContactID(parsing: "crm-42")
         _ = try await writer.store.record(OptOut(subject: .contact(crm), channel: .all, actor: "crm-sync"), in: writer.id)
         _ = try await writer.store.link([Address(parsing: "ann@example.com")], to: crm, in: writer.id)
-        try await reader.store.follower.catchUp()
+        try await reader.store.catchUp()
         #expect(try reader.isBlocked("ann@example.com"))
     }
 

@@ -53,10 +53,10 @@ import Testing
         _ = try await writer.optOut("ann@example.com")
         let reader = try await TestStore(path: writer.path)
         _ = try await writer.store.erase(Address(parsing: "ann@example.com"), in: writer.id)
-        try await reader.store.follower.catchUp()
+        try await reader.store.catchUp()
         #expect(try reader.isBlocked("ann@example.com"))
-        #expect(reader.store.index.entries(for: IndexKey(reader.id, "ann@example.com")).isEmpty)
-        #expect(writer.store.index.entries(for: IndexKey(writer.id, "ann@example.com")).isEmpty)
+        #expect(reader.store.indexed.index.entries(for: IndexKey(reader.id, "ann@example.com")).isEmpty)
+        #expect(writer.store.indexed.index.entries(for: IndexKey(writer.id, "ann@example.com")).isEmpty)
     }
 
     @Test func erasedPersonCanOptBackInWithConsent() async throws {

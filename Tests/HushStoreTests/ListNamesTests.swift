@@ -39,11 +39,11 @@ import Testing
             in: here.id)
         let query = CheckQuery(channel: .email, lists: [promos.id])
 
-        try await here.store.follower.catchUp()
+        try await here.store.catchUp()
         #expect(here.store.decision(for: address, in: here.id, query: query).blockedBy.map(\.listName) == ["promos"])
 
         _ = try await there.updateList(promos.id, in: here.id, ListDefinition(name: "offers"))
-        try await here.store.follower.refreshListNames()
+        try await here.store.indexed.follower.refreshListNames()
         #expect(here.store.decision(for: address, in: here.id, query: query).blockedBy.map(\.listName) == ["offers"])
     }
 }

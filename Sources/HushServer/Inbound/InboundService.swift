@@ -8,7 +8,7 @@ struct InboundService: Sendable {
     static let replyWindow: TimeInterval = 24 * 3600
     static let maximumBodyLength = 1_600
 
-    let store: any Store
+    let store: any Directory & InboundStore & Ledger & TriggerStore
     let metrics: ServerMetrics
 
     struct Received: Sendable {

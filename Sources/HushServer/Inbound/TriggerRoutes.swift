@@ -5,7 +5,7 @@ import HushStore
 
 /// `/v1/triggers` and `/v1/activities`: rules, and the logged calls they act on.
 struct TriggerRoutes: Sendable {
-    let store: any Store
+    let store: any AccessStore & TriggerStore
     let service: InboundService
 
     func register(on group: V1Group) {

@@ -7,7 +7,7 @@ import HushStore
 struct LinkRoutes: Sendable {
     static let maximumCampaignLength = 100
 
-    let store: any Store
+    let store: any AccessStore & Directory & LinkStore
     let links: LinkService
     let requests: OptInRequests
 

@@ -7,12 +7,12 @@ import Synchronization
 /// read again every minute (so a key rotated by `hush link-keys rotate` signs new links within a
 /// minute) and whenever a token names a key this process has not seen.
 final class LinkService: Sendable {
-    let store: any Store
+    let store: any LinkStore
     let configuration: ServerConfiguration
     private static let lifetime = Duration.seconds(60)
     private let signer = Mutex<(signer: LinkSigner, loaded: ContinuousClock.Instant)?>(nil)
 
-    init(store: any Store, configuration: ServerConfiguration) {
+    init(store: any LinkStore, configuration: ServerConfiguration) {
         self.store = store
         self.configuration = configuration
     }

@@ -5,7 +5,7 @@ import HushStore
 /// Makes and confirms opt-in requests, whichever door asks (the API, the preference center):
 /// the one place that decides what a confirmation may lift.
 struct OptInRequests: Sendable {
-    let store: any Store
+    let store: any Ledger & LinkStore & SuppressionChecks
     let links: LinkService
     /// How long a confirmation link works.
     let lifetime: Duration

@@ -12,7 +12,7 @@ struct PublicPages: Sendable {
     static let pageVersion = "preferences-2026-11"
     static let maximumBodyBytes = 64 * 1024
 
-    let store: any Store
+    let store: any AccessStore & Directory & Ledger & LinkStore & SuppressionChecks
     let links: LinkService
     let requests: OptInRequests
     let metrics: ServerMetrics

@@ -12,7 +12,7 @@ struct SendRoutes: Sendable {
     static let maximumPageSize = 10_000
     static let headerFields: Set<String> = ["name", "campaign", "channel", "scope", "lists"]
 
-    let store: any Store
+    let store: any AccessStore & Directory & Ledger & SendReports & SuppressionChecks
     let metrics: ServerMetrics
 
     func register(on group: V1Group) {

@@ -7,7 +7,7 @@ import HushStore
 struct SequenceRoutes: Sendable {
     static let maximumSteps = 100
 
-    let store: any Store
+    let store: any AccessStore & Directory & Ledger & RulesetStore & SuppressionChecks
 
     func register(on group: V1Group) {
         group.on(.post, "rulesets") { request, context in try await create(request, context) }

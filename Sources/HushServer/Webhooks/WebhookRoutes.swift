@@ -11,7 +11,7 @@ struct WebhookRoutes: Sendable {
     static let maximumPageSize = 1_000
     static let maximumOverlap = 7 * 86_400
 
-    let store: any Store
+    let store: any AccessStore & Directory & WebhookStore
     let settings: WebhookSettings
 
     func register(on group: V1Group) {

@@ -46,12 +46,12 @@ public struct WebhookSender: Service {
     /// another server; the next start of any server takes them back at once.
     static let lease: Duration = .seconds(600)
 
-    let store: any Store
+    let store: any WebhookQueue
     let settings: WebhookSettings
     let logger: Logger
     let metrics: ServerMetrics
 
-    init(store: any Store, settings: WebhookSettings, logger: Logger, metrics: ServerMetrics) {
+    init(store: any WebhookQueue, settings: WebhookSettings, logger: Logger, metrics: ServerMetrics) {
         self.store = store
         self.settings = settings
         self.logger = logger

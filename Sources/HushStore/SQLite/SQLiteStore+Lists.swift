@@ -24,7 +24,7 @@ extension SQLiteStore {
                 return list
             }
         }
-        index.noteListName(list.definition.name, for: list.id)
+        indexed.noteListName(list.definition.name, for: list.id)
         return list
     }
 
@@ -69,7 +69,7 @@ extension SQLiteStore {
                 return list
             }
         }
-        index.noteListName(list.definition.name, for: list.id)
+        indexed.noteListName(list.definition.name, for: list.id)
         return list
     }
 

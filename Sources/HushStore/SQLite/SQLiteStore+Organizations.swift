@@ -30,7 +30,7 @@ extension SQLiteStore {
                     defaultList: ListID(rawValue: db.lastInsertedRowID))
             }
         }
-        index.noteListName(ListDefinition.defaultName, for: organization.defaultList)
+        indexed.noteListName(ListDefinition.defaultName, for: organization.defaultList)
         return organization
     }
 

@@ -73,15 +73,21 @@ extension SQLiteStore {
     // MARK: Checks
 
     public func decision(for address: Address, in organization: OrganizationID, query: CheckQuery) -> Decision {
-        index.decision(for: address, in: organization, query: query)
+        indexed.decision(for: address, in: organization, query: query)
     }
 
     public func decision(for address: Address, contact: ContactID, in organization: OrganizationID, query: CheckQuery) -> Decision {
-        index.decision(for: address, contact: contact, in: organization, query: query)
+        indexed.decision(for: address, contact: contact, in: organization, query: query)
     }
 
     public func decisions(for addresses: [Address], in organization: OrganizationID, query: CheckQuery) -> [Decision] {
-        addresses.map { index.decision(for: $0, in: organization, query: query) }
+        indexed.decisions(for: addresses, in: organization, query: query)
+    }
+
+    public var indexedCount: Int { indexed.indexedCount }
+
+    public func catchUp() async throws {
+        try await indexed.catchUp()
     }
 
     /// Replays the ledger of the address and of the contacts it was linked to by then.

@@ -62,10 +62,7 @@ extension SQLiteStore {
     /// after the answer rather than before it.
     public func completeSend(_ send: Send, in organization: OrganizationID) async throws -> Send {
         let now = SQLiteCoding.milliseconds(configuration.now())
-        defer {
-            let pool = self.pool
-            Task.detached(priority: .utility) { try? await pool.writeWithoutTransaction { try $0.checkpoint(.passive) } }
-        }
+        defer { requestCheckpoint() }
         return try await storageErrors {
             try await pool.write { db in
                 try db.execute(sql: """

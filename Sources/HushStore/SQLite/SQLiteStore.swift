@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import HushCore
 import Logging
+import ServiceLifecycle
 
 /// The embedded store: one SQLite file in WAL mode with `synchronous = FULL`, so a write that
 /// returned survives a crash or power loss; the index in memory answers checks.
@@ -43,15 +44,15 @@ public final class SQLiteStore: Store {
 
     let pool: DatabasePool
     let configuration: Configuration
-    let index: SuppressionIndex
-    let follower: LedgerFollower
-    private let following: Task<Void, Never>
+    let indexed: IndexedStore
     let groupCommit: GroupCommit
     let directory = DirectoryCache()
     private let writer: SQLiteWriter
+    /// Checkpoints asked for by writes that leave many pages in the WAL; `run()` makes them.
+    private let checkpoints: (stream: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation)
 
-    /// Opens (creating and migrating if needed) the database, loads the index and starts
-    /// following the ledger.
+    /// Opens (creating and migrating if needed) the database and loads the index. Following
+    /// other processes' writes starts with `run()`.
     public init(_ configuration: Configuration) async throws {
         var grdb = GRDB.Configuration()
         grdb.busyMode = .timeout(10)
@@ -86,39 +87,46 @@ public final class SQLiteStore: Store {
         } catch {
             throw HushError(.storage, "could not open the database at \(configuration.path): \(error)")
         }
-        let feed = SQLiteChangeFeed(pool: pool)
-        let index: SuppressionIndex
-        let position: FeedPosition
-        if configuration.loadsIndex {
-            let expected = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM suppressions") ?? 0 }
-            index = SuppressionIndex(erasureKey: configuration.erasureKey, expectedCount: expected)
-            position = try await feed.load(into: index)
-        } else {
-            index = SuppressionIndex(erasureKey: configuration.erasureKey, expectedCount: 0)
-            position = try await feed.head()
-        }
-        let follower = LedgerFollower(
-            feed: feed, index: index, position: position, erasureKey: configuration.erasureKey,
-            logger: configuration.logger
-        )
+        let expected = configuration.loadsIndex
+            ? try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM suppressions") ?? 0 } : 0
+        let indexed = try await IndexedStore(
+            feed: SQLiteChangeFeed(pool: pool), erasureKey: configuration.erasureKey, loadsIndex: configuration.loadsIndex,
+            expectedCount: expected, followInterval: configuration.followInterval, logger: configuration.logger)
         self.pool = pool
         self.configuration = configuration
-        self.index = index
-        self.follower = follower
-        let interval = configuration.followInterval
-        self.following = configuration.loadsIndex ? Task { await follower.follow(every: interval) } : Task {}
-        self.writer = SQLiteWriter(pool: pool, follower: follower)
+        self.indexed = indexed
+        self.writer = SQLiteWriter(pool: pool, indexed: indexed)
         self.groupCommit = GroupCommit(writer: writer, now: configuration.now)
+        self.checkpoints = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
-    deinit {
-        following.cancel()
+    /// Follows the ledger for writes other processes make, and copies report pages from the
+    /// WAL into the database file when a send asks, until the service group stops.
+    public func run() async throws {
+        let indexed = self.indexed
+        let pool = self.pool
+        let checkpoints = self.checkpoints.stream
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await indexed.run() }
+            group.addTask {
+                await cancelWhenGracefulShutdown {
+                    for await _ in checkpoints {
+                        try? await pool.writeWithoutTransaction { try $0.checkpoint(.passive) }
+                    }
+                }
+            }
+        }
     }
 
-    /// Stops following the ledger and closes the database.
+    /// Asks `run()` for a passive checkpoint: the pages a large write left in the WAL reach the
+    /// database file after the answer, not before it.
+    func requestCheckpoint() {
+        checkpoints.continuation.yield()
+    }
+
+    /// Closes the database. Call it once, after `run()` returned or when it never ran.
     public func close() async throws {
-        following.cancel()
-        await following.value
+        checkpoints.continuation.finish()
         // `DatabasePool.close()` blocks until every reader is back. Blocking a thread of the
         // cooperative pool for that can starve the very tasks that would return them, so it
         // waits on a thread of its own.
@@ -129,8 +137,6 @@ public final class SQLiteStore: Store {
             }
         }
     }
-
-    public var indexedCount: Int { index.count }
 
     /// Runs a write transaction that changes what the index holds, then brings the index up to
     /// date before returning, so every later check sees the write.
@@ -150,7 +156,7 @@ public final class SQLiteStore: Store {
 /// Writes that change what the index holds: commit, then apply to the index before returning.
 struct SQLiteWriter: Sendable {
     let pool: DatabasePool
-    let follower: LedgerFollower
+    let indexed: IndexedStore
 
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> (T, [IndexChange])) async throws -> T {
         let (result, batch, from) = try await storageErrors {
@@ -160,7 +166,7 @@ struct SQLiteWriter: Sendable {
                 return (result, ChangeBatch(changes: changes, position: try SQLiteChangeFeed.head(db)), from)
             }
         }
-        try await follower.applyOwn(batch, from: from)
+        try await indexed.applyOwn(batch, from: from)
         return result
     }
 }

@@ -1,20 +1,22 @@
 import Foundation
 import HushCore
+import ServiceLifecycle
 
-/// Everything Hush keeps: organizations, lists, contacts, the ledger and its suppression
-/// projection, and the in-memory index that answers checks. SQLite implements it now;
-/// PostgreSQL follows with the same test suite.
-///
-/// Writes are committed before they return, and every check that starts after a write returns
-/// sees it. Checks are answered from memory and never touch disk.
-public protocol Store: Sendable {
-    // MARK: Organizations
+// The seam between Hush's rules and its storage, split by concern. Routes, the CLI and the
+// background services each depend on the slices they use; a backend implements every slice and
+// decides nothing: the rules it follows are in HushCore (`ChangeRules`, `LedgerReplay`,
+// `WebhookRouting`, `DirectoryRules`, `LiftAuthority`). See docs/architecture.md.
+//
+// Every write is committed before it returns, and every check that starts after a write returns
+// sees it. Checks are answered from memory (`IndexedStore`) and never touch disk.
+
+/// Organizations and their API keys.
+public protocol AccessStore: Sendable {
     func createOrganization(named name: String, settings: OrganizationSettings) async throws -> Organization
     func organization(named name: String) async throws -> Organization?
     func organization(_ id: OrganizationID) async throws -> Organization?
     func updateSettings(of organization: OrganizationID, _ settings: OrganizationSettings) async throws -> Organization
 
-    // MARK: API keys
     /// Creates a key; its secret exists only in the value returned.
     func createKey(in organization: OrganizationID, role: Role) async throws -> (APIKey, APIKeyInfo)
     func keys(in organization: OrganizationID) async throws -> [APIKeyInfo]
@@ -26,21 +28,27 @@ public protocol Store: Sendable {
     func keysRevoked(since: Date) async throws -> [(id: Int64, revokedAt: Date)]
     /// Notes that the keys were used at `date`.
     func noteKeysUsed(_ ids: Set<Int64>, at date: Date) async throws
+}
 
-    // MARK: Lists
+/// Lists, contacts, and an organization's inbound settings.
+public protocol Directory: Sendable {
     func createList(in organization: OrganizationID, _ definition: ListDefinition) async throws -> OptOutList
     func lists(in organization: OrganizationID) async throws -> [OptOutList]
     func list(_ id: ListID, in organization: OrganizationID) async throws -> OptOutList?
     func updateList(_ id: ListID, in organization: OrganizationID, _ definition: ListDefinition) async throws -> OptOutList
     func deleteList(_ id: ListID, in organization: OrganizationID) async throws
 
-    // MARK: Contacts
     /// Creates the contact if needed and links the addresses to it. Opt-outs recorded for the
     /// contact cover these addresses from now on.
     func link(_ addresses: [Address], to contact: ContactID, in organization: OrganizationID) async throws -> Contact
     func contact(_ id: ContactID, in organization: OrganizationID) async throws -> Contact?
 
-    // MARK: Changes
+    func inboundSettings(of organization: OrganizationID) async throws -> InboundSettings
+    func updateInboundSettings(of organization: OrganizationID, _ settings: InboundSettings) async throws
+}
+
+/// The append-only ledger, and the suppressions it projects.
+public protocol Ledger: Sendable {
     /// Records opt-outs in one transaction: all of them or none.
     func record(_ optOuts: [OptOut], in organization: OrganizationID) async throws -> [OptOutOutcome]
     /// Lifts exactly the suppressions the opt-ins name, in one transaction: all of them or none.
@@ -48,8 +56,36 @@ public protocol Store: Sendable {
     /// Removes an address's personal data, keeping a keyed hash so it stays suppressed.
     /// Returns whether there was anything to erase.
     func erase(_ address: Address, in organization: OrganizationID) async throws -> Bool
+    /// Records every opt-out `next` yields, a chunk at a time, as one whole: an import that
+    /// fails or is interrupted leaves nothing behind. An error names the item by its position
+    /// in the whole import (`items[41999].channel`).
+    func importOptOuts(in organization: OrganizationID, from next: @escaping @Sendable () throws -> [OptOut]?) async throws -> ImportSummary
 
-    // MARK: Links and pending opt-ins
+    func suppressions(of address: Address, in organization: OrganizationID) async throws -> [Suppression]
+    /// The suppressions of a list, oldest first, after the suppression made by event `after`.
+    func entries(of list: ListID, in organization: OrganizationID, after sequence: Int64, limit: Int) async throws -> [Suppression]
+    func events(in organization: OrganizationID, after sequence: Int64, limit: Int, address: Address?) async throws -> [LedgerEvent]
+    /// Answers as of a past moment, from the ledger.
+    func decision(for address: Address, in organization: OrganizationID, query: CheckQuery, asOf date: Date) async throws -> Decision
+}
+
+/// Checks answered from the in-memory index.
+public protocol SuppressionChecks: Sendable {
+    /// Answers from memory.
+    func decision(for address: Address, in organization: OrganizationID, query: CheckQuery) -> Decision
+    func decisions(for addresses: [Address], in organization: OrganizationID, query: CheckQuery) -> [Decision]
+    /// Answers from memory for an address sent to as `contact`: the contact's own suppressions
+    /// count even when the address was never linked to it.
+    func decision(for address: Address, contact: ContactID, in organization: OrganizationID, query: CheckQuery) -> Decision
+    /// Suppressions the index holds.
+    var indexedCount: Int { get }
+    /// Applies every write other processes or nodes committed before this call, so the checks
+    /// that follow see them. (Writes this process makes are seen as they return.)
+    func catchUp() async throws
+}
+
+/// Link signing keys and opt-in requests waiting for the person's confirmation.
+public protocol LinkStore: Sendable {
     /// The link signing keys, newest first; one is created on first use.
     func linkKeys() async throws -> [LinkKey]
     func rotateLinkKey() async throws -> LinkKey
@@ -67,10 +103,10 @@ public protocol Store: Sendable {
     /// Records the opt-ins a person confirmed and marks the request confirmed, in one
     /// transaction; nil when it was confirmed before.
     func confirm(_ request: OptInRequest, as optIns: [OptIn], in organization: OrganizationID) async throws -> [OptInOutcome]?
+}
 
-    // MARK: Inbound messages
-    func inboundSettings(of organization: OrganizationID) async throws -> InboundSettings
-    func updateInboundSettings(of organization: OrganizationID, _ settings: InboundSettings) async throws
+/// Messages people send in (replies, keywords), their review, and provider message ids.
+public protocol InboundStore: Sendable {
     func recordInbound(_ message: InboundMessage, in organization: OrganizationID) async throws -> InboundMessage
     func lastOptOutReply(to sender: String, in organization: OrganizationID) async throws -> Date?
     func inboundMessages(in organization: OrganizationID, pendingReviewOnly: Bool, after: Int64, limit: Int) async throws -> [InboundMessage]
@@ -82,14 +118,18 @@ public protocol Store: Sendable {
     /// Forgets ids remembered before `cutoff`; returns how many.
     func pruneProviderMessages(before cutoff: Date) async throws -> Int
     func settleReview(_ id: Int64, as decision: InboundMessage.Review, in organization: OrganizationID) async throws -> Bool
+}
 
-    // MARK: Triggers and activities
+/// Triggers an organization sets on activities, and the activities logged.
+public protocol TriggerStore: Sendable {
     func createTrigger(_ trigger: Trigger, in organization: OrganizationID) async throws -> Trigger
     func triggers(in organization: OrganizationID) async throws -> [Trigger]
     func deleteTrigger(_ id: Int64, in organization: OrganizationID) async throws -> Bool
     func logActivity(_ activity: Activity, in organization: OrganizationID) async throws -> Activity
+}
 
-    // MARK: Webhooks
+/// An organization's webhook endpoints and their deliveries.
+public protocol WebhookStore: Sendable {
     func createWebhook(_ endpoint: WebhookEndpoint, in organization: OrganizationID) async throws -> WebhookEndpoint
     func webhooks(in organization: OrganizationID) async throws -> [WebhookEndpoint]
     func webhook(_ id: Int64, in organization: OrganizationID) async throws -> WebhookEndpoint?
@@ -100,15 +140,19 @@ public protocol Store: Sendable {
     func delivery(_ id: Int64, in organization: OrganizationID) async throws -> WebhookDelivery?
     func retryDelivery(_ id: Int64, in organization: OrganizationID) async throws -> WebhookDelivery?
     func replay(_ endpoint: Int64, from sequence: Int64, limit: Int, in organization: OrganizationID) async throws -> (queued: Int, next: Int64?)
+}
 
-    // MARK: Webhook sending (every organization)
+/// The webhook outbox as the sender works it, across organizations.
+public protocol WebhookQueue: Sendable {
     func claimDeliveries(endpoints: Int, perEndpoint: Int, excluding busy: Set<Int64>, leaseUntil: Date) async throws -> [[ClaimedDelivery]]
     func recordAttempts(_ attempts: [DeliveryAttempt]) async throws
     func releaseDeliveryLeases() async throws
     func pruneWebhooks(finishedBefore cutoff: Date) async throws -> (deliveries: Int, events: Int)
     func nextDeliveryDue(excluding busy: Set<Int64>) async throws -> Date?
+}
 
-    // MARK: Sends and rulesets
+/// Sends checked through the send gate and their reports.
+public protocol SendReports: Sendable {
     func beginSend(_ send: Send, in organization: OrganizationID) async throws -> Send
     func appendReport(_ chunks: [SendReportChunk], to send: Int64) async throws
     func completeSend(_ send: Send, in organization: OrganizationID) async throws -> Send
@@ -117,32 +161,40 @@ public protocol Store: Sendable {
     func sends(in organization: OrganizationID, after id: Int64, limit: Int) async throws -> [Send]
     func send(_ id: Int64, in organization: OrganizationID) async throws -> Send?
     func reportChunks(of send: Int64, status: SendReportChunk.Status, after position: Int, limit: Int) async throws -> [SendReportChunk]
+}
+
+/// Named rule sets sends are checked with.
+public protocol RulesetStore: Sendable {
     func createRuleset(_ ruleset: Ruleset, in organization: OrganizationID) async throws -> Ruleset
     func rulesets(in organization: OrganizationID) async throws -> [Ruleset]
     func ruleset(_ id: Int64, in organization: OrganizationID) async throws -> Ruleset?
     func updateRuleset(_ ruleset: Ruleset, in organization: OrganizationID) async throws -> Ruleset
     func deleteRuleset(_ id: Int64, in organization: OrganizationID) async throws -> Bool
-
-    // MARK: Reading
-    func suppressions(of address: Address, in organization: OrganizationID) async throws -> [Suppression]
-    /// The suppressions of a list, oldest first, after the suppression made by event `after`.
-    func entries(of list: ListID, in organization: OrganizationID, after sequence: Int64, limit: Int) async throws -> [Suppression]
-    func events(in organization: OrganizationID, after sequence: Int64, limit: Int, address: Address?) async throws -> [LedgerEvent]
-
-    // MARK: Checks
-    /// Answers from memory.
-    func decision(for address: Address, in organization: OrganizationID, query: CheckQuery) -> Decision
-    func decisions(for addresses: [Address], in organization: OrganizationID, query: CheckQuery) -> [Decision]
-    /// Answers from memory for an address sent to as `contact`: the contact's own suppressions
-    /// count even when the address was never linked to it.
-    func decision(for address: Address, contact: ContactID, in organization: OrganizationID, query: CheckQuery) -> Decision
-    /// Answers as of a past moment, from the ledger.
-    func decision(for address: Address, in organization: OrganizationID, query: CheckQuery, asOf date: Date) async throws -> Decision
-    /// Suppressions the index holds.
-    var indexedCount: Int { get }
 }
 
-extension Store {
+/// Opening and closing a backend. `run()` (a ServiceLifecycle service) follows writes other
+/// processes or nodes make and does the backend's background work until the service group
+/// stops it; short-lived commands skip it. `close()` is called once, after `run()` returned
+/// (or was never started), and releases the database.
+public protocol StoreLifecycle: Service {
+    func close() async throws
+}
+
+/// What an import wrote.
+public struct ImportSummary: Hashable, Sendable {
+    /// Opt-outs read.
+    public var items = 0
+    /// Ledger events written: opt-outs that were not in force yet.
+    public var written = 0
+    /// Opt-outs that were already in force and wrote nothing.
+    public var alreadyInForce = 0
+}
+
+/// Everything Hush keeps, as one value: what a backend implements and what `hush` opens.
+public typealias Store = AccessStore & Directory & Ledger & SuppressionChecks & LinkStore & InboundStore & TriggerStore
+    & WebhookStore & WebhookQueue & SendReports & RulesetStore & StoreLifecycle
+
+extension Ledger {
     public func record(_ optOut: OptOut, in organization: OrganizationID) async throws -> OptOutOutcome {
         let outcomes = try await record([optOut], in: organization)
         return outcomes[0]
@@ -152,7 +204,9 @@ extension Store {
     public func record(_ optIn: OptIn, in organization: OrganizationID) async throws -> OptInOutcome {
         try await record([optIn], in: organization)[0]
     }
+}
 
+extension AccessStore {
     public func createOrganization(named name: String) async throws -> Organization {
         try await createOrganization(named: name, settings: OrganizationSettings())
     }

@@ -1,0 +1,69 @@
+import Foundation
+import HushCore
+import Logging
+import ServiceLifecycle
+
+/// The in-memory index over any backend's ledger, backend-neutral: it loads the index from the
+/// backend's `ChangeFeed` at open, applies this process's own writes as they commit, follows
+/// the writes of other processes and nodes, and answers checks. A backend gives it a feed and
+/// calls `applyOwn` after each commit that changes suppressions; it owns nothing else.
+final class IndexedStore: SuppressionChecks {
+    let index: SuppressionIndex
+    let follower: LedgerFollower
+    private let followInterval: Duration
+    private let follows: Bool
+
+    /// Loads the index from `feed` (or, when `loadsIndex` is false, only notes where the ledger
+    /// stands: a short-lived command that writes needs no index).
+    init(
+        feed: any ChangeFeed, erasureKey: ErasureKey, loadsIndex: Bool, expectedCount: Int, followInterval: Duration, logger: Logger
+    ) async throws {
+        let index = SuppressionIndex(erasureKey: erasureKey, expectedCount: loadsIndex ? expectedCount : 0)
+        let position = loadsIndex ? try await feed.load(into: index) : try await feed.head()
+        self.index = index
+        self.follower = LedgerFollower(feed: feed, index: index, position: position, erasureKey: erasureKey, logger: logger)
+        self.followInterval = followInterval
+        self.follows = loadsIndex
+    }
+
+    /// Follows the feed until the service group shuts down or the task is cancelled.
+    func run() async throws {
+        guard follows else { return }
+        let follower = self.follower
+        let interval = followInterval
+        await cancelWhenGracefulShutdown {
+            await follower.follow(every: interval)
+        }
+    }
+
+    /// Applies a write this process committed before the write returns, so every later check sees it.
+    func applyOwn(_ batch: ChangeBatch, from: FeedPosition) async throws {
+        try await follower.applyOwn(batch, from: from)
+    }
+
+    /// Applies everything the feed has beyond where the index stands.
+    func catchUp() async throws {
+        try await follower.catchUp()
+    }
+
+    /// A list's name, as decisions name it, known before the follower reads it.
+    func noteListName(_ name: String, for list: ListID) {
+        index.noteListName(name, for: list)
+    }
+
+    // MARK: SuppressionChecks
+
+    func decision(for address: Address, in organization: OrganizationID, query: CheckQuery) -> Decision {
+        index.decision(for: address, in: organization, query: query)
+    }
+
+    func decisions(for addresses: [Address], in organization: OrganizationID, query: CheckQuery) -> [Decision] {
+        addresses.map { index.decision(for: $0, in: organization, query: query) }
+    }
+
+    func decision(for address: Address, contact: ContactID, in organization: OrganizationID, query: CheckQuery) -> Decision {
+        index.decision(for: address, contact: contact, in: organization, query: query)
+    }
+
+    var indexedCount: Int { index.count }
+}
