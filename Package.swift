@@ -71,14 +71,18 @@ let package = Package(
             name: "hush-bench",
             dependencies: ["HushCore", "HushStore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
-        // A webhook receiver on loopback, for the server and command-line tests.
+        // What the store, server and command-line tests share: a webhook receiver on loopback,
+        // the backends they run against, a clock moved by hand, cleanup after each test.
         .target(
             name: "HushTestSupport",
-            dependencies: [.product(name: "Hummingbird", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types")],
+            dependencies: [
+                "HushCore", "HushStore", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
             path: "Tests/HushTestSupport"
         ),
         .testTarget(name: "HushCoreTests", dependencies: ["HushCore"]),
-        .testTarget(name: "HushStoreTests", dependencies: ["HushCore", "HushStore"]),
+        .testTarget(name: "HushStoreTests", dependencies: ["HushCore", "HushStore", "HushTestSupport"]),
         // Runs the built `hush` executable as a subprocess; depending on it makes sure it is built.
         .testTarget(name: "HushCLITests", dependencies: ["hush", "HushCore", "HushStore", "HushTestSupport"]),
         .testTarget(

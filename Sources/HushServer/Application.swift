@@ -38,6 +38,9 @@ public struct ServerConfiguration: Sendable {
     public var idleTimeout: Duration = .seconds(60)
     /// A new connection whose first request head is not complete within this is closed.
     public var headerTimeout: Duration = .seconds(10)
+    /// The one clock the server reads: stamps, expiries, webhook retries and leases, retention.
+    /// Give the store the same one. Tests move a clock of their own by hand.
+    public var now: @Sendable () -> Date = { Date() }
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, publicURL: String? = nil, unsubscribeMailto: String? = nil,
@@ -76,9 +79,10 @@ public enum HushServer {
         // application runs, and stops last.
         var services: [any Service] = [store]
         if configuration.sendsWebhooks {
-            services.append(WebhookSender(store: store, settings: configuration.webhooks, logger: logger, metrics: metrics))
+            services.append(WebhookSender(store: store, settings: configuration.webhooks, logger: logger, metrics: metrics, now: configuration.now))
             services.append(HistoryPruner(
-                store: store, webhookRetention: configuration.webhooks.retention, sendRetention: configuration.sendRetention, logger: logger))
+                store: store, webhookRetention: configuration.webhooks.retention, sendRetention: configuration.sendRetention, logger: logger,
+                now: configuration.now))
         }
         return Application(
             router: build(store: store, configuration: configuration, metrics: metrics).router,
@@ -99,7 +103,7 @@ public enum HushServer {
         store: any Store, configuration: ServerConfiguration = ServerConfiguration(), metrics: ServerMetrics = ServerMetrics()
     ) -> (router: Router<HushRequestContext>, operations: [String]) {
         let router = Router(context: HushRequestContext.self)
-        let authenticator = KeyAuthenticator(store: store, refreshInterval: configuration.keyRefreshInterval)
+        let authenticator = KeyAuthenticator(store: store, refreshInterval: configuration.keyRefreshInterval, now: configuration.now)
         router.add(middleware: SecurityHeadersMiddleware())
         if !configuration.trustedProxies.ranges.isEmpty { router.add(middleware: ClientAddressMiddleware(proxies: configuration.trustedProxies)) }
         router.add(middleware: MetricsMiddleware(
@@ -125,11 +129,13 @@ public enum HushServer {
         }
 
         let links = LinkService(store: store, configuration: configuration)
-        let requests = OptInRequests(store: store, links: links, lifetime: configuration.confirmLinkLifetime)
-        PublicPages(store: store, links: links, requests: requests, metrics: metrics, limiter: RateLimiter(perMinute: configuration.publicRequestsPerMinute))
+        let requests = OptInRequests(store: store, links: links, lifetime: configuration.confirmLinkLifetime, now: configuration.now)
+        PublicPages(
+            store: store, links: links, requests: requests, metrics: metrics, limiter: RateLimiter(perMinute: configuration.publicRequestsPerMinute),
+            now: configuration.now)
             .register(on: router)
 
-        let inboundService = InboundService(store: store, metrics: metrics)
+        let inboundService = InboundService(store: store, metrics: metrics, now: configuration.now)
         let inbound = InboundRoutes(
             store: store, service: inboundService, configuration: configuration,
             twilioLimiter: RateLimiter(perMinute: configuration.inboundRequestsPerMinute))
@@ -141,12 +147,12 @@ public enum HushServer {
         V1Routes(store: store, metrics: metrics).register(on: v1)
         ListRoutes(store: store, metrics: metrics, webhooks: configuration.webhooks).register(on: v1)
         WebhookRoutes(store: store, settings: configuration.webhooks).register(on: v1)
-        SendRoutes(store: store, metrics: metrics).register(on: v1)
+        SendRoutes(store: store, metrics: metrics, now: configuration.now).register(on: v1)
         SequenceRoutes(store: store).register(on: v1)
         LedgerRoutes(store: store).register(on: v1)
-        LinkRoutes(store: store, links: links, requests: requests).register(on: v1)
+        LinkRoutes(store: store, links: links, requests: requests, now: configuration.now).register(on: v1)
         inbound.register(on: v1)
-        TriggerRoutes(store: store, service: inboundService).register(on: v1)
+        TriggerRoutes(store: store, service: inboundService, now: configuration.now).register(on: v1)
         return (router, v1.operations)
     }
 }

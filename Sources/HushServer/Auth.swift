@@ -30,11 +30,13 @@ final class KeyAuthenticator: Sendable {
     private let store: any AccessStore
     private let refreshInterval: Duration
     private let state: Mutex<State>
+    private let now: @Sendable () -> Date
 
-    init(store: any AccessStore, refreshInterval: Duration = defaultRefreshInterval) {
+    init(store: any AccessStore, refreshInterval: Duration = defaultRefreshInterval, now: @escaping @Sendable () -> Date) {
         self.store = store
         self.refreshInterval = refreshInterval
-        state = Mutex(State(lastRefresh: .now, revokedSince: Date().addingTimeInterval(-Self.revocationOverlap)))
+        self.now = now
+        state = Mutex(State(lastRefresh: .now, revokedSince: now().addingTimeInterval(-Self.revocationOverlap)))
     }
 
     /// The principal of a key this process already accepted, without asking the database.
@@ -83,7 +85,7 @@ final class KeyAuthenticator: Sendable {
             state.used = []
             return due
         }
-        try await store.noteKeysUsed(used, at: Date())
+        try await store.noteKeysUsed(used, at: self.now())
     }
 }
 

@@ -17,12 +17,13 @@ struct HistoryPruner: Service {
     let webhookRetention: Duration
     let sendRetention: Duration
     let logger: Logger
+    let now: @Sendable () -> Date
 
     func run() async throws {
         do {
             try await cancelWhenGracefulShutdown {
                 while !Task.isCancelled {
-                    await prune(now: Date())
+                    await prune(now: now())
                     try await Task.sleep(for: Self.interval)
                 }
             }

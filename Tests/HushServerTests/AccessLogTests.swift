@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import Synchronization
+import HushTestSupport
 import Testing
 @testable import HushServer
 
@@ -31,7 +32,7 @@ final class CapturedLog: Sendable {
     }
 }
 
-@Suite struct AccessLogTests {
+@Suite(.everyBackend) struct AccessLogTests {
     @Test func oneLinePerRequestWithTheRouteAndKeyButNoAddressOrQuery() async throws {
         var configuration = ServerConfiguration(sendsWebhooks: false)
         configuration.accessLog = true

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import HushCore
+import HushTestSupport
 import Testing
 @testable import HushServer
 
@@ -123,7 +124,7 @@ struct BrowserError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-@Suite(.serialized) struct BrowserTests {
+@Suite(.serialized, .everyBackend) struct BrowserTests {
     /// Screenshots go to `.build/screenshots` in the package.
     static let screenshots: URL = {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -2,11 +2,12 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import HushCore
+import HushTestSupport
 import Testing
 @testable import HushServer
 
 /// The review's medium and low findings, each tried as an attacker would.
-@Suite struct HardeningTests {
+@Suite(.everyBackend) struct HardeningTests {
     private func field(_ answer: (status: HTTPResponse.Status, json: [String: Any], contentType: String?)) -> String? {
         (answer.json["errors"] as? [[String: Any]])?.first?["field"] as? String
     }

@@ -2,10 +2,11 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import HushCore
+import HushTestSupport
 import Testing
 @testable import HushServer
 
-@Suite struct InboundTests {
+@Suite(.everyBackend) struct InboundTests {
     private func inbound(_ body: String, from: String = "+14155550100", channel: String = "sms") -> String {
         #"{"channel": "\#(channel)", "from": "\#(from)", "to": "+18005551212", "body": "\#(body)", "provider_message_id": "SM\#(UUID().uuidString)"}"#
     }

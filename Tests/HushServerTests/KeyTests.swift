@@ -3,12 +3,13 @@ import Hummingbird
 import HummingbirdTesting
 import HushCore
 @testable import HushStore
+import HushTestSupport
 import Testing
 @testable import HushServer
 
 /// Keys: an admin sees and revokes them; a revoked key is refused by every server on the
 /// database; failed authentication is counted.
-@Suite struct KeyTests {
+@Suite(.everyBackend) struct KeyTests {
     @Test func anAdminListsKeysWithoutSecretsAndRevokesOne() async throws {
         let server = try await TestServer()
         try await server.test { client in
@@ -36,7 +37,7 @@ import Testing
         var configuration = ServerConfiguration(sendsWebhooks: false)
         configuration.keyRefreshInterval = .zero
         let server = try await TestServer(configuration: configuration)
-        let second = try await SQLiteStore(.init(path: server.store.configuration.path, erasureKey: .random()))
+        let second = try await server.database.open(erasureKey: .random(), clock: server.clock)
         let elsewhere = HushServer.application(store: second, configuration: configuration)
         try await elsewhere.test(.router) { other in
             #expect(try await other.send(.get, "/v1/lists", key: server.member).status == .ok, "known to the other server")

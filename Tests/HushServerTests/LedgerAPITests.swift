@@ -2,10 +2,11 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import HushCore
+import HushTestSupport
 import Testing
 @testable import HushServer
 
-@Suite struct LedgerAPITests {
+@Suite(.everyBackend) struct LedgerAPITests {
     @Test func anAddressShowsEverySuppressionAndItsHistory() async throws {
         let server = try await TestServer()
         try await server.test { client in

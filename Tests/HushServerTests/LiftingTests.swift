@@ -2,12 +2,13 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import HushCore
+import HushTestSupport
 import Testing
 @testable import HushServer
 
 /// The security review's attacks on DESIGN rule 2: nobody but the person, or an admin with
 /// evidence, lifts an opt-out.
-@Suite struct LiftingTests {
+@Suite(.everyBackend) struct LiftingTests {
     private func confirmPath(_ client: any TestClientProtocol, _ server: TestServer, request id: Int) async throws -> String {
         let listed = try await client.send(.get, "/v1/opt-in-requests?status=all", key: server.admin).json["requests"] as? [[String: Any]]
         let url = try #require(listed?.first { $0["id"] as? Int == id }?["confirm_url"] as? String)

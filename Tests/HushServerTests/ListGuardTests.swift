@@ -2,12 +2,13 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import HushCore
+import HushTestSupport
 import Testing
 @testable import HushServer
 
 /// The security review's attacks through lists and keywords: a member editing a list so an
 /// opt-out stops applying, list keywords capturing STOP, a renamed list re-bound by a new one.
-@Suite struct ListGuardTests {
+@Suite(.everyBackend) struct ListGuardTests {
     private func defaultListID(_ client: any TestClientProtocol, _ server: TestServer) async throws -> Int {
         let lists = try await client.send(.get, "/v1/lists", key: server.member).json["lists"] as? [[String: Any]]
         return try #require(lists?.first { $0["default"] as? Bool == true }?["id"] as? Int)

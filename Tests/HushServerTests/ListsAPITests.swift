@@ -2,10 +2,11 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import HushCore
+import HushTestSupport
 import Testing
 @testable import HushServer
 
-@Suite struct ListsAPITests {
+@Suite(.everyBackend) struct ListsAPITests {
     private func field(_ response: (status: HTTPResponse.Status, json: [String: Any], contentType: String?)) -> String? {
         (response.json["errors"] as? [[String: Any]])?.first?["field"] as? String
     }

@@ -2,12 +2,13 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import HushCore
+import HushTestSupport
 import Testing
 @testable import HushServer
 
 /// The served OpenAPI document against the server: every operation documented, and every
 /// operation documenting the client errors it can answer as problems.
-@Suite struct OpenAPITests {
+@Suite(.everyBackend) struct OpenAPITests {
     static func servedDocument(_ server: TestServer) async throws -> OpenAPIOutline {
         let text = try await server.application.test(.router) { client in
             try await client.execute(uri: "/openapi.yaml", method: .get) { response in

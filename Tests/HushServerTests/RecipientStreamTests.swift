@@ -1,8 +1,9 @@
 import HushCore
+import HushTestSupport
 import Testing
 @testable import HushServer
 
-@Suite struct RecipientStreamTests {
+@Suite(.everyBackend) struct RecipientStreamTests {
     /// What the stream made of a body fed in chunks of `size`.
     struct Outcome {
         var recipients: [[String?]] = []

@@ -3,10 +3,11 @@ import Hummingbird
 import HummingbirdTesting
 import HushCore
 @testable import HushStore
+import HushTestSupport
 import Testing
 @testable import HushServer
 
-@Suite struct SendTests {
+@Suite(.everyBackend) struct SendTests {
     /// Sends raw JSON and returns the status and the parsed answer.
     static func post(_ client: some TestClientProtocol, _ uri: String, key: String, body: String) async throws -> (HTTPResponse.Status, [String: Any]) {
         try await client.execute(uri: uri, method: .post, headers: [.authorization: "Bearer \(key)", .contentType: "application/json"],
@@ -114,7 +115,7 @@ import Testing
             let (status, problem) = try await Self.post(client, "/v1/sends", key: server.member, body: body)
             #expect(status == .badRequest)
             #expect((problem["errors"] as? [[String: Any]])?.first?["field"] as? String == "recipients[24000].shoe_size")
-            let left = try await server.store.pool.read { db in
+            let left = try await (server.store as! SQLiteStore).pool.read { db in
                 (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sends") ?? -1, try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM send_reports") ?? -1)
             }
             #expect(left == (0, 0), "the batches stored before the error are removed")
@@ -129,19 +130,20 @@ import Testing
             // A send whose request died with its server two hours ago, half stored.
             let abandoned = try await server.store.beginSend(
                 Send(name: nil, campaign: nil, channel: .email, scope: try Scope(parsing: ""), lists: [], actor: "test",
-                     createdAt: Date().addingTimeInterval(-7_200)), in: server.acme.id)
+                     createdAt: server.clock.now.addingTimeInterval(-7_200)), in: server.acme.id)
             try await server.store.appendReport(
                 [SendReportChunk(status: .allowed, index: 0, firstPosition: 0, lastPosition: 0, count: 1, entries: Array(#"{"position":0}"#.utf8))],
                 to: abandoned.id)
-            let pruner = HistoryPruner(store: server.store, webhookRetention: .seconds(86_400), sendRetention: .seconds(90 * 86_400), logger: .init(label: "test"))
-            await pruner.prune(now: Date())
-            let left = try await server.store.pool.read { db in try Int64.fetchAll(db, sql: "SELECT DISTINCT send_id FROM send_reports") }
+            let pruner = HistoryPruner(store: server.store, webhookRetention: .seconds(86_400), sendRetention: .seconds(90 * 86_400), logger: .init(label: "test"),
+                now: server.clock.read)
+            await pruner.prune(now: server.clock.now)
+            let left = try await (server.store as! SQLiteStore).pool.read { db in try Int64.fetchAll(db, sql: "SELECT DISTINCT send_id FROM send_reports") }
             #expect(left == [Int64(id)], "the abandoned send's report is gone, the complete one's kept")
             #expect(try await client.send(.get, "/v1/sends/\(id)", key: server.member).status == .ok)
 
             await pruner.prune(now: Date().addingTimeInterval(91 * 86_400))
             #expect(try await client.send(.get, "/v1/sends/\(id)", key: server.member).status == .notFound, "past the retention")
-            #expect(try await server.store.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM send_reports") } == 0)
+            #expect(try await (server.store as! SQLiteStore).pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM send_reports") } == 0)
         }
     }
 

@@ -2,13 +2,14 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import HushCore
+import HushTestSupport
 import Testing
 @testable import HushServer
 
 /// Rulesets with the seed's examples: an email opt-out under skip_steps still makes the calls;
 /// any opt-out under finish finishes the prospect; only an opt-out during the sequence changes
 /// the stage.
-@Suite struct SequenceTests {
+@Suite(.everyBackend) struct SequenceTests {
     static let steps = #"[{"id": "1", "channel": "email"}, {"id": "2", "channel": "voice", "due_at": "2026-12-01T09:00:00Z"}, {"id": "3", "channel": "email"}]"#
 
     static func evaluate(

@@ -1,11 +1,12 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import HushTestSupport
 import Testing
 @testable import HushServer
 
 /// Clients that open connections and trickle half a header are cut off by the server.
-@Suite struct SlowClientTests {
+@Suite(.everyBackend) struct SlowClientTests {
     @Test func twoHundredHalfHeadersAreClosedByTheServer() async throws {
         var configuration = ServerConfiguration(port: 0)
         configuration.headerTimeout = .seconds(1)

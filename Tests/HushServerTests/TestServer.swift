@@ -3,12 +3,17 @@ import Hummingbird
 import HummingbirdTesting
 import HushCore
 import HushStore
+import HushTestSupport
 import Testing
 @testable import HushServer
 
-/// A server on a fresh SQLite file with two organizations, each with an admin and a member key.
+/// A server on a new database of the test's backend with two organizations, each with an admin
+/// and a member key. The store and the server read one clock, `clock`, which follows real time
+/// until the test moves it. The store is closed and the database removed when the test ends.
 struct TestServer {
-    let store: SQLiteStore
+    let store: any Store
+    let database: TestDatabase
+    let clock: TestClock
     let acme: Organization
     let other: Organization
     let admin: String
@@ -17,11 +22,13 @@ struct TestServer {
     let inbound: String
     let otherAdmin: String
 
-    init(configuration: ServerConfiguration = ServerConfiguration()) async throws {
+    init(configuration: ServerConfiguration = ServerConfiguration(), clock: TestClock = .flowing()) async throws {
+        var configuration = configuration
+        configuration.now = clock.read
         self.configuration = configuration
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hush-server-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        store = try await SQLiteStore(.init(path: folder.appendingPathComponent("hush.sqlite").path, erasureKey: .random()))
+        self.clock = clock
+        database = try Backend.current.newDatabase()
+        store = try await database.open(erasureKey: .random(), clock: clock)
         acme = try await store.createOrganization(named: "acme")
         other = try await store.createOrganization(named: "other")
         admin = try await store.createKey(in: acme.id, role: .admin).0.secret

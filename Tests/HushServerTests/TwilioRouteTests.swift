@@ -2,11 +2,12 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import HushCore
+import HushTestSupport
 import Testing
 @testable import HushServer
 
 /// The Twilio route as an attacker sees it: unsigned posts, unknown organizations, replays.
-@Suite struct TwilioRouteTests {
+@Suite(.everyBackend) struct TwilioRouteTests {
     static let base = "https://hush.example.com"
 
     private func post(

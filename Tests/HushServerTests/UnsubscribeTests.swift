@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import HushCore
+import HushTestSupport
 import Testing
 @testable import HushServer
 
@@ -44,7 +45,7 @@ extension TestClientProtocol {
     }
 }
 
-@Suite struct UnsubscribeTests {
+@Suite(.everyBackend) struct UnsubscribeTests {
     @Test func linksCarryTheHeadersRFC8058Asks() async throws {
         let server = try await TestServer(configuration: ServerConfiguration(publicURL: "https://hush.example.com/", unsubscribeMailto: "unsubscribe@example.com"))
         try await server.test { client in

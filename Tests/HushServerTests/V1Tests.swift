@@ -2,10 +2,11 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import HushCore
+import HushTestSupport
 import Testing
 @testable import HushServer
 
-@Suite struct V1Tests {
+@Suite(.everyBackend) struct V1Tests {
     @Test func healthAndOpenAPIAreServed() async throws {
         let server = try await TestServer()
         try await server.test { client in
@@ -171,7 +172,7 @@ import Testing
 }
 
 /// A client that asks `Expect: 100-continue` gets `100 Continue` before it sends its body.
-@Suite struct ContinueTests {
+@Suite(.everyBackend) struct ContinueTests {
     @Test func expectContinueIsAnsweredBeforeTheBody() async throws {
         let server = try await TestServer()
         try await server.application.test(.live) { client in

@@ -6,7 +6,7 @@ import Testing
 @testable import HushServer
 
 /// The sender's clients connect to the checked address, never resolving the name again.
-@Suite struct WebhookHTTPClientsTests {
+@Suite(.everyBackend) struct WebhookHTTPClientsTests {
     static func post(_ url: String, with client: HTTPClient) async -> Result<Int, any Error> {
         var request = HTTPClientRequest(url: url)
         request.method = .POST

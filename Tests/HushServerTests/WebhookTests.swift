@@ -10,7 +10,7 @@ import Testing
 
 /// Webhooks end to end: endpoints made through the API, changes written through the API, and
 /// the sender posting to a real HTTP receiver on loopback.
-@Suite struct WebhookTests {
+@Suite(.everyBackend) struct WebhookTests {
     static func settings(delays: [Double] = [0.2, 0.2, 0.2], timeout: Duration = .seconds(2)) -> WebhookSettings {
         WebhookSettings(
             retryPolicy: WebhookRetryPolicy(delays: delays, jitter: 0), timeout: timeout, allowPrivateTargets: true,
@@ -23,7 +23,8 @@ import Testing
 
     /// Runs the sender beside `body`.
     static func sending(_ server: TestServer, _ body: () async throws -> Void) async throws {
-        let sender = WebhookSender(store: server.store, settings: server.configuration.webhooks, logger: Logger(label: "test"), metrics: ServerMetrics())
+        let sender = WebhookSender(
+            store: server.store, settings: server.configuration.webhooks, logger: Logger(label: "test"), metrics: ServerMetrics(), now: server.clock.read)
         let task = Task { try await sender.run() }
         defer { task.cancel() }
         try await body()

@@ -2,12 +2,13 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import HushCore
+import HushTestSupport
 import Testing
 @testable import HushServer
 
 /// The why-blocked trace (`blocked_by`) names each blocking list by id and by name, wherever a
 /// check is answered: a check, a batch check, a send and a sequence.
-@Suite struct WhyBlockedTests {
+@Suite(.everyBackend) struct WhyBlockedTests {
     struct Block: Decodable, Equatable {
         let list: Int64
         let listName: String

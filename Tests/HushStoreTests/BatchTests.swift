@@ -1,10 +1,11 @@
 import Foundation
 import HushCore
+import HushTestSupport
 import Testing
 @testable import HushStore
 
 /// Opt-outs are written set-wise, up to 500 rows per statement: these cover what that must keep.
-@Suite struct BatchTests {
+@Suite(.everyBackend) struct BatchTests {
     private func optOut(_ address: String, scope: String = "", evidence: Evidence = Evidence()) throws -> OptOut {
         OptOut(
             subject: .address(try Address(parsing: address)), channel: .only(.email), scope: try Scope(parsing: scope),
@@ -60,7 +61,7 @@ import Testing
         let test = try await TestStore()
         let evidence = Evidence(["raw_text": .string("\"stop\" \\ now\n🙏"), "ip": .string("")])
         _ = try await test.store.record([try optOut("o'brien@example.com", evidence: evidence)], in: test.id)
-        let reopened = try await TestStore(path: test.path)
+        let reopened = try await TestStore(database: test.database)
         let events = try await reopened.store.events(in: reopened.id, after: 0, limit: 10, address: nil)
         #expect(events.first?.evidence == evidence)
         #expect(events.first?.subject == .address("o'brien@example.com"))

@@ -1,8 +1,9 @@
 import HushCore
+import HushTestSupport
 import Testing
 @testable import HushStore
 
-@Suite struct ChecksTests {
+@Suite(.everyBackend) struct ChecksTests {
     @Test func optOutAtOrganizationBlocksEveryScopeBelow() async throws {
         let test = try await TestStore()
         _ = try await test.optOut("ann@example.com", scope: "")

@@ -1,8 +1,9 @@
 import HushCore
+import HushTestSupport
 import Testing
 @testable import HushStore
 
-@Suite struct ContactsTests {
+@Suite(.everyBackend) struct ContactsTests {
     @Test func contactOptOutCoversEveryLinkedAddress() async throws {
         let test = try await TestStore()
         let crm = try ContactID(parsing: "crm-42")
@@ -35,7 +36,7 @@ import Testing
 
     @Test func linksOfAnotherProcessAreFollowed() async throws {
         let writer = try await TestStore()
-        let reader = try await TestStore(path: writer.path)
+        let reader = try await TestStore(database: writer.database)
         let crm = try ContactID(parsing: "crm-42")
         _ = try await writer.store.record(OptOut(subject: .contact(crm), channel: .all, actor: "crm-sync"), in: writer.id)
         _ = try await writer.store.link([Address(parsing: "ann@example.com")], to: crm, in: writer.id)

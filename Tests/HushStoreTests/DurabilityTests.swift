@@ -1,13 +1,14 @@
 import Foundation
 import HushCore
+import HushTestSupport
 import Testing
 @testable import HushStore
 
-@Suite struct DurabilityTests {
+@Suite(.everyBackend) struct DurabilityTests {
     /// Acknowledged means durable: every commit is fsynced (GRDB turns WAL on with NORMAL).
     @Test func writerCommitsWithFullSynchronousAndWAL() async throws {
         let test = try await TestStore()
-        let (synchronous, journal) = try await test.store.pool.writeWithoutTransaction { db in
+        let (synchronous, journal) = try await test.sqlite.pool.writeWithoutTransaction { db in
             (try Int.fetchOne(db, sql: "PRAGMA synchronous"), try String.fetchOne(db, sql: "PRAGMA journal_mode"))
         }
         #expect(synchronous == 2, "PRAGMA synchronous must be FULL (2)")
@@ -24,7 +25,7 @@ import Testing
             OptOut(subject: .contact(ContactID(parsing: "crm-1")), channel: .all, actor: "test"), in: first.id)
         try await first.store.close()
 
-        let reopened = try await TestStore(path: first.path)
+        let reopened = try await TestStore(database: first.database)
         #expect(reopened.organization == first.organization)
         #expect(try reopened.isBlocked("ann@example.com", scope: "brand/alice"))
         #expect(try reopened.isBlocked("+14155550100", .sms, lists: [news.id]))
@@ -35,7 +36,7 @@ import Testing
 
     @Test func writesOfAnotherProcessAreFollowed() async throws {
         let writer = try await TestStore()
-        let reader = try await TestStore(path: writer.path)
+        let reader = try await TestStore(database: writer.database)
         #expect(try !reader.isBlocked("ann@example.com"))
 
         _ = try await writer.optOut("ann@example.com")
@@ -57,7 +58,7 @@ import Testing
     @Test func optInsOfAnotherProcessAreFollowed() async throws {
         let writer = try await TestStore()
         _ = try await writer.optOut("ann@example.com")
-        let reader = try await TestStore(path: writer.path)
+        let reader = try await TestStore(database: writer.database)
         #expect(try reader.isBlocked("ann@example.com"))
         _ = try await writer.store.record(
             OptIn(subject: .address(Address(parsing: "ann@example.com")), channel: .only(.email), actor: "admin",

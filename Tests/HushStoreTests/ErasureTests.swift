@@ -1,9 +1,10 @@
 import GRDB
 import HushCore
+import HushTestSupport
 import Testing
 @testable import HushStore
 
-@Suite struct ErasureTests {
+@Suite(.everyBackend) struct ErasureTests {
     @Test func erasedAddressStaysSuppressed() async throws {
         let test = try await TestStore()
         _ = try await test.optOut("ann@example.com", evidence: Evidence(["raw_text": .string("stop mailing ann@example.com")]))
@@ -20,7 +21,7 @@ import Testing
         _ = try await test.optOut("Ann@Example.com", evidence: Evidence(["raw_text": .string("stop mailing ann@example.com")]))
         _ = try await test.store.link([Address(parsing: "ann@example.com")], to: ContactID(parsing: "crm-1"), in: test.id)
         _ = try await test.store.erase(Address(parsing: "ann@example.com"), in: test.id)
-        let leaks = try await test.store.pool.read { db in
+        let leaks = try await test.sqlite.pool.read { db in
             var leaks: [String] = []
             for table in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'") {
                 let rows = try Row.fetchAll(db, sql: "SELECT * FROM \(table)")
@@ -43,7 +44,7 @@ import Testing
         _ = try await test.optOut("ann@example.com")
         _ = try await test.store.erase(Address(parsing: "ann@example.com"), in: test.id)
         try await test.store.close()
-        let reopened = try await TestStore(path: test.path)
+        let reopened = try await TestStore(database: test.database)
         #expect(try reopened.isBlocked("ann@example.com"))
         #expect(try await reopened.store.suppressions(of: Address(parsing: "ann@example.com"), in: reopened.id).count == 1)
     }
@@ -51,12 +52,12 @@ import Testing
     @Test func erasureDropsTheClearAddressFromAnotherProcessMemory() async throws {
         let writer = try await TestStore()
         _ = try await writer.optOut("ann@example.com")
-        let reader = try await TestStore(path: writer.path)
+        let reader = try await TestStore(database: writer.database)
         _ = try await writer.store.erase(Address(parsing: "ann@example.com"), in: writer.id)
         try await reader.store.catchUp()
         #expect(try reader.isBlocked("ann@example.com"))
-        #expect(reader.store.indexed.index.entries(for: IndexKey(reader.id, "ann@example.com")).isEmpty)
-        #expect(writer.store.indexed.index.entries(for: IndexKey(writer.id, "ann@example.com")).isEmpty)
+        #expect(reader.indexed.index.entries(for: IndexKey(reader.id, "ann@example.com")).isEmpty)
+        #expect(writer.indexed.index.entries(for: IndexKey(writer.id, "ann@example.com")).isEmpty)
     }
 
     @Test func erasedPersonCanOptBackInWithConsent() async throws {

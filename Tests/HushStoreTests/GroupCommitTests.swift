@@ -1,9 +1,10 @@
 import Foundation
 import HushCore
+import HushTestSupport
 import Testing
 @testable import HushStore
 
-@Suite struct GroupCommitTests {
+@Suite(.everyBackend) struct GroupCommitTests {
     @Test func concurrentWritersEachGetTheirOwnOutcome() async throws {
         let test = try await TestStore()
         let results = await withTaskGroup(of: (Int, Bool).self) { group in

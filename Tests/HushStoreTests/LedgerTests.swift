@@ -1,10 +1,11 @@
 import Foundation
 import GRDB
 import HushCore
+import HushTestSupport
 import Testing
 @testable import HushStore
 
-@Suite struct LedgerTests {
+@Suite(.everyBackend) struct LedgerTests {
     @Test func repeatedOptOutWritesNothingNew() async throws {
         let test = try await TestStore()
         let first = try await test.optOut("ann@example.com")
@@ -54,10 +55,10 @@ import Testing
         let test = try await TestStore()
         _ = try await test.optOut("ann@example.com")
         #expect(throws: DatabaseError.self) {
-            try test.store.pool.write { db in try db.execute(sql: "UPDATE ledger SET actor = 'someone else'") }
+            try test.sqlite.pool.write { db in try db.execute(sql: "UPDATE ledger SET actor = 'someone else'") }
         }
         #expect(throws: DatabaseError.self) {
-            try test.store.pool.write { db in try db.execute(sql: "DELETE FROM ledger") }
+            try test.sqlite.pool.write { db in try db.execute(sql: "DELETE FROM ledger") }
         }
     }
 

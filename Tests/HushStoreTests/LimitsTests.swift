@@ -1,11 +1,12 @@
 import Foundation
 import HushCore
+import HushTestSupport
 import Testing
 @testable import HushStore
 
 /// One address's history must not freeze the server: it holds at most 1 000 suppressions, and
 /// writes and point-in-time checks stay linear in it.
-@Suite struct LimitsTests {
+@Suite(.everyBackend) struct LimitsTests {
     private func optOuts(_ address: String, scopes: Range<Int>) throws -> [OptOut] {
         let parsed = try Address(parsing: address)
         return try scopes.map { index in

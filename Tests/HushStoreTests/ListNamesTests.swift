@@ -1,10 +1,11 @@
 import Foundation
 import HushCore
+import HushTestSupport
 import Testing
 @testable import HushStore
 
 /// A block names its list, from memory: the name a list has now, in this process and in others.
-@Suite struct ListNamesTests {
+@Suite(.everyBackend) struct ListNamesTests {
     @Test func blocksNameTheirListsAndARenameAtOnce() async throws {
         let test = try await TestStore()
         let news = try await test.store.createList(in: test.id, ListDefinition(name: "newsletter"))
@@ -31,7 +32,7 @@ import Testing
 
     @Test func listsMadeAndRenamedByAnotherProcessAreNamed() async throws {
         let here = try await TestStore()
-        let there = try await TestStore.open(here.path)
+        let there = try await TestStore.open(here.database)
         let promos = try await there.createList(in: here.id, ListDefinition(name: "promos"))
         let address = try Address(parsing: "ann@example.com")
         _ = try await there.record(
@@ -43,7 +44,7 @@ import Testing
         #expect(here.store.decision(for: address, in: here.id, query: query).blockedBy.map(\.listName) == ["promos"])
 
         _ = try await there.updateList(promos.id, in: here.id, ListDefinition(name: "offers"))
-        try await here.store.indexed.follower.refreshListNames()
+        try await here.indexed.follower.refreshListNames()
         #expect(here.store.decision(for: address, in: here.id, query: query).blockedBy.map(\.listName) == ["offers"])
     }
 }

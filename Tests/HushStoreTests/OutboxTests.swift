@@ -1,10 +1,11 @@
 import GRDB
 import HushCore
+import HushTestSupport
 import Testing
 @testable import HushStore
 
 /// The webhook outbox is written in the transaction that makes the change: all of it or none.
-@Suite struct OutboxTests {
+@Suite(.everyBackend) struct OutboxTests {
     func endpoint(_ test: TestStore, events: [WebhookEvent.Kind] = [.optOutCreated, .optInCreated], lists: [ListID]? = nil) async throws -> WebhookEndpoint {
         try await test.store.createWebhook(
             WebhookEndpoint(url: "https://example.com/hook", events: events.map(\.rawValue), lists: lists, secrets: [.generate()]),
@@ -12,7 +13,7 @@ import Testing
     }
 
     func counts(_ test: TestStore) async throws -> (events: Int, deliveries: Int) {
-        try await test.store.pool.read { db in
+        try await test.sqlite.pool.read { db in
             (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM webhook_outbox") ?? -1,
              try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM webhook_deliveries") ?? -1)
         }

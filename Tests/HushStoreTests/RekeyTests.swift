@@ -1,21 +1,22 @@
 import GRDB
 import HushCore
+import HushTestSupport
 import Testing
 @testable import HushStore
 
 /// Migration v10 re-keys addresses stored under the old rules (#14). The tests store opt-outs,
 /// put their rows back under the keys the old rules gave, run the re-keying, and reopen.
-@Suite struct RekeyTests {
+@Suite(.sqliteOnly) struct RekeyTests {
     /// Rewrites an address row (and its suppressions) to an old key, as v9 would have stored it.
     private func storeUnderOldKey(_ test: TestStore, key: String, oldKey: String, display: String) async throws {
-        try await test.store.pool.write { db in
+        try await test.sqlite.pool.write { db in
             try db.execute(sql: "UPDATE addresses SET key = ?, display = ? WHERE key = ?", arguments: [oldKey, display, key])
             try db.execute(sql: "UPDATE suppressions SET subject_key = ? WHERE subject_key = ?", arguments: [oldKey, key])
         }
     }
 
     private func ledgerRows(_ test: TestStore) async throws -> [Row] {
-        try await test.store.pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM ledger ORDER BY seq") }
+        try await test.sqlite.pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM ledger ORDER BY seq") }
     }
 
     @Test func misreadPhoneKeyIsReadAgainAndTheCheckFindsIt() async throws {
@@ -24,10 +25,10 @@ import Testing
         try await storeUnderOldKey(test, key: "+441212345678", oldKey: "+4401212345678", display: "+44 0121 234 5678")
         let ledger = try await ledgerRows(test)
 
-        let changed = try await test.store.pool.write { db in try SQLiteSchema.rekeyAddresses(db) }
+        let changed = try await test.sqlite.pool.write { db in try SQLiteSchema.rekeyAddresses(db) }
         #expect(changed == 1)
         try await test.store.close()
-        let reopened = try await TestStore(path: test.path)
+        let reopened = try await TestStore(database: test.database)
         #expect(try reopened.isBlocked("+441212345678", .sms))
         #expect(try await ledgerRows(reopened) == ledger, "the ledger is not touched")
     }
@@ -48,10 +49,10 @@ import Testing
             display: "\u{3BD}\u{3B9}\u{3BA}\u{3BF}\u{3C2}@example.gr")
         let ledger = try await ledgerRows(test)
 
-        let changed = try await test.store.pool.write { db in try SQLiteSchema.rekeyAddresses(db) }
+        let changed = try await test.sqlite.pool.write { db in try SQLiteSchema.rekeyAddresses(db) }
         #expect(changed == 2)
         try await test.store.close()
-        let reopened = try await TestStore(path: test.path)
+        let reopened = try await TestStore(database: test.database)
         // Both opt-outs of each mailbox hold under its one key, in either scope.
         #expect(try reopened.isBlocked("ann@example.com"))
         #expect(try reopened.isBlocked("ann@example.com", scope: "acme"))
@@ -62,7 +63,7 @@ import Testing
             in: reopened.id, after: 0, limit: 10, address: Address(parsing: "ANN@example.com"))
         #expect(history.count == 2)
         #expect(try await ledgerRows(reopened) == ledger)
-        let merged = try await reopened.store.pool.read { db in
+        let merged = try await reopened.sqlite.pool.read { db in
             try Int.fetchOne(db, sql: "SELECT count(*) FROM addresses WHERE merged_into IS NOT NULL")
         }
         #expect(merged == 2)
@@ -74,11 +75,11 @@ import Testing
         _ = try await test.optOut("other@example.de", scope: "acme")
         try await storeUnderOldKey(test, key: "strasse@example.de", oldKey: "stra\u{DF}e@example.de", display: "stra\u{DF}e@example.de")
         try await storeUnderOldKey(test, key: "other@example.de", oldKey: "strasse@example.de", display: "STRASSE@example.de")
-        _ = try await test.store.pool.write { db in try SQLiteSchema.rekeyAddresses(db) }
+        _ = try await test.sqlite.pool.write { db in try SQLiteSchema.rekeyAddresses(db) }
         try await test.store.close()
-        let reopened = try await TestStore(path: test.path)
+        let reopened = try await TestStore(database: test.database)
         #expect(try await reopened.store.erase(Address(parsing: "Strasse@example.de"), in: reopened.id))
-        let clear = try await reopened.store.pool.read { db in
+        let clear = try await reopened.sqlite.pool.read { db in
             try Int.fetchOne(db, sql: "SELECT count(*) FROM addresses WHERE key LIKE 'stra%' OR display IS NOT NULL")
         }
         #expect(clear == 0)

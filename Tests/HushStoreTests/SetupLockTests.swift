@@ -1,14 +1,15 @@
 import Foundation
 import HushCore
+import HushTestSupport
 import Testing
 @testable import HushStore
 
-@Suite struct SetupLockTests {
+@Suite(.sqliteOnly) struct SetupLockTests {
     @Test func storesOpeningOneNewDatabaseAtOnceAllStart() async throws {
-        let path = TestStore.temporaryPath()
-        let stores = try await withThrowingTaskGroup(of: SQLiteStore.self) { group in
-            for _ in 0..<4 { group.addTask { try await TestStore.open(path) } }
-            var stores: [SQLiteStore] = []
+        let database = try Backend.sqlite.newDatabase()
+        let stores = try await withThrowingTaskGroup(of: (any Store).self) { group in
+            for _ in 0..<4 { group.addTask { try await TestStore.open(database) } }
+            var stores: [any Store] = []
             for try await store in group { stores.append(store) }
             return stores
         }
@@ -18,7 +19,7 @@ import Testing
     }
 
     @Test func theLockIsHeldByOneAtATimeAndReleasedOnError() async throws {
-        let path = TestStore.temporaryPath()
+        let path = try Backend.sqlite.newDatabase().location
         struct Failure: Error {}
         await #expect(throws: Failure.self) { try await SetupLock.holding(beside: path) { throw Failure() } }
         // Released by the failure: it is taken again at once.

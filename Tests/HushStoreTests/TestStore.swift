@@ -1,23 +1,27 @@
 import Foundation
 import HushCore
-import Synchronization
+import HushTestSupport
 @testable import HushStore
 
-/// A store on a fresh SQLite file in a temporary folder, with an organization to work in.
+/// A store on a new database of the test's backend, with an organization to work in. The store
+/// is closed and the database removed when the test ends.
 struct TestStore {
     static let erasureKey = ErasureKey.random()
 
-    let store: SQLiteStore
-    let path: String
+    let store: any Store
+    let database: TestDatabase
     let organization: Organization
     let clock: TestClock
 
-    init(path: String? = nil, organization name: String = "acme", settings: OrganizationSettings = OrganizationSettings()) async throws {
-        let path = path ?? Self.temporaryPath()
-        let clock = TestClock()
-        let store = try await Self.open(path, clock: clock)
+    /// A new database, or `database` opened again (a restart, a second process).
+    init(
+        database: TestDatabase? = nil, organization name: String = "acme", settings: OrganizationSettings = OrganizationSettings(),
+        clock: TestClock = TestClock()
+    ) async throws {
+        let database = try database ?? Backend.current.newDatabase()
+        let store = try await Self.open(database, clock: clock)
         self.store = store
-        self.path = path
+        self.database = database
         self.clock = clock
         if let existing = try await store.organization(named: name) {
             self.organization = existing
@@ -26,17 +30,17 @@ struct TestStore {
         }
     }
 
-    static func open(_ path: String, clock: TestClock = TestClock()) async throws -> SQLiteStore {
-        try await SQLiteStore(SQLiteStore.Configuration(path: path, erasureKey: erasureKey, now: { clock.now }))
-    }
-
-    static func temporaryPath() -> String {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hush-tests-\(UUID().uuidString)")
-        try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        return folder.appendingPathComponent("hush.sqlite").path
+    static func open(_ database: TestDatabase, clock: TestClock = TestClock()) async throws -> any Store {
+        try await database.open(erasureKey: erasureKey, clock: clock)
     }
 
     var id: OrganizationID { organization.id }
+
+    /// The index every backend answers checks from.
+    var indexed: IndexedStore { (store as! any IndexBacked).indexed }
+
+    /// What SQLite alone has (its file, its pool): a test that reads it tests SQLite.
+    var sqlite: SQLiteStore { store as! SQLiteStore }
 
     func optOut(
         _ address: String, _ channel: String = "email", scope: String = "", list: ListID? = nil, source: Source = .api,
@@ -58,11 +62,4 @@ struct TestStore {
     func isBlocked(_ address: String, _ channel: Channel = .email, scope: String = "", lists: Set<ListID> = []) throws -> Bool {
         try !check(address, channel, scope: scope, lists: lists).allowed
     }
-}
-
-/// A clock tests move by hand.
-final class TestClock: Sendable {
-    private let current = Mutex(Date(timeIntervalSince1970: 1_780_000_000))
-    var now: Date { current.withLock { $0 } }
-    func advance(by seconds: TimeInterval) { current.withLock { $0 += seconds } }
 }

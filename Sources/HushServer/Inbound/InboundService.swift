@@ -10,6 +10,7 @@ struct InboundService: Sendable {
 
     let store: any Directory & InboundStore & Ledger & TriggerStore
     let metrics: ServerMetrics
+    let now: @Sendable () -> Date
 
     struct Received: Sendable {
         var channel: Channel
@@ -71,7 +72,7 @@ struct InboundService: Sendable {
             }
         }
 
-        let now = Date()
+        let now = self.now()
         var evidence: [String: JSONValue] = [
             "text": .string(received.body), "from": .string(sender.normalized), "to": .string(recipient.normalized),
             "channel": .string(received.channel.rawValue),

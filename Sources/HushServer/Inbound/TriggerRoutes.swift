@@ -7,6 +7,7 @@ import HushStore
 struct TriggerRoutes: Sendable {
     let store: any AccessStore & TriggerStore
     let service: InboundService
+    let now: @Sendable () -> Date
 
     func register(on group: V1Group) {
         group.on(.post, "triggers") { request, context in try await create(request, context) }
@@ -116,7 +117,7 @@ struct TriggerRoutes: Sendable {
         let scope = try Scope(parsing: input.scope ?? "")
         let activity = try await store.logActivity(Activity(
             type: input.type, address: address, disposition: input.disposition.trimmed, scope: scope,
-            occurredAt: input.occurredAt ?? Date(), actor: caller.actor), in: caller.organization)
+            occurredAt: input.occurredAt ?? now(), actor: caller.actor), in: caller.organization)
         var events: [LedgerEvent] = []
         let fired = try await store.triggers(in: caller.organization).filter { $0.matches(disposition: activity.disposition) }
         for trigger in fired {

@@ -10,6 +10,7 @@ struct LinkRoutes: Sendable {
     let store: any AccessStore & Directory & LinkStore
     let links: LinkService
     let requests: OptInRequests
+    let now: @Sendable () -> Date
 
     func register(on group: V1Group) {
         group.on(.post, "unsubscribe-links") { request, context in try await createLink(request, context) }
@@ -63,7 +64,7 @@ struct LinkRoutes: Sendable {
         let token = try await links.sign(LinkClaims(
             purpose: .unsubscribe, organization: caller.organization.rawValue, address: address.normalized,
             contact: contact?.externalID, channel: channel.rawValue, scope: scope.path, list: list?.rawValue,
-            campaign: input.campaign, issuedAt: Int64(Date().timeIntervalSince1970)))
+            campaign: input.campaign, issuedAt: Int64(now().timeIntervalSince1970)))
         let url = links.unsubscribeURL(token)
         var unsubscribe = "<\(url)>"
         if let mailto = links.configuration.unsubscribeMailto {

@@ -9,6 +9,7 @@ struct OptInRequests: Sendable {
     let links: LinkService
     /// How long a confirmation link works.
     let lifetime: Duration
+    let now: @Sendable () -> Date
 
     /// A pending request for what `request` names, or the one already pending for it. It keeps
     /// the suppressions that block it now, except held ones: a confirmation lifts at most those.
@@ -16,7 +17,7 @@ struct OptInRequests: Sendable {
     func make(_ request: OptInRequest, in organization: Organization) async throws -> (request: OptInRequest, created: Bool) {
         var request = request
         request.lifts = OptInRequest.liftable(blocking(request, in: organization))
-        request.expiresAt = Date().addingTimeInterval(lifetime.seconds)
+        request.expiresAt = now().addingTimeInterval(lifetime.seconds)
         let signer = try await links.currentSigner()
         let links = self.links
         return try await store.createOptInRequest(request, confirmURL: { stored in

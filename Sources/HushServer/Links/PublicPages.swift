@@ -17,6 +17,7 @@ struct PublicPages: Sendable {
     let requests: OptInRequests
     let metrics: ServerMetrics
     let limiter: RateLimiter
+    let now: @Sendable () -> Date
 
     func register(on router: Router<HushRequestContext>) {
         let pages = router.group().add(middleware: RateLimitMiddleware(limiter: limiter, links: links))
@@ -178,7 +179,7 @@ struct PublicPages: Sendable {
                 "text": PageText.string("already_confirmed_text"),
             ])
         }
-        if pending.isExpired(at: Date()) { return expired(brand) }
+        if pending.isExpired(at: now()) { return expired(brand) }
         return PageText.render("confirm", status: .ok, [
             "title": PageText.string("confirm_title"), "brand": brand.values,
             "confirm_text": PageText.format("confirm_text", brand.name, link.claims.address),
@@ -195,7 +196,7 @@ struct PublicPages: Sendable {
         let (organization, _) = try await owner(of: link.claims)
         let brand = Brand(organization)
         let pending = try await optInRequest(link.claims, organization: organization)
-        if pending.confirmedAt == nil && pending.isExpired(at: Date()) { return expired(brand) }
+        if pending.confirmedAt == nil && pending.isExpired(at: now()) { return expired(brand) }
         var proof = evidence(request, context, link: link, page: Self.pageVersion)
         proof.fields["confirmation_text"] = .string(PageText.format("confirm_text", brand.name, pending.address.normalized))
         let outcome = try await requests.confirm(pending, actor: "link:\(link.tokenID)", evidence: proof, in: organization)

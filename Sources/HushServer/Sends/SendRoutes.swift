@@ -14,6 +14,7 @@ struct SendRoutes: Sendable {
 
     let store: any AccessStore & Directory & Ledger & SendReports & SuppressionChecks
     let metrics: ServerMetrics
+    let now: @Sendable () -> Date
 
     func register(on group: V1Group) {
         group.on(.post, "sends") { request, context in try await check(request, context, records: true) }
@@ -72,7 +73,7 @@ struct SendRoutes: Sendable {
                     if records {
                         let send = try await store.beginSend(Send(
                             name: settled.name, campaign: settled.campaign, channel: settled.query.channel, scope: settled.query.scope,
-                            lists: settled.lists, actor: caller.actor, createdAt: Date()), in: caller.organization)
+                            lists: settled.lists, actor: caller.actor, createdAt: now()), in: caller.organization)
                         begun = send
                         let store = self.store
                         stored = Task {
@@ -113,7 +114,7 @@ struct SendRoutes: Sendable {
             guard let header else { throw Problem.invalid("channel", "a send needs a channel") }
             var send = begun ?? Send(
                 name: header.name, campaign: header.campaign, channel: header.query.channel, scope: header.query.scope,
-                lists: header.lists, actor: caller.actor, createdAt: Date())
+                lists: header.lists, actor: caller.actor, createdAt: now())
             send.counts = counts
             if records {
                 send = try await store.completeSend(send, in: caller.organization)

@@ -50,12 +50,16 @@ public struct WebhookSender: Service {
     let settings: WebhookSettings
     let logger: Logger
     let metrics: ServerMetrics
+    /// The clock deliveries fall due, are leased, stamped and retried by. New work is looked for
+    /// every `pollInterval` of real time; what is due is decided by this clock.
+    let now: @Sendable () -> Date
 
-    init(store: any WebhookQueue, settings: WebhookSettings, logger: Logger, metrics: ServerMetrics) {
+    init(store: any WebhookQueue, settings: WebhookSettings, logger: Logger, metrics: ServerMetrics, now: @escaping @Sendable () -> Date) {
         self.store = store
         self.settings = settings
         self.logger = logger
         self.metrics = metrics
+        self.now = now
     }
 
     public func run() async throws {
@@ -88,12 +92,12 @@ public struct WebhookSender: Service {
             var ticking = false
             while !Task.isCancelled {
                 let free = settings.concurrency - busy.count
-                if free > 0, let due = try? await store.nextDeliveryDue(excluding: busy), due <= Date() {
+                if free > 0, let due = try? await store.nextDeliveryDue(excluding: busy), due <= now() {
                     let batches: [[ClaimedDelivery]]
                     do {
                         batches = try await store.claimDeliveries(
                             endpoints: free, perEndpoint: settings.batch, excluding: busy,
-                            leaseUntil: Date().addingTimeInterval(Self.lease.seconds))
+                            leaseUntil: now().addingTimeInterval(Self.lease.seconds))
                     } catch {
                         logger.warning("could not take webhook deliveries from the outbox", metadata: ["error": "\(error)"])
                         batches = []
@@ -178,7 +182,7 @@ public struct WebhookSender: Service {
     /// One POST, signed with every secret in force.
     func attempt(_ delivery: ClaimedDelivery, client: HTTPClient) async -> DeliveryAttempt {
         let id = delivery.event.webhookID(endpoint: delivery.endpoint.id)
-        let timestamp = Int64(Date().timeIntervalSince1970)
+        let timestamp = Int64(now().timeIntervalSince1970)
         let body = delivery.endpoint.body(for: delivery.event)
         var request = HTTPClientRequest(url: delivery.endpoint.url)
         request.method = .POST
@@ -195,14 +199,14 @@ public struct WebhookSender: Service {
             let kept = await Self.firstBytes(of: response.body)
             switch status {
             case 200...299:
-                return DeliveryAttempt(delivery: delivery.id, endpoint: delivery.endpoint.id, outcome: .succeeded, at: Date(),
+                return DeliveryAttempt(delivery: delivery.id, endpoint: delivery.endpoint.id, outcome: .succeeded, at: now(),
                                        responseStatus: status, responseBody: kept)
             case 410:
                 logger.notice("webhook endpoint answered 410 Gone and is disabled", metadata: ["endpoint": "\(delivery.endpoint.id)"])
-                return DeliveryAttempt(delivery: delivery.id, endpoint: delivery.endpoint.id, outcome: .gone, at: Date(),
+                return DeliveryAttempt(delivery: delivery.id, endpoint: delivery.endpoint.id, outcome: .gone, at: now(),
                                        responseStatus: status, responseBody: kept)
             default:
-                let retryAfter = response.headers.first(name: "retry-after").flatMap { WebhookRetryPolicy.retryAfter($0, now: Date()) }
+                let retryAfter = response.headers.first(name: "retry-after").flatMap { WebhookRetryPolicy.retryAfter($0, now: now()) }
                 return failure(delivery, status: status, body: kept, error: nil, retryAfter: retryAfter)
             }
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
@@ -213,7 +217,7 @@ public struct WebhookSender: Service {
     }
 
     private func failure(_ delivery: ClaimedDelivery, status: Int?, body: String?, error: String?, retryAfter: Double?) -> DeliveryAttempt {
-        let now = Date()
+        let now = self.now()
         let delay = settings.retryPolicy.delay(afterAttempt: delivery.attempts + 1, retryAfter: retryAfter)
         logger.info("webhook delivery failed", metadata: [
             "delivery": "\(delivery.id)", "endpoint": "\(delivery.endpoint.id)", "status": "\(status.map(String.init) ?? "-")",

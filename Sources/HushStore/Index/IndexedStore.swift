@@ -67,3 +67,8 @@ final class IndexedStore: SuppressionChecks {
 
     var indexedCount: Int { index.count }
 }
+
+/// A backend that answers checks through an `IndexedStore`: every backend does.
+protocol IndexBacked {
+    var indexed: IndexedStore { get }
+}

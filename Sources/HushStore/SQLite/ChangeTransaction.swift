@@ -18,7 +18,7 @@ struct ChangeTransaction {
         self.db = db
         self.organization = try SQLiteStore.requireOrganization(db, organization)
         self.now = now
-        self.outbox = Outbox(db, organization: organization)
+        self.outbox = Outbox(db, organization: organization, now: SQLiteCoding.date(now))
         self.nextSequence = (try Int64.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(MAX(seq), 0) + 1 FROM ledger"))) ?? 1
     }
 

@@ -4,20 +4,22 @@ import Synchronization
 
 /// Organizations and their lists, kept in memory for a moment so the check path does not read
 /// the database on every request. This process's own changes clear it at once; changes made by
-/// another process are seen within `lifetime`. Writes never use it: they read inside their
-/// transaction.
+/// another process are seen within `lifetime` by the store's clock. Writes never use it: they
+/// read inside their transaction.
 final class DirectoryCache: Sendable {
     private struct Entry<Value> {
         let value: Value
-        let fetched: ContinuousClock.Instant
+        let fetched: Date
     }
 
-    private let lifetime: Duration
+    private let lifetime: TimeInterval
+    private let now: @Sendable () -> Date
     private let organizations = Mutex<[OrganizationID: Entry<Organization>]>([:])
     private let lists = Mutex<[OrganizationID: Entry<[OptOutList]>]>([:])
 
-    init(lifetime: Duration = .seconds(1)) {
+    init(lifetime: TimeInterval = 1, now: @escaping @Sendable () -> Date) {
         self.lifetime = lifetime
+        self.now = now
     }
 
     func organization(_ id: OrganizationID, load: () async throws -> Organization?) async throws -> Organization? {
@@ -36,8 +38,9 @@ final class DirectoryCache: Sendable {
     private func cached<Value: Sendable>(
         _ id: OrganizationID, in table: borrowing Mutex<[OrganizationID: Entry<Value>]>, load: () async throws -> Value?
     ) async throws -> Value? {
-        let now = ContinuousClock.now
-        if let entry = table.withLock({ $0[id] }), now - entry.fetched < lifetime {
+        let now = self.now()
+        // A clock set back makes an entry stale rather than fresh for longer.
+        if let entry = table.withLock({ $0[id] }), (0..<lifetime).contains(now.timeIntervalSince(entry.fetched)) {
             return entry.value
         }
         guard let value = try await load() else { return nil }

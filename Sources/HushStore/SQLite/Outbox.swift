@@ -8,17 +8,19 @@ import HushCore
 struct Outbox {
     private let db: Database
     private let organization: OrganizationID
+    private let now: Date
     private var endpoints: [WebhookEndpoint]?
 
-    init(_ db: Database, organization: OrganizationID) {
+    init(_ db: Database, organization: OrganizationID, now: Date) {
         self.db = db
         self.organization = organization
+        self.now = now
     }
 
     /// Whether the organization has an enabled endpoint: when not, events need not even be built.
     /// One query per transaction.
     mutating func isListening() throws -> Bool {
-        if endpoints == nil { endpoints = try Self.endpoints(db, of: organization, enabledOnly: true) }
+        if endpoints == nil { endpoints = try Self.endpoints(db, of: organization, enabledOnly: true, now: now) }
         return !(endpoints ?? []).isEmpty
     }
 
@@ -65,7 +67,7 @@ struct Outbox {
         }
     }
 
-    static func endpoints(_ db: Database, of organization: OrganizationID, enabledOnly: Bool, id: Int64? = nil) throws -> [WebhookEndpoint] {
+    static func endpoints(_ db: Database, of organization: OrganizationID, enabledOnly: Bool, id: Int64? = nil, now: Date) throws -> [WebhookEndpoint] {
         var sql = """
             SELECT id, url, events, lists, enabled, hush_open(secrets), disabled_reason, owner_list FROM webhook_endpoints
             WHERE org_id = ? AND deleted_at IS NULL
@@ -76,7 +78,6 @@ struct Outbox {
             sql += " AND id = ?"
             arguments += [id]
         }
-        let now = Date()
         return try Row.fetchAll(db.cachedStatement(sql: sql + " ORDER BY id"), arguments: arguments).map { try endpoint($0, now: now) }
     }
 

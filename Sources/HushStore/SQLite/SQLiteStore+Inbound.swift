@@ -57,7 +57,7 @@ extension SQLiteStore {
                 var stored = message
                 stored.id = db.lastInsertedRowID
                 if stored.review == .pending {
-                    var outbox = Outbox(db, organization: organization)
+                    var outbox = Outbox(db, organization: organization, now: configuration.now())
                     try outbox.enqueue([WebhookEvent(review: stored)], addressIDs: [nil], now: SQLiteCoding.milliseconds(configuration.now()))
                 }
                 return stored

@@ -84,7 +84,7 @@ extension SQLiteStore {
                 for sequence in request.lifts {
                     try db.execute(sql: "INSERT INTO opt_in_request_lifts (request_id, event_seq) VALUES (?, ?)", arguments: [stored.id, sequence])
                 }
-                var outbox = Outbox(db, organization: organization)
+                var outbox = Outbox(db, organization: organization, now: configuration.now())
                 try outbox.enqueue(
                     [WebhookEvent(requested: stored, listName: listName, confirmURL: try confirmURL(stored))], addressIDs: [nil],
                     now: SQLiteCoding.milliseconds(now))

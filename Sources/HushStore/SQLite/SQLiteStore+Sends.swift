@@ -70,7 +70,7 @@ extension SQLiteStore {
                     """, arguments: [send.counts.total, send.counts.allowed, send.counts.blocked, send.counts.invalid, send.id, organization.rawValue])
                 guard db.changesCount == 1 else { throw HushError(.notFound, field: "id", "no send \(send.id) in this organization") }
                 if send.counts.blocked > 0 {
-                    var outbox = Outbox(db, organization: organization)
+                    var outbox = Outbox(db, organization: organization, now: configuration.now())
                     try outbox.enqueue([WebhookEvent(blocked: send)], addressIDs: [nil], now: now)
                 }
                 return send

@@ -27,11 +27,13 @@ extension SQLiteStore {
     }
 
     public func webhooks(in organization: OrganizationID) async throws -> [WebhookEndpoint] {
-        try await read { db in try Outbox.endpoints(db, of: organization, enabledOnly: false) }
+        let now = configuration.now()
+        return try await read { db in try Outbox.endpoints(db, of: organization, enabledOnly: false, now: now) }
     }
 
     public func webhook(_ id: Int64, in organization: OrganizationID) async throws -> WebhookEndpoint? {
-        try await read { db in try Outbox.endpoints(db, of: organization, enabledOnly: false, id: id).first }
+        let now = configuration.now()
+        return try await read { db in try Outbox.endpoints(db, of: organization, enabledOnly: false, id: id, now: now).first }
     }
 
     /// Changes the URL, events, lists and whether it is enabled; enabling it clears why it was
@@ -39,7 +41,7 @@ extension SQLiteStore {
     public func updateWebhook(_ endpoint: WebhookEndpoint, in organization: OrganizationID) async throws -> WebhookEndpoint {
         try await storageErrors {
             try await pool.write { db in
-                let existing = try Self.requireEndpoint(db, endpoint.id, in: organization)
+                let existing = try self.requireEndpoint(db, endpoint.id, in: organization)
                 try DirectoryRules.update(existing, to: endpoint)
                 try Self.requireLists(db, endpoint.lists ?? [], in: organization)
                 try db.execute(sql: """
@@ -50,7 +52,7 @@ extension SQLiteStore {
                         endpoint.url, endpoint.events.joined(separator: ","), Self.lists(endpoint.lists), endpoint.enabled,
                         endpoint.enabled, endpoint.id,
                     ])
-                return try Self.requireEndpoint(db, endpoint.id, in: organization)
+                return try self.requireEndpoint(db, endpoint.id, in: organization)
             }
         }
     }
@@ -79,14 +81,14 @@ extension SQLiteStore {
         let expiry = SQLiteCoding.milliseconds(now) + overlap.components.seconds * 1000
         return try await storageErrors {
             try await pool.write { db in
-                let existing = try Self.requireEndpoint(db, id, in: organization)
+                let existing = try self.requireEndpoint(db, id, in: organization)
                 var entries = [StoredSecrets.Entry(secret: secret.description, expiresAt: nil)]
                 if overlap > .zero, let current = existing.secrets.first {
                     entries.append(.init(secret: current.description, expiresAt: expiry))
                 }
                 try db.execute(sql: "UPDATE webhook_endpoints SET secrets = hush_seal(?) WHERE id = ?",
                                arguments: [try StoredSecrets.encode(entries), id])
-                return try Self.requireEndpoint(db, id, in: organization)
+                return try self.requireEndpoint(db, id, in: organization)
             }
         }
     }
@@ -136,7 +138,7 @@ extension SQLiteStore {
         let now = SQLiteCoding.milliseconds(configuration.now())
         return try await storageErrors {
             try await pool.write { db in
-                let endpoint = try Self.requireEndpoint(db, endpointID, in: organization)
+                let endpoint = try self.requireEndpoint(db, endpointID, in: organization)
                 let rows = try Row.fetchAll(db, sql: """
                     SELECT l.seq, l.kind, l.recorded_at, CASE WHEN a.erased_at IS NULL THEN a.key END, c.external_id,
                            l.channel, l.scope, l.list_id, l.source, l.actor, e.json, li.name, l.address_id, o.id, l.hold,
@@ -363,8 +365,8 @@ extension SQLiteStore {
     }
 
     /// The organization's endpoint, or a 404.
-    private static func requireEndpoint(_ db: Database, _ id: Int64, in organization: OrganizationID) throws -> WebhookEndpoint {
-        guard let endpoint = try Outbox.endpoints(db, of: organization, enabledOnly: false, id: id).first else {
+    private func requireEndpoint(_ db: Database, _ id: Int64, in organization: OrganizationID) throws -> WebhookEndpoint {
+        guard let endpoint = try Outbox.endpoints(db, of: organization, enabledOnly: false, id: id, now: configuration.now()).first else {
             throw HushError(.notFound, field: "id", "no webhook \(id) in this organization")
         }
         return endpoint

@@ -6,7 +6,7 @@ import ServiceLifecycle
 
 /// The embedded store: one SQLite file in WAL mode with `synchronous = FULL`, so a write that
 /// returned survives a crash or power loss; the index in memory answers checks.
-public final class SQLiteStore: Store {
+public final class SQLiteStore: Store, IndexBacked {
     public struct Configuration: Sendable {
         /// The database file; created and migrated when missing.
         public var path: String
@@ -46,7 +46,7 @@ public final class SQLiteStore: Store {
     let configuration: Configuration
     let indexed: IndexedStore
     let groupCommit: GroupCommit
-    let directory = DirectoryCache()
+    let directory: DirectoryCache
     private let writer: SQLiteWriter
     /// Checkpoints asked for by writes that leave many pages in the WAL; `run()` makes them.
     private let checkpoints: (stream: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation)
@@ -95,6 +95,7 @@ public final class SQLiteStore: Store {
         self.pool = pool
         self.configuration = configuration
         self.indexed = indexed
+        self.directory = DirectoryCache(now: configuration.now)
         self.writer = SQLiteWriter(pool: pool, indexed: indexed)
         self.groupCommit = GroupCommit(writer: writer, now: configuration.now)
         self.checkpoints = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))

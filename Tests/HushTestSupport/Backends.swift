@@ -1,0 +1,114 @@
+import Foundation
+import HushCore
+import HushStore
+import Synchronization
+import Testing
+
+/// A backend the store and server suites run against. Adding one here (and to `available`)
+/// runs every suite marked `.everyBackend` against it.
+public enum Backend: String, Sendable, CaseIterable, CustomStringConvertible {
+    case sqlite
+
+    /// The backend the running test uses: set by the `.everyBackend` trait.
+    @TaskLocal public static var current: Backend = .sqlite
+
+    /// The backends this machine can run: every one, or those `HUSH_TEST_BACKENDS` names
+    /// (comma-separated), to run one alone.
+    public static var available: [Backend] {
+        let named = ProcessInfo.processInfo.environment["HUSH_TEST_BACKENDS"]?.split(separator: ",").compactMap { Backend(rawValue: String($0)) }
+        return named.map { $0.isEmpty ? allCases : $0 } ?? allCases
+    }
+
+    public var description: String { rawValue }
+
+    /// A new, empty database of this backend, removed when the test's scope ends.
+    public func newDatabase() throws -> TestDatabase {
+        switch self {
+        case .sqlite:
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hush-tests-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            TestScope.onEnd { try? FileManager.default.removeItem(at: folder) }
+            return TestDatabase(backend: self, location: folder.appendingPathComponent("hush.sqlite").path)
+        }
+    }
+}
+
+/// One test database: opened as often as a test likes (a second process, a restart).
+public struct TestDatabase: Sendable {
+    public let backend: Backend
+    /// Where it is: a file path for SQLite.
+    public let location: String
+
+    /// Opens it; the store is closed when the test's scope ends.
+    public func open(
+        erasureKey: ErasureKey, clock: TestClock, loadsIndex: Bool = true, secretKey: SecretKey? = nil
+    ) async throws -> any Store {
+        let store: any Store
+        switch backend {
+        case .sqlite:
+            var configuration = SQLiteStore.Configuration(path: location, erasureKey: erasureKey, now: clock.read)
+            if let secretKey { configuration.secretKey = secretKey }
+            configuration.loadsIndex = loadsIndex
+            store = try await SQLiteStore(configuration)
+        }
+        TestScope.onEnd { try? await store.close() }
+        return store
+    }
+}
+
+/// What a test leaves behind (stores, folders, processes), cleaned up when it ends, passed or
+/// failed. The `.everyBackend` and `.cleansUp` traits open one per test.
+public final class TestScope: Sendable {
+    private let cleanups = Mutex<[@Sendable () async -> Void]>([])
+
+    @TaskLocal static var current: TestScope?
+
+    /// Runs `cleanup` when the current test ends (last registered, first run). Outside a test
+    /// scope it never runs; the suites all open one.
+    public static func onEnd(_ cleanup: @escaping @Sendable () async -> Void) {
+        current?.cleanups.withLock { $0.append(cleanup) }
+    }
+
+    static func run(_ body: () async throws -> Void) async throws {
+        let scope = TestScope()
+        defer { _ = scope }
+        do {
+            try await $current.withValue(scope) { try await body() }
+        } catch {
+            await scope.end()
+            throw error
+        }
+        await scope.end()
+    }
+
+    private func end() async {
+        for cleanup in cleanups.withLock({ taken in defer { taken = [] }; return taken }).reversed() {
+            await cleanup()
+        }
+    }
+}
+
+/// Runs each test of a suite once per backend (`Backend.available`), each run in a scope that
+/// cleans up after it.
+public struct BackendTrait: SuiteTrait, TestTrait, TestScoping {
+    let backends: @Sendable () -> [Backend]
+
+    public var isRecursive: Bool { true }
+
+    public func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+        // A suite, or a test function as a whole: its cases get their own scope.
+        guard testCase != nil else { return try await function() }
+        for backend in backends() {
+            try await Backend.$current.withValue(backend) {
+                try await TestScope.run { try await function() }
+            }
+        }
+    }
+}
+
+extension Trait where Self == BackendTrait {
+    /// Every test runs against every available backend, and cleans up after itself.
+    public static var everyBackend: BackendTrait { BackendTrait(backends: { Backend.available }) }
+    /// Every test runs once, on SQLite (what it tests is SQLite's), and cleans up after itself.
+    public static var sqliteOnly: BackendTrait { BackendTrait(backends: { [.sqlite] }) }
+}
