@@ -4,6 +4,7 @@ import FoundationNetworking
 #endif
 import HushCore
 import HushStore
+import HushTestSupport
 import Testing
 
 /// Runs the built `hush` executable against a fresh database folder.
@@ -15,9 +16,12 @@ struct CLI {
     let folder: URL
     var database: String { folder.appendingPathComponent("hush.sqlite").path }
 
+    /// A new folder, removed when the test ends.
     init() throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("hush-cli-tests-\(UUID().uuidString)")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hush-cli-tests-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        TestScope.onEnd { try? FileManager.default.removeItem(at: folder) }
+        self.folder = folder
     }
 
     /// The `hush` binary beside the test bundle in the build folder.
@@ -70,15 +74,25 @@ struct CLI {
         process.standardOutput = output
         process.standardError = errors
         try process.run()
+        // A test that fails or forgets leaves no process behind: it is stopped when the test ends.
+        TestScope.onEnd {
+            if process.isRunning {
+                process.terminate()
+                process.waitUntilExit()
+            }
+        }
         return Running(process: process, input: input, output: output, errors: errors)
     }
 
     /// The same database, opened in this process.
+    /// The same database, opened in this process; closed when the test ends.
     func store(loadsIndex: Bool = true) async throws -> SQLiteStore {
         var configuration = SQLiteStore.Configuration(path: database, erasureKey: try ErasureKey(secret: [UInt8](repeating: 0x5a, count: 32)))
         configuration.secretKey = try SecretKey(bytes: [UInt8](repeating: 0x3c, count: 32))
         configuration.loadsIndex = loadsIndex
-        return try await SQLiteStore(configuration)
+        let store = try await SQLiteStore(configuration)
+        TestScope.onEnd { try? await store.close() }
+        return store
     }
 
     func write(_ name: String, _ text: String) throws -> String {
@@ -88,7 +102,7 @@ struct CLI {
     }
 }
 
-@Suite struct CLITests {
+@Suite(.sqliteOnly) struct CLITests {
     @Test func organizationsAndKeys() async throws {
         let cli = try CLI()
         #expect(try cli.run(["orgs", "create", "acme"]).status == 0)
@@ -154,18 +168,7 @@ struct CLI {
         #expect(server.decision(for: address, in: organization.id, query: query).allowed)
 
         #expect(try cli.run(["opt-out", "+1 (415) 555-0100", "--channel", "sms"]).status == 0)
-        // The store follows while its service runs, as it does inside `hush serve`.
-        let blocked = try await withThrowingTaskGroup { group in
-            group.addTask { try await server.run() }
-            defer { group.cancelAll() }
-            let start = ContinuousClock.now
-            // Followed every 20 ms; the bound only stops a test that would never pass.
-            while ContinuousClock.now - start < .seconds(60) {
-                if !server.decision(for: address, in: organization.id, query: query).allowed { return true }
-                try await Task.sleep(for: .milliseconds(2))
-            }
-            return false
-        }
+        let blocked = try await following(server) { !server.decision(for: address, in: organization.id, query: query).allowed }
         #expect(blocked, "the index follows writes made by another process")
         try await server.close()
     }
@@ -297,9 +300,9 @@ struct CLI {
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/v1/settings")!)
         request.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization")
         var answered: (Data, URLResponse)?
-        for _ in 0..<100 where answered == nil {
+        _ = try await eventually {
             answered = try? await URLSession.shared.data(for: request)
-            if answered == nil { try await Task.sleep(for: .milliseconds(100)) }
+            return answered != nil
         }
         let (body, response) = try #require(answered)
         #expect((response as? HTTPURLResponse)?.statusCode == 200)
@@ -312,7 +315,8 @@ struct CLI {
 
         // A second start finds the organization and prints no key.
         let again = try cli.start(["serve", "--port", String(port)])
-        try await Task.sleep(for: .milliseconds(1_500))
+        let health = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/health")!)
+        #expect(try await eventually { (try? await URLSession.shared.data(for: health)) != nil }, "the second start answers")
         kill(again.process.processIdentifier, SIGINT)
         again.process.waitUntilExit()
         let output = String(decoding: again.output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)

@@ -1,7 +1,8 @@
 import Foundation
+import HushTestSupport
 import Testing
 
-@Suite struct NormalizeCommandTests {
+@Suite(.sqliteOnly) struct NormalizeCommandTests {
     @Test func printsTheKeyOfEachAddressAndExitsOneIfAnyIsRefused() throws {
         let cli = try CLI()
         let ok = try cli.run(["normalize", "--region", "gb", "+44 (0)121 234 5678", "020 7946 0958", "ANN@Ｅxample.com"], database: false)
@@ -42,7 +43,7 @@ import Testing
     }
 }
 
-@Suite struct FirstStartTests {
+@Suite(.sqliteOnly) struct FirstStartTests {
     @Test func processesStartingOnOneNewDatabaseAtOnceAllSucceedWithOneKey() throws {
         let cli = try CLI()
         // No HUSH_SECRET_KEY or HUSH_ERASURE_SECRET: each process would create the key files.

@@ -1,10 +1,11 @@
 import Foundation
 import HushCore
 import HushStore
+import HushTestSupport
 import Testing
 
 /// The command line's share of the security work: keys, erasure, held opt-outs, retired link keys.
-@Suite struct SecurityCommandTests {
+@Suite(.sqliteOnly) struct SecurityCommandTests {
     @Test func keysAreListedWithoutSecretsAndRevoked() async throws {
         let cli = try CLI()
         try cli.run(["orgs", "create", "default"])

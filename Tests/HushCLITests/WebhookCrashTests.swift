@@ -7,17 +7,14 @@ import Testing
 
 /// `hush serve` killed with SIGKILL while webhook deliveries are pending loses none of them:
 /// after a restart every committed event reaches the receiver.
-@Suite struct WebhookCrashTests {
+@Suite(.sqliteOnly) struct WebhookCrashTests {
     static let environment = ["HUSH_ALLOW_PRIVATE_WEBHOOK_TARGETS": "1", "HUSH_WEBHOOK_RETRY_DELAYS": "0.2,0.2,0.2,0.2,0.2"]
 
     /// Starts `hush serve` and waits until it answers; returns it and, on a new database, its key.
     static func serve(_ cli: CLI, port: Int, first: Bool) async throws -> (CLI.Running, String?) {
         let running = try cli.start(["serve", "--port", String(port)], environment: environment)
         var key: String?
-        for _ in 0..<200 {
-            if (try? await request("GET", port: port, "/health")) != nil { break }
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        #expect(try await eventually { (try? await request("GET", port: port, "/health")) != nil }, "hush serve answers")
         if first {
             // Only the first start prints (the key); reading a silent pipe would wait forever.
             let printed = running.output.fileHandleForReading.availableData

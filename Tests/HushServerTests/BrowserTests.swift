@@ -24,16 +24,22 @@ final class Browser: @unchecked Sendable {
         driver.standardOutput = FileHandle.nullDevice
         driver.standardError = FileHandle.nullDevice
         try driver.run()
+        // A failing test leaves no browser behind.
+        TestScope.onEnd { [driver] in
+            if driver.isRunning {
+                kill(driver.processIdentifier, SIGKILL)
+                driver.waitUntilExit()
+            }
+        }
         base = "http://127.0.0.1:\(port)"
-        var ready = false
         var failure = ""
-        for _ in 0..<100 where !ready {
+        let ready = try await eventually {
             do {
-                ready = try await call("GET", "/status")["ready"] as? Bool == true
+                return try await call("GET", "/status")["ready"] as? Bool == true
             } catch {
                 failure = "\(error)"
+                return false
             }
-            if !ready { try await Task.sleep(for: .milliseconds(100)) }
         }
         guard ready else {
             kill(driver.processIdentifier, SIGKILL)
@@ -158,12 +164,7 @@ struct BrowserError: Error, CustomStringConvertible {
 
                 try await browser.click("input[name=choice][value=all]")
                 try await browser.click("form button[type=submit]")
-                var done = false
-                for _ in 0..<50 where !done {
-                    done = try await browser.source().contains("You are unsubscribed")
-                    if !done { try await Task.sleep(for: .milliseconds(100)) }
-                }
-                #expect(done)
+                #expect(try await eventually { try await browser.source().contains("You are unsubscribed") })
                 let confirmation = Self.screenshots.appendingPathComponent("unsubscribed-1280.png")
                 try await browser.screenshot(to: confirmation)
                 print("screenshots: \(confirmation.path)")

@@ -11,7 +11,8 @@ import Testing
 /// Webhooks end to end: endpoints made through the API, changes written through the API, and
 /// the sender posting to a real HTTP receiver on loopback.
 @Suite(.everyBackend) struct WebhookTests {
-    static func settings(delays: [Double] = [0.2, 0.2, 0.2], timeout: Duration = .seconds(2)) -> WebhookSettings {
+    /// Retries wait `delays` by the server's clock: a test moves the clock to make them due.
+    static func settings(delays: [Double] = [60, 60, 60], timeout: Duration = .seconds(10)) -> WebhookSettings {
         WebhookSettings(
             retryPolicy: WebhookRetryPolicy(delays: delays, jitter: 0), timeout: timeout, allowPrivateTargets: true,
             pollInterval: .milliseconds(20))
@@ -47,9 +48,9 @@ import Testing
         #expect(written.status == .created)
     }
 
-    /// Checks a request as a receiver does with the Standard Webhooks algorithm.
-    static func verified(_ request: WebhookReceiver.Received, _ secret: WebhookSecret) -> Bool {
-        guard let timestamp = Int64(request.headers["webhook-timestamp"] ?? ""), abs(Double(timestamp) - Date().timeIntervalSince1970) < 300 else {
+    /// Checks a request as a receiver does with the Standard Webhooks algorithm, its clock the server's.
+    static func verified(_ request: WebhookReceiver.Received, _ secret: WebhookSecret, at now: Date = Date()) -> Bool {
+        guard let timestamp = Int64(request.headers["webhook-timestamp"] ?? ""), abs(Double(timestamp) - now.timeIntervalSince1970) < 300 else {
             return false
         }
         return WebhookSignature.verify(
@@ -86,10 +87,9 @@ import Testing
                 #expect(data["contact"] is NSNull)
 
                 var deliveries: [[String: Any]] = []
-                for _ in 0..<100 {
-                    deliveries = try await client.send(.get, "/v1/webhooks/\(id)/deliveries?status=succeeded", key: server.member).json["deliveries"] as? [[String: Any]] ?? []
-                    if !deliveries.isEmpty { break }
-                    try await Task.sleep(for: .milliseconds(20))
+                _ = try await eventually {
+                    deliveries = try await Self.deliveries(client, server, id, status: "succeeded")
+                    return !deliveries.isEmpty
                 }
                 #expect(deliveries.count == 1)
                 #expect(deliveries.first?["response_status"] as? Int == 200)
@@ -101,12 +101,38 @@ import Testing
         await receiver.stop()
     }
 
+    /// The deliveries of an endpoint, as the API lists them.
+    static func deliveries(_ client: some TestClientProtocol, _ server: TestServer, _ endpoint: Int, status: String? = nil) async throws -> [[String: Any]] {
+        let query = status.map { "?status=\($0)" } ?? ""
+        return try await client.send(.get, "/v1/webhooks/\(endpoint)/deliveries\(query)", key: server.admin).json["deliveries"] as? [[String: Any]] ?? []
+    }
+
+    /// Waits until the endpoint's oldest delivery has `attempts` attempts recorded (they are written
+    /// after the request the receiver saw); returns it.
+    static func attempted(_ client: some TestClientProtocol, _ server: TestServer, _ endpoint: Int, _ attempts: Int) async throws -> [String: Any] {
+        var oldest: [String: Any] = [:]
+        #expect(try await eventually {
+            oldest = try await deliveries(client, server, endpoint).first ?? [:]
+            return oldest["attempts"] as? Int == attempts
+        }, "attempt \(attempts) recorded")
+        return oldest
+    }
+
+    /// Seconds between a delivery's last attempt and its next one.
+    static func wait(of delivery: [String: Any]) throws -> TimeInterval {
+        let format = ISO8601DateFormatter()
+        format.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let last = try #require((delivery["last_attempt_at"] as? String).flatMap { format.date(from: $0) ?? ISO8601DateFormatter().date(from: $0) })
+        let next = try #require((delivery["next_attempt_at"] as? String).flatMap { format.date(from: $0) ?? ISO8601DateFormatter().date(from: $0) })
+        return next.timeIntervalSince(last)
+    }
+
     @Test func retriesAfterAServerErrorAndATimeoutKeepingLedgerOrder() async throws {
-        let server = try await Self.server(Self.settings(delays: [0.2, 0.2, 0.2], timeout: .milliseconds(500)))
+        let server = try await Self.server(Self.settings(delays: [60, 60, 60], timeout: .seconds(3)))
         let receiver = try await WebhookReceiver.start { index, _ in
             switch index {
             case 0: .init(status: 500, body: "broken")
-            case 1: .init(delay: .seconds(2))
+            case 1: .init(delay: .seconds(600))  // never answers in time
             default: .init()
             }
         }
@@ -115,42 +141,51 @@ import Testing
             try await Self.optOut(client, server, "one@example.com")
             try await Self.optOut(client, server, "two@example.com")
             try await Self.sending(server) {
+                await receiver.waitFor(1)
+                // Nothing more is sent until the retry is due by the server's clock.
+                #expect(abs(try Self.wait(of: try await Self.attempted(client, server, id, 1)) - 60) < 0.01)
+                server.clock.advance(by: 60)
+                await receiver.waitFor(2)
+                _ = try await Self.attempted(client, server, id, 2)
+                server.clock.advance(by: 60)
                 let requests = await receiver.waitFor(4)
                 #expect(requests.count == 4)
                 // The first event three times (500, timeout, 200); the second only after it.
                 #expect(requests.map(\.webhookID) == ["msg_l1_\(id)", "msg_l1_\(id)", "msg_l1_\(id)", "msg_l2_\(id)"])
-                #expect(requests[1].at - requests[0].at >= .milliseconds(150))
-                try await Task.sleep(for: .milliseconds(300))
-                let deliveries = try await client.send(.get, "/v1/webhooks/\(id)/deliveries", key: server.admin).json["deliveries"] as? [[String: Any]] ?? []
-                #expect(deliveries.map { $0["status"] as? String } == ["succeeded", "succeeded"])
-                #expect(deliveries.first?["attempts"] as? Int == 3)
+                var statuses: [String?] = []
+                _ = try await eventually {
+                    statuses = try await Self.deliveries(client, server, id).map { $0["status"] as? String }
+                    return statuses == ["succeeded", "succeeded"]
+                }
+                #expect(statuses == ["succeeded", "succeeded"])
+                #expect(try await Self.deliveries(client, server, id).first?["attempts"] as? Int == 3)
             }
         }
         await receiver.stop()
     }
 
     @Test func retryAfterIsHonouredOverTheSchedule() async throws {
-        // The schedule alone would wait a minute; the receiver asks for one second.
-        let server = try await Self.server(Self.settings(delays: [60]))
+        // The schedule alone would wait an hour; the receiver asks for one second.
+        let server = try await Self.server(Self.settings(delays: [3_600]))
         let receiver = try await WebhookReceiver.start { index, _ in
             index == 0 ? .init(status: 503, headers: ["Retry-After": "1"]) : .init()
         }
         try await server.test { client in
-            _ = try await Self.endpoint(client, server, url: receiver.url)
+            let (id, _) = try await Self.endpoint(client, server, url: receiver.url)
             try await Self.sending(server) {
                 try await Self.optOut(client, server, "later@example.com")
-                let requests = await receiver.waitFor(2, timeout: .seconds(10))
+                await receiver.waitFor(1)
+                #expect(abs(try Self.wait(of: try await Self.attempted(client, server, id, 1)) - 1) < 0.01)
+                server.clock.advance(by: 1)
+                let requests = await receiver.waitFor(2)
                 #expect(requests.count == 2)
-                if requests.count == 2 {
-                    #expect(requests[1].at - requests[0].at >= .milliseconds(900))
-                }
             }
         }
         await receiver.stop()
     }
 
     @Test func goneDisablesTheEndpointAndRedirectsAreNotFollowed() async throws {
-        let server = try await Self.server(Self.settings(delays: [30]))
+        let server = try await Self.server(Self.settings(delays: [3_600]))
         let gone = try await WebhookReceiver.start { _, _ in .init(status: 410) }
         let moved = try await WebhookReceiver.start { _, request in
             request.path == "/hook" ? .init(status: 302, headers: ["Location": "/elsewhere"]) : .init()
@@ -162,12 +197,17 @@ import Testing
                 try await Self.optOut(client, server, "x@example.com")
                 await gone.waitFor(1)
                 await moved.waitFor(1)
-                try await Task.sleep(for: .milliseconds(300))
-                let endpoint = try await client.send(.get, "/v1/webhooks/\(goneID)", key: server.admin).json
+                var endpoint: [String: Any] = [:]
+                _ = try await eventually {
+                    endpoint = try await client.send(.get, "/v1/webhooks/\(goneID)", key: server.admin).json
+                    return endpoint["enabled"] as? Bool == false
+                }
                 #expect(endpoint["enabled"] as? Bool == false)
                 #expect((endpoint["disabled_reason"] as? String)?.contains("410") == true)
+                _ = try await Self.attempted(client, server, movedID, 1)
                 try await Self.optOut(client, server, "y@example.com")
-                try await Task.sleep(for: .milliseconds(300))
+                // Deliveries are made in the write's own transaction: none for a disabled endpoint.
+                #expect(try await Self.deliveries(client, server, goneID).count == 1, "a disabled endpoint gets nothing")
                 #expect(await gone.received.count == 1, "a disabled endpoint gets nothing")
 
                 #expect(await moved.received.map(\.path) == ["/hook"], "the redirect is not followed")
@@ -201,14 +241,15 @@ import Testing
                 try await Self.optOut(client, server, "+14155550100", channel: "sms", list: "Promos")
                 try await Self.optOut(client, server, "Pat@Example.com", channel: "email", list: "Promos")
                 try await Self.optOut(client, server, "nolist@example.com")
-                let requests = await receiver.waitFor(2)
-                #expect(requests.map(\.text) == [
+                let requests = await receiver.waitUntil { Set($0.map(\.webhookID)).count >= 2 }
+                #expect(await receiver.distinct.map(\.text) == [
                     #"{"opt_list_name":"Promos","mobile":"+14155550100","email":null,"channel_id":"sms"}"#,
                     #"{"opt_list_name":"Promos","mobile":null,"email":"pat@example.com","channel_id":"email"}"#,
                 ])
                 #expect(requests.allSatisfy { Self.verified($0, secret) })
-                try await Task.sleep(for: .milliseconds(200))
-                #expect(await receiver.received.count == 2, "opt-outs on other lists are not sent")
+                // Deliveries are made in the write's own transaction: none for the other list's opt-out.
+                #expect(try await Self.deliveries(client, server, endpoint).count == 2, "opt-outs on other lists are not sent")
+                #expect(await receiver.distinct.count == 2, "opt-outs on other lists are not sent")
             }
             // Members may not point a list's opt-outs somewhere.
             let member = try await client.send(.post, "/v1/lists", key: server.member, json: #"{"name": "Other", "webhook_url": "\#(receiver.url)"}"#)
@@ -257,6 +298,8 @@ import Testing
             try await Self.sending(server) {
                 let first = await receiver.waitFor(2)
                 #expect(first.map { $0.json["sequence"] as? Int } == [2, 3])
+                // Recorded as sent (after the receiver saw them): a replay skips what is still pending.
+                #expect(try await eventually { try await Self.deliveries(client, server, id, status: "succeeded").count == 2 })
                 let replayed = try await client.send(.post, "/v1/webhooks/\(id)/replay", key: server.admin, json: #"{"from_sequence": 1}"#)
                 #expect(replayed.status == .accepted)
                 #expect(replayed.json["queued"] as? Int == 3)
@@ -272,17 +315,20 @@ import Testing
     }
 
     @Test func aDeliveryDiesAfterItsLastAttemptStaysListedAndCanBeRetried() async throws {
-        let server = try await Self.server(Self.settings(delays: [0.1]))
+        let server = try await Self.server(Self.settings(delays: [60]))
         let receiver = try await WebhookReceiver.start { _, _ in .init(status: 500, body: String(repeating: "e", count: 5_000)) }
         try await server.test { client in
             let (id, _) = try await Self.endpoint(client, server, url: receiver.url)
             try await Self.sending(server) {
                 try await Self.optOut(client, server, "dead@example.com")
+                await receiver.waitFor(1)
+                _ = try await Self.attempted(client, server, id, 1)
+                server.clock.advance(by: 60)
                 await receiver.waitFor(2)
                 var dead: [[String: Any]] = []
-                for _ in 0..<100 where dead.isEmpty {
-                    try await Task.sleep(for: .milliseconds(20))
-                    dead = try await client.send(.get, "/v1/webhooks/\(id)/deliveries?status=dead", key: server.member).json["deliveries"] as? [[String: Any]] ?? []
+                _ = try await eventually {
+                    dead = try await Self.deliveries(client, server, id, status: "dead")
+                    return !dead.isEmpty
                 }
                 let delivery = try #require(dead.first)
                 #expect(delivery["attempts"] as? Int == 2)

@@ -40,18 +40,7 @@ import Testing
         #expect(try !reader.isBlocked("ann@example.com"))
 
         _ = try await writer.optOut("ann@example.com")
-        // The reader follows while its service runs, as it does inside `hush serve`.
-        let seen = try await withThrowingTaskGroup { group in
-            group.addTask { try await reader.store.run() }
-            defer { group.cancelAll() }
-            let start = ContinuousClock.now
-            // Followed every 20 ms; the bound only stops a test that would never pass.
-            while ContinuousClock.now - start < .seconds(60) {
-                if try reader.isBlocked("ann@example.com") { return true }
-                try await Task.sleep(for: .milliseconds(2))
-            }
-            return false
-        }
+        let seen = try await following(reader.store) { try reader.isBlocked("ann@example.com") }
         #expect(seen, "the second store did not see the opt-out")
     }
 

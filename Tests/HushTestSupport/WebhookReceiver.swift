@@ -83,23 +83,60 @@ public actor WebhookReceiver {
     private func record(_ request: Received) -> Reply {
         let index = received.count
         received.append(request)
+        for waiter in waiters.values { waiter.resume() }
+        waiters = [:]
         return responder(index, request)
     }
 
-    /// Waits until `count` requests arrived, or `timeout` passed; returns what arrived.
+    /// The requests that arrived, each delivery once: webhooks are sent at least once, so a
+    /// delivery whose answer was lost may come again under its `webhook-id`.
+    public var distinct: [Received] {
+        var seen = Set<String>()
+        return received.filter { seen.insert($0.webhookID).inserted }
+    }
+
+    /// Waits until `count` requests arrived; returns what arrived. `timeout` only stops a test
+    /// that would never pass: arrivals are signalled, not polled.
     @discardableResult
-    public func waitFor(_ count: Int, timeout: Duration = .seconds(20)) async -> [Received] {
+    public func waitFor(_ count: Int, timeout: Duration = .seconds(60)) async -> [Received] {
         await waitUntil(timeout: timeout) { $0.count >= count }
     }
 
-    /// Waits until what arrived satisfies `done`, or `timeout` passed; returns what arrived.
+    /// Waits until what arrived satisfies `done`, woken by each arrival; returns what arrived.
     @discardableResult
-    public func waitUntil(timeout: Duration = .seconds(20), _ done: ([Received]) -> Bool) async -> [Received] {
+    public func waitUntil(timeout: Duration = .seconds(60), _ done: ([Received]) -> Bool) async -> [Received] {
         let deadline = ContinuousClock.now + timeout
         while !done(received), ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(10))
+            let seen = received.count
+            let id = UUID()
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.arrival(after: seen, id: id) }
+                group.addTask {
+                    try? await Task.sleep(until: deadline)
+                    await self.wake(id)
+                }
+                await group.next()
+                group.cancelAll()
+            }
         }
         return received
+    }
+
+    private var waiters: [UUID: CheckedContinuation<Void, Never>] = [:]
+
+    /// Returns at the next arrival after `seen`, at once if one came already, or when cancelled.
+    private func arrival(after seen: Int, id: UUID) async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                if received.count != seen || Task.isCancelled { continuation.resume() } else { waiters[id] = continuation }
+            }
+        } onCancel: {
+            Task { await self.wake(id) }
+        }
+    }
+
+    private func wake(_ id: UUID) {
+        waiters.removeValue(forKey: id)?.resume()
     }
 
     public func stop() async {
