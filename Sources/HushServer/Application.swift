@@ -3,6 +3,7 @@ import Hummingbird
 import HushCore
 import HushStore
 import Logging
+import NIOCore
 import ServiceLifecycle
 
 /// Where and how `hush serve` listens.
@@ -72,7 +73,7 @@ public struct ServerConfiguration: Sendable {
 public enum HushServer {
     public static func application(
         store: any Store, configuration: ServerConfiguration = ServerConfiguration(),
-        logger: Logger = Logger(label: "hush.server")
+        logger: Logger = Logger(label: "hush.server"), onServerRunning: @escaping @Sendable (any NIOCore.Channel) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let metrics = ServerMetrics()
         // The store's own service first: it follows other processes' writes for as long as the
@@ -91,6 +92,7 @@ public enum HushServer {
                 idleTimeout: .nanoseconds(configuration.idleTimeout.nanoseconds))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "hush"),
             services: services,
+            onServerRunning: onServerRunning,
             logger: logger)
     }
 

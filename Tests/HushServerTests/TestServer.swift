@@ -3,7 +3,12 @@ import Hummingbird
 import HummingbirdTesting
 import HushCore
 import HushStore
+import AsyncHTTPClient
 import HushTestSupport
+import Logging
+import NIOCore
+import NIOHTTP1
+import ServiceLifecycle
 import Testing
 @testable import HushServer
 
@@ -44,6 +49,52 @@ struct TestServer {
     /// Runs `body` against the router in process.
     func test(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         try await application.test(.router, body)
+    }
+
+    /// Runs the whole application (its services too) on a free loopback port and `body` with
+    /// that port, for a client of its own over real HTTP.
+    func live(_ body: @Sendable (_ port: Int) async throws -> Void) async throws {
+        var configuration = self.configuration
+        configuration.port = 0
+        let (ports, bound) = AsyncStream<Int>.makeStream()
+        let application = HushServer.application(
+            store: store, configuration: configuration, logger: Logger(label: "test"),
+            onServerRunning: { channel in bound.yield(channel.localAddress?.port ?? 0) })
+        let services = ServiceGroup(configuration: .init(services: [application], logger: Logger(label: "test")))
+        try await withThrowingTaskGroup { group in
+            group.addTask { try await services.run() }
+            var port = 0
+            for await announced in ports {
+                port = announced
+                break
+            }
+            do {
+                try await body(port)
+            } catch {
+                await services.triggerGracefulShutdown()
+                throw error
+            }
+            await services.triggerGracefulShutdown()
+            try await group.waitForAll()
+        }
+    }
+}
+
+/// Requests over real HTTP that wait as long as an answer takes: a busy machine is slow, not
+/// wrong (the limit only stops a test that would never pass).
+enum PatientHTTP {
+    static func send(
+        _ method: HTTPMethod, port: Int, _ path: String, key: String, body: String? = nil, limit: TimeAmount = .minutes(10)
+    ) async throws -> (status: Int, body: ByteBuffer) {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+        request.method = method
+        request.headers.add(name: "authorization", value: "Bearer \(key)")
+        if let body {
+            request.headers.add(name: "content-type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
+        let response = try await HTTPClient.shared.execute(request, timeout: limit)
+        return (Int(response.status.code), try await response.body.collect(upTo: 1 << 30))
     }
 }
 

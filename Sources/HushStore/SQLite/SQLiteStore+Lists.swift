@@ -9,15 +9,21 @@ extension SQLiteStore {
         let list = try await storageErrors {
             try await pool.write { db in
                 _ = try Self.requireOrganization(db, organization)
-                try Self.ensureNameIsFree(db, definition.name, in: organization, except: nil)
-                try db.execute(sql: """
+                try Self.ensureNameIsNotReserved(db, definition.name, in: organization, except: nil)
+                // Unique among active lists by the database, not by a read first.
+                guard let row = try Int64.fetchOne(db, sql: """
                     INSERT INTO lists (org_id, name, description, message, webhook_url, channels, public, created_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (org_id, name) WHERE deleted_at IS NULL DO NOTHING
+                    RETURNING id
                     """, arguments: [
                         organization.rawValue, definition.name, definition.description, definition.message,
                         definition.webhookURL, SQLiteCoding.channels(definition.channels), definition.isPublic, now,
                     ])
-                let id = ListID(rawValue: db.lastInsertedRowID)
+                else {
+                    throw Self.listNameTaken(definition.name)
+                }
+                let id = ListID(rawValue: row)
                 try Self.replaceKeywords(db, of: id, in: organization, with: definition.keywords)
                 var list = OptOutList(id: id, organization: organization, definition: definition, isDefault: false)
                 try Self.syncListWebhook(db, &list, now: now)
@@ -48,18 +54,20 @@ extension SQLiteStore {
                     throw HushError(.notFound, field: "id", "no list \(id) in this organization")
                 }
                 try DirectoryRules.update(existing, to: definition)
-                try Self.ensureNameIsFree(db, definition.name, in: organization, except: id)
+                try Self.ensureNameIsNotReserved(db, definition.name, in: organization, except: id)
                 if definition.name != existing.definition.name {
                     try db.execute(sql: "INSERT INTO list_names (org_id, name, list_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                                    arguments: [organization.rawValue, existing.definition.name, id.rawValue])
                 }
-                try db.execute(sql: """
-                    UPDATE lists SET name = ?, description = ?, message = ?, webhook_url = ?, channels = ?, public = ?
-                    WHERE id = ?
-                    """, arguments: [
-                        definition.name, definition.description, definition.message, definition.webhookURL,
-                        SQLiteCoding.channels(definition.channels), definition.isPublic, id.rawValue,
-                    ])
+                try uniquely("lists.org_id, lists.name", else: Self.listNameTaken(definition.name)) {
+                    try db.execute(sql: """
+                        UPDATE lists SET name = ?, description = ?, message = ?, webhook_url = ?, channels = ?, public = ?
+                        WHERE id = ?
+                        """, arguments: [
+                            definition.name, definition.description, definition.message, definition.webhookURL,
+                            SQLiteCoding.channels(definition.channels), definition.isPublic, id.rawValue,
+                        ])
+                }
                 try Self.replaceKeywords(db, of: id, in: organization, with: definition.keywords)
                 var list = OptOutList(id: id, organization: organization, definition: definition, isDefault: existing.isDefault,
                                       webhook: existing.webhook)
@@ -142,13 +150,12 @@ extension SQLiteStore {
         }
     }
 
-    private static func ensureNameIsFree(_ db: Database, _ name: String, in organization: OrganizationID, except id: ListID?) throws {
-        let taken = try Bool.fetchOne(db, sql: """
-            SELECT EXISTS (SELECT 1 FROM lists WHERE org_id = ? AND name = ? AND deleted_at IS NULL AND id IS NOT ?)
-            """, arguments: [organization.rawValue, name, id?.rawValue]) ?? false
-        if taken {
-            throw HushError(.conflict, field: "name", "a list named \"\(name)\" already exists")
-        }
+    private static func listNameTaken(_ name: String) -> HushError {
+        HushError(.conflict, field: "name", "a list named \"\(name)\" already exists")
+    }
+
+    /// A name a list had before stays its own, so requests naming it keep meaning that list.
+    private static func ensureNameIsNotReserved(_ db: Database, _ name: String, in organization: OrganizationID, except id: ListID?) throws {
         let former = try Bool.fetchOne(db, sql: """
             SELECT EXISTS (SELECT 1 FROM list_names WHERE org_id = ? AND name = ? AND list_id IS NOT ?)
             """, arguments: [organization.rawValue, name, id?.rawValue]) ?? false

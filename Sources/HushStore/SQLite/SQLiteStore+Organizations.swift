@@ -8,19 +8,23 @@ extension SQLiteStore {
         let now = SQLiteCoding.milliseconds(configuration.now())
         let organization = try await storageErrors {
             try await pool.write { db in
-                guard try Self.organizationRow(db, sql: "o.name = ?", name) == nil else {
-                    throw HushError(.conflict, field: "name", "an organization named \"\(name)\" already exists")
-                }
-                try db.execute(
+                // Unique by the database, not by a read first: two processes (or nodes) creating
+                // one name at once get one organization and one conflict.
+                guard let organization = try Int64.fetchOne(
+                    db,
                     sql: """
                         INSERT INTO organizations (name, granular_opt_outs, default_region, brand_name, brand_logo_url, brand_color, created_at)
                         VALUES (?, ?, ?, ?, ?, ?, ?)
+                        ON CONFLICT (name) DO NOTHING
+                        RETURNING id
                         """,
                     arguments: [
                         name, settings.granularOptOuts, settings.defaultRegion?.rawValue, settings.branding.displayName,
                         settings.branding.logoURL, settings.branding.color, now,
                     ])
-                let organization = db.lastInsertedRowID
+                else {
+                    throw HushError(.conflict, field: "name", "an organization named \"\(name)\" already exists")
+                }
                 try db.cachedStatement(sql: """
                     INSERT INTO lists (org_id, name, description, channels, is_default, created_at)
                     VALUES (?, 'default', 'Honoured by every check.', ?, 1, ?)

@@ -157,12 +157,17 @@ extension SQLiteStore {
         return try await storageErrors {
             try await pool.write { db in
                 _ = try Self.requireOrganization(db, organization)
-                try Self.ensureRulesetNameIsFree(db, ruleset.name, in: organization, except: nil)
-                try db.execute(sql: """
+                // Unique among active rulesets by the database, not by a read first.
+                guard let id = try Int64.fetchOne(db, sql: """
                     INSERT INTO rulesets (org_id, name, on_opt_out, opted_out_stage, created_at) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (org_id, name) WHERE deleted_at IS NULL DO NOTHING
+                    RETURNING id
                     """, arguments: [organization.rawValue, ruleset.name, ruleset.onOptOut.rawValue, ruleset.optedOutStage, now])
+                else {
+                    throw Self.rulesetNameTaken(ruleset.name)
+                }
                 var stored = ruleset
-                stored.id = db.lastInsertedRowID
+                stored.id = id
                 return stored
             }
         }
@@ -185,10 +190,11 @@ extension SQLiteStore {
     public func updateRuleset(_ ruleset: Ruleset, in organization: OrganizationID) async throws -> Ruleset {
         try await storageErrors {
             try await pool.write { db in
-                try Self.ensureRulesetNameIsFree(db, ruleset.name, in: organization, except: ruleset.id)
-                try db.execute(sql: """
-                    UPDATE rulesets SET name = ?, on_opt_out = ?, opted_out_stage = ? WHERE id = ? AND org_id = ? AND deleted_at IS NULL
-                    """, arguments: [ruleset.name, ruleset.onOptOut.rawValue, ruleset.optedOutStage, ruleset.id, organization.rawValue])
+                try uniquely("rulesets.org_id, rulesets.name", else: Self.rulesetNameTaken(ruleset.name)) {
+                    try db.execute(sql: """
+                        UPDATE rulesets SET name = ?, on_opt_out = ?, opted_out_stage = ? WHERE id = ? AND org_id = ? AND deleted_at IS NULL
+                        """, arguments: [ruleset.name, ruleset.onOptOut.rawValue, ruleset.optedOutStage, ruleset.id, organization.rawValue])
+                }
                 guard db.changesCount == 1 else { throw HushError(.notFound, field: "id", "no ruleset \(ruleset.id) in this organization") }
                 return ruleset
             }
@@ -215,10 +221,7 @@ extension SQLiteStore {
         return try Ruleset(id: row[0], name: row[1], onOptOut: onOptOut, optedOutStage: row[3])
     }
 
-    private static func ensureRulesetNameIsFree(_ db: Database, _ name: String, in organization: OrganizationID, except id: Int64?) throws {
-        let taken = try Bool.fetchOne(db, sql: """
-            SELECT EXISTS (SELECT 1 FROM rulesets WHERE org_id = ? AND name = ? AND deleted_at IS NULL AND id IS NOT ?)
-            """, arguments: [organization.rawValue, name, id]) ?? false
-        if taken { throw HushError(.conflict, field: "name", "a ruleset named \"\(name)\" already exists") }
+    private static func rulesetNameTaken(_ name: String) -> HushError {
+        HushError(.conflict, field: "name", "a ruleset named \"\(name)\" already exists")
     }
 }

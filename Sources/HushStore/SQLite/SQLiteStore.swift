@@ -187,6 +187,16 @@ func storageErrors<T>(_ body: () async throws -> T) async throws -> T {
     }
 }
 
+/// Runs `body`, reporting the unique constraint on `columns` (as SQLite names them,
+/// `lists.org_id, lists.name`) as `conflict`: the database decides uniqueness, not a read first.
+func uniquely<T>(_ columns: String, else conflict: @autoclosure () -> HushError, _ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE && (error.message ?? "").contains(columns) {
+        throw conflict()
+    }
+}
+
 /// A constraint the database enforced, reported as a conflict naming the field it is about
 /// when the constraint is a known one; the database's text goes to the log only.
 func constraintError(_ error: DatabaseError) -> HushError {
