@@ -36,7 +36,7 @@ struct ListRoutes: Sendable {
         let isPublic: Bool
         let formerNames: [String]
         /// The webhook endpoint delivering to `webhook_url`.
-        @NullEncoded var webhook: Int64?
+        @NullEncoded var webhook: WebhookID?
         /// Its signing secret, only in the answer that created it.
         let webhookSecret: String?
 
@@ -311,5 +311,10 @@ extension Query {
             throw Problem.invalid(name, "\(name) must be a cursor returned by the previous page")
         }
         return value
+    }
+
+    /// A cursor that is the id of the last item of the previous page.
+    func cursor<Tag>(_ name: String = "cursor") throws -> Identifier<Tag> {
+        Identifier(rawValue: try cursor(name))
     }
 }

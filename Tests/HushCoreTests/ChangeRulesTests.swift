@@ -103,11 +103,11 @@ import Testing
     @Test func anEventReachesTheEndpointsThatWantIt() {
         let news = Self.news.id
         let endpoints = [
-            WebhookEndpoint(id: 1, url: "https://a.example/", events: ["opt_out.created", "opt_in.created"]),
-            WebhookEndpoint(id: 2, url: "https://b.example/", events: ["opt_out.created"], lists: [Self.defaultList.id]),
-            WebhookEndpoint(id: 3, url: "https://c.example/", events: ["opt_out.created"], ownerList: news),
-            WebhookEndpoint(id: 4, url: "https://d.example/", events: ["opt_out.created"], enabled: false),
-            WebhookEndpoint(id: 5, url: "https://e.example/", events: ["inbound.needs_review"], lists: [news]),
+            WebhookEndpoint(id: WebhookID(1), url: "https://a.example/", events: ["opt_out.created", "opt_in.created"]),
+            WebhookEndpoint(id: WebhookID(2), url: "https://b.example/", events: ["opt_out.created"], lists: [Self.defaultList.id]),
+            WebhookEndpoint(id: WebhookID(3), url: "https://c.example/", events: ["opt_out.created"], ownerList: news),
+            WebhookEndpoint(id: WebhookID(4), url: "https://d.example/", events: ["opt_out.created"], enabled: false),
+            WebhookEndpoint(id: WebhookID(5), url: "https://e.example/", events: ["inbound.needs_review"], lists: [news]),
         ]
         let at = Date(timeIntervalSince1970: 0)
         let events = [
@@ -116,14 +116,14 @@ import Testing
             WebhookEvent(kind: .optInCreated, sequence: 3, occurredAt: at, list: news, data: "{}"),
             WebhookEvent(kind: .inboundNeedsReview, sequence: nil, occurredAt: at, list: nil, data: "{}"),
         ]
-        #expect(WebhookRouting.endpoints(for: events, among: endpoints) == [[1, 3], [1, 2], [1], [5]])
+        #expect(WebhookRouting.endpoints(for: events, among: endpoints).map { $0.map(\.rawValue) } == [[1, 3], [1, 2], [1], [5]])
     }
 
     @Test func aListsOwnEndpointFollowsItsURL() {
         #expect(WebhookRouting.listEndpoint(url: nil, endpoint: nil) == .none)
         #expect(WebhookRouting.listEndpoint(url: "https://x.example/", endpoint: nil) == .create(url: "https://x.example/"))
-        #expect(WebhookRouting.listEndpoint(url: "https://y.example/", endpoint: 4) == .retarget(endpoint: 4, url: "https://y.example/"))
-        #expect(WebhookRouting.listEndpoint(url: nil, endpoint: 4) == .delete(endpoint: 4))
+        #expect(WebhookRouting.listEndpoint(url: "https://y.example/", endpoint: WebhookID(4)) == .retarget(endpoint: WebhookID(4), url: "https://y.example/"))
+        #expect(WebhookRouting.listEndpoint(url: nil, endpoint: WebhookID(4)) == .delete(endpoint: WebhookID(4)))
     }
 
     @Test func aSubjectHasOneStoredForm() throws {
@@ -153,7 +153,7 @@ import Testing
     }
 
     @Test func aListsOwnEndpointChangesOnlyThroughTheList() throws {
-        let owned = WebhookEndpoint(id: 3, url: "https://c.example/", events: ["opt_out.created"], ownerList: Self.news.id)
+        let owned = WebhookEndpoint(id: WebhookID(3), url: "https://c.example/", events: ["opt_out.created"], ownerList: Self.news.id)
         var disabled = owned
         disabled.enabled = false
         try DirectoryRules.update(owned, to: disabled)

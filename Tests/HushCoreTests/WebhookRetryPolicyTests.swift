@@ -54,9 +54,9 @@ import Testing
         var announced = WebhookEvent(event, address: "+14155550100", listName: "Promos")
         announced.id = 42
         #expect(String(decoding: announced.body, as: UTF8.self) == #"{"id":42,"type":"opt_out.created","sequence":7,"occurred_at":"2026-07-14T03:33:20.000Z","data":{"address":"+14155550100","contact":null,"channel":"sms","scope":"acme/client-9","list":3,"list_name":"Promos","source":"keyword","actor":"recipient","hold":false,"evidence":{"count":2,"raw_text":"STOP \"now\""}}}"#)
-        #expect(announced.webhookID(endpoint: 5) == "msg_l7_5", "a ledger event is named by its sequence")
+        #expect(announced.webhookID(endpoint: WebhookID(5)) == "msg_l7_5", "a ledger event is named by its sequence")
         let review = WebhookEvent(id: 17, kind: .inboundNeedsReview, sequence: nil, occurredAt: Date(), list: nil, data: "{}")
-        #expect(review.webhookID(endpoint: 5) == "msg_e17_5")
+        #expect(review.webhookID(endpoint: WebhookID(5)) == "msg_e17_5")
         #expect(String(decoding: announced.listBody, as: UTF8.self) == #"{"opt_list_name":"Promos","mobile":"+14155550100","email":null,"channel_id":"sms"}"#)
     }
 

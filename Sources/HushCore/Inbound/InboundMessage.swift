@@ -27,7 +27,7 @@ public struct InboundMessage: Hashable, Sendable {
         case ignore
     }
 
-    public var id: Int64
+    public var id: MessageID
     public var channel: Channel
     /// The sender's number, E.164.
     public var sender: String
@@ -41,7 +41,7 @@ public struct InboundMessage: Hashable, Sendable {
     public var review: Review?
 
     public init(
-        id: Int64 = 0, channel: Channel, sender: String, recipient: String, body: String, providerMessageID: String?,
+        id: MessageID = MessageID(0), channel: Channel, sender: String, recipient: String, body: String, providerMessageID: String?,
         receivedAt: Date, result: KeywordResult.Kind, keyword: String?, repliedAt: Date? = nil, review: Review? = nil
     ) {
         self.id = id

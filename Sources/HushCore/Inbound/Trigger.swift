@@ -47,12 +47,12 @@ public struct Trigger: Hashable, Sendable, Codable {
         }
     }
 
-    public var id: Int64
+    public var id: TriggerID
     public var on: Event
     public var when: Condition
     public var then: Action
 
-    public init(id: Int64 = 0, on: Event, when: Condition, then: Action) {
+    public init(id: TriggerID = TriggerID(0), on: Event, when: Condition, then: Action) {
         self.id = id
         self.on = on
         self.when = when
@@ -99,7 +99,7 @@ public struct Trigger: Hashable, Sendable, Codable {
 /// Something a rep or a dialer logged, such as a call and its disposition. Not a ledger event:
 /// triggers may turn it into one.
 public struct Activity: Hashable, Sendable {
-    public var id: Int64
+    public var id: ActivityID
     public var type: String
     public var address: Address
     public var disposition: String
@@ -107,7 +107,7 @@ public struct Activity: Hashable, Sendable {
     public var occurredAt: Date
     public var actor: String
 
-    public init(id: Int64 = 0, type: String, address: Address, disposition: String, scope: Scope, occurredAt: Date, actor: String) {
+    public init(id: ActivityID = ActivityID(0), type: String, address: Address, disposition: String, scope: Scope, occurredAt: Date, actor: String) {
         self.id = id
         self.type = type
         self.address = address

@@ -59,6 +59,11 @@ public struct JSONWriter: Sendable {
         bytes.append(contentsOf: String(value).utf8)
     }
 
+    /// A database identity, as its number.
+    public mutating func integer<Tag>(_ id: Identifier<Tag>) {
+        integer(id.rawValue)
+    }
+
     @inlinable
     public mutating func bool(_ value: Bool) {
         value ? raw("true") : raw("false")

@@ -112,11 +112,11 @@ public struct OptOutList: Hashable, Sendable {
     /// Names it had before: they stay reserved to it, and naming one still means this list.
     public var formerNames: [String] = []
     /// The webhook endpoint that delivers to `webhook_url`.
-    public var webhook: Int64?
+    public var webhook: WebhookID?
     /// The endpoint's signing secret, only in the answer to the change that created it.
     public var webhookSecret: WebhookSecret?
 
-    public init(id: ListID, organization: OrganizationID, definition: ListDefinition, isDefault: Bool, webhook: Int64? = nil) {
+    public init(id: ListID, organization: OrganizationID, definition: ListDefinition, isDefault: Bool, webhook: WebhookID? = nil) {
         self.id = id
         self.organization = organization
         self.definition = definition

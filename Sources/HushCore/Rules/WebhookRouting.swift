@@ -3,7 +3,7 @@
 public enum WebhookRouting {
     /// The ids of the endpoints that want each event, in the order given: enabled, subscribed
     /// to its kind, and taking its list (a list's own endpoint takes only that list).
-    public static func endpoints(for events: [WebhookEvent], among endpoints: [WebhookEndpoint]) -> [[Int64]] {
+    public static func endpoints(for events: [WebhookEvent], among endpoints: [WebhookEndpoint]) -> [[WebhookID]] {
         events.map { event in endpoints.filter { $0.wants(event.kind, list: event.list) }.map(\.id) }
     }
 
@@ -13,13 +13,13 @@ public enum WebhookRouting {
         /// The list has a URL and no endpoint: create one for `opt_out.created` on this list.
         case create(url: String)
         /// The URL changed or stayed: point the endpoint at it.
-        case retarget(endpoint: Int64, url: String)
+        case retarget(endpoint: WebhookID, url: String)
         /// The URL was removed: delete the endpoint.
-        case delete(endpoint: Int64)
+        case delete(endpoint: WebhookID)
     }
 
     /// The change that keeps a list's own endpoint in step with its `webhook_url`.
-    public static func listEndpoint(url: String?, endpoint: Int64?) -> ListEndpointChange {
+    public static func listEndpoint(url: String?, endpoint: WebhookID?) -> ListEndpointChange {
         switch (url, endpoint) {
         case (nil, nil): .none
         case (nil, let endpoint?): .delete(endpoint: endpoint)

@@ -13,13 +13,13 @@ public struct Ruleset: Hashable, Sendable {
     public static let maximumNameLength = 100
     public static let defaultStage = "Opted Out"
 
-    public var id: Int64
+    public var id: RulesetID
     public var name: String
     public var onOptOut: OnOptOut
     /// The stage a prospect moves to when they opted out during the sequence.
     public var optedOutStage: String
 
-    public init(id: Int64 = 0, name: String, onOptOut: OnOptOut, optedOutStage: String = Ruleset.defaultStage) throws(HushError) {
+    public init(id: RulesetID = RulesetID(0), name: String, onOptOut: OnOptOut, optedOutStage: String = Ruleset.defaultStage) throws(HushError) {
         let name = name.trimmed
         guard !name.isEmpty, name.count <= Self.maximumNameLength else {
             throw .invalid("name", "a ruleset's name has 1 to \(Self.maximumNameLength) characters")

@@ -22,7 +22,7 @@ public struct Send: Hashable, Sendable {
         }
     }
 
-    public var id: Int64
+    public var id: SendID
     public var name: String?
     public var campaign: String?
     public var channel: Channel
@@ -34,7 +34,7 @@ public struct Send: Hashable, Sendable {
     public var createdAt: Date
 
     public init(
-        id: Int64 = 0, name: String?, campaign: String?, channel: Channel, scope: Scope, lists: [ListID], counts: Counts = Counts(),
+        id: SendID = SendID(0), name: String?, campaign: String?, channel: Channel, scope: Scope, lists: [ListID], counts: Counts = Counts(),
         actor: String, createdAt: Date
     ) {
         self.id = id
@@ -51,7 +51,7 @@ public struct Send: Hashable, Sendable {
 
 extension Send {
     /// `"id", "name", "campaign", "channel", "scope", "lists", "actor", "created_at", "counts"`.
-    public func writeFields(id: Int64?, to json: inout JSONWriter) {
+    public func writeFields(id: SendID?, to json: inout JSONWriter) {
         json.raw("\"id\":")
         if let id { json.integer(id) } else { json.raw("null") }
         json.raw(",\"name\":")

@@ -13,8 +13,8 @@ public struct WebhookDelivery: Hashable, Sendable {
     /// The longest response body kept, in bytes.
     public static let maximumKeptBody = 1_024
 
-    public var id: Int64
-    public var endpoint: Int64
+    public var id: DeliveryID
+    public var endpoint: WebhookID
     public var event: WebhookEvent
     public var status: Status
     public var attempts: Int
@@ -30,7 +30,7 @@ public struct WebhookDelivery: Hashable, Sendable {
     public var finishedAt: Date?
 
     public init(
-        id: Int64, endpoint: Int64, event: WebhookEvent, status: Status, attempts: Int, nextAttemptAt: Date?, lastAttemptAt: Date?,
+        id: DeliveryID, endpoint: WebhookID, event: WebhookEvent, status: Status, attempts: Int, nextAttemptAt: Date?, lastAttemptAt: Date?,
         responseStatus: Int?, responseBody: String?, error: String?, createdAt: Date, finishedAt: Date?
     ) {
         self.id = id
@@ -50,13 +50,13 @@ public struct WebhookDelivery: Hashable, Sendable {
 
 /// A delivery handed to the sender: the event, and the endpoint as it was when claimed.
 public struct ClaimedDelivery: Hashable, Sendable {
-    public var id: Int64
+    public var id: DeliveryID
     /// Attempts made before this one.
     public var attempts: Int
     public var endpoint: WebhookEndpoint
     public var event: WebhookEvent
 
-    public init(id: Int64, attempts: Int, endpoint: WebhookEndpoint, event: WebhookEvent) {
+    public init(id: DeliveryID, attempts: Int, endpoint: WebhookEndpoint, event: WebhookEvent) {
         self.id = id
         self.attempts = attempts
         self.endpoint = endpoint
@@ -77,15 +77,15 @@ public struct DeliveryAttempt: Hashable, Sendable {
         case released
     }
 
-    public var delivery: Int64
-    public var endpoint: Int64
+    public var delivery: DeliveryID
+    public var endpoint: WebhookID
     public var outcome: Outcome
     public var at: Date
     public var responseStatus: Int?
     public var responseBody: String?
     public var error: String?
 
-    public init(delivery: Int64, endpoint: Int64, outcome: Outcome, at: Date, responseStatus: Int? = nil, responseBody: String? = nil, error: String? = nil) {
+    public init(delivery: DeliveryID, endpoint: WebhookID, outcome: Outcome, at: Date, responseStatus: Int? = nil, responseBody: String? = nil, error: String? = nil) {
         self.delivery = delivery
         self.endpoint = endpoint
         self.outcome = outcome

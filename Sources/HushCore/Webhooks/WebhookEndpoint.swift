@@ -5,7 +5,7 @@ public struct WebhookEndpoint: Hashable, Sendable {
     public static let eventTypes = WebhookEvent.Kind.allCases.map(\.rawValue)
     public static let maximumURLLength = 2048
 
-    public var id: Int64
+    public var id: WebhookID
     public var url: String
     public var events: [String]
     /// Only events on these lists; every list when nil.
@@ -18,7 +18,7 @@ public struct WebhookEndpoint: Hashable, Sendable {
     public var ownerList: ListID?
 
     public init(
-        id: Int64 = 0, url: String, events: [String], lists: [ListID]? = nil, enabled: Bool = true, secrets: [WebhookSecret] = [],
+        id: WebhookID = WebhookID(0), url: String, events: [String], lists: [ListID]? = nil, enabled: Bool = true, secrets: [WebhookSecret] = [],
         disabledReason: String? = nil, ownerList: ListID? = nil
     ) {
         self.id = id

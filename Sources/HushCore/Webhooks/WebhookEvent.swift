@@ -123,7 +123,7 @@ public struct WebhookEvent: Hashable, Sendable {
     /// The Standard Webhooks message id: the same for every attempt and replay of this event to
     /// this endpoint, so receivers can drop duplicates. A ledger event is named by its sequence
     /// (`msg_l42_3`), so its id outlives the outbox row; other events by their row (`msg_e17_3`).
-    public func webhookID(endpoint: Int64) -> String {
+    public func webhookID(endpoint: WebhookID) -> String {
         if let sequence { return "msg_l\(sequence)_\(endpoint)" }
         return "msg_e\(id)_\(endpoint)"
     }

@@ -38,7 +38,7 @@ struct InboundRoutes: Sendable {
     }
 
     struct MessageJSON: Encodable, Sendable {
-        let id: Int64
+        let id: MessageID
         let channel: String
         let from: String
         let to: String
@@ -134,7 +134,7 @@ struct InboundRoutes: Sendable {
             throw Problem.invalid("decision", "decision is opt_out or ignore")
         }
         let text = context.parameters.get("id") ?? ""
-        guard let id = Int64(text), let message = try await store.inboundMessage(id, in: caller.organization) else {
+        guard let id = MessageID(text), let message = try await store.inboundMessage(id, in: caller.organization) else {
             throw HushError(.notFound, field: "id", "no inbound message \"\(text)\" in this organization")
         }
         guard try await store.settleReview(id, as: decision, in: caller.organization) else {
@@ -146,7 +146,7 @@ struct InboundRoutes: Sendable {
                 subject: .address(Address(normalized: message.sender, kind: .phone, input: message.sender)), channel: .only(message.channel),
                 scope: .organization, source: .keyword, actor: caller.actor,
                 evidence: Evidence([
-                    "text": .string(message.body), "from": .string(message.sender), "inbound_message": .number(Double(message.id)),
+                    "text": .string(message.body), "from": .string(message.sender), "inbound_message": .number(Double(message.id.rawValue)),
                     "reviewed_by": .string(caller.actor),
                 ]))
             events = try await store.record(optOut, in: caller.organization).events

@@ -88,7 +88,7 @@ struct InboundService: Sendable {
         if !fired.isEmpty {
             for trigger in fired {
                 var context = evidence
-                context["trigger"] = .number(Double(trigger.id))
+                context["trigger"] = .number(Double(trigger.id.rawValue))
                 context["keyword"] = .string(trigger.when.keyword ?? "")
                 events += try await run(trigger, for: sender, channel: received.channel, scope: .organization, actor: actor,
                                         evidence: Evidence(context), in: organization)

@@ -75,7 +75,7 @@ struct TriggerRoutes: Sendable {
         let caller = try context.caller()
         try caller.requireAdmin("deleting a trigger")
         let text = context.parameters.get("id") ?? ""
-        guard let id = Int64(text), try await store.deleteTrigger(id, in: caller.organization) else {
+        guard let id = TriggerID(text), try await store.deleteTrigger(id, in: caller.organization) else {
             throw HushError(.notFound, field: "id", "no trigger \"\(text)\" in this organization")
         }
         return Response(status: .noContent)
@@ -96,8 +96,8 @@ struct TriggerRoutes: Sendable {
     }
 
     struct ActivityOutput: Encodable, Sendable {
-        let id: Int64
-        let triggers: [Int64]
+        let id: ActivityID
+        let triggers: [TriggerID]
         let events: [EventJSON]
     }
 
@@ -124,7 +124,7 @@ struct TriggerRoutes: Sendable {
             events += try await service.run(
                 trigger, for: address, channel: nil, scope: scope, actor: caller.actor,
                 evidence: Evidence([
-                    "trigger": .number(Double(trigger.id)), "activity": .number(Double(activity.id)),
+                    "trigger": .number(Double(trigger.id.rawValue)), "activity": .number(Double(activity.id.rawValue)),
                     "disposition": .string(activity.disposition), "type": .string(activity.type),
                 ]), in: organization)
         }

@@ -5,7 +5,7 @@ import HushCore
 /// The answer to a send: its settings and counts, then every recipient under `allowed`,
 /// `blocked` or `invalid`, written from the report's chunks as they are, a chunk at a time.
 enum SendResponse {
-    static func response(send: Send, id: Int64?, batches: [SendReportBatch], status: HTTPResponse.Status) -> Response {
+    static func response(send: Send, id: SendID?, batches: [SendReportBatch], status: HTTPResponse.Status) -> Response {
         var head = JSONWriter(capacity: 512)
         head.raw("{")
         send.writeFields(id: id, to: &head)

@@ -228,7 +228,7 @@ struct SendRoutes: Sendable {
 
     struct SendsJSON: JSONWritable {
         let sends: [Send]
-        let nextCursor: Int64?
+        let nextCursor: SendID?
 
         func write(to json: inout JSONWriter) {
             json.raw("{\"sends\":")
@@ -243,7 +243,8 @@ struct SendRoutes: Sendable {
         let caller = try context.caller()
         let query = Query(request)
         let limit = try query.integer("limit", default: Self.defaultPageSize, range: 1...1_000)
-        let page = try await store.sends(in: caller.organization, after: try query.cursor("cursor"), limit: limit)
+        let after: SendID = try query.cursor("cursor")
+        let page = try await store.sends(in: caller.organization, after: after, limit: limit)
         return try WrittenJSON(value: SendsJSON(sends: page, nextCursor: page.count == limit ? page.last?.id : nil))
             .response(from: request, context: context)
     }
@@ -251,7 +252,7 @@ struct SendRoutes: Sendable {
     private func send(_ context: HushRequestContext) async throws -> Send {
         let caller = try context.caller()
         let text = context.parameters.get("id") ?? ""
-        guard let id = Int64(text), let send = try await store.send(id, in: caller.organization) else {
+        guard let id = SendID(text), let send = try await store.send(id, in: caller.organization) else {
             throw HushError(.notFound, field: "id", "no send \"\(text)\" in this organization")
         }
         return send

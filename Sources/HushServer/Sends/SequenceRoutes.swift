@@ -42,12 +42,12 @@ struct SequenceRoutes: Sendable {
             } ?? base?.onOptOut
             guard let onOptOut else { throw Problem.invalid("on_opt_out", "a ruleset needs on_opt_out: skip_steps or finish") }
             return try Ruleset(
-                id: base?.id ?? 0, name: name, onOptOut: onOptOut, optedOutStage: optedOutStage ?? base?.optedOutStage ?? Ruleset.defaultStage)
+                id: base?.id ?? RulesetID(0), name: name, onOptOut: onOptOut, optedOutStage: optedOutStage ?? base?.optedOutStage ?? Ruleset.defaultStage)
         }
     }
 
     struct RulesetJSON: Encodable, Sendable {
-        let id: Int64
+        let id: RulesetID
         let name: String
         let onOptOut: String
         let optedOutStage: String
@@ -105,7 +105,7 @@ struct SequenceRoutes: Sendable {
 
     /// A ruleset by id or by name.
     private func resolve(_ text: String, _ caller: Principal, field: String) async throws -> Ruleset {
-        if let id = Int64(text), let ruleset = try await store.ruleset(id, in: caller.organization) { return ruleset }
+        if let id = RulesetID(text), let ruleset = try await store.ruleset(id, in: caller.organization) { return ruleset }
         if let ruleset = try await store.rulesets(in: caller.organization).first(where: { $0.name == text }) { return ruleset }
         throw HushError(.notFound, field: field, "no ruleset \"\(text)\" in this organization")
     }

@@ -45,7 +45,7 @@ struct WebhookRoutes: Sendable {
     }
 
     struct WebhookJSON: Encodable, Sendable {
-        let id: Int64
+        let id: WebhookID
         let url: String
         let events: [String]
         @NullEncoded var lists: [Int64]?
@@ -150,8 +150,8 @@ struct WebhookRoutes: Sendable {
     // MARK: Deliveries
 
     struct DeliveryJSON: Encodable, Sendable {
-        let id: Int64
-        let webhook: Int64
+        let id: DeliveryID
+        let webhook: WebhookID
         let webhookID: String
         let event: Int64
         let type: String
@@ -212,7 +212,7 @@ struct WebhookRoutes: Sendable {
         let endpoint = try await endpoint(context)
         let query = Query(request)
         let limit = try query.integer("limit", default: Self.defaultPageSize, range: 1...Self.maximumPageSize)
-        let after = try query.cursor("after")
+        let after: DeliveryID = try query.cursor("after")
         let status = try query.optional("status").map { text in
             guard let status = WebhookDelivery.Status(rawValue: text) else {
                 throw Problem.invalid("status", "status is one of \(WebhookDelivery.Status.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -220,14 +220,14 @@ struct WebhookRoutes: Sendable {
             return status
         }
         let page = try await store.deliveries(of: endpoint.id, in: caller.organization, status: status, after: after, limit: limit)
-        return JSONBody(DeliveriesJSON(deliveries: page.map(DeliveryJSON.init), nextCursor: page.count == limit ? page.last.map { String($0.id) } : nil))
+        return JSONBody(DeliveriesJSON(deliveries: page.map(DeliveryJSON.init), nextCursor: page.count == limit ? page.last.map { String($0.id.rawValue) } : nil))
     }
 
     private func retry(_ context: HushRequestContext) async throws -> JSONBody<DeliveryJSON> {
         let caller = try context.caller()
         try caller.requireAdmin("retrying a delivery")
         let text = context.parameters.get("id") ?? ""
-        guard let id = Int64(text), let delivery = try await store.retryDelivery(id, in: caller.organization) else {
+        guard let id = DeliveryID(text), let delivery = try await store.retryDelivery(id, in: caller.organization) else {
             throw HushError(.notFound, field: "id", "no delivery \"\(text)\" in this organization")
         }
         return JSONBody(DeliveryJSON(delivery))
@@ -271,7 +271,7 @@ struct WebhookRoutes: Sendable {
     private func endpoint(_ context: HushRequestContext) async throws -> WebhookEndpoint {
         let caller = try context.caller()
         let text = context.parameters.get("id") ?? ""
-        guard let id = Int64(text), let endpoint = try await store.webhook(id, in: caller.organization) else {
+        guard let id = WebhookID(text), let endpoint = try await store.webhook(id, in: caller.organization) else {
             throw HushError(.notFound, field: "id", "no webhook \"\(text)\" in this organization")
         }
         return endpoint

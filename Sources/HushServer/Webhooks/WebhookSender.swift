@@ -82,13 +82,13 @@ public struct WebhookSender: Service {
     }
 
     private enum Finished: Sendable {
-        case endpoint(Int64)
+        case endpoint(WebhookID)
         case tick
     }
 
     private func loop(_ clients: WebhookHTTPClients) async throws {
         try await withThrowingTaskGroup(of: Finished.self) { group in
-            var busy: Set<Int64> = []
+            var busy: Set<WebhookID> = []
             var ticking = false
             while !Task.isCancelled {
                 let free = settings.concurrency - busy.count

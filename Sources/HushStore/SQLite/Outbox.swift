@@ -28,7 +28,7 @@ struct Outbox {
     /// erasing the person can clear it.
     mutating func enqueue(_ events: [WebhookEvent], addressIDs: [Int64?], now: Int64) throws {
         guard try isListening(), let endpoints else { return }
-        var outbox: [(event: WebhookEvent, addressID: Int64?, endpoints: [Int64])] = []
+        var outbox: [(event: WebhookEvent, addressID: Int64?, endpoints: [WebhookID])] = []
         for (event, (addressID, wanting)) in zip(events, zip(addressIDs, WebhookRouting.endpoints(for: events, among: endpoints))) {
             if !wanting.isEmpty { outbox.append((event, addressID, wanting)) }
         }
@@ -55,11 +55,11 @@ struct Outbox {
         try Self.insertDeliveries(db, deliveries, now: now)
     }
 
-    static func insertDeliveries(_ db: Database, _ deliveries: [(endpoint: Int64, event: Int64)], now: Int64) throws {
+    static func insertDeliveries(_ db: Database, _ deliveries: [(endpoint: WebhookID, event: Int64)], now: Int64) throws {
         try BulkStatement(head: """
             INSERT INTO webhook_deliveries (endpoint_id, outbox_id, status, next_attempt_at, created_at) VALUES
             """, columns: 5).run(deliveries, in: db) { row, values in
-            values.bind(row.endpoint)
+            values.bind(row.endpoint.rawValue)
             values.bind(row.event)
             values.bind("pending")
             values.bind(now)
@@ -67,7 +67,7 @@ struct Outbox {
         }
     }
 
-    static func endpoints(_ db: Database, of organization: OrganizationID, enabledOnly: Bool, id: Int64? = nil, now: Date) throws -> [WebhookEndpoint] {
+    static func endpoints(_ db: Database, of organization: OrganizationID, enabledOnly: Bool, id: WebhookID? = nil, now: Date) throws -> [WebhookEndpoint] {
         var sql = """
             SELECT id, url, events, lists, enabled, hush_open(secrets), disabled_reason, owner_list FROM webhook_endpoints
             WHERE org_id = ? AND deleted_at IS NULL

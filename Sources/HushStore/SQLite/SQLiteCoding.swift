@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import HushCore
 
 /// How domain values are written to and read from SQLite columns.
@@ -45,5 +46,14 @@ enum SQLiteCoding {
     static func evidence(_ json: String?) throws -> Evidence {
         guard let json else { return Evidence() }
         return try JSONDecoder().decode(Evidence.self, from: Data(json.utf8))
+    }
+}
+
+/// Identities bind and read as the numbers they are.
+extension Identifier: SQLExpressible, StatementBinding, DatabaseValueConvertible {
+    public var databaseValue: DatabaseValue { rawValue.databaseValue }
+
+    public static func fromDatabaseValue(_ dbValue: DatabaseValue) -> Self? {
+        Int64.fromDatabaseValue(dbValue).map(Self.init(rawValue:))
     }
 }

@@ -55,7 +55,7 @@ extension SQLiteStore {
                         message.repliedAt.map(SQLiteCoding.milliseconds), message.review?.rawValue,
                     ])
                 var stored = message
-                stored.id = db.lastInsertedRowID
+                stored.id = MessageID(db.lastInsertedRowID)
                 if stored.review == .pending {
                     var outbox = Outbox(db, organization: organization, now: configuration.now())
                     try outbox.enqueue([WebhookEvent(review: stored)], addressIDs: [nil], now: SQLiteCoding.milliseconds(configuration.now()))
@@ -107,7 +107,7 @@ extension SQLiteStore {
         }
     }
 
-    public func inboundMessages(in organization: OrganizationID, pendingReviewOnly: Bool, after: Int64, limit: Int) async throws -> [InboundMessage] {
+    public func inboundMessages(in organization: OrganizationID, pendingReviewOnly: Bool, after: MessageID, limit: Int) async throws -> [InboundMessage] {
         try await read { db in
             try Row.fetchAll(db, sql: """
                 SELECT * FROM inbound_messages WHERE org_id = ? AND id > ? \(pendingReviewOnly ? "AND review = 'pending'" : "")
@@ -116,7 +116,7 @@ extension SQLiteStore {
         }
     }
 
-    public func inboundMessage(_ id: Int64, in organization: OrganizationID) async throws -> InboundMessage? {
+    public func inboundMessage(_ id: MessageID, in organization: OrganizationID) async throws -> InboundMessage? {
         try await read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM inbound_messages WHERE org_id = ? AND id = ?", arguments: [organization.rawValue, id])
                 .map(Self.inboundMessage)
@@ -124,7 +124,7 @@ extension SQLiteStore {
     }
 
     /// Settles a message awaiting review; false when it was not pending.
-    public func settleReview(_ id: Int64, as decision: InboundMessage.Review, in organization: OrganizationID) async throws -> Bool {
+    public func settleReview(_ id: MessageID, as decision: InboundMessage.Review, in organization: OrganizationID) async throws -> Bool {
         try await storageErrors {
             try await pool.write { db in
                 try db.execute(sql: "UPDATE inbound_messages SET review = ? WHERE org_id = ? AND id = ? AND review = 'pending'",

@@ -145,7 +145,7 @@ extension SQLiteStore {
                     list.organization.rawValue, url, WebhookRouting.listEndpointEvents.map(\.rawValue).joined(separator: ","),
                     try StoredSecrets.encode([.init(secret: secret.description, expiresAt: nil)]), list.id.rawValue, now,
                 ])
-            list.webhook = db.lastInsertedRowID
+            list.webhook = WebhookID(db.lastInsertedRowID)
             list.webhookSecret = secret
         }
     }

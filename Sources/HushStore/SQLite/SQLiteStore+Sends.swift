@@ -18,7 +18,7 @@ extension SQLiteStore {
                         send.lists.map { String($0.rawValue) }.joined(separator: ","), send.actor, SQLiteCoding.milliseconds(send.createdAt),
                     ])
                 var stored = send
-                stored.id = db.lastInsertedRowID
+                stored.id = SendID(db.lastInsertedRowID)
                 return stored
             }
         }
@@ -28,7 +28,7 @@ extension SQLiteStore {
     /// It is committed without an fsync of its own: WAL frames reach the disk in order, so the
     /// fsync of `completeSend`'s commit makes every chunk before it durable too, and a send is
     /// only listed (and acknowledged) after that.
-    public func appendReport(_ chunks: [SendReportChunk], to send: Int64) async throws {
+    public func appendReport(_ chunks: [SendReportChunk], to send: SendID) async throws {
         try await storageErrors {
             try await pool.writeWithoutTransaction { db in
                 // No checkpoint in the middle of a send either: `completeSend` starts one after it.
@@ -46,7 +46,7 @@ extension SQLiteStore {
         }
     }
 
-    private static func insertChunks(_ db: Database, _ chunks: [SendReportChunk], to send: Int64) throws {
+    private static func insertChunks(_ db: Database, _ chunks: [SendReportChunk], to send: SendID) throws {
                 let insert = try db.cachedStatement(sql: """
                     INSERT INTO send_reports (send_id, status, chunk, first_position, last_position, count, entries) VALUES (?, ?, ?, ?, ?, ?, ?)
                     """)
@@ -79,7 +79,7 @@ extension SQLiteStore {
     }
 
     /// Removes a send whose request failed before it was complete.
-    public func discardSend(_ id: Int64) async throws {
+    public func discardSend(_ id: SendID) async throws {
         try await storageErrors {
             try await pool.write { db in
                 try db.execute(sql: "DELETE FROM send_reports WHERE send_id = ?", arguments: [id])
@@ -107,14 +107,14 @@ extension SQLiteStore {
         return ids.count
     }
 
-    public func sends(in organization: OrganizationID, after id: Int64, limit: Int) async throws -> [Send] {
+    public func sends(in organization: OrganizationID, after id: SendID, limit: Int) async throws -> [Send] {
         try await read { db in
             try Row.fetchAll(db, sql: Self.sendSelect + " WHERE org_id = ? AND complete = 1 AND id > ? ORDER BY id LIMIT ?",
                              arguments: [organization.rawValue, id, limit]).map(Self.send)
         }
     }
 
-    public func send(_ id: Int64, in organization: OrganizationID) async throws -> Send? {
+    public func send(_ id: SendID, in organization: OrganizationID) async throws -> Send? {
         try await read { db in
             try Row.fetchOne(db, sql: Self.sendSelect + " WHERE org_id = ? AND complete = 1 AND id = ?", arguments: [organization.rawValue, id]).map(Self.send)
         }
@@ -123,7 +123,7 @@ extension SQLiteStore {
     /// The report's chunks of `status` that hold entries after position `after`, in order; at
     /// most `limit` chunks.
     public func reportChunks(
-        of send: Int64, status: SendReportChunk.Status, after position: Int, limit: Int
+        of send: SendID, status: SendReportChunk.Status, after position: Int, limit: Int
     ) async throws -> [SendReportChunk] {
         try await read { db in
             try Row.fetchAll(db, sql: """
@@ -167,7 +167,7 @@ extension SQLiteStore {
                     throw Self.rulesetNameTaken(ruleset.name)
                 }
                 var stored = ruleset
-                stored.id = id
+                stored.id = RulesetID(id)
                 return stored
             }
         }
@@ -180,7 +180,7 @@ extension SQLiteStore {
         }
     }
 
-    public func ruleset(_ id: Int64, in organization: OrganizationID) async throws -> Ruleset? {
+    public func ruleset(_ id: RulesetID, in organization: OrganizationID) async throws -> Ruleset? {
         try await read { db in
             try Row.fetchOne(db, sql: Self.rulesetSelect + " WHERE org_id = ? AND id = ? AND deleted_at IS NULL",
                              arguments: [organization.rawValue, id]).map(Self.ruleset)
@@ -201,7 +201,7 @@ extension SQLiteStore {
         }
     }
 
-    public func deleteRuleset(_ id: Int64, in organization: OrganizationID) async throws -> Bool {
+    public func deleteRuleset(_ id: RulesetID, in organization: OrganizationID) async throws -> Bool {
         let now = SQLiteCoding.milliseconds(configuration.now())
         return try await storageErrors {
             try await pool.write { db in

@@ -16,7 +16,7 @@ extension SQLiteStore {
                 try db.execute(sql: "INSERT INTO triggers (org_id, definition, created_at) VALUES (?, ?, ?)",
                                arguments: [organization.rawValue, json, now])
                 var stored = trigger
-                stored.id = db.lastInsertedRowID
+                stored.id = TriggerID(db.lastInsertedRowID)
                 return stored
             }
         }
@@ -34,7 +34,7 @@ extension SQLiteStore {
     }
 
     /// False when there was no such trigger.
-    public func deleteTrigger(_ id: Int64, in organization: OrganizationID) async throws -> Bool {
+    public func deleteTrigger(_ id: TriggerID, in organization: OrganizationID) async throws -> Bool {
         let now = SQLiteCoding.milliseconds(configuration.now())
         return try await storageErrors {
             try await pool.write { db in
@@ -55,7 +55,7 @@ extension SQLiteStore {
                         SQLiteCoding.milliseconds(activity.occurredAt), activity.actor,
                     ])
                 var stored = activity
-                stored.id = db.lastInsertedRowID
+                stored.id = ActivityID(db.lastInsertedRowID)
                 return stored
             }
         }

@@ -20,7 +20,7 @@ extension SQLiteStore {
                         endpoint.ownerList?.rawValue, SQLiteCoding.milliseconds(now),
                     ])
                 var stored = endpoint
-                stored.id = db.lastInsertedRowID
+                stored.id = WebhookID(db.lastInsertedRowID)
                 return stored
             }
         }
@@ -31,7 +31,7 @@ extension SQLiteStore {
         return try await read { db in try Outbox.endpoints(db, of: organization, enabledOnly: false, now: now) }
     }
 
-    public func webhook(_ id: Int64, in organization: OrganizationID) async throws -> WebhookEndpoint? {
+    public func webhook(_ id: WebhookID, in organization: OrganizationID) async throws -> WebhookEndpoint? {
         let now = configuration.now()
         return try await read { db in try Outbox.endpoints(db, of: organization, enabledOnly: false, id: id, now: now).first }
     }
@@ -58,7 +58,7 @@ extension SQLiteStore {
     }
 
     /// False when there was no such endpoint. Its pending deliveries are no longer sent.
-    public func deleteWebhook(_ id: Int64, in organization: OrganizationID) async throws -> Bool {
+    public func deleteWebhook(_ id: WebhookID, in organization: OrganizationID) async throws -> Bool {
         let now = SQLiteCoding.milliseconds(configuration.now())
         return try await storageErrors {
             try await pool.write { db in
@@ -75,7 +75,7 @@ extension SQLiteStore {
     /// Makes `secret` the endpoint's signing secret. The one it replaces keeps being used beside
     /// it for `overlap`, so receivers can switch without missing a delivery.
     public func rotateWebhookSecret(
-        _ id: Int64, to secret: WebhookSecret, overlap: Duration, in organization: OrganizationID
+        _ id: WebhookID, to secret: WebhookSecret, overlap: Duration, in organization: OrganizationID
     ) async throws -> WebhookEndpoint {
         let now = configuration.now()
         let expiry = SQLiteCoding.milliseconds(now) + overlap.components.seconds * 1000
@@ -96,7 +96,7 @@ extension SQLiteStore {
     // MARK: Deliveries
 
     public func deliveries(
-        of endpoint: Int64, in organization: OrganizationID, status: WebhookDelivery.Status?, after: Int64, limit: Int
+        of endpoint: WebhookID, in organization: OrganizationID, status: WebhookDelivery.Status?, after: DeliveryID, limit: Int
     ) async throws -> [WebhookDelivery] {
         try await read { db in
             var sql = Self.deliverySelect + " WHERE w.org_id = ? AND d.endpoint_id = ? AND d.id > ?"
@@ -111,13 +111,13 @@ extension SQLiteStore {
         }
     }
 
-    public func delivery(_ id: Int64, in organization: OrganizationID) async throws -> WebhookDelivery? {
+    public func delivery(_ id: DeliveryID, in organization: OrganizationID) async throws -> WebhookDelivery? {
         try await read { db in try Self.delivery(db, id, in: organization) }
     }
 
     /// Tries the delivery again now: a dead one gets one more attempt, a waiting one skips its
     /// wait. Nil when there is no such delivery; a succeeded one is left as it is.
-    public func retryDelivery(_ id: Int64, in organization: OrganizationID) async throws -> WebhookDelivery? {
+    public func retryDelivery(_ id: DeliveryID, in organization: OrganizationID) async throws -> WebhookDelivery? {
         let now = SQLiteCoding.milliseconds(configuration.now())
         return try await storageErrors {
             try await pool.write { db in
@@ -134,7 +134,7 @@ extension SQLiteStore {
     /// Sends the endpoint every ledger event it wants from `sequence` on, again, under the
     /// same `webhook-id`s as before; at most `limit` events. Returns how many were queued and the
     /// sequence to continue from when the limit was reached.
-    public func replay(_ endpointID: Int64, from sequence: Int64, limit: Int, in organization: OrganizationID) async throws -> (queued: Int, next: Int64?) {
+    public func replay(_ endpointID: WebhookID, from sequence: Int64, limit: Int, in organization: OrganizationID) async throws -> (queued: Int, next: Int64?) {
         let now = SQLiteCoding.milliseconds(configuration.now())
         return try await storageErrors {
             try await pool.write { db in
@@ -153,7 +153,7 @@ extension SQLiteStore {
                     WHERE l.org_id = ? AND l.seq >= ?
                     ORDER BY l.seq LIMIT ?
                     """, arguments: [endpointID, organization.rawValue, sequence, limit + 1])
-                var deliveries: [(endpoint: Int64, event: Int64)] = []
+                var deliveries: [(endpoint: WebhookID, event: Int64)] = []
                 for row in rows.prefix(limit) {
                     let kind = EventKind(rawValue: row[1]) ?? .optOut
                     let list = ListID(rawValue: row[7])
@@ -192,7 +192,7 @@ extension SQLiteStore {
     /// pending deliveries in the order they were queued (ledger order), up to `perEndpoint`, as long as each is due. They are
     /// leased until `leaseUntil` so no other sender takes them.
     public func claimDeliveries(
-        endpoints limit: Int, perEndpoint: Int, excluding busy: Set<Int64>, leaseUntil: Date
+        endpoints limit: Int, perEndpoint: Int, excluding busy: Set<WebhookID>, leaseUntil: Date
     ) async throws -> [[ClaimedDelivery]] {
         let now = configuration.now()
         let nowMilliseconds = SQLiteCoding.milliseconds(now)
@@ -224,7 +224,7 @@ extension SQLiteStore {
                         batch.append(ClaimedDelivery(id: row[0], attempts: row[1], endpoint: endpoint, event: try Self.event(row, offset: 3)))
                     }
                     guard !batch.isEmpty else { continue }
-                    try db.execute(sql: "UPDATE webhook_deliveries SET leased_until = ? WHERE id IN (\(batch.map { String($0.id) }.joined(separator: ",")))",
+                    try db.execute(sql: "UPDATE webhook_deliveries SET leased_until = ? WHERE id IN (\(batch.map { String($0.id.rawValue) }.joined(separator: ",")))",
                                    arguments: [lease])
                     claimed.append(batch)
                 }
@@ -315,7 +315,7 @@ extension SQLiteStore {
 
     /// When the first delivery that could be handed out is due: the oldest pending delivery of
     /// each enabled endpoint not in `busy` and not leased. One index lookup per endpoint.
-    public func nextDeliveryDue(excluding busy: Set<Int64>) async throws -> Date? {
+    public func nextDeliveryDue(excluding busy: Set<WebhookID>) async throws -> Date? {
         let now = SQLiteCoding.milliseconds(configuration.now())
         let excluded = busy.isEmpty ? "" : " AND w.id NOT IN (\(busy.map(String.init).joined(separator: ",")))"
         return try await read { db in
@@ -338,7 +338,7 @@ extension SQLiteStore {
         JOIN webhook_outbox o ON o.id = d.outbox_id
         """
 
-    static func delivery(_ db: Database, _ id: Int64, in organization: OrganizationID) throws -> WebhookDelivery? {
+    static func delivery(_ db: Database, _ id: DeliveryID, in organization: OrganizationID) throws -> WebhookDelivery? {
         try Row.fetchOne(db, sql: deliverySelect + " WHERE d.id = ? AND w.org_id = ?", arguments: [id, organization.rawValue]).map(delivery)
     }
 
@@ -365,7 +365,7 @@ extension SQLiteStore {
     }
 
     /// The organization's endpoint, or a 404.
-    private func requireEndpoint(_ db: Database, _ id: Int64, in organization: OrganizationID) throws -> WebhookEndpoint {
+    private func requireEndpoint(_ db: Database, _ id: WebhookID, in organization: OrganizationID) throws -> WebhookEndpoint {
         guard let endpoint = try Outbox.endpoints(db, of: organization, enabledOnly: false, id: id, now: configuration.now()).first else {
             throw HushError(.notFound, field: "id", "no webhook \(id) in this organization")
         }

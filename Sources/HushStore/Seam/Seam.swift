@@ -109,22 +109,22 @@ public protocol LinkStore: Sendable {
 public protocol InboundStore: Sendable {
     func recordInbound(_ message: InboundMessage, in organization: OrganizationID) async throws -> InboundMessage
     func lastOptOutReply(to sender: String, in organization: OrganizationID) async throws -> Date?
-    func inboundMessages(in organization: OrganizationID, pendingReviewOnly: Bool, after: Int64, limit: Int) async throws -> [InboundMessage]
-    func inboundMessage(_ id: Int64, in organization: OrganizationID) async throws -> InboundMessage?
+    func inboundMessages(in organization: OrganizationID, pendingReviewOnly: Bool, after: MessageID, limit: Int) async throws -> [InboundMessage]
+    func inboundMessage(_ id: MessageID, in organization: OrganizationID) async throws -> InboundMessage?
     /// Remembers a provider's message id (Twilio's `MessageSid`); false when it was seen before.
     func claimProviderMessage(_ id: String, in organization: OrganizationID) async throws -> Bool
     /// Forgets a claimed id whose message failed, so the provider's retry is handled.
     func releaseProviderMessage(_ id: String, in organization: OrganizationID) async throws
     /// Forgets ids remembered before `cutoff`; returns how many.
     func pruneProviderMessages(before cutoff: Date) async throws -> Int
-    func settleReview(_ id: Int64, as decision: InboundMessage.Review, in organization: OrganizationID) async throws -> Bool
+    func settleReview(_ id: MessageID, as decision: InboundMessage.Review, in organization: OrganizationID) async throws -> Bool
 }
 
 /// Triggers an organization sets on activities, and the activities logged.
 public protocol TriggerStore: Sendable {
     func createTrigger(_ trigger: Trigger, in organization: OrganizationID) async throws -> Trigger
     func triggers(in organization: OrganizationID) async throws -> [Trigger]
-    func deleteTrigger(_ id: Int64, in organization: OrganizationID) async throws -> Bool
+    func deleteTrigger(_ id: TriggerID, in organization: OrganizationID) async throws -> Bool
     func logActivity(_ activity: Activity, in organization: OrganizationID) async throws -> Activity
 }
 
@@ -132,44 +132,44 @@ public protocol TriggerStore: Sendable {
 public protocol WebhookStore: Sendable {
     func createWebhook(_ endpoint: WebhookEndpoint, in organization: OrganizationID) async throws -> WebhookEndpoint
     func webhooks(in organization: OrganizationID) async throws -> [WebhookEndpoint]
-    func webhook(_ id: Int64, in organization: OrganizationID) async throws -> WebhookEndpoint?
+    func webhook(_ id: WebhookID, in organization: OrganizationID) async throws -> WebhookEndpoint?
     func updateWebhook(_ endpoint: WebhookEndpoint, in organization: OrganizationID) async throws -> WebhookEndpoint
-    func deleteWebhook(_ id: Int64, in organization: OrganizationID) async throws -> Bool
-    func rotateWebhookSecret(_ id: Int64, to secret: WebhookSecret, overlap: Duration, in organization: OrganizationID) async throws -> WebhookEndpoint
-    func deliveries(of endpoint: Int64, in organization: OrganizationID, status: WebhookDelivery.Status?, after: Int64, limit: Int) async throws -> [WebhookDelivery]
-    func delivery(_ id: Int64, in organization: OrganizationID) async throws -> WebhookDelivery?
-    func retryDelivery(_ id: Int64, in organization: OrganizationID) async throws -> WebhookDelivery?
-    func replay(_ endpoint: Int64, from sequence: Int64, limit: Int, in organization: OrganizationID) async throws -> (queued: Int, next: Int64?)
+    func deleteWebhook(_ id: WebhookID, in organization: OrganizationID) async throws -> Bool
+    func rotateWebhookSecret(_ id: WebhookID, to secret: WebhookSecret, overlap: Duration, in organization: OrganizationID) async throws -> WebhookEndpoint
+    func deliveries(of endpoint: WebhookID, in organization: OrganizationID, status: WebhookDelivery.Status?, after: DeliveryID, limit: Int) async throws -> [WebhookDelivery]
+    func delivery(_ id: DeliveryID, in organization: OrganizationID) async throws -> WebhookDelivery?
+    func retryDelivery(_ id: DeliveryID, in organization: OrganizationID) async throws -> WebhookDelivery?
+    func replay(_ endpoint: WebhookID, from sequence: Int64, limit: Int, in organization: OrganizationID) async throws -> (queued: Int, next: Int64?)
 }
 
 /// The webhook outbox as the sender works it, across organizations.
 public protocol WebhookQueue: Sendable {
-    func claimDeliveries(endpoints: Int, perEndpoint: Int, excluding busy: Set<Int64>, leaseUntil: Date) async throws -> [[ClaimedDelivery]]
+    func claimDeliveries(endpoints: Int, perEndpoint: Int, excluding busy: Set<WebhookID>, leaseUntil: Date) async throws -> [[ClaimedDelivery]]
     func recordAttempts(_ attempts: [DeliveryAttempt]) async throws
     func releaseDeliveryLeases() async throws
     func pruneWebhooks(finishedBefore cutoff: Date) async throws -> (deliveries: Int, events: Int)
-    func nextDeliveryDue(excluding busy: Set<Int64>) async throws -> Date?
+    func nextDeliveryDue(excluding busy: Set<WebhookID>) async throws -> Date?
 }
 
 /// Sends checked through the send gate and their reports.
 public protocol SendReports: Sendable {
     func beginSend(_ send: Send, in organization: OrganizationID) async throws -> Send
-    func appendReport(_ chunks: [SendReportChunk], to send: Int64) async throws
+    func appendReport(_ chunks: [SendReportChunk], to send: SendID) async throws
     func completeSend(_ send: Send, in organization: OrganizationID) async throws -> Send
-    func discardSend(_ id: Int64) async throws
+    func discardSend(_ id: SendID) async throws
     func pruneSends(createdBefore cutoff: Date, incompleteBefore abandoned: Date) async throws -> Int
-    func sends(in organization: OrganizationID, after id: Int64, limit: Int) async throws -> [Send]
-    func send(_ id: Int64, in organization: OrganizationID) async throws -> Send?
-    func reportChunks(of send: Int64, status: SendReportChunk.Status, after position: Int, limit: Int) async throws -> [SendReportChunk]
+    func sends(in organization: OrganizationID, after id: SendID, limit: Int) async throws -> [Send]
+    func send(_ id: SendID, in organization: OrganizationID) async throws -> Send?
+    func reportChunks(of send: SendID, status: SendReportChunk.Status, after position: Int, limit: Int) async throws -> [SendReportChunk]
 }
 
 /// Named rule sets sends are checked with.
 public protocol RulesetStore: Sendable {
     func createRuleset(_ ruleset: Ruleset, in organization: OrganizationID) async throws -> Ruleset
     func rulesets(in organization: OrganizationID) async throws -> [Ruleset]
-    func ruleset(_ id: Int64, in organization: OrganizationID) async throws -> Ruleset?
+    func ruleset(_ id: RulesetID, in organization: OrganizationID) async throws -> Ruleset?
     func updateRuleset(_ ruleset: Ruleset, in organization: OrganizationID) async throws -> Ruleset
-    func deleteRuleset(_ id: Int64, in organization: OrganizationID) async throws -> Bool
+    func deleteRuleset(_ id: RulesetID, in organization: OrganizationID) async throws -> Bool
 }
 
 /// Opening and closing a backend. `run()` (a ServiceLifecycle service) follows writes other
