@@ -6,6 +6,11 @@ import HushStore
 /// Seeds a database with `entries` suppressed addresses in one SQL statement per table, far
 /// faster than the write path (whose speed `Writes` measures separately). Even rows are email
 /// addresses, odd rows phone numbers.
+///
+/// The rows are written by hand, so a migration could leave them behind what the store writes.
+/// `verify` holds them to it: every bench run (and CI, with `hush-bench --only=fixture`) checks
+/// that the store loads every seeded row and reads a seeded opt-out exactly as it reads one
+/// recorded through its own API, and stops when they differ.
 enum Fixture {
     static func seed(path: String, entries: Int, erasureKey: ErasureKey) async throws {
         let store = try await SQLiteStore(.init(path: path, erasureKey: erasureKey))
@@ -49,4 +54,57 @@ enum Fixture {
     static func channel(_ i: Int) -> Channel {
         i % 2 == 0 ? .email : .sms
     }
+
+    struct Mismatch: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Throws unless the store holds every seeded row and reads seeded opt-outs (an email and a
+    /// phone number) as it reads the same opt-outs recorded through `Ledger.record`.
+    static func verify(_ store: any Store, organization: Organization, entries: Int) async throws {
+        guard store.indexedCount >= entries else {
+            throw Mismatch(description: "the store loaded \(store.indexedCount) of \(entries) seeded suppressions")
+        }
+        for (seeded, written) in [(2, "fixture-check@example.com"), (1, "+442099999999")] {
+            let seededAddress = try Address(parsing: address(seeded))
+            let writtenAddress = try Address(parsing: written)
+            let channel = Fixture.channel(seeded)
+            _ = try await store.record(
+                OptOut(subject: .address(writtenAddress), channel: .only(channel), source: .import, actor: "bench"), in: organization.id)
+            let query = CheckQuery(channel: channel, scope: .organization, lists: [])
+            let read = try await (
+                suppressions: store.suppressions(of: seededAddress, in: organization.id),
+                events: store.events(in: organization.id, after: 0, limit: 10, address: seededAddress),
+                blocks: store.decision(for: seededAddress, in: organization.id, query: query).blockedBy)
+            let expected = try await (
+                suppressions: store.suppressions(of: writtenAddress, in: organization.id),
+                events: store.events(in: organization.id, after: 0, limit: 10, address: writtenAddress),
+                blocks: store.decision(for: writtenAddress, in: organization.id, query: query).blockedBy)
+            let same = read.suppressions.map(\.comparable) == expected.suppressions.map(\.comparable)
+                && read.events.map(\.comparable) == expected.events.map(\.comparable)
+                && read.blocks.map(\.comparable) == expected.blocks.map(\.comparable)
+                && !read.blocks.isEmpty
+            guard same else {
+                throw Mismatch(description: """
+                    seeded rows read differently from rows the store writes; update Fixture.seed to the schema
+                    seeded: \(read)
+                    written: \(expected)
+                    """)
+            }
+        }
+    }
+}
+
+/// What must match between a seeded row and a written one: everything but the subject, the
+/// sequence and the time.
+private extension Suppression {
+    var comparable: String { "\(channel) \(list) \(scope.path) \(source) \(hold)" }
+}
+
+private extension LedgerEvent {
+    var comparable: String { "\(kind) \(channel) \(list) \(scope.path) \(source) \(actor) \(evidence.isEmpty) \(hold)" }
+}
+
+private extension Decision.Block {
+    var comparable: String { "\(list) \(listName) \(scope.path) \(channel) \(source) \(String(describing: contact)) \(hold)" }
 }

@@ -5,7 +5,8 @@ import HushStore
 /// Measures the store and its index: `swift run -c release hush-bench [entries...]`.
 /// For each size it seeds a fresh SQLite file, loads it, and prints checks per second,
 /// memory per entry, load time and durable writes per second. `--only=checks` or `--only=writes`
-/// runs one part; `--only=addresses` measures address parsing alone.
+/// runs one part; `--only=addresses` measures address parsing alone; `--only=fixture` seeds,
+/// checks the seeded rows against the store's own (see `Fixture.verify`) and stops.
 @main
 struct HushBench {
     static func main() async throws {
@@ -46,6 +47,13 @@ struct Benchmark {
         report("memory per entry", "\((after - before) / max(store.indexedCount, 1)) bytes (resident growth)")
 
         let organization = try unwrap(try await store.organization(named: "bench"))
+        try await Fixture.verify(store, organization: organization, entries: entries)
+        report("seeded rows read as written ones", "yes")
+        if only == "fixture" {
+            try await store.close()
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+            return
+        }
         if only != "writes" { try await Checks(store: store, organization: organization.id, entries: entries).run() }
         if only != "checks" { try await Writes(store: store, organization: organization.id).run() }
         try await store.close()
