@@ -3,8 +3,9 @@ import HushCore
 import HushStore
 
 /// Check throughput from two threads, over addresses spread across the whole index.
-struct Checks {
-    let store: SQLiteStore
+/// Generic over the backend `HushBench` opens, so the calls it measures are direct ones.
+struct Checks<Backend: Store> {
+    let store: Backend
     let organization: OrganizationID
     let entries: Int
     let sampleSize = 1_000_000

@@ -3,8 +3,8 @@ import HushCore
 import HushStore
 
 /// Durable opt-out writes: each acknowledged write is committed with `synchronous = FULL`.
-struct Writes {
-    let store: SQLiteStore
+struct Writes<Backend: Store> {
+    let store: Backend
     let organization: OrganizationID
 
     func run() async throws {

@@ -171,4 +171,17 @@ import Testing
         #expect(try !ChangeRules.countsTowardLimit(Self.optOut(source: .link)))
         #expect(ChangeRules.overLimit().code == .limitExceeded)
     }
+
+    @Test func aNewOptInRequestReusesTheNewestStillPending() throws {
+        let now = Date(timeIntervalSince1970: 1_000_000)
+        func request(_ id: Int64, expires: TimeInterval?, confirmed: Bool = false) throws -> OptInRequest {
+            OptInRequest(
+                id: id, address: try Address(parsing: "ann@example.com"), channel: .only(.email), scope: .organization, list: nil,
+                requestedBy: "key:1", confirmedAt: confirmed ? now : nil, expiresAt: expires.map { now.addingTimeInterval($0) })
+        }
+        let candidates = [try request(1, expires: 60), try request(2, expires: 120), try request(3, expires: -1), try request(4, expires: 60, confirmed: true)]
+        #expect(OptInRequest.reused(among: candidates, at: now)?.id == 2)
+        #expect(OptInRequest.reused(among: [try request(3, expires: 0)], at: now) == nil, "expired at its moment")
+        #expect(OptInRequest.reused(among: [try request(5, expires: nil)], at: now)?.id == 5, "no expiry: pending until confirmed")
+    }
 }

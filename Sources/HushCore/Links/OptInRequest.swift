@@ -40,6 +40,17 @@ public struct OptInRequest: Hashable, Sendable {
     public func isExpired(at now: Date) -> Bool {
         expiresAt.map { now >= $0 } ?? false
     }
+
+    /// Whether the person may still confirm it: not confirmed and not expired.
+    public func isPending(at now: Date) -> Bool {
+        confirmedAt == nil && !isExpired(at: now)
+    }
+
+    /// Among requests made for the same address, channel, scope and list, the one a new request
+    /// reuses instead of being stored and announced again: the newest still pending.
+    public static func reused(among requests: [OptInRequest], at now: Date) -> OptInRequest? {
+        requests.filter { $0.isPending(at: now) }.max { $0.id < $1.id }
+    }
 }
 
 extension OptInRequest {

@@ -40,7 +40,19 @@ struct ChangeBatch: Sendable {
     var position: FeedPosition
 }
 
-/// What a backend provides so an index can load and follow it.
+/// What a backend provides so an index (`IndexedStore`) can load and follow it: the ledger,
+/// contact links and erasures, each an append-only stream numbered by position.
+///
+/// **The ordering contract.** A position becomes visible to readers only after every lower
+/// position of its stream is visible, and a visible position never changes. A follower reads
+/// `position > last` and moves `last` forward; if position 102 could be read while 101 was still
+/// uncommitted, a follower past 102 would skip 101 for ever, and an acknowledged opt-out would
+/// never reach that node's index. SQLite keeps the contract because it has one writer at a time
+/// and positions are taken inside the write transaction (`MAX(seq) + 1`). A backend with
+/// concurrent writers must keep it another way: serialize appends from allocating a position
+/// to commit (PostgreSQL: an advisory transaction lock, with group commit so one transaction
+/// carries many opt-outs), or expose only positions below the oldest transaction still running.
+/// `ChangeFeedContractTests` holds a backend to it.
 protocol ChangeFeed: Sendable {
     /// The heads of the streams now.
     func head() async throws -> FeedPosition

@@ -10,6 +10,8 @@ import ServiceLifecycle
 final class IndexedStore: SuppressionChecks {
     let index: SuppressionIndex
     let follower: LedgerFollower
+    /// The backend's streams, as the follower reads them.
+    let feed: any ChangeFeed
     private let followInterval: Duration
     private let follows: Bool
 
@@ -21,6 +23,7 @@ final class IndexedStore: SuppressionChecks {
         let index = SuppressionIndex(erasureKey: erasureKey, expectedCount: loadsIndex ? expectedCount : 0)
         let position = loadsIndex ? try await feed.load(into: index) : try await feed.head()
         self.index = index
+        self.feed = feed
         self.follower = LedgerFollower(feed: feed, index: index, position: position, erasureKey: erasureKey, logger: logger)
         self.followInterval = followInterval
         self.follows = loadsIndex

@@ -60,13 +60,10 @@ extension SQLiteStore {
                 guard let listName = try SQLiteStore.activeList(db, list, in: organization)?.definition.name else {
                     throw HushError(.notFound, field: "list", "no list \(list) in this organization")
                 }
-                if let pending = try Self.optInRequests(db, """
+                let unconfirmed = try Self.optInRequests(db, """
                     org_id = ? AND address = ? AND channel = ? AND scope = ? AND list_id = ? AND confirmed_at IS NULL
-                        AND (expires_at IS NULL OR expires_at > ?) ORDER BY id DESC LIMIT 1
-                    """, [
-                        organization.rawValue, request.address.normalized, request.channel.rawValue, request.scope.path, list.rawValue,
-                        SQLiteCoding.milliseconds(now),
-                    ]).first {
+                    """, [organization.rawValue, request.address.normalized, request.channel.rawValue, request.scope.path, list.rawValue])
+                if let pending = OptInRequest.reused(among: unconfirmed, at: now) {
                     return (pending, false)
                 }
                 try db.execute(sql: """
