@@ -184,4 +184,11 @@ import Testing
         #expect(OptInRequest.reused(among: [try request(3, expires: 0)], at: now) == nil, "expired at its moment")
         #expect(OptInRequest.reused(among: [try request(5, expires: nil)], at: now)?.id == 5, "no expiry: pending until confirmed")
     }
+
+    @Test func aSendAnnouncesOnlyWhenSomeoneWasHeldBack() throws {
+        var send = Send(name: nil, campaign: nil, channel: .email, scope: .organization, lists: [], actor: "test", createdAt: Date(timeIntervalSince1970: 0))
+        #expect(WebhookRouting.announcement(of: send) == nil)
+        send.counts.blocked = 1
+        #expect(WebhookRouting.announcement(of: send)?.kind == .sendBlocked)
+    }
 }

@@ -28,6 +28,16 @@ public enum WebhookRouting {
         }
     }
 
+    /// What a completed send announces: `send.blocked` when anyone was held back.
+    public static func announcement(of send: Send) -> WebhookEvent? {
+        send.counts.blocked > 0 ? WebhookEvent(blocked: send) : nil
+    }
+
+    /// What a stored inbound message announces: `inbound.needs_review` when a person must read it.
+    public static func announcement(of message: InboundMessage) -> WebhookEvent? {
+        message.review == .pending ? WebhookEvent(review: message) : nil
+    }
+
     /// The events a list's own endpoint subscribes to.
     public static let listEndpointEvents: [WebhookEvent.Kind] = [.optOutCreated]
 }

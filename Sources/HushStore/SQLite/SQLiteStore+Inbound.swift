@@ -56,9 +56,9 @@ extension SQLiteStore {
                     ])
                 var stored = message
                 stored.id = MessageID(db.lastInsertedRowID)
-                if stored.review == .pending {
+                if let announced = WebhookRouting.announcement(of: stored) {
                     var outbox = Outbox(db, organization: organization, now: configuration.now())
-                    try outbox.enqueue([WebhookEvent(review: stored)], addressIDs: [nil], now: SQLiteCoding.milliseconds(configuration.now()))
+                    try outbox.enqueue([announced], addressIDs: [nil], now: SQLiteCoding.milliseconds(configuration.now()))
                 }
                 return stored
             }

@@ -69,9 +69,9 @@ extension SQLiteStore {
                     UPDATE sends SET total = ?, allowed = ?, blocked = ?, invalid = ?, complete = 1 WHERE id = ? AND org_id = ?
                     """, arguments: [send.counts.total, send.counts.allowed, send.counts.blocked, send.counts.invalid, send.id, organization.rawValue])
                 guard db.changesCount == 1 else { throw HushError(.notFound, field: "id", "no send \(send.id) in this organization") }
-                if send.counts.blocked > 0 {
+                if let announced = WebhookRouting.announcement(of: send) {
                     var outbox = Outbox(db, organization: organization, now: configuration.now())
-                    try outbox.enqueue([WebhookEvent(blocked: send)], addressIDs: [nil], now: now)
+                    try outbox.enqueue([announced], addressIDs: [nil], now: now)
                 }
                 return send
             }
