@@ -30,7 +30,18 @@ KEY=$(grep -o 'hush_[A-Za-z0-9_-]*' "$DIR/server.log" | head -1)
 curl -sf "http://127.0.0.1:$PORT/openapi.yaml" > "$DIR/openapi.yaml"
 openapi-spec-validator "$DIR/openapi.yaml"
 
-st run "http://127.0.0.1:$PORT/openapi.yaml" \
+# The document as served is what the validator read. For generation only, `min_sequence` and
+# `Hush-Min-Sequence` are held to 0: a random ledger position no write reached would make every
+# such check wait 2 s and answer 503 by design (not_caught_up), which ReadYourWritesTests covers.
+python3 - "$DIR/openapi.yaml" "$DIR/generate.yaml" <<'PY'
+import sys, yaml
+document = yaml.safe_load(open(sys.argv[1]))
+for name in ("MinSequence", "MinSequenceHeader"):
+    document["components"]["parameters"][name]["schema"]["maximum"] = 0
+yaml.safe_dump(document, open(sys.argv[2], "w"), sort_keys=False)
+PY
+
+st run "$DIR/generate.yaml" --url "http://127.0.0.1:$PORT" \
     --checks not_a_server_error,response_schema_conformance \
     --header "Authorization: Bearer $KEY" \
     --max-examples 5 --generation-deterministic \

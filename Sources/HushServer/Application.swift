@@ -39,6 +39,9 @@ public struct ServerConfiguration: Sendable {
     public var idleTimeout: Duration = .seconds(60)
     /// A new connection whose first request head is not complete within this is closed.
     public var headerTimeout: Duration = .seconds(10)
+    /// How long a check that asks for a ledger position (`min_sequence`) waits for this node's
+    /// index to apply it before answering 503.
+    public var minimumSequenceWait: Duration = .seconds(2)
     /// The one clock the server reads: stamps, expiries, webhook retries and leases, retention.
     /// Give the store the same one. Tests move a clock of their own by hand.
     public var now: @Sendable () -> Date = { Date() }
@@ -146,11 +149,12 @@ public enum HushServer {
         let v1 = V1Group(router.group("v1").add(middleware: KeyMiddleware(authenticator: authenticator, metrics: metrics)))
         KeyRoutes(store: store).register(on: v1)
         ErasureRoutes(store: store).register(on: v1)
-        V1Routes(store: store, metrics: metrics).register(on: v1)
-        ListRoutes(store: store, metrics: metrics, webhooks: configuration.webhooks).register(on: v1)
+        let readYourWrites = ReadYourWrites(store: store, wait: configuration.minimumSequenceWait)
+        V1Routes(store: store, metrics: metrics, readYourWrites: readYourWrites).register(on: v1)
+        ListRoutes(store: store, metrics: metrics, webhooks: configuration.webhooks, readYourWrites: readYourWrites).register(on: v1)
         WebhookRoutes(store: store, settings: configuration.webhooks).register(on: v1)
-        SendRoutes(store: store, metrics: metrics, now: configuration.now).register(on: v1)
-        SequenceRoutes(store: store).register(on: v1)
+        SendRoutes(store: store, metrics: metrics, now: configuration.now, readYourWrites: readYourWrites).register(on: v1)
+        SequenceRoutes(store: store, readYourWrites: readYourWrites).register(on: v1)
         LedgerRoutes(store: store).register(on: v1)
         LinkRoutes(store: store, links: links, requests: requests, now: configuration.now).register(on: v1)
         inbound.register(on: v1)

@@ -9,9 +9,10 @@ struct ListRoutes: Sendable {
     static let defaultPageSize = 100
     static let maximumPageSize = 1_000
 
-    let store: any AccessStore & Directory & Ledger
+    let store: any AccessStore & Directory & Ledger & SuppressionChecks
     let metrics: ServerMetrics
     let webhooks: WebhookSettings
+    let readYourWrites: ReadYourWrites
 
     func register(on group: V1Group) {
         group.on(.post, "lists") { request, context in try await create(request, context) }
@@ -210,10 +211,12 @@ struct ListRoutes: Sendable {
 
     struct AddedOutput: Encodable, Sendable {
         let results: [OptOutOutput]
+        let sequence: Int64
     }
 
     struct RemovedOutput: Encodable, Sendable {
         let results: [OptInOutput]
+        let sequence: Int64
     }
 
     struct EntriesOutput: Encodable, Sendable {
@@ -245,12 +248,14 @@ struct ListRoutes: Sendable {
         }) { try await store.record(optOuts, in: caller.organization) }
         let written = outcomes.reduce(0) { $0 + $1.events.count }
         metrics.optOutsRecorded.increment(by: Int64(written))
-        return try JSONBody(AddedOutput(results: outcomes.map(OptOutOutput.init)), status: written > 0 ? .created : .ok)
-            .response(from: request, context: context)
+        let sequence = await store.appliedSequence()
+        return try await readYourWrites.answer(
+            JSONBody(AddedOutput(results: outcomes.map(OptOutOutput.init), sequence: sequence), status: written > 0 ? .created : .ok),
+            sequence: sequence, to: request, context: context)
     }
 
     /// Removing entries lifts opt-outs: admin only, with the consent that allows it.
-    private func removeEntries(_ request: Request, _ context: HushRequestContext) async throws -> JSONBody<RemovedOutput> {
+    private func removeEntries(_ request: Request, _ context: HushRequestContext) async throws -> Response {
         let caller = try context.caller()
         let list = try await list(context, of: caller)
         try caller.requireAdmin("removing list entries (an opt-in)")
@@ -265,7 +270,9 @@ struct ListRoutes: Sendable {
                 consent: consent, authority: .admin)
         }
         let outcomes = try await store.record(optIns, in: caller.organization)
-        return JSONBody(RemovedOutput(results: outcomes.map(OptInOutput.init)))
+        let sequence = await store.appliedSequence()
+        return try await readYourWrites.answer(
+            JSONBody(RemovedOutput(results: outcomes.map(OptInOutput.init), sequence: sequence)), sequence: sequence, to: request, context: context)
     }
 
     private func entries(_ request: Request, _ context: HushRequestContext) async throws -> JSONBody<EntriesOutput> {

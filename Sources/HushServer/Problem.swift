@@ -16,6 +16,8 @@ public struct Problem: Error, Encodable, Sendable {
     public let errors: [FieldError]
     /// Set on failures the log describes in full.
     public var requestID: String?
+    /// Seconds the client should wait before asking again (`Retry-After`).
+    var retryAfter: Int?
 
     enum CodingKeys: String, CodingKey {
         case type, title, status, detail, errors
@@ -62,6 +64,7 @@ public struct Problem: Error, Encodable, Sendable {
             HTTPResponse.Status(code: status), type: String(type.dropFirst("https://hush.dev/problems/".count)),
             detail: detail + " (request id \(id))", errors: errors)
         quoted.requestID = id
+        quoted.retryAfter = retryAfter
         return quoted
     }
 
@@ -71,6 +74,7 @@ public struct Problem: Error, Encodable, Sendable {
         let body = (try? encoder.encode(self)) ?? Data()
         var headers = HTTPFields()
         headers[.contentType] = "application/problem+json"
+        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
         return Response(status: HTTPResponse.Status(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 }
@@ -83,7 +87,8 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch {
             var problem = Self.problem(for: error)
             let underlying = (error as? HushError)?.underlying
-            if problem.status >= 500 || underlying != nil {
+            // A 503 that says when to ask again (a node catching up) is expected, not a failure.
+            if (problem.status >= 500 && problem.retryAfter == nil) || underlying != nil {
                 // The client gets a fixed sentence and an id to quote; the log gets everything.
                 let id = String(UInt64.random(in: 0...UInt64.max), radix: 36)
                 context.logger.error("request failed", metadata: [

@@ -10,6 +10,7 @@ struct V1Routes: Sendable {
 
     let store: any AccessStore & Directory & Ledger & SuppressionChecks
     let metrics: ServerMetrics
+    let readYourWrites: ReadYourWrites
 
     func register(on group: V1Group) {
         group.on(.post, "opt-outs") { request, context in try await optOut(request, context) }
@@ -59,10 +60,14 @@ struct V1Routes: Sendable {
         let written = outcomes.reduce(0) { $0 + $1.events.count }
         metrics.optOutsRecorded.increment(by: Int64(written))
         let status: HTTPResponse.Status = written > 0 ? .created : .ok
+        let sequence = await store.appliedSequence()
         if input.addresses != nil {
-            return try JSONBody(OptOutsOutput(results: outcomes.map(OptOutOutput.init)), status: status).response(from: request, context: context)
+            return try await readYourWrites.answer(
+                JSONBody(OptOutsOutput(results: outcomes.map(OptOutOutput.init), sequence: sequence), status: status), sequence: sequence,
+                to: request, context: context)
         }
-        return try JSONBody(OptOutOutput(outcomes[0]), status: status).response(from: request, context: context)
+        return try await readYourWrites.answer(
+            JSONBody(OptOutOutput(outcomes[0], sequence: sequence), status: status), sequence: sequence, to: request, context: context)
     }
 
     /// Exactly one of `address`, `addresses` and `contact`.
@@ -121,7 +126,8 @@ struct V1Routes: Sendable {
             source: try input.source.map { (name) throws(HushError) in try Source(claimed: name) } ?? .api,
             actor: caller.actor, consent: consent, authority: .admin)
         let outcome = try await store.record(optIn, in: caller.organization)
-        return try JSONBody(OptInOutput(outcome)).response(from: request, context: context)
+        let sequence = await store.appliedSequence()
+        return try await readYourWrites.answer(JSONBody(OptInOutput(outcome, sequence: sequence)), sequence: sequence, to: request, context: context)
     }
 
     // MARK: Checks
@@ -146,6 +152,7 @@ struct V1Routes: Sendable {
 
     private func check(_ request: Request, _ context: HushRequestContext) async throws -> Response {
         let caller = try context.caller()
+        try await readYourWrites.await(request)
         let query = Query(request)
         let organization = try await store.requireOrganization(caller)
         let address = try Address(parsing: try query.required("address"), region: organization.settings.defaultRegion)
@@ -211,6 +218,7 @@ struct V1Routes: Sendable {
 
     private func checkBatch(_ request: Request, _ context: HushRequestContext) async throws -> Response {
         let caller = try context.caller()
+        try await readYourWrites.await(request)
         let input = try await request.input(CheckBatchInput.self, context: context)
         guard input.addresses.count <= Self.maximumBatchAddresses else {
             throw Problem.invalid("addresses", "at most \(Self.maximumBatchAddresses) addresses per request")

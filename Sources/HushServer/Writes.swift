@@ -6,29 +6,43 @@ import HushCore
 struct OptOutOutput: Encodable, Sendable {
     let suppressions: [SuppressionJSON]
     let events: [EventJSON]
+    /// The ledger position the answering node has applied (see `ReadYourWrites`); only on a
+    /// whole answer, not on each result of a batch.
+    var sequence: Int64?
 
     init(_ outcome: OptOutOutcome) {
         suppressions = outcome.suppressions.map(SuppressionJSON.init)
         events = outcome.events.map(EventJSON.init)
     }
+
+    init(_ outcome: OptOutOutcome, sequence: Int64) {
+        self.init(outcome)
+        self.sequence = sequence
+    }
 }
 
 struct OptOutsOutput: Encodable, Sendable {
     let results: [OptOutOutput]
+    let sequence: Int64
 }
 
 struct OptInOutput: Encodable, Sendable {
     @NullEncoded var lifted: SuppressionJSON?
     @NullEncoded var event: EventJSON?
+    var sequence: Int64?
 
     init(_ outcome: OptInOutcome) {
         lifted = outcome.lifted.map(SuppressionJSON.init)
         event = outcome.event.map(EventJSON.init)
     }
 
+    init(_ outcome: OptInOutcome, sequence: Int64) {
+        self.init(outcome)
+        self.sequence = sequence
+    }
 
     enum CodingKeys: String, CodingKey {
-        case lifted, event
+        case lifted, event, sequence
     }
 }
 

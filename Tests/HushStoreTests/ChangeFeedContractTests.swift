@@ -57,4 +57,17 @@ import Testing
         #expect(reader.store.indexedCount == total, "the follower applied every event")
         #expect(try (0..<writers).allSatisfy { writer in try reader.isBlocked("w\(writer)-\(each - 1)@example.com") })
     }
+
+    @Test func aStoreAppliesAPositionWhenAskedWithoutWaitingForItsNextPoll() async throws {
+        let writer = try await TestStore()
+        let reader = try await TestStore(database: writer.database)  // another process, not following
+        _ = try await writer.optOut("asked@example.com")
+        let position = await writer.store.appliedSequence()
+        #expect(position == 1)
+        #expect(try !reader.isBlocked("asked@example.com"), "not followed: its service is not running")
+        #expect(try await reader.store.waitUntilApplied(position, within: .seconds(60)))
+        #expect(try reader.isBlocked("asked@example.com"))
+        #expect(await reader.store.appliedSequence() == position)
+        #expect(try await !reader.store.waitUntilApplied(position + 100, within: .milliseconds(10)), "no write reached it")
+    }
 }

@@ -15,6 +15,7 @@ struct SendRoutes: Sendable {
     let store: any AccessStore & Directory & Ledger & SendReports & SuppressionChecks
     let metrics: ServerMetrics
     let now: @Sendable () -> Date
+    let readYourWrites: ReadYourWrites
 
     func register(on group: V1Group) {
         group.on(.post, "sends") { request, context in try await check(request, context, records: true) }
@@ -42,6 +43,7 @@ struct SendRoutes: Sendable {
     /// once every batch is stored; if the request fails, what was stored is removed.
     private func check(_ request: Request, _ context: HushRequestContext, records: Bool) async throws -> Response {
         let caller = try context.caller()
+        try await readYourWrites.await(request)
         let organization = try await store.requireOrganization(caller)
         var begun: Send?
         // Checked batches are stored by one task of their own, so checking never waits for the disk.

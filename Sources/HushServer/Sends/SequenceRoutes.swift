@@ -8,6 +8,7 @@ struct SequenceRoutes: Sendable {
     static let maximumSteps = 100
 
     let store: any AccessStore & Directory & Ledger & RulesetStore & SuppressionChecks
+    let readYourWrites: ReadYourWrites
 
     func register(on group: V1Group) {
         group.on(.post, "rulesets") { request, context in try await create(request, context) }
@@ -186,6 +187,7 @@ struct SequenceRoutes: Sendable {
     /// `addresses`, or the contact's linked addresses) is checked at the scope and lists given.
     private func evaluate(_ request: Request, _ context: HushRequestContext) async throws -> Response {
         let caller = try context.caller()
+        try await readYourWrites.await(request)
         let input = try await request.input(EvaluateInput.self, context: context)
         let ruleset = try await resolve(input.ruleset.text, caller, field: "ruleset")
         guard !input.steps.isEmpty, input.steps.count <= Self.maximumSteps else {

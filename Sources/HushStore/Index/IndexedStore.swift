@@ -69,6 +69,21 @@ final class IndexedStore: SuppressionChecks {
     }
 
     var indexedCount: Int { index.count }
+
+    func appliedSequence() async -> Int64 {
+        await follower.position.ledger
+    }
+
+    func waitUntilApplied(_ sequence: Int64, within limit: Duration) async throws -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while true {
+            if await follower.position.ledger >= sequence { return true }
+            try await follower.catchUp()
+            if await follower.position.ledger >= sequence { return true }
+            guard ContinuousClock.now < deadline else { return false }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
 }
 
 /// A backend that answers checks through an `IndexedStore`: every backend does.

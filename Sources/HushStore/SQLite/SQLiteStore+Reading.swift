@@ -90,6 +90,14 @@ extension SQLiteStore {
         try await indexed.catchUp()
     }
 
+    public func appliedSequence() async -> Int64 {
+        await indexed.appliedSequence()
+    }
+
+    public func waitUntilApplied(_ sequence: Int64, within limit: Duration) async throws -> Bool {
+        try await indexed.waitUntilApplied(sequence, within: limit)
+    }
+
     /// Replays the ledger of the address and of the contacts it was linked to by then.
     public func decision(for address: Address, in organization: OrganizationID, query: CheckQuery, asOf date: Date) async throws -> Decision {
         let keys = [address.normalized, configuration.erasureKey.hashedKey(for: address.normalized)]

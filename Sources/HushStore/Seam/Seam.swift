@@ -82,6 +82,12 @@ public protocol SuppressionChecks: Sendable {
     /// Applies every write other processes or nodes committed before this call, so the checks
     /// that follow see them. (Writes this process makes are seen as they return.)
     func catchUp() async throws
+    /// The ledger position the index has applied: every event up to it is answered by checks.
+    /// A write's answer carries it (`Hush-Sequence`) so a check on another node can ask for it.
+    func appliedSequence() async -> Int64
+    /// Waits until the index has applied ledger position `sequence` (reading the ledger at once
+    /// rather than waiting for the next poll); false when it had not within `limit`.
+    func waitUntilApplied(_ sequence: Int64, within limit: Duration) async throws -> Bool
 }
 
 /// Link signing keys and opt-in requests waiting for the person's confirmation.
