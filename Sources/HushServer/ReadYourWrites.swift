@@ -16,9 +16,10 @@ struct ReadYourWrites: Sendable {
     let store: any SuppressionChecks
     let wait: Duration
 
-    /// Waits until the index has applied what the request asks for, if it asks.
-    func await(_ request: Request) async throws {
-        guard let sequence = try Self.minimumSequence(of: request) else { return }
+    /// Waits until the index has applied what the request asks for, if it asks. `query` is the
+    /// request's query when the route parsed it already (the check path parses it once).
+    func await(_ request: Request, query: Query? = nil) async throws {
+        guard let sequence = try Self.minimumSequence(of: request, query: query ?? Query(request)) else { return }
         guard try await store.waitUntilApplied(sequence, within: wait) else {
             var problem = Problem(
                 .serviceUnavailable, type: "not_caught_up",
@@ -30,8 +31,8 @@ struct ReadYourWrites: Sendable {
     }
 
     /// `min_sequence` or `Hush-Min-Sequence` (the query wins); a bad value is a 400 naming it.
-    static func minimumSequence(of request: Request) throws -> Int64? {
-        let (field, text): (String, String?) = if let query = Query(request).optional("min_sequence") {
+    static func minimumSequence(of request: Request, query: Query) throws -> Int64? {
+        let (field, text): (String, String?) = if let query = query.optional("min_sequence") {
             ("min_sequence", query)
         } else {
             ("Hush-Min-Sequence", request.headers[minimumHeader])

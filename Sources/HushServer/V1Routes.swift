@@ -152,8 +152,8 @@ struct V1Routes: Sendable {
 
     private func check(_ request: Request, _ context: HushRequestContext) async throws -> Response {
         let caller = try context.caller()
-        try await readYourWrites.await(request)
         let query = Query(request)
+        try await readYourWrites.await(request, query: query)
         let organization = try await store.requireOrganization(caller)
         let address = try Address(parsing: try query.required("address"), region: organization.settings.defaultRegion)
         let check = CheckQuery(
