@@ -120,10 +120,8 @@ import Testing
 
     /// Seconds between a delivery's last attempt and its next one.
     static func wait(of delivery: [String: Any]) throws -> TimeInterval {
-        let format = ISO8601DateFormatter()
-        format.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        let last = try #require((delivery["last_attempt_at"] as? String).flatMap { format.date(from: $0) ?? ISO8601DateFormatter().date(from: $0) })
-        let next = try #require((delivery["next_attempt_at"] as? String).flatMap { format.date(from: $0) ?? ISO8601DateFormatter().date(from: $0) })
+        let last = try #require((delivery["last_attempt_at"] as? String).flatMap(Timestamp.parse))
+        let next = try #require((delivery["next_attempt_at"] as? String).flatMap(Timestamp.parse))
         return next.timeIntervalSince(last)
     }
 

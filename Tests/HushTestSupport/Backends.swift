@@ -71,7 +71,6 @@ public final class TestScope: Sendable {
 
     static func run(_ body: () async throws -> Void) async throws {
         let scope = TestScope()
-        defer { _ = scope }
         do {
             try await $current.withValue(scope) { try await body() }
         } catch {
