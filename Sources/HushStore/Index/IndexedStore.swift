@@ -74,15 +74,18 @@ final class IndexedStore: SuppressionChecks {
         await follower.position.ledger
     }
 
+    /// A position past the database's head was never acknowledged to anyone (positions become
+    /// visible in order), so it is refused at once rather than waited for: a caller naming a
+    /// made-up position costs one read, not `limit` of them.
     func waitUntilApplied(_ sequence: Int64, within limit: Duration) async throws -> Bool {
         let deadline = ContinuousClock.now + limit
-        while true {
-            if await follower.position.ledger >= sequence { return true }
+        while await follower.position.ledger < sequence {
             try await follower.catchUp()
             if await follower.position.ledger >= sequence { return true }
-            guard ContinuousClock.now < deadline else { return false }
+            guard try await feed.head().ledger >= sequence, ContinuousClock.now < deadline else { return false }
             try await Task.sleep(for: .milliseconds(5))
         }
+        return true
     }
 }
 

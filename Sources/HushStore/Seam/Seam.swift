@@ -86,7 +86,8 @@ public protocol SuppressionChecks: Sendable {
     /// A write's answer carries it (`Hush-Sequence`) so a check on another node can ask for it.
     func appliedSequence() async -> Int64
     /// Waits until the index has applied ledger position `sequence` (reading the ledger at once
-    /// rather than waiting for the next poll); false when it had not within `limit`.
+    /// rather than waiting for the next poll); false when it had not within `limit`, and at once
+    /// when no write has reached that position.
     func waitUntilApplied(_ sequence: Int64, within limit: Duration) async throws -> Bool
 }
 
