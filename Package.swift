@@ -25,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .target(
@@ -37,6 +39,8 @@ let package = Package(
                 "HushCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -79,11 +83,17 @@ let package = Package(
             dependencies: [
                 "HushCore", "HushStore", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Tests/HushTestSupport"
         ),
         .testTarget(name: "HushCoreTests", dependencies: ["HushCore"]),
-        .testTarget(name: "HushStoreTests", dependencies: ["HushCore", "HushStore", "HushTestSupport"]),
+        .testTarget(
+            name: "HushStoreTests",
+            dependencies: [
+                "HushCore", "HushStore", "HushTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
         // Runs the built `hush` executable as a subprocess; depending on it makes sure it is built.
         .testTarget(name: "HushCLITests", dependencies: ["hush", "HushCore", "HushStore", "HushTestSupport"]),
         .testTarget(

@@ -16,15 +16,32 @@ struct Hush: AsyncParsableCommand {
 
 /// Options every command that opens the database takes.
 struct DatabaseOptions: ParsableArguments {
-    @Option(name: .long, help: "The SQLite database file; created on first use. (HUSH_DATABASE)")
+    @Option(name: .long, help: ArgumentHelp(
+        "A SQLite database file (created on first use), or a PostgreSQL URL: postgres://user:password@host:5432/db?sslmode=require. (HUSH_DATABASE)"))
     var database: String = ProcessInfo.processInfo.environment["HUSH_DATABASE"] ?? "./hush.sqlite"
 
-    /// Opens the store with the erasure secret from HUSH_ERASURE_SECRET (hex) or from the
-    /// file beside the database, created with 32 random bytes on first use. The one place the
-    /// command line chooses a backend; every command works through the `Store` protocols.
+    @Option(name: .long, help: "PostgreSQL only: connections this process opens at most. (HUSH_POOL_SIZE)")
+    var poolSize: Int = Int(ProcessInfo.processInfo.environment["HUSH_POOL_SIZE"] ?? "") ?? 16
+
+    /// Whether `database` names a PostgreSQL server rather than a SQLite file.
+    var isPostgres: Bool { database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") }
+
+    /// Opens the store. SQLite takes the erasure secret from HUSH_ERASURE_SECRET (hex) or from
+    /// the file beside the database, created with 32 random bytes on first use, and the secret
+    /// key likewise. PostgreSQL is shared by several nodes, which must all use the same keys, so
+    /// they come from configuration only: HUSH_ERASURE_SECRET and HUSH_SECRET_KEY, or files
+    /// named by HUSH_ERASURE_SECRET_FILE and HUSH_SECRET_KEY_FILE. The one place the command
+    /// line chooses a backend; every command works through the `Store` protocols.
     func open(logger: Logger = Logger(label: "hush"), loadsIndex: Bool = true) async throws -> any Store {
         // Every file Hush writes (the database, its keys, exports) is its owner's alone.
         umask(0o077)
+        if isPostgres {
+            var configuration = PostgresStore.Configuration(url: database, erasureKey: try erasureKey(), logger: logger)
+            configuration.secretKey = try secretKey()
+            configuration.loadsIndex = loadsIndex
+            configuration.poolSize = poolSize
+            return try await PostgresStore(configuration)
+        }
         var configuration = SQLiteStore.Configuration(path: database, erasureKey: try erasureKey(), logger: logger)
         configuration.secretKey = try secretKey()
         configuration.loadsIndex = loadsIndex
@@ -57,11 +74,24 @@ struct DatabaseOptions: ParsableArguments {
     /// 32 bytes from an environment variable (hex) or from the file beside the database,
     /// created 0600 with random bytes on first use.
     private func keyBytes(environment name: String, suffix: String, what: String) throws -> [UInt8] {
-        if let hex = ProcessInfo.processInfo.environment[name] {
+        let environment = ProcessInfo.processInfo.environment
+        if let hex = environment[name] {
             guard let bytes = [UInt8](hex: hex) else {
                 throw ValidationError("\(name) must be hexadecimal (64 digits)")
             }
             return bytes
+        }
+        if let file = environment[name + "_FILE"] {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8),
+                  let bytes = [UInt8](hex: text.trimmingCharacters(in: .whitespacesAndNewlines))
+            else { throw ValidationError("\(name)_FILE names \(file), which does not hold 64 hexadecimal digits") }
+            return bytes
+        }
+        if isPostgres {
+            throw ValidationError("""
+                on PostgreSQL every node must use the same \(what): set \(name) (or \(name)_FILE) to 64 hexadecimal \
+                digits, e.g. from `openssl rand -hex 32`, and give every node the same value (docs/deploy.md)
+                """)
         }
         let path = database + suffix
         if let text = try? String(contentsOfFile: path, encoding: .utf8), let bytes = [UInt8](hex: text.trimmingCharacters(in: .whitespacesAndNewlines)) {

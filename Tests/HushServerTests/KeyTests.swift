@@ -37,7 +37,7 @@ import Testing
         var configuration = ServerConfiguration(sendsWebhooks: false)
         configuration.keyRefreshInterval = .zero
         let server = try await TestServer(configuration: configuration)
-        let second = try await server.database.open(erasureKey: .random(), clock: server.clock)
+        let second = try await server.anotherNode()
         let elsewhere = HushServer.application(store: second, configuration: configuration)
         try await elsewhere.test(.router) { other in
             #expect(try await other.send(.get, "/v1/lists", key: server.member).status == .ok, "known to the other server")

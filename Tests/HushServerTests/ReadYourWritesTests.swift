@@ -47,7 +47,7 @@ import Testing
     @Test func aCheckWaitsForThePositionItAsksForWrittenByAnotherProcess() async throws {
         let server = try await TestServer()
         // Another node writing to the same database.
-        let other = try await server.database.open(erasureKey: .random(), clock: server.clock)
+        let other = try await server.anotherNode()
         _ = try await other.record(
             OptOut(subject: .address(try Address(parsing: "elsewhere@example.com")), channel: .only(.email), actor: "node-2"), in: server.acme.id)
         let position = await other.appliedSequence()

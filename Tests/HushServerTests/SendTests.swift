@@ -116,10 +116,8 @@ import Testing
             let (status, problem) = try await Self.post(client, "/v1/sends", key: server.member, body: body)
             #expect(status == .badRequest)
             #expect((problem["errors"] as? [[String: Any]])?.first?["field"] as? String == "recipients[24000].shoe_size")
-            let left = try await (server.store as! SQLiteStore).pool.read { db in
-                (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sends") ?? -1, try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM send_reports") ?? -1)
-            }
-            #expect(left == (0, 0), "the batches stored before the error are removed")
+            let left = try await rawSQL("SELECT (SELECT COUNT(*) FROM sends), (SELECT COUNT(*) FROM send_reports)", on: server.store)
+            #expect(left == [["0", "0"]], "the batches stored before the error are removed")
         }
     }
 
@@ -138,13 +136,13 @@ import Testing
             let pruner = HistoryPruner(store: server.store, webhookRetention: .seconds(86_400), sendRetention: .seconds(90 * 86_400), logger: .init(label: "test"),
                 now: server.clock.read)
             await pruner.prune(now: server.clock.now)
-            let left = try await (server.store as! SQLiteStore).pool.read { db in try Int64.fetchAll(db, sql: "SELECT DISTINCT send_id FROM send_reports") }
-            #expect(left == [Int64(id)], "the abandoned send's report is gone, the complete one's kept")
+            let left = try await rawSQL("SELECT DISTINCT send_id FROM send_reports", on: server.store)
+            #expect(left == [[String(id)]], "the abandoned send's report is gone, the complete one's kept")
             #expect(try await client.send(.get, "/v1/sends/\(id)", key: server.member).status == .ok)
 
             await pruner.prune(now: Date().addingTimeInterval(91 * 86_400))
             #expect(try await client.send(.get, "/v1/sends/\(id)", key: server.member).status == .notFound, "past the retention")
-            #expect(try await (server.store as! SQLiteStore).pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM send_reports") } == 0)
+            #expect(try await rawSQL("SELECT COUNT(*) FROM send_reports", on: server.store) == [["0"]])
         }
     }
 

@@ -32,8 +32,8 @@ struct TestServer {
         configuration.now = clock.read
         self.configuration = configuration
         self.clock = clock
-        database = try Backend.current.newDatabase()
-        store = try await database.open(erasureKey: .random(), clock: clock)
+        database = try await Backend.current.newDatabase()
+        store = try await database.open(erasureKey: erasureKey, clock: clock)
         acme = try await store.createOrganization(named: "acme")
         other = try await store.createOrganization(named: "other")
         admin = try await store.createKey(in: acme.id, role: .admin).0.secret
@@ -43,6 +43,13 @@ struct TestServer {
     }
 
     let configuration: ServerConfiguration
+    /// The erasure key every node on the test's database shares.
+    let erasureKey = ErasureKey.random()
+
+    /// Another node (a process) on the same database, with the same keys, as a deployment runs them.
+    func anotherNode(loadsIndex: Bool = true) async throws -> any Store {
+        try await database.open(erasureKey: erasureKey, clock: clock, loadsIndex: loadsIndex)
+    }
 
     var application: some ApplicationProtocol { HushServer.application(store: store, configuration: configuration) }
 

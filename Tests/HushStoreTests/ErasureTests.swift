@@ -21,15 +21,12 @@ import Testing
         _ = try await test.optOut("Ann@Example.com", evidence: Evidence(["raw_text": .string("stop mailing ann@example.com")]))
         _ = try await test.store.link([Address(parsing: "ann@example.com")], to: ContactID(parsing: "crm-1"), in: test.id)
         _ = try await test.store.erase(Address(parsing: "ann@example.com"), in: test.id)
-        let leaks = try await test.sqlite.pool.read { db in
-            var leaks: [String] = []
-            for table in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'") {
-                let rows = try Row.fetchAll(db, sql: "SELECT * FROM \(table)")
-                for row in rows where row.databaseValues.contains(where: { "\($0)".lowercased().contains("ann@example.com") }) {
-                    leaks.append(table)
-                }
+        var leaks: [String] = []
+        for table in try await test.tableNames() {
+            for row in try await test.sql("SELECT * FROM \(table)")
+            where row.contains(where: { ($0 ?? "").lowercased().contains("ann@example.com") }) {
+                leaks.append(table)
             }
-            return leaks
         }
         #expect(leaks.isEmpty, "personal data left in \(leaks)")
         let events = try await test.store.events(in: test.id, after: 0, limit: 10, address: nil)

@@ -54,12 +54,9 @@ import Testing
     @Test func ledgerRefusesUpdatesAndDeletes() async throws {
         let test = try await TestStore()
         _ = try await test.optOut("ann@example.com")
-        #expect(throws: DatabaseError.self) {
-            try test.sqlite.pool.write { db in try db.execute(sql: "UPDATE ledger SET actor = 'someone else'") }
-        }
-        #expect(throws: DatabaseError.self) {
-            try test.sqlite.pool.write { db in try db.execute(sql: "DELETE FROM ledger") }
-        }
+        await #expect(throws: (any Error).self) { try await test.sql("UPDATE ledger SET actor = 'someone else'") }
+        await #expect(throws: (any Error).self) { try await test.sql("DELETE FROM ledger") }
+        #expect(try await test.sql("SELECT actor FROM ledger") == [["test"]])
     }
 
     @Test func eventsKeepTheirEvidenceAndOrder() async throws {

@@ -13,10 +13,8 @@ import Testing
     }
 
     func counts(_ test: TestStore) async throws -> (events: Int, deliveries: Int) {
-        try await test.sqlite.pool.read { db in
-            (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM webhook_outbox") ?? -1,
-             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM webhook_deliveries") ?? -1)
-        }
+        let rows = try await test.sql("SELECT (SELECT COUNT(*) FROM webhook_outbox), (SELECT COUNT(*) FROM webhook_deliveries)")
+        return (Int(rows.first?[0] ?? "") ?? -1, Int(rows.first?[1] ?? "") ?? -1)
     }
 
     func optOuts(_ addresses: [String]) throws -> [OptOut] {

@@ -6,7 +6,7 @@ import Testing
 
 @Suite(.sqliteOnly) struct SetupLockTests {
     @Test func storesOpeningOneNewDatabaseAtOnceAllStart() async throws {
-        let database = try Backend.sqlite.newDatabase()
+        let database = try await Backend.sqlite.newDatabase()
         let stores = try await withThrowingTaskGroup(of: (any Store).self) { group in
             for _ in 0..<4 { group.addTask { try await TestStore.open(database) } }
             var stores: [any Store] = []
@@ -19,7 +19,7 @@ import Testing
     }
 
     @Test func theLockIsHeldByOneAtATimeAndReleasedOnError() async throws {
-        let path = try Backend.sqlite.newDatabase().location
+        let path = try await Backend.sqlite.newDatabase().location
         struct Failure: Error {}
         await #expect(throws: Failure.self) { try await SetupLock.holding(beside: path) { throw Failure() } }
         // Released by the failure: it is taken again at once.

@@ -18,7 +18,7 @@ struct TestStore {
         database: TestDatabase? = nil, organization name: String = "acme", settings: OrganizationSettings = OrganizationSettings(),
         clock: TestClock = TestClock()
     ) async throws {
-        let database = try database ?? Backend.current.newDatabase()
+        let database = if let database { database } else { try await Backend.current.newDatabase() }
         let store = try await Self.open(database, clock: clock)
         self.store = store
         self.database = database
@@ -42,6 +42,15 @@ struct TestStore {
     /// What SQLite alone has (its file, its pool): a test that reads it tests SQLite.
     var sqlite: SQLiteStore { store as! SQLiteStore }
 
+    /// Runs SQL underneath the store (see `rawSQL`).
+    func sql(_ text: String) async throws -> [[String?]] {
+        try await rawSQL(text, on: store)
+    }
+
+    func tableNames() async throws -> [String] {
+        try await HushTestSupport.tableNames(on: store)
+    }
+
     func optOut(
         _ address: String, _ channel: String = "email", scope: String = "", list: ListID? = nil, source: Source = .api,
         evidence: Evidence = Evidence()
@@ -53,13 +62,13 @@ struct TestStore {
             in: id)
     }
 
-    func check(_ address: String, _ channel: Channel = .email, scope: String = "", lists: Set<ListID> = []) throws -> Decision {
+    func check(_ address: String, _ channel: HushCore.Channel = .email, scope: String = "", lists: Set<ListID> = []) throws -> Decision {
         try store.decision(
             for: Address(parsing: address, region: .us), in: id,
             query: CheckQuery(channel: channel, scope: Scope(parsing: scope), lists: lists))
     }
 
-    func isBlocked(_ address: String, _ channel: Channel = .email, scope: String = "", lists: Set<ListID> = []) throws -> Bool {
+    func isBlocked(_ address: String, _ channel: HushCore.Channel = .email, scope: String = "", lists: Set<ListID> = []) throws -> Bool {
         try !check(address, channel, scope: scope, lists: lists).allowed
     }
 }

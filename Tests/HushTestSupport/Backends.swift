@@ -8,6 +8,9 @@ import Testing
 /// runs every suite marked `.everyBackend` against it.
 public enum Backend: String, Sendable, CaseIterable, CustomStringConvertible {
     case sqlite
+    /// A PostgreSQL server named by `HUSH_TEST_POSTGRES_URL` (`.ci/run` starts one with
+    /// `scripts/postgres.sh`); each test gets a database of its own there, dropped after it.
+    case postgres
 
     /// The backend the running test uses: set by the `.everyBackend` trait.
     @TaskLocal public static var current: Backend = .sqlite
@@ -16,19 +19,23 @@ public enum Backend: String, Sendable, CaseIterable, CustomStringConvertible {
     /// (comma-separated), to run one alone.
     public static var available: [Backend] {
         let named = ProcessInfo.processInfo.environment["HUSH_TEST_BACKENDS"]?.split(separator: ",").compactMap { Backend(rawValue: String($0)) }
-        return named.map { $0.isEmpty ? allCases : $0 } ?? allCases
+        let wanted = named.map { $0.isEmpty ? allCases : $0 } ?? allCases
+        return wanted.filter { $0 != .postgres || PostgresServer.url != nil }
     }
 
     public var description: String { rawValue }
 
     /// A new, empty database of this backend, removed when the test's scope ends.
-    public func newDatabase() throws -> TestDatabase {
+    public func newDatabase() async throws -> TestDatabase {
         switch self {
         case .sqlite:
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hush-tests-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             TestScope.onEnd { try? FileManager.default.removeItem(at: folder) }
             return TestDatabase(backend: self, location: folder.appendingPathComponent("hush.sqlite").path)
+        case .postgres:
+            let url = try await PostgresServer.createDatabase()
+            return TestDatabase(backend: self, location: url)
         }
     }
 }
@@ -36,7 +43,7 @@ public enum Backend: String, Sendable, CaseIterable, CustomStringConvertible {
 /// One test database: opened as often as a test likes (a second process, a restart).
 public struct TestDatabase: Sendable {
     public let backend: Backend
-    /// Where it is: a file path for SQLite.
+    /// Where it is: a file path for SQLite, a URL for PostgreSQL.
     public let location: String
 
     /// Opens it; the store is closed when the test's scope ends.
@@ -50,6 +57,12 @@ public struct TestDatabase: Sendable {
             if let secretKey { configuration.secretKey = secretKey }
             configuration.loadsIndex = loadsIndex
             store = try await SQLiteStore(configuration)
+        case .postgres:
+            var configuration = PostgresStore.Configuration(url: location, erasureKey: erasureKey, now: clock.read)
+            if let secretKey { configuration.secretKey = secretKey }
+            configuration.loadsIndex = loadsIndex
+            configuration.poolSize = 4
+            store = try await PostgresStore(configuration)
         }
         TestScope.onEnd { try? await store.close() }
         return store

@@ -18,7 +18,7 @@ struct ChangeTransaction {
         self.db = db
         self.organization = try SQLiteStore.requireOrganization(db, organization)
         self.now = now
-        self.outbox = Outbox(db, organization: organization, now: SQLiteCoding.date(now))
+        self.outbox = Outbox(db, organization: organization, now: StoredCoding.date(now))
         self.nextSequence = (try Int64.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(MAX(seq), 0) + 1 FROM ledger"))) ?? 1
     }
 
@@ -82,7 +82,7 @@ struct ChangeTransaction {
                 }
                 let suppression = Suppression(
                     organization: organization.id, subject: target.subject, channel: plan.channel, list: plan.list.id,
-                    scope: plan.optOut.scope, since: SQLiteCoding.date(now), source: plan.optOut.source,
+                    scope: plan.optOut.scope, since: StoredCoding.date(now), source: plan.optOut.source,
                     eventSequence: nextSequence, hold: plan.optOut.hold)
                 nextSequence += 1
                 held[key] = suppression
@@ -147,7 +147,7 @@ struct ChangeTransaction {
             throw optOuts.count > 1 || firstItem != nil ? error.inItem((firstItem ?? 0) + offset) : error
         }
         let evidence = try written.filter { !$0.plan.optOut.evidence.isEmpty }.map { row in
-            (row.suppression.eventSequence, try SQLiteCoding.json(row.plan.optOut.evidence))
+            (row.suppression.eventSequence, try StoredCoding.json(row.plan.optOut.evidence))
         }
         try BulkStatement(head: "INSERT INTO evidence (event_seq, json) VALUES", columns: 2).run(evidence, in: db) { row, values in
             values.bind(row.0)
@@ -197,7 +197,7 @@ struct ChangeTransaction {
             else { continue }
             let suppression = try Suppression(
                 organization: organization.id, subject: target.subject, channel: optIn.channel, list: list,
-                scope: optIn.scope, since: SQLiteCoding.date(row[1]), source: SQLiteCoding.source(row[2]),
+                scope: optIn.scope, since: StoredCoding.date(row[1]), source: StoredCoding.source(row[2]),
                 eventSequence: row[3], hold: row[4])
             // The one place that decides who lifts what (DESIGN rule 2).
             guard ChangeRules.lifts(optIn, suppression) else { continue }
@@ -247,7 +247,7 @@ struct ChangeTransaction {
         let facts = try Row.fetchOne(db.cachedStatement(sql: """
             SELECT is_default, name, channels FROM lists WHERE id = ? AND org_id = ? AND deleted_at IS NULL
             """), arguments: [list.rawValue, organization.id.rawValue]).map { row in
-            ListFacts(id: list, isDefault: row[0], name: row[1], channels: try SQLiteCoding.channels(row[2]))
+            ListFacts(id: list, isDefault: row[0], name: row[1], channels: try StoredCoding.channels(row[2]))
         }
         knownLists[list] = facts
         if let facts { changes.append(.name(list, facts.name)) }
@@ -312,12 +312,12 @@ struct ChangeTransaction {
             }, row: { row in
                 let key = SuppressionKey(
                     addressID: row.optionalInt64(0), contactID: row.optionalInt64(1),
-                    channel: try SQLiteCoding.channel(row.string(3)), list: ListID(rawValue: row.int64(4)),
-                    scope: try SQLiteCoding.scope(row.string(5)))
+                    channel: try StoredCoding.channel(row.string(3)), list: ListID(rawValue: row.int64(4)),
+                    scope: try StoredCoding.scope(row.string(5)))
                 found[key] = try Suppression(
                     organization: organization.id, subject: SubjectKey(stored: row.string(2)), channel: key.channel,
-                    list: key.list, scope: key.scope, since: SQLiteCoding.date(row.int64(6)),
-                    source: SQLiteCoding.source(row.string(7)), eventSequence: row.int64(8), hold: row.int64(9) != 0)
+                    list: key.list, scope: key.scope, since: StoredCoding.date(row.int64(6)),
+                    source: StoredCoding.source(row.string(7)), eventSequence: row.int64(8), hold: row.int64(9) != 0)
             })
         }
         return found
@@ -336,10 +336,10 @@ struct ChangeTransaction {
             ])
         if !evidence.isEmpty {
             try db.cachedStatement(sql: "INSERT INTO evidence (event_seq, json) VALUES (?, ?)").execute(
-                           arguments: [sequence, SQLiteCoding.json(evidence)])
+                           arguments: [sequence, StoredCoding.json(evidence)])
         }
         return LedgerEvent(
-            sequence: sequence, organization: organization.id, kind: kind, recordedAt: SQLiteCoding.date(now),
+            sequence: sequence, organization: organization.id, kind: kind, recordedAt: StoredCoding.date(now),
             subject: target.subject, channel: channel, scope: scope, list: list, source: source, actor: actor,
             evidence: evidence, hold: hold)
     }

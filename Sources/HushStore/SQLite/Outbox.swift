@@ -44,7 +44,7 @@ struct Outbox {
             values.bind(row.event.sequence)
             values.bind(row.event.list?.rawValue)
             values.bind(row.addressID)
-            values.bind(SQLiteCoding.milliseconds(row.event.occurredAt))
+            values.bind(StoredCoding.milliseconds(row.event.occurredAt))
             values.bind(row.event.data)
         }, row: { row in
             eventIDs.append(row.int64(0))
@@ -108,7 +108,7 @@ enum StoredSecrets {
 
     static func decode(_ text: String, now: Date) throws -> [WebhookSecret] {
         let entries = try JSONDecoder().decode([Entry].self, from: Data(text.utf8))
-        let nowMilliseconds = SQLiteCoding.milliseconds(now)
+        let nowMilliseconds = StoredCoding.milliseconds(now)
         return try entries.filter { ($0.expiresAt ?? .max) > nowMilliseconds }.map { try WebhookSecret(parsing: $0.secret) }
     }
 

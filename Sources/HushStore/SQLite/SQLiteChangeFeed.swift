@@ -43,8 +43,8 @@ struct SQLiteChangeFeed: ChangeFeed {
             if named.insert(list).inserted { batch.changes.append(.name(list, row[11])) }
             let entry = try IndexEntry(
                 eventSequence: row[0], sinceMilliseconds: row[3], list: list,
-                scope: SQLiteCoding.scope(row[6]), channel: SQLiteCoding.channel(row[5]),
-                source: SQLiteCoding.source(row[8]), listIsDefault: row[9], hold: row[10]
+                scope: StoredCoding.scope(row[6]), channel: StoredCoding.channel(row[5]),
+                source: StoredCoding.source(row[8]), listIsDefault: row[9], hold: row[10]
             )
             let kind: String = row[2]
             batch.changes.append(kind == EventKind.optOut.rawValue ? .add(key, entry) : .remove(key, entry))
@@ -103,13 +103,13 @@ struct SQLiteChangeFeed: ChangeFeed {
                 if let known = scopes[scopePath] {
                     scope = known
                 } else {
-                    scope = try SQLiteCoding.scope(scopePath)
+                    scope = try StoredCoding.scope(scopePath)
                     scopes[scopePath] = scope
                 }
                 let list: Int64 = row[3]
                 let entry = try IndexEntry(
                     eventSequence: row[7], sinceMilliseconds: row[5], list: ListID(rawValue: list), scope: scope,
-                    channel: SQLiteCoding.channel(row[2]), source: SQLiteCoding.source(row[6]),
+                    channel: StoredCoding.channel(row[2]), source: StoredCoding.source(row[6]),
                     listIsDefault: defaultLists.contains(list), hold: row[8]
                 )
                 index.add(entry, for: IndexKey(OrganizationID(rawValue: row[0]), row[1] as String))

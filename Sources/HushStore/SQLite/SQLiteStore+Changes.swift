@@ -9,8 +9,26 @@ extension SQLiteStore {
         try await groupCommit.submit(optOuts, in: organization)
     }
 
+    /// One group of opt-out requests in one transaction (see `GroupCommit`).
+    static func commit(_ group: [GroupCommit.Work], _ db: Database, now: Int64) throws -> ([[OptOutOutcome]], [IndexChange]) {
+        var outcomes: [[OptOutOutcome]] = []
+        var changes: [IndexChange] = []
+        for (offset, work) in group.enumerated() {
+            do {
+                var transaction = try ChangeTransaction(db, organization: work.organization, now: now)
+                outcomes.append(try transaction.record(work.optOuts))
+                changes += transaction.changes
+            } catch let error as HushError where error.code != .storage {
+                throw GroupCommit.RequestFailed(offset: offset, error: error)
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+                throw GroupCommit.RequestFailed(offset: offset, error: constraintError(error))
+            }
+        }
+        return (outcomes, changes)
+    }
+
     public func record(_ optIns: [OptIn], in organization: OrganizationID) async throws -> [OptInOutcome] {
-        let now = SQLiteCoding.milliseconds(configuration.now())
+        let now = StoredCoding.milliseconds(configuration.now())
         let erasureKey = configuration.erasureKey
         return try await write { db in
             var transaction = try ChangeTransaction(db, organization: organization, now: now)

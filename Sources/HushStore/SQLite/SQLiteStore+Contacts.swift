@@ -3,7 +3,7 @@ import HushCore
 
 extension SQLiteStore {
     public func link(_ addresses: [Address], to contact: ContactID, in organization: OrganizationID) async throws -> Contact {
-        let now = SQLiteCoding.milliseconds(configuration.now())
+        let now = StoredCoding.milliseconds(configuration.now())
         return try await write { db in
             let transaction = try ChangeTransaction(db, organization: organization, now: now)
             let contactID = try Self.contactRow(db, contact, in: organization, now: now)

@@ -4,7 +4,7 @@ import HushCore
 
 extension SQLiteStore {
     public func erase(_ address: Address, in organization: OrganizationID) async throws -> Bool {
-        let now = SQLiteCoding.milliseconds(configuration.now())
+        let now = StoredCoding.milliseconds(configuration.now())
         let hashed = configuration.erasureKey.hashedKey(for: address.normalized)
         return try await write { db in
             // The live row, and any merged into it when addresses were re-keyed (v10).

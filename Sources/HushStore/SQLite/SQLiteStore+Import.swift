@@ -8,7 +8,7 @@ extension SQLiteStore {
     public func importOptOuts(
         in organization: OrganizationID, from next: @escaping @Sendable () throws -> [OptOut]?
     ) async throws -> ImportSummary {
-        let now = SQLiteCoding.milliseconds(configuration.now())
+        let now = StoredCoding.milliseconds(configuration.now())
         let summary = try await storageErrors {
             try await pool.write { db in
                 var summary = ImportSummary()

@@ -51,14 +51,14 @@ extension SQLiteStore {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, arguments: [
                         organization.rawValue, message.channel.rawValue, message.sender, message.recipient, message.body,
-                        message.providerMessageID, SQLiteCoding.milliseconds(message.receivedAt), message.result.rawValue, message.keyword,
-                        message.repliedAt.map(SQLiteCoding.milliseconds), message.review?.rawValue,
+                        message.providerMessageID, StoredCoding.milliseconds(message.receivedAt), message.result.rawValue, message.keyword,
+                        message.repliedAt.map(StoredCoding.milliseconds), message.review?.rawValue,
                     ])
                 var stored = message
                 stored.id = MessageID(db.lastInsertedRowID)
                 if let announced = WebhookRouting.announcement(of: stored) {
                     var outbox = Outbox(db, organization: organization, now: configuration.now())
-                    try outbox.enqueue([announced], addressIDs: [nil], now: SQLiteCoding.milliseconds(configuration.now()))
+                    try outbox.enqueue([announced], addressIDs: [nil], now: StoredCoding.milliseconds(configuration.now()))
                 }
                 return stored
             }
@@ -67,7 +67,7 @@ extension SQLiteStore {
 
     /// Remembers a provider's message id; false when it was remembered before (a replay).
     public func claimProviderMessage(_ id: String, in organization: OrganizationID) async throws -> Bool {
-        let now = SQLiteCoding.milliseconds(configuration.now())
+        let now = StoredCoding.milliseconds(configuration.now())
         return try await storageErrors {
             try await pool.write { db in
                 try db.execute(sql: """
@@ -92,7 +92,7 @@ extension SQLiteStore {
     public func pruneProviderMessages(before cutoff: Date) async throws -> Int {
         try await storageErrors {
             try await pool.write { db in
-                try db.execute(sql: "DELETE FROM provider_messages WHERE received_at < ?", arguments: [SQLiteCoding.milliseconds(cutoff)])
+                try db.execute(sql: "DELETE FROM provider_messages WHERE received_at < ?", arguments: [StoredCoding.milliseconds(cutoff)])
                 return db.changesCount
             }
         }
@@ -103,7 +103,7 @@ extension SQLiteStore {
         try await read { db in
             try Int64.fetchOne(db, sql: """
                 SELECT MAX(replied_at) FROM inbound_messages WHERE org_id = ? AND sender = ? AND result = 'opt_out'
-                """, arguments: [organization.rawValue, sender]).map(SQLiteCoding.date)
+                """, arguments: [organization.rawValue, sender]).map(StoredCoding.date)
         }
     }
 
@@ -139,8 +139,8 @@ extension SQLiteStore {
         let review: String? = row["review"]
         return InboundMessage(
             id: row["id"], channel: try Channel(parsing: row["channel"]), sender: row["sender"], recipient: row["recipient"],
-            body: row["body"], providerMessageID: row["provider_message_id"], receivedAt: SQLiteCoding.date(row["received_at"]),
+            body: row["body"], providerMessageID: row["provider_message_id"], receivedAt: StoredCoding.date(row["received_at"]),
             result: KeywordResult.Kind(rawValue: row["result"]) ?? .none, keyword: row["keyword"],
-            repliedAt: replied.map(SQLiteCoding.date), review: review.flatMap(InboundMessage.Review.init(rawValue:)))
+            repliedAt: replied.map(StoredCoding.date), review: review.flatMap(InboundMessage.Review.init(rawValue:)))
     }
 }

@@ -11,7 +11,7 @@ extension SQLiteStore {
                 _ = try Self.requireOrganization(db, organization)
                 try db.execute(
                     sql: "INSERT INTO api_keys (org_id, hash, display_prefix, role, created_at) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [organization.rawValue, key.hash, key.displayPrefix, role.rawValue, SQLiteCoding.milliseconds(now)])
+                    arguments: [organization.rawValue, key.hash, key.displayPrefix, role.rawValue, StoredCoding.milliseconds(now)])
                 return db.lastInsertedRowID
             }
         }
@@ -26,13 +26,13 @@ extension SQLiteStore {
                 let used: Int64? = row[4]
                 return APIKeyInfo(
                     id: row[0], organization: organization, role: try Role(parsing: row[1]), displayPrefix: row[2],
-                    createdAt: SQLiteCoding.date(row[3]), lastUsedAt: used.map(SQLiteCoding.date))
+                    createdAt: StoredCoding.date(row[3]), lastUsedAt: used.map(StoredCoding.date))
             }
         }
     }
 
     public func revokeKey(_ id: Int64, in organization: OrganizationID) async throws -> Bool {
-        let now = SQLiteCoding.milliseconds(configuration.now())
+        let now = StoredCoding.milliseconds(configuration.now())
         return try await storageErrors {
             try await pool.write { db in
                 try db.execute(sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND org_id = ? AND revoked_at IS NULL",
@@ -45,13 +45,13 @@ extension SQLiteStore {
     public func keysRevoked(since: Date) async throws -> [(id: Int64, revokedAt: Date)] {
         try await read { db in
             try Row.fetchAll(db.cachedStatement(sql: "SELECT id, revoked_at FROM api_keys WHERE revoked_at >= ? ORDER BY revoked_at"),
-                             arguments: [SQLiteCoding.milliseconds(since)]).map { row in (row[0], SQLiteCoding.date(row[1])) }
+                             arguments: [StoredCoding.milliseconds(since)]).map { row in (row[0], StoredCoding.date(row[1])) }
         }
     }
 
     public func noteKeysUsed(_ ids: Set<Int64>, at date: Date) async throws {
         guard !ids.isEmpty else { return }
-        let when = SQLiteCoding.milliseconds(date)
+        let when = StoredCoding.milliseconds(date)
         try await storageErrors {
             try await pool.write { db in
                 for id in ids {

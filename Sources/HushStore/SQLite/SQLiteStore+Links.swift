@@ -12,7 +12,7 @@ extension SQLiteStore {
             try await pool.write { db in
                 let existing = try Self.linkKeys(db)
                 if existing.contains(where: { !$0.retired }) { return existing }
-                return [try Self.insert(LinkKey.generate(), db, now: SQLiteCoding.milliseconds(configuration.now()))] + existing
+                return [try Self.insert(LinkKey.generate(), db, now: StoredCoding.milliseconds(configuration.now()))] + existing
             }
         }
     }
@@ -20,7 +20,7 @@ extension SQLiteStore {
     /// Retires a key: links signed with it stop working (they show the expired page). False
     /// when there is no such key in use.
     public func retireLinkKey(_ id: String) async throws -> Bool {
-        let now = SQLiteCoding.milliseconds(configuration.now())
+        let now = StoredCoding.milliseconds(configuration.now())
         return try await storageErrors {
             try await pool.write { db in
                 try db.execute(sql: "UPDATE link_keys SET retired_at = ? WHERE id = ? AND retired_at IS NULL", arguments: [now, id])
@@ -31,7 +31,7 @@ extension SQLiteStore {
 
     /// Adds a new signing key; links signed with older keys keep working.
     public func rotateLinkKey() async throws -> LinkKey {
-        let now = SQLiteCoding.milliseconds(configuration.now())
+        let now = StoredCoding.milliseconds(configuration.now())
         return try await storageErrors {
             try await pool.write { db in try Self.insert(LinkKey.generate(), db, now: now) }
         }
@@ -71,8 +71,8 @@ extension SQLiteStore {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, arguments: [
                         organization.rawValue, request.address.normalized, request.contact?.externalID, request.channel.rawValue,
-                        request.scope.path, list.rawValue, request.requestedBy, SQLiteCoding.milliseconds(now),
-                        request.expiresAt.map(SQLiteCoding.milliseconds),
+                        request.scope.path, list.rawValue, request.requestedBy, StoredCoding.milliseconds(now),
+                        request.expiresAt.map(StoredCoding.milliseconds),
                     ])
                 var stored = request
                 stored.id = db.lastInsertedRowID
@@ -84,7 +84,7 @@ extension SQLiteStore {
                 var outbox = Outbox(db, organization: organization, now: configuration.now())
                 try outbox.enqueue(
                     [WebhookEvent(requested: stored, listName: listName, confirmURL: try confirmURL(stored))], addressIDs: [nil],
-                    now: SQLiteCoding.milliseconds(now))
+                    now: StoredCoding.milliseconds(now))
                 return (stored, true)
             }
         }
@@ -104,7 +104,7 @@ extension SQLiteStore {
     }
 
     public func confirm(_ request: OptInRequest, as optIns: [OptIn], in organization: OrganizationID) async throws -> [OptInOutcome]? {
-        let now = SQLiteCoding.milliseconds(configuration.now())
+        let now = StoredCoding.milliseconds(configuration.now())
         let erasureKey = configuration.erasureKey
         return try await write { db in
             let confirmed = try Bool.fetchOne(db, sql: "SELECT confirmed_at IS NOT NULL FROM opt_in_requests WHERE id = ? AND org_id = ?",
@@ -132,9 +132,9 @@ extension SQLiteStore {
             return OptInRequest(
                 id: row["id"], address: Address(normalized: address, kind: address.hasPrefix("+") ? .phone : .email, input: address),
                 contact: try contact.map { (id) throws(HushError) in try ContactID(parsing: id) },
-                channel: try SQLiteCoding.channel(row["channel"]), scope: try SQLiteCoding.scope(row["scope"]),
-                list: ListID(rawValue: row["list_id"]), requestedBy: row["requested_by"], createdAt: SQLiteCoding.date(row["created_at"]),
-                confirmedAt: confirmed.map(SQLiteCoding.date), expiresAt: expires.map(SQLiteCoding.date),
+                channel: try StoredCoding.channel(row["channel"]), scope: try StoredCoding.scope(row["scope"]),
+                list: ListID(rawValue: row["list_id"]), requestedBy: row["requested_by"], createdAt: StoredCoding.date(row["created_at"]),
+                confirmedAt: confirmed.map(StoredCoding.date), expiresAt: expires.map(StoredCoding.date),
                 lifts: Set((lifts ?? "").split(separator: ",").compactMap { Int64($0) }))
         }
     }

@@ -5,7 +5,7 @@ import HushCore
 extension SQLiteStore {
     public func createList(in organization: OrganizationID, _ definition: ListDefinition) async throws -> OptOutList {
         defer { directory.forget(organization) }
-        let now = SQLiteCoding.milliseconds(configuration.now())
+        let now = StoredCoding.milliseconds(configuration.now())
         let list = try await storageErrors {
             try await pool.write { db in
                 _ = try Self.requireOrganization(db, organization)
@@ -18,7 +18,7 @@ extension SQLiteStore {
                     RETURNING id
                     """, arguments: [
                         organization.rawValue, definition.name, definition.description, definition.message,
-                        definition.webhookURL, SQLiteCoding.channels(definition.channels), definition.isPublic, now,
+                        definition.webhookURL, StoredCoding.channels(definition.channels), definition.isPublic, now,
                     ])
                 else {
                     throw Self.listNameTaken(definition.name)
@@ -65,7 +65,7 @@ extension SQLiteStore {
                         WHERE id = ?
                         """, arguments: [
                             definition.name, definition.description, definition.message, definition.webhookURL,
-                            SQLiteCoding.channels(definition.channels), definition.isPublic, id.rawValue,
+                            StoredCoding.channels(definition.channels), definition.isPublic, id.rawValue,
                         ])
                 }
                 try Self.replaceKeywords(db, of: id, in: organization, with: definition.keywords)
@@ -73,7 +73,7 @@ extension SQLiteStore {
                                       webhook: existing.webhook)
                 list.formerNames = try String.fetchAll(db, sql: "SELECT name FROM list_names WHERE list_id = ? ORDER BY name",
                                                        arguments: [id.rawValue])
-                try Self.syncListWebhook(db, &list, now: SQLiteCoding.milliseconds(configuration.now()))
+                try Self.syncListWebhook(db, &list, now: StoredCoding.milliseconds(configuration.now()))
                 return list
             }
         }
@@ -83,7 +83,7 @@ extension SQLiteStore {
 
     public func deleteList(_ id: ListID, in organization: OrganizationID) async throws {
         defer { directory.forget(organization) }
-        let now = SQLiteCoding.milliseconds(configuration.now())
+        let now = StoredCoding.milliseconds(configuration.now())
         return try await storageErrors {
             try await pool.write { db in
                 guard let existing = try Self.activeList(db, id, in: organization) else {
@@ -115,7 +115,7 @@ extension SQLiteStore {
             let keywords = try JSONDecoder().decode([String].self, from: Data((row["keywords"] as String).utf8))
             let definition = try ListDefinition(
                 name: row["name"], description: row["description"], keywords: keywords, message: row["message"],
-                webhookURL: row["webhook_url"], channels: SQLiteCoding.channels(row["channels"]), isPublic: row["public"])
+                webhookURL: row["webhook_url"], channels: StoredCoding.channels(row["channels"]), isPublic: row["public"])
             var list = OptOutList(
                 id: ListID(rawValue: row["id"]), organization: OrganizationID(rawValue: row["org_id"]),
                 definition: definition, isDefault: row["is_default"], webhook: row["webhook"])

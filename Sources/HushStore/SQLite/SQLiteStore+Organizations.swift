@@ -5,7 +5,7 @@ import HushCore
 extension SQLiteStore {
     public func createOrganization(named name: String, settings: OrganizationSettings) async throws -> Organization {
         try Organization.validateName(name)
-        let now = SQLiteCoding.milliseconds(configuration.now())
+        let now = StoredCoding.milliseconds(configuration.now())
         let organization = try await storageErrors {
             try await pool.write { db in
                 // Unique by the database, not by a read first: two processes (or nodes) creating
@@ -28,7 +28,7 @@ extension SQLiteStore {
                 try db.cachedStatement(sql: """
                     INSERT INTO lists (org_id, name, description, channels, is_default, created_at)
                     VALUES (?, 'default', 'Honoured by every check.', ?, 1, ?)
-                    """).execute( arguments: [organization, SQLiteCoding.channels(Set(Channel.allCases)), now])
+                    """).execute( arguments: [organization, StoredCoding.channels(Set(Channel.allCases)), now])
                 return Organization(
                     id: OrganizationID(rawValue: organization), name: name, settings: settings,
                     defaultList: ListID(rawValue: db.lastInsertedRowID))

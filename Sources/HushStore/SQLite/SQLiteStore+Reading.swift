@@ -16,9 +16,9 @@ extension SQLiteStore {
                 """, arguments: [organization.rawValue, keys[0], keys[1], organization.rawValue, keys[0], keys[1]])
                 .map { row in
                     try Suppression(
-                        organization: organization, subject: SubjectKey(stored: row[0]), channel: SQLiteCoding.channel(row[1]),
-                        list: ListID(rawValue: row[2]), scope: SQLiteCoding.scope(row[3]), since: SQLiteCoding.date(row[4]),
-                        source: SQLiteCoding.source(row[5]), eventSequence: row[6], hold: row[7])
+                        organization: organization, subject: SubjectKey(stored: row[0]), channel: StoredCoding.channel(row[1]),
+                        list: ListID(rawValue: row[2]), scope: StoredCoding.scope(row[3]), since: StoredCoding.date(row[4]),
+                        source: StoredCoding.source(row[5]), eventSequence: row[6], hold: row[7])
                 }
         }
     }
@@ -34,9 +34,9 @@ extension SQLiteStore {
                 """), arguments: [list.rawValue, sequence, limit])
                 .map { row in
                     try Suppression(
-                        organization: organization, subject: SubjectKey(stored: row[0]), channel: SQLiteCoding.channel(row[1]),
-                        list: list, scope: SQLiteCoding.scope(row[2]), since: SQLiteCoding.date(row[3]),
-                        source: SQLiteCoding.source(row[4]), eventSequence: row[5], hold: row[6])
+                        organization: organization, subject: SubjectKey(stored: row[0]), channel: StoredCoding.channel(row[1]),
+                        list: list, scope: StoredCoding.scope(row[2]), since: StoredCoding.date(row[3]),
+                        source: StoredCoding.source(row[4]), eventSequence: row[5], hold: row[6])
                 }
         }
     }
@@ -63,9 +63,9 @@ extension SQLiteStore {
             return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
                 try LedgerEvent(
                     sequence: row[0], organization: organization, kind: EventKind(rawValue: row[1]) ?? .optOut,
-                    recordedAt: SQLiteCoding.date(row[2]), subject: SubjectKey(stored: row[3]), channel: SQLiteCoding.channel(row[4]),
-                    scope: SQLiteCoding.scope(row[5]), list: ListID(rawValue: row[6]), source: SQLiteCoding.source(row[7]),
-                    actor: row[8], evidence: SQLiteCoding.evidence(row[9]), hold: row[10])
+                    recordedAt: StoredCoding.date(row[2]), subject: SubjectKey(stored: row[3]), channel: StoredCoding.channel(row[4]),
+                    scope: StoredCoding.scope(row[5]), list: ListID(rawValue: row[6]), source: StoredCoding.source(row[7]),
+                    actor: row[8], evidence: StoredCoding.evidence(row[9]), hold: row[10])
             }
         }
     }
@@ -101,7 +101,7 @@ extension SQLiteStore {
     /// Replays the ledger of the address and of the contacts it was linked to by then.
     public func decision(for address: Address, in organization: OrganizationID, query: CheckQuery, asOf date: Date) async throws -> Decision {
         let keys = [address.normalized, configuration.erasureKey.hashedKey(for: address.normalized)]
-        let until = SQLiteCoding.milliseconds(date)
+        let until = StoredCoding.milliseconds(date)
         let events = try await read { db in
             try Row.fetchAll(db, sql: """
                 SELECT l.kind, l.recorded_at, l.channel, l.scope, l.list_id, l.source, l.seq, li.is_default, c.external_id, l.hold,
@@ -123,10 +123,10 @@ extension SQLiteStore {
                     let contact: String? = row[8]
                     let entry = try IndexEntry(
                         eventSequence: row[6], sinceMilliseconds: row[1], list: ListID(rawValue: row[4]),
-                        scope: SQLiteCoding.scope(row[3]), channel: SQLiteCoding.channel(row[2]),
-                        source: SQLiteCoding.source(row[5]), listIsDefault: row[7], hold: row[9])
+                        scope: StoredCoding.scope(row[3]), channel: StoredCoding.channel(row[2]),
+                        source: StoredCoding.source(row[5]), listIsDefault: row[7], hold: row[9])
                     return LedgerReplay.Event(
-                        kind: try SQLiteCoding.eventKind(row[0]), sequence: entry.eventSequence,
+                        kind: try StoredCoding.eventKind(row[0]), sequence: entry.eventSequence,
                         contact: try contact.map { (id) throws(HushError) in try ContactID(parsing: id) },
                         channel: entry.channel, list: entry.list, scope: entry.scope, hold: entry.hold,
                         payload: (entry: entry, listName: row[10] as String))

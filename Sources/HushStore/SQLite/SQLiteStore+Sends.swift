@@ -15,7 +15,7 @@ extension SQLiteStore {
                     VALUES (?, ?, ?, ?, ?, ?, 0, 0, 0, 0, ?, ?)
                     """, arguments: [
                         organization.rawValue, send.name, send.campaign, send.channel.rawValue, send.scope.path,
-                        send.lists.map { String($0.rawValue) }.joined(separator: ","), send.actor, SQLiteCoding.milliseconds(send.createdAt),
+                        send.lists.map { String($0.rawValue) }.joined(separator: ","), send.actor, StoredCoding.milliseconds(send.createdAt),
                     ])
                 var stored = send
                 stored.id = SendID(db.lastInsertedRowID)
@@ -61,7 +61,7 @@ extension SQLiteStore {
     /// The report's pages are then copied from the WAL into the database file in the background,
     /// after the answer rather than before it.
     public func completeSend(_ send: Send, in organization: OrganizationID) async throws -> Send {
-        let now = SQLiteCoding.milliseconds(configuration.now())
+        let now = StoredCoding.milliseconds(configuration.now())
         defer { requestCheckpoint() }
         return try await storageErrors {
             try await pool.write { db in
@@ -94,7 +94,7 @@ extension SQLiteStore {
         let ids = try await read { db in
             try Int64.fetchAll(db, sql: """
                 SELECT id FROM sends WHERE created_at < ? OR (complete = 0 AND created_at < ?) ORDER BY id
-                """, arguments: [SQLiteCoding.milliseconds(cutoff), SQLiteCoding.milliseconds(abandoned)])
+                """, arguments: [StoredCoding.milliseconds(cutoff), StoredCoding.milliseconds(abandoned)])
         }
         for id in ids {
             try await storageErrors {
@@ -144,16 +144,16 @@ extension SQLiteStore {
     private static func send(_ row: Row) throws -> Send {
         let lists: String = row[5]
         return Send(
-            id: row[0], name: row[1], campaign: row[2], channel: try Channel(parsing: row[3]), scope: try SQLiteCoding.scope(row[4]),
+            id: row[0], name: row[1], campaign: row[2], channel: try Channel(parsing: row[3]), scope: try StoredCoding.scope(row[4]),
             lists: lists.split(separator: ",").compactMap { Int64($0) }.map(ListID.init(rawValue:)),
             counts: Send.Counts(total: row[6], allowed: row[7], blocked: row[8], invalid: row[9]), actor: row[10],
-            createdAt: SQLiteCoding.date(row[11]))
+            createdAt: StoredCoding.date(row[11]))
     }
 
     // MARK: Rulesets
 
     public func createRuleset(_ ruleset: Ruleset, in organization: OrganizationID) async throws -> Ruleset {
-        let now = SQLiteCoding.milliseconds(configuration.now())
+        let now = StoredCoding.milliseconds(configuration.now())
         return try await storageErrors {
             try await pool.write { db in
                 _ = try Self.requireOrganization(db, organization)
@@ -202,7 +202,7 @@ extension SQLiteStore {
     }
 
     public func deleteRuleset(_ id: RulesetID, in organization: OrganizationID) async throws -> Bool {
-        let now = SQLiteCoding.milliseconds(configuration.now())
+        let now = StoredCoding.milliseconds(configuration.now())
         return try await storageErrors {
             try await pool.write { db in
                 try db.execute(sql: "UPDATE rulesets SET deleted_at = ? WHERE id = ? AND org_id = ? AND deleted_at IS NULL",

@@ -5,7 +5,7 @@ import HushCore
 extension SQLiteStore {
     public func createTrigger(_ trigger: Trigger, in organization: OrganizationID) async throws -> Trigger {
         let json = String(decoding: try JSONEncoder().encode(trigger), as: UTF8.self)
-        let now = SQLiteCoding.milliseconds(configuration.now())
+        let now = StoredCoding.milliseconds(configuration.now())
         return try await storageErrors {
             try await pool.write { db in
                 for list in (trigger.then.optOut ?? trigger.then.optIn)?.lists ?? [] {
@@ -35,7 +35,7 @@ extension SQLiteStore {
 
     /// False when there was no such trigger.
     public func deleteTrigger(_ id: TriggerID, in organization: OrganizationID) async throws -> Bool {
-        let now = SQLiteCoding.milliseconds(configuration.now())
+        let now = StoredCoding.milliseconds(configuration.now())
         return try await storageErrors {
             try await pool.write { db in
                 try db.execute(sql: "UPDATE triggers SET deleted_at = ? WHERE id = ? AND org_id = ? AND deleted_at IS NULL",
@@ -52,7 +52,7 @@ extension SQLiteStore {
                     INSERT INTO activities (org_id, type, address, disposition, scope, occurred_at, actor) VALUES (?, ?, ?, ?, ?, ?, ?)
                     """, arguments: [
                         organization.rawValue, activity.type, activity.address.normalized, activity.disposition, activity.scope.path,
-                        SQLiteCoding.milliseconds(activity.occurredAt), activity.actor,
+                        StoredCoding.milliseconds(activity.occurredAt), activity.actor,
                     ])
                 var stored = activity
                 stored.id = ActivityID(db.lastInsertedRowID)

@@ -17,7 +17,7 @@ extension SQLiteStore {
                     """, arguments: [
                         organization.rawValue, endpoint.url, endpoint.events.joined(separator: ","), Self.lists(endpoint.lists),
                         endpoint.enabled, try StoredSecrets.encode(endpoint.secrets.map { .init(secret: $0.description, expiresAt: nil) }),
-                        endpoint.ownerList?.rawValue, SQLiteCoding.milliseconds(now),
+                        endpoint.ownerList?.rawValue, StoredCoding.milliseconds(now),
                     ])
                 var stored = endpoint
                 stored.id = WebhookID(db.lastInsertedRowID)
@@ -59,7 +59,7 @@ extension SQLiteStore {
 
     /// False when there was no such endpoint. Its pending deliveries are no longer sent.
     public func deleteWebhook(_ id: WebhookID, in organization: OrganizationID) async throws -> Bool {
-        let now = SQLiteCoding.milliseconds(configuration.now())
+        let now = StoredCoding.milliseconds(configuration.now())
         return try await storageErrors {
             try await pool.write { db in
                 try DirectoryRules.delete(endpointOwnedBy: Int64.fetchOne(db, sql: """
@@ -78,7 +78,7 @@ extension SQLiteStore {
         _ id: WebhookID, to secret: WebhookSecret, overlap: Duration, in organization: OrganizationID
     ) async throws -> WebhookEndpoint {
         let now = configuration.now()
-        let expiry = SQLiteCoding.milliseconds(now) + overlap.components.seconds * 1000
+        let expiry = StoredCoding.milliseconds(now) + overlap.components.seconds * 1000
         return try await storageErrors {
             try await pool.write { db in
                 let existing = try self.requireEndpoint(db, id, in: organization)
@@ -118,7 +118,7 @@ extension SQLiteStore {
     /// Tries the delivery again now: a dead one gets one more attempt, a waiting one skips its
     /// wait. Nil when there is no such delivery; a succeeded one is left as it is.
     public func retryDelivery(_ id: DeliveryID, in organization: OrganizationID) async throws -> WebhookDelivery? {
-        let now = SQLiteCoding.milliseconds(configuration.now())
+        let now = StoredCoding.milliseconds(configuration.now())
         return try await storageErrors {
             try await pool.write { db in
                 guard let delivery = try Self.delivery(db, id, in: organization) else { return nil }
@@ -135,7 +135,7 @@ extension SQLiteStore {
     /// same `webhook-id`s as before; at most `limit` events. Returns how many were queued and the
     /// sequence to continue from when the limit was reached.
     public func replay(_ endpointID: WebhookID, from sequence: Int64, limit: Int, in organization: OrganizationID) async throws -> (queued: Int, next: Int64?) {
-        let now = SQLiteCoding.milliseconds(configuration.now())
+        let now = StoredCoding.milliseconds(configuration.now())
         return try await storageErrors {
             try await pool.write { db in
                 let endpoint = try self.requireEndpoint(db, endpointID, in: organization)
@@ -167,10 +167,10 @@ extension SQLiteStore {
                     let address: String? = row[3]
                     let contact: String? = row[4]
                     let event = try LedgerEvent(
-                        sequence: row[0], organization: organization, kind: kind, recordedAt: SQLiteCoding.date(row[2]),
-                        subject: contact.map { .contact($0) } ?? .address(address ?? ""), channel: SQLiteCoding.channel(row[5]),
-                        scope: SQLiteCoding.scope(row[6]), list: list, source: SQLiteCoding.source(row[8]), actor: row[9],
-                        evidence: SQLiteCoding.evidence(row[10]), hold: row[14])
+                        sequence: row[0], organization: organization, kind: kind, recordedAt: StoredCoding.date(row[2]),
+                        subject: contact.map { .contact($0) } ?? .address(address ?? ""), channel: StoredCoding.channel(row[5]),
+                        scope: StoredCoding.scope(row[6]), list: list, source: StoredCoding.source(row[8]), actor: row[9],
+                        evidence: StoredCoding.evidence(row[10]), hold: row[14])
                     let announced = WebhookEvent(event, address: address, listName: row[11])
                     try db.execute(sql: """
                         INSERT INTO webhook_outbox (org_id, kind, ledger_seq, list_id, address_id, occurred_at, data) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -195,8 +195,8 @@ extension SQLiteStore {
         endpoints limit: Int, perEndpoint: Int, excluding busy: Set<WebhookID>, leaseUntil: Date
     ) async throws -> [[ClaimedDelivery]] {
         let now = configuration.now()
-        let nowMilliseconds = SQLiteCoding.milliseconds(now)
-        let lease = SQLiteCoding.milliseconds(leaseUntil)
+        let nowMilliseconds = StoredCoding.milliseconds(now)
+        let lease = StoredCoding.milliseconds(leaseUntil)
         return try await storageErrors {
             try await pool.write { db in
                 let heads = try Row.fetchAll(db.cachedStatement(sql: """
@@ -239,7 +239,7 @@ extension SQLiteStore {
         try await storageErrors {
             try await pool.write { db in
                 for attempt in attempts {
-                    let at = SQLiteCoding.milliseconds(attempt.at)
+                    let at = StoredCoding.milliseconds(attempt.at)
                     switch attempt.outcome {
                     case .released:
                         try db.execute(sql: "UPDATE webhook_deliveries SET leased_until = NULL WHERE id = ?", arguments: [attempt.delivery])
@@ -252,7 +252,7 @@ extension SQLiteStore {
                         if let next {
                             try db.execute(sql: """
                                 UPDATE webhook_deliveries SET next_attempt_at = ?, leased_until = NULL WHERE id = ?
-                                """, arguments: [SQLiteCoding.milliseconds(next), attempt.delivery])
+                                """, arguments: [StoredCoding.milliseconds(next), attempt.delivery])
                         } else {
                             try db.execute(sql: """
                                 UPDATE webhook_deliveries SET status = 'dead', finished_at = ?, leased_until = NULL WHERE id = ?
@@ -277,7 +277,7 @@ extension SQLiteStore {
     /// are older and have no delivery left; a few thousand rows per transaction, so writers are
     /// not held up. A replay recreates what it needs from the ledger, under the same ids.
     public func pruneWebhooks(finishedBefore cutoff: Date) async throws -> (deliveries: Int, events: Int) {
-        let before = SQLiteCoding.milliseconds(cutoff)
+        let before = StoredCoding.milliseconds(cutoff)
         var removed = (deliveries: 0, events: 0)
         for (table, sql) in [
             ("deliveries", """
@@ -316,7 +316,7 @@ extension SQLiteStore {
     /// When the first delivery that could be handed out is due: the oldest pending delivery of
     /// each enabled endpoint not in `busy` and not leased. One index lookup per endpoint.
     public func nextDeliveryDue(excluding busy: Set<WebhookID>) async throws -> Date? {
-        let now = SQLiteCoding.milliseconds(configuration.now())
+        let now = StoredCoding.milliseconds(configuration.now())
         let excluded = busy.isEmpty ? "" : " AND w.id NOT IN (\(busy.map(String.init).joined(separator: ",")))"
         return try await read { db in
             try Int64.fetchOne(db, sql: """
@@ -324,7 +324,7 @@ extension SQLiteStore {
                 JOIN webhook_deliveries d ON d.id = (
                     SELECT id FROM webhook_deliveries INDEXED BY webhook_deliveries_queue WHERE endpoint_id = w.id AND status = 'pending' ORDER BY id LIMIT 1)
                 WHERE w.enabled = 1 AND w.deleted_at IS NULL
-                """ + excluded).map { SQLiteCoding.date(max($0, now)) }
+                """ + excluded).map { StoredCoding.date(max($0, now)) }
         }
     }
 
@@ -348,9 +348,9 @@ extension SQLiteStore {
         let finished: Int64? = row[10]
         return WebhookDelivery(
             id: row[0], endpoint: row[1], event: try event(row, offset: 11), status: status, attempts: row[3],
-            nextAttemptAt: status == .pending ? SQLiteCoding.date(row[4]) : nil, lastAttemptAt: lastAttempt.map(SQLiteCoding.date),
-            responseStatus: row[6], responseBody: row[7], error: row[8], createdAt: SQLiteCoding.date(row[9]),
-            finishedAt: finished.map(SQLiteCoding.date))
+            nextAttemptAt: status == .pending ? StoredCoding.date(row[4]) : nil, lastAttemptAt: lastAttempt.map(StoredCoding.date),
+            responseStatus: row[6], responseBody: row[7], error: row[8], createdAt: StoredCoding.date(row[9]),
+            finishedAt: finished.map(StoredCoding.date))
     }
 
     /// An outbox event from the columns `id, kind, ledger_seq, occurred_at, list_id, data`.
@@ -360,7 +360,7 @@ extension SQLiteStore {
         }
         let list: Int64? = row[offset + 4]
         return WebhookEvent(
-            id: row[offset], kind: kind, sequence: row[offset + 2], occurredAt: SQLiteCoding.date(row[offset + 3]),
+            id: row[offset], kind: kind, sequence: row[offset + 2], occurredAt: StoredCoding.date(row[offset + 3]),
             list: list.map(ListID.init(rawValue:)), data: row[offset + 5])
     }
 

@@ -97,7 +97,9 @@ public final class SQLiteStore: Store, IndexBacked {
         self.indexed = indexed
         self.directory = DirectoryCache(now: configuration.now)
         self.writer = SQLiteWriter(pool: pool, indexed: indexed)
-        self.groupCommit = GroupCommit(writer: writer, now: configuration.now)
+        self.groupCommit = GroupCommit(now: configuration.now) { [writer] group, now in
+            try await writer.write { db in try Self.commit(group, db, now: StoredCoding.milliseconds(now)) }
+        }
         self.checkpoints = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 

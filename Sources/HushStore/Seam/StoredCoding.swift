@@ -1,9 +1,9 @@
 import Foundation
-import GRDB
 import HushCore
 
-/// How domain values are written to and read from SQLite columns.
-enum SQLiteCoding {
+/// How domain values are written to and read from database columns, by every backend: times as
+/// unix milliseconds, channels, sources, kinds and scopes by name, evidence as JSON text.
+enum StoredCoding {
     static func milliseconds(_ date: Date) -> Int64 {
         Int64((date.timeIntervalSince1970 * 1000).rounded())
     }
@@ -46,14 +46,5 @@ enum SQLiteCoding {
     static func evidence(_ json: String?) throws -> Evidence {
         guard let json else { return Evidence() }
         return try JSONDecoder().decode(Evidence.self, from: Data(json.utf8))
-    }
-}
-
-/// Identities bind and read as the numbers they are.
-extension Identifier: SQLExpressible, StatementBinding, DatabaseValueConvertible {
-    public var databaseValue: DatabaseValue { rawValue.databaseValue }
-
-    public static func fromDatabaseValue(_ dbValue: DatabaseValue) -> Self? {
-        Int64.fromDatabaseValue(dbValue).map(Self.init(rawValue:))
     }
 }

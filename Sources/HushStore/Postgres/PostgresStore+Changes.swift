@@ -1,0 +1,90 @@
+import Foundation
+import HushCore
+import Logging
+import PostgresNIO
+
+extension PostgresStore {
+    /// Concurrent calls share a transaction (group commit); each call is applied whole or not
+    /// at all, and is durable when it returns.
+    public func record(_ optOuts: [OptOut], in organization: OrganizationID) async throws -> [OptOutOutcome] {
+        try await groupCommit.submit(optOuts, in: organization)
+    }
+
+    public func record(_ optIns: [OptIn], in organization: OrganizationID) async throws -> [OptInOutcome] {
+        let now = StoredCoding.milliseconds(configuration.now())
+        let erasureKey = configuration.erasureKey
+        let logger = self.logger
+        return try await write { connection in
+            var transaction = try await PostgresChangeTransaction(connection, logger: logger, organization: organization, now: now)
+            var outcomes: [OptInOutcome] = []
+            outcomes.reserveCapacity(optIns.count)
+            for (offset, optIn) in optIns.enumerated() {
+                do {
+                    outcomes.append(try await transaction.record(optIn, erasureKey: erasureKey))
+                } catch let error as HushError where optIns.count > 1 {
+                    throw error.inItem(offset)
+                }
+            }
+            return (outcomes, transaction.changes)
+        }
+    }
+
+    // MARK: Contacts
+
+    public func link(_ addresses: [Address], to contact: ContactID, in organization: OrganizationID) async throws -> Contact {
+        let now = StoredCoding.milliseconds(configuration.now())
+        let logger = self.logger
+        return try await write { connection in
+            let transaction = try await PostgresChangeTransaction(connection, logger: logger, organization: organization, now: now)
+            let contactID = try await Self.contactRow(connection, contact, in: organization, now: now, logger: logger)
+            var changes: [IndexChange] = []
+            for address in addresses {
+                let addressID = try await transaction.addressRow(address)
+                let linked = try await connection.value("""
+                    INSERT INTO contact_links (contact_id, address_id, linked_at) VALUES (\(contactID), \(addressID), \(now))
+                    ON CONFLICT DO NOTHING RETURNING id
+                    """, as: Int64.self, logger: logger)
+                if linked != nil {
+                    changes.append(.link(IndexKey(organization, address.normalized), contact))
+                }
+            }
+            let linked = try await Self.contact(connection, contact, in: organization, logger: logger)
+            return (linked ?? Contact(id: contact, addresses: []), changes)
+        }
+    }
+
+    public func contact(_ id: ContactID, in organization: OrganizationID) async throws -> Contact? {
+        let logger = self.logger
+        return try await read { try await Self.contact($0, id, in: organization, logger: logger) }
+    }
+
+    static func contact(_ connection: PostgresConnection, _ id: ContactID, in organization: OrganizationID, logger: Logger) async throws -> Contact? {
+        guard let contactID = try await connection.value("""
+            SELECT id FROM contacts WHERE org_id = \(organization.rawValue) AND external_id = \(id.externalID)
+            """, as: Int64.self, logger: logger)
+        else { return nil }
+        var addresses: [Address] = []
+        for try await (key, kind, display) in try await connection.query("""
+            SELECT a.key, a.kind, a.display FROM contact_links l JOIN addresses a ON a.id = l.address_id
+            WHERE l.contact_id = \(contactID) AND a.erased_at IS NULL ORDER BY l.id
+            """, logger: logger).decode((String, String, String?).self) {
+            addresses.append(Address(normalized: key, kind: Address.Kind(rawValue: kind) ?? .email, input: display ?? key))
+        }
+        return Contact(id: id, addresses: addresses)
+    }
+
+    static func contactRow(_ connection: PostgresConnection, _ contact: ContactID, in organization: OrganizationID, now: Int64, logger: Logger) async throws -> Int64 {
+        if let id = try await connection.value("""
+            INSERT INTO contacts (org_id, external_id, created_at) VALUES (\(organization.rawValue), \(contact.externalID), \(now))
+            ON CONFLICT (org_id, external_id) DO NOTHING
+            RETURNING id
+            """, as: Int64.self, logger: logger) {
+            return id
+        }
+        guard let id = try await connection.value("""
+            SELECT id FROM contacts WHERE org_id = \(organization.rawValue) AND external_id = \(contact.externalID)
+            """, as: Int64.self, logger: logger)
+        else { throw HushError(.storage, "the contact row was not written") }
+        return id
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import HushCore
+import Logging
+import PostgresNIO
+
+extension PostgresStore {
+    public func erase(_ address: Address, in organization: OrganizationID) async throws -> Bool {
+        let now = StoredCoding.milliseconds(configuration.now())
+        let hashed = configuration.erasureKey.hashedKey(for: address.normalized)
+        let logger = self.logger
+        return try await write { connection in
+            // The live row, and any merged into it when addresses were re-keyed (v10).
+            var addressIDs: [Int64] = []
+            for try await id in try await connection.query("""
+                SELECT id FROM addresses WHERE org_id = \(organization.rawValue) AND key = \(address.normalized) AND erased_at IS NULL
+                """, logger: logger).decode(Int64.self) {
+                addressIDs.append(id)
+            }
+            guard !addressIDs.isEmpty else { return (false, []) }
+            var sequences: [Int64] = []
+            var contacts: [String] = []
+            for addressID in addressIDs {
+                for try await sequence in try await connection.query(
+                    "SELECT event_seq FROM suppressions WHERE address_id = \(addressID)", logger: logger
+                ).decode(Int64.self) {
+                    sequences.append(sequence)
+                }
+                for try await contact in try await connection.query("""
+                    SELECT c.external_id FROM contact_links l JOIN contacts c ON c.id = l.contact_id WHERE l.address_id = \(addressID)
+                    """, logger: logger).decode(String.self) {
+                    contacts.append(contact)
+                }
+                try await Self.erase(connection, addressID, hashed: hashed, now: now, logger: logger)
+            }
+            try await connection.rows("""
+                UPDATE webhook_outbox SET data = (data::jsonb || '{"address": null, "confirm_url": null}'::jsonb)::text
+                WHERE org_id = \(organization.rawValue) AND kind = 'opt_in.requested' AND data::jsonb ->> 'address' = \(address.normalized)
+                """, logger: logger)
+            // Pending opt-ins hold the address in clear; they go too.
+            try await connection.rows("""
+                DELETE FROM opt_in_request_lifts WHERE request_id IN (
+                    SELECT id FROM opt_in_requests WHERE org_id = \(organization.rawValue) AND address = \(address.normalized))
+                """, logger: logger)
+            try await connection.rows("""
+                DELETE FROM opt_in_requests WHERE org_id = \(organization.rawValue) AND address = \(address.normalized)
+                """, logger: logger)
+            // Send reports name the address as the sender gave it: it becomes its hash there.
+            var quoted = JSONWriter()
+            quoted.string(address.normalized)
+            var replacement = JSONWriter()
+            replacement.string(hashed)
+            let named = "\"address\":" + String(decoding: quoted.bytes, as: UTF8.self)
+            let renamed = "\"address\":" + String(decoding: replacement.bytes, as: UTF8.self)
+            // The entries are JSON text (UTF-8) in bytea: matched as bytes, replaced as text.
+            try await connection.rows("""
+                UPDATE send_reports SET entries = convert_to(replace(convert_from(entries, 'UTF8'), \(named), \(renamed)), 'UTF8')
+                WHERE send_id IN (SELECT id FROM sends WHERE org_id = \(organization.rawValue))
+                  AND position(\(ByteBuffer(string: named)) IN entries) > 0
+                """, logger: logger)
+            let encoder = JSONEncoder()
+            let eventSequences = String(decoding: try encoder.encode(sequences), as: UTF8.self)
+            let contactIDs = String(decoding: try encoder.encode(contacts), as: UTF8.self)
+            try await connection.rows("""
+                INSERT INTO erasures (org_id, erased_key, event_seqs, contact_ids, erased_at)
+                VALUES (\(organization.rawValue), \(hashed), \(eventSequences), \(contactIDs), \(now))
+                """, logger: logger)
+            let erasure = IndexChange.Erasure(
+                organization: organization, hashedKey: hashed, eventSequences: Set(sequences),
+                contacts: Set(try contacts.map { (id) throws(HushError) in try ContactID(parsing: id) }))
+            return (true, [.erase(erasure)])
+        }
+    }
+
+    /// Erases one address row: its key becomes the hash, its display and evidence go, and
+    /// announced events about it lose the address.
+    private static func erase(_ connection: PostgresConnection, _ addressID: Int64, hashed: String, now: Int64, logger: Logger) async throws {
+        try await connection.rows("""
+            UPDATE addresses SET key = \(hashed), display = NULL, erased_at = \(now) WHERE id = \(addressID)
+            """, logger: logger)
+        try await connection.rows("UPDATE suppressions SET subject_key = \(hashed) WHERE address_id = \(addressID)", logger: logger)
+        try await connection.rows("""
+            DELETE FROM evidence WHERE event_seq IN (SELECT seq FROM ledger WHERE address_id = \(addressID))
+            """, logger: logger)
+        // Announced events keep no address or evidence in clear either.
+        try await connection.rows("""
+            UPDATE webhook_outbox SET data = (data::jsonb || '{"address": null, "evidence": {}}'::jsonb)::text
+            WHERE address_id = \(addressID)
+            """, logger: logger)
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import HushCore
+import Logging
+import PostgresNIO
+
+extension PostgresStore {
+    public func createTrigger(_ trigger: Trigger, in organization: OrganizationID) async throws -> Trigger {
+        let json = String(decoding: try JSONEncoder().encode(trigger), as: UTF8.self)
+        let now = StoredCoding.milliseconds(configuration.now())
+        let logger = self.logger
+        return try await transaction { connection in
+            for list in (trigger.then.optOut ?? trigger.then.optIn)?.lists ?? [] {
+                guard try await Self.isActiveList(connection, ListID(rawValue: list), in: organization, logger: logger) else {
+                    throw HushError(.notFound, field: "then.lists", "no list \(list) in this organization")
+                }
+            }
+            guard let id = try await connection.value("""
+                INSERT INTO triggers (org_id, definition, created_at) VALUES (\(organization.rawValue), \(json), \(now))
+                RETURNING id
+                """, as: Int64.self, logger: logger)
+            else {
+                throw HushError(.storage, "the trigger was not written")
+            }
+            var stored = trigger
+            stored.id = TriggerID(rawValue: id)
+            return stored
+        }
+    }
+
+    public func triggers(in organization: OrganizationID) async throws -> [Trigger] {
+        let logger = self.logger
+        return try await read { connection in
+            var triggers: [Trigger] = []
+            for try await (id, definition) in try await connection.query("""
+                SELECT id, definition FROM triggers WHERE org_id = \(organization.rawValue) AND deleted_at IS NULL ORDER BY id
+                """, logger: logger).decode((Int64, String).self) {
+                var trigger = try JSONDecoder().decode(Trigger.self, from: Data(definition.utf8))
+                trigger.id = TriggerID(rawValue: id)
+                triggers.append(trigger)
+            }
+            return triggers
+        }
+    }
+
+    /// False when there was no such trigger.
+    public func deleteTrigger(_ id: TriggerID, in organization: OrganizationID) async throws -> Bool {
+        let now = StoredCoding.milliseconds(configuration.now())
+        let logger = self.logger
+        return try await transaction { connection in
+            let deleted = try await connection.rows("""
+                UPDATE triggers SET deleted_at = \(now)
+                WHERE id = \(id.rawValue) AND org_id = \(organization.rawValue) AND deleted_at IS NULL
+                RETURNING id
+                """, logger: logger)
+            return deleted.count == 1
+        }
+    }
+
+    public func logActivity(_ activity: Activity, in organization: OrganizationID) async throws -> Activity {
+        let logger = self.logger
+        return try await transaction { connection in
+            guard let id = try await connection.value("""
+                INSERT INTO activities (org_id, type, address, disposition, scope, occurred_at, actor)
+                VALUES (\(organization.rawValue), \(activity.type), \(activity.address.normalized), \(activity.disposition),
+                        \(activity.scope.path), \(StoredCoding.milliseconds(activity.occurredAt)), \(activity.actor))
+                RETURNING id
+                """, as: Int64.self, logger: logger)
+            else {
+                throw HushError(.storage, "the activity was not written")
+            }
+            var stored = activity
+            stored.id = ActivityID(rawValue: id)
+            return stored
+        }
+    }
+
+    /// Whether the organization has the list and it is not deleted (what SQLite's
+    /// `activeList(...) != nil` answers, without reading the whole list).
+    private static func isActiveList(
+        _ connection: PostgresConnection, _ id: ListID, in organization: OrganizationID, logger: Logger
+    ) async throws -> Bool {
+        try await connection.value("""
+            SELECT 1::bigint FROM lists WHERE id = \(id.rawValue) AND org_id = \(organization.rawValue) AND deleted_at IS NULL
+            """, as: Int64.self, logger: logger) != nil
+    }
+}

@@ -1,0 +1,331 @@
+import Foundation
+import HushCore
+import Logging
+import NIOSSL
+import PostgresNIO
+import ServiceLifecycle
+
+/// Hush on a PostgreSQL server (15 or later), shared by any number of `hush serve` nodes. Each
+/// node keeps its own index in memory; the ledger, contact links and erasures are appended under
+/// one advisory lock from allocating a position to commit (the ordering contract, `ChangeFeed`),
+/// and every such commit sends `NOTIFY hush_changes`, which wakes the other nodes' followers at
+/// once; a poll every `followInterval` covers a lost notification or a reconnect.
+///
+/// The connection pool (`PostgresClient`) runs from `init` to `close()`: the store needs it to
+/// migrate and load its index before any service starts. `run()` follows the other nodes.
+public final class PostgresStore: Store, IndexBacked {
+    public struct Configuration: Sendable {
+        /// `postgres://user:password@host:port/database?sslmode=disable|prefer|require`.
+        public var url: String
+        /// Shared by every node (see docs/deploy.md): erased addresses are hashed with it.
+        public var erasureKey: ErasureKey
+        /// Shared by every node: the key webhook secrets, the Twilio token and link keys are sealed with.
+        public var secretKey: SecretKey
+        /// Connections this node opens at most (one of them listens for other nodes' commits).
+        public var poolSize: Int = 16
+        /// How often the index polls for other nodes' writes when no notification came.
+        public var followInterval: Duration = .seconds(1)
+        public var logger: Logger
+        /// The clock events are stamped with.
+        public var now: @Sendable () -> Date
+        /// Whether to load the index and follow the ledger (short-lived commands skip it).
+        public var loadsIndex: Bool = true
+
+        public init(
+            url: String, erasureKey: ErasureKey, logger: Logger = Logger(label: "hush.store"),
+            now: @escaping @Sendable () -> Date = { Date() }
+        ) {
+            self.url = url
+            self.erasureKey = erasureKey
+            self.secretKey = SecretKey(derivedFrom: erasureKey)
+            self.logger = logger
+            self.now = now
+        }
+    }
+
+    /// The channel every commit that appends to the ledger, links or erasures notifies.
+    static let changesChannel = "hush_changes"
+
+    let client: PostgresClient
+    private let clientTask: Task<Void, Never>
+    let configuration: Configuration
+    let indexed: IndexedStore
+    let directory: DirectoryCache
+    let logger: Logger
+    let database: PostgresDatabase
+    let groupCommit: GroupCommit
+    /// This node's name in leases (`webhook_deliveries.leased_by`): host, process and a random part.
+    let node: String
+
+    public init(_ configuration: Configuration) async throws {
+        let clientConfiguration = try Self.clientConfiguration(configuration.url, poolSize: configuration.poolSize)
+        let client = PostgresClient(configuration: clientConfiguration, backgroundLogger: configuration.logger)
+        // The pool runs from here to `close()`. The task signals as it calls `run()`, which marks
+        // the client running before it first suspends, so the first lease finds it running.
+        let (started, starting) = AsyncStream<Void>.makeStream()
+        let clientTask = Task {
+            starting.finish()
+            await client.run()
+        }
+        for await _ in started {}
+        let logger = configuration.logger
+        let indexed: IndexedStore
+        do {
+            try await client.withConnection { connection in
+                try await PostgresSchema.migrate(connection, logger: logger)
+                try await PostgresSecrets.verifyKeys(
+                    connection, erasureKey: configuration.erasureKey, secretKey: configuration.secretKey, logger: logger)
+            }
+            let feed = PostgresChangeFeed(client: client, logger: logger)
+            let expected = configuration.loadsIndex
+                ? try await client.withConnection { try await $0.value("SELECT COUNT(*) FROM suppressions", as: Int64.self, logger: logger) } ?? 0
+                : 0
+            indexed = try await IndexedStore(
+                feed: feed, erasureKey: configuration.erasureKey, loadsIndex: configuration.loadsIndex,
+                expectedCount: Int(expected), followInterval: configuration.followInterval, logger: logger)
+        } catch {
+            clientTask.cancel()
+            await clientTask.value
+            if let error = error as? HushError { throw error }
+            throw HushError(.storage, "could not open the PostgreSQL database: \(String(reflecting: error))")
+        }
+        self.client = client
+        self.indexed = indexed
+        self.clientTask = clientTask
+        self.configuration = configuration
+        self.logger = logger
+        self.directory = DirectoryCache(now: configuration.now)
+        self.node = "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier):\(UUID().uuidString.prefix(8))"
+        let database = PostgresDatabase(client: client, indexed: indexed, logger: logger)
+        self.database = database
+        self.groupCommit = GroupCommit(now: configuration.now) { group, now in
+            try await database.write { connection in
+                try await PostgresChangeTransaction.commit(group, connection, logger: logger, now: StoredCoding.milliseconds(now))
+            }
+        }
+    }
+
+    /// Follows the other nodes' writes: woken by their notifications, and polling every
+    /// `followInterval`, until the service group stops.
+    public func run() async throws {
+        guard configuration.loadsIndex else { return }
+        let indexed = self.indexed
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await indexed.run() }
+            group.addTask { await cancelWhenGracefulShutdown { await self.listen() } }
+        }
+    }
+
+    /// Listens for commits on a connection of its own and catches up on each; reconnects after
+    /// a failure (the poll covers what was missed meanwhile).
+    private func listen() async {
+        while !Task.isCancelled {
+            do {
+                try await client.withConnection { connection in
+                    try await connection.listen(on: Self.changesChannel) { notifications in
+                        // Writes that landed while not listening.
+                        try await self.indexed.catchUp()
+                        for try await _ in notifications {
+                            try await self.indexed.catchUp()
+                        }
+                    }
+                }
+            } catch is CancellationError {
+                return
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("listening for other nodes' writes failed; polling until it reconnects", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    public func close() async throws {
+        clientTask.cancel()
+        await clientTask.value
+    }
+
+    // MARK: Transactions
+
+    func read<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        try await database.read(body)
+    }
+
+    func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        try await database.transaction(body)
+    }
+
+    func write<T: Sendable>(_ body: (PostgresConnection) async throws -> (T, [IndexChange])) async throws -> T {
+        try await database.write(body)
+    }
+
+    func storageErrors<T>(_ body: () async throws -> T) async throws -> T {
+        try await database.storageErrors(body)
+    }
+
+    /// A database error as Hush reports it: a known constraint as a conflict naming its field,
+    /// any other constraint as a conflict, the rest as `storage`.
+    static func mapped(_ error: PSQLError) -> HushError {
+        let state = error.serverInfo?[.sqlState] ?? ""
+        let underlying = String(reflecting: error)
+        let constraint = error.serverInfo?[.constraintName] ?? ""
+        let known: [String: (field: String, message: String)] = [
+            "lists_active_name": ("name", "a list with this name already exists"),
+            "list_keywords_pkey": ("keywords", "a keyword belongs to another list"),
+            "rulesets_active_name": ("name", "a ruleset with this name already exists"),
+            "organizations_name_key": ("name", "an organization with this name already exists"),
+            "webhook_endpoints_owner_list": ("webhook_url", "the list already has a webhook endpoint"),
+        ]
+        if state.hasPrefix("23") {
+            if let match = known[constraint] { return HushError(.conflict, field: match.field, match.message, underlying: underlying) }
+            return HushError(.conflict, "the change conflicts with stored data; nothing was applied", underlying: underlying)
+        }
+        if state == "P0001" {
+            return HushError(.conflict, error.serverInfo?[.message] ?? "the change is not allowed", underlying: underlying)
+        }
+        return HushError(.storage, "the database failed and nothing was applied", underlying: underlying)
+    }
+
+    /// Whether `error` is a unique violation of `constraint`.
+    static func isUniqueViolation(_ error: any Error, _ constraint: String) -> Bool {
+        guard let error = error as? PSQLError else { return false }
+        return error.serverInfo?[.sqlState] == "23505" && error.serverInfo?[.constraintName] == constraint
+    }
+
+    // MARK: Configuration
+
+    /// The pool's configuration from a `postgres://` (or `postgresql://`) URL. `sslmode` is
+    /// `disable`, `prefer` (the default) or `require`; `host=/path` in the query names a
+    /// Unix socket directory instead of a host.
+    static func clientConfiguration(_ url: String, poolSize: Int) throws -> PostgresClient.Configuration {
+        guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? "") else {
+            throw HushError.invalid("database", "a PostgreSQL URL looks like postgres://user:password@host:5432/database")
+        }
+        let query = Dictionary((components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
+        let user = components.percentEncodedUser?.removingPercentEncoding ?? "postgres"
+        let password = components.percentEncodedPassword?.removingPercentEncoding
+        let database = String(components.path.drop { $0 == "/" }).removingPercentEncoding.flatMap { $0.isEmpty ? nil : $0 }
+        var configuration: PostgresClient.Configuration
+        if let socket = query["host"], socket.hasPrefix("/") {
+            let port = components.port ?? 5432
+            configuration = .init(unixSocketPath: "\(socket)/.s.PGSQL.\(port)", username: user, password: password, database: database)
+        } else {
+            guard let host = components.host, !host.isEmpty else {
+                throw HushError.invalid("database", "the PostgreSQL URL names no host")
+            }
+            let tls: PostgresClient.Configuration.TLS
+            switch query["sslmode"] ?? "prefer" {
+            case "disable": tls = .disable
+            case "prefer", "allow": tls = .prefer(.makeClientConfiguration())
+            case "require", "verify-ca", "verify-full": tls = .require(.makeClientConfiguration())
+            case let other: throw HushError.invalid("database", "sslmode \(other) is not one of disable, prefer, require")
+            }
+            configuration = .init(host: host, port: components.port ?? 5432, username: user, password: password, database: database, tls: tls)
+        }
+        // Acknowledged means durable: a commit returns once its WAL is flushed, whatever the
+        // server's default (a transaction may still lower it for itself, as send reports do).
+        configuration.options.additionalStartupParameters = [("synchronous_commit", "on"), ("application_name", "hush")]
+        configuration.options.maximumConnections = max(2, poolSize)
+        configuration.options.minimumConnections = 0
+        return configuration
+    }
+}
+
+/// Queries as the store runs them: rows collected, or the first value of the first row.
+extension PostgresConnection {
+    @discardableResult
+    func rows(_ query: PostgresQuery, logger: Logger) async throws -> [PostgresRow] {
+        try await self.query(query, logger: logger).collect()
+    }
+
+    func value<T: PostgresDecodable>(_ query: PostgresQuery, as type: T.Type, logger: Logger) async throws -> T? {
+        for try await row in try await self.query(query, logger: logger) {
+            guard let cell = row.first, cell.bytes != nil else { return nil }
+            return try cell.decode(T.self)
+        }
+        return nil
+    }
+}
+
+/// The pool, and the transactions the store runs on it.
+struct PostgresDatabase: Sendable {
+    let client: PostgresClient
+    let indexed: IndexedStore
+    let logger: Logger
+
+
+    /// Runs `body` on a pooled connection, outside a transaction.
+    func read<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        try await storageErrors { try await client.withConnection { try await body($0) } }
+    }
+
+    /// Runs `body` in a transaction: committed when it returns, rolled back when it throws
+    /// (its error passes unchanged, database errors as `storage` or `conflict`).
+    func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        let logger = self.logger
+        return try await storageErrors {
+            try await client.withConnection { connection in
+                try await connection.query("BEGIN", logger: logger)
+                let value: T
+                do {
+                    value = try await body(connection)
+                } catch {
+                    _ = try? await connection.query("ROLLBACK", logger: logger)
+                    throw error
+                }
+                try await connection.query("COMMIT", logger: logger)
+                return value
+            }
+        }
+    }
+
+    /// A transaction that appends to the ledger, contact links or erasures: it holds the append
+    /// lock from before it reads the heads until it commits, notifies the other nodes, and
+    /// brings this node's index up to date before returning, so every later check sees it.
+    func write<T: Sendable>(_ body: (PostgresConnection) async throws -> (T, [IndexChange])) async throws -> T {
+        let logger = self.logger
+        let (result, batch, from) = try await transaction { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.appendLock))", logger: logger)
+            let from = try await PostgresChangeFeed.head(connection, logger: logger)
+            let (result, changes) = try await body(connection)
+            let position = try await PostgresChangeFeed.head(connection, logger: logger)
+            if position != from {
+                try await connection.query("SELECT pg_notify(\(PostgresStore.changesChannel), '')", logger: logger)
+            }
+            return (result, ChangeBatch(changes: changes, position: position), from)
+        }
+        try await indexed.applyOwn(batch, from: from)
+        return result
+    }
+
+    /// Like `write`, for a write too large to keep its index changes in memory (an import):
+    /// after the commit the index reads what was written from the database, as it reads other
+    /// nodes' writes.
+    func writeThenCatchUp<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        let logger = self.logger
+        let result = try await transaction { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.appendLock))", logger: logger)
+            let result = try await body(connection)
+            try await connection.query("SELECT pg_notify(\(PostgresStore.changesChannel), '')", logger: logger)
+            return result
+        }
+        try await indexed.catchUp()
+        return result
+    }
+
+    func storageErrors<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as HushError {
+            throw error
+        } catch let error as GroupCommit.RequestFailed {
+            throw error
+        } catch let error as PSQLError {
+            throw PostgresStore.mapped(error)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw HushError(.storage, "the database failed and nothing was applied", underlying: String(reflecting: error))
+        }
+    }
+}
