@@ -62,65 +62,37 @@ struct PostgresChangeTransaction {
             if case .address(let address) = plan.optOut.subject { address } else { nil }
         })
 
-        var targetsOfPlan: [[Target]] = []
+        var targetsOfPlan: [[StoredTarget]] = []
         targetsOfPlan.reserveCapacity(plans.count)
         for plan in plans {
             switch plan.optOut.subject {
             case .address(let address):
                 let addressID = addressIDs[address.normalized]!
-                var targets = [Target(addressID: addressID, contactID: nil, key: address.normalized)]
+                var targets = [StoredTarget(addressID: addressID, contactID: nil, key: address.normalized)]
                 if plan.reachesLinkedContacts {
                     targets += try await contacts(ofAddress: addressID).map {
-                        Target(addressID: nil, contactID: $0.rowID, key: SubjectKey.contact($0.externalID).stored)
+                        StoredTarget(addressID: nil, contactID: $0.rowID, key: SubjectKey.contact($0.externalID).stored)
                     }
                 }
                 targetsOfPlan.append(targets)
             case .contact(let contact):
                 let contactID = try await PostgresStore.contactRow(connection, contact, in: organization.id, now: now, logger: logger)
-                targetsOfPlan.append([Target(addressID: nil, contactID: contactID, key: SubjectKey.contact(contact.externalID).stored)])
+                targetsOfPlan.append([StoredTarget(addressID: nil, contactID: contactID, key: SubjectKey.contact(contact.externalID).stored)])
             }
         }
 
-        var held = try await existingSuppressions(Set(zip(plans, targetsOfPlan).flatMap { plan, targets in
-            targets.map { SuppressionKey($0, plan) }
+        let inForce = try await existingSuppressions(Set(zip(plans, targetsOfPlan).flatMap { plan, targets in
+            targets.map { StoredSuppressionKey($0, plan) }
         }))
-        var written: [(target: Target, plan: PlannedOptOut, suppression: Suppression)] = []
-        var replaced: [SuppressionKey] = []
-        var outcomes: [OptOutOutcome] = []
-        outcomes.reserveCapacity(plans.count)
-        for (plan, targets) in zip(plans, targetsOfPlan) {
-            var suppressions: [Suppression] = []
-            var events: [LedgerEvent] = []
-            for target in targets {
-                let key = SuppressionKey(target, plan)
-                switch ChangeRules.write(hold: plan.optOut.hold, over: held[key]?.hold) {
-                case .keep:
-                    suppressions.append(held[key]!)
-                    continue
-                case .replace:
-                    replaced.append(key)
-                case .create:
-                    break
-                }
-                let suppression = Suppression(
-                    organization: organization.id, subject: target.subject, channel: plan.channel, list: plan.list.id,
-                    scope: plan.optOut.scope, since: StoredCoding.date(now), source: plan.optOut.source,
-                    eventSequence: nextSequence, hold: plan.optOut.hold)
-                nextSequence += 1
-                held[key] = suppression
-                written.append((target, plan, suppression))
-                suppressions.append(suppression)
-                events.append(LedgerEvent(
-                    sequence: suppression.eventSequence, organization: organization.id, kind: .optOut,
-                    recordedAt: suppression.since, subject: suppression.subject, channel: plan.channel,
-                    scope: plan.optOut.scope, list: plan.list.id, source: plan.optOut.source, actor: plan.optOut.actor,
-                    evidence: plan.optOut.evidence, hold: plan.optOut.hold))
-                changes.append(.add(IndexKey(organization.id, target.key), IndexEntry(suppression, listIsDefault: plan.list.isDefault)))
-            }
-            outcomes.append(OptOutOutcome(suppressions: suppressions, events: events))
-        }
+        let writes = OptOutWrites(
+            plans, targets: targetsOfPlan, inForce: inForce, organization: organization.id, now: StoredCoding.date(now),
+            firstSequence: nextSequence)
+        nextSequence = writes.nextSequence
+        changes += writes.changes
+        let written = writes.written
+        let outcomes = writes.outcomes
 
-        for key in replaced {
+        for key in writes.replaced {
             try await connection.rows("""
                 DELETE FROM suppressions
                 WHERE (address_id = \(key.addressID) OR contact_id = \(key.contactID)) AND channel = \(key.channel.rawValue)
@@ -153,13 +125,9 @@ struct PostgresChangeTransaction {
                      AS t(s, a, c, k, ch, sc, li, so, h)
                 """, logger: logger)
         }
-        let limited = written.filter { ChangeRules.countsTowardLimit($0.plan.optOut) }.compactMap(\.target.addressID)
-        if let full = try await addressesOverLimit(Set(limited)).first {
-            let offset = plans.firstIndex { plan in
-                if case .address(let address) = plan.optOut.subject { addressIDs[address.normalized] == full } else { false }
-            } ?? 0
-            let error = ChangeRules.overLimit()
-            throw optOuts.count > 1 || firstItem != nil ? error.inItem((firstItem ?? 0) + offset) : error
+        if let full = try await addressesOverLimit(writes.limitedAddresses).first {
+            throw OptOutWrites.overLimitError(
+                full, plans: plans, addressIDs: addressIDs, itemized: optOuts.count > 1 || firstItem != nil, firstItem: firstItem)
         }
         let evidence = try written.filter { !$0.plan.optOut.evidence.isEmpty }.map { row in
             (row.suppression.eventSequence, try StoredCoding.json(row.plan.optOut.evidence))
@@ -190,7 +158,7 @@ struct PostgresChangeTransaction {
     mutating func record(_ optIn: OptIn, erasureKey: ErasureKey) async throws -> OptInOutcome {
         let list = optIn.list ?? organization.defaultList
         let isDefault = try ChangeRules.check(list, await listFacts(list), covers: optIn.channel).isDefault
-        var targets: [Target] = []
+        var targets: [StoredTarget] = []
         switch optIn.subject {
         case .address(let address):
             // The live address, and its erased hash: a person who was erased can still come back.
@@ -200,13 +168,13 @@ struct PostgresChangeTransaction {
                 WHERE org_id = \(organization.id.rawValue)
                   AND ((key = \(address.normalized) AND erased_at IS NULL) OR (key = \(hashed) AND erased_at IS NOT NULL))
                 """, logger: logger).decode((Int64, String).self) {
-                targets.append(Target(addressID: id, contactID: nil, key: key))
+                targets.append(StoredTarget(addressID: id, contactID: nil, key: key))
             }
         case .contact(let contact):
             if let id = try await connection.value("""
                 SELECT id FROM contacts WHERE org_id = \(organization.id.rawValue) AND external_id = \(contact.externalID)
                 """, as: Int64.self, logger: logger) {
-                targets = [Target(addressID: nil, contactID: id, key: SubjectKey.contact(contact.externalID).stored)]
+                targets = [StoredTarget(addressID: nil, contactID: id, key: SubjectKey.contact(contact.externalID).stored)]
             }
         }
         for target in targets {
@@ -239,22 +207,7 @@ struct PostgresChangeTransaction {
 
     // MARK: Rows
 
-    fileprivate struct Target {
-        let addressID: Int64?
-        let contactID: Int64?
-        let key: String
-        var subject: SubjectKey { SubjectKey(stored: key) }
-    }
-
-    /// What makes a suppression unique: its subject row, channel, list and scope.
-    fileprivate struct SuppressionKey: Hashable {
-        let addressID: Int64?
-        let contactID: Int64?
-        let channel: ChannelSelection
-        let list: ListID
-        let scope: Scope
-    }
-
+    
     /// What the rules need of a list: nil when it is not an active list of this organization.
     private mutating func listFacts(_ list: ListID) async throws -> ListFacts? {
         if let known = knownLists[list] { return known }
@@ -318,8 +271,8 @@ struct PostgresChangeTransaction {
     }
 
     /// The suppressions already in force among `keys`.
-    private func existingSuppressions(_ keys: Set<SuppressionKey>) async throws -> [SuppressionKey: Suppression] {
-        var found: [SuppressionKey: Suppression] = [:]
+    private func existingSuppressions(_ keys: Set<StoredSuppressionKey>) async throws -> [StoredSuppressionKey: Suppression] {
+        var found: [StoredSuppressionKey: Suppression] = [:]
         for column in ["address_id", "contact_id"] {
             let wanted = keys.filter { (column == "address_id" ? $0.addressID : $0.contactID) != nil }
             guard !wanted.isEmpty else { continue }
@@ -332,7 +285,7 @@ struct PostgresChangeTransaction {
             for try await row in rows {
                 let (addressID, contactID, subject, channel, list, scope, since, source, sequence, hold) =
                     try row.decode((Int64?, Int64?, String, String, Int64, String, Int64, String, Int64, Bool).self)
-                let key = try SuppressionKey(
+                let key = try StoredSuppressionKey(
                     addressID: addressID, contactID: contactID, channel: StoredCoding.channel(channel),
                     list: ListID(rawValue: list), scope: StoredCoding.scope(scope))
                 found[key] = try Suppression(
@@ -360,7 +313,7 @@ struct PostgresChangeTransaction {
     }
 
     private func appendEvent(
-        _ kind: EventKind, sequence: Int64, target: Target, channel: ChannelSelection, scope: Scope, list: ListID,
+        _ kind: EventKind, sequence: Int64, target: StoredTarget, channel: ChannelSelection, scope: Scope, list: ListID,
         source: Source, actor: String, evidence: Evidence, hold: Bool
     ) async throws -> LedgerEvent {
         try await connection.rows("""
@@ -378,8 +331,3 @@ struct PostgresChangeTransaction {
     }
 }
 
-extension PostgresChangeTransaction.SuppressionKey {
-    init(_ target: PostgresChangeTransaction.Target, _ plan: PlannedOptOut) {
-        self.init(addressID: target.addressID, contactID: target.contactID, channel: plan.channel, list: plan.list.id, scope: plan.optOut.scope)
-    }
-}

@@ -39,68 +39,39 @@ struct ChangeTransaction {
             if case .address(let address) = plan.optOut.subject { address } else { nil }
         })
 
-        var targetsOfPlan: [[Target]] = []
+        var targetsOfPlan: [[StoredTarget]] = []
         targetsOfPlan.reserveCapacity(plans.count)
         for plan in plans {
             switch plan.optOut.subject {
             case .address(let address):
                 let addressID = addressIDs[address.normalized]!
-                var targets = [Target(addressID: addressID, contactID: nil, key: address.normalized)]
+                var targets = [StoredTarget(addressID: addressID, contactID: nil, key: address.normalized)]
                 if plan.reachesLinkedContacts {
                     targets += try contacts(ofAddress: addressID).map {
-                        Target(addressID: nil, contactID: $0.rowID, key: SubjectKey.contact($0.externalID).stored)
+                        StoredTarget(addressID: nil, contactID: $0.rowID, key: SubjectKey.contact($0.externalID).stored)
                     }
                 }
                 targetsOfPlan.append(targets)
             case .contact(let contact):
                 let contactID = try contactRow(contact)
-                targetsOfPlan.append([Target(addressID: nil, contactID: contactID, key: SubjectKey.contact(contact.externalID).stored)])
+                targetsOfPlan.append([StoredTarget(addressID: nil, contactID: contactID, key: SubjectKey.contact(contact.externalID).stored)])
             }
         }
 
-        var held = try existingSuppressions(Set(zip(plans, targetsOfPlan).flatMap { plan, targets in
-            targets.map { SuppressionKey($0, plan) }
+        let inForce = try existingSuppressions(Set(zip(plans, targetsOfPlan).flatMap { plan, targets in
+            targets.map { StoredSuppressionKey($0, plan) }
         }))
-        var written: [(target: Target, plan: Plan, suppression: Suppression)] = []
-        // Suppressions in force that a held opt-out replaces.
-        var replaced: [SuppressionKey] = []
-        var outcomes: [OptOutOutcome] = []
-        outcomes.reserveCapacity(plans.count)
-        for (plan, targets) in zip(plans, targetsOfPlan) {
-            var suppressions: [Suppression] = []
-            var events: [LedgerEvent] = []
-            for target in targets {
-                let key = SuppressionKey(target, plan)
-                switch ChangeRules.write(hold: plan.optOut.hold, over: held[key]?.hold) {
-                case .keep:
-                    suppressions.append(held[key]!)
-                    continue
-                case .replace:
-                    replaced.append(key)
-                case .create:
-                    break
-                }
-                let suppression = Suppression(
-                    organization: organization.id, subject: target.subject, channel: plan.channel, list: plan.list.id,
-                    scope: plan.optOut.scope, since: StoredCoding.date(now), source: plan.optOut.source,
-                    eventSequence: nextSequence, hold: plan.optOut.hold)
-                nextSequence += 1
-                held[key] = suppression
-                written.append((target, plan, suppression))
-                suppressions.append(suppression)
-                events.append(LedgerEvent(
-                    sequence: suppression.eventSequence, organization: organization.id, kind: .optOut,
-                    recordedAt: suppression.since, subject: suppression.subject, channel: plan.channel,
-                    scope: plan.optOut.scope, list: plan.list.id, source: plan.optOut.source, actor: plan.optOut.actor,
-                    evidence: plan.optOut.evidence, hold: plan.optOut.hold))
-                changes.append(.add(IndexKey(organization.id, target.key), IndexEntry(suppression, listIsDefault: plan.list.isDefault)))
-            }
-            outcomes.append(OptOutOutcome(suppressions: suppressions, events: events))
-        }
+        let writes = OptOutWrites(
+            plans, targets: targetsOfPlan, inForce: inForce, organization: organization.id, now: StoredCoding.date(now),
+            firstSequence: nextSequence)
+        nextSequence = writes.nextSequence
+        changes += writes.changes
+        let written = writes.written
+        let outcomes = writes.outcomes
 
         let organizationID = organization.id.rawValue
         let now = self.now
-        for key in replaced {
+        for key in writes.replaced {
             try db.cachedStatement(sql: """
                 DELETE FROM suppressions WHERE (address_id = ? OR contact_id = ?) AND channel = ? AND list_id = ? AND scope = ?
                 """).execute(arguments: [key.addressID, key.contactID, key.channel.rawValue, key.list.rawValue, key.scope.path])
@@ -138,13 +109,9 @@ struct ChangeTransaction {
             values.bind(row.suppression.eventSequence)
             values.bind(row.plan.optOut.hold ? 1 : 0)
         }
-        let limited = written.filter { ChangeRules.countsTowardLimit($0.plan.optOut) }.compactMap(\.target.addressID)
-        if let full = try addressesOverLimit(Set(limited)).first {
-            let offset = plans.firstIndex { plan in
-                if case .address(let address) = plan.optOut.subject { addressIDs[address.normalized] == full } else { false }
-            } ?? 0
-            let error = ChangeRules.overLimit()
-            throw optOuts.count > 1 || firstItem != nil ? error.inItem((firstItem ?? 0) + offset) : error
+        if let full = try addressesOverLimit(writes.limitedAddresses).first {
+            throw OptOutWrites.overLimitError(
+                full, plans: plans, addressIDs: addressIDs, itemized: optOuts.count > 1 || firstItem != nil, firstItem: firstItem)
         }
         let evidence = try written.filter { !$0.plan.optOut.evidence.isEmpty }.map { row in
             (row.suppression.eventSequence, try StoredCoding.json(row.plan.optOut.evidence))
@@ -174,7 +141,7 @@ struct ChangeTransaction {
     mutating func record(_ optIn: OptIn, erasureKey: ErasureKey) throws -> OptInOutcome {
         let list = optIn.list ?? organization.defaultList
         let isDefault = try ChangeRules.check(list, listFacts(list), covers: optIn.channel).isDefault
-        let targets: [Target]
+        let targets: [StoredTarget]
         switch optIn.subject {
         case .address(let address):
             // The live address, and its erased hash: a person who was erased can still come back.
@@ -183,11 +150,11 @@ struct ChangeTransaction {
                 SELECT id, key FROM addresses
                 WHERE org_id = ? AND ((key = ? AND erased_at IS NULL) OR (key = ? AND erased_at IS NOT NULL))
                 """), arguments: [organization.id.rawValue, address.normalized, hashed])
-                .map { Target(addressID: $0[0], contactID: nil, key: $0[1]) }
+                .map { StoredTarget(addressID: $0[0], contactID: nil, key: $0[1]) }
         case .contact(let contact):
             targets = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM contacts WHERE org_id = ? AND external_id = ?"),
                                          arguments: [organization.id.rawValue, contact.externalID])
-                .map { [Target(addressID: nil, contactID: $0, key: SubjectKey.contact(contact.externalID).stored)] } ?? []
+                .map { [StoredTarget(addressID: nil, contactID: $0, key: SubjectKey.contact(contact.externalID).stored)] } ?? []
         }
         for target in targets {
             guard let row = try Row.fetchOne(db.cachedStatement(sql: """
@@ -218,23 +185,8 @@ struct ChangeTransaction {
 
     // MARK: Rows
 
-    fileprivate struct Target {
-        let addressID: Int64?
-        let contactID: Int64?
-        let key: String
-        var subject: SubjectKey { SubjectKey(stored: key) }
-    }
-
+    
     fileprivate typealias Plan = PlannedOptOut
-
-    /// What makes a suppression unique: its subject row, channel, list and scope.
-    fileprivate struct SuppressionKey: Hashable {
-        let addressID: Int64?
-        let contactID: Int64?
-        let channel: ChannelSelection
-        let list: ListID
-        let scope: Scope
-    }
 
     private mutating func plan(_ optOut: OptOut) throws -> Plan {
         try ChangeRules.plan(optOut, in: organization, list: listFacts(optOut.list ?? organization.defaultList))
@@ -293,8 +245,8 @@ struct ChangeTransaction {
     }
 
     /// The suppressions already in force among `keys`.
-    private func existingSuppressions(_ keys: Set<SuppressionKey>) throws -> [SuppressionKey: Suppression] {
-        var found: [SuppressionKey: Suppression] = [:]
+    private func existingSuppressions(_ keys: Set<StoredSuppressionKey>) throws -> [StoredSuppressionKey: Suppression] {
+        var found: [StoredSuppressionKey: Suppression] = [:]
         for column in ["address_id", "contact_id"] {
             let wanted = keys.filter { (column == "address_id" ? $0.addressID : $0.contactID) != nil }
             // CROSS JOIN keeps the wanted keys as the outer loop, each one an index lookup.
@@ -310,7 +262,7 @@ struct ChangeTransaction {
                 values.bind(key.list.rawValue)
                 values.bind(key.scope.path)
             }, row: { row in
-                let key = SuppressionKey(
+                let key = StoredSuppressionKey(
                     addressID: row.optionalInt64(0), contactID: row.optionalInt64(1),
                     channel: try StoredCoding.channel(row.string(3)), list: ListID(rawValue: row.int64(4)),
                     scope: try StoredCoding.scope(row.string(5)))
@@ -324,7 +276,7 @@ struct ChangeTransaction {
     }
 
     private func appendEvent(
-        _ kind: EventKind, sequence: Int64, target: Target, channel: ChannelSelection, scope: Scope, list: ListID,
+        _ kind: EventKind, sequence: Int64, target: StoredTarget, channel: ChannelSelection, scope: Scope, list: ListID,
         source: Source, actor: String, evidence: Evidence, hold: Bool
     ) throws -> LedgerEvent {
         try db.cachedStatement(sql: """
@@ -345,8 +297,3 @@ struct ChangeTransaction {
     }
 }
 
-extension ChangeTransaction.SuppressionKey {
-    init(_ target: ChangeTransaction.Target, _ plan: ChangeTransaction.Plan) {
-        self.init(addressID: target.addressID, contactID: target.contactID, channel: plan.channel, list: plan.list.id, scope: plan.optOut.scope)
-    }
-}

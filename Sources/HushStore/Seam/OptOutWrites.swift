@@ -1,0 +1,105 @@
+import Foundation
+import HushCore
+
+/// A row an opt-out writes a suppression for: an address row or a contact row, with the key the
+/// index knows it by. Any backend's.
+struct StoredTarget {
+    let addressID: Int64?
+    let contactID: Int64?
+    let key: String
+    var subject: SubjectKey { SubjectKey(stored: key) }
+}
+
+/// What makes a suppression unique: its subject row, channel, list and scope.
+struct StoredSuppressionKey: Hashable {
+    let addressID: Int64?
+    let contactID: Int64?
+    let channel: ChannelSelection
+    let list: ListID
+    let scope: Scope
+
+    init(addressID: Int64?, contactID: Int64?, channel: ChannelSelection, list: ListID, scope: Scope) {
+        self.addressID = addressID
+        self.contactID = contactID
+        self.channel = channel
+        self.list = list
+        self.scope = scope
+    }
+
+    init(_ target: StoredTarget, _ plan: PlannedOptOut) {
+        self.init(addressID: target.addressID, contactID: target.contactID, channel: plan.channel, list: plan.list.id, scope: plan.optOut.scope)
+    }
+}
+
+/// What a batch of planned opt-outs writes, decided once for every backend: for each target,
+/// `ChangeRules.write` says whether the suppression in force is kept, replaced or a new one is
+/// made; new ones take ledger positions from `firstSequence` on, in order. A backend loads the
+/// suppressions in force, builds this, and stores `written` (ledger events, suppressions,
+/// evidence) and deletes `replaced`.
+struct OptOutWrites {
+    private(set) var written: [(target: StoredTarget, plan: PlannedOptOut, suppression: Suppression)] = []
+    /// Suppressions in force that a held opt-out replaces.
+    private(set) var replaced: [StoredSuppressionKey] = []
+    private(set) var outcomes: [OptOutOutcome] = []
+    /// What the index applies once the write commits.
+    private(set) var changes: [IndexChange] = []
+    /// The position after the last one taken.
+    private(set) var nextSequence: Int64
+
+    init(
+        _ plans: [PlannedOptOut], targets targetsOfPlan: [[StoredTarget]], inForce: [StoredSuppressionKey: Suppression],
+        organization: OrganizationID, now: Date, firstSequence: Int64
+    ) {
+        nextSequence = firstSequence
+        var held = inForce
+        outcomes.reserveCapacity(plans.count)
+        for (plan, targets) in zip(plans, targetsOfPlan) {
+            var suppressions: [Suppression] = []
+            var events: [LedgerEvent] = []
+            for target in targets {
+                let key = StoredSuppressionKey(target, plan)
+                switch ChangeRules.write(hold: plan.optOut.hold, over: held[key]?.hold) {
+                case .keep:
+                    suppressions.append(held[key]!)
+                    continue
+                case .replace:
+                    replaced.append(key)
+                case .create:
+                    break
+                }
+                let suppression = Suppression(
+                    organization: organization, subject: target.subject, channel: plan.channel, list: plan.list.id,
+                    scope: plan.optOut.scope, since: now, source: plan.optOut.source, eventSequence: nextSequence,
+                    hold: plan.optOut.hold)
+                nextSequence += 1
+                held[key] = suppression
+                written.append((target, plan, suppression))
+                suppressions.append(suppression)
+                events.append(LedgerEvent(
+                    sequence: suppression.eventSequence, organization: organization, kind: .optOut,
+                    recordedAt: suppression.since, subject: suppression.subject, channel: plan.channel,
+                    scope: plan.optOut.scope, list: plan.list.id, source: plan.optOut.source, actor: plan.optOut.actor,
+                    evidence: plan.optOut.evidence, hold: plan.optOut.hold))
+                changes.append(.add(IndexKey(organization, target.key), IndexEntry(suppression, listIsDefault: plan.list.isDefault)))
+            }
+            outcomes.append(OptOutOutcome(suppressions: suppressions, events: events))
+        }
+    }
+
+    /// The addresses whose count of suppressions the limit applies to, among those written.
+    var limitedAddresses: Set<Int64> {
+        Set(written.filter { ChangeRules.countsTowardLimit($0.plan.optOut) }.compactMap(\.target.addressID))
+    }
+
+    /// The error for an address over the limit, naming the first item that wrote to it when the
+    /// opt-outs are items of a batch.
+    static func overLimitError(
+        _ address: Int64, plans: [PlannedOptOut], addressIDs: [String: Int64], itemized: Bool, firstItem: Int?
+    ) -> HushError {
+        let offset = plans.firstIndex { plan in
+            if case .address(let given) = plan.optOut.subject { addressIDs[given.normalized] == address } else { false }
+        } ?? 0
+        let error = ChangeRules.overLimit()
+        return itemized ? error.inItem((firstItem ?? 0) + offset) : error
+    }
+}
