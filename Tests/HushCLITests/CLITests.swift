@@ -7,21 +7,29 @@ import HushStore
 import HushTestSupport
 import Testing
 
-/// Runs the built `hush` executable against a fresh database folder.
+/// Runs the built `hush` executable against a new database of the test's backend (a file in a
+/// folder of its own, or a database on the PostgreSQL server), with the keys in the environment
+/// as a deployment of several nodes gives them.
 struct CLI {
     static let secret = String(repeating: "5a", count: 32)
     /// The key secrets are sealed under, the same in the CLI and in this process.
     static let secretKey = String(repeating: "3c", count: 32)
 
     let folder: URL
-    var database: String { folder.appendingPathComponent("hush.sqlite").path }
+    let testDatabase: TestDatabase
+    /// What `--database` names: a file path, or a PostgreSQL URL.
+    var database: String { testDatabase.location }
 
-    /// A new folder, removed when the test ends.
-    init() throws {
+    /// A new folder and database, removed when the test ends.
+    init() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hush-cli-tests-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         TestScope.onEnd { try? FileManager.default.removeItem(at: folder) }
         self.folder = folder
+        testDatabase = switch Backend.current {
+        case .sqlite: TestDatabase(backend: .sqlite, location: folder.appendingPathComponent("hush.sqlite").path)
+        case .postgres: try await Backend.postgres.newDatabase()
+        }
     }
 
     /// The `hush` binary beside the test bundle in the build folder.
@@ -84,15 +92,11 @@ struct CLI {
         return Running(process: process, input: input, output: output, errors: errors)
     }
 
-    /// The same database, opened in this process.
-    /// The same database, opened in this process; closed when the test ends.
-    func store(loadsIndex: Bool = true) async throws -> SQLiteStore {
-        var configuration = SQLiteStore.Configuration(path: database, erasureKey: try ErasureKey(secret: [UInt8](repeating: 0x5a, count: 32)))
-        configuration.secretKey = try SecretKey(bytes: [UInt8](repeating: 0x3c, count: 32))
-        configuration.loadsIndex = loadsIndex
-        let store = try await SQLiteStore(configuration)
-        TestScope.onEnd { try? await store.close() }
-        return store
+    /// The same database, opened in this process with the CLI's keys; closed when the test ends.
+    func store(loadsIndex: Bool = true) async throws -> any Store {
+        try await testDatabase.open(
+            erasureKey: try ErasureKey(secret: [UInt8](repeating: 0x5a, count: 32)), clock: .flowing(), loadsIndex: loadsIndex,
+            secretKey: try SecretKey(bytes: [UInt8](repeating: 0x3c, count: 32)))
     }
 
     func write(_ name: String, _ text: String) throws -> String {
@@ -102,9 +106,9 @@ struct CLI {
     }
 }
 
-@Suite(.sqliteOnly) struct CLITests {
+@Suite(.everyBackend) struct CLITests {
     @Test func organizationsAndKeys() async throws {
-        let cli = try CLI()
+        let cli = try await CLI()
         #expect(try cli.run(["orgs", "create", "acme"]).status == 0)
         let created = try cli.run(["keys", "create", "--org", "acme", "--role", "admin"])
         #expect(created.status == 0)
@@ -125,7 +129,7 @@ struct CLI {
     }
 
     @Test func optOutAndCheckExitCodes() async throws {
-        let cli = try CLI()
+        let cli = try await CLI()
         try cli.run(["orgs", "create", "default"])
         let allowed = try cli.run(["check", "ann@example.com", "--channel", "email"])
         #expect(allowed.status == 0)
@@ -159,7 +163,7 @@ struct CLI {
     }
 
     @Test func aRunningServerSeesWhatTheCommandLineWrites() async throws {
-        let cli = try CLI()
+        let cli = try await CLI()
         try cli.run(["orgs", "create", "default"])
         let server = try await cli.store()
         let organization = try #require(try await server.organization(named: "default"))
@@ -174,7 +178,7 @@ struct CLI {
     }
 
     @Test func importAndExportOneHundredThousandRows() async throws {
-        let cli = try CLI()
+        let cli = try await CLI()
         try cli.run(["orgs", "create", "default"])
         let rows = 100_000
         var text = "address,channel,scope\n"
@@ -219,7 +223,7 @@ struct CLI {
     }
 
     @Test func badRowsAreReportedAndNothingIsImported() async throws {
-        let cli = try CLI()
+        let cli = try await CLI()
         try cli.run(["orgs", "create", "default"])
         let file = try cli.write("mixed.csv", """
             address,channel,list
@@ -256,7 +260,7 @@ struct CLI {
     }
 
     @Test func anInterruptedImportLeavesNothingBehind() async throws {
-        let cli = try CLI()
+        let cli = try await CLI()
         try cli.run(["orgs", "create", "default"])
         let rows = 100_000
         var text = "address\n"
@@ -285,7 +289,7 @@ struct CLI {
     }
 
     @Test func serveCreatesTheFirstKeyAnswersAndStopsOnSIGTERM() async throws {
-        let cli = try CLI()
+        let cli = try await CLI()
         let port = Int.random(in: 20_000..<60_000)
         let running = try cli.start(["serve", "--port", String(port)])
         // The first line names the organization; the second is the key.
@@ -325,7 +329,7 @@ struct CLI {
     }
 
     @Test func exportQuotesFieldsAndReadsBackWithImport() async throws {
-        let cli = try CLI()
+        let cli = try await CLI()
         try cli.run(["orgs", "create", "default"])
         let store = try await cli.store(loadsIndex: false)
         let organization = try #require(try await store.organization(named: "default"))
@@ -346,7 +350,7 @@ struct CLI {
     }
 
     @Test func linkKeysRotateAndOldKeysStayKnown() async throws {
-        let cli = try CLI()
+        let cli = try await CLI()
         try cli.run(["orgs", "create", "default"])
         let store = try await cli.store(loadsIndex: false)
         let first = try await store.linkKeys()
@@ -360,8 +364,8 @@ struct CLI {
         try await store.close()
     }
 
-    @Test func webhooksVerifyChecksAStandardWebhooksSignature() throws {
-        let cli = try CLI()
+    @Test func webhooksVerifyChecksAStandardWebhooksSignature() async throws {
+        let cli = try await CLI()
         let body = try cli.write("body.json", #"{"test": 2432232314}"#)
         let arguments = ["webhooks", "verify", "--secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "--id", "msg_p5jXN8AQM9LWM0D4loKWxJek",
                          "--timestamp", "1614265330", "--body", body]

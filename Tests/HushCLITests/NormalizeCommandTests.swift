@@ -3,8 +3,8 @@ import HushTestSupport
 import Testing
 
 @Suite(.sqliteOnly) struct NormalizeCommandTests {
-    @Test func printsTheKeyOfEachAddressAndExitsOneIfAnyIsRefused() throws {
-        let cli = try CLI()
+    @Test func printsTheKeyOfEachAddressAndExitsOneIfAnyIsRefused() async throws {
+        let cli = try await CLI()
         let ok = try cli.run(["normalize", "--region", "gb", "+44 (0)121 234 5678", "020 7946 0958", "ANN@Ｅxample.com"], database: false)
         #expect(ok.status == 0, "\(ok.stderr)")
         #expect(ok.stdout == "+441212345678\n+442079460958\nann@example.com\n")
@@ -14,8 +14,8 @@ import Testing
         #expect(refused.stdout.hasSuffix("\n+14155552671\n"))
     }
 
-    @Test func jsonLinesAreAnsweredInOrder() throws {
-        let cli = try CLI()
+    @Test func jsonLinesAreAnsweredInOrder() async throws {
+        let cli = try await CLI()
         let process = try cli.start(["normalize", "--jsonl"], database: false)
         let input = """
             {"address": "0014 44 20 7946 0958", "region": "AU"}
@@ -36,16 +36,16 @@ import Testing
         #expect(lines[3].hasPrefix(#"{"error":"unreadable line"#))
     }
 
-    @Test func unknownRegionIsAnError() throws {
-        let result = try CLI().run(["normalize", "--region", "UK", "020 7946 0958"], database: false)
+    @Test func unknownRegionIsAnError() async throws {
+        let result = try await CLI().run(["normalize", "--region", "UK", "020 7946 0958"], database: false)
         #expect(result.status != 0)
         #expect(result.stderr.contains("\"UK\" is not a region"))
     }
 }
 
 @Suite(.sqliteOnly) struct FirstStartTests {
-    @Test func processesStartingOnOneNewDatabaseAtOnceAllSucceedWithOneKey() throws {
-        let cli = try CLI()
+    @Test func processesStartingOnOneNewDatabaseAtOnceAllSucceedWithOneKey() async throws {
+        let cli = try await CLI()
         // No HUSH_SECRET_KEY or HUSH_ERASURE_SECRET: each process would create the key files.
         let processes = try (0..<4).map { index in
             try cli.start(["orgs", "create", "org\(index)"], environment: ["HUSH_SECRET_KEY": "", "HUSH_ERASURE_SECRET": ""])

@@ -7,7 +7,7 @@ import Testing
 /// The command line's share of the security work: keys, erasure, held opt-outs, retired link keys.
 @Suite(.sqliteOnly) struct SecurityCommandTests {
     @Test func keysAreListedWithoutSecretsAndRevoked() async throws {
-        let cli = try CLI()
+        let cli = try await CLI()
         try cli.run(["orgs", "create", "default"])
         let member = try cli.run(["keys", "create", "--role", "member"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let inbound = try cli.run(["keys", "create", "--role", "inbound"])
@@ -24,7 +24,7 @@ import Testing
     }
 
     @Test func aHeldOptOutAndAnErasureFromTheCommandLine() async throws {
-        let cli = try CLI()
+        let cli = try await CLI()
         try cli.run(["orgs", "create", "default"])
         let held = try cli.run(["opt-out", "+14155550100", "--channel", "sms", "--hold"])
         #expect(held.stdout.hasPrefix("opted out +14155550100 (held)"), "\(held.stdout)\(held.stderr)")
@@ -44,7 +44,7 @@ import Testing
     }
 
     @Test func aRetiredLinkKeySignsNothingMore() async throws {
-        let cli = try CLI()
+        let cli = try await CLI()
         try cli.run(["orgs", "create", "default"])
         let first = try cli.run(["link-keys", "rotate"]).stdout.split(separator: " ").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""
         #expect(try cli.run(["link-keys", "retire", first]).stdout == "retired link key \(first)\n")

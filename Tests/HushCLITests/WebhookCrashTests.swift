@@ -7,7 +7,7 @@ import Testing
 
 /// `hush serve` killed with SIGKILL while webhook deliveries are pending loses none of them:
 /// after a restart every committed event reaches the receiver.
-@Suite(.sqliteOnly) struct WebhookCrashTests {
+@Suite(.everyBackend) struct WebhookCrashTests {
     static let environment = ["HUSH_ALLOW_PRIVATE_WEBHOOK_TARGETS": "1", "HUSH_WEBHOOK_RETRY_DELAYS": "0.2,0.2,0.2,0.2,0.2"]
 
     /// Starts `hush serve` and waits until it answers; returns it and, on a new database, its key.
@@ -36,7 +36,7 @@ import Testing
     }
 
     @Test func killedWhileDeliveriesArePendingLosesNone() async throws {
-        let cli = try CLI()
+        let cli = try await CLI()
         let port = Int.random(in: 20_000..<60_000)
         // A receiver slow enough that most deliveries are still pending when the server dies.
         let receiver = try await WebhookReceiver.start { _, _ in .init(delay: .milliseconds(10)) }

@@ -46,6 +46,11 @@ public struct TestDatabase: Sendable {
     /// Where it is: a file path for SQLite, a URL for PostgreSQL.
     public let location: String
 
+    public init(backend: Backend, location: String) {
+        self.backend = backend
+        self.location = location
+    }
+
     /// Opens it; the store is closed when the test's scope ends.
     public func open(
         erasureKey: ErasureKey, clock: TestClock, loadsIndex: Bool = true, secretKey: SecretKey? = nil

@@ -37,9 +37,16 @@ actor LedgerFollower {
         }
     }
 
+    /// The actor is reentrant across the read: while one catch-up waits for the database,
+    /// another (a notification, this process's own write) may apply what it is reading. A batch
+    /// read from a position that is no longer current is dropped and read again from where the
+    /// index stands: applied late it would undo newer changes (an opt-in removing the opt-out
+    /// that followed it) and move the position back.
     private func catchUp(to target: FeedPosition) async throws {
         while position.isBehind(target) {
-            let batch = try await feed.changes(after: position, limit: 10_000)
+            let from = position
+            let batch = try await feed.changes(after: from, limit: 10_000)
+            guard position == from else { continue }
             guard batch.position != position else { return }
             apply(batch)
         }
