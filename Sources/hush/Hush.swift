@@ -32,7 +32,7 @@ struct DatabaseOptions: ParsableArguments {
     /// they come from configuration only: HUSH_ERASURE_SECRET and HUSH_SECRET_KEY, or files
     /// named by HUSH_ERASURE_SECRET_FILE and HUSH_SECRET_KEY_FILE. The one place the command
     /// line chooses a backend; every command works through the `Store` protocols.
-    func open(logger: Logger = Logger(label: "hush"), loadsIndex: Bool = true) async throws -> any Store {
+    func open(logger: Logger = Logger(label: "hush"), loadsIndex: Bool = true, node: String? = nil) async throws -> any Store {
         // Every file Hush writes (the database, its keys, exports) is its owner's alone.
         umask(0o077)
         if isPostgres {
@@ -40,6 +40,7 @@ struct DatabaseOptions: ParsableArguments {
             configuration.secretKey = try secretKey()
             configuration.loadsIndex = loadsIndex
             configuration.poolSize = poolSize
+            configuration.node = node
             return try await PostgresStore(configuration)
         }
         var configuration = SQLiteStore.Configuration(path: database, erasureKey: try erasureKey(), logger: logger)

@@ -104,7 +104,9 @@ struct Serve: AsyncParsableCommand {
         configuration.accessLog = accessLog || ProcessInfo.processInfo.environment["HUSH_ACCESS_LOG"] == "1"
         configuration.idleTimeout = .seconds(idleTimeout)
         configuration.headerTimeout = .seconds(headerTimeout)
-        let store = try await database.open(logger: logger)
+        // A node keeps its name across restarts (host and port), so on PostgreSQL it takes back
+        // at once the webhook deliveries it held when it stopped.
+        let store = try await database.open(logger: logger, node: "\(ProcessInfo.processInfo.hostName):\(port)")
         do {
             try await createDefaultOrganization(in: store)
             // The application runs the store's own service (following other processes' writes)

@@ -21,6 +21,9 @@ public struct WebhookSettings: Sendable {
     public var pollInterval: Duration
     /// How long finished deliveries (and the events they carried) are kept for viewing.
     public var retention: Duration
+    /// How long a claimed batch is leased to its sender (renewed every third of it while it is
+    /// sent): a node that dies holds nothing longer. At least three times `timeout`.
+    public var lease: Duration = .seconds(60)
 
     public init(
         retryPolicy: WebhookRetryPolicy = WebhookRetryPolicy(), timeout: Duration = .seconds(15), concurrency: Int = 16, batch: Int = 100,
@@ -43,8 +46,10 @@ public struct WebhookSettings: Sendable {
 /// checks or writes.
 public struct WebhookSender: Service {
     /// Deliveries a server stopped in the middle of sending are taken back after this long by
-    /// another server; the next start of any server takes them back at once.
-    static let lease: Duration = .seconds(600)
+    /// another server (on SQLite the next start of any server, on PostgreSQL the next start of
+    /// the same node, takes them back at once). A sender renews the leases of the batch it is
+    /// working through every third of it, so a slow receiver never outlives its lease.
+    var lease: Duration { max(settings.lease, settings.timeout * 3) }
 
     let store: any WebhookQueue
     let settings: WebhookSettings
@@ -97,7 +102,7 @@ public struct WebhookSender: Service {
                     do {
                         batches = try await store.claimDeliveries(
                             endpoints: free, perEndpoint: settings.batch, excluding: busy,
-                            leaseUntil: now().addingTimeInterval(Self.lease.seconds))
+                            leaseUntil: now().addingTimeInterval(lease.seconds))
                     } catch {
                         logger.warning("could not take webhook deliveries from the outbox", metadata: ["error": "\(error)"])
                         batches = []
@@ -150,7 +155,12 @@ public struct WebhookSender: Service {
     private func send(_ batch: [ClaimedDelivery], by attempting: (ClaimedDelivery) async -> DeliveryAttempt) async {
         var results: [DeliveryAttempt] = []
         var lastWrite = ContinuousClock.now
+        var renewed = ContinuousClock.now
         for (offset, delivery) in batch.enumerated() {
+            if ContinuousClock.now - renewed > lease / 3 {
+                await renew(batch[offset...].map(\.id))
+                renewed = .now
+            }
             let attempt = await attempting(delivery)
             results.append(attempt)
             metrics.record(attempt.outcome)
@@ -167,6 +177,15 @@ public struct WebhookSender: Service {
             }
         }
         await write(results)
+    }
+
+    private func renew(_ deliveries: [DeliveryID]) async {
+        do {
+            try await store.renewDeliveryLeases(deliveries, until: now().addingTimeInterval(lease.seconds))
+        } catch {
+            // Not renewed, the leases run out and another sender may take the rest: at least once.
+            logger.warning("could not renew webhook delivery leases", metadata: ["error": "\(error)", "count": "\(deliveries.count)"])
+        }
     }
 
     private func write(_ results: [DeliveryAttempt]) async {

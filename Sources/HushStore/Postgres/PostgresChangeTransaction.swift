@@ -40,6 +40,9 @@ struct PostgresChangeTransaction {
                 changes += transaction.changes
             } catch let error as HushError where error.code != .storage {
                 throw GroupCommit.RequestFailed(offset: offset, error: error)
+            } catch let error as PSQLError where PostgresStore.mapped(error).code != .storage {
+                // A request the database refused (a constraint, text it cannot hold) fails alone.
+                throw GroupCommit.RequestFailed(offset: offset, error: PostgresStore.mapped(error))
             }
         }
         return (outcomes, changes)

@@ -355,6 +355,7 @@ enum PostgresSchema {
         """,
         "CREATE UNIQUE INDEX webhook_outbox_ledger ON webhook_outbox(ledger_seq) WHERE ledger_seq IS NOT NULL",
         "CREATE INDEX webhook_outbox_address ON webhook_outbox(address_id) WHERE address_id IS NOT NULL",
+        "CREATE INDEX webhook_outbox_age ON webhook_outbox(occurred_at)",
         """
         CREATE TABLE webhook_deliveries (
             id bigserial PRIMARY KEY,
@@ -374,6 +375,8 @@ enum PostgresSchema {
         )
         """,
         "CREATE INDEX webhook_deliveries_queue ON webhook_deliveries(endpoint_id, id) WHERE status = 'pending'",
+        // Leases in force, per endpoint: what a claim checks before it takes an endpoint.
+        "CREATE INDEX webhook_deliveries_leased ON webhook_deliveries(endpoint_id, leased_until) WHERE status = 'pending' AND leased_until IS NOT NULL",
         "CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries(endpoint_id, id)",
         "CREATE INDEX webhook_deliveries_finished ON webhook_deliveries(finished_at) WHERE status <> 'pending'",
         "CREATE INDEX webhook_deliveries_event ON webhook_deliveries(outbox_id)",

@@ -8,7 +8,27 @@ extension PostgresStore {
         let now = StoredCoding.milliseconds(configuration.now())
         let hashed = configuration.erasureKey.hashedKey(for: address.normalized)
         let logger = self.logger
-        return try await write { connection in
+        // What scans many rows (announced requests, send reports) runs before the append lock.
+        let scrub: (PostgresConnection) async throws -> Void = { connection in
+            try await connection.rows("""
+                UPDATE webhook_outbox SET data = (data::jsonb || '{"address": null, "confirm_url": null}'::jsonb)::text
+                WHERE org_id = \(organization.rawValue) AND kind = 'opt_in.requested' AND data::jsonb ->> 'address' = \(address.normalized)
+                """, logger: logger)
+            // Send reports name the address as the sender gave it: it becomes its hash there.
+            var quoted = JSONWriter()
+            quoted.string(address.normalized)
+            var replacement = JSONWriter()
+            replacement.string(hashed)
+            let named = "\"address\":" + String(decoding: quoted.bytes, as: UTF8.self)
+            let renamed = "\"address\":" + String(decoding: replacement.bytes, as: UTF8.self)
+            // The entries are JSON text (UTF-8) in bytea: matched as bytes, replaced as text.
+            try await connection.rows("""
+                UPDATE send_reports SET entries = convert_to(replace(convert_from(entries, 'UTF8'), \(named), \(renamed)), 'UTF8')
+                WHERE send_id IN (SELECT id FROM sends WHERE org_id = \(organization.rawValue))
+                  AND position(\(ByteBuffer(string: named)) IN entries) > 0
+                """, logger: logger)
+        }
+        return try await write(prepare: scrub) { connection in
             // The live row, and any merged into it when addresses were re-keyed (v10).
             var addressIDs: [Int64] = []
             for try await id in try await connection.query("""
@@ -32,10 +52,6 @@ extension PostgresStore {
                 }
                 try await Self.erase(connection, addressID, hashed: hashed, now: now, logger: logger)
             }
-            try await connection.rows("""
-                UPDATE webhook_outbox SET data = (data::jsonb || '{"address": null, "confirm_url": null}'::jsonb)::text
-                WHERE org_id = \(organization.rawValue) AND kind = 'opt_in.requested' AND data::jsonb ->> 'address' = \(address.normalized)
-                """, logger: logger)
             // Pending opt-ins hold the address in clear; they go too.
             try await connection.rows("""
                 DELETE FROM opt_in_request_lifts WHERE request_id IN (
@@ -43,19 +59,6 @@ extension PostgresStore {
                 """, logger: logger)
             try await connection.rows("""
                 DELETE FROM opt_in_requests WHERE org_id = \(organization.rawValue) AND address = \(address.normalized)
-                """, logger: logger)
-            // Send reports name the address as the sender gave it: it becomes its hash there.
-            var quoted = JSONWriter()
-            quoted.string(address.normalized)
-            var replacement = JSONWriter()
-            replacement.string(hashed)
-            let named = "\"address\":" + String(decoding: quoted.bytes, as: UTF8.self)
-            let renamed = "\"address\":" + String(decoding: replacement.bytes, as: UTF8.self)
-            // The entries are JSON text (UTF-8) in bytea: matched as bytes, replaced as text.
-            try await connection.rows("""
-                UPDATE send_reports SET entries = convert_to(replace(convert_from(entries, 'UTF8'), \(named), \(renamed)), 'UTF8')
-                WHERE send_id IN (SELECT id FROM sends WHERE org_id = \(organization.rawValue))
-                  AND position(\(ByteBuffer(string: named)) IN entries) > 0
                 """, logger: logger)
             let encoder = JSONEncoder()
             let eventSequences = String(decoding: try encoder.encode(sequences), as: UTF8.self)

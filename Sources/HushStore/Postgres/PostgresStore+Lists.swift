@@ -10,6 +10,7 @@ extension PostgresStore {
         let secretKey = configuration.secretKey
         let logger = self.logger
         let list = try await transaction { connection in
+            try await Self.lockNames(connection, of: organization, logger: logger)
             _ = try await Self.requireOrganization(connection, organization, logger: logger)
             try await Self.ensureNameIsNotReserved(connection, definition.name, in: organization, except: nil, logger: logger)
             // Unique among active lists by the database, not by a read first.
@@ -57,6 +58,7 @@ extension PostgresStore {
         let secretKey = configuration.secretKey
         let logger = self.logger
         let list = try await transaction { connection in
+            try await Self.lockNames(connection, of: organization, logger: logger)
             guard let existing = try await Self.activeList(connection, id, in: organization, logger: logger) else {
                 throw HushError(.notFound, field: "id", "no list \(id) in this organization")
             }
@@ -97,6 +99,7 @@ extension PostgresStore {
         let now = StoredCoding.milliseconds(configuration.now())
         let logger = self.logger
         try await transaction { connection in
+            try await Self.lockNames(connection, of: organization, logger: logger)
             guard let existing = try await Self.activeList(connection, id, in: organization, logger: logger) else {
                 throw HushError(.notFound, field: "id", "no list \(id) in this organization")
             }
@@ -212,5 +215,12 @@ extension PostgresStore {
                 throw HushError(.conflict, field: "keywords[\(position)]", "the keyword \"\(keyword)\" already belongs to another list")
             }
         }
+    }
+
+    /// Names and former names of an organization's lists are checked, then written: one writer
+    /// at a time per organization, or two renames on two nodes could each pass the check.
+    static func lockNames(_ connection: PostgresConnection, of organization: OrganizationID, logger: Logger) async throws {
+        try await connection.rows(
+            "SELECT pg_advisory_xact_lock(hashtextextended('hush list names ' || \(organization.rawValue)::text, 0))", logger: logger)
     }
 }

@@ -9,12 +9,16 @@ extension PostgresStore {
         let logger = self.logger
         return try await read { connection in
             let rows = try await connection.rows("""
+                -- Two index paths (the address rows' suppressions, their contacts' suppressions)
+                -- rather than one OR, which PostgreSQL can only answer by reading every suppression.
                 SELECT s.subject_key, s.channel, s.list_id, s.scope, s.since, s.source, s.event_seq, s.hold
-                FROM suppressions s
-                WHERE s.org_id = \(organization.rawValue) AND (s.subject_key IN (\(keys[0]), \(keys[1])) OR s.contact_id IN (
-                    SELECT l.contact_id FROM contact_links l JOIN addresses a ON a.id = l.address_id
-                    WHERE a.org_id = \(organization.rawValue) AND a.key IN (\(keys[0]), \(keys[1]))))
-                ORDER BY s.event_seq
+                FROM addresses a JOIN suppressions s ON s.address_id = a.id
+                WHERE a.org_id = \(organization.rawValue) AND a.key IN (\(keys[0]), \(keys[1]))
+                UNION
+                SELECT s.subject_key, s.channel, s.list_id, s.scope, s.since, s.source, s.event_seq, s.hold
+                FROM addresses a JOIN contact_links l ON l.address_id = a.id JOIN suppressions s ON s.contact_id = l.contact_id
+                WHERE a.org_id = \(organization.rawValue) AND a.key IN (\(keys[0]), \(keys[1]))
+                ORDER BY event_seq
                 """, logger: logger)
             return try rows.map { row in
                 let (subject, channel, list, scope, since, source, sequence, hold) =
@@ -94,14 +98,17 @@ extension PostgresStore {
             let rows = try await connection.rows("""
                 SELECT l.kind, l.recorded_at, l.channel, l.scope, l.list_id, l.source, l.seq, li.is_default, c.external_id, l.hold,
                        li.name
-                FROM ledger l
+                FROM (
+                    -- Two index paths rather than one OR (see `suppressions(of:in:)`).
+                    SELECT l.* FROM addresses a JOIN ledger l ON l.address_id = a.id
+                    WHERE a.org_id = \(organization.rawValue) AND a.key IN (\(keys[0]), \(keys[1]))
+                    UNION
+                    SELECT l.* FROM addresses a JOIN contact_links cl ON cl.address_id = a.id JOIN ledger l ON l.contact_id = cl.contact_id
+                    WHERE a.org_id = \(organization.rawValue) AND a.key IN (\(keys[0]), \(keys[1])) AND cl.linked_at <= \(until)
+                ) l
                 JOIN lists li ON li.id = l.list_id
                 LEFT JOIN contacts c ON c.id = l.contact_id
-                WHERE l.org_id = \(organization.rawValue) AND l.recorded_at <= \(until) AND (
-                    l.address_id IN (SELECT id FROM addresses WHERE org_id = \(organization.rawValue) AND key IN (\(keys[0]), \(keys[1])))
-                    OR l.contact_id IN (
-                        SELECT cl.contact_id FROM contact_links cl JOIN addresses a ON a.id = cl.address_id
-                        WHERE a.org_id = \(organization.rawValue) AND a.key IN (\(keys[0]), \(keys[1])) AND cl.linked_at <= \(until)))
+                WHERE l.org_id = \(organization.rawValue) AND l.recorded_at <= \(until)
                 ORDER BY l.seq
                 """, logger: logger)
             return try rows.map { row in

@@ -123,7 +123,7 @@ extension PostgresStore {
                         leased_by = CASE WHEN leased_by = \(node) THEN NULL ELSE leased_by END,
                         attempts = attempts + 1, last_attempt_at = \(at), response_status = \(attempt.responseStatus.map(Int64.init)),
                         response_body = \(attempt.responseBody), error = \(attempt.error)
-                    WHERE id = \(attempt.delivery.rawValue)
+                    WHERE id = \(attempt.delivery.rawValue) AND leased_by = \(node)
                     """, logger: logger)
             }
         }
@@ -143,6 +143,8 @@ extension PostgresStore {
             WITH removed AS (
                 DELETE FROM webhook_deliveries WHERE id IN (
                     SELECT id FROM webhook_deliveries WHERE status <> 'pending' AND finished_at < \(before) LIMIT \(Int64(batch)))
+                -- Again here: a delivery retried by hand since the select above is pending again.
+                AND status <> 'pending' AND finished_at < \(before)
                 RETURNING 1)
             SELECT COUNT(*) FROM removed
             """
@@ -174,6 +176,19 @@ extension PostgresStore {
     /// Frees this node's leases: what it was sending is handed out again at once. Another
     /// node's leases are left alone; those of a node that stopped run out at their
     /// `leaseUntil`, and any node takes the deliveries over then.
+    /// Only while this node still holds them: a lease another node took over stays its.
+    public func renewDeliveryLeases(_ deliveries: [DeliveryID], until: Date) async throws {
+        guard !deliveries.isEmpty else { return }
+        let node = self.node
+        let logger = self.logger
+        try await transaction { connection in
+            try await connection.rows("""
+                UPDATE webhook_deliveries SET leased_until = \(StoredCoding.milliseconds(until))
+                WHERE id = ANY(\(deliveries.map(\.rawValue))::bigint[]) AND status = 'pending' AND leased_by = \(node)
+                """, logger: logger)
+        }
+    }
+
     public func releaseDeliveryLeases() async throws {
         let node = self.node
         let logger = self.logger

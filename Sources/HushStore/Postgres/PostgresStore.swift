@@ -30,6 +30,10 @@ public final class PostgresStore: Store, IndexBacked {
         public var now: @Sendable () -> Date
         /// Whether to load the index and follow the ledger (short-lived commands skip it).
         public var loadsIndex: Bool = true
+        /// The name this node leases webhook deliveries under. Keep it stable across restarts
+        /// (`hush serve` uses host and port), so a restarted node takes back at once what it held
+        /// when it died; two live nodes must not share it. Without one: host and process id.
+        public var node: String?
 
         public init(
             url: String, erasureKey: ErasureKey, logger: Logger = Logger(label: "hush.store"),
@@ -54,7 +58,7 @@ public final class PostgresStore: Store, IndexBacked {
     let logger: Logger
     let database: PostgresDatabase
     let groupCommit: GroupCommit
-    /// This node's name in leases (`webhook_deliveries.leased_by`): host, process and a random part.
+    /// This node's name in leases (`webhook_deliveries.leased_by`; `Configuration.node`).
     let node: String
 
     public init(_ configuration: Configuration) async throws {
@@ -95,7 +99,7 @@ public final class PostgresStore: Store, IndexBacked {
         self.configuration = configuration
         self.logger = logger
         self.directory = DirectoryCache(now: configuration.now)
-        self.node = "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier):\(UUID().uuidString.prefix(8))"
+        self.node = configuration.node ?? "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
         let database = PostgresDatabase(client: client, indexed: indexed, logger: logger)
         self.database = database
         self.groupCommit = GroupCommit(now: configuration.now) { group, now in
@@ -155,8 +159,10 @@ public final class PostgresStore: Store, IndexBacked {
         try await database.transaction(body)
     }
 
-    func write<T: Sendable>(_ body: (PostgresConnection) async throws -> (T, [IndexChange])) async throws -> T {
-        try await database.write(body)
+    func write<T: Sendable>(
+        prepare: ((PostgresConnection) async throws -> Void)? = nil, _ body: (PostgresConnection) async throws -> (T, [IndexChange])
+    ) async throws -> T {
+        try await database.write(prepare: prepare, body)
     }
 
     func storageErrors<T>(_ body: () async throws -> T) async throws -> T {
@@ -182,6 +188,10 @@ public final class PostgresStore: Store, IndexBacked {
         }
         if state == "P0001" {
             return HushError(.conflict, error.serverInfo?[.message] ?? "the change is not allowed", underlying: underlying)
+        }
+        if state == "22021" || state == "22P05" {
+            // SQLite stores a NUL character; PostgreSQL text cannot hold one.
+            return HushError(.invalidInput, "text holding a NUL character (\\u0000) cannot be stored", underlying: underlying)
         }
         return HushError(.storage, "the database failed and nothing was applied", underlying: underlying)
     }
@@ -282,9 +292,15 @@ struct PostgresDatabase: Sendable {
     /// A transaction that appends to the ledger, contact links or erasures: it holds the append
     /// lock from before it reads the heads until it commits, notifies the other nodes, and
     /// brings this node's index up to date before returning, so every later check sees it.
-    func write<T: Sendable>(_ body: (PostgresConnection) async throws -> (T, [IndexChange])) async throws -> T {
+    ///
+    /// `prepare` runs first in the same transaction, before the lock: slow work that appends
+    /// nothing (scrubbing an erased address from stored payloads) holds no other node's writes.
+    func write<T: Sendable>(
+        prepare: ((PostgresConnection) async throws -> Void)? = nil, _ body: (PostgresConnection) async throws -> (T, [IndexChange])
+    ) async throws -> T {
         let logger = self.logger
         let (result, batch, from) = try await transaction { connection in
+            try await prepare?(connection)
             try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.appendLock))", logger: logger)
             let from = try await PostgresChangeFeed.head(connection, logger: logger)
             let (result, changes) = try await body(connection)

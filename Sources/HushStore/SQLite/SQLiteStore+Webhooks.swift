@@ -304,6 +304,21 @@ extension SQLiteStore {
         return removed
     }
 
+    public func renewDeliveryLeases(_ deliveries: [DeliveryID], until: Date) async throws {
+        guard !deliveries.isEmpty else { return }
+        let until = StoredCoding.milliseconds(until)
+        try await storageErrors {
+            try await pool.write { db in
+                try db.execute(
+                    sql: """
+                        UPDATE webhook_deliveries SET leased_until = ?
+                        WHERE id IN (\(deliveries.map { String($0.rawValue) }.joined(separator: ","))) AND status = 'pending' AND leased_until IS NOT NULL
+                        """,
+                    arguments: [until])
+            }
+        }
+    }
+
     /// Frees every lease: a server starting up takes back what a stopped one was sending.
     public func releaseDeliveryLeases() async throws {
         try await storageErrors {

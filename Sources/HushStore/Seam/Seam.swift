@@ -153,6 +153,10 @@ public protocol WebhookStore: Sendable {
 public protocol WebhookQueue: Sendable {
     func claimDeliveries(endpoints: Int, perEndpoint: Int, excluding busy: Set<WebhookID>, leaseUntil: Date) async throws -> [[ClaimedDelivery]]
     func recordAttempts(_ attempts: [DeliveryAttempt]) async throws
+    /// Extends the leases of claimed deliveries not yet recorded to `until`: a sender still
+    /// working through a batch keeps it, while one that died loses it when the lease runs out.
+    func renewDeliveryLeases(_ deliveries: [DeliveryID], until: Date) async throws
+    /// Releases the leases this sender (this process; on PostgreSQL this node) held when it stopped.
     func releaseDeliveryLeases() async throws
     func pruneWebhooks(finishedBefore cutoff: Date) async throws -> (deliveries: Int, events: Int)
     func nextDeliveryDue(excluding busy: Set<WebhookID>) async throws -> Date?
