@@ -23,6 +23,9 @@ struct DatabaseOptions: ParsableArguments {
     @Option(name: .long, help: "PostgreSQL only: connections this process opens at most. (HUSH_POOL_SIZE)")
     var poolSize: Int = Int(ProcessInfo.processInfo.environment["HUSH_POOL_SIZE"] ?? "") ?? 16
 
+    @Option(name: .long, help: "PostgreSQL only: how often, in milliseconds, a node polls for other nodes' writes when no notification arrived. (HUSH_FOLLOW_INTERVAL_MS)")
+    var followInterval: Int = Int(ProcessInfo.processInfo.environment["HUSH_FOLLOW_INTERVAL_MS"] ?? "") ?? 1000
+
     /// Whether `database` names a PostgreSQL server rather than a SQLite file.
     var isPostgres: Bool { database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") }
 
@@ -41,6 +44,7 @@ struct DatabaseOptions: ParsableArguments {
             configuration.loadsIndex = loadsIndex
             configuration.poolSize = poolSize
             configuration.node = node
+            configuration.followInterval = .milliseconds(max(10, followInterval))
             return try await PostgresStore(configuration)
         }
         var configuration = SQLiteStore.Configuration(path: database, erasureKey: try erasureKey(), logger: logger)

@@ -128,4 +128,7 @@ extension Trait where Self == BackendTrait {
     public static var everyBackend: BackendTrait { BackendTrait(backends: { Backend.available }) }
     /// Every test runs once, on SQLite (what it tests is SQLite's), and cleans up after itself.
     public static var sqliteOnly: BackendTrait { BackendTrait(backends: { [.sqlite] }) }
+    /// Every test runs once, on PostgreSQL (what it tests is many nodes on one server); pair it
+    /// with `.enabled(if: PostgresServer.url != nil, …)` so it is reported skipped without one.
+    public static var postgresOnly: BackendTrait { BackendTrait(backends: { Backend.available.filter { $0 == .postgres } }) }
 }
