@@ -74,7 +74,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "hush-bench",
-            dependencies: ["HushCore", "HushStore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "HushCore", "HushStore", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // What the store, server and command-line tests share: a webhook receiver on loopback,
         // the backends they run against, a clock moved by hand, cleanup after each test.

@@ -140,25 +140,25 @@ public enum HushServer {
             now: configuration.now)
             .register(on: router)
 
+        let readYourWrites = ReadYourWrites(store: store, wait: configuration.minimumSequenceWait)
         let inboundService = InboundService(store: store, metrics: metrics, now: configuration.now)
         let inbound = InboundRoutes(
             store: store, service: inboundService, configuration: configuration,
-            twilioLimiter: RateLimiter(perMinute: configuration.inboundRequestsPerMinute))
+            twilioLimiter: RateLimiter(perMinute: configuration.inboundRequestsPerMinute), readYourWrites: readYourWrites)
         inbound.registerTwilio(on: router)
 
         let v1 = V1Group(router.group("v1").add(middleware: KeyMiddleware(authenticator: authenticator, metrics: metrics)))
         KeyRoutes(store: store).register(on: v1)
-        ErasureRoutes(store: store).register(on: v1)
-        let readYourWrites = ReadYourWrites(store: store, wait: configuration.minimumSequenceWait)
+        ErasureRoutes(store: store, readYourWrites: readYourWrites).register(on: v1)
         V1Routes(store: store, metrics: metrics, readYourWrites: readYourWrites).register(on: v1)
         ListRoutes(store: store, metrics: metrics, webhooks: configuration.webhooks, readYourWrites: readYourWrites).register(on: v1)
         WebhookRoutes(store: store, settings: configuration.webhooks).register(on: v1)
         SendRoutes(store: store, metrics: metrics, now: configuration.now, readYourWrites: readYourWrites).register(on: v1)
         SequenceRoutes(store: store, readYourWrites: readYourWrites).register(on: v1)
-        LedgerRoutes(store: store).register(on: v1)
+        LedgerRoutes(store: store, readYourWrites: readYourWrites).register(on: v1)
         LinkRoutes(store: store, links: links, requests: requests, now: configuration.now).register(on: v1)
         inbound.register(on: v1)
-        TriggerRoutes(store: store, service: inboundService, now: configuration.now).register(on: v1)
+        TriggerRoutes(store: store, service: inboundService, now: configuration.now, readYourWrites: readYourWrites).register(on: v1)
         return (router, v1.operations)
     }
 }

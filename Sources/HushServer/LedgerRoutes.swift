@@ -13,6 +13,7 @@ struct LedgerRoutes: Sendable {
     static let maximumContactAddresses = 100
 
     let store: any AccessStore & Directory & Ledger
+    let readYourWrites: ReadYourWrites
 
     func register(on group: V1Group) {
         group.on(.get, "addresses/:address") { _, context in try await address(context) }
@@ -63,17 +64,21 @@ struct LedgerRoutes: Sendable {
         let id: String
         let emails: [String]
         let phones: [String]
+        /// The ledger position the answering node has applied (see `ReadYourWrites`); only on
+        /// the answer to a link, a write.
+        var sequence: Int64?
 
-        init(_ contact: Contact) {
+        init(_ contact: Contact, sequence: Int64? = nil) {
             id = contact.id.externalID
             emails = contact.addresses.filter { $0.kind == .email }.map(\.normalized)
             phones = contact.addresses.filter { $0.kind == .phone }.map(\.normalized)
+            self.sequence = sequence
         }
     }
 
     /// Links addresses to the contact. Links are only ever added: removing one would lift the
     /// contact's opt-outs from that address without the person's consent.
-    private func linkContact(_ request: Request, _ context: HushRequestContext) async throws -> JSONBody<ContactOutput> {
+    private func linkContact(_ request: Request, _ context: HushRequestContext) async throws -> Response {
         let caller = try context.caller()
         let id = try ContactID(parsing: context.parameters.get("id")?.removingPercentEncoding ?? "")
         let input = try await request.input(ContactInput.self, context: context)
@@ -96,7 +101,10 @@ struct LedgerRoutes: Sendable {
                 addresses.append(address)
             }
         }
-        return JSONBody(ContactOutput(try await store.link(addresses, to: id, in: caller.organization)))
+        let contact = try await store.link(addresses, to: id, in: caller.organization)
+        let sequence = await readYourWrites.store.appliedSequence()
+        return try await readYourWrites.answer(
+            JSONBody(ContactOutput(contact, sequence: sequence)), sequence: sequence, to: request, context: context)
     }
 
     private func contact(_ context: HushRequestContext) async throws -> JSONBody<ContactOutput> {

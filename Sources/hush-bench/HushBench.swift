@@ -7,6 +7,8 @@ import HushStore
 /// memory per entry, load time and durable writes per second. `--only=checks` or `--only=writes`
 /// runs one part; `--only=addresses` measures address parsing alone; `--only=fixture` seeds,
 /// checks the seeded rows against the store's own (see `Fixture.verify`) and stops.
+/// `--postgres=URL` runs it all on PostgreSQL instead (emptying that database first), and adds
+/// the cross-node lag (`--only=lag` alone).
 @main
 struct HushBench {
     static func main() async throws {
@@ -16,7 +18,12 @@ struct HushBench {
         let folder = ProcessInfo.processInfo.environment["HUSH_BENCH_DIR"] ?? NSTemporaryDirectory()
         print("hush-bench on \(ProcessInfo.processInfo.activeProcessorCount) cores")
         if only == "addresses" { return Addresses().run() }
+        let postgres = arguments.first { $0.hasPrefix("--postgres=") }.map { String($0.dropFirst("--postgres=".count)) }
         for size in sizes.isEmpty ? [1_000_000, 10_000_000] : sizes {
+            if let postgres {
+                try await PostgresBenchmark(entries: size, url: postgres, only: only).run()
+                continue
+            }
             let path = (folder as NSString).appendingPathComponent("hush-bench-\(size).sqlite")
             try await Benchmark(entries: size, path: path, only: only).run()
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -63,9 +64,41 @@ struct CLI {
         let input: Pipe
         let output: Pipe
         let errors: Pipe
+        /// What a drained process printed so far, both streams (see `start(drained:)`).
+        let captured: Captured?
+
+        /// What it printed so far, standard output and error together.
+        var printed: String { captured?.text ?? "" }
     }
 
-    func start(_ arguments: [String], database withDatabase: Bool = true, environment extra: [String: String] = [:]) throws -> Running {
+    /// Everything a long-running process prints, read as it comes: a server whose output nobody
+    /// reads would block on a full pipe once it had logged 64 KiB.
+    final class Captured: Sendable {
+        private let data = Mutex(Data())
+        private let open = Mutex(0)
+
+        var text: String { data.withLock { String(decoding: $0, as: UTF8.self) } }
+        /// Whether every stream drained has ended (the process exited and all it wrote was read).
+        var isFinished: Bool { open.withLock { $0 == 0 } }
+
+        func drain(_ pipe: Pipe) {
+            open.withLock { $0 += 1 }
+            pipe.fileHandleForReading.readabilityHandler = { [self] handle in
+                let chunk = handle.availableData
+                if chunk.isEmpty {
+                    handle.readabilityHandler = nil
+                    open.withLock { $0 -= 1 }
+                } else {
+                    data.withLock { $0.append(chunk) }
+                }
+            }
+        }
+    }
+
+    /// Starts `hush`; `drained` reads what it prints as it comes (`Running.printed`), for servers.
+    func start(
+        _ arguments: [String], database withDatabase: Bool = true, environment extra: [String: String] = [:], drained: Bool = false
+    ) throws -> Running {
         let process = Process()
         process.executableURL = Self.executable
         process.arguments = arguments + (withDatabase ? ["--database", database] : [])
@@ -89,7 +122,10 @@ struct CLI {
                 process.waitUntilExit()
             }
         }
-        return Running(process: process, input: input, output: output, errors: errors)
+        let captured = drained ? Captured() : nil
+        captured?.drain(output)
+        captured?.drain(errors)
+        return Running(process: process, input: input, output: output, errors: errors, captured: captured)
     }
 
     /// The same database, opened in this process with the CLI's keys; closed when the test ends.

@@ -28,11 +28,11 @@ struct ClusterTests {
             let port = Int.random(in: 20_000..<60_000)
             let running = try cli.start(["serve", "--port", String(port)], environment: WebhookCrashTests.environment.merging([
                 "HUSH_FOLLOW_INTERVAL_MS": String(pollMilliseconds),
-            ]) { $1 })
+            ]) { $1 }, drained: true)
             #expect(try await eventually { (try? await WebhookCrashTests.request("GET", port: port, "/health")) != nil }, "node \(index + 1) answers")
             if index == 0 {
-                let printed = running.output.fileHandleForReading.availableData
-                key = String(decoding: printed, as: UTF8.self).split(separator: "\n").last { $0.hasPrefix("hush_") }.map(String.init)
+                _ = try await eventually { running.printed.contains("hush_") }
+                key = running.printed.split(separator: "\n").last { $0.hasPrefix("hush_") }.map(String.init)
             }
             nodes.append(Node(port: port, running: running))
         }

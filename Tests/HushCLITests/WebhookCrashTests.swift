@@ -12,13 +12,13 @@ import Testing
 
     /// Starts `hush serve` and waits until it answers; returns it and, on a new database, its key.
     static func serve(_ cli: CLI, port: Int, first: Bool) async throws -> (CLI.Running, String?) {
-        let running = try cli.start(["serve", "--port", String(port)], environment: environment)
+        let running = try cli.start(["serve", "--port", String(port)], environment: environment, drained: true)
         var key: String?
         #expect(try await eventually { (try? await request("GET", port: port, "/health")) != nil }, "hush serve answers")
         if first {
-            // Only the first start prints (the key); reading a silent pipe would wait forever.
-            let printed = running.output.fileHandleForReading.availableData
-            key = String(decoding: printed, as: UTF8.self).split(separator: "\n").last { $0.hasPrefix("hush_") }.map(String.init)
+            // Only the first start prints the key, before it listens.
+            _ = try await eventually { running.printed.contains("hush_") }
+            key = running.printed.split(separator: "\n").last { $0.hasPrefix("hush_") }.map(String.init)
         }
         return (running, key)
     }
@@ -61,12 +61,20 @@ import Testing
         let expected = Set((1...count).map { "msg_l\($0)_\(endpointID)" })
         let all = await receiver.waitUntil(timeout: .seconds(60)) { Set($0.map(\.webhookID)).isSuperset(of: expected) }
         let missing = expected.subtracting(all.map(\.webhookID))
-        #expect(missing.isEmpty, "every committed event is delivered (\(Backend.current)); missing \(missing.count): \(missing.sorted().prefix(10))")
+        if !missing.isEmpty {
+            let store = try await cli.store(loadsIndex: false)
+            let rows = try await rawSQL(
+                "SELECT id, status, attempts, next_attempt_at, leased_until, error FROM webhook_deliveries WHERE status = 'pending' ORDER BY id LIMIT 3",
+                on: store)
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            Issue.record("pending deliveries at \(now): \(rows); received \(await receiver.received.count) requests")
+        }
+        #expect(missing.isEmpty, "every committed event is delivered (\(Backend.current)); missing \(missing.count): \(missing.sorted().prefix(10)); the server printed: \(second.printed.suffix(2000))")
         #expect(Set(all.map(\.webhookID)).count == count, "nothing else is delivered")
         kill(second.process.processIdentifier, SIGTERM)
         second.process.waitUntilExit()
-        let logged = String(decoding: second.errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            + String(decoding: second.output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(try await eventually { second.captured?.isFinished ?? true }, "all the server printed is read")
+        let logged = second.printed
         #expect(!logged.contains("whsec_") && !logged.contains("crash1@example.com"), "no secrets or addresses in the logs")
         await receiver.stop()
     }

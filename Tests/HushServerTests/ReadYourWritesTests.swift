@@ -24,6 +24,24 @@ import Testing
         }
     }
 
+    static func put(_ client: some TestClientProtocol, _ uri: String, key: String, json: String) async throws -> (status: HTTPResponse.Status, json: [String: Any], headers: HTTPFields) {
+        try await client.execute(uri: uri, method: .put, headers: [.authorization: "Bearer \(key)", .contentType: "application/json"], body: ByteBuffer(string: json)) { response in
+            ((response.status), (try? JSONSerialization.jsonObject(with: Data(buffer: response.body))) as? [String: Any] ?? [:], response.headers)
+        }
+    }
+
+    /// The answer's `sequence`, which its `Hush-Sequence` header must repeat.
+    static func sequence(of answer: (status: HTTPResponse.Status, json: [String: Any], headers: HTTPFields), sourceLocation: SourceLocation = #_sourceLocation) throws -> Int {
+        let sequence = try #require(answer.json["sequence"] as? Int, "no sequence in \(answer.json)", sourceLocation: sourceLocation)
+        #expect(answer.headers[ReadYourWrites.header] == String(sequence), "Hush-Sequence repeats the body's sequence", sourceLocation: sourceLocation)
+        return sequence
+    }
+
+    /// The newest ledger position among the answer's `events` (an event's id is its position).
+    static func newestEvent(of answer: (status: HTTPResponse.Status, json: [String: Any], headers: HTTPFields)) -> Int? {
+        (answer.json["events"] as? [[String: Any]])?.compactMap { $0["id"] as? Int }.max()
+    }
+
     @Test func writesAnswerWithTheirLedgerPosition() async throws {
         let server = try await TestServer()
         try await server.test { client in
@@ -41,6 +59,76 @@ import Testing
             let lifted = try await Self.post(client, "/v1/opt-ins", key: server.admin, json: #"{"address": "a@example.com", "channel": "email", "evidence": {"kind": "written_consent", "reference": "t-1"}}"#)
             #expect(lifted.json["sequence"] as? Int == 4)
             #expect(lifted.headers[ReadYourWrites.header] == "4")
+        }
+    }
+
+    @Test func inboundReviewActivityContactAndErasureWritesAnswerWithTheirLedgerPosition() async throws {
+        let server = try await TestServer(configuration: ServerConfiguration(publicURL: "https://hush.example.com"))
+        @Sendable func inbound(_ body: String, from: String) -> String {
+            #"{"channel": "sms", "from": "\#(from)", "to": "+18005551212", "body": "\#(body)", "provider_message_id": "SM\#(UUID().uuidString)"}"#
+        }
+        try await server.test { client in
+            // An inbound STOP opts the sender out: its answer covers the opt-out it caused.
+            let stop = try await Self.post(client, "/v1/inbound", key: server.inbound, json: inbound("STOP", from: "+14155550100"))
+            #expect(stop.status == .ok)
+            #expect(stop.json["result"] as? String == "opt_out")
+            let stopped = try Self.sequence(of: stop)
+            let stopEvent = try #require(Self.newestEvent(of: stop))
+            #expect(stopped >= stopEvent)
+
+            // A message that waits for review records nothing: the position as it stands.
+            let unclear = try await Self.post(client, "/v1/inbound", key: server.inbound, json: inbound("Stop by the store tomorrow?", from: "+14155550122"))
+            #expect(unclear.json["result"] as? String == "needs_review")
+            #expect(try Self.sequence(of: unclear) == stopped)
+
+            // Deciding it an opt-out writes one.
+            let queue = try await Self.get(client, "/v1/review", key: server.member).json["messages"] as? [[String: Any]]
+            let id = try #require(queue?.first?["id"] as? Int)
+            let decided = try await Self.post(client, "/v1/review/\(id)", key: server.admin, json: #"{"decision": "opt_out"}"#)
+            #expect(decided.status == .ok)
+            let reviewed = try Self.sequence(of: decided)
+            let reviewEvent = try #require(Self.newestEvent(of: decided))
+            #expect(reviewEvent > stopped)
+            #expect(reviewed >= reviewEvent)
+
+            // A logged call matching a trigger opts the number out.
+            let trigger = try await Self.post(
+                client, "/v1/triggers", key: server.admin,
+                json: #"{"on": "call.logged", "when": {"disposition": "Do Not Call"}, "then": {"opt_out": {"channels": ["voice"]}}}"#)
+            #expect(trigger.status == .created)
+            let call = try await Self.post(
+                client, "/v1/activities", key: server.inbound, json: #"{"type": "call.logged", "address": "+14155550199", "disposition": "do not call"}"#)
+            #expect(call.status == .created)
+            let called = try Self.sequence(of: call)
+            let callEvent = try #require(Self.newestEvent(of: call))
+            #expect(callEvent > reviewed)
+            #expect(called >= callEvent)
+
+            // Links and erasures write no ledger event: they answer the current position.
+            let linked = try await Self.put(client, "/v1/contacts/crm-1", key: server.admin, json: #"{"emails": ["ann@example.com"], "phones": ["+14155550100"]}"#)
+            #expect(linked.status == .ok)
+            #expect(try Self.sequence(of: linked) == called)
+            let contact = try await Self.get(client, "/v1/contacts/crm-1", key: server.member)
+            #expect(contact.json["sequence"] == nil && contact.headers[ReadYourWrites.header] == nil, "a read answers no position")
+            let erased = try await Self.post(client, "/v1/erasures", key: server.admin, json: #"{"address": "+14155550100"}"#)
+            #expect(erased.status == .ok)
+            #expect(erased.json["erased"] as? Bool == true)
+            #expect(try Self.sequence(of: erased) == called)
+
+            // Twilio's webhook keeps its TwiML answer and carries the header.
+            try await client.send(.patch, "/v1/settings", key: server.admin, json: #"{"twilio_auth_token": "12345"}"#)
+            let parameters: [(name: String, value: String)] = [("From", "+14155550177"), ("To", "+18005551212"), ("Body", "STOP"), ("MessageSid", "SM77")]
+            var headers = HTTPFields()
+            headers[.contentType] = "application/x-www-form-urlencoded"
+            headers[.twilioSignature] = TwilioSignature.compute(authToken: "12345", url: "https://hush.example.com/inbound/twilio/acme", parameters: parameters)
+            let form = parameters.map { "\($0.name)=\($0.value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }.joined(separator: "&")
+            let twilio = try await client.execute(uri: "/inbound/twilio/acme", method: .post, headers: headers, body: ByteBuffer(string: form)) {
+                ($0.status, $0.headers, String(buffer: $0.body))
+            }
+            #expect(twilio.0 == .ok)
+            #expect(twilio.2.hasPrefix(#"<?xml version="1.0" encoding="UTF-8"?><Response>"#))
+            let twilioSequence = try #require(twilio.1[ReadYourWrites.header].flatMap { Int($0) })
+            #expect(twilioSequence > called, "the opt-out the STOP wrote")
         }
     }
 

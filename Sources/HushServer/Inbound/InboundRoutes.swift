@@ -10,6 +10,7 @@ struct InboundRoutes: Sendable {
     let configuration: ServerConfiguration
     /// Posts per minute to one organization's Twilio route, whoever sends them.
     let twilioLimiter: RateLimiter
+    let readYourWrites: ReadYourWrites
 
     func register(on group: V1Group) {
         group.on(.post, "inbound", roles: [.admin, .inbound]) { request, context in try await inbound(request, context) }
@@ -74,29 +75,34 @@ struct InboundRoutes: Sendable {
         let lists: [Int64]
         let events: [EventJSON]
         @NullEncoded var reply: String?
+        /// The ledger position the answering node has applied (see `ReadYourWrites`).
+        let sequence: Int64
 
-        init(_ outcome: InboundService.Outcome) {
+        init(_ outcome: InboundService.Outcome, sequence: Int64) {
             message = outcome.message.map(MessageJSON.init)
             result = outcome.message == nil ? "duplicate" : outcome.result.kind.rawValue
             keyword = outcome.result.keyword
             lists = outcome.result.lists.map(\.rawValue)
             events = outcome.events.map(EventJSON.init)
             reply = outcome.reply
+            self.sequence = sequence
         }
 
         enum CodingKeys: String, CodingKey {
-            case message, result, keyword, lists, events, reply
+            case message, result, keyword, lists, events, reply, sequence
         }
     }
 
-    private func inbound(_ request: Request, _ context: HushRequestContext) async throws -> JSONBody<InboundOutput> {
+    private func inbound(_ request: Request, _ context: HushRequestContext) async throws -> Response {
         let caller = try context.caller()
         let input = try await request.input(InboundInput.self, context: context)
         let organization = try await store.requireOrganization(caller)
         let outcome = try await service.handle(InboundService.Received(
             channel: try Channel(parsing: input.channel), from: input.from, to: input.to, body: input.body, receivedAt: input.receivedAt,
             providerMessageID: input.providerMessageID, providerOptOutType: nil, actor: caller.actor), in: organization)
-        return JSONBody(InboundOutput(outcome))
+        let sequence = await readYourWrites.store.appliedSequence()
+        return try await readYourWrites.answer(
+            JSONBody(InboundOutput(outcome, sequence: sequence)), sequence: sequence, to: request, context: context)
     }
 
     // MARK: Review queue
@@ -122,11 +128,13 @@ struct InboundRoutes: Sendable {
     struct DecisionOutput: Encodable, Sendable {
         let message: MessageJSON
         let events: [EventJSON]
+        /// The ledger position the answering node has applied (see `ReadYourWrites`).
+        let sequence: Int64
     }
 
     /// A person decides a message that needs review: `opt_out` records it as the sender's
     /// opt-out (the reviewer named in the evidence), `ignore` records nothing.
-    private func decide(_ request: Request, _ context: HushRequestContext) async throws -> JSONBody<DecisionOutput> {
+    private func decide(_ request: Request, _ context: HushRequestContext) async throws -> Response {
         let caller = try context.caller()
         try caller.requireAdmin("deciding a message under review")
         let input = try await request.input(DecisionInput.self, context: context)
@@ -153,7 +161,10 @@ struct InboundRoutes: Sendable {
         }
         var settled = message
         settled.review = decision
-        return JSONBody(DecisionOutput(message: MessageJSON(settled), events: events.map(EventJSON.init)))
+        let sequence = await readYourWrites.store.appliedSequence()
+        return try await readYourWrites.answer(
+            JSONBody(DecisionOutput(message: MessageJSON(settled), events: events.map(EventJSON.init), sequence: sequence)),
+            sequence: sequence, to: request, context: context)
     }
 
     // MARK: Twilio
@@ -163,7 +174,8 @@ struct InboundRoutes: Sendable {
     /// Twilio requested, rebuilt from the public URL, and the sorted parameters). An organization
     /// without a token, an unknown one and a bad signature get the same 403, so names cannot be
     /// told apart; nothing is recorded. The answer is TwiML carrying the reply, or an empty
-    /// `<Response/>` (also for a `MessageSid` seen before, which changes nothing).
+    /// `<Response/>` (also for a `MessageSid` seen before, which changes nothing), with the
+    /// ledger position in `Hush-Sequence` like every write.
     private func twilio(_ request: Request, _ context: HushRequestContext) async throws -> Response {
         let name = context.parameters.get("org") ?? ""
         guard twilioLimiter.allow("twilio:" + name) else {
@@ -187,6 +199,7 @@ struct InboundRoutes: Sendable {
             actor: "twilio"), in: organization)
         var headers = HTTPFields()
         headers[.contentType] = "text/xml; charset=utf-8"
+        headers[ReadYourWrites.header] = String(await readYourWrites.store.appliedSequence())
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: TwiML.response(reply: outcome.reply))))
     }
 }

@@ -8,6 +8,7 @@ struct TriggerRoutes: Sendable {
     let store: any AccessStore & TriggerStore
     let service: InboundService
     let now: @Sendable () -> Date
+    let readYourWrites: ReadYourWrites
 
     func register(on group: V1Group) {
         group.on(.post, "triggers") { request, context in try await create(request, context) }
@@ -99,6 +100,8 @@ struct TriggerRoutes: Sendable {
         let id: ActivityID
         let triggers: [TriggerID]
         let events: [EventJSON]
+        /// The ledger position the answering node has applied (see `ReadYourWrites`).
+        let sequence: Int64
     }
 
     /// Logs a call; every `call.logged` trigger whose disposition matches acts on it, and the
@@ -128,8 +131,12 @@ struct TriggerRoutes: Sendable {
                     "disposition": .string(activity.disposition), "type": .string(activity.type),
                 ]), in: organization)
         }
-        return try JSONBody(ActivityOutput(id: activity.id, triggers: fired.map(\.id), events: events.map(EventJSON.init)), status: .created)
-            .response(from: request, context: context)
+        let sequence = await readYourWrites.store.appliedSequence()
+        return try await readYourWrites.answer(
+            JSONBody(
+                ActivityOutput(id: activity.id, triggers: fired.map(\.id), events: events.map(EventJSON.init), sequence: sequence),
+                status: .created),
+            sequence: sequence, to: request, context: context)
     }
 }
 

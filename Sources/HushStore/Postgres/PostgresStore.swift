@@ -204,33 +204,61 @@ public final class PostgresStore: Store, IndexBacked {
 
     // MARK: Configuration
 
-    /// The pool's configuration from a `postgres://` (or `postgresql://`) URL. `sslmode` is
-    /// `disable`, `prefer` (the default) or `require`; `host=/path` in the query names a
-    /// Unix socket directory instead of a host.
-    static func clientConfiguration(_ url: String, poolSize: Int) throws -> PostgresClient.Configuration {
-        guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? "") else {
-            throw HushError.invalid("database", "a PostgreSQL URL looks like postgres://user:password@host:5432/database")
-        }
-        let query = Dictionary((components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
-        let user = components.percentEncodedUser?.removingPercentEncoding ?? "postgres"
-        let password = components.percentEncodedPassword?.removingPercentEncoding
-        let database = String(components.path.drop { $0 == "/" }).removingPercentEncoding.flatMap { $0.isEmpty ? nil : $0 }
-        var configuration: PostgresClient.Configuration
-        if let socket = query["host"], socket.hasPrefix("/") {
-            let port = components.port ?? 5432
-            configuration = .init(unixSocketPath: "\(socket)/.s.PGSQL.\(port)", username: user, password: password, database: database)
-        } else {
-            guard let host = components.host, !host.isEmpty else {
-                throw HushError.invalid("database", "the PostgreSQL URL names no host")
+    /// What a `postgres://` (or `postgresql://`) URL names. `sslmode` is `disable`, `prefer`
+    /// (the default: TLS when the server offers it), `require` (TLS, certificate not checked, as
+    /// libpq does), `verify-ca` (checked against the trusted roots) or `verify-full` (and the
+    /// host name); `host=/path` in the query names a Unix socket directory instead of a host.
+    struct Location {
+        var user: String
+        var password: String?
+        var database: String?
+        var host: String
+        var port: Int
+        var socket: String?
+        var tls: TLSConfiguration?
+        var tlsRequired: Bool
+
+        init(_ url: String) throws {
+            guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? "") else {
+                throw HushError.invalid("database", "a PostgreSQL URL looks like postgres://user:password@host:5432/database")
             }
-            let tls: PostgresClient.Configuration.TLS
+            let query = Dictionary((components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
+            user = components.percentEncodedUser?.removingPercentEncoding ?? "postgres"
+            password = components.percentEncodedPassword?.removingPercentEncoding
+            database = String(components.path.drop { $0 == "/" }).removingPercentEncoding.flatMap { $0.isEmpty ? nil : $0 }
+            port = components.port ?? 5432
+            socket = query["host"].flatMap { $0.hasPrefix("/") ? "\($0)/.s.PGSQL.\(components.port ?? 5432)" : nil }
+            host = components.host ?? ""
+            guard socket != nil || !host.isEmpty else { throw HushError.invalid("database", "the PostgreSQL URL names no host") }
+            var tls = TLSConfiguration.makeClientConfiguration()
             switch query["sslmode"] ?? "prefer" {
-            case "disable": tls = .disable
-            case "prefer", "allow": tls = .prefer(.makeClientConfiguration())
-            case "require", "verify-ca", "verify-full": tls = .require(.makeClientConfiguration())
-            case let other: throw HushError.invalid("database", "sslmode \(other) is not one of disable, prefer, require")
+            case "disable": self.tls = nil; tlsRequired = false; return
+            case "allow", "prefer": tlsRequired = false
+            case "require": tlsRequired = true; tls.certificateVerification = .none
+            case "verify-ca": tlsRequired = true; tls.certificateVerification = .noHostnameVerification
+            case "verify-full": tlsRequired = true
+            case let other:
+                throw HushError.invalid("database", "sslmode \(other) is not one of disable, prefer, require, verify-ca, verify-full")
             }
-            configuration = .init(host: host, port: components.port ?? 5432, username: user, password: password, database: database, tls: tls)
+            self.tls = tls
+        }
+    }
+
+    /// The pool's configuration from a PostgreSQL URL (see `Location`).
+    static func clientConfiguration(_ url: String, poolSize: Int) throws -> PostgresClient.Configuration {
+        let location = try Location(url)
+        var configuration: PostgresClient.Configuration
+        if let socket = location.socket {
+            configuration = .init(unixSocketPath: socket, username: location.user, password: location.password, database: location.database)
+        } else {
+            let tls: PostgresClient.Configuration.TLS = switch (location.tls, location.tlsRequired) {
+            case (nil, _): .disable
+            case (let tls?, false): .prefer(tls)
+            case (let tls?, true): .require(tls)
+            }
+            configuration = .init(
+                host: location.host, port: location.port, username: location.user, password: location.password,
+                database: location.database, tls: tls)
         }
         // Acknowledged means durable: a commit returns once its WAL is flushed, whatever the
         // server's default (a transaction may still lower it for itself, as send reports do).
@@ -238,6 +266,23 @@ public final class PostgresStore: Store, IndexBacked {
         configuration.options.maximumConnections = max(2, poolSize)
         configuration.options.minimumConnections = 0
         return configuration
+    }
+
+    /// One connection's configuration from a PostgreSQL URL, for tools that open their own
+    /// (hush-bench's seeding).
+    public static func connectionConfiguration(_ url: String) throws -> PostgresConnection.Configuration {
+        let location = try Location(url)
+        if let socket = location.socket {
+            return .init(unixSocketPath: socket, username: location.user, password: location.password, database: location.database)
+        }
+        let tls: PostgresConnection.Configuration.TLS = switch (location.tls, location.tlsRequired) {
+        case (nil, _): .disable
+        case (let tls?, false): .prefer(try NIOSSLContext(configuration: tls))
+        case (let tls?, true): .require(try NIOSSLContext(configuration: tls))
+        }
+        return .init(
+            host: location.host, port: location.port, username: location.user, password: location.password,
+            database: location.database, tls: tls)
     }
 }
 
