@@ -326,7 +326,7 @@ struct CLI {
 
     @Test func serveCreatesTheFirstKeyAnswersAndStopsOnSIGTERM() async throws {
         let cli = try await CLI()
-        let port = Int.random(in: 20_000..<60_000)
+        let port = freeLoopbackPort()
         let running = try cli.start(["serve", "--port", String(port)])
         // The first line names the organization; the second is the key.
         var printed = ""

@@ -25,11 +25,11 @@ struct ClusterTests {
         var nodes: [Node] = []
         var key: String?
         for index in 0..<count {
-            let port = Int.random(in: 20_000..<60_000)
+            let port = freeLoopbackPort()
             let running = try cli.start(["serve", "--port", String(port)], environment: WebhookCrashTests.environment.merging([
                 "HUSH_FOLLOW_INTERVAL_MS": String(pollMilliseconds),
             ]) { $1 }, drained: true)
-            #expect(try await eventually { (try? await WebhookCrashTests.request("GET", port: port, "/health")) != nil }, "node \(index + 1) answers")
+            #expect(try await eventually { (try? await WebhookCrashTests.request("GET", port: port, "/health")) != nil }, "node \(index + 1) answers; it printed: \(running.printed.suffix(1500))")
             if index == 0 {
                 _ = try await eventually { running.printed.contains("hush_") }
                 key = running.printed.split(separator: "\n").last { $0.hasPrefix("hush_") }.map(String.init)

@@ -37,7 +37,7 @@ import Testing
 
     @Test func killedWhileDeliveriesArePendingLosesNone() async throws {
         let cli = try await CLI()
-        let port = Int.random(in: 20_000..<60_000)
+        let port = freeLoopbackPort()
         // A receiver slow enough that most deliveries are still pending when the server dies.
         let receiver = try await WebhookReceiver.start { _, _ in .init(delay: .milliseconds(10)) }
         let (first, printedKey) = try await Self.serve(cli, port: port, first: true)

@@ -17,7 +17,7 @@ final class Browser: @unchecked Sendable {
     private var session = ""
 
     init() async throws {
-        let port = Int.random(in: 20_000..<60_000)
+        let port = freeLoopbackPort()
         driver = Process()
         driver.executableURL = URL(fileURLWithPath: Self.driverPath)
         driver.arguments = ["--port=\(port)"]

@@ -191,7 +191,8 @@ import Testing
     static func exchange(port: Int, head: String, body: String) async throws -> (String, String) {
         try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread {
-                guard let socket = LoopbackSocket.connect(port: port, receiveTimeout: 5) else {
+                // A generous timeout: it only bounds a server that never answers, and a busy machine is slow.
+                guard let socket = LoopbackSocket.connect(port: port, receiveTimeout: 120) else {
                     continuation.resume(throwing: POSIXError(.ECONNREFUSED))
                     return
                 }

@@ -103,16 +103,26 @@ public actor WebhookReceiver {
     }
 
     /// Waits until what arrived satisfies `done`, woken by each arrival; returns what arrived.
+    /// `timeout` is how long it waits with nothing arriving: on a busy machine deliveries come
+    /// slowly but keep coming, and only silence means they stopped. It gives up after ten times
+    /// `timeout` in all.
     @discardableResult
     public func waitUntil(timeout: Duration = .seconds(60), _ done: ([Received]) -> Bool) async -> [Received] {
-        let deadline = ContinuousClock.now + timeout
+        let cap = ContinuousClock.now + timeout * 10
+        var deadline = ContinuousClock.now + timeout
+        var lastCount = received.count
         while !done(received), ContinuousClock.now < deadline {
+            if received.count != lastCount {
+                lastCount = received.count
+                deadline = min(cap, ContinuousClock.now + timeout)
+            }
             let seen = received.count
             let id = UUID()
+            let wakeAt = deadline
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.arrival(after: seen, id: id) }
                 group.addTask {
-                    try? await Task.sleep(until: deadline)
+                    try? await Task.sleep(until: wakeAt)
                     await self.wake(id)
                 }
                 await group.next()
