@@ -51,6 +51,23 @@ struct ClusterTests {
         return status == 200 ? body["allowed"] as? Bool : nil
     }
 
+    @Test func nodesTakeTheSharedKeysFromConfigurationOnly() async throws {
+        let cli = try await CLI()
+        let without = try cli.start(["orgs", "create", "default"], environment: ["HUSH_ERASURE_SECRET": ""])
+        try without.input.fileHandleForWriting.close()
+        let errors = String(decoding: without.errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        without.process.waitUntilExit()
+        #expect(without.process.terminationStatus != 0)
+        #expect(errors.contains("HUSH_ERASURE_SECRET") && errors.contains("same"), "\(errors)")
+        // From a file, as a mounted secret gives it.
+        let file = try cli.write("erasure-key", CLI.secret + "\n")
+        let fromFile = try cli.start(["orgs", "create", "default"], environment: ["HUSH_ERASURE_SECRET": "", "HUSH_ERASURE_SECRET_FILE": file])
+        try fromFile.input.fileHandleForWriting.close()
+        fromFile.process.waitUntilExit()
+        #expect(fromFile.process.terminationStatus == 0)
+        #expect(try cli.run(["keys", "create", "--role", "member"]).status == 0, "the same keys as the environment's")
+    }
+
     @Test func anOptOutOnOneNodeIsBlockedOnTheOthers() async throws {
         let cli = try await CLI()
         let (nodes, key) = try await Self.start(3, cli)

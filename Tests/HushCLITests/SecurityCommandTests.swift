@@ -5,7 +5,7 @@ import HushTestSupport
 import Testing
 
 /// The command line's share of the security work: keys, erasure, held opt-outs, retired link keys.
-@Suite(.sqliteOnly) struct SecurityCommandTests {
+@Suite(.everyBackend) struct SecurityCommandTests {
     @Test func keysAreListedWithoutSecretsAndRevoked() async throws {
         let cli = try await CLI()
         try cli.run(["orgs", "create", "default"])
