@@ -27,44 +27,82 @@ struct PostgresChangeTransaction {
         self.nextSequence = try await connection.value("SELECT COALESCE(MAX(seq), 0) + 1 FROM ledger", as: Int64.self, logger: logger) ?? 1
     }
 
-    /// One group of opt-out requests in one transaction (see `GroupCommit`).
+    /// One group of opt-out requests in one transaction (see `GroupCommit`). The requests of
+    /// one organization are written together, set-wise: one statement per table for the whole
+    /// group, not per request, since every statement is a round trip to the server. A request
+    /// the rules refuse fails alone (`GroupCommit.RequestFailed`), with the error it would have
+    /// had on its own.
     static func commit(
         _ group: [GroupCommit.Work], _ connection: PostgresConnection, logger: Logger, now: Int64
     ) async throws -> ([[OptOutOutcome]], [IndexChange]) {
-        var outcomes: [[OptOutOutcome]] = []
+        var outcomes = [[OptOutOutcome]](repeating: [], count: group.count)
         var changes: [IndexChange] = []
+        var organizations: [OrganizationID] = []
+        var offsetsOf: [OrganizationID: [Int]] = [:]
         for (offset, work) in group.enumerated() {
+            if offsetsOf[work.organization] == nil { organizations.append(work.organization) }
+            offsetsOf[work.organization, default: []].append(offset)
+        }
+        for organization in organizations {
+            let offsets = offsetsOf[organization]!
             do {
-                var transaction = try await PostgresChangeTransaction(connection, logger: logger, organization: work.organization, now: now)
-                outcomes.append(try await transaction.record(work.optOuts))
+                var transaction = try await PostgresChangeTransaction(connection, logger: logger, organization: organization, now: now)
+                let written = try await transaction.record(requests: offsets.map { group[$0].optOuts })
+                for (offset, outcome) in zip(offsets, written) { outcomes[offset] = outcome }
                 changes += transaction.changes
+            } catch let failure as RequestFailure {
+                throw GroupCommit.RequestFailed(offset: offsets[failure.request], error: failure.error)
             } catch let error as HushError where error.code != .storage {
-                throw GroupCommit.RequestFailed(offset: offset, error: error)
-            } catch let error as PSQLError where PostgresStore.mapped(error).code != .storage {
-                // A request the database refused (a constraint, text it cannot hold) fails alone.
-                throw GroupCommit.RequestFailed(offset: offset, error: PostgresStore.mapped(error))
+                throw GroupCommit.RequestFailed(offset: offsets[0], error: error)
             }
         }
         return (outcomes, changes)
     }
 
+    /// Request `request` of a group was refused by the rules.
+    struct RequestFailure: Error {
+        let request: Int
+        let error: HushError
+    }
+
     /// Records opt-outs set-wise. A batch's error names its item (`items[3].channel`);
     /// `firstItem` numbers the items when they are part of a larger whole (an import).
     mutating func record(_ optOuts: [OptOut], firstItem: Int? = nil) async throws -> [OptOutOutcome] {
+        do {
+            return try await record(requests: [optOuts], firstItem: firstItem)[0]
+        } catch let failure as RequestFailure {
+            throw failure.error
+        }
+    }
+
+    /// Records several requests' opt-outs as one set: each request's outcomes, in order. An
+    /// error names its request and, within it, its item as that request alone would have.
+    mutating func record(requests: [[OptOut]], firstItem: Int? = nil) async throws -> [[OptOutOutcome]] {
+        let itemized = requests.map { $0.count > 1 || firstItem != nil }
         var plans: [PlannedOptOut] = []
-        plans.reserveCapacity(optOuts.count)
-        for (offset, optOut) in optOuts.enumerated() {
-            do {
-                let list = try await listFacts(optOut.list ?? organization.defaultList)
-                plans.append(try ChangeRules.plan(optOut, in: organization, list: list))
-            } catch let error as HushError where optOuts.count > 1 || firstItem != nil {
-                throw error.inItem((firstItem ?? 0) + offset)
+        var requestOfPlan: [Int] = []
+        var itemOfPlan: [Int] = []
+        plans.reserveCapacity(requests.reduce(0) { $0 + $1.count })
+        for (request, optOuts) in requests.enumerated() {
+            for (offset, optOut) in optOuts.enumerated() {
+                do {
+                    let list = try await listFacts(optOut.list ?? organization.defaultList)
+                    plans.append(try ChangeRules.plan(optOut, in: organization, list: list))
+                    requestOfPlan.append(request)
+                    itemOfPlan.append(offset)
+                } catch let error as HushError {
+                    throw RequestFailure(request: request, error: itemized[request] ? error.inItem((firstItem ?? 0) + offset) : error)
+                }
             }
         }
         let addressIDs = try await addressRows(plans.compactMap { plan in
             if case .address(let address) = plan.optOut.subject { address } else { nil }
         })
 
+        let linked = try await contacts(ofAddresses: Set(plans.compactMap { plan -> Int64? in
+            guard plan.reachesLinkedContacts, case .address(let address) = plan.optOut.subject else { return nil }
+            return addressIDs[address.normalized]
+        }))
         var targetsOfPlan: [[StoredTarget]] = []
         targetsOfPlan.reserveCapacity(plans.count)
         for plan in plans {
@@ -73,7 +111,7 @@ struct PostgresChangeTransaction {
                 let addressID = addressIDs[address.normalized]!
                 var targets = [StoredTarget(addressID: addressID, contactID: nil, key: address.normalized)]
                 if plan.reachesLinkedContacts {
-                    targets += try await contacts(ofAddress: addressID).map {
+                    targets += (linked[addressID] ?? []).map {
                         StoredTarget(addressID: nil, contactID: $0.rowID, key: SubjectKey.contact($0.externalID).stored)
                     }
                 }
@@ -94,6 +132,9 @@ struct PostgresChangeTransaction {
         changes += writes.changes
         let written = writes.written
         let outcomes = writes.outcomes
+        // The requests' outcomes, in order: as many as each request had items.
+        var outcomesOfRequests = [[OptOutOutcome]](repeating: [], count: requests.count)
+        for (request, outcome) in zip(requestOfPlan, outcomes) { outcomesOfRequests[request].append(outcome) }
 
         for key in writes.replaced {
             try await connection.rows("""
@@ -129,8 +170,12 @@ struct PostgresChangeTransaction {
                 """, logger: logger)
         }
         if let full = try await addressesOverLimit(writes.limitedAddresses).first {
-            throw OptOutWrites.overLimitError(
-                full, plans: plans, addressIDs: addressIDs, itemized: optOuts.count > 1 || firstItem != nil, firstItem: firstItem)
+            let first = plans.firstIndex { plan in
+                if case .address(let address) = plan.optOut.subject { addressIDs[address.normalized] == full } else { false }
+            } ?? 0
+            let error = ChangeRules.overLimit()
+            let request = requestOfPlan[first]
+            throw RequestFailure(request: request, error: itemized[request] ? error.inItem((firstItem ?? 0) + itemOfPlan[first]) : error)
         }
         let evidence = try written.filter { !$0.plan.optOut.evidence.isEmpty }.map { row in
             (row.suppression.eventSequence, try StoredCoding.json(row.plan.optOut.evidence))
@@ -144,7 +189,7 @@ struct PostgresChangeTransaction {
         if try await outbox.isListening() {
             try await announce(outcomes.flatMap(\.events), addressIDs: written.map(\.target.addressID))
         }
-        return outcomes
+        return outcomesOfRequests
     }
 
     /// Puts the events in the webhook outbox, in this transaction. `given` names the address in
@@ -263,12 +308,16 @@ struct PostgresChangeTransaction {
         return ids
     }
 
-    private func contacts(ofAddress address: Int64) async throws -> [(rowID: Int64, externalID: String)] {
-        var contacts: [(rowID: Int64, externalID: String)] = []
-        for try await (id, externalID) in try await connection.query("""
-            SELECT c.id, c.external_id FROM contact_links l JOIN contacts c ON c.id = l.contact_id WHERE l.address_id = \(address)
-            """, logger: logger).decode((Int64, String).self) {
-            contacts.append((id, externalID))
+    /// The contacts each address row is linked to: one query for all of them.
+    private func contacts(ofAddresses addresses: Set<Int64>) async throws -> [Int64: [(rowID: Int64, externalID: String)]] {
+        guard !addresses.isEmpty else { return [:] }
+        var contacts: [Int64: [(rowID: Int64, externalID: String)]] = [:]
+        for try await (address, id, externalID) in try await connection.query("""
+            SELECT l.address_id, c.id, c.external_id FROM contact_links l JOIN contacts c ON c.id = l.contact_id
+            WHERE l.address_id = ANY(\(Array(addresses))::bigint[])
+            ORDER BY l.id
+            """, logger: logger).decode((Int64, Int64, String).self) {
+            contacts[address, default: []].append((id, externalID))
         }
         return contacts
     }

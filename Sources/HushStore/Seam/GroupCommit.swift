@@ -69,6 +69,12 @@ actor GroupCommit {
             } catch let failed as RequestFailed {
                 requests.remove(at: failed.offset).continuation.resume(throwing: failed.error)
             } catch {
+                // The database refused the group and no request is named: each is written
+                // alone, so one bad request cannot fail the others.
+                if requests.count > 1 {
+                    for request in requests { await commit([request]) }
+                    return
+                }
                 for request in requests { request.continuation.resume(throwing: error) }
                 return
             }
