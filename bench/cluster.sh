@@ -25,11 +25,13 @@ ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then apt-get update && apt-get install -y --no-install-recommends "${missing[@]}"; fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
-swift build -c release --product hush --product hush-bench
+swift build -c release --product hush
+swift build -c release --product hush-bench
 HUSH=.build/release/hush
 BENCH=.build/release/hush-bench
 
 DIR=$(mktemp -d /tmp/hush-cluster-bench.XXXXXX)
+chmod 755 "$DIR"   # the postgres user keeps its cluster in here
 export HUSH_PG_DIR=$DIR/postgres HUSH_PG_PORT=${HUSH_PG_PORT:-54339}
 NODES=()
 cleanup() {
