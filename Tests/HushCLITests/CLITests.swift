@@ -81,16 +81,19 @@ struct CLI {
         /// Whether every stream drained has ended (the process exited and all it wrote was read).
         var isFinished: Bool { open.withLock { $0 == 0 } }
 
+        /// Reads on a thread of its own until the process closes the stream: blocking reads,
+        /// not a dispatch source (`readabilityHandler`), which crashed libdispatch when the
+        /// process was stopped while a read was pending.
         func drain(_ pipe: Pipe) {
             open.withLock { $0 += 1 }
-            pipe.fileHandleForReading.readabilityHandler = { [self] handle in
-                let chunk = handle.availableData
-                if chunk.isEmpty {
-                    handle.readabilityHandler = nil
-                    open.withLock { $0 -= 1 }
-                } else {
+            let handle = pipe.fileHandleForReading
+            Thread.detachNewThread { [self] in
+                while true {
+                    let chunk = handle.availableData
+                    if chunk.isEmpty { break }
                     data.withLock { $0.append(chunk) }
                 }
+                open.withLock { $0 -= 1 }
             }
         }
     }
