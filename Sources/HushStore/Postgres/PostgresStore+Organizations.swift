@@ -87,4 +87,18 @@ extension PostgresStore {
         }
         return organization
     }
+
+    /// Marks a row of an organization deleted (`deleted_at`), as triggers and rulesets are;
+    /// false when there was no such row not yet deleted. `table` is one of the store's own names.
+    static func softDelete(
+        from table: StaticString, _ id: Int64, in organization: OrganizationID, at now: Int64, _ connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> Bool {
+        let deleted = try await connection.rows("""
+            UPDATE \(unescaped: "\(table)") SET deleted_at = \(now)
+            WHERE id = \(id) AND org_id = \(organization.rawValue) AND deleted_at IS NULL
+            RETURNING id
+            """, logger: logger)
+        return deleted.count == 1
+    }
 }

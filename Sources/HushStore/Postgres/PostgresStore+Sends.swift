@@ -228,12 +228,7 @@ extension PostgresStore {
         let now = StoredCoding.milliseconds(configuration.now())
         let logger = self.logger
         return try await transaction { connection in
-            let deleted = try await connection.rows("""
-                UPDATE rulesets SET deleted_at = \(now)
-                WHERE id = \(id.rawValue) AND org_id = \(organization.rawValue) AND deleted_at IS NULL
-                RETURNING id
-                """, logger: logger)
-            return deleted.count == 1
+            try await Self.softDelete(from: "rulesets", id.rawValue, in: organization, at: now, connection, logger: logger)
         }
     }
 

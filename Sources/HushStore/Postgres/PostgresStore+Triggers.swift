@@ -10,7 +10,7 @@ extension PostgresStore {
         let logger = self.logger
         return try await transaction { connection in
             for list in (trigger.then.optOut ?? trigger.then.optIn)?.lists ?? [] {
-                guard try await Self.isActiveList(connection, ListID(rawValue: list), in: organization, logger: logger) else {
+                guard try await Self.activeList(connection, ListID(rawValue: list), in: organization, logger: logger) != nil else {
                     throw HushError(.notFound, field: "then.lists", "no list \(list) in this organization")
                 }
             }
@@ -47,12 +47,7 @@ extension PostgresStore {
         let now = StoredCoding.milliseconds(configuration.now())
         let logger = self.logger
         return try await transaction { connection in
-            let deleted = try await connection.rows("""
-                UPDATE triggers SET deleted_at = \(now)
-                WHERE id = \(id.rawValue) AND org_id = \(organization.rawValue) AND deleted_at IS NULL
-                RETURNING id
-                """, logger: logger)
-            return deleted.count == 1
+            try await Self.softDelete(from: "triggers", id.rawValue, in: organization, at: now, connection, logger: logger)
         }
     }
 
@@ -72,15 +67,5 @@ extension PostgresStore {
             stored.id = ActivityID(rawValue: id)
             return stored
         }
-    }
-
-    /// Whether the organization has the list and it is not deleted (what SQLite's
-    /// `activeList(...) != nil` answers, without reading the whole list).
-    private static func isActiveList(
-        _ connection: PostgresConnection, _ id: ListID, in organization: OrganizationID, logger: Logger
-    ) async throws -> Bool {
-        try await connection.value("""
-            SELECT 1::bigint FROM lists WHERE id = \(id.rawValue) AND org_id = \(organization.rawValue) AND deleted_at IS NULL
-            """, as: Int64.self, logger: logger) != nil
     }
 }
