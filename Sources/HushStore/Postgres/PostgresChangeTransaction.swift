@@ -11,30 +11,81 @@ import PostgresNIO
 struct PostgresChangeTransaction {
     let connection: PostgresConnection
     let logger: Logger
-    private let organization: Organization
-    private let now: Int64
+    let organization: Organization
+    let now: Int64
+    /// The heads when this transaction took the append lock.
+    let from: FeedPosition
     private var nextSequence: Int64
     private var knownLists: [ListID: ListFacts?] = [:]
     private var outbox: PostgresOutbox
     private(set) var changes: [IndexChange] = []
 
-    init(_ connection: PostgresConnection, logger: Logger, organization: OrganizationID, now: Int64) async throws {
+    /// Takes the append lock (again, when the caller holds it: it is the transaction's till
+    /// commit either way), then reads the heads, the organization, the facts of `lists` and
+    /// whether any webhook endpoint listens: one round trip, since every statement is one.
+    init(
+        _ connection: PostgresConnection, logger: Logger, organization: OrganizationID, now: Int64, lists: Set<ListID> = []
+    ) async throws {
         self.connection = connection
         self.logger = logger
-        self.organization = try await PostgresStore.requireOrganization(connection, organization, logger: logger)
         self.now = now
-        self.outbox = PostgresOutbox(connection, logger: logger, organization: organization, now: StoredCoding.date(now))
-        self.nextSequence = try await connection.value("SELECT COALESCE(MAX(seq), 0) + 1 FROM ledger", as: Int64.self, logger: logger) ?? 1
+        let rows = try await connection.rows("""
+            SELECT h.ledger_head, h.links_head, h.erasures_head,
+                   o.id, o.name, o.granular_opt_outs, o.default_region, o.brand_name, o.brand_logo_url, o.brand_color, d.id,
+                   EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.org_id = o.id AND w.enabled AND w.deleted_at IS NULL),
+                   ARRAY(SELECT l.id FROM lists l WHERE l.org_id = o.id AND l.deleted_at IS NULL AND (l.is_default OR l.id = ANY(\(lists.map(\.rawValue))::bigint[])) ORDER BY l.id),
+                   ARRAY(SELECT l.is_default FROM lists l WHERE l.org_id = o.id AND l.deleted_at IS NULL AND (l.is_default OR l.id = ANY(\(lists.map(\.rawValue))::bigint[])) ORDER BY l.id),
+                   ARRAY(SELECT l.name FROM lists l WHERE l.org_id = o.id AND l.deleted_at IS NULL AND (l.is_default OR l.id = ANY(\(lists.map(\.rawValue))::bigint[])) ORDER BY l.id),
+                   ARRAY(SELECT l.channels FROM lists l WHERE l.org_id = o.id AND l.deleted_at IS NULL AND (l.is_default OR l.id = ANY(\(lists.map(\.rawValue))::bigint[])) ORDER BY l.id)
+            FROM hush_append_lock() h
+            LEFT JOIN organizations o ON o.id = \(organization.rawValue)
+            LEFT JOIN lists d ON d.org_id = o.id AND d.is_default
+            """, logger: logger)
+        guard let row = rows.first else { throw HushError(.storage, "the ledger's heads were not read") }
+        let heads = try row.decode((Int64, Int64, Int64).self)
+        from = FeedPosition(ledger: heads.0, links: heads.1, erasures: heads.2)
+        nextSequence = heads.0 + 1
+        let columns = Array(row)
+        guard columns[3].bytes != nil else { throw HushError(.notFound, field: "organization", "no such organization") }
+        let (id, name, granular, region, brandName, logoURL, color, defaultList) = try (
+            columns[3].decode(Int64.self), columns[4].decode(String.self), columns[5].decode(Bool.self),
+            columns[6].decode(String?.self), columns[7].decode(String?.self), columns[8].decode(String?.self),
+            columns[9].decode(String?.self), columns[10].decode(Int64.self))
+        self.organization = Organization(
+            id: OrganizationID(rawValue: id), name: name,
+            settings: OrganizationSettings(
+                granularOptOuts: granular, defaultRegion: region.flatMap(Region.init(code:)),
+                branding: Branding(displayName: brandName, logoURL: logoURL, color: color)),
+            defaultList: ListID(rawValue: defaultList))
+        let listening = try columns[11].decode(Bool.self)
+        self.outbox = PostgresOutbox(
+            connection, logger: logger, organization: organization, now: StoredCoding.date(now), listening: listening ? nil : false)
+        let (ids, defaults, names, channels) = try (
+            columns[12].decode([Int64].self), columns[13].decode([Bool].self), columns[14].decode([String].self),
+            columns[15].decode([String].self))
+        for list in lists { knownLists[list] = .some(nil) }
+        for (offset, id) in ids.enumerated() {
+            let facts = ListFacts(
+                id: ListID(rawValue: id), isDefault: defaults[offset], name: names[offset],
+                channels: try StoredCoding.channels(channels[offset]))
+            knownLists[facts.id] = facts
+            changes.append(.name(facts.id, facts.name))
+        }
+    }
+
+    /// Where the feed stands once this transaction commits: its ledger events follow `from`.
+    var position: FeedPosition {
+        FeedPosition(ledger: nextSequence - 1, links: from.links, erasures: from.erasures)
     }
 
     /// One group of opt-out requests in one transaction (see `GroupCommit`). The requests of
-    /// one organization are written together, set-wise: one statement per table for the whole
+    /// one organization are written together, set-wise: one statement per step for the whole
     /// group, not per request, since every statement is a round trip to the server. A request
     /// the rules refuse fails alone (`GroupCommit.RequestFailed`), with the error it would have
-    /// had on its own.
+    /// had on its own. Returns the outcomes, and the feed's batch and where it started.
     static func commit(
         _ group: [GroupCommit.Work], _ connection: PostgresConnection, logger: Logger, now: Int64
-    ) async throws -> ([[OptOutOutcome]], [IndexChange]) {
+    ) async throws -> ([[OptOutOutcome]], ChangeBatch, from: FeedPosition) {
         var outcomes = [[OptOutOutcome]](repeating: [], count: group.count)
         var changes: [IndexChange] = []
         var organizations: [OrganizationID] = []
@@ -43,20 +94,26 @@ struct PostgresChangeTransaction {
             if offsetsOf[work.organization] == nil { organizations.append(work.organization) }
             offsetsOf[work.organization, default: []].append(offset)
         }
+        var from: FeedPosition?
+        var position = FeedPosition.start
         for organization in organizations {
             let offsets = offsetsOf[organization]!
             do {
-                var transaction = try await PostgresChangeTransaction(connection, logger: logger, organization: organization, now: now)
+                let lists = Set(offsets.flatMap { group[$0].optOuts.compactMap(\.list) })
+                var transaction = try await PostgresChangeTransaction(
+                    connection, logger: logger, organization: organization, now: now, lists: lists)
+                if from == nil { from = transaction.from }
                 let written = try await transaction.record(requests: offsets.map { group[$0].optOuts })
                 for (offset, outcome) in zip(offsets, written) { outcomes[offset] = outcome }
                 changes += transaction.changes
+                position = transaction.position
             } catch let failure as RequestFailure {
                 throw GroupCommit.RequestFailed(offset: offsets[failure.request], error: failure.error)
             } catch let error as HushError where error.code != .storage {
                 throw GroupCommit.RequestFailed(offset: offsets[0], error: error)
             }
         }
-        return (outcomes, changes)
+        return (outcomes, ChangeBatch(changes: changes, position: position), from ?? position)
     }
 
     /// Request `request` of a group was refused by the rules.
@@ -77,6 +134,11 @@ struct PostgresChangeTransaction {
 
     /// Records several requests' opt-outs as one set: each request's outcomes, in order. An
     /// error names its request and, within it, its item as that request alone would have.
+    ///
+    /// Round trips: the address rows (made when missing), the links and suppressions in force
+    /// of the rows that existed before (skipped when every address is new), then one statement
+    /// that appends the events, suppressions and evidence, notifies the other nodes and counts
+    /// against the limit.
     mutating func record(requests: [[OptOut]], firstItem: Int? = nil) async throws -> [[OptOutOutcome]] {
         let itemized = requests.map { $0.count > 1 || firstItem != nil }
         var plans: [PlannedOptOut] = []
@@ -95,17 +157,20 @@ struct PostgresChangeTransaction {
                 }
             }
         }
-        let addressIDs = try await addressRows(plans.compactMap { plan in
+        let (addressIDs, made) = try await addressRows(plans.compactMap { plan in
             if case .address(let address) = plan.optOut.subject { address } else { nil }
         })
+        var contactIDs: [Int: Int64] = [:]
+        for (offset, plan) in plans.enumerated() {
+            if case .contact(let contact) = plan.optOut.subject {
+                contactIDs[offset] = try await PostgresStore.contactRow(connection, contact, in: organization.id, now: now, logger: logger)
+            }
+        }
+        let (linked, inForce) = try await linksAndSuppressions(plans, addressIDs: addressIDs, made: made, contactIDs: contactIDs)
 
-        let linked = try await contacts(ofAddresses: Set(plans.compactMap { plan -> Int64? in
-            guard plan.reachesLinkedContacts, case .address(let address) = plan.optOut.subject else { return nil }
-            return addressIDs[address.normalized]
-        }))
         var targetsOfPlan: [[StoredTarget]] = []
         targetsOfPlan.reserveCapacity(plans.count)
-        for plan in plans {
+        for (offset, plan) in plans.enumerated() {
             switch plan.optOut.subject {
             case .address(let address):
                 let addressID = addressIDs[address.normalized]!
@@ -117,24 +182,17 @@ struct PostgresChangeTransaction {
                 }
                 targetsOfPlan.append(targets)
             case .contact(let contact):
-                let contactID = try await PostgresStore.contactRow(connection, contact, in: organization.id, now: now, logger: logger)
-                targetsOfPlan.append([StoredTarget(addressID: nil, contactID: contactID, key: SubjectKey.contact(contact.externalID).stored)])
+                targetsOfPlan.append([StoredTarget(addressID: nil, contactID: contactIDs[offset]!, key: SubjectKey.contact(contact.externalID).stored)])
             }
         }
-
-        let inForce = try await existingSuppressions(Set(zip(plans, targetsOfPlan).flatMap { plan, targets in
-            targets.map { StoredSuppressionKey($0, plan) }
-        }))
         let writes = OptOutWrites(
             plans, targets: targetsOfPlan, inForce: inForce, organization: organization.id, now: StoredCoding.date(now),
             firstSequence: nextSequence)
         nextSequence = writes.nextSequence
         changes += writes.changes
-        let written = writes.written
-        let outcomes = writes.outcomes
         // The requests' outcomes, in order: as many as each request had items.
         var outcomesOfRequests = [[OptOutOutcome]](repeating: [], count: requests.count)
-        for (request, outcome) in zip(requestOfPlan, outcomes) { outcomesOfRequests[request].append(outcome) }
+        for (request, outcome) in zip(requestOfPlan, writes.outcomes) { outcomesOfRequests[request].append(outcome) }
 
         for key in writes.replaced {
             try await connection.rows("""
@@ -143,33 +201,7 @@ struct PostgresChangeTransaction {
                   AND list_id = \(key.list.rawValue) AND scope = \(key.scope.path)
                 """, logger: logger)
         }
-        if !written.isEmpty {
-            let sequences = written.map(\.suppression.eventSequence)
-            let addressColumn = written.map { $0.target.addressID ?? 0 }
-            let contactColumn = written.map { $0.target.contactID ?? 0 }
-            let channels = written.map(\.plan.channel.rawValue)
-            let scopes = written.map(\.plan.optOut.scope.path)
-            let lists = written.map(\.plan.list.id.rawValue)
-            let sources = written.map(\.plan.optOut.source.rawValue)
-            let actors = written.map(\.plan.optOut.actor)
-            let holds = written.map(\.plan.optOut.hold)
-            let keys = written.map(\.target.key)
-            try await connection.rows("""
-                INSERT INTO ledger (seq, org_id, kind, recorded_at, address_id, contact_id, channel, scope, list_id, source, actor, hold)
-                SELECT s, \(organization.id.rawValue), 'opt_out', \(now), NULLIF(a, 0), NULLIF(c, 0), ch, sc, li, so, ac, h
-                FROM UNNEST(\(sequences)::bigint[], \(addressColumn)::bigint[], \(contactColumn)::bigint[], \(channels)::text[],
-                            \(scopes)::text[], \(lists)::bigint[], \(sources)::text[], \(actors)::text[], \(holds)::boolean[])
-                     AS t(s, a, c, ch, sc, li, so, ac, h)
-                """, logger: logger)
-            try await connection.rows("""
-                INSERT INTO suppressions (org_id, address_id, contact_id, subject_key, channel, list_id, scope, since, source, event_seq, hold)
-                SELECT \(organization.id.rawValue), NULLIF(a, 0), NULLIF(c, 0), k, ch, li, sc, \(now), so, s, h
-                FROM UNNEST(\(sequences)::bigint[], \(addressColumn)::bigint[], \(contactColumn)::bigint[], \(keys)::text[],
-                            \(channels)::text[], \(scopes)::text[], \(lists)::bigint[], \(sources)::text[], \(holds)::boolean[])
-                     AS t(s, a, c, k, ch, sc, li, so, h)
-                """, logger: logger)
-        }
-        if let full = try await addressesOverLimit(writes.limitedAddresses).first {
+        if let full = try await append(writes, made: made).first {
             let first = plans.firstIndex { plan in
                 if case .address(let address) = plan.optOut.subject { addressIDs[address.normalized] == full } else { false }
             } ?? 0
@@ -177,17 +209,8 @@ struct PostgresChangeTransaction {
             let request = requestOfPlan[first]
             throw RequestFailure(request: request, error: itemized[request] ? error.inItem((firstItem ?? 0) + itemOfPlan[first]) : error)
         }
-        let evidence = try written.filter { !$0.plan.optOut.evidence.isEmpty }.map { row in
-            (row.suppression.eventSequence, try StoredCoding.json(row.plan.optOut.evidence))
-        }
-        if !evidence.isEmpty {
-            try await connection.rows("""
-                INSERT INTO evidence (event_seq, json)
-                SELECT * FROM UNNEST(\(evidence.map(\.0))::bigint[], \(evidence.map(\.1))::text[])
-                """, logger: logger)
-        }
         if try await outbox.isListening() {
-            try await announce(outcomes.flatMap(\.events), addressIDs: written.map(\.target.addressID))
+            try await announce(writes.outcomes.flatMap(\.events), addressIDs: writes.written.map(\.target.addressID))
         }
         return outcomesOfRequests
     }
@@ -269,99 +292,6 @@ struct PostgresChangeTransaction {
         knownLists[list] = facts
         if let facts { changes.append(.name(list, facts.name)) }
         return facts
-    }
-
-    func addressRow(_ address: Address) async throws -> Int64 {
-        guard let id = try await addressRows([address])[address.normalized] else {
-            throw HushError(.storage, "the address row was not written")
-        }
-        return id
-    }
-
-    /// The live row of each address, created when missing: normalized address to row id.
-    func addressRows(_ addresses: [Address]) async throws -> [String: Int64] {
-        var seen = Set<String>()
-        let unique = addresses.filter { seen.insert($0.normalized).inserted }
-        guard !unique.isEmpty else { return [:] }
-        var ids: [String: Int64] = Dictionary(minimumCapacity: unique.count)
-        let keys = unique.map(\.normalized)
-        // The select beside the insert reads the rows that were there before this statement;
-        // the insert returns the ones it made: together, every address once.
-        let rows = try await connection.query("""
-            WITH given AS (
-                SELECT * FROM UNNEST(\(unique.map(\.kind.rawValue))::text[], \(keys)::text[], \(unique.map(\.input))::text[]) AS t(kind, key, display)
-            ), made AS (
-                INSERT INTO addresses (org_id, kind, key, display)
-                SELECT \(organization.id.rawValue), kind, key, display FROM given
-                ON CONFLICT (org_id, key) WHERE erased_at IS NULL AND merged_into IS NULL DO NOTHING
-                RETURNING id, key
-            )
-            SELECT id, key FROM made
-            UNION ALL
-            SELECT a.id, a.key FROM addresses a JOIN given g ON a.key = g.key
-            WHERE a.org_id = \(organization.id.rawValue) AND a.erased_at IS NULL AND a.merged_into IS NULL
-            """, logger: logger)
-        for try await (id, key) in rows.decode((Int64, String).self) {
-            ids[key] = id
-        }
-        guard ids.count == unique.count else { throw HushError(.storage, "an address row was not written") }
-        return ids
-    }
-
-    /// The contacts each address row is linked to: one query for all of them.
-    private func contacts(ofAddresses addresses: Set<Int64>) async throws -> [Int64: [(rowID: Int64, externalID: String)]] {
-        guard !addresses.isEmpty else { return [:] }
-        var contacts: [Int64: [(rowID: Int64, externalID: String)]] = [:]
-        for try await (address, id, externalID) in try await connection.query("""
-            SELECT l.address_id, c.id, c.external_id FROM contact_links l JOIN contacts c ON c.id = l.contact_id
-            WHERE l.address_id = ANY(\(Array(addresses))::bigint[])
-            ORDER BY l.id
-            """, logger: logger).decode((Int64, Int64, String).self) {
-            contacts[address, default: []].append((id, externalID))
-        }
-        return contacts
-    }
-
-    /// The suppressions already in force among `keys`.
-    private func existingSuppressions(_ keys: Set<StoredSuppressionKey>) async throws -> [StoredSuppressionKey: Suppression] {
-        var found: [StoredSuppressionKey: Suppression] = [:]
-        for column in ["address_id", "contact_id"] {
-            let wanted = keys.filter { (column == "address_id" ? $0.addressID : $0.contactID) != nil }
-            guard !wanted.isEmpty else { continue }
-            let rows = try await connection.query("""
-                SELECT s.address_id, s.contact_id, s.subject_key, s.channel, s.list_id, s.scope, s.since, s.source, s.event_seq, s.hold
-                FROM UNNEST(\(wanted.map { $0.addressID ?? $0.contactID ?? 0 })::bigint[], \(wanted.map(\.channel.rawValue))::text[],
-                            \(wanted.map(\.list.rawValue))::bigint[], \(wanted.map(\.scope.path))::text[]) AS v(id, channel, list_id, scope)
-                JOIN suppressions s ON s.\(unescaped: column) = v.id AND s.channel = v.channel AND s.list_id = v.list_id AND s.scope = v.scope
-                """, logger: logger)
-            for try await row in rows {
-                let (addressID, contactID, subject, channel, list, scope, since, source, sequence, hold) =
-                    try row.decode((Int64?, Int64?, String, String, Int64, String, Int64, String, Int64, Bool).self)
-                let key = try StoredSuppressionKey(
-                    addressID: addressID, contactID: contactID, channel: StoredCoding.channel(channel),
-                    list: ListID(rawValue: list), scope: StoredCoding.scope(scope))
-                found[key] = try Suppression(
-                    organization: organization.id, subject: SubjectKey(stored: subject), channel: key.channel,
-                    list: key.list, scope: key.scope, since: StoredCoding.date(since),
-                    source: StoredCoding.source(source), eventSequence: sequence, hold: hold)
-            }
-        }
-        return found
-    }
-
-    /// Among `addressIDs`, those with more suppressions in force than the limit, counted after
-    /// this transaction's writes.
-    private func addressesOverLimit(_ addressIDs: Set<Int64>) async throws -> [Int64] {
-        guard !addressIDs.isEmpty else { return [] }
-        let limit = ChangeRules.maximumSuppressionsPerAddress
-        var over: [Int64] = []
-        for try await id in try await connection.query("""
-            SELECT v.id FROM UNNEST(\(Array(addressIDs))::bigint[]) AS v(id)
-            WHERE (SELECT COUNT(*) FROM (SELECT 1 FROM suppressions s WHERE s.address_id = v.id LIMIT \(limit + 1)) x) > \(limit)
-            """, logger: logger).decode(Int64.self) {
-            over.append(id)
-        }
-        return over
     }
 
     private func appendEvent(

@@ -13,11 +13,14 @@ struct PostgresOutbox {
     private let now: Date
     private var endpoints: [WebhookEndpoint]?
 
-    init(_ connection: PostgresConnection, logger: Logger, organization: OrganizationID, now: Date) {
+    /// `listening: false` when the caller knows no endpoint is enabled (read in a statement it
+    /// needed anyway); nil to ask the database when an event is first announced.
+    init(_ connection: PostgresConnection, logger: Logger, organization: OrganizationID, now: Date, listening: Bool? = nil) {
         self.connection = connection
         self.logger = logger
         self.organization = organization
         self.now = now
+        if listening == false { endpoints = [] }
     }
 
     /// Whether the organization has an enabled endpoint; one query per transaction.

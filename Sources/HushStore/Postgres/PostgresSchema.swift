@@ -16,6 +16,7 @@ enum PostgresSchema {
 
     static let migrations: [(name: String, sql: [String])] = [
         ("v1: the schema of SQLite v10", v1),
+        ("v2: hush_append_lock(), the append lock and the heads in one round trip", v2),
     ]
 
     /// Applies the migrations not yet applied, once, whichever node gets the lock first.
@@ -59,6 +60,22 @@ enum PostgresSchema {
     // name, and the ledger can neither change nor lose a row, so nothing a key would catch can
     // happen. The other tables keep theirs.
     private static let v1: [String] = v1Ledger + v1Around
+
+    /// Takes the append lock and reads the heads after it is held, in one statement. A plain
+    /// statement that took the lock and read the heads would read them in a snapshot taken
+    /// before its lock wait, missing what committed meanwhile; a volatile function's statements
+    /// each take a fresh snapshot, so the heads are read after the wait.
+    private static let v2: [String] = ["""
+        CREATE FUNCTION hush_append_lock(OUT ledger_head bigint, OUT links_head bigint, OUT erasures_head bigint)
+        LANGUAGE plpgsql VOLATILE AS $$
+        BEGIN
+            PERFORM pg_advisory_xact_lock(\(appendLock));
+            SELECT COALESCE(MAX(seq), 0) INTO ledger_head FROM ledger;
+            SELECT COALESCE(MAX(id), 0) INTO links_head FROM contact_links;
+            SELECT COALESCE(MAX(id), 0) INTO erasures_head FROM erasures;
+        END
+        $$
+        """]
 
     /// v1's organizations, lists, addresses, contacts, the ledger, its projection and erasures.
     private static let v1Ledger: [String] = [

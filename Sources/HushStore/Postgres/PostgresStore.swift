@@ -103,7 +103,7 @@ public final class PostgresStore: Store, IndexBacked {
         let database = PostgresDatabase(client: client, indexed: indexed, logger: logger)
         self.database = database
         self.groupCommit = GroupCommit(now: configuration.now) { group, now in
-            try await database.write { connection in
+            try await database.append { connection in
                 try await PostgresChangeTransaction.commit(group, connection, logger: logger, now: StoredCoding.milliseconds(now))
             }
         }
@@ -355,6 +355,15 @@ struct PostgresDatabase: Sendable {
             }
             return (result, ChangeBatch(changes: changes, position: position), from)
         }
+        try await indexed.applyOwn(batch, from: from)
+        return result
+    }
+
+    /// Like `write`, for a body that takes the append lock and reads the heads itself, in a
+    /// statement it needs anyway (`PostgresChangeTransaction`'s first), and notifies the other
+    /// nodes in its last: two round trips fewer than `write` for every group of opt-outs.
+    func append<T: Sendable>(_ body: (PostgresConnection) async throws -> (T, ChangeBatch, from: FeedPosition)) async throws -> T {
+        let (result, batch, from) = try await transaction(body)
         try await indexed.applyOwn(batch, from: from)
         return result
     }
