@@ -5,7 +5,7 @@ import HushStore
 /// Measures the store and its index: `swift run -c release hush-bench [entries...]`.
 /// For each size it seeds a fresh SQLite file, loads it, and prints checks per second,
 /// memory per entry, load time and durable writes per second. `--only=checks` or `--only=writes`
-/// runs one part; `--only=addresses` measures address parsing alone; `--only=fixture` seeds,
+/// runs one part (`--only=writes.single`, `.concurrent` or `.batch` one kind of write); `--only=addresses` measures address parsing alone; `--only=fixture` seeds,
 /// checks the seeded rows against the store's own (see `Fixture.verify`) and stops.
 /// `--postgres=URL` runs it all on PostgreSQL instead (emptying that database first), and adds
 /// the cross-node lag (`--only=lag` alone).
@@ -61,8 +61,8 @@ struct Benchmark {
             for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
             return
         }
-        if only != "writes" { try await Checks(store: store, organization: organization.id, entries: entries).run() }
-        if only != "checks" { try await Writes(store: store, organization: organization.id).run() }
+        if !Writes<SQLiteStore>.selected(by: only) { try await Checks(store: store, organization: organization.id, entries: entries).run() }
+        if only != "checks" { try await Writes(store: store, organization: organization.id, only: only).run() }
         try await store.close()
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
     }

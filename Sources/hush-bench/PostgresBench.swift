@@ -33,8 +33,10 @@ struct PostgresBenchmark {
         try await Fixture.verify(store, organization: organization, entries: entries)
         report("seeded rows read as written ones", "yes")
         if only == "fixture" { return try await store.close() }
-        if only != "writes" && only != "lag" { try await Checks(store: store, organization: organization.id, entries: entries).run() }
-        if only != "checks" && only != "lag" { try await Writes(store: store, organization: organization.id).run() }
+        if !Writes<PostgresStore>.selected(by: only) && only != "lag" {
+            try await Checks(store: store, organization: organization.id, entries: entries).run()
+        }
+        if only != "checks" && only != "lag" { try await Writes(store: store, organization: organization.id, only: only).run() }
         if only == nil || only == "lag" { try await lag(writer: store, organization: organization.id) }
         try await store.close()
     }

@@ -6,17 +6,37 @@ import HushStore
 struct Writes<Backend: Store> {
     let store: Backend
     let organization: OrganizationID
+    /// `writes.single`, `writes.concurrent` or `writes.batch` for one kind; otherwise all three.
+    var only: String?
+
+    /// Whether `only` names the writes or one kind of them.
+    static func selected(by only: String?) -> Bool {
+        only == "writes" || only?.hasPrefix("writes.") == true
+    }
+
+    private func runs(_ kind: String) -> Bool {
+        only?.hasPrefix("writes.") != true || only == "writes.\(kind)"
+    }
 
     func run() async throws {
         let run = UUID().uuidString.prefix(8).lowercased()
-        let single = 2_000
+        // HUSH_BENCH_WRITES: how many single writes each of the first two kinds makes (2 000).
+        let single = ProcessInfo.processInfo.environment["HUSH_BENCH_WRITES"].flatMap { Int($0) } ?? 2_000
+        if runs("single") { try await singles(single, run: run) }
+        if runs("concurrent") { try await concurrent(single, run: run) }
+        if runs("batch") { try await batches(run: run) }
+    }
+
+    private func singles(_ single: Int, run: String) async throws {
         let singleTime = try await measure {
             for i in 0..<single {
                 _ = try await store.record(optOut("s\(i)-\(run)@writes.example"), in: organization)
             }
         }
         report("durable single writes/s, one writer", perSecond(single, singleTime))
+    }
 
+    private func concurrent(_ single: Int, run: String) async throws {
         let writers = 16
         let concurrentTime = try await measure {
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -31,7 +51,9 @@ struct Writes<Backend: Store> {
             }
         }
         report("durable single writes/s, \(writers) writers", perSecond(single, concurrentTime))
+    }
 
+    private func batches(run: String) async throws {
         let batchSize = 10_000
         let batches = 10
         let prepared = try (0..<batches).map { b in

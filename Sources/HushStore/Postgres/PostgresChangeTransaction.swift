@@ -29,19 +29,10 @@ struct PostgresChangeTransaction {
         self.connection = connection
         self.logger = logger
         self.now = now
-        let rows = try await connection.rows("""
-            SELECT h.ledger_head, h.links_head, h.erasures_head,
-                   o.id, o.name, o.granular_opt_outs, o.default_region, o.brand_name, o.brand_logo_url, o.brand_color, d.id,
-                   EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.org_id = o.id AND w.enabled AND w.deleted_at IS NULL),
-                   ARRAY(SELECT l.id FROM lists l WHERE l.org_id = o.id AND l.deleted_at IS NULL AND (l.is_default OR l.id = ANY(\(lists.map(\.rawValue))::bigint[])) ORDER BY l.id),
-                   ARRAY(SELECT l.is_default FROM lists l WHERE l.org_id = o.id AND l.deleted_at IS NULL AND (l.is_default OR l.id = ANY(\(lists.map(\.rawValue))::bigint[])) ORDER BY l.id),
-                   ARRAY(SELECT l.name FROM lists l WHERE l.org_id = o.id AND l.deleted_at IS NULL AND (l.is_default OR l.id = ANY(\(lists.map(\.rawValue))::bigint[])) ORDER BY l.id),
-                   ARRAY(SELECT l.channels FROM lists l WHERE l.org_id = o.id AND l.deleted_at IS NULL AND (l.is_default OR l.id = ANY(\(lists.map(\.rawValue))::bigint[])) ORDER BY l.id)
-            FROM hush_append_lock() h
-            LEFT JOIN organizations o ON o.id = \(organization.rawValue)
-            LEFT JOIN lists d ON d.org_id = o.id AND d.is_default
-            """, logger: logger)
-        guard let row = rows.first else { throw HushError(.storage, "the ledger's heads were not read") }
+        let statement = PostgresOptOutStatements.Prologue(organization: organization.rawValue, lists: lists.map(\.rawValue))
+        var first: PostgresRow?
+        for try await row in try await connection.execute(statement, logger: logger) where first == nil { first = row }
+        guard let row = first else { throw HushError(.storage, "the ledger's heads were not read") }
         let heads = try row.decode((Int64, Int64, Int64).self)
         from = FeedPosition(ledger: heads.0, links: heads.1, erasures: heads.2)
         nextSequence = heads.0 + 1
