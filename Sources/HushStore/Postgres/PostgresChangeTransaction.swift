@@ -19,6 +19,10 @@ struct PostgresChangeTransaction {
     private var knownLists: [ListID: ListFacts?] = [:]
     private var outbox: PostgresOutbox
     private(set) var changes: [IndexChange] = []
+    /// Whether this transaction plans each statement for its parameters (see `record`).
+    private var plannedForSize = false
+    /// More opt-outs than this in one set are planned for their size.
+    static let largeSet = 256
 
     /// Takes the append lock (again, when the caller holds it: it is the transaction's till
     /// commit either way), then reads the heads, the organization, the facts of `lists` and
@@ -148,6 +152,14 @@ struct PostgresChangeTransaction {
                 }
             }
         }
+        if plans.count > Self.largeSet && !plannedForSize {
+            // A large set is planned for its own size. The prepared statements' cached generic
+            // plan knows neither a set's size nor how far the tables have grown inside this
+            // transaction (an import), and one cached while a table was small went quadratic
+            // in a 100 000-row import.
+            try await connection.query("SET LOCAL plan_cache_mode = force_custom_plan", logger: logger)
+            plannedForSize = true
+        }
         let (addressIDs, made) = try await addressRows(plans.compactMap { plan in
             if case .address(let address) = plan.optOut.subject { address } else { nil }
         })
@@ -228,7 +240,7 @@ struct PostgresChangeTransaction {
             for try await (id, key) in try await connection.query("""
                 SELECT id, key FROM addresses
                 WHERE org_id = \(organization.id.rawValue)
-                  AND ((key = \(address.normalized) AND erased_at IS NULL) OR (key = \(hashed) AND erased_at IS NOT NULL))
+                  AND ((key = \(address.normalized) AND erased_at IS NULL AND merged_into IS NULL) OR (key = \(hashed) AND erased_at IS NOT NULL))
                 """, logger: logger).decode((Int64, String).self) {
                 targets.append(StoredTarget(addressID: id, contactID: nil, key: key))
             }

@@ -35,9 +35,13 @@ enum PostgresOptOutStatements {
         func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
     }
 
-    /// The live row of each address, made when missing: `id, key, made`. The select beside the
-    /// insert reads the rows that were there before this statement; the insert returns the ones
-    /// it made: together, every address once.
+    /// The live row of each address (given once each), made when missing: `id, key, made`.
+    /// The select beside the insert reads the rows that were there before this statement; the
+    /// insert returns the ones it made: together, every address once. Both joins with `given`
+    /// are linear whichever way the planner takes them (an index probe per address, or a hash),
+    /// which matters: the generic plan knows neither the batch's size nor, inside an import,
+    /// how far the table has grown. (A form that joined the inserted rows back to `given` by
+    /// position went quadratic under a nested loop.)
     struct Addresses: PostgresPreparedStatement {
         static let sql = """
             WITH given AS (

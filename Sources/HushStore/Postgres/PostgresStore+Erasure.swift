@@ -32,7 +32,7 @@ extension PostgresStore {
             // The live row, and any merged into it when addresses were re-keyed (v10).
             var addressIDs: [Int64] = []
             for try await id in try await connection.query("""
-                SELECT id FROM addresses WHERE org_id = \(organization.rawValue) AND key = \(address.normalized) AND erased_at IS NULL
+                SELECT id FROM addresses WHERE org_id = \(organization.rawValue) AND key = \(address.normalized) AND erased_at IS NULL AND merged_into IS NULL
                 """, logger: logger).decode(Int64.self) {
                 addressIDs.append(id)
             }

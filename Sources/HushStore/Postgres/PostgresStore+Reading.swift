@@ -11,13 +11,19 @@ extension PostgresStore {
             let rows = try await connection.rows("""
                 -- Two index paths (the address rows' suppressions, their contacts' suppressions)
                 -- rather than one OR, which PostgreSQL can only answer by reading every suppression.
+                -- The address is its live row or an erased (hashed) or merged one: each arm of
+                -- that OR is one partial index (addresses_live_key, addresses_retired_key).
                 SELECT s.subject_key, s.channel, s.list_id, s.scope, s.since, s.source, s.event_seq, s.hold
                 FROM addresses a JOIN suppressions s ON s.address_id = a.id
-                WHERE a.org_id = \(organization.rawValue) AND a.key IN (\(keys[0]), \(keys[1]))
+                WHERE a.org_id = \(organization.rawValue)
+                  AND ((a.key = \(keys[0]) AND a.erased_at IS NULL AND a.merged_into IS NULL)
+                       OR (a.key IN (\(keys[0]), \(keys[1])) AND (a.erased_at IS NOT NULL OR a.merged_into IS NOT NULL)))
                 UNION
                 SELECT s.subject_key, s.channel, s.list_id, s.scope, s.since, s.source, s.event_seq, s.hold
                 FROM addresses a JOIN contact_links l ON l.address_id = a.id JOIN suppressions s ON s.contact_id = l.contact_id
-                WHERE a.org_id = \(organization.rawValue) AND a.key IN (\(keys[0]), \(keys[1]))
+                WHERE a.org_id = \(organization.rawValue)
+                  AND ((a.key = \(keys[0]) AND a.erased_at IS NULL AND a.merged_into IS NULL)
+                       OR (a.key IN (\(keys[0]), \(keys[1])) AND (a.erased_at IS NOT NULL OR a.merged_into IS NOT NULL)))
                 ORDER BY event_seq
                 """, logger: logger)
             return try rows.map { row in
@@ -101,10 +107,14 @@ extension PostgresStore {
                 FROM (
                     -- Two index paths rather than one OR (see `suppressions(of:in:)`).
                     SELECT l.* FROM addresses a JOIN ledger l ON l.address_id = a.id
-                    WHERE a.org_id = \(organization.rawValue) AND a.key IN (\(keys[0]), \(keys[1]))
+                    WHERE a.org_id = \(organization.rawValue)
+                  AND ((a.key = \(keys[0]) AND a.erased_at IS NULL AND a.merged_into IS NULL)
+                       OR (a.key IN (\(keys[0]), \(keys[1])) AND (a.erased_at IS NOT NULL OR a.merged_into IS NOT NULL)))
                     UNION
                     SELECT l.* FROM addresses a JOIN contact_links cl ON cl.address_id = a.id JOIN ledger l ON l.contact_id = cl.contact_id
-                    WHERE a.org_id = \(organization.rawValue) AND a.key IN (\(keys[0]), \(keys[1])) AND cl.linked_at <= \(until)
+                    WHERE a.org_id = \(organization.rawValue)
+                  AND ((a.key = \(keys[0]) AND a.erased_at IS NULL AND a.merged_into IS NULL)
+                       OR (a.key IN (\(keys[0]), \(keys[1])) AND (a.erased_at IS NOT NULL OR a.merged_into IS NOT NULL))) AND cl.linked_at <= \(until)
                 ) l
                 JOIN lists li ON li.id = l.list_id
                 LEFT JOIN contacts c ON c.id = l.contact_id
