@@ -37,7 +37,8 @@ enum PostgresOptOutStatements {
 
     /// The live row of each address (given once each), made when missing: `id, key, made`.
     /// The insert returns the rows it made; the lookup beside it reads, in the statement's
-    /// snapshot, the rows that were there before: together, every address once.
+    /// snapshot, the rows that were there before (skipped when the insert made every one):
+    /// together, every address once.
     ///
     /// Every lookup by a set of keys or ids here is a `LATERAL` subquery fenced with `OFFSET 0`,
     /// so it is one index probe per element whatever the planner estimates. Joined plainly, a
@@ -60,6 +61,7 @@ enum PostgresOptOutStatements {
                 SELECT a.id FROM addresses a
                 WHERE a.org_id = $1::bigint AND a.key = g.key AND a.erased_at IS NULL AND a.merged_into IS NULL OFFSET 0
             ) a
+            WHERE (SELECT COUNT(*) FROM made) < cardinality($3::text[])
             """
         let organization: Int64
         let kinds: [String]
