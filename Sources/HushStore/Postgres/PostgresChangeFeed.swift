@@ -107,8 +107,10 @@ struct PostgresChangeFeed: ChangeFeed {
                     SELECT org_id, subject_key, channel, list_id, scope, since, source, event_seq, hold FROM suppressions
                     """, logger: logger)
                 for try await row in rows {
-                    let (organization, subject, channel, list, scopePath, since, source, sequence, hold) =
-                        try row.decode((Int64, String, String, Int64, String, Int64, String, Int64, Bool).self)
+                    var cells = PostgresCells(row)
+                    let (organization, subject, channel, list, scopePath, since, source, sequence, hold) = try (
+                        cells.int64(), cells.string(), cells.string(), cells.int64(), cells.string(), cells.int64(), cells.string(),
+                        cells.int64(), cells.bool())
                     let scope: Scope
                     if let known = scopes[scopePath] {
                         scope = known
