@@ -27,6 +27,18 @@ import Testing
         #expect(try await test.store.suppressions(of: try Address(parsing: "ann@example.com"), in: test.id).count == 1_000)
     }
 
+    @Test func aNewAddressGivenMoreThanAThousandInOneBatchIsRefusedWhole() async throws {
+        let test = try await TestStore()
+        let batch = try optOuts("bob@example.com", scopes: 0..<2) + optOuts("cy@example.com", scopes: 0..<1_001)
+        let error = await #expect(throws: HushError.self) { try await test.store.record(batch, in: test.id) }
+        #expect(error?.code == .limitExceeded)
+        #expect(error?.field == "items[2].address")
+        #expect(try await test.store.events(in: test.id, after: 0, limit: 5_000, address: nil).isEmpty, "nothing half-applied")
+        #expect(try await test.store.suppressions(of: try Address(parsing: "bob@example.com"), in: test.id).isEmpty)
+        let written = try await test.store.record(try optOuts("cy@example.com", scopes: 0..<1_000), in: test.id)
+        #expect(written.allSatisfy { $0.events.count == 1 } && written.count == 1_000)
+    }
+
     @Test func aPointInTimeCheckReplaysAThousandOptOutsAndOptInsInOrder() async throws {
         let test = try await TestStore()
         let ann = try Address(parsing: "ann@example.com")
