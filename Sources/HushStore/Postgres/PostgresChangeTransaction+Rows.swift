@@ -92,21 +92,16 @@ extension PostgresChangeTransaction {
         guard !written.isEmpty else { return [] }
         let limit = ChangeRules.maximumSuppressionsPerAddress
         var gained: [Int64: Int64] = [:]
-        for row in written { if let id = row.target.addressID { gained[id, default: 0] += 1 } }
+        var rows = PostgresOptOutStatements.Append.Rows(capacity: written.count)
+        for (target, plan, suppression) in written {
+            if let id = target.addressID { gained[id, default: 0] += 1 }
+            try rows.append(target, plan, sequence: suppression.eventSequence)
+        }
         let limited = writes.limitedAddresses
         var over = limited.filter { made.contains($0) && gained[$0, default: 0] > limit }.sorted()
         let counted = limited.filter { !made.contains($0) }.sorted()
-
-        let evidence = try written.filter { !$0.plan.optOut.evidence.isEmpty }.map { row in
-            (row.suppression.eventSequence, try StoredCoding.json(row.plan.optOut.evidence))
-        }
         let statement = PostgresOptOutStatements.Append(
-            organization: organization.id.rawValue, now: now, sequences: written.map(\.suppression.eventSequence),
-            addresses: written.map { $0.target.addressID ?? 0 }, contacts: written.map { $0.target.contactID ?? 0 },
-            channels: written.map(\.plan.channel.rawValue), scopes: written.map(\.plan.optOut.scope.path),
-            lists: written.map(\.plan.list.id.rawValue), sources: written.map(\.plan.optOut.source.rawValue),
-            actors: written.map(\.plan.optOut.actor), holds: written.map(\.plan.optOut.hold), keys: written.map(\.target.key),
-            evidenceSequences: evidence.map(\.0), evidence: evidence.map(\.1),
+            organization: organization.id.rawValue, now: now, rows: rows,
             counted: counted, gained: counted.map { gained[$0, default: 0] }, limit: Int64(limit))
         for try await found in try await connection.execute(statement, logger: logger) {
             over += found

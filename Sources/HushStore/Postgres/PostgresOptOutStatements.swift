@@ -178,38 +178,73 @@ enum PostgresOptOutStatements {
             """
         let organization: Int64
         let now: Int64
-        let sequences: [Int64]
-        let addresses: [Int64]
-        let contacts: [Int64]
-        let channels: [String]
-        let scopes: [String]
-        let lists: [Int64]
-        let sources: [String]
-        let actors: [String]
-        let holds: [Bool]
-        let keys: [String]
-        let evidenceSequences: [Int64]
-        let evidence: [String]
+        let rows: Rows
         let counted: [Int64]
         let gained: [Int64]
         let limit: Int64
+
+        /// The written rows' columns, filled in one pass over them.
+        struct Rows {
+            var sequences: [Int64] = []
+            var addresses: [Int64] = []
+            var contacts: [Int64] = []
+            var channels: [String] = []
+            var scopes: [String] = []
+            var lists: [Int64] = []
+            var sources: [String] = []
+            var actors: [String] = []
+            var holds: [Bool] = []
+            var keys: [String] = []
+            var evidenceSequences: [Int64] = []
+            var evidence: [String] = []
+
+            init(capacity: Int) {
+                sequences.reserveCapacity(capacity)
+                addresses.reserveCapacity(capacity)
+                contacts.reserveCapacity(capacity)
+                channels.reserveCapacity(capacity)
+                scopes.reserveCapacity(capacity)
+                lists.reserveCapacity(capacity)
+                sources.reserveCapacity(capacity)
+                actors.reserveCapacity(capacity)
+                holds.reserveCapacity(capacity)
+                keys.reserveCapacity(capacity)
+            }
+
+            mutating func append(_ target: StoredTarget, _ plan: PlannedOptOut, sequence: Int64) throws {
+                sequences.append(sequence)
+                addresses.append(target.addressID ?? 0)
+                contacts.append(target.contactID ?? 0)
+                channels.append(plan.channel.rawValue)
+                scopes.append(plan.optOut.scope.path)
+                lists.append(plan.list.id.rawValue)
+                sources.append(plan.optOut.source.rawValue)
+                actors.append(plan.optOut.actor)
+                holds.append(plan.optOut.hold)
+                keys.append(target.key)
+                if !plan.optOut.evidence.isEmpty {
+                    evidenceSequences.append(sequence)
+                    evidence.append(try StoredCoding.json(plan.optOut.evidence))
+                }
+            }
+        }
 
         func makeBindings() throws -> PostgresBindings {
             var bindings = PostgresBindings(capacity: 18)
             bindings.append(organization)
             bindings.append(now)
-            bindings.append(sequences)
-            bindings.append(addresses)
-            bindings.append(contacts)
-            bindings.append(channels)
-            bindings.append(scopes)
-            bindings.append(lists)
-            bindings.append(sources)
-            bindings.append(actors)
-            bindings.append(holds)
-            bindings.append(keys)
-            bindings.append(evidenceSequences)
-            bindings.append(evidence)
+            bindings.append(rows.sequences)
+            bindings.append(rows.addresses)
+            bindings.append(rows.contacts)
+            bindings.append(rows.channels)
+            bindings.append(rows.scopes)
+            bindings.append(rows.lists)
+            bindings.append(rows.sources)
+            bindings.append(rows.actors)
+            bindings.append(rows.holds)
+            bindings.append(rows.keys)
+            bindings.append(rows.evidenceSequences)
+            bindings.append(rows.evidence)
             bindings.append(counted)
             bindings.append(gained)
             bindings.append(limit)
