@@ -37,6 +37,19 @@ import Testing
         #expect(events.map(\.scope.path) == ["brand", "", "", "brand/alice"])
     }
 
+    @Test func aHeldOptOutAfterAPlainOneForTheSameKeyInOneBatchLeavesTheHeldOneInForce() async throws {
+        let test = try await TestStore()
+        var held = try optOut("ann@example.com")
+        held.hold = true
+        let outcomes = try await test.store.record([try optOut("ann@example.com"), held], in: test.id)
+        #expect(outcomes.map(\.events.count) == [1, 1], "both are in the ledger")
+        let inForce = try await test.store.suppressions(of: try Address(parsing: "ann@example.com"), in: test.id)
+        #expect(inForce.map(\.hold) == [true], "one suppression, the held one")
+        #expect(inForce.first?.eventSequence == 2)
+        let decision = test.store.decision(for: try Address(parsing: "ann@example.com"), in: test.id, query: CheckQuery(channel: .email))
+        #expect(decision.blockedBy.map(\.hold) == [true], "\(decision.blockedBy)")
+    }
+
     @Test func batchLongerThanOneStatementKeepsEveryItemInOrder() async throws {
         let test = try await TestStore()
         // 1 203 items: two full statements of 500 and a remainder, with a repeat every 100th.

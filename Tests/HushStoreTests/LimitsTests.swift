@@ -39,6 +39,18 @@ import Testing
         #expect(written.allSatisfy { $0.events.count == 1 } && written.count == 1_000)
     }
 
+    @Test func requestsThatPassTheLimitOnlyTogetherAreRefusedOneByOne() async throws {
+        let test = try await TestStore()
+        _ = try await test.store.record(try optOuts("ann@example.com", scopes: 0..<900), in: test.id)
+        // Started together, the two usually share a transaction. The first fits alone, the
+        // second fits neither alone nor after it: only the second is refused.
+        let first = Task { try await test.store.record(try optOuts("ann@example.com", scopes: 900..<950), in: test.id) }
+        let second = Task { try await test.store.record(try optOuts("ann@example.com", scopes: 950..<1_100), in: test.id) }
+        #expect(try await first.value.count == 50, "the first fits alone")
+        await #expect(throws: HushError.self) { try await second.value }
+        #expect(try await test.store.suppressions(of: try Address(parsing: "ann@example.com"), in: test.id).count == 950)
+    }
+
     @Test func aPointInTimeCheckReplaysAThousandOptOutsAndOptInsInOrder() async throws {
         let test = try await TestStore()
         let ann = try Address(parsing: "ann@example.com")

@@ -69,8 +69,10 @@ final class SuppressionIndex: Sendable {
     func add(_ entry: IndexEntry, for key: IndexKey) {
         let added = shard(for: key).state.withLock { state -> Bool in
             if var existing = state.entries[key] {
+                // Written back even when nothing was added: a held suppression replaces the
+                // plain one it repeats.
                 let added = existing.add(entry)
-                if added { state.entries[key] = existing }
+                state.entries[key] = existing
                 return added
             }
             state.entries[key] = .one(entry)

@@ -93,9 +93,10 @@ extension PostgresChangeTransaction {
         let limit = ChangeRules.maximumSuppressionsPerAddress
         var gained: [Int64: Int64] = [:]
         var rows = PostgresOptOutStatements.Append.Rows(capacity: written.count)
-        for (target, plan, suppression) in written {
-            if let id = target.addressID { gained[id, default: 0] += 1 }
-            try rows.append(target, plan, sequence: suppression.eventSequence)
+        for (offset, (target, plan, suppression)) in written.enumerated() {
+            let projected = writes.isProjected(offset)
+            if projected, let id = target.addressID { gained[id, default: 0] += 1 }
+            try rows.append(target, plan, sequence: suppression.eventSequence, projected: projected)
         }
         let limited = writes.limitedAddresses
         var over = limited.filter { made.contains($0) && gained[$0, default: 0] > limit }.sorted()

@@ -7,7 +7,8 @@ import PostgresNIO
 /// `ChangeRules`'; this appends ledger events, updates the projection and collects what the
 /// index must apply, set-wise (`UNNEST` arrays: one statement per table per batch). Positions
 /// are taken from the ledger head once, which is safe because the transaction holds the append
-/// lock (`PostgresDatabase.write`) from before it reads the head until it commits.
+/// lock from before it reads the head until it commits: its first statement takes it
+/// (`hush_append_lock()`), whether or not the caller (`PostgresDatabase.write`) took it already.
 struct PostgresChangeTransaction {
     let connection: PostgresConnection
     let logger: Logger
@@ -111,6 +112,10 @@ struct PostgresChangeTransaction {
         return (outcomes, ChangeBatch(changes: changes, position: position), from ?? position)
     }
 
+    /// Several requests of a group pass the limit of one address only together. No request is
+    /// named, so `GroupCommit` writes each alone.
+    struct SharedLimit: Error {}
+
     /// Request `request` of a group was refused by the rules.
     struct RequestFailure: Error {
         let request: Int
@@ -205,9 +210,13 @@ struct PostgresChangeTransaction {
                 """, logger: logger)
         }
         if let full = try await append(writes, made: made).first {
-            let first = plans.firstIndex { plan in
-                if case .address(let address) = plan.optOut.subject { addressIDs[address.normalized] == full } else { false }
-            } ?? 0
+            let writers = plans.indices.filter { offset in
+                if case .address(let address) = plans[offset].optOut.subject { addressIDs[address.normalized] == full } else { false }
+            }
+            // Requests that pass the limit only together: which is refused depends on their
+            // order, so each is written alone, in order, as SQLite writes them.
+            if Set(writers.map { requestOfPlan[$0] }).count > 1 { throw SharedLimit() }
+            let first = writers.first ?? 0
             let error = ChangeRules.overLimit()
             let request = requestOfPlan[first]
             throw RequestFailure(request: request, error: itemized[request] ? error.inItem((firstItem ?? 0) + itemOfPlan[first]) : error)
@@ -240,7 +249,9 @@ struct PostgresChangeTransaction {
             for try await (id, key) in try await connection.query("""
                 SELECT id, key FROM addresses
                 WHERE org_id = \(organization.id.rawValue)
-                  AND ((key = \(address.normalized) AND erased_at IS NULL AND merged_into IS NULL) OR (key = \(hashed) AND erased_at IS NOT NULL))
+                  AND ((key = \(address.normalized) AND erased_at IS NULL AND merged_into IS NULL)
+                       OR (key = \(address.normalized) AND erased_at IS NULL AND merged_into IS NOT NULL)
+                       OR (key = \(hashed) AND erased_at IS NOT NULL))
                 """, logger: logger).decode((Int64, String).self) {
                 targets.append(StoredTarget(addressID: id, contactID: nil, key: key))
             }

@@ -166,8 +166,10 @@ enum PostgresOptOutStatements {
             ), suppressed AS (
                 INSERT INTO suppressions (org_id, address_id, contact_id, subject_key, channel, list_id, scope, since, source, event_seq, hold)
                 SELECT $1::bigint, NULLIF(a, 0), NULLIF(c, 0), k, ch, li, sc, $2::bigint, so, s, h
-                FROM UNNEST($3::bigint[], $4::bigint[], $5::bigint[], $12::text[], $6::text[], $7::text[], $8::bigint[], $9::text[], $11::boolean[])
-                     AS t(s, a, c, k, ch, sc, li, so, h)
+                FROM UNNEST($3::bigint[], $4::bigint[], $5::bigint[], $12::text[], $6::text[], $7::text[], $8::bigint[], $9::text[], $11::boolean[],
+                            $19::boolean[])
+                     AS t(s, a, c, k, ch, sc, li, so, h, projected)
+                WHERE projected
             ), proven AS (
                 INSERT INTO evidence (event_seq, json) SELECT * FROM UNNEST($13::bigint[], $14::text[])
             )
@@ -195,6 +197,8 @@ enum PostgresOptOutStatements {
             var actors: [String] = []
             var holds: [Bool] = []
             var keys: [String] = []
+            /// Whether the row goes into the projection (`OptOutWrites.isProjected`).
+            var projected: [Bool] = []
             var evidenceSequences: [Int64] = []
             var evidence: [String] = []
 
@@ -209,9 +213,11 @@ enum PostgresOptOutStatements {
                 actors.reserveCapacity(capacity)
                 holds.reserveCapacity(capacity)
                 keys.reserveCapacity(capacity)
+                projected.reserveCapacity(capacity)
             }
 
-            mutating func append(_ target: StoredTarget, _ plan: PlannedOptOut, sequence: Int64) throws {
+            mutating func append(_ target: StoredTarget, _ plan: PlannedOptOut, sequence: Int64, projected isProjected: Bool) throws {
+                projected.append(isProjected)
                 sequences.append(sequence)
                 addresses.append(target.addressID ?? 0)
                 contacts.append(target.contactID ?? 0)
@@ -230,7 +236,7 @@ enum PostgresOptOutStatements {
         }
 
         func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 18)
+            var bindings = PostgresBindings(capacity: 19)
             bindings.append(organization)
             bindings.append(now)
             bindings.append(rows.sequences)
@@ -249,6 +255,7 @@ enum PostgresOptOutStatements {
             bindings.append(gained)
             bindings.append(limit)
             bindings.append(PostgresStore.changesChannel)
+            bindings.append(rows.projected)
             return bindings
         }
 

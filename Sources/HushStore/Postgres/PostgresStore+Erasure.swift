@@ -29,10 +29,13 @@ extension PostgresStore {
                 """, logger: logger)
         }
         return try await write(prepare: scrub) { connection in
-            // The live row, and any merged into it when addresses were re-keyed (v10).
+            // The live row, and any merged into it when addresses were re-keyed (v10): one arm
+            // for each of the two partial indexes on the key.
             var addressIDs: [Int64] = []
             for try await id in try await connection.query("""
-                SELECT id FROM addresses WHERE org_id = \(organization.rawValue) AND key = \(address.normalized) AND erased_at IS NULL AND merged_into IS NULL
+                SELECT id FROM addresses
+                WHERE org_id = \(organization.rawValue) AND key = \(address.normalized) AND erased_at IS NULL
+                  AND (merged_into IS NULL OR (key = \(address.normalized) AND merged_into IS NOT NULL))
                 """, logger: logger).decode(Int64.self) {
                 addressIDs.append(id)
             }

@@ -262,7 +262,12 @@ public final class PostgresStore: Store, IndexBacked {
         }
         // Acknowledged means durable: a commit returns once its WAL is flushed, whatever the
         // server's default (a transaction may still lower it for itself, as send reports do).
-        configuration.options.additionalStartupParameters = [("synchronous_commit", "on"), ("application_name", "hush")]
+        // The append lock's heads are read by statements that start after the lock is held
+        // (`hush_append_lock()`), which sees what committed meanwhile only under read committed:
+        // it is set here whatever the server's default.
+        configuration.options.additionalStartupParameters = [
+            ("synchronous_commit", "on"), ("default_transaction_isolation", "read committed"), ("application_name", "hush"),
+        ]
         configuration.options.maximumConnections = max(2, poolSize)
         configuration.options.minimumConnections = 0
         return configuration

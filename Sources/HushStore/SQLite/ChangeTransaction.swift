@@ -96,7 +96,7 @@ struct ChangeTransaction {
         try BulkStatement(head: """
             INSERT INTO suppressions (org_id, address_id, contact_id, subject_key, channel, list_id, scope, since, source, event_seq, hold)
             VALUES
-            """, columns: 11).run(written, in: db) { row, values in
+            """, columns: 11).run(writes.projected, in: db) { row, values in
             values.bind(organizationID)
             values.bind(row.target.addressID)
             values.bind(row.target.contactID)

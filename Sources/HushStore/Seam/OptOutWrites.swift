@@ -37,9 +37,13 @@ struct StoredSuppressionKey: Hashable {
 /// suppressions in force, builds this, and stores `written` (ledger events, suppressions,
 /// evidence) and deletes `replaced`.
 struct OptOutWrites {
+    /// Every ledger event's row, in order.
     private(set) var written: [(target: StoredTarget, plan: PlannedOptOut, suppression: Suppression)] = []
-    /// Suppressions in force that a held opt-out replaces.
+    /// Suppressions in force before this set that a held opt-out replaces (to delete).
     private(set) var replaced: [StoredSuppressionKey] = []
+    /// Offsets in `written` of suppressions made by this set and replaced by a later item of
+    /// it (a held opt-out after a plain one for the same key): events, not rows in force.
+    private var superseded: Set<Int> = []
     private(set) var outcomes: [OptOutOutcome] = []
     /// What the index applies once the write commits.
     private(set) var changes: [IndexChange] = []
@@ -52,6 +56,7 @@ struct OptOutWrites {
     ) {
         nextSequence = firstSequence
         var held = inForce
+        var madeHere: [StoredSuppressionKey: Int] = [:]
         outcomes.reserveCapacity(plans.count)
         for (plan, targets) in zip(plans, targetsOfPlan) {
             var suppressions: [Suppression] = []
@@ -63,7 +68,7 @@ struct OptOutWrites {
                     suppressions.append(held[key]!)
                     continue
                 case .replace:
-                    replaced.append(key)
+                    if let earlier = madeHere[key] { superseded.insert(earlier) } else { replaced.append(key) }
                 case .create:
                     break
                 }
@@ -73,6 +78,7 @@ struct OptOutWrites {
                     hold: plan.optOut.hold)
                 nextSequence += 1
                 held[key] = suppression
+                madeHere[key] = written.count
                 written.append((target, plan, suppression))
                 suppressions.append(suppression)
                 events.append(LedgerEvent(
@@ -84,6 +90,16 @@ struct OptOutWrites {
             }
             outcomes.append(OptOutOutcome(suppressions: suppressions, events: events))
         }
+    }
+
+    /// Whether `written[offset]` stays in force: every row but one a later item replaced.
+    func isProjected(_ offset: Int) -> Bool {
+        !superseded.contains(offset)
+    }
+
+    /// The rows of `written` that go into the projection (the suppressions in force).
+    var projected: [(target: StoredTarget, plan: PlannedOptOut, suppression: Suppression)] {
+        superseded.isEmpty ? written : written.enumerated().filter { !superseded.contains($0.offset) }.map(\.element)
     }
 
     /// The addresses whose count of suppressions the limit applies to, among those written.
