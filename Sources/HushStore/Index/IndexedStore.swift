@@ -44,8 +44,11 @@ final class IndexedStore: SuppressionChecks {
         try await follower.applyOwn(batch, from: from)
     }
 
-    /// Applies everything the feed has beyond where the index stands.
+    /// Applies everything the feed has beyond where the index stands; nothing for a store that
+    /// keeps no index (a command's), which would otherwise read back all it just wrote (an
+    /// import: every row again).
     func catchUp() async throws {
+        guard follows else { return }
         try await follower.catchUp()
     }
 
