@@ -109,6 +109,8 @@ enum PostgresOptOutStatements {
     /// of contacts: `part, link id, address_id, contact_id, external_id or subject_key,
     /// channel, list_id, scope, since, source, event_seq, hold`.
     struct LinksAndSuppressions: PostgresPreparedStatement {
+        private static let suppressionColumns =
+            "s.address_id, s.contact_id, s.subject_key, s.channel, s.list_id, s.scope, s.since, s.source, s.event_seq, s.hold"
         static let sql = """
             SELECT 0, x.link, x.address_id, x.contact_id, x.external_id,
                    NULL::text, NULL::bigint, NULL::text, NULL::bigint, NULL::text, NULL::bigint, NULL::boolean
@@ -118,19 +120,19 @@ enum PostgresOptOutStatements {
             ) x
             UNION ALL
             SELECT 1, 0, s.* FROM UNNEST($2::bigint[], $3::text[], $4::bigint[], $5::text[]) AS v(id, channel, list_id, scope), LATERAL (
-                SELECT s.address_id, s.contact_id, s.subject_key, s.channel, s.list_id, s.scope, s.since, s.source, s.event_seq, s.hold
+                SELECT \(suppressionColumns)
                 FROM suppressions s
                 WHERE s.address_id = v.id AND s.channel = v.channel AND s.list_id = v.list_id AND s.scope = v.scope OFFSET 0
             ) s
             UNION ALL
             SELECT 1, 0, s.* FROM UNNEST($6::bigint[], $7::text[], $8::bigint[], $9::text[]) AS v(id, channel, list_id, scope), LATERAL (
-                SELECT s.address_id, s.contact_id, s.subject_key, s.channel, s.list_id, s.scope, s.since, s.source, s.event_seq, s.hold
+                SELECT \(suppressionColumns)
                 FROM contact_links l JOIN suppressions s ON s.contact_id = l.contact_id
                 WHERE l.address_id = v.id AND s.channel = v.channel AND s.list_id = v.list_id AND s.scope = v.scope OFFSET 0
             ) s
             UNION ALL
             SELECT 1, 0, s.* FROM UNNEST($10::bigint[], $11::text[], $12::bigint[], $13::text[]) AS v(id, channel, list_id, scope), LATERAL (
-                SELECT s.address_id, s.contact_id, s.subject_key, s.channel, s.list_id, s.scope, s.since, s.source, s.event_seq, s.hold
+                SELECT \(suppressionColumns)
                 FROM suppressions s
                 WHERE s.contact_id = v.id AND s.channel = v.channel AND s.list_id = v.list_id AND s.scope = v.scope OFFSET 0
             ) s

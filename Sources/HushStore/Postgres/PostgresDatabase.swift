@@ -1,0 +1,101 @@
+import HushCore
+import Logging
+import PostgresNIO
+
+/// The pool, and the transactions the store runs on it.
+struct PostgresDatabase: Sendable {
+    let client: PostgresClient
+    let indexed: IndexedStore
+    let logger: Logger
+
+
+    /// Runs `body` on a pooled connection, outside a transaction.
+    func read<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        try await storageErrors { try await client.withConnection { try await body($0) } }
+    }
+
+    /// Runs `body` in a transaction: committed when it returns, rolled back when it throws
+    /// (its error passes unchanged, database errors as `storage` or `conflict`).
+    func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        let logger = self.logger
+        return try await storageErrors {
+            try await client.withConnection { connection in
+                try await connection.query("BEGIN", logger: logger)
+                let value: T
+                do {
+                    value = try await body(connection)
+                } catch {
+                    _ = try? await connection.query("ROLLBACK", logger: logger)
+                    throw error
+                }
+                try await connection.query("COMMIT", logger: logger)
+                return value
+            }
+        }
+    }
+
+    /// A transaction that appends to the ledger, contact links or erasures: it holds the append
+    /// lock from before it reads the heads until it commits, notifies the other nodes, and
+    /// brings this node's index up to date before returning, so every later check sees it.
+    ///
+    /// `prepare` runs first in the same transaction, before the lock: slow work that appends
+    /// nothing (scrubbing an erased address from stored payloads) holds no other node's writes.
+    func write<T: Sendable>(
+        prepare: ((PostgresConnection) async throws -> Void)? = nil, _ body: (PostgresConnection) async throws -> (T, [IndexChange])
+    ) async throws -> T {
+        let logger = self.logger
+        let (result, batch, from) = try await transaction { connection in
+            try await prepare?(connection)
+            try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.appendLock))", logger: logger)
+            let from = try await PostgresChangeFeed.head(connection, logger: logger)
+            let (result, changes) = try await body(connection)
+            let position = try await PostgresChangeFeed.head(connection, logger: logger)
+            if position != from {
+                try await connection.query("SELECT pg_notify(\(PostgresStore.changesChannel), '')", logger: logger)
+            }
+            return (result, ChangeBatch(changes: changes, position: position), from)
+        }
+        try await indexed.applyOwn(batch, from: from)
+        return result
+    }
+
+    /// Like `write`, for a body that takes the append lock and reads the heads itself, in a
+    /// statement it needs anyway (`PostgresChangeTransaction`'s first), and notifies the other
+    /// nodes in its last: two round trips fewer than `write` for every group of opt-outs.
+    func append<T: Sendable>(_ body: (PostgresConnection) async throws -> (T, ChangeBatch, from: FeedPosition)) async throws -> T {
+        let (result, batch, from) = try await transaction(body)
+        try await indexed.applyOwn(batch, from: from)
+        return result
+    }
+
+    /// Like `write`, for a write too large to keep its index changes in memory (an import):
+    /// after the commit the index reads what was written from the database, as it reads other
+    /// nodes' writes.
+    func writeThenCatchUp<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        let logger = self.logger
+        let result = try await transaction { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.appendLock))", logger: logger)
+            let result = try await body(connection)
+            try await connection.query("SELECT pg_notify(\(PostgresStore.changesChannel), '')", logger: logger)
+            return result
+        }
+        try await indexed.catchUp()
+        return result
+    }
+
+    func storageErrors<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as HushError {
+            throw error
+        } catch let error as GroupCommit.RequestFailed {
+            throw error
+        } catch let error as PSQLError {
+            throw PostgresStore.mapped(error)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw HushError(.storage, "the database failed and nothing was applied", underlying: String(reflecting: error))
+        }
+    }
+}
