@@ -15,21 +15,9 @@ struct IndexKey: Hashable, Sendable {
     init(_ organization: OrganizationID, _ subject: SubjectKey) {
         self.init(organization, subject.stored)
     }
-
-    /// A cheap, well-spread hash of the subject that picks the shard.
-    var shardHash: UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325 ^ UInt64(truncatingIfNeeded: organization.rawValue)
-        var subject = subject
-        subject.withUTF8 { bytes in
-            for byte in bytes {
-                hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
-            }
-        }
-        return hash ^ (hash >> 29)
-    }
 }
 
-/// A suppression as the index holds it: 48 bytes, no class references.
+/// A suppression as changes carry it to the index, which packs it (`PackedEntry`).
 struct IndexEntry: Hashable, Sendable {
     let eventSequence: Int64
     let sinceMilliseconds: Int64
@@ -65,9 +53,16 @@ struct IndexEntry: Hashable, Sendable {
         self.listIsDefault = listIsDefault
     }
 
-    /// Whether this entry and `other` name the same suppression (an opt-in lifts it).
-    func sameSuppression(as other: IndexEntry) -> Bool {
-        channel == other.channel && list == other.list && scope == other.scope
+    init(_ packed: PackedEntry, scope: Scope) {
+        self.init(
+            eventSequence: packed.eventSequence, sinceMilliseconds: packed.sinceMilliseconds, list: packed.list, scope: scope,
+            channel: packed.channel, source: packed.source, listIsDefault: packed.listIsDefault, hold: packed.hold)
+    }
+
+    func packed(scope: ScopeID) -> PackedEntry {
+        PackedEntry(
+            eventSequence: eventSequence, sinceMilliseconds: sinceMilliseconds, list: list, scope: scope, channel: channel,
+            source: source, listIsDefault: listIsDefault, hold: hold)
     }
 
     func block(contact: ContactID?, listName: String) -> Decision.Block {
@@ -76,66 +71,5 @@ struct IndexEntry: Hashable, Sendable {
             since: Date(timeIntervalSince1970: Double(sinceMilliseconds) / 1000), source: source,
             eventSequence: eventSequence, contact: contact, hold: hold
         )
-    }
-}
-
-/// The entries of one subject. Nearly every subject has one, held inline.
-enum IndexEntries: Sendable {
-    case one(IndexEntry)
-    case many([IndexEntry])
-
-    var count: Int {
-        switch self {
-        case .one: 1
-        case .many(let entries): entries.count
-        }
-    }
-
-    func forEach(_ body: (IndexEntry) -> Void) {
-        switch self {
-        case .one(let entry): body(entry)
-        case .many(let entries): entries.forEach(body)
-        }
-    }
-
-    /// Adds an entry unless the same suppression is already there (a held one replaces one
-    /// that was not held); says whether the count grew.
-    mutating func add(_ entry: IndexEntry) -> Bool {
-        switch self {
-        case .one(let existing):
-            if existing.sameSuppression(as: entry) {
-                if entry.hold && !existing.hold { self = .one(entry) }
-                return false
-            }
-            self = .many([existing, entry])
-        case .many(var entries):
-            // Taken out of `self` first, so the append below does not copy the array.
-            self = .one(entry)
-            if let found = entries.firstIndex(where: { $0.sameSuppression(as: entry) }) {
-                if entry.hold && !entries[found].hold { entries[found] = entry }
-                self = .many(entries)
-                return false
-            }
-            entries.append(entry)
-            self = .many(entries)
-        }
-        return true
-    }
-
-    /// Removes the entry naming the same suppression; `nil` when nothing is left.
-    func removing(_ entry: IndexEntry) -> (remaining: IndexEntries?, removed: Int) {
-        switch self {
-        case .one(let existing):
-            return existing.sameSuppression(as: entry) ? (nil, 1) : (self, 0)
-        case .many(var entries):
-            let before = entries.count
-            entries.removeAll { $0.sameSuppression(as: entry) }
-            let removed = before - entries.count
-            switch entries.count {
-            case 0: return (nil, removed)
-            case 1: return (.one(entries[0]), removed)
-            default: return (.many(entries), removed)
-            }
-        }
     }
 }

@@ -1,27 +1,38 @@
 import HushCore
 import Synchronization
 
-/// Every suppression of every organization, in memory, keyed by subject, and the name of every
-/// list. Checks read it and never touch disk. It is sharded so that concurrent checks and writes
+/// Every suppression of every organization, in memory, and the name of every list. Checks read
+/// it and never touch disk. Subjects are kept as keyed digests (`SubjectDigest`) in open-addressing
+/// tables of packed 40-byte slots (`DigestTable`), sharded so that concurrent checks and writes
 /// rarely meet on a lock.
 ///
 /// The index does not decide what changes: it applies what the ledger says, in ledger order,
 /// through `LedgerFollower`.
 final class SuppressionIndex: Sendable {
+    /// An address linked to contacts, with its text: an erasure finds it by hashing.
+    struct Links: Sendable {
+        let organization: OrganizationID
+        let subject: String
+        var contacts: [ContactID]
+    }
+
     private struct ShardState {
-        var entries: [IndexKey: IndexEntries] = [:]
+        var table: DigestTable
         /// The contacts each address belongs to; their entries cover the address too.
-        var contacts: [IndexKey: [ContactID]] = [:]
+        var links: [SubjectDigest: Links] = [:]
         /// Every shard holds the same dictionary (one copy, shared), so a check names its lists
         /// under the lock it takes anyway rather than on one lock every check would share.
         var listNames = ListNameTable()
 
-        /// Appends a block for each of `key`'s entries that blocks `query`, naming its list.
-        func appendBlocks(of key: IndexKey, contact: ContactID?, query: CheckQuery, to blocks: inout [Decision.Block]) {
-            entries[key]?.forEach { entry in
-                if query.isBlocked(by: entry.channel, scope: entry.scope, list: entry.list, listIsDefault: entry.listIsDefault) {
+        /// Appends a block for each of the subject's entries that blocks `query`, naming its list.
+        func appendBlocks(
+            of digest: SubjectDigest, contact: ContactID?, query: CheckQuery, scopes: ScopeTable, to blocks: inout [Decision.Block]
+        ) {
+            table.forEach(of: digest) { entry in
+                let scope = scopes[entry.scope]
+                if query.isBlocked(by: entry.channel, scope: scope, list: entry.list, listIsDefault: entry.listIsDefault) {
                     // A list's name reaches the index before its entries; the id is only a fallback.
-                    blocks.append(entry.block(contact: contact, listName: listNames[entry.list]))
+                    blocks.append(IndexEntry(entry, scope: scope).block(contact: contact, listName: listNames[entry.list]))
                 }
             }
         }
@@ -30,12 +41,13 @@ final class SuppressionIndex: Sendable {
     private final class Shard: Sendable {
         let state: Mutex<ShardState>
         init(capacity: Int) {
-            var state = ShardState()
-            state.entries.reserveCapacity(capacity)
-            self.state = Mutex(state)
+            self.state = Mutex(ShardState(table: DigestTable(capacity: capacity)))
         }
     }
 
+    /// The secret subjects are digested with.
+    let digestKey: DigestKey
+    let scopes = ScopeTable()
     private let shards: [Shard]
     private let shardMask: UInt64
     private let erasingOrganizations = Mutex<Set<OrganizationID>>([])
@@ -48,34 +60,50 @@ final class SuppressionIndex: Sendable {
     /// before a change does not undo it.
     private let listNames = Mutex<(names: [ListID: String], version: UInt64)>(([:], 0))
 
-    init(erasureKey: ErasureKey, expectedCount: Int = 0, shardCount: Int = 256) {
-        precondition(shardCount > 0 && shardCount & (shardCount - 1) == 0, "shard count is a power of two")
+    /// `expectedCount` sizes the tables so that loading that many entries never grows them.
+    init(erasureKey: ErasureKey, digestKey: DigestKey = .random(), expectedCount: Int = 0, shardCount: Int = 256) {
+        precondition(shardCount > 0 && shardCount <= 1 << 16 && shardCount & (shardCount - 1) == 0, "shard count is a power of two")
         self.erasureKey = erasureKey
+        self.digestKey = digestKey
         self.shardMask = UInt64(shardCount - 1)
-        let perShard = expectedCount / shardCount + expectedCount / (shardCount * 8)
+        // Loaded to about 87 %: a table grows by half past 90 %.
+        let perShard = (expectedCount + expectedCount / 7) / shardCount + 8
         self.shards = (0..<shardCount).map { _ in Shard(capacity: perShard) }
     }
 
     /// How many suppressions the index holds.
     var count: Int { entryCount.load(ordering: .relaxed) }
 
-    private func shard(for key: IndexKey) -> Shard {
-        shards[Int(key.shardHash & shardMask)]
+    func digest(_ key: IndexKey) -> SubjectDigest {
+        digestKey.digest(key.organization, key.subject)
+    }
+
+    /// The shard comes from the low word's top bits; the slot in its table from the high word.
+    private func shard(for digest: SubjectDigest) -> Shard {
+        shards[Int(truncatingIfNeeded: (digest.low >> 48) & shardMask)]
     }
 
     // MARK: Changes
 
     /// Files a suppression; a repeat of one already held changes nothing.
     func add(_ entry: IndexEntry, for key: IndexKey) {
-        let added = shard(for: key).state.withLock { state -> Bool in
-            if var existing = state.entries[key] {
-                // Written back even when nothing was added: a held suppression replaces the
-                // plain one it repeats.
-                let added = existing.add(entry)
-                state.entries[key] = existing
-                return added
+        add(entry.packed(scope: scopes.id(for: entry.scope)), digest: digest(key))
+    }
+
+    /// Files a suppression of a subject given as its bytes (a database row's), with its scope
+    /// already numbered: the load path, which makes no string per row.
+    func add(_ entry: PackedEntry, organization: OrganizationID, subject: UnsafeRawBufferPointer) {
+        add(entry, digest: digestKey.digest(organization, subject))
+    }
+
+    func add(_ entry: PackedEntry, digest: SubjectDigest) {
+        let added = shard(for: digest).state.withLock { state -> Bool in
+            if let index = state.table.firstIndex(of: digest, where: { $0.sameSuppression(as: entry) }) {
+                // A held suppression replaces the plain one it repeats.
+                if entry.hold && !state.table[index].entry.hold { state.table[index].entry = entry }
+                return false
             }
-            state.entries[key] = .one(entry)
+            state.table.insert(digest, entry)
             return true
         }
         if added { entryCount.add(1, ordering: .relaxed) }
@@ -83,30 +111,40 @@ final class SuppressionIndex: Sendable {
 
     /// Removes the suppression `entry` names (same channel, list and scope).
     func remove(_ entry: IndexEntry, for key: IndexKey) {
-        let removed = shard(for: key).state.withLock { state -> Int in
-            guard let existing = state.entries[key] else { return 0 }
-            let (remaining, removed) = existing.removing(entry)
-            state.entries[key] = remaining
+        remove(entry.packed(scope: scopes.id(for: entry.scope)), digest: digest(key))
+    }
+
+    private func remove(_ entry: PackedEntry, digest: SubjectDigest) {
+        let removed = shard(for: digest).state.withLock { state -> Bool in
+            guard let index = state.table.firstIndex(of: digest, where: { $0.sameSuppression(as: entry) }) else { return false }
+            state.table.remove(at: index)
+            return true
+        }
+        if removed { entryCount.subtract(1, ordering: .relaxed) }
+    }
+
+    /// Drops every entry and link of a subject (an erased address, once its hashed key holds them).
+    func removeAll(for key: IndexKey) {
+        let digest = digest(key)
+        let removed = shard(for: digest).state.withLock { state in
+            state.links.removeValue(forKey: digest)
+            var removed = 0
+            while let index = state.table.firstIndex(of: digest, where: { _ in true }) {
+                state.table.remove(at: index)
+                removed += 1
+            }
             return removed
         }
         if removed > 0 { entryCount.subtract(removed, ordering: .relaxed) }
     }
 
-    /// Drops every entry and link of a subject (an erased address, once its hashed key holds them).
-    func removeAll(for key: IndexKey) {
-        let removed = shard(for: key).state.withLock { state in
-            state.contacts.removeValue(forKey: key)
-            return state.entries.removeValue(forKey: key)?.count ?? 0
-        }
-        if removed > 0 { entryCount.subtract(removed, ordering: .relaxed) }
-    }
-
     func link(_ address: IndexKey, to contact: ContactID) {
-        shard(for: address).state.withLock { state in
-            var contacts = state.contacts[address, default: []]
-            guard !contacts.contains(contact) else { return }
-            contacts.append(contact)
-            state.contacts[address] = contacts
+        let digest = digest(address)
+        shard(for: digest).state.withLock { state in
+            var links = state.links[digest] ?? Links(organization: address.organization, subject: address.subject, contacts: [])
+            guard !links.contacts.contains(contact) else { return }
+            links.contacts.append(contact)
+            state.links[digest] = links
         }
     }
 
@@ -150,9 +188,10 @@ final class SuppressionIndex: Sendable {
 
     func decision(for address: Address, in organization: OrganizationID, query: CheckQuery) -> Decision {
         var blocks: [Decision.Block] = []
-        collect(IndexKey(organization, address.normalized), query: query, into: &blocks)
+        collect(digestKey.digest(organization, address.normalized), in: organization, query: query, into: &blocks)
         if hasErasures.load(ordering: .acquiring), erasingOrganizations.withLock({ $0.contains(organization) }) {
-            collect(IndexKey(organization, erasureKey.hashedKey(for: address.normalized)), query: query, into: &blocks)
+            let hashed = digest(IndexKey(organization, erasureKey.hashedKey(for: address.normalized)))
+            collect(hashed, in: organization, query: query, into: &blocks)
         }
         return Decision(address: address, channel: query.channel, scope: query.scope, blockedBy: blocks)
     }
@@ -163,60 +202,87 @@ final class SuppressionIndex: Sendable {
         let decision = decision(for: address, in: organization, query: query)
         guard !decision.blockedBy.contains(where: { $0.contact == contact }) else { return decision }
         var blocks = decision.blockedBy
-        let contactKey = IndexKey(organization, .contact(contact.externalID))
-        shard(for: contactKey).state.withLock { $0.appendBlocks(of: contactKey, contact: contact, query: query, to: &blocks) }
+        appendContactBlocks(contact, in: organization, query: query, to: &blocks)
         return Decision(address: address, channel: query.channel, scope: query.scope, blockedBy: blocks)
     }
 
-    /// Adds the blocks of an address's own entries and of every contact it belongs to.
-    private func collect(_ key: IndexKey, query: CheckQuery, into blocks: inout [Decision.Block]) {
-        let contacts = shard(for: key).state.withLock { state in
-            state.appendBlocks(of: key, contact: nil, query: query, to: &blocks)
-            return state.contacts.isEmpty ? nil : state.contacts[key]
+    /// Adds the blocks of a subject's own entries and of every contact it belongs to.
+    private func collect(_ digest: SubjectDigest, in organization: OrganizationID, query: CheckQuery, into blocks: inout [Decision.Block]) {
+        let contacts = shard(for: digest).state.withLock { state in
+            state.appendBlocks(of: digest, contact: nil, query: query, scopes: scopes, to: &blocks)
+            return state.links.isEmpty ? nil : state.links[digest]?.contacts
         }
         for contact in contacts ?? [] {
-            let contactKey = IndexKey(key.organization, .contact(contact.externalID))
-            shard(for: contactKey).state.withLock { $0.appendBlocks(of: contactKey, contact: contact, query: query, to: &blocks) }
+            appendContactBlocks(contact, in: organization, query: query, to: &blocks)
+        }
+    }
+
+    private func appendContactBlocks(_ contact: ContactID, in organization: OrganizationID, query: CheckQuery, to blocks: inout [Decision.Block]) {
+        let digest = digest(IndexKey(organization, .contact(contact.externalID)))
+        shard(for: digest).state.withLock {
+            $0.appendBlocks(of: digest, contact: contact, query: query, scopes: scopes, to: &blocks)
         }
     }
 
     func unlink(_ address: IndexKey, from contacts: Set<ContactID>) {
-        shard(for: address).state.withLock { state in
-            guard let linked = state.contacts[address] else { return }
-            let remaining = linked.filter { !contacts.contains($0) }
-            state.contacts[address] = remaining.isEmpty ? nil : remaining
+        unlink(digest(address), from: contacts)
+    }
+
+    private func unlink(_ digest: SubjectDigest, from contacts: Set<ContactID>) {
+        shard(for: digest).state.withLock { state in
+            guard var links = state.links[digest] else { return }
+            links.contacts.removeAll { contacts.contains($0) }
+            state.links[digest] = links.contacts.isEmpty ? nil : links
         }
     }
 
     func contacts(of address: IndexKey) -> [ContactID] {
-        shard(for: address).state.withLock { $0.contacts[address] ?? [] }
-    }
-
-    /// The keys of an organization whose entries or links satisfy `predicate`.
-    func keys(
-        in organization: OrganizationID, where predicate: (IndexKey, [IndexEntry], [ContactID]) -> Bool
-    ) -> [IndexKey] {
-        var found: [IndexKey] = []
-        for shard in shards {
-            shard.state.withLock { state in
-                for (key, entries) in state.entries where key.organization == organization {
-                    var list: [IndexEntry] = []
-                    entries.forEach { list.append($0) }
-                    if predicate(key, list, state.contacts[key] ?? []) { found.append(key) }
-                }
-                for (key, contacts) in state.contacts where key.organization == organization && state.entries[key] == nil {
-                    if predicate(key, [], contacts) { found.append(key) }
-                }
-            }
-        }
-        return found
+        let digest = digest(address)
+        return shard(for: digest).state.withLock { $0.links[digest]?.contacts ?? [] }
     }
 
     /// Every entry of a subject, for tests and diagnostics.
     func entries(for key: IndexKey) -> [IndexEntry] {
-        var result: [IndexEntry] = []
-        shard(for: key).state.withLock { $0.entries[key] }?.forEach { result.append($0) }
-        return result
+        let digest = digest(key)
+        var result: [PackedEntry] = []
+        shard(for: digest).state.withLock { $0.table.forEach(of: digest) { result.append($0) } }
+        return result.map { IndexEntry($0, scope: scopes[$0.scope]) }
+    }
+
+    // MARK: Erasure
+
+    /// Moves an erased address's entries and links to its hashed key. The index keeps no
+    /// address text for entries, so it finds them by the event sequences the erasure names
+    /// (sequences are unique across organizations); links keep their address, which is
+    /// confirmed by hashing. Erasures are rare; the scan is linear in the index size.
+    ///
+    /// Order keeps every check blocked throughout: checks start looking under the hash, the
+    /// entries are copied there, and only then leave the clear key.
+    func apply(_ erasure: IndexChange.Erasure, using erasureKey: ErasureKey) {
+        noteErasure(in: erasure.organization)
+        let hashed = IndexKey(erasure.organization, erasure.hashedKey)
+        let hashedDigest = digest(hashed)
+        var moving: [DigestSlot] = []
+        var unlinking: [SubjectDigest] = []
+        var contacts: Set<ContactID> = []
+        for shard in shards {
+            shard.state.withLock { state in
+                state.table.forEachSlot { slot in
+                    if slot.digest != hashedDigest, erasure.eventSequences.contains(slot.entry.eventSequence) { moving.append(slot) }
+                }
+                for (digest, links) in state.links where links.organization == erasure.organization
+                    && links.contacts.contains(where: erasure.contacts.contains)
+                    && !ErasureKey.isErased(links.subject)
+                    && erasureKey.hashedKey(for: links.subject) == erasure.hashedKey {
+                    unlinking.append(digest)
+                    contacts.formUnion(links.contacts.filter(erasure.contacts.contains))
+                }
+            }
+        }
+        for slot in moving { add(slot.entry, digest: hashedDigest) }
+        for contact in contacts { link(hashed, to: contact) }
+        for slot in moving { remove(slot.entry, digest: slot.digest) }
+        for digest in unlinking { unlink(digest, from: erasure.contacts) }
     }
 }
 

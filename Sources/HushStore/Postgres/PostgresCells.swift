@@ -13,7 +13,8 @@ struct PostgresCells {
         cells = row.makeIterator()
     }
 
-    private mutating func next(_ type: PostgresDataType) throws -> ByteBuffer {
+    /// The next cell's bytes, which must be of `type` and not NULL.
+    mutating func bytes(_ type: PostgresDataType) throws -> ByteBuffer {
         guard let cell = cells.next() else { throw HushError(.storage, "a row has fewer columns than read") }
         guard cell.dataType == type, cell.format == .binary, let bytes = cell.bytes else {
             throw HushError(.storage, "column \(cell.columnName) is \(cell.dataType) or NULL, not \(type)")
@@ -22,21 +23,21 @@ struct PostgresCells {
     }
 
     mutating func int64() throws -> Int64 {
-        let bytes = try next(.int8)
-        guard bytes.readableBytes == 8, let value = bytes.getInteger(at: bytes.readerIndex, as: Int64.self) else {
+        let cell = try bytes(.int8)
+        guard cell.readableBytes == 8, let value = cell.getInteger(at: cell.readerIndex, as: Int64.self) else {
             throw HushError(.storage, "a bigint column is not 8 bytes")
         }
         return value
     }
 
     mutating func string() throws -> String {
-        let bytes = try next(.text)
-        return bytes.getString(at: bytes.readerIndex, length: bytes.readableBytes) ?? ""
+        let cell = try bytes(.text)
+        return cell.getString(at: cell.readerIndex, length: cell.readableBytes) ?? ""
     }
 
     mutating func bool() throws -> Bool {
-        let bytes = try next(.bool)
-        guard let value = bytes.getInteger(at: bytes.readerIndex, as: UInt8.self) else {
+        let cell = try bytes(.bool)
+        guard let value = cell.getInteger(at: cell.readerIndex, as: UInt8.self) else {
             throw HushError(.storage, "a boolean column is empty")
         }
         return value != 0

@@ -102,27 +102,26 @@ struct PostgresChangeFeed: ChangeFeed {
                 for try await id in try await connection.query("SELECT id FROM lists WHERE is_default", logger: logger).decode(Int64.self) {
                     defaultLists.insert(id)
                 }
-                var scopes: [String: Scope] = ["": .organization]
+                var loader = IndexLoader(index: index, defaultLists: defaultLists)
                 let rows = try await connection.query("""
                     SELECT org_id, subject_key, channel, list_id, scope, since, source, event_seq, hold FROM suppressions
                     """, logger: logger)
                 for try await row in rows {
                     var cells = PostgresCells(row)
-                    let (organization, subject, channel, list, scopePath, since, source, sequence, hold) = try (
-                        cells.int64(), cells.string(), cells.string(), cells.int64(), cells.string(), cells.int64(), cells.string(),
-                        cells.int64(), cells.bool())
-                    let scope: Scope
-                    if let known = scopes[scopePath] {
-                        scope = known
-                    } else {
-                        scope = try StoredCoding.scope(scopePath)
-                        scopes[scopePath] = scope
+                    let (organization, subject, channel, list, scope, since, source, sequence, hold) = try (
+                        cells.int64(), cells.bytes(.text), cells.bytes(.text), cells.int64(), cells.bytes(.text), cells.int64(),
+                        cells.bytes(.text), cells.int64(), cells.bool())
+                    try subject.withUnsafeReadableBytes { subject in
+                        try channel.withUnsafeReadableBytes { channel in
+                            try scope.withUnsafeReadableBytes { scope in
+                                try source.withUnsafeReadableBytes { source in
+                                    try loader.add(
+                                        organization: organization, subject: subject, channel: channel, list: list, scope: scope,
+                                        since: since, source: source, sequence: sequence, hold: hold)
+                                }
+                            }
+                        }
                     }
-                    let entry = try IndexEntry(
-                        eventSequence: sequence, sinceMilliseconds: since, list: ListID(rawValue: list), scope: scope,
-                        channel: StoredCoding.channel(channel), source: StoredCoding.source(source),
-                        listIsDefault: defaultLists.contains(list), hold: hold)
-                    index.add(entry, for: IndexKey(OrganizationID(rawValue: organization), subject))
                 }
                 let links = try await connection.query("""
                     SELECT c.org_id, a.key, c.external_id

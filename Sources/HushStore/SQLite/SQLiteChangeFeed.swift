@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import HushCore
 
 /// Reads the ledger, contact links and erasures of a SQLite database for the index.
@@ -93,27 +94,7 @@ struct SQLiteChangeFeed: ChangeFeed {
             let position = try Self.head(db)
             index.replaceListNames(with: try Self.listNames(db), readAt: index.listNamesVersion)
             let defaultLists = try Set(Int64.fetchAll(db, sql: "SELECT id FROM lists WHERE is_default = 1"))
-            var scopes: [String: Scope] = ["": .organization]
-            let rows = try Row.fetchCursor(db, sql: """
-                SELECT org_id, subject_key, channel, list_id, scope, since, source, event_seq, hold FROM suppressions
-                """)
-            while let row = try rows.next() {
-                let scopePath: String = row[4]
-                let scope: Scope
-                if let known = scopes[scopePath] {
-                    scope = known
-                } else {
-                    scope = try StoredCoding.scope(scopePath)
-                    scopes[scopePath] = scope
-                }
-                let list: Int64 = row[3]
-                let entry = try IndexEntry(
-                    eventSequence: row[7], sinceMilliseconds: row[5], list: ListID(rawValue: list), scope: scope,
-                    channel: StoredCoding.channel(row[2]), source: StoredCoding.source(row[6]),
-                    listIsDefault: defaultLists.contains(list), hold: row[8]
-                )
-                index.add(entry, for: IndexKey(OrganizationID(rawValue: row[0]), row[1] as String))
-            }
+            try Self.loadSuppressions(into: IndexLoader(index: index, defaultLists: defaultLists), db)
             let links = try Row.fetchCursor(db, sql: """
                 SELECT c.org_id, a.key, c.external_id
                 FROM contact_links l JOIN contacts c ON c.id = l.contact_id JOIN addresses a ON a.id = l.address_id
@@ -125,6 +106,29 @@ struct SQLiteChangeFeed: ChangeFeed {
                 index.noteErasure(in: OrganizationID(rawValue: organization))
             }
             return position
+        }
+    }
+
+    /// Steps the rows with SQLite's C API and hands the loader each text column's bytes in place.
+    private static func loadSuppressions(into loader: consuming IndexLoader, _ db: Database) throws {
+        let statement = try db.makeStatement(sql: """
+            SELECT org_id, subject_key, channel, list_id, scope, since, source, event_seq, hold FROM suppressions
+            """)
+        let handle = statement.sqliteStatement
+        defer { sqlite3_reset(handle) }
+        func text(_ column: Int32) -> UnsafeRawBufferPointer {
+            UnsafeRawBufferPointer(start: sqlite3_column_text(handle, column), count: Int(sqlite3_column_bytes(handle, column)))
+        }
+        while true {
+            let code = sqlite3_step(handle)
+            if code == SQLITE_DONE { return }
+            guard code == SQLITE_ROW else {
+                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+            }
+            try loader.add(
+                organization: sqlite3_column_int64(handle, 0), subject: text(1), channel: text(2),
+                list: sqlite3_column_int64(handle, 3), scope: text(4), since: sqlite3_column_int64(handle, 5), source: text(6),
+                sequence: sqlite3_column_int64(handle, 7), hold: sqlite3_column_int64(handle, 8) != 0)
         }
     }
 }

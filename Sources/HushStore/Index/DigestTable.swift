@@ -1,0 +1,198 @@
+import HushCore
+
+/// A suppression packed into 24 bytes: its event, since when, and one word for the rest.
+///
+/// `bits`: list id (bits 0–31), scope id (32–54, see `ScopeTable`), channel (55–57: 0 for `all`,
+/// else 1 + the channel's position), source (58–61, its position), hold (62), on `default` (63).
+struct PackedEntry: Hashable, Sendable {
+    let eventSequence: Int64
+    let sinceMilliseconds: Int64
+    let bits: UInt64
+
+    static let maximumList: Int64 = 1 << 32 - 1
+    static let maximumScopes = 1 << 23
+
+    private static let channels: [ChannelSelection] = [.all] + Channel.allCases.map { .only($0) }
+    private static let sources = Source.allCases
+
+    init(
+        eventSequence: Int64, sinceMilliseconds: Int64, list: ListID, scope: ScopeID, channel: ChannelSelection,
+        source: Source, listIsDefault: Bool, hold: Bool
+    ) {
+        precondition(list.rawValue >= 0 && list.rawValue <= Self.maximumList, "a list id fits 32 bits")
+        let channelCode: UInt64 = switch channel {
+        case .all: 0
+        case .only(let channel): UInt64(Channel.allCases.firstIndex(of: channel)!) + 1
+        }
+        self.eventSequence = eventSequence
+        self.sinceMilliseconds = sinceMilliseconds
+        self.bits = UInt64(list.rawValue) | UInt64(scope.rawValue) << 32 | channelCode << 55
+            | UInt64(Source.allCases.firstIndex(of: source)!) << 58 | (hold ? 1 << 62 : 0) | (listIsDefault ? 1 << 63 : 0)
+    }
+
+    private init(eventSequence: Int64, sinceMilliseconds: Int64, bits: UInt64) {
+        self.eventSequence = eventSequence
+        self.sinceMilliseconds = sinceMilliseconds
+        self.bits = bits
+    }
+
+    /// What an empty slot holds.
+    static let none = PackedEntry(eventSequence: 0, sinceMilliseconds: 0, bits: 0)
+
+    var list: ListID { ListID(rawValue: Int64(bits & 0xffff_ffff)) }
+    var scope: ScopeID { ScopeID(rawValue: UInt32(truncatingIfNeeded: bits >> 32) & 0x7f_ffff) }
+    var channel: ChannelSelection { Self.channels[Int(bits >> 55 & 0x7)] }
+    var source: Source { Self.sources[Int(bits >> 58 & 0xf)] }
+    var hold: Bool { bits & 1 << 62 != 0 }
+    var listIsDefault: Bool { bits & 1 << 63 != 0 }
+
+    /// The fields that say which suppression this is: list, scope and channel.
+    private static let identity: UInt64 = 0xffff_ffff | 0x7f_ffff << 32 | 0x7 << 55
+
+    /// Whether this entry and `other` name the same suppression (an opt-in lifts it).
+    func sameSuppression(as other: PackedEntry) -> Bool {
+        bits & Self.identity == other.bits & Self.identity
+    }
+}
+
+/// One slot of a `DigestTable`: 40 bytes.
+struct DigestSlot: Sendable {
+    var digest: SubjectDigest
+    var entry: PackedEntry
+}
+
+/// An open-addressing multimap from subject digest to packed entries, with Robin Hood linear
+/// probing: an entry sits at its digest's home slot or after it, entries further from home take
+/// precedence, so a lookup stops at the first slot nearer its home than the probe has come, and a
+/// removal shifts the run after it back (no tombstones). A subject's entries sit in adjacent
+/// slots. No other allocation per entry: 40 bytes a slot, at most 90 % full before it grows by
+/// half.
+struct DigestTable: Sendable {
+    private var slots: [DigestSlot]
+    private(set) var count = 0
+
+    private static let emptySlot = DigestSlot(digest: .empty, entry: .none)
+
+    init(capacity: Int = 0) {
+        slots = Array(repeating: Self.emptySlot, count: max(capacity, 8))
+    }
+
+    var capacity: Int { slots.count }
+
+    /// Where `digest`'s entries start looking: its high word scaled to the capacity.
+    @inline(__always)
+    private static func home(_ digest: SubjectDigest, _ capacity: Int) -> Int {
+        Int(truncatingIfNeeded: digest.high.multipliedFullWidth(by: UInt64(capacity)).high)
+    }
+
+    /// How far the slot at `index` is from its digest's home.
+    @inline(__always)
+    private static func distance(_ digest: SubjectDigest, at index: Int, _ capacity: Int) -> Int {
+        let home = home(digest, capacity)
+        return index >= home ? index - home : index + capacity - home
+    }
+
+    /// Calls `body` with each slot index holding `digest`'s entries.
+    @inline(__always)
+    func forEachIndex(of digest: SubjectDigest, _ body: (Int) -> Void) {
+        slots.withUnsafeBufferPointer { slots in
+            var index = Self.home(digest, slots.count)
+            var probed = 0
+            while true {
+                let slot = slots[index]
+                if slot.digest.isEmpty { return }
+                if slot.digest == digest {
+                    body(index)
+                } else if Self.distance(slot.digest, at: index, slots.count) < probed {
+                    return
+                }
+                index += 1
+                if index == slots.count { index = 0 }
+                probed += 1
+            }
+        }
+    }
+
+    func forEach(of digest: SubjectDigest, _ body: (PackedEntry) -> Void) {
+        forEachIndex(of: digest) { body(slots[$0].entry) }
+    }
+
+    func firstIndex(of digest: SubjectDigest, where predicate: (PackedEntry) -> Bool) -> Int? {
+        var found: Int?
+        forEachIndex(of: digest) { index in
+            if found == nil, predicate(slots[index].entry) { found = index }
+        }
+        return found
+    }
+
+    subscript(index: Int) -> DigestSlot {
+        get { slots[index] }
+        set { slots[index] = newValue }
+    }
+
+    mutating func insert(_ digest: SubjectDigest, _ entry: PackedEntry) {
+        if (count + 1) * 10 > slots.count * 9 { resize(to: slots.count + slots.count / 2) }
+        place(DigestSlot(digest: digest, entry: entry))
+        count += 1
+    }
+
+    private mutating func place(_ slot: DigestSlot) {
+        var carried = slot
+        slots.withUnsafeMutableBufferPointer { slots in
+            var index = Self.home(carried.digest, slots.count)
+            var probed = 0
+            while true {
+                let existing = slots[index]
+                if existing.digest.isEmpty {
+                    slots[index] = carried
+                    return
+                }
+                let existingDistance = Self.distance(existing.digest, at: index, slots.count)
+                if existingDistance < probed {
+                    slots[index] = carried
+                    carried = existing
+                    probed = existingDistance
+                }
+                index += 1
+                if index == slots.count { index = 0 }
+                probed += 1
+            }
+        }
+    }
+
+    /// Removes the entry at `index`, shifting back the entries after it that are not at home.
+    mutating func remove(at index: Int) {
+        slots.withUnsafeMutableBufferPointer { slots in
+            var hole = index
+            while true {
+                var next = hole + 1
+                if next == slots.count { next = 0 }
+                let slot = slots[next]
+                if slot.digest.isEmpty || Self.distance(slot.digest, at: next, slots.count) == 0 {
+                    slots[hole] = Self.emptySlot
+                    return
+                }
+                slots[hole] = slot
+                hole = next
+            }
+        }
+        count -= 1
+    }
+
+    /// Makes room for `count` entries in all without growing.
+    mutating func reserve(_ count: Int) {
+        let needed = count * 10 / 9 + 1
+        if needed > slots.count { resize(to: needed) }
+    }
+
+    private mutating func resize(to capacity: Int) {
+        let old = slots
+        slots = Array(repeating: Self.emptySlot, count: max(capacity, 8))
+        for slot in old where !slot.digest.isEmpty { place(slot) }
+    }
+
+    /// Every occupied slot, in table order.
+    func forEachSlot(_ body: (DigestSlot) -> Void) {
+        for slot in slots where !slot.digest.isEmpty { body(slot) }
+    }
+}

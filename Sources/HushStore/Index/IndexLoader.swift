@@ -1,0 +1,56 @@
+import HushCore
+
+/// Files stored suppression rows into an index from their bytes, as a backend reads them at
+/// start: no string is made for a row, its subject is digested straight from the row, and its
+/// channel, source and scope are matched against the few values they take.
+struct IndexLoader {
+    private let index: SuppressionIndex
+    private let defaultLists: Set<Int64>
+    private var scopes: [(bytes: [UInt8], id: ScopeID)] = [([], ScopeID(rawValue: 0))]
+    private var lastScope = 0
+
+    private static let channels: [(bytes: [UInt8], value: ChannelSelection)] =
+        [(Array("all".utf8), .all)] + Channel.allCases.map { (Array($0.rawValue.utf8), .only($0)) }
+    private static let sources: [(bytes: [UInt8], value: Source)] = Source.allCases.map { (Array($0.rawValue.utf8), $0) }
+
+    init(index: SuppressionIndex, defaultLists: Set<Int64>) {
+        self.index = index
+        self.defaultLists = defaultLists
+    }
+
+    mutating func add(
+        organization: Int64, subject: UnsafeRawBufferPointer, channel: UnsafeRawBufferPointer, list: Int64,
+        scope: UnsafeRawBufferPointer, since: Int64, source: UnsafeRawBufferPointer, sequence: Int64, hold: Bool
+    ) throws {
+        guard let channelValue = Self.match(channel, in: Self.channels) else {
+            throw HushError(.storage, "a stored suppression has channel \"\(String(decoding: channel, as: UTF8.self))\"")
+        }
+        guard let sourceValue = Self.match(source, in: Self.sources) else {
+            throw HushError(.storage, "a stored suppression has source \"\(String(decoding: source, as: UTF8.self))\"")
+        }
+        let entry = PackedEntry(
+            eventSequence: sequence, sinceMilliseconds: since, list: ListID(rawValue: list), scope: try scopeID(scope),
+            channel: channelValue, source: sourceValue, listIsDefault: defaultLists.contains(list), hold: hold)
+        index.add(entry, organization: OrganizationID(rawValue: organization), subject: subject)
+    }
+
+    /// Rows come in runs of one scope, and an organization has few: the last one matched is
+    /// tried first, then every one seen.
+    private mutating func scopeID(_ bytes: UnsafeRawBufferPointer) throws -> ScopeID {
+        if scopes[lastScope].bytes.elementsEqual(bytes) { return scopes[lastScope].id }
+        if let found = scopes.firstIndex(where: { $0.bytes.elementsEqual(bytes) }), scopes.count < 64 {
+            lastScope = found
+            return scopes[found].id
+        }
+        let id = index.scopes.id(for: try StoredCoding.scope(String(decoding: bytes, as: UTF8.self)))
+        if scopes.count < 64 {
+            scopes.append((Array(bytes), id))
+            lastScope = scopes.count - 1
+        }
+        return id
+    }
+
+    private static func match<Value>(_ bytes: UnsafeRawBufferPointer, in table: [(bytes: [UInt8], value: Value)]) -> Value? {
+        table.first { $0.bytes.elementsEqual(bytes) }?.value
+    }
+}

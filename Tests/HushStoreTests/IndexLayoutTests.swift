@@ -1,0 +1,103 @@
+import Foundation
+import HushCore
+import Testing
+@testable import HushStore
+
+/// The parts of the index's layout: the subject digest, the packed entry and the table.
+@Suite struct IndexLayoutTests {
+    /// The reference implementation's vectors (veorq/SipHash `vectors.h`, `vectors_sip128`): key
+    /// 00…0f, message the bytes 00…(n-1).
+    @Test(arguments: [
+        (0, "a3817f04ba25a8e66df67214c7550293"),
+        (7, "a1f1ebbed8dbc153c0b84aa61ff08239"),
+        (8, "3b62a9ba6258f5610f83e264f31497b4"),
+        (15, "5493e99933b0a8117e08ec0f97cfc3d9"),
+        (63, "5150d1772f50834a503e069a973fbd7c"),
+    ])
+    func sipHash128MatchesTheReference(length: Int, expected: String) {
+        let k0 = UInt64(littleEndian: Array(UInt8(0)..<8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+        let k1 = UInt64(littleEndian: Array(UInt8(8)..<16).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+        let message = (0..<length).map { UInt8($0) }
+        let (high, low) = message.withUnsafeBytes { SipHash128.hash(k0: k0, k1: k1, prefix: nil, $0) }
+        let bytes = withUnsafeBytes(of: low.littleEndian) { Array($0) } + withUnsafeBytes(of: high.littleEndian) { Array($0) }
+        #expect(bytes.map { String(format: "%02x", $0) }.joined() == expected)
+    }
+
+    @Test func aDigestDependsOnTheOrganizationTheSubjectAndTheKey() {
+        let key = DigestKey(k0: 1, k1: 2)
+        let ann = key.digest(OrganizationID(rawValue: 1), "ann@example.com")
+        #expect(ann == key.digest(OrganizationID(rawValue: 1), "ann@example.com"))
+        #expect(ann != key.digest(OrganizationID(rawValue: 2), "ann@example.com"))
+        #expect(ann != key.digest(OrganizationID(rawValue: 1), "ann@example.org"))
+        #expect(ann != DigestKey(k0: 1, k1: 3).digest(OrganizationID(rawValue: 1), "ann@example.com"))
+        #expect(!ann.isEmpty)
+    }
+
+    @Test func aPackedEntryKeepsEveryField() {
+        let scopes = ScopeTable()
+        for channel in [ChannelSelection.all] + Channel.allCases.map({ .only($0) }) {
+            for source in Source.allCases {
+                for (hold, isDefault) in [(false, false), (true, false), (false, true), (true, true)] {
+                    let entry = IndexEntry(
+                        eventSequence: Int64.max - 7, sinceMilliseconds: 1_790_000_000_123, list: ListID(rawValue: 0xffff_fffe),
+                        scope: try! Scope(parsing: "brand/rep-\(hold)"), channel: channel, source: source,
+                        listIsDefault: isDefault, hold: hold)
+                    let packed = entry.packed(scope: scopes.id(for: entry.scope))
+                    #expect(IndexEntry(packed, scope: scopes[packed.scope]) == entry)
+                }
+            }
+        }
+        #expect(MemoryLayout<DigestSlot>.stride == 40)
+    }
+
+    /// Random adds and removes against a plain dictionary, in a table small enough that homes
+    /// collide and runs wrap around its end, through growth.
+    @Test func theTableAgreesWithADictionaryThroughAddsRemovesAndGrowth() {
+        var generator = SeededGenerator(seed: 0x5eed)
+        var table = DigestTable(capacity: 8)
+        var model: [SubjectDigest: [PackedEntry]] = [:]
+        let scopes = ScopeTable()
+        // 300 subjects whose high words crowd into few homes while the table is small.
+        let subjects = (0..<300).map { SubjectDigest(high: UInt64($0 % 40) << 58 | UInt64($0), low: UInt64($0) << 1 | 1) }
+        for step in 0..<20_000 {
+            let subject = subjects[Int.random(in: 0..<subjects.count, using: &generator)]
+            let entry = IndexEntry(
+                eventSequence: Int64(step + 1), sinceMilliseconds: 0, list: ListID(rawValue: Int64.random(in: 1...3, using: &generator)),
+                scope: .organization, channel: .only(.email), source: .api, listIsDefault: false, hold: false
+            ).packed(scope: scopes.id(for: .organization))
+            if Bool.random(using: &generator) || model[subject, default: []].isEmpty {
+                if table.firstIndex(of: subject, where: { $0.sameSuppression(as: entry) }) == nil {
+                    table.insert(subject, entry)
+                    model[subject, default: []].append(entry)
+                }
+            } else {
+                let victim = model[subject]!.removeFirst()
+                let index = table.firstIndex(of: subject, where: { $0 == victim })
+                #expect(index != nil)
+                if let index { table.remove(at: index) }
+            }
+            if step % 997 == 0 || step == 19_999 {
+                for subject in subjects {
+                    var found: [PackedEntry] = []
+                    table.forEach(of: subject) { found.append($0) }
+                    #expect(Set(found) == Set(model[subject, default: []]), "subject \(subject.low >> 1) at step \(step)")
+                }
+            }
+        }
+        #expect(table.count == model.values.map(\.count).reduce(0, +))
+        #expect(table.capacity > 8, "the table grew")
+    }
+}
+
+/// SplitMix64: the same sequence on every run.
+struct SeededGenerator: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9e37_79b9_7f4a_7c15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
+    }
+}
