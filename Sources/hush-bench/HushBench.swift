@@ -35,13 +35,19 @@ struct Benchmark {
     let path: String
     /// `checks` or `writes` to run one part only.
     let only: String?
-    let erasureKey = ErasureKey.random()
+    /// `HUSH_BENCH_KEEP=1` keeps the seeded file and reuses it on the next run (a fixed erasure
+    /// key, so the file stays readable): for profiling one part at 10 M without seeding each time.
+    let keeps = ProcessInfo.processInfo.environment["HUSH_BENCH_KEEP"] == "1"
+    var erasureKey: ErasureKey { keeps ? try! ErasureKey(secret: Array(repeating: 7, count: 32)) : .random() }
 
     func run() async throws {
         print("\n== \(entries.formatted()) suppressed addresses ==")
-        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
-        let seedTime = try await measure { try await Fixture.seed(path: path, entries: entries, erasureKey: erasureKey) }
-        report("seed database (bulk SQL)", "\(seconds(seedTime)) s")
+        let erasureKey = self.erasureKey
+        if !keeps || !FileManager.default.fileExists(atPath: path) {
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+            let seedTime = try await measure { try await Fixture.seed(path: path, entries: entries, erasureKey: erasureKey) }
+            report("seed database (bulk SQL)", "\(seconds(seedTime)) s")
+        }
 
         let before = residentBytes()
         var loaded: SQLiteStore?
@@ -64,7 +70,7 @@ struct Benchmark {
         if !Writes<SQLiteStore>.selected(by: only) { try await Checks(store: store, organization: organization.id, entries: entries).run() }
         if only != "checks" { try await Writes(store: store, organization: organization.id, only: only).run() }
         try await store.close()
-        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        if !keeps { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
     }
 }
 

@@ -54,7 +54,7 @@ import Testing
     /// collide and runs wrap around its end, through growth.
     @Test func theTableAgreesWithADictionaryThroughAddsRemovesAndGrowth() {
         var generator = SeededGenerator(seed: 0x5eed)
-        var table = DigestTable(capacity: 8)
+        let table = DigestTable(capacity: 8)
         var model: [SubjectDigest: [PackedEntry]] = [:]
         let scopes = ScopeTable()
         // 300 subjects whose high words crowd into few homes while the table is small.
@@ -99,5 +99,37 @@ struct SeededGenerator: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
         z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
         return z ^ (z >> 31)
+    }
+}
+
+/// A batch is answered shard by shard; its decisions must be the ones single checks give, in the
+/// order asked, contacts included.
+@Suite struct IndexBatchTests {
+    @Test func aBatchAnswersAsSingleChecksDoInTheOrderAsked() throws {
+        let index = SuppressionIndex(erasureKey: .random(), shardCount: 4)
+        let organization = OrganizationID(rawValue: 3)
+        let other = OrganizationID(rawValue: 4)
+        let team = try Scope(parsing: "team")
+        for number in 0..<300 where number % 3 != 0 {
+            let entry = IndexEntry(
+                eventSequence: Int64(number + 1), sinceMilliseconds: 0, list: ListID(rawValue: Int64(number % 2 + 1)),
+                scope: number % 5 == 0 ? team : .organization, channel: number % 7 == 0 ? .all : .only(.email),
+                source: .api, listIsDefault: number % 2 == 0, hold: false)
+            index.add(entry, for: IndexKey(number % 11 == 0 ? other : organization, "p\(number)@example.com"))
+        }
+        let contact = try ContactID(parsing: "crm-1")
+        index.link(IndexKey(organization, "p300@example.com"), to: contact)
+        index.add(IndexEntry(
+            eventSequence: 1000, sinceMilliseconds: 0, list: ListID(rawValue: 1), scope: .organization, channel: .all,
+            source: .crm, listIsDefault: true, hold: true), for: IndexKey(organization, .contact(contact.externalID)))
+        let addresses = try (0...300).reversed().map { try Address(parsing: "p\($0)@example.com") }
+        for query in [CheckQuery(channel: .email), CheckQuery(channel: .sms, scope: team, lists: [ListID(rawValue: 2)])] {
+            let batch = index.decisions(for: addresses, in: organization, query: query)
+            let singles = addresses.map { index.decision(for: $0, in: organization, query: query) }
+            #expect(batch.map(\.address.normalized) == addresses.map(\.normalized))
+            #expect(batch.map(\.blockedBy) == singles.map(\.blockedBy))
+            #expect(batch.contains { !$0.allowed } && batch.contains { $0.allowed })
+        }
+        #expect(index.decisions(for: addresses, in: organization, query: CheckQuery(channel: .email))[0].blockedBy.map(\.contact) == [contact])
     }
 }

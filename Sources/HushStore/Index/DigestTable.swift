@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import HushCore
 
 /// A suppression packed into 24 bytes: its event, since when, and one word for the rest.
@@ -67,17 +72,19 @@ struct DigestSlot: Sendable {
 /// removal shifts the run after it back (no tombstones). A subject's entries sit in adjacent
 /// slots. No other allocation per entry: 40 bytes a slot, at most 90 % full before it grows by
 /// half.
-struct DigestTable: Sendable {
-    private var slots: [DigestSlot]
+///
+/// The slots are one zero-filled mapping (`SlotStorage`); a check costs about one cache miss, so
+/// large tables ask for huge pages, which spare it most TLB misses. A class, used only under its
+/// shard's lock: it is never copied.
+final class DigestTable: @unchecked Sendable {
+    private var storage: SlotStorage
     private(set) var count = 0
 
-    private static let emptySlot = DigestSlot(digest: .empty, entry: .none)
-
     init(capacity: Int = 0) {
-        slots = Array(repeating: Self.emptySlot, count: max(capacity, 8))
+        storage = SlotStorage(capacity: max(capacity, 8))
     }
 
-    var capacity: Int { slots.count }
+    var capacity: Int { storage.capacity }
 
     /// Where `digest`'s entries start looking: its high word scaled to the capacity.
     @inline(__always)
@@ -95,104 +102,129 @@ struct DigestTable: Sendable {
     /// Calls `body` with each slot index holding `digest`'s entries.
     @inline(__always)
     func forEachIndex(of digest: SubjectDigest, _ body: (Int) -> Void) {
-        slots.withUnsafeBufferPointer { slots in
-            var index = Self.home(digest, slots.count)
-            var probed = 0
-            while true {
-                let slot = slots[index]
-                if slot.digest.isEmpty { return }
-                if slot.digest == digest {
-                    body(index)
-                } else if Self.distance(slot.digest, at: index, slots.count) < probed {
-                    return
-                }
-                index += 1
-                if index == slots.count { index = 0 }
-                probed += 1
+        let slots = storage.slots
+        let capacity = storage.capacity
+        var index = Self.home(digest, capacity)
+        var probed = 0
+        while true {
+            let slot = slots[index]
+            if slot.digest.isEmpty { return }
+            if slot.digest == digest {
+                body(index)
+            } else if Self.distance(slot.digest, at: index, capacity) < probed {
+                return
             }
+            index += 1
+            if index == capacity { index = 0 }
+            probed += 1
         }
     }
 
+    /// Reads the digest's home slot and returns a word of it: a batch touches every home first, so
+    /// that the processor fetches them all at once rather than one miss after another.
+    @inline(__always)
+    func touch(_ digest: SubjectDigest) -> UInt64 {
+        storage.slots[Self.home(digest, storage.capacity)].digest.low
+    }
+
     func forEach(of digest: SubjectDigest, _ body: (PackedEntry) -> Void) {
+        let slots = storage.slots
         forEachIndex(of: digest) { body(slots[$0].entry) }
     }
 
     func firstIndex(of digest: SubjectDigest, where predicate: (PackedEntry) -> Bool) -> Int? {
         var found: Int?
         forEachIndex(of: digest) { index in
-            if found == nil, predicate(slots[index].entry) { found = index }
+            if found == nil, predicate(storage.slots[index].entry) { found = index }
         }
         return found
     }
 
     subscript(index: Int) -> DigestSlot {
-        get { slots[index] }
-        set { slots[index] = newValue }
+        get { storage.slots[index] }
+        set { storage.slots[index] = newValue }
     }
 
-    mutating func insert(_ digest: SubjectDigest, _ entry: PackedEntry) {
-        if (count + 1) * 10 > slots.count * 9 { resize(to: slots.count + slots.count / 2) }
+    func insert(_ digest: SubjectDigest, _ entry: PackedEntry) {
+        if (count + 1) * 10 > capacity * 9 { resize(to: capacity + capacity / 2) }
         place(DigestSlot(digest: digest, entry: entry))
         count += 1
     }
 
-    private mutating func place(_ slot: DigestSlot) {
+    private func place(_ slot: DigestSlot) {
+        let slots = storage.slots
+        let capacity = storage.capacity
         var carried = slot
-        slots.withUnsafeMutableBufferPointer { slots in
-            var index = Self.home(carried.digest, slots.count)
-            var probed = 0
-            while true {
-                let existing = slots[index]
-                if existing.digest.isEmpty {
-                    slots[index] = carried
-                    return
-                }
-                let existingDistance = Self.distance(existing.digest, at: index, slots.count)
-                if existingDistance < probed {
-                    slots[index] = carried
-                    carried = existing
-                    probed = existingDistance
-                }
-                index += 1
-                if index == slots.count { index = 0 }
-                probed += 1
+        var index = Self.home(carried.digest, capacity)
+        var probed = 0
+        while true {
+            let existing = slots[index]
+            if existing.digest.isEmpty {
+                slots[index] = carried
+                return
             }
+            let existingDistance = Self.distance(existing.digest, at: index, capacity)
+            if existingDistance < probed {
+                slots[index] = carried
+                carried = existing
+                probed = existingDistance
+            }
+            index += 1
+            if index == capacity { index = 0 }
+            probed += 1
         }
     }
 
     /// Removes the entry at `index`, shifting back the entries after it that are not at home.
-    mutating func remove(at index: Int) {
-        slots.withUnsafeMutableBufferPointer { slots in
-            var hole = index
-            while true {
-                var next = hole + 1
-                if next == slots.count { next = 0 }
-                let slot = slots[next]
-                if slot.digest.isEmpty || Self.distance(slot.digest, at: next, slots.count) == 0 {
-                    slots[hole] = Self.emptySlot
-                    return
-                }
-                slots[hole] = slot
-                hole = next
+    func remove(at index: Int) {
+        let slots = storage.slots
+        let capacity = storage.capacity
+        var hole = index
+        while true {
+            var next = hole + 1
+            if next == capacity { next = 0 }
+            let slot = slots[next]
+            if slot.digest.isEmpty || Self.distance(slot.digest, at: next, capacity) == 0 {
+                slots[hole] = DigestSlot(digest: .empty, entry: .none)
+                break
             }
+            slots[hole] = slot
+            hole = next
         }
         count -= 1
     }
 
-    /// Makes room for `count` entries in all without growing.
-    mutating func reserve(_ count: Int) {
-        let needed = count * 10 / 9 + 1
-        if needed > slots.count { resize(to: needed) }
-    }
-
-    private mutating func resize(to capacity: Int) {
-        let old = slots
-        slots = Array(repeating: Self.emptySlot, count: max(capacity, 8))
-        for slot in old where !slot.digest.isEmpty { place(slot) }
+    private func resize(to capacity: Int) {
+        let old = storage
+        storage = SlotStorage(capacity: max(capacity, 8))
+        for index in 0..<old.capacity where !old.slots[index].digest.isEmpty { place(old.slots[index]) }
     }
 
     /// Every occupied slot, in table order.
     func forEachSlot(_ body: (DigestSlot) -> Void) {
-        for slot in slots where !slot.digest.isEmpty { body(slot) }
+        for index in 0..<storage.capacity where !storage.slots[index].digest.isEmpty { body(storage.slots[index]) }
+    }
+}
+
+/// Zero-filled slots (all empty) from an anonymous mapping, which the kernel places on a 2 MB
+/// boundary when it is that large; `MADV_HUGEPAGE` asks for huge pages where transparent huge
+/// pages are set to `madvise`, as Debian's kernel is.
+final class SlotStorage {
+    let slots: UnsafeMutablePointer<DigestSlot>
+    let capacity: Int
+    private let length: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        length = capacity * MemoryLayout<DigestSlot>.stride
+        guard let mapping = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), mapping != MAP_FAILED else {
+            fatalError("the index could not map \(length) bytes for its table")
+        }
+        if length >= 2 << 20 { _ = madvise(mapping, length, MADV_HUGEPAGE) }
+        slots = mapping.bindMemory(to: DigestSlot.self, capacity: capacity)
+    }
+
+    deinit {
+        munmap(slots, length)
     }
 }

@@ -64,7 +64,7 @@ final class IndexedStore: SuppressionChecks {
     }
 
     func decisions(for addresses: [Address], in organization: OrganizationID, query: CheckQuery) -> [Decision] {
-        addresses.map { index.decision(for: $0, in: organization, query: query) }
+        index.decisions(for: addresses, in: organization, query: query)
     }
 
     func decision(for address: Address, contact: ContactID, in organization: OrganizationID, query: CheckQuery) -> Decision {
