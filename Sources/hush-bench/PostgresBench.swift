@@ -11,17 +11,24 @@ struct PostgresBenchmark {
     let entries: Int
     let url: String
     let only: String?
-    let erasureKey = ErasureKey.random()
     let logger = Logger(label: "hush-bench")
+    /// `HUSH_BENCH_KEEP=1`: reuse the database a run with as many entries left (a fixed erasure key).
+    let keeps = ProcessInfo.processInfo.environment["HUSH_BENCH_KEEP"] == "1"
+    var erasureKey: ErasureKey { keeps ? try! ErasureKey(secret: Array(repeating: 7, count: 32)) : .random() }
 
     func run() async throws {
         print("\n== \(entries.formatted()) suppressed addresses, PostgreSQL ==")
-        try await execute(["DROP SCHEMA public CASCADE", "CREATE SCHEMA public"])
-        let setup = try await PostgresStore(configuration(loadsIndex: false))
-        let organization = try await setup.createOrganization(named: "bench")
-        try await setup.close()
-        let seedTime = try await measure { try await seed(organization) }
-        report("seed database (bulk SQL)", "\(seconds(seedTime)) s")
+        let organization: Organization
+        if keeps, let kept = try await keptOrganization() {
+            organization = kept
+        } else {
+            try await execute(["DROP SCHEMA public CASCADE", "CREATE SCHEMA public"])
+            let setup = try await PostgresStore(configuration(loadsIndex: false))
+            organization = try await setup.createOrganization(named: "bench")
+            try await setup.close()
+            let seedTime = try await measure { try await seed(organization) }
+            report("seed database (bulk SQL)", "\(seconds(seedTime)) s")
+        }
 
         let before = residentBytes()
         var loaded: PostgresStore?
@@ -39,6 +46,21 @@ struct PostgresBenchmark {
         if only != "checks" && only != "lag" { try await Writes(store: store, organization: organization.id, only: only).run() }
         if only == nil || only == "lag" { try await lag(writer: store, organization: organization.id) }
         try await store.close()
+    }
+
+    /// The organization a kept run seeded, when the database holds that run's entries.
+    func keptOrganization() async throws -> Organization? {
+        guard let store = try? await PostgresStore(configuration(loadsIndex: false)) else { return nil }
+        let organization = try await store.organization(named: "bench")
+        try await store.close()
+        let configuration = try PostgresStore.connectionConfiguration(url)
+        let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
+        defer { Task { try? await connection.close() } }
+        var seeded = 0
+        for try await count in try await connection.query("SELECT count(*) FROM suppressions WHERE event_seq <= \(entries)", logger: logger).decode(Int.self) {
+            seeded = count
+        }
+        return seeded == entries ? organization : nil
     }
 
     func configuration(loadsIndex: Bool = true) -> PostgresStore.Configuration {

@@ -20,6 +20,8 @@ struct PackedEntry: Hashable, Sendable {
     private static let channels: [ChannelSelection] = [.all] + Channel.allCases.map { .only($0) }
     private static let sources = Source.allCases
 
+    private static let channelCases = Channel.allCases
+
     init(
         eventSequence: Int64, sinceMilliseconds: Int64, list: ListID, scope: ScopeID, channel: ChannelSelection,
         source: Source, listIsDefault: Bool, hold: Bool
@@ -27,12 +29,12 @@ struct PackedEntry: Hashable, Sendable {
         precondition(list.rawValue >= 0 && list.rawValue <= Self.maximumList, "a list id fits 32 bits")
         let channelCode: UInt64 = switch channel {
         case .all: 0
-        case .only(let channel): UInt64(Channel.allCases.firstIndex(of: channel)!) + 1
+        case .only(let channel): UInt64(Self.channelCases.firstIndex(of: channel)!) + 1
         }
         self.eventSequence = eventSequence
         self.sinceMilliseconds = sinceMilliseconds
         self.bits = UInt64(list.rawValue) | UInt64(scope.rawValue) << 32 | channelCode << 55
-            | UInt64(Source.allCases.firstIndex(of: source)!) << 58 | (hold ? 1 << 62 : 0) | (listIsDefault ? 1 << 63 : 0)
+            | UInt64(Self.sources.firstIndex(of: source)!) << 58 | (hold ? 1 << 62 : 0) | (listIsDefault ? 1 << 63 : 0)
     }
 
     private init(eventSequence: Int64, sinceMilliseconds: Int64, bits: UInt64) {

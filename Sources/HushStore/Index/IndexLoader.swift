@@ -1,13 +1,17 @@
 import HushCore
 
 /// Files stored suppression rows into an index from their bytes, as a backend reads them at
-/// start: no string is made for a row, its subject is digested straight from the row, and its
-/// channel, source and scope are matched against the few values they take.
+/// start: no string is made for a row, its subject is digested straight from the row, its
+/// channel, source and scope are matched against the few values they take, and rows are filed
+/// thousands at a time. Call `finish()` after the last row.
 struct IndexLoader {
     private let index: SuppressionIndex
     private let defaultLists: Set<Int64>
     private var scopes: [(bytes: [UInt8], id: ScopeID)] = [([], ScopeID(rawValue: 0))]
     private var lastScope = 0
+    /// Rows digested and packed, filed together (`SuppressionIndex.add(_:)`) every `flushEvery`.
+    private var pending: [DigestSlot] = []
+    private static let flushEvery = 8192
 
     private static let channels: [(bytes: [UInt8], value: ChannelSelection)] =
         [(Array("all".utf8), .all)] + Channel.allCases.map { (Array($0.rawValue.utf8), .only($0)) }
@@ -16,12 +20,31 @@ struct IndexLoader {
     init(index: SuppressionIndex, defaultLists: Set<Int64>) {
         self.index = index
         self.defaultLists = defaultLists
+        pending.reserveCapacity(Self.flushEvery)
     }
 
-    mutating func add(
-        organization: Int64, subject: UnsafeRawBufferPointer, channel: UnsafeRawBufferPointer, list: Int64,
-        scope: UnsafeRawBufferPointer, since: Int64, source: UnsafeRawBufferPointer, sequence: Int64, hold: Bool
-    ) throws {
+    /// Files the rows still pending; call it after the last row.
+    mutating func finish() {
+        index.add(pending)
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    /// A stored suppression row, its text columns as bytes in place.
+    struct Row {
+        let organization: Int64
+        let subject: UnsafeRawBufferPointer
+        let channel: UnsafeRawBufferPointer
+        let list: Int64
+        let scope: UnsafeRawBufferPointer
+        let since: Int64
+        let source: UnsafeRawBufferPointer
+        let sequence: Int64
+        let hold: Bool
+    }
+
+    mutating func add(_ row: Row) throws {
+        let (organization, subject, channel, list, scope, since, source, sequence, hold) = (
+            row.organization, row.subject, row.channel, row.list, row.scope, row.since, row.source, row.sequence, row.hold)
         guard let channelValue = Self.match(channel, in: Self.channels) else {
             throw HushError(.storage, "a stored suppression has channel \"\(String(decoding: channel, as: UTF8.self))\"")
         }
@@ -31,7 +54,8 @@ struct IndexLoader {
         let entry = PackedEntry(
             eventSequence: sequence, sinceMilliseconds: since, list: ListID(rawValue: list), scope: try scopeID(scope),
             channel: channelValue, source: sourceValue, listIsDefault: defaultLists.contains(list), hold: hold)
-        index.add(entry, organization: OrganizationID(rawValue: organization), subject: subject)
+        pending.append(DigestSlot(digest: index.digestKey.digest(OrganizationID(rawValue: organization), subject), entry: entry))
+        if pending.count == Self.flushEvery { finish() }
     }
 
     /// Rows come in runs of one scope, and an organization has few: the last one matched is

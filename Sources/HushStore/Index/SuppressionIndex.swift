@@ -26,6 +26,17 @@ final class SuppressionIndex: Sendable {
         /// Where a batch leaves the words it touched, so the reads are not optimized away.
         var touched: UInt64 = 0
 
+        /// Files a suppression unless the subject has it already (a held one replaces one that is
+        /// not held); says whether the count grew.
+        func add(_ entry: PackedEntry, digest: SubjectDigest) -> Bool {
+            if let index = table.firstIndex(of: digest, where: { $0.sameSuppression(as: entry) }) {
+                if entry.hold && !table[index].entry.hold { table[index].entry = entry }
+                return false
+            }
+            table.insert(digest, entry)
+            return true
+        }
+
         /// Appends a block for each of the subject's entries that blocks `query`, naming its list.
         func appendBlocks(
             of digest: SubjectDigest, contact: ContactID?, query: CheckQuery, scopes: ScopeTable, to blocks: inout [Decision.Block]
@@ -101,23 +112,44 @@ final class SuppressionIndex: Sendable {
         add(entry.packed(scope: scopes.id(for: entry.scope)), digest: digest(key))
     }
 
-    /// Files a suppression of a subject given as its bytes (a database row's), with its scope
-    /// already numbered: the load path, which makes no string per row.
-    func add(_ entry: PackedEntry, organization: OrganizationID, subject: UnsafeRawBufferPointer) {
-        add(entry, digest: digestKey.digest(organization, subject))
+    /// Files many suppressions, grouped by shard like a batch of checks (`decisions`): one lock
+    /// per shard, and every home slot touched before any is written, so the cache misses of a
+    /// load overlap.
+    func add(_ entries: [DigestSlot]) {
+        let (order, starts) = groupedByShard(entries.count) { entries[$0].digest }
+        var added = 0
+        for shard in 0..<shards.count where starts[shard] < starts[shard + 1] {
+            let members = order[starts[shard]..<starts[shard + 1]]
+            shards[shard].state.withLock { state in
+                var touched: UInt64 = 0
+                for position in members { touched &+= state.table.touch(entries[position].digest) }
+                state.touched = touched
+                for position in members where state.add(entries[position].entry, digest: entries[position].digest) {
+                    added += 1
+                }
+            }
+        }
+        entryCount.add(added, ordering: .relaxed)
+    }
+
+    /// Positions `0..<count` ordered by the shard of their digest (a counting sort), and where
+    /// each shard's run starts: shard `s` holds `order[starts[s]..<starts[s + 1]]`.
+    private func groupedByShard(_ count: Int, digest: (Int) -> SubjectDigest) -> (order: [Int], starts: [Int]) {
+        var starts = [Int](repeating: 0, count: shards.count + 1)
+        for position in 0..<count { starts[shardIndex(of: digest(position)) + 1] += 1 }
+        for shard in 0..<shards.count { starts[shard + 1] += starts[shard] }
+        var next = starts
+        var order = [Int](repeating: 0, count: count)
+        for position in 0..<count {
+            let shard = shardIndex(of: digest(position))
+            order[next[shard]] = position
+            next[shard] += 1
+        }
+        return (order, starts)
     }
 
     func add(_ entry: PackedEntry, digest: SubjectDigest) {
-        let added = shard(for: digest).state.withLock { state -> Bool in
-            if let index = state.table.firstIndex(of: digest, where: { $0.sameSuppression(as: entry) }) {
-                // A held suppression replaces the plain one it repeats.
-                if entry.hold && !state.table[index].entry.hold { state.table[index].entry = entry }
-                return false
-            }
-            state.table.insert(digest, entry)
-            return true
-        }
-        if added { entryCount.add(1, ordering: .relaxed) }
+        if shard(for: digest).state.withLock({ $0.add(entry, digest: digest) }) { entryCount.add(1, ordering: .relaxed) }
     }
 
     /// Removes the suppression `entry` names (same channel, list and scope).
@@ -215,17 +247,7 @@ final class SuppressionIndex: Sendable {
             return addresses.map { decision(for: $0, in: organization, query: query) }
         }
         let digests = addresses.map { digestKey.digest(organization, $0.normalized) }
-        // A counting sort of positions by shard.
-        var starts = [Int](repeating: 0, count: shards.count + 1)
-        for digest in digests { starts[shardIndex(of: digest) + 1] += 1 }
-        for shard in 0..<shards.count { starts[shard + 1] += starts[shard] }
-        var next = starts
-        var order = [Int](repeating: 0, count: digests.count)
-        for (position, digest) in digests.enumerated() {
-            let shard = shardIndex(of: digest)
-            order[next[shard]] = position
-            next[shard] += 1
-        }
+        let (order, starts) = groupedByShard(digests.count) { digests[$0] }
         var blocks = [[Decision.Block]](repeating: [], count: addresses.count)
         var linked: [(position: Int, contacts: [ContactID])] = []
         for shard in 0..<shards.count where starts[shard] < starts[shard + 1] {

@@ -43,3 +43,16 @@ struct PostgresCells {
         return value != 0
     }
 }
+
+extension PostgresCells {
+    /// Calls `body` with the bytes of every buffer at once.
+    static func withReadableBytes<Result>(
+        of buffers: ArraySlice<ByteBuffer>, _ collected: [UnsafeRawBufferPointer] = [],
+        _ body: ([UnsafeRawBufferPointer]) throws -> Result
+    ) rethrows -> Result {
+        guard let first = buffers.first else { return try body(collected) }
+        return try first.withUnsafeReadableBytes { bytes in
+            try withReadableBytes(of: buffers.dropFirst(), collected + [bytes], body)
+        }
+    }
+}

@@ -121,14 +121,14 @@ struct SQLiteChangeFeed: ChangeFeed {
         }
         while true {
             let code = sqlite3_step(handle)
-            if code == SQLITE_DONE { return }
+            if code == SQLITE_DONE { return loader.finish() }
             guard code == SQLITE_ROW else {
                 throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
             }
-            try loader.add(
+            try loader.add(IndexLoader.Row(
                 organization: sqlite3_column_int64(handle, 0), subject: text(1), channel: text(2),
                 list: sqlite3_column_int64(handle, 3), scope: text(4), since: sqlite3_column_int64(handle, 5), source: text(6),
-                sequence: sqlite3_column_int64(handle, 7), hold: sqlite3_column_int64(handle, 8) != 0)
+                sequence: sqlite3_column_int64(handle, 7), hold: sqlite3_column_int64(handle, 8) != 0))
         }
     }
 }
