@@ -64,7 +64,7 @@ struct Benchmark {
         report("seeded rows read as written ones", "yes")
         if only == "fixture" {
             try await store.close()
-            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+            if !keeps { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
             return
         }
         if !Writes<SQLiteStore>.selected(by: only) { try await Checks(store: store, organization: organization.id, entries: entries).run() }

@@ -65,6 +65,26 @@ struct Writes<Backend: Store> {
             }
         }
         report("durable batch writes/s (10k per batch)", perSecond(batches * batchSize, batchTime))
+
+        // Several callers with a batch each in flight, as an import job or CRM sync with a few
+        // workers sends them: one batch's preparation overlaps another's time in the database.
+        let writers = 4
+        let inFlight = try (0..<writers).map { w in
+            try (0..<batches / 2).map { b in
+                try (0..<batchSize).map { i in try optOut("bw\(w)-\(b)-\(i)-\(run)@writes.example") }
+            }
+        }
+        let concurrentTime = try await measure {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for batches in inFlight {
+                    group.addTask {
+                        for batch in batches { _ = try await store.record(batch, in: organization) }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        report("durable batch writes/s (10k per batch, \(writers) writers)", perSecond(writers * batches / 2 * batchSize, concurrentTime))
     }
 
     private func optOut(_ address: String) throws -> OptOut {

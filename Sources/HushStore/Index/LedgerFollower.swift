@@ -53,15 +53,28 @@ actor LedgerFollower {
     }
 
     private func apply(_ batch: ChangeBatch) {
+        // A run of additions is filed together (`SuppressionIndex.add(_:)`): additions commute
+        // (a held repeat wins in either order), so only the order between runs and the other
+        // changes matters, and that is kept.
+        var additions: [DigestSlot] = []
         for change in batch.changes {
+            if case .add(let key, let entry) = change {
+                additions.append(index.slot(entry, for: key))
+                continue
+            }
+            if !additions.isEmpty {
+                index.add(additions)
+                additions.removeAll(keepingCapacity: true)
+            }
             switch change {
-            case .add(let key, let entry): index.add(entry, for: key)
+            case .add: break
             case .remove(let key, let entry): index.remove(entry, for: key)
             case .link(let address, let contact): index.link(address, to: contact)
             case .erase(let erasure): index.apply(erasure, using: erasureKey)
             case .name(let list, let name): index.noteListName(name, for: list)
             }
         }
+        index.add(additions)
         position = batch.position
     }
 

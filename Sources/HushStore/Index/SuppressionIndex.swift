@@ -109,13 +109,23 @@ final class SuppressionIndex: Sendable {
 
     /// Files a suppression; a repeat of one already held changes nothing.
     func add(_ entry: IndexEntry, for key: IndexKey) {
-        add(entry.packed(scope: scopes.id(for: entry.scope)), digest: digest(key))
+        let slot = slot(entry, for: key)
+        add(slot.entry, digest: slot.digest)
+    }
+
+    /// The entry packed and its subject digested, as `add(_:)` takes many.
+    func slot(_ entry: IndexEntry, for key: IndexKey) -> DigestSlot {
+        DigestSlot(digest: digest(key), entry: entry.packed(scope: scopes.id(for: entry.scope)))
     }
 
     /// Files many suppressions, grouped by shard like a batch of checks (`decisions`): one lock
     /// per shard, and every home slot touched before any is written, so the cache misses of a
     /// load overlap.
     func add(_ entries: [DigestSlot]) {
+        guard entries.count > 1 else {
+            if let only = entries.first { add(only.entry, digest: only.digest) }
+            return
+        }
         let (order, starts) = groupedByShard(entries.count) { entries[$0].digest }
         var added = 0
         for shard in 0..<shards.count where starts[shard] < starts[shard + 1] {

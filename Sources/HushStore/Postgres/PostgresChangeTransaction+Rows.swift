@@ -103,7 +103,7 @@ extension PostgresChangeTransaction {
         let counted = limited.filter { !made.contains($0) }.sorted()
         let statement = PostgresOptOutStatements.Append(
             organization: organization.id.rawValue, now: now, rows: rows,
-            counted: counted, gained: counted.map { gained[$0, default: 0] }, limit: Int64(limit))
+            counted: counted, gained: counted.map { gained[$0, default: 0] }, limit: Int64(limit), instance: instance)
         for try await found in try await connection.execute(statement, logger: logger) {
             over += found
         }

@@ -18,6 +18,8 @@ struct PostgresChangeTransaction {
     let from: FeedPosition
     private var nextSequence: Int64
     private var knownLists: [ListID: ListFacts?] = [:]
+    /// What the notification of an append carries (`PostgresDatabase.instance`).
+    let instance: String
     private var outbox: PostgresOutbox
     private(set) var changes: [IndexChange] = []
     /// Whether this transaction plans each statement for its parameters (see `record`).
@@ -29,8 +31,10 @@ struct PostgresChangeTransaction {
     /// commit either way), then reads the heads, the organization, the facts of `lists` and
     /// whether any webhook endpoint listens: one round trip, since every statement is one.
     init(
-        _ connection: PostgresConnection, logger: Logger, organization: OrganizationID, now: Int64, lists: Set<ListID> = []
+        _ connection: PostgresConnection, logger: Logger, organization: OrganizationID, now: Int64, lists: Set<ListID> = [],
+        notifying instance: String = ""
     ) async throws {
+        self.instance = instance
         self.connection = connection
         self.logger = logger
         self.now = now
@@ -80,7 +84,7 @@ struct PostgresChangeTransaction {
     /// the rules refuse fails alone (`GroupCommit.RequestFailed`), with the error it would have
     /// had on its own. Returns the outcomes, and the feed's batch and where it started.
     static func commit(
-        _ group: [GroupCommit.Work], _ connection: PostgresConnection, logger: Logger, now: Int64
+        _ group: [GroupCommit.Work], _ connection: PostgresConnection, logger: Logger, now: Int64, notifying instance: String
     ) async throws -> ([[OptOutOutcome]], ChangeBatch, from: FeedPosition) {
         var outcomes = [[OptOutOutcome]](repeating: [], count: group.count)
         var changes: [IndexChange] = []
@@ -97,7 +101,7 @@ struct PostgresChangeTransaction {
             do {
                 let lists = Set(offsets.flatMap { group[$0].optOuts.compactMap(\.list) })
                 var transaction = try await PostgresChangeTransaction(
-                    connection, logger: logger, organization: organization, now: now, lists: lists)
+                    connection, logger: logger, organization: organization, now: now, lists: lists, notifying: instance)
                 if from == nil { from = transaction.from }
                 let written = try await transaction.record(requests: offsets.map { group[$0].optOuts })
                 for (offset, outcome) in zip(offsets, written) { outcomes[offset] = outcome }

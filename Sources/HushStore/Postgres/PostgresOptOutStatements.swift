@@ -178,7 +178,7 @@ enum PostgresOptOutStatements {
             SELECT ARRAY(SELECT v.id FROM UNNEST($15::bigint[], $16::bigint[]) AS v(id, gained)
                          WHERE v.gained + (SELECT COUNT(*) FROM (SELECT 1 FROM suppressions s WHERE s.address_id = v.id LIMIT $17::bigint + 1) x)
                                > $17::bigint)
-            FROM pg_notify($18::text, '')
+            FROM pg_notify($18::text, $20::text)
             """
         let organization: Int64
         let now: Int64
@@ -186,6 +186,8 @@ enum PostgresOptOutStatements {
         let counted: [Int64]
         let gained: [Int64]
         let limit: Int64
+        /// The notification's payload: the writing store's `PostgresDatabase.instance`.
+        let instance: String
 
         /// The written rows' columns, filled in one pass over them.
         struct Rows {
@@ -238,7 +240,7 @@ enum PostgresOptOutStatements {
         }
 
         func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 19)
+            var bindings = PostgresBindings(capacity: 20)
             bindings.append(organization)
             bindings.append(now)
             bindings.append(rows.sequences)
@@ -258,6 +260,7 @@ enum PostgresOptOutStatements {
             bindings.append(limit)
             bindings.append(PostgresStore.changesChannel)
             bindings.append(rows.projected)
+            bindings.append(instance)
             return bindings
         }
 

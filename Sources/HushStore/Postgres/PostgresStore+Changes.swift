@@ -14,8 +14,10 @@ extension PostgresStore {
         let now = StoredCoding.milliseconds(configuration.now())
         let erasureKey = configuration.erasureKey
         let logger = self.logger
+        let instance = database.instance
         return try await write { connection in
-            var transaction = try await PostgresChangeTransaction(connection, logger: logger, organization: organization, now: now)
+            var transaction = try await PostgresChangeTransaction(
+                connection, logger: logger, organization: organization, now: now, notifying: instance)
             var outcomes: [OptInOutcome] = []
             outcomes.reserveCapacity(optIns.count)
             for (offset, optIn) in optIns.enumerated() {
@@ -34,8 +36,10 @@ extension PostgresStore {
     public func link(_ addresses: [Address], to contact: ContactID, in organization: OrganizationID) async throws -> Contact {
         let now = StoredCoding.milliseconds(configuration.now())
         let logger = self.logger
+        let instance = database.instance
         return try await write { connection in
-            let transaction = try await PostgresChangeTransaction(connection, logger: logger, organization: organization, now: now)
+            let transaction = try await PostgresChangeTransaction(
+                connection, logger: logger, organization: organization, now: now, notifying: instance)
             let contactID = try await Self.contactRow(connection, contact, in: organization, now: now, logger: logger)
             var changes: [IndexChange] = []
             for address in addresses {

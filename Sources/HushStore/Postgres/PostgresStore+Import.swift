@@ -12,10 +12,12 @@ extension PostgresStore {
     ) async throws -> ImportSummary {
         let now = StoredCoding.milliseconds(configuration.now())
         let logger = self.logger
+        let instance = database.instance
         return try await database.writeThenCatchUp { connection in
             var summary = ImportSummary()
             while let chunk = try next() {
-                var transaction = try await PostgresChangeTransaction(connection, logger: logger, organization: organization, now: now)
+                var transaction = try await PostgresChangeTransaction(
+                    connection, logger: logger, organization: organization, now: now, notifying: instance)
                 let outcomes = try await transaction.record(chunk, firstItem: summary.items)
                 summary.items += chunk.count
                 for outcome in outcomes {

@@ -157,6 +157,7 @@ extension PostgresStore {
         let now = StoredCoding.milliseconds(configuration.now())
         let erasureKey = configuration.erasureKey
         let logger = self.logger
+        let instance = database.instance
         return try await write { connection in
             // Read under the append lock `write` holds: of two confirmations at once, the
             // second sees the first one's mark.
@@ -164,7 +165,8 @@ extension PostgresStore {
                 SELECT confirmed_at IS NOT NULL FROM opt_in_requests WHERE id = \(request.id) AND org_id = \(organization.rawValue)
                 """, as: Bool.self, logger: logger)
             guard confirmed == false else { return (nil, []) }
-            var transaction = try await PostgresChangeTransaction(connection, logger: logger, organization: organization, now: now)
+            var transaction = try await PostgresChangeTransaction(
+                connection, logger: logger, organization: organization, now: now, notifying: instance)
             var outcomes: [OptInOutcome] = []
             outcomes.reserveCapacity(optIns.count)
             for optIn in optIns {

@@ -104,7 +104,8 @@ public final class PostgresStore: Store, IndexBacked {
         self.database = database
         self.groupCommit = GroupCommit(now: configuration.now) { group, now in
             try await database.append { connection in
-                try await PostgresChangeTransaction.commit(group, connection, logger: logger, now: StoredCoding.milliseconds(now))
+                try await PostgresChangeTransaction.commit(
+                    group, connection, logger: logger, now: StoredCoding.milliseconds(now), notifying: database.instance)
             }
         }
     }
@@ -129,7 +130,7 @@ public final class PostgresStore: Store, IndexBacked {
                     try await connection.listen(on: Self.changesChannel) { notifications in
                         // Writes that landed while not listening.
                         try await self.indexed.catchUp()
-                        for try await _ in notifications {
+                        for try await notification in notifications where notification.payload != self.database.instance {
                             try await self.indexed.catchUp()
                         }
                     }

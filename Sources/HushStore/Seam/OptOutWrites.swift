@@ -57,6 +57,11 @@ struct OptOutWrites {
         nextSequence = firstSequence
         var held = inForce
         var madeHere: [StoredSuppressionKey: Int] = [:]
+        // Sized once: a 10 000-address set otherwise regrows each of these a dozen times.
+        held.reserveCapacity(inForce.count + plans.count)
+        madeHere.reserveCapacity(plans.count)
+        written.reserveCapacity(plans.count)
+        changes.reserveCapacity(plans.count)
         outcomes.reserveCapacity(plans.count)
         for (plan, targets) in zip(plans, targetsOfPlan) {
             var suppressions: [Suppression] = []
