@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # HTTP benchmark over loopback with wrk, on a release build:
 #   GET /health against GET /v1/check on the same server, and POST /v1/check with
-#   10 000-address batches, on an index of ENTRIES suppressed addresses (default 1 000 000).
-# Usage: bench/http.sh            (ENTRIES, DURATION, CONNECTIONS, PORT to change the defaults)
+#   10 000-address batches, on an index of ENTRIES suppressed addresses (default 1 000 000);
+#   then the same members in one Redis set (redis-server from Debian, installed when missing),
+#   SISMEMBER with redis-benchmark unpipelined and pipelined 64 deep on as many connections,
+#   and the ratios and resident memory side by side.
+# Usage: bench/http.sh            (ENTRIES, DURATION, CONNECTIONS, PORT, REDIS_PORT to change the defaults)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ENTRIES=${ENTRIES:-1000000}
@@ -10,14 +13,17 @@ DURATION=${DURATION:-15}
 CONNECTIONS=${CONNECTIONS:-64}
 PORT=${PORT:-8089}
 
+REDIS_PORT=${REDIS_PORT:-6389}
 command -v wrk >/dev/null || { apt-get update && apt-get install -y --no-install-recommends wrk; }
+command -v redis-server >/dev/null || { apt-get update && apt-get install -y --no-install-recommends redis-server redis-tools; }
 swift build -c release --product hush
 HUSH=.build/release/hush
 
 DIR=$(mktemp -d /tmp/hush-http-bench.XXXXXX)
 DB=$DIR/bench.sqlite
-trap 'kill $SERVER 2>/dev/null || true; rm -rf "$DIR"' EXIT
+trap 'kill $SERVER $REDIS 2>/dev/null || true; rm -rf "$DIR"' EXIT
 SERVER=
+REDIS=
 
 echo "== seeding $ENTRIES suppressed addresses with hush import"
 python3 - "$ENTRIES" > "$DIR/entries.csv" <<'PY'
@@ -60,9 +66,38 @@ for _ in $(seq 1 "${ROUNDS:-3}"); do
 done
 run batch -t1 -c2 -d"${DURATION}s" --timeout 30s -s bench/batch.lua "http://127.0.0.1:$PORT"
 
-python3 - "$DIR" <<'PY'
-import statistics, sys
-d = sys.argv[1]
+resident() { awk '/VmRSS/ {print $2 * 1024}' "/proc/$1/status"; }
+resident "$SERVER" > "$DIR/hush.rss"
+kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=
+
+echo "== Redis: the same $ENTRIES members in one set"
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no > "$DIR/redis.log" 2>&1 &
+REDIS=$!
+for _ in $(seq 1 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+BEFORE=$(resident "$REDIS")
+# Members are named as redis-benchmark's __rand_int__ spells them (12 digits), and it draws
+# from twice as many, so half of the queried members are in the set, as half the checked
+# addresses are suppressed above.
+python3 - "$ENTRIES" <<'PY' | redis-cli -p "$REDIS_PORT" --pipe > /dev/null
+import sys
+n = int(sys.argv[1])
+out = sys.stdout
+for start in range(0, n, 1000):
+    members = [f"person{i:012d}@example.com" for i in range(start, min(n, start + 1000))]
+    parts = ["SADD", "suppressed"] + members
+    out.write(f"*{len(parts)}\r\n" + "".join(f"${len(p)}\r\n{p}\r\n" for p in parts))
+PY
+[ "$(redis-cli -p "$REDIS_PORT" scard suppressed)" = "$ENTRIES" ] || { echo "redis holds $(redis-cli -p "$REDIS_PORT" scard suppressed) members" >&2; exit 1; }
+echo $(( $(resident "$REDIS") - BEFORE )) > "$DIR/redis.rss"
+REQUESTS=$(( ENTRIES * 2 ))
+redis-benchmark -p "$REDIS_PORT" -c "$CONNECTIONS" -n "$REQUESTS" -r $(( ENTRIES * 2 )) --csv \
+    SISMEMBER suppressed 'person__rand_int__@example.com' | tail -1 | tee "$DIR/redis-single.csv"
+redis-benchmark -p "$REDIS_PORT" -c "$CONNECTIONS" -P 64 -n $(( REQUESTS * 5 )) -r $(( ENTRIES * 2 )) --csv \
+    SISMEMBER suppressed 'person__rand_int__@example.com' | tail -1 | tee "$DIR/redis-pipelined.csv"
+
+python3 - "$DIR" "$ENTRIES" <<'PY'
+import csv, statistics, sys
+d, entries = sys.argv[1], int(sys.argv[2])
 read = lambda name: [float(line) for line in open(f"{d}/{name}.rps")]
 health, check, batch = read("health"), read("check"), read("batch")[0]
 h, c = statistics.median(health), statistics.median(check)
@@ -70,4 +105,12 @@ print(f"GET /health      median {h:10,.0f} requests/s  (runs: {', '.join(f'{v:,.
 print(f"GET /v1/check    median {c:10,.0f} requests/s  (runs: {', '.join(f'{v:,.0f}' for v in check)})")
 print(f"                 {100 * c / h:.0f} % of /health; target >= 80 %")
 print(f"POST /v1/check   {batch * 10000:,.0f} recipients/s in 10 000-address batches ({batch:.1f} requests/s; target >= 500 000)")
+rps = lambda name: float(next(csv.reader(open(f"{d}/{name}.csv")))[1])
+single, pipelined = rps("redis-single"), rps("redis-pipelined")
+hush_rss, redis_rss = int(open(f"{d}/hush.rss").read()), int(open(f"{d}/redis.rss").read())
+print(f"Redis SISMEMBER  {single:10,.0f} commands/s unpipelined, {pipelined:,.0f} pipelined 64 deep")
+print(f"                 GET /v1/check / unpipelined SISMEMBER: {c / single:.2f} (target >= 0.5)")
+print(f"                 POST /v1/check recipients / pipelined SISMEMBER: {batch * 10000 / pipelined:.2f} (target >= 1.5)")
+print(f"memory           hush serve {hush_rss / 2**20:,.0f} MB resident in all ({hush_rss / entries:,.0f} B a suppression); "
+      f"the Redis set {redis_rss / 2**20:,.0f} MB ({redis_rss / entries:,.0f} B a member)")
 PY

@@ -38,11 +38,10 @@ struct Benchmark {
     /// `HUSH_BENCH_KEEP=1` keeps the seeded file and reuses it on the next run (a fixed erasure
     /// key, so the file stays readable): for profiling one part at 10 M without seeding each time.
     let keeps = ProcessInfo.processInfo.environment["HUSH_BENCH_KEEP"] == "1"
-    var erasureKey: ErasureKey { keeps ? try! ErasureKey(secret: Array(repeating: 7, count: 32)) : .random() }
+    let erasureKey = benchErasureKey()
 
     func run() async throws {
         print("\n== \(entries.formatted()) suppressed addresses ==")
-        let erasureKey = self.erasureKey
         if !keeps || !FileManager.default.fileExists(atPath: path) {
             for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
             let seedTime = try await measure { try await Fixture.seed(path: path, entries: entries, erasureKey: erasureKey) }
@@ -72,6 +71,11 @@ struct Benchmark {
         try await store.close()
         if !keeps { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
     }
+}
+
+/// A fixed key when runs keep their database (`HUSH_BENCH_KEEP=1`), so a kept one stays readable.
+func benchErasureKey() -> ErasureKey {
+    ProcessInfo.processInfo.environment["HUSH_BENCH_KEEP"] == "1" ? try! ErasureKey(secret: Array(repeating: 7, count: 32)) : .random()
 }
 
 func measure(_ body: () async throws -> Void) async rethrows -> Duration {

@@ -14,7 +14,7 @@ struct PostgresBenchmark {
     let logger = Logger(label: "hush-bench")
     /// `HUSH_BENCH_KEEP=1`: reuse the database a run with as many entries left (a fixed erasure key).
     let keeps = ProcessInfo.processInfo.environment["HUSH_BENCH_KEEP"] == "1"
-    var erasureKey: ErasureKey { keeps ? try! ErasureKey(secret: Array(repeating: 7, count: 32)) : .random() }
+    let erasureKey = benchErasureKey()
 
     func run() async throws {
         print("\n== \(entries.formatted()) suppressed addresses, PostgreSQL ==")

@@ -84,7 +84,7 @@ struct Writes<Backend: Store> {
                 try await group.waitForAll()
             }
         }
-        report("durable batch writes/s (10k per batch, \(writers) writers)", perSecond(writers * batches / 2 * batchSize, concurrentTime))
+        report("durable batch writes/s, \(writers) writers (10k)", perSecond(writers * batches / 2 * batchSize, concurrentTime))
     }
 
     private func optOut(_ address: String) throws -> OptOut {
