@@ -50,8 +50,11 @@ struct Benchmark {
 
         let before = residentBytes()
         var loaded: SQLiteStore?
+        var configuration = SQLiteStore.Configuration(path: path, erasureKey: erasureKey)
+        configuration.indexSnapshot = path + ".index"
+        try? FileManager.default.removeItem(atPath: path + ".index")
         let loadTime = try await measure {
-            loaded = try await SQLiteStore(.init(path: path, erasureKey: erasureKey))
+            loaded = try await SQLiteStore(configuration)
         }
         let store = try unwrap(loaded)
         let after = residentBytes()
@@ -68,9 +71,21 @@ struct Benchmark {
         }
         if !Writes<SQLiteStore>.selected(by: only) { try await Checks(store: store, organization: organization.id, entries: entries).run() }
         if only != "checks" { try await Writes(store: store, organization: organization.id, only: only).run() }
-        try await store.close()
-        if !keeps { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        try await restart(store, reopen: { try await SQLiteStore(configuration) }, snapshot: path + ".index")
+        if !keeps { for suffix in ["", "-wal", "-shm", ".index"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
     }
+}
+
+/// Closes `store` (which writes its index snapshot) and opens it again from the snapshot.
+func restart<Backend: Store>(_ store: Backend, reopen: () async throws -> Backend, snapshot: String) async throws {
+    let closeTime = try await measure { try await store.close() }
+    let size = (try? FileManager.default.attributesOfItem(atPath: snapshot)[.size] as? Int) ?? 0
+    report("close, writing the index snapshot", "\(seconds(closeTime)) s (\(size / 1_000_000) MB)")
+    var reopened: Backend?
+    let openTime = try await measure { reopened = try await reopen() }
+    let store = try unwrap(reopened)
+    report("restart from the snapshot", "\(seconds(openTime)) s for \(store.indexedCount.formatted()) entries")
+    try await store.close()
 }
 
 /// A fixed key when runs keep their database (`HUSH_BENCH_KEEP=1`), so a kept one stays readable.

@@ -32,6 +32,7 @@ struct PostgresBenchmark {
 
         let before = residentBytes()
         var loaded: PostgresStore?
+        try? FileManager.default.removeItem(atPath: snapshotFile)
         let loadTime = try await measure { loaded = try await PostgresStore(configuration()) }
         let store = try unwrap(loaded)
         let after = residentBytes()
@@ -45,7 +46,8 @@ struct PostgresBenchmark {
         }
         if only != "checks" && only != "lag" { try await Writes(store: store, organization: organization.id, only: only).run() }
         if only == nil || only == "lag" { try await lag(writer: store, organization: organization.id) }
-        try await store.close()
+        try await restart(store, reopen: { try await PostgresStore(configuration()) }, snapshot: snapshotFile)
+        try? FileManager.default.removeItem(atPath: snapshotFile)
     }
 
     /// The organization a kept run seeded, when the database holds that run's entries.
@@ -63,9 +65,13 @@ struct PostgresBenchmark {
         return seeded == entries ? organization : nil
     }
 
+    /// Where the loaded store writes its index snapshot when it closes.
+    var snapshotFile: String { NSTemporaryDirectory() + "hush-bench-postgres-\(entries).index" }
+
     func configuration(loadsIndex: Bool = true) -> PostgresStore.Configuration {
         var configuration = PostgresStore.Configuration(url: url, erasureKey: erasureKey, logger: logger)
         configuration.loadsIndex = loadsIndex
+        configuration.indexSnapshot = loadsIndex ? snapshotFile : nil
         configuration.poolSize = 20
         return configuration
     }

@@ -26,6 +26,18 @@ struct DatabaseOptions: ParsableArguments {
     @Option(name: .long, help: "PostgreSQL only: how often, in milliseconds, a node polls for other nodes' writes when no notification arrived. (HUSH_FOLLOW_INTERVAL_MS)")
     var followInterval: Int = Int(ProcessInfo.processInfo.environment["HUSH_FOLLOW_INTERVAL_MS"] ?? "") ?? 1000
 
+    @Option(name: .long, help: "A file the index is written to when the server stops and read back when it starts, if it matches the database (then only the ledger's tail is replayed). Default: <database>.index for SQLite, none for PostgreSQL; \"none\" turns it off. (HUSH_INDEX_SNAPSHOT)")
+    var indexSnapshot: String? = ProcessInfo.processInfo.environment["HUSH_INDEX_SNAPSHOT"]
+
+    /// The snapshot file to use, if any (see `indexSnapshot`).
+    var snapshotFile: String? {
+        switch indexSnapshot {
+        case "none", "": nil
+        case let path?: path
+        case nil: isPostgres ? nil : database + ".index"
+        }
+    }
+
     /// Whether `database` names a PostgreSQL server rather than a SQLite file.
     var isPostgres: Bool { database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") }
 
@@ -45,11 +57,13 @@ struct DatabaseOptions: ParsableArguments {
             configuration.poolSize = poolSize
             configuration.node = node
             configuration.followInterval = .milliseconds(max(10, followInterval))
+            if loadsIndex { configuration.indexSnapshot = snapshotFile }
             return try await PostgresStore(configuration)
         }
         var configuration = SQLiteStore.Configuration(path: database, erasureKey: try erasureKey(), logger: logger)
         configuration.secretKey = try secretKey()
         configuration.loadsIndex = loadsIndex
+        if loadsIndex { configuration.indexSnapshot = snapshotFile }
         return try await SQLiteStore(configuration)
     }
 

@@ -49,6 +49,7 @@ import Testing
 
         nonisolated func load(into index: SuppressionIndex) async throws -> FeedPosition { .start }
         nonisolated func listNames() async throws -> [ListID: String] { [:] }
+        nonisolated func marks(at position: FeedPosition) async throws -> String { "" }
     }
 
     static func entry(_ sequence: Int64) throws -> IndexEntry {

@@ -16,10 +16,10 @@ struct TestStore {
     /// A new database, or `database` opened again (a restart, a second process).
     init(
         database: TestDatabase? = nil, organization name: String = "acme", settings: OrganizationSettings = OrganizationSettings(),
-        clock: TestClock = TestClock()
+        clock: TestClock = TestClock(), indexSnapshot: String? = nil
     ) async throws {
         let database = if let database { database } else { try await Backend.current.newDatabase() }
-        let store = try await Self.open(database, clock: clock)
+        let store = try await database.open(erasureKey: Self.erasureKey, clock: clock, indexSnapshot: indexSnapshot)
         self.store = store
         self.database = database
         self.clock = clock

@@ -53,7 +53,7 @@ public struct TestDatabase: Sendable {
 
     /// Opens it; the store is closed when the test's scope ends.
     public func open(
-        erasureKey: ErasureKey, clock: TestClock, loadsIndex: Bool = true, secretKey: SecretKey? = nil
+        erasureKey: ErasureKey, clock: TestClock, loadsIndex: Bool = true, secretKey: SecretKey? = nil, indexSnapshot: String? = nil
     ) async throws -> any Store {
         let store: any Store
         switch backend {
@@ -61,11 +61,13 @@ public struct TestDatabase: Sendable {
             var configuration = SQLiteStore.Configuration(path: location, erasureKey: erasureKey, now: clock.read)
             if let secretKey { configuration.secretKey = secretKey }
             configuration.loadsIndex = loadsIndex
+            configuration.indexSnapshot = indexSnapshot
             store = try await SQLiteStore(configuration)
         case .postgres:
             var configuration = PostgresStore.Configuration(url: location, erasureKey: erasureKey, now: clock.read)
             if let secretKey { configuration.secretKey = secretKey }
             configuration.loadsIndex = loadsIndex
+            configuration.indexSnapshot = indexSnapshot
             configuration.poolSize = 4
             store = try await PostgresStore(configuration)
         }

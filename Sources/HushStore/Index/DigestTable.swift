@@ -202,6 +202,25 @@ final class DigestTable: @unchecked Sendable {
         for index in 0..<old.capacity where !old.slots[index].digest.isEmpty { place(old.slots[index]) }
     }
 
+    /// The table's size, count and slots as they lie in memory.
+    func write(to output: inout SnapshotOutput) throws {
+        output.integer(UInt64(capacity))
+        output.integer(UInt64(count))
+        try output.raw(UnsafeRawBufferPointer(start: storage.slots, count: capacity * MemoryLayout<DigestSlot>.stride))
+    }
+
+    /// A table as `write(to:)` wrote it.
+    init(reading input: inout SnapshotInput) throws {
+        let capacity = Int(try input.integer(UInt64.self))
+        let count = Int(try input.integer(UInt64.self))
+        guard capacity >= 8, capacity <= 1 << 36, count <= capacity else {
+            throw HushError(.storage, "the index snapshot holds a table of \(count) in \(capacity) slots")
+        }
+        storage = SlotStorage(capacity: capacity)
+        self.count = count
+        try input.raw(UnsafeMutableRawBufferPointer(start: storage.slots, count: capacity * MemoryLayout<DigestSlot>.stride))
+    }
+
     /// Every occupied slot, in table order.
     func forEachSlot(_ body: (DigestSlot) -> Void) {
         for index in 0..<storage.capacity where !storage.slots[index].digest.isEmpty { body(storage.slots[index]) }

@@ -62,4 +62,16 @@ protocol ChangeFeed: Sendable {
     func load(into index: SuppressionIndex) async throws -> FeedPosition
     /// The name of every list.
     func listNames() async throws -> [ListID: String]
+    /// What identifies this database at `position` (`IndexSnapshot`): the schema's version, the
+    /// first ledger row, and the rows at `position` in each stream (`FeedMarks.join`).
+    func marks(at position: FeedPosition) async throws -> String
+}
+
+/// The one way a backend writes its marks, so that both compare alike.
+enum FeedMarks {
+    /// The schema's version, then the first ledger row and the rows at the position: each the
+    /// backend's text of it, `-` for none.
+    static func join(_ values: [String?]) -> String {
+        values.map { $0 ?? "-" }.joined(separator: "|")
+    }
 }

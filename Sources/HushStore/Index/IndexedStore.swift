@@ -2,6 +2,7 @@ import Foundation
 import HushCore
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// The in-memory index over any backend's ledger, backend-neutral: it loads the index from the
 /// backend's `ChangeFeed` at open, applies this process's own writes as they commit, follows
@@ -14,19 +15,67 @@ final class IndexedStore: SuppressionChecks {
     let feed: any ChangeFeed
     private let followInterval: Duration
     private let follows: Bool
+    /// The file the index is written to at close and read back from at open (`IndexSnapshot`).
+    private let snapshot: String?
+    private let logger: Logger
+    private let savedSnapshot = Atomic<Bool>(false)
+    /// Whether the index came from the snapshot rather than from loading every suppression.
+    let restoredFromSnapshot: Bool
 
     /// Loads the index from `feed` (or, when `loadsIndex` is false, only notes where the ledger
-    /// stands: a short-lived command that writes needs no index).
+    /// stands: a short-lived command that writes needs no index). With a `snapshot` that matches
+    /// the database, the index is read from it and the ledger's tail replayed instead;
+    /// `expectedCount` (the suppressions to make room for) is asked only for a load.
     init(
-        feed: any ChangeFeed, erasureKey: ErasureKey, loadsIndex: Bool, expectedCount: Int, followInterval: Duration, logger: Logger
+        feed: any ChangeFeed, erasureKey: ErasureKey, loadsIndex: Bool, expectedCount: () async throws -> Int,
+        followInterval: Duration, logger: Logger, snapshot: String? = nil
     ) async throws {
-        let index = SuppressionIndex(erasureKey: erasureKey, expectedCount: loadsIndex ? expectedCount : 0)
-        let position = loadsIndex ? try await feed.load(into: index) : try await feed.head()
+        var restored: (index: SuppressionIndex, position: FeedPosition)?
+        if loadsIndex, let snapshot {
+            do {
+                restored = try await IndexSnapshot.read(from: snapshot, erasureKey: erasureKey) { try await feed.marks(at: $0) }
+            } catch {
+                logger.warning("the index snapshot could not be read; loading from the database", metadata: ["file": "\(snapshot)", "error": "\(error)"])
+            }
+        }
+        let index: SuppressionIndex
+        let position: FeedPosition
+        if let restored {
+            (index, position) = restored
+            index.replaceListNames(with: try await feed.listNames(), readAt: index.listNamesVersion)
+        } else {
+            index = SuppressionIndex(erasureKey: erasureKey, expectedCount: loadsIndex ? try await expectedCount() : 0)
+            position = loadsIndex ? try await feed.load(into: index) : try await feed.head()
+        }
         self.index = index
         self.feed = feed
         self.follower = LedgerFollower(feed: feed, index: index, position: position, erasureKey: erasureKey, logger: logger)
         self.followInterval = followInterval
         self.follows = loadsIndex
+        self.snapshot = snapshot
+        self.logger = logger
+        self.restoredFromSnapshot = restored != nil
+        if restored != nil {
+            // What was written after the snapshot, before the first check.
+            try await follower.catchUp()
+            logger.info("index read from its snapshot", metadata: ["file": "\(snapshot ?? "")", "entries": "\(index.count)"])
+        }
+    }
+
+    /// Writes the index to its snapshot file at the position it has applied; nothing for a store
+    /// that keeps no index or no snapshot. A store calls it as it closes.
+    func saveSnapshot() async throws {
+        // Once: a store closed twice finds its database gone the second time.
+        guard follows, let snapshot, savedSnapshot.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else {
+            return
+        }
+        let position = await follower.position
+        let marks = try await feed.marks(at: position)
+        let index = self.index
+        let written = try await follower.whileAt(position) {
+            try IndexSnapshot.write(index, position: position, marks: marks, to: snapshot)
+        }
+        if !written { logger.notice("the index moved while its snapshot was prepared; none was written") }
     }
 
     /// Follows the feed until the service group shuts down or the task is cancelled.

@@ -29,6 +29,14 @@ actor LedgerFollower {
         }
     }
 
+    /// Runs `body` if the index stands at `position`, with nothing applied meanwhile (the actor
+    /// runs nothing else until it returns); says whether it ran.
+    func whileAt(_ position: FeedPosition, _ body: () throws -> Void) rethrows -> Bool {
+        guard self.position == position else { return false }
+        try body()
+        return true
+    }
+
     /// Reads and applies everything the database has beyond the current position.
     func catchUp() async throws {
         let head = try await feed.head()

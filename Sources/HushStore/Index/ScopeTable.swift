@@ -51,6 +51,11 @@ final class ScopeTable: @unchecked Sendable {
         }
     }
 
+    /// Every scope, in number order.
+    var all: [Scope] {
+        (0..<numbers.withLock { $0.count }).map { self[ScopeID(rawValue: UInt32($0))] }
+    }
+
     subscript(id: ScopeID) -> Scope {
         let (chunk, offset) = Int(id.rawValue).quotientAndRemainder(dividingBy: Self.chunkSize)
         return chunks[chunk]![offset]

@@ -16,7 +16,8 @@ final class SuppressionIndex: Sendable {
         var contacts: [ContactID]
     }
 
-    private struct ShardState {
+    // Internal rather than private for the snapshot (`SuppressionIndex+Snapshot.swift`).
+    struct ShardState {
         var table: DigestTable
         /// The contacts each address belongs to; their entries cover the address too.
         var links: [SubjectDigest: Links] = [:]
@@ -51,19 +52,22 @@ final class SuppressionIndex: Sendable {
         }
     }
 
-    private final class Shard: Sendable {
+    final class Shard: Sendable {
         let state: Mutex<ShardState>
         init(capacity: Int) {
             self.state = Mutex(ShardState(table: DigestTable(capacity: capacity)))
+        }
+        init(_ state: ShardState) {
+            self.state = Mutex(state)
         }
     }
 
     /// The secret subjects are digested with.
     let digestKey: DigestKey
     let scopes = ScopeTable()
-    private let shards: [Shard]
+    let shards: [Shard]
     private let shardMask: UInt64
-    private let erasingOrganizations = Mutex<Set<OrganizationID>>([])
+    let erasingOrganizations = Mutex<Set<OrganizationID>>([])
     /// Set once any erasure exists, so checks skip hashing and a lock until then.
     private let hasErasures = Atomic<Bool>(false)
     private let entryCount = Atomic<Int>(0)
@@ -87,6 +91,20 @@ final class SuppressionIndex: Sendable {
         // Loaded to about 87 %: a table grows by half past 90 %.
         let perShard = (expectedCount + expectedCount / 7) / shardCount + 8
         self.shards = (0..<shardCount).map { _ in Shard(capacity: perShard) }
+    }
+
+    /// An index made of shards already filled (a snapshot's), with these scopes numbered in
+    /// order and these organizations' erasures noted.
+    init(erasureKey: ErasureKey, digestKey: DigestKey, shards: [ShardState], scopes: [Scope], erasing: Set<OrganizationID>) {
+        precondition(!shards.isEmpty && shards.count <= 1 << 16 && shards.count & (shards.count - 1) == 0, "shard count is a power of two")
+        self.erasureKey = erasureKey
+        self.digestKey = digestKey
+        self.shardMask = UInt64(shards.count - 1)
+        self.shards = shards.map(Shard.init)
+        for scope in scopes { _ = self.scopes.id(for: scope) }
+        entryCount.store(shards.reduce(0) { $0 + $1.table.count }, ordering: .relaxed)
+        erasingOrganizations.withLock { $0 = erasing }
+        hasErasures.store(!erasing.isEmpty, ordering: .releasing)
     }
 
     /// How many suppressions the index holds.

@@ -77,6 +77,24 @@ struct PostgresChangeFeed: ChangeFeed {
         }
     }
 
+    func marks(at position: FeedPosition) async throws -> String {
+        let logger = self.logger
+        return try await client.withConnection { connection in
+            var values: [String?] = []
+            for try await row in try await connection.query("""
+                SELECT (SELECT COUNT(*) FROM hush_migrations)::text,
+                       (SELECT seq || ':' || recorded_at FROM ledger ORDER BY seq LIMIT 1),
+                       (SELECT seq || ':' || org_id || ':' || kind || ':' || recorded_at FROM ledger WHERE seq = \(position.ledger)),
+                       (SELECT id || ':' || contact_id || ':' || address_id || ':' || linked_at FROM contact_links WHERE id = \(position.links)),
+                       (SELECT id || ':' || erased_key || ':' || erased_at FROM erasures WHERE id = \(position.erasures))
+                """, logger: logger) {
+                let decoded = try row.decode((String?, String?, String?, String?, String?).self)
+                values = [decoded.0, decoded.1, decoded.2, decoded.3, decoded.4]
+            }
+            return FeedMarks.join(values)
+        }
+    }
+
     func listNames() async throws -> [ListID: String] {
         try await client.withConnection { try await Self.listNames($0, logger: logger) }
     }

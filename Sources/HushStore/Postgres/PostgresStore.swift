@@ -30,6 +30,10 @@ public final class PostgresStore: Store, IndexBacked {
         public var now: @Sendable () -> Date
         /// Whether to load the index and follow the ledger (short-lived commands skip it).
         public var loadsIndex: Bool = true
+        /// A file to write the index to at close and read it back from at open when it matches
+        /// the database (`IndexSnapshot`): a restart then replays the ledger's tail instead of
+        /// loading every suppression. None by default; `hush serve` sets one.
+        public var indexSnapshot: String?
         /// The name this node leases webhook deliveries under. Keep it stable across restarts
         /// (`hush serve` uses host and port), so a restarted node takes back at once what it held
         /// when it died; two live nodes must not share it. Without one: host and process id.
@@ -81,12 +85,12 @@ public final class PostgresStore: Store, IndexBacked {
                     connection, erasureKey: configuration.erasureKey, secretKey: configuration.secretKey, logger: logger)
             }
             let feed = PostgresChangeFeed(client: client, logger: logger)
-            let expected = configuration.loadsIndex
-                ? try await client.withConnection { try await $0.value("SELECT COUNT(*) FROM suppressions", as: Int64.self, logger: logger) } ?? 0
-                : 0
             indexed = try await IndexedStore(
                 feed: feed, erasureKey: configuration.erasureKey, loadsIndex: configuration.loadsIndex,
-                expectedCount: Int(expected), followInterval: configuration.followInterval, logger: logger)
+                expectedCount: {
+                    Int(try await client.withConnection { try await $0.value("SELECT COUNT(*) FROM suppressions", as: Int64.self, logger: logger) } ?? 0)
+                },
+                followInterval: configuration.followInterval, logger: logger, snapshot: configuration.indexSnapshot)
         } catch {
             clientTask.cancel()
             await clientTask.value
@@ -146,6 +150,11 @@ public final class PostgresStore: Store, IndexBacked {
     }
 
     public func close() async throws {
+        do {
+            try await indexed.saveSnapshot()
+        } catch {
+            logger.warning("the index snapshot was not written", metadata: ["error": "\(error)"])
+        }
         clientTask.cancel()
         await clientTask.value
     }

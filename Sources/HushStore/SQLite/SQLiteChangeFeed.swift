@@ -89,6 +89,19 @@ struct SQLiteChangeFeed: ChangeFeed {
         return names
     }
 
+    func marks(at position: FeedPosition) async throws -> String {
+        try await pool.read { db in
+            let row = try Row.fetchOne(db, sql: """
+                SELECT CAST((SELECT COUNT(*) FROM grdb_migrations) AS TEXT),
+                       (SELECT seq || ':' || recorded_at FROM ledger ORDER BY seq LIMIT 1),
+                       (SELECT seq || ':' || org_id || ':' || kind || ':' || recorded_at FROM ledger WHERE seq = ?),
+                       (SELECT id || ':' || contact_id || ':' || address_id || ':' || linked_at FROM contact_links WHERE id = ?),
+                       (SELECT id || ':' || erased_key || ':' || erased_at FROM erasures WHERE id = ?)
+                """, arguments: [position.ledger, position.links, position.erasures])
+            return FeedMarks.join((0..<5).map { row?[$0] as String? })
+        }
+    }
+
     func load(into index: SuppressionIndex) async throws -> FeedPosition {
         try await pool.read { db in
             let position = try Self.head(db)

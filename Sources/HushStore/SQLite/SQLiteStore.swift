@@ -24,6 +24,10 @@ public final class SQLiteStore: Store, IndexBacked {
         /// Whether to load the index and follow the ledger. A short-lived command that only
         /// writes, or answers checks from the database (`decision(for:in:query:asOf:)`), skips it.
         public var loadsIndex: Bool = true
+        /// A file to write the index to at close and read it back from at open when it matches
+        /// the database (`IndexSnapshot`): a restart then replays the ledger's tail instead of
+        /// loading every suppression. None by default; `hush serve` sets one.
+        public var indexSnapshot: String?
 
         public init(
             path: String, erasureKey: ErasureKey, followInterval: Duration = .milliseconds(20),
@@ -87,11 +91,10 @@ public final class SQLiteStore: Store, IndexBacked {
         } catch {
             throw HushError(.storage, "could not open the database at \(configuration.path): \(error)")
         }
-        let expected = configuration.loadsIndex
-            ? try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM suppressions") ?? 0 } : 0
         let indexed = try await IndexedStore(
             feed: SQLiteChangeFeed(pool: pool), erasureKey: configuration.erasureKey, loadsIndex: configuration.loadsIndex,
-            expectedCount: expected, followInterval: configuration.followInterval, logger: configuration.logger)
+            expectedCount: { try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM suppressions") ?? 0 } },
+            followInterval: configuration.followInterval, logger: configuration.logger, snapshot: configuration.indexSnapshot)
         self.pool = pool
         self.configuration = configuration
         self.indexed = indexed
@@ -129,6 +132,11 @@ public final class SQLiteStore: Store, IndexBacked {
 
     /// Closes the database. Call it once, after `run()` returned or when it never ran.
     public func close() async throws {
+        do {
+            try await indexed.saveSnapshot()
+        } catch {
+            configuration.logger.warning("the index snapshot was not written", metadata: ["error": "\(error)"])
+        }
         checkpoints.continuation.finish()
         // `DatabasePool.close()` blocks until every reader is back. Blocking a thread of the
         // cooperative pool for that can starve the very tasks that would return them, so it
