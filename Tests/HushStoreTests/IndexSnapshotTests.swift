@@ -70,6 +70,26 @@ import Testing
         #expect(try restarted.check("carol@example.com", lists: [news.id]).blockedBy.first?.listName == "newsletter")
     }
 
+    /// A snapshot may hold an address (a linked one's text): an erasure removes the file, and the
+    /// next close writes one without the address.
+    @Test func anErasureRemovesTheSnapshotThatHeldTheAddress() async throws {
+        let file = Self.snapshotFile()
+        let first = try await TestStore(indexSnapshot: file)
+        _ = try await first.store.link([Address(parsing: "bob@example.com")], to: ContactID(parsing: "crm-1"), in: first.id)
+        _ = try await first.optOut("bob@example.com")
+        try await first.store.close()
+        #expect(try Data(contentsOf: URL(fileURLWithPath: file)).range(of: Data("bob@example.com".utf8)) != nil)
+        let second = try await TestStore(database: first.database, indexSnapshot: file)
+        #expect(second.indexed.restoredFromSnapshot)
+        _ = try await second.store.erase(Address(parsing: "bob@example.com"), in: second.id)
+        #expect(!FileManager.default.fileExists(atPath: file))
+        try await second.store.close()
+        #expect(try Data(contentsOf: URL(fileURLWithPath: file)).range(of: Data("bob@example.com".utf8)) == nil)
+        let third = try await TestStore(database: first.database, indexSnapshot: file)
+        #expect(third.indexed.restoredFromSnapshot)
+        #expect(try third.isBlocked("bob@example.com"))
+    }
+
     @Test func aSnapshotOfAnotherDatabaseIsIgnored() async throws {
         let file = Self.snapshotFile()
         let first = try await TestStore(indexSnapshot: file)

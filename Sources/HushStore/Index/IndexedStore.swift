@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import HushCore
 import Logging
 import ServiceLifecycle
@@ -38,6 +41,9 @@ final class IndexedStore: SuppressionChecks {
                 logger.warning("the index snapshot could not be read; loading from the database", metadata: ["file": "\(snapshot)", "error": "\(error)"])
             }
         }
+        if loadsIndex, let snapshot, restored == nil, access(snapshot, F_OK) == 0 {
+            logger.notice("the index snapshot does not match the database; loading from the database", metadata: ["file": "\(snapshot)"])
+        }
         let index: SuppressionIndex
         let position: FeedPosition
         if let restored {
@@ -49,7 +55,12 @@ final class IndexedStore: SuppressionChecks {
         }
         self.index = index
         self.feed = feed
-        self.follower = LedgerFollower(feed: feed, index: index, position: position, erasureKey: erasureKey, logger: logger)
+        // A snapshot written before an erasure may hold the address (a linked address's text, or
+        // a digest anyone with the file can test a guess against): it goes at once, and the next
+        // close writes one without it.
+        self.follower = LedgerFollower(feed: feed, index: index, position: position, erasureKey: erasureKey, logger: logger) {
+            if let snapshot { unlink(snapshot) }
+        }
         self.followInterval = followInterval
         self.follows = loadsIndex
         self.snapshot = snapshot

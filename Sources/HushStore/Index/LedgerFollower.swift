@@ -10,7 +10,15 @@ actor LedgerFollower {
     private let erasureKey: ErasureKey
     private let logger: Logger
 
-    init(feed: any ChangeFeed, index: SuppressionIndex, position: FeedPosition, erasureKey: ErasureKey, logger: Logger) {
+    /// Called after an erasure is applied (the index's snapshot file, which may hold the erased
+    /// address, is removed).
+    private let erased: @Sendable () -> Void
+
+    init(
+        feed: any ChangeFeed, index: SuppressionIndex, position: FeedPosition, erasureKey: ErasureKey, logger: Logger,
+        erased: @escaping @Sendable () -> Void = {}
+    ) {
+        self.erased = erased
         self.feed = feed
         self.index = index
         self.position = position
@@ -78,7 +86,9 @@ actor LedgerFollower {
             case .add: break
             case .remove(let key, let entry): index.remove(entry, for: key)
             case .link(let address, let contact): index.link(address, to: contact)
-            case .erase(let erasure): index.apply(erasure, using: erasureKey)
+            case .erase(let erasure):
+                index.apply(erasure, using: erasureKey)
+                erased()
             case .name(let list, let name): index.noteListName(name, for: list)
             }
         }
