@@ -57,13 +57,14 @@ struct DatabaseOptions: ParsableArguments {
             configuration.poolSize = poolSize
             configuration.node = node
             configuration.followInterval = .milliseconds(max(10, followInterval))
-            if loadsIndex { configuration.indexSnapshot = snapshotFile }
+            // Also for a command that keeps no index: its erasure removes the snapshot.
+            configuration.indexSnapshot = snapshotFile
             return try await PostgresStore(configuration)
         }
         var configuration = SQLiteStore.Configuration(path: database, erasureKey: try erasureKey(), logger: logger)
         configuration.secretKey = try secretKey()
         configuration.loadsIndex = loadsIndex
-        if loadsIndex { configuration.indexSnapshot = snapshotFile }
+        configuration.indexSnapshot = snapshotFile
         return try await SQLiteStore(configuration)
     }
 

@@ -213,12 +213,15 @@ final class DigestTable: @unchecked Sendable {
     init(reading input: inout SnapshotInput) throws {
         let capacity = Int(try input.integer(UInt64.self))
         let count = Int(try input.integer(UInt64.self))
-        guard capacity >= 8, capacity <= 1 << 36, count <= capacity else {
+        guard capacity >= 8, count * 10 <= capacity * 9, capacity <= input.remaining / MemoryLayout<DigestSlot>.stride else {
             throw HushError(.storage, "the index snapshot holds a table of \(count) in \(capacity) slots")
         }
         storage = SlotStorage(capacity: capacity)
         self.count = count
         try input.raw(UnsafeMutableRawBufferPointer(start: storage.slots, count: capacity * MemoryLayout<DigestSlot>.stride))
+        var occupied = 0
+        for index in 0..<capacity where !storage.slots[index].digest.isEmpty { occupied += 1 }
+        guard occupied == count else { throw HushError(.storage, "the index snapshot's table holds \(occupied) entries, not \(count)") }
     }
 
     /// Every occupied slot, in table order.

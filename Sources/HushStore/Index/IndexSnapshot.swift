@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -47,6 +48,31 @@ enum IndexSnapshot {
             throw error
         }
         guard rename(temporary, path) == 0 else { throw HushError(.storage, "could not rename the index snapshot into \(path)") }
+        syncDirectory(of: path)
+    }
+
+    /// Removes a snapshot (an erasure's doing), durably.
+    static func remove(_ path: String) {
+        if unlink(path) == 0 { syncDirectory(of: path) }
+    }
+
+    /// Removes what writes cut short by a crash left (`<path>.partial-<pid>`): they may hold
+    /// what an erasure has since removed.
+    static func removeUnfinished(beside path: String) {
+        let url = URL(fileURLWithPath: path)
+        let prefix = url.lastPathComponent + ".partial-"
+        let folder = url.deletingLastPathComponent()
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [] where name.hasPrefix(prefix) {
+            unlink(folder.appendingPathComponent(name).path)
+        }
+    }
+
+    /// A rename or removal lasts through a power loss only once its folder is synced.
+    private static func syncDirectory(of path: String) {
+        let folder = open(URL(fileURLWithPath: path).deletingLastPathComponent().path, O_RDONLY | O_DIRECTORY)
+        guard folder >= 0 else { return }
+        fsync(folder)
+        close(folder)
     }
 
     /// The index and its position from `path`, when the file is whole and `marks` gives, for
@@ -160,9 +186,14 @@ struct SnapshotOutput {
 struct SnapshotInput {
     private let descriptor: Int32
     private var checksum = SnapshotChecksum()
+    /// Bytes of the file not read yet: a damaged size is refused before anything that large is
+    /// made for it.
+    private(set) var remaining: Int
 
     init(descriptor: Int32) {
         self.descriptor = descriptor
+        var status = stat()
+        remaining = fstat(descriptor, &status) == 0 ? Int(status.st_size) : 0
     }
 
     mutating func integer<T: FixedWidthInteger>(_ type: T.Type) throws -> T {
@@ -181,6 +212,8 @@ struct SnapshotInput {
 
     /// Fills `bytes` from the file.
     mutating func raw(_ bytes: UnsafeMutableRawBufferPointer) throws {
+        guard bytes.count <= remaining else { throw HushError(.storage, "the index snapshot ends early") }
+        remaining -= bytes.count
         var offset = 0
         while offset < bytes.count {
             let got = read(descriptor, bytes.baseAddress! + offset, min(bytes.count - offset, 1 << 30))

@@ -33,16 +33,10 @@ final class IndexedStore: SuppressionChecks {
         feed: any ChangeFeed, erasureKey: ErasureKey, loadsIndex: Bool, expectedCount: () async throws -> Int,
         followInterval: Duration, logger: Logger, snapshot: String? = nil
     ) async throws {
-        var restored: (index: SuppressionIndex, position: FeedPosition)?
-        if loadsIndex, let snapshot {
-            do {
-                restored = try await IndexSnapshot.read(from: snapshot, erasureKey: erasureKey) { try await feed.marks(at: $0) }
-            } catch {
-                logger.warning("the index snapshot could not be read; loading from the database", metadata: ["file": "\(snapshot)", "error": "\(error)"])
-            }
-        }
-        if loadsIndex, let snapshot, restored == nil, access(snapshot, F_OK) == 0 {
-            logger.notice("the index snapshot does not match the database; loading from the database", metadata: ["file": "\(snapshot)"])
+        let restored = if loadsIndex, let snapshot {
+            await Self.restore(snapshot, feed: feed, erasureKey: erasureKey, logger: logger)
+        } else {
+            (index: SuppressionIndex, position: FeedPosition)?.none
         }
         let index: SuppressionIndex
         let position: FeedPosition
@@ -59,7 +53,7 @@ final class IndexedStore: SuppressionChecks {
         // a digest anyone with the file can test a guess against): it goes at once, and the next
         // close writes one without it.
         self.follower = LedgerFollower(feed: feed, index: index, position: position, erasureKey: erasureKey, logger: logger) {
-            if let snapshot { unlink(snapshot) }
+            if let snapshot { IndexSnapshot.remove(snapshot) }
         }
         self.followInterval = followInterval
         self.follows = loadsIndex
@@ -73,13 +67,42 @@ final class IndexedStore: SuppressionChecks {
         }
     }
 
+    /// The index and its position from `snapshot`; nil (and why, logged) when there is none, it
+    /// does not match the database, or an erasure was recorded after it. The ledger names an
+    /// erased address's later events by its hash, so replaying an opt-in made before the erasure
+    /// would miss the entry the snapshot keeps under the address itself; and the file may hold
+    /// the address. So it is removed and the index loaded instead.
+    private static func restore(
+        _ snapshot: String, feed: any ChangeFeed, erasureKey: ErasureKey, logger: Logger
+    ) async -> (index: SuppressionIndex, position: FeedPosition)? {
+        IndexSnapshot.removeUnfinished(beside: snapshot)
+        guard access(snapshot, F_OK) == 0 else { return nil }
+        do {
+            guard let restored = try await IndexSnapshot.read(from: snapshot, erasureKey: erasureKey, marks: { try await feed.marks(at: $0) }) else {
+                logger.notice("the index snapshot does not match the database; loading from the database", metadata: ["file": "\(snapshot)"])
+                return nil
+            }
+            guard try await feed.head().erasures == restored.position.erasures else {
+                logger.notice("an address was erased after the index snapshot; loading from the database", metadata: ["file": "\(snapshot)"])
+                IndexSnapshot.remove(snapshot)
+                return nil
+            }
+            return restored
+        } catch {
+            logger.warning("the index snapshot could not be read; loading from the database", metadata: ["file": "\(snapshot)", "error": "\(error)"])
+            return nil
+        }
+    }
+
     /// Writes the index to its snapshot file at the position it has applied; nothing for a store
-    /// that keeps no index or no snapshot. A store calls it as it closes.
+    /// that keeps no index or no snapshot. A store calls it as it closes. It catches up first, so
+    /// that an erasure another process recorded is applied before the file is written.
     func saveSnapshot() async throws {
         // Once: a store closed twice finds its database gone the second time.
         guard follows, let snapshot, savedSnapshot.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else {
             return
         }
+        try await follower.catchUp()
         let position = await follower.position
         let marks = try await feed.marks(at: position)
         let index = self.index
@@ -101,7 +124,16 @@ final class IndexedStore: SuppressionChecks {
 
     /// Applies a write this process committed before the write returns, so every later check sees it.
     func applyOwn(_ batch: ChangeBatch, from: FeedPosition) async throws {
-        try await follower.applyOwn(batch, from: from)
+        do {
+            try await follower.applyOwn(batch, from: from)
+        } catch {
+            // Committed but not applied (the request was cancelled, or the read of a gap
+            // failed): caught up at once rather than at the next poll, since a store does not
+            // wake on its own notifications.
+            let follower = self.follower
+            Task { try? await follower.catchUp() }
+            throw error
+        }
     }
 
     /// Applies everything the feed has beyond where the index stands; nothing for a store that

@@ -32,7 +32,8 @@ public final class PostgresStore: Store, IndexBacked {
         public var loadsIndex: Bool = true
         /// A file to write the index to at close and read it back from at open when it matches
         /// the database (`IndexSnapshot`): a restart then replays the ledger's tail instead of
-        /// loading every suppression. None by default; `hush serve` sets one.
+        /// loading every suppression. None by default; the `hush` commands set one (a store that
+        /// keeps no index only removes it, with an erasure).
         public var indexSnapshot: String?
         /// The name this node leases webhook deliveries under. Keep it stable across restarts
         /// (`hush serve` uses host and port), so a restarted node takes back at once what it held

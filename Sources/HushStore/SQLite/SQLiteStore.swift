@@ -26,7 +26,8 @@ public final class SQLiteStore: Store, IndexBacked {
         public var loadsIndex: Bool = true
         /// A file to write the index to at close and read it back from at open when it matches
         /// the database (`IndexSnapshot`): a restart then replays the ledger's tail instead of
-        /// loading every suppression. None by default; `hush serve` sets one.
+        /// loading every suppression. None by default; the `hush` commands set one (a store that
+        /// keeps no index only removes it, with an erasure).
         public var indexSnapshot: String?
 
         public init(
