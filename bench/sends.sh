@@ -2,7 +2,8 @@
 # Send gate benchmark over loopback, on a release build: a RECIPIENTS-recipient POST /v1/sends
 # (default 1 000 000; half of them opted out) against an index of ENTRIES suppressed addresses
 # (default 1 000 000, seeded with hush import), answered and its report stored; then the report
-# streamed back as CSV.
+# streamed back as CSV; the server's resident memory before the sends and after each (ROUNDS,
+# default 5).
 # Usage: bench/sends.sh            (ENTRIES, RECIPIENTS, ROUNDS, PORT to change the defaults)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,18 +37,24 @@ $HUSH serve --database "$DB" --port "$PORT" > "$DIR/server.log" 2>&1 &
 SERVER=$!
 for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.1; done
 echo "body: $(du -h "$DIR/send.json" | cut -f1) for $RECIPIENTS recipients"
+resident() { ps -o rss= -p "$SERVER" | awk '{printf "%.0f", $1 / 1024}'; }
+BEFORE=$(resident)
+echo "server resident memory before the sends: $BEFORE MB"
 
 # The answer (about 150 MB) is read by curl but not written anywhere, so the figure is the
 # server's; the counts are read back from GET /v1/sends/{id} (ids are 1, 2, … on this database).
-for round in $(seq 1 "${ROUNDS:-3}"); do
+for round in $(seq 1 "${ROUNDS:-5}"); do
     curl -s -o /dev/null -w '%{time_total} %{http_code} %{size_download}\n' -X POST "http://127.0.0.1:$PORT/v1/sends" \
         -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' --data-binary @"$DIR/send.json" > "$DIR/timing"
     read -r seconds code size < "$DIR/timing"
     ID=$round
     counts=$(curl -s "http://127.0.0.1:$PORT/v1/sends/$ID" -H "Authorization: Bearer $KEY" \
         | python3 -c "import json, sys; c = json.load(sys.stdin)['counts']; print(' '.join(f'{k} {v}' for k, v in c.items()))")
-    python3 -c "print(f'send $round: HTTP $code, {$RECIPIENTS / $seconds:,.0f} recipients/s ({$seconds:.2f} s, answer {$size / 1e6:.0f} MB); $counts')"
+    python3 -c "print(f'send $round: HTTP $code, {$RECIPIENTS / $seconds:,.0f} recipients/s ({$seconds:.2f} s, answer {$size / 1e6:.0f} MB); $counts; resident $(resident) MB')"
 done
+sleep 2  # the server hands freed memory back a second after a send's answer (MemoryTrim)
+AFTER=$(resident)
+echo "server resident memory after the sends, settled: $AFTER MB, $((AFTER - BEFORE)) MB more than before (#19's target: within 150 MB)"
 curl -s -o "$DIR/report.csv" -w '%{time_total}\n' "http://127.0.0.1:$PORT/v1/sends/$ID/report.csv?status=blocked" -H "Authorization: Bearer $KEY" > "$DIR/timing"
 echo "report.csv?status=blocked: $(($(wc -l < "$DIR/report.csv") - 1)) rows in $(cat "$DIR/timing") s"
 echo "server resident memory: $(ps -o rss= -p $SERVER | awk '{printf "%.0f MB", $1 / 1024}')"

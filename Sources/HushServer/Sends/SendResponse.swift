@@ -27,6 +27,7 @@ enum SendResponse {
             }
             try await writer.write(ByteBuffer(string: "}"))
             try await writer.finish(nil)
+            MemoryTrim.soon()
         })
     }
 }
