@@ -50,6 +50,29 @@ import Testing
         #expect(MemoryLayout<DigestSlot>.stride == 40)
     }
 
+    /// Which of two entries for one suppression stays does not depend on their order: a held one,
+    /// else the earlier event.
+    @Test func twoEntriesOfOneSuppressionKeepTheSameOneInEitherOrder() {
+        let key = IndexKey(OrganizationID(rawValue: 1), "erased:abc")
+        func entry(_ sequence: Int64, hold: Bool) -> IndexEntry {
+            IndexEntry(
+                eventSequence: sequence, sinceMilliseconds: sequence, list: ListID(rawValue: 1), scope: .organization,
+                channel: .only(.email), source: .api, listIsDefault: true, hold: hold)
+        }
+        for (first, second, kept) in [
+            (entry(3, hold: false), entry(7, hold: false), Int64(3)),
+            (entry(7, hold: false), entry(3, hold: false), 3),
+            (entry(3, hold: false), entry(7, hold: true), 7),
+            (entry(7, hold: true), entry(3, hold: false), 7),
+        ] {
+            let index = SuppressionIndex(erasureKey: .random())
+            index.add(first, for: key)
+            index.add(second, for: key)
+            #expect(index.entries(for: key).map(\.eventSequence) == [kept])
+            #expect(index.count == 1)
+        }
+    }
+
     /// Random adds and removes against a plain dictionary, in a table small enough that homes
     /// collide and runs wrap around its end, through growth.
     @Test func theTableAgreesWithADictionaryThroughAddsRemovesAndGrowth() {

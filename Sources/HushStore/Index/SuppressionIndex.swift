@@ -28,10 +28,16 @@ final class SuppressionIndex: Sendable {
         var touched: UInt64 = 0
 
         /// Files a suppression unless the subject has it already (a held one replaces one that is
-        /// not held); says whether the count grew.
+        /// not held); says whether the count grew. Of two alike in hold, the earlier event stays,
+        /// whatever order they come in: the database can hold two rows of one suppression (an
+        /// address erased twice shares its hashed key), and the load files rows from two
+        /// connections at once.
         func add(_ entry: PackedEntry, digest: SubjectDigest) -> Bool {
             if let index = table.firstIndex(of: digest, where: { $0.sameSuppression(as: entry) }) {
-                if entry.hold && !table[index].entry.hold { table[index].entry = entry }
+                let existing = table[index].entry
+                if entry.hold != existing.hold ? entry.hold : entry.eventSequence < existing.eventSequence {
+                    table[index].entry = entry
+                }
                 return false
             }
             table.insert(digest, entry)
