@@ -37,7 +37,7 @@ struct Benchmark {
     let only: String?
     /// `HUSH_BENCH_KEEP=1` keeps the seeded file and reuses it on the next run (a fixed erasure
     /// key, so the file stays readable): for profiling one part at 10 M without seeding each time.
-    let keeps = ProcessInfo.processInfo.environment["HUSH_BENCH_KEEP"] == "1"
+    let keeps = benchKeeps
     let erasureKey = benchErasureKey()
 
     func run() async throws {
@@ -88,9 +88,12 @@ func restart<Backend: Store>(_ store: Backend, reopen: () async throws -> Backen
     try await store.close()
 }
 
-/// A fixed key when runs keep their database (`HUSH_BENCH_KEEP=1`), so a kept one stays readable.
+/// `HUSH_BENCH_KEEP=1`: runs keep their seeded database and reuse it.
+let benchKeeps = ProcessInfo.processInfo.environment["HUSH_BENCH_KEEP"] == "1"
+
+/// A fixed key when runs keep their database, so a kept one stays readable.
 func benchErasureKey() -> ErasureKey {
-    ProcessInfo.processInfo.environment["HUSH_BENCH_KEEP"] == "1" ? try! ErasureKey(secret: Array(repeating: 7, count: 32)) : .random()
+    benchKeeps ? try! ErasureKey(secret: Array(repeating: 7, count: 32)) : .random()
 }
 
 func measure(_ body: () async throws -> Void) async rethrows -> Duration {

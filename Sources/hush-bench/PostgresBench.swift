@@ -13,7 +13,7 @@ struct PostgresBenchmark {
     let only: String?
     let logger = Logger(label: "hush-bench")
     /// `HUSH_BENCH_KEEP=1`: reuse the database a run with as many entries left (a fixed erasure key).
-    let keeps = ProcessInfo.processInfo.environment["HUSH_BENCH_KEEP"] == "1"
+    let keeps = benchKeeps
     let erasureKey = benchErasureKey()
 
     func run() async throws {

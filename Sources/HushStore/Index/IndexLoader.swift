@@ -43,26 +43,24 @@ struct IndexLoader {
     }
 
     mutating func add(_ row: Row) throws {
-        let (organization, subject, channel, list, scope, since, source, sequence, hold) = (
-            row.organization, row.subject, row.channel, row.list, row.scope, row.since, row.source, row.sequence, row.hold)
-        guard let channelValue = Self.match(channel, in: Self.channels) else {
-            throw HushError(.storage, "a stored suppression has channel \"\(String(decoding: channel, as: UTF8.self))\"")
+        guard let channel = Self.match(row.channel, in: Self.channels) else {
+            throw HushError(.storage, "a stored suppression has channel \"\(String(decoding: row.channel, as: UTF8.self))\"")
         }
-        guard let sourceValue = Self.match(source, in: Self.sources) else {
-            throw HushError(.storage, "a stored suppression has source \"\(String(decoding: source, as: UTF8.self))\"")
+        guard let source = Self.match(row.source, in: Self.sources) else {
+            throw HushError(.storage, "a stored suppression has source \"\(String(decoding: row.source, as: UTF8.self))\"")
         }
         let entry = PackedEntry(
-            eventSequence: sequence, sinceMilliseconds: since, list: ListID(rawValue: list), scope: try scopeID(scope),
-            channel: channelValue, source: sourceValue, listIsDefault: defaultLists.contains(list), hold: hold)
-        pending.append(DigestSlot(digest: index.digestKey.digest(OrganizationID(rawValue: organization), subject), entry: entry))
+            eventSequence: row.sequence, sinceMilliseconds: row.since, list: ListID(rawValue: row.list), scope: try scopeID(row.scope),
+            channel: channel, source: source, listIsDefault: defaultLists.contains(row.list), hold: row.hold)
+        pending.append(DigestSlot(digest: index.digestKey.digest(OrganizationID(rawValue: row.organization), row.subject), entry: entry))
         if pending.count == Self.flushEvery { finish() }
     }
 
     /// Rows come in runs of one scope, and an organization has few: the last one matched is
-    /// tried first, then every one seen.
+    /// tried first, then the first 64 seen; others are numbered by the index's table.
     private mutating func scopeID(_ bytes: UnsafeRawBufferPointer) throws -> ScopeID {
         if scopes[lastScope].bytes.elementsEqual(bytes) { return scopes[lastScope].id }
-        if let found = scopes.firstIndex(where: { $0.bytes.elementsEqual(bytes) }), scopes.count < 64 {
+        if let found = scopes.firstIndex(where: { $0.bytes.elementsEqual(bytes) }) {
             lastScope = found
             return scopes[found].id
         }

@@ -89,18 +89,12 @@ struct PostgresDatabase: Sendable {
     }
 
     func storageErrors<T>(_ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch let error as HushError {
-            throw error
-        } catch let error as GroupCommit.RequestFailed {
-            throw error
-        } catch let error as PSQLError {
-            throw PostgresStore.mapped(error)
-        } catch is CancellationError {
-            throw CancellationError()
-        } catch {
-            throw HushError(.storage, "the database failed and nothing was applied", underlying: String(reflecting: error))
+        try await passingDomainErrors(body) { error in
+            switch error {
+            case let error as PSQLError: PostgresStore.mapped(error)
+            case is CancellationError: CancellationError()
+            default: HushError.storageFailure(error)
+            }
         }
     }
 }

@@ -204,7 +204,7 @@ public final class PostgresStore: Store, IndexBacked {
             // SQLite stores a NUL character; PostgreSQL text cannot hold one.
             return HushError(.invalidInput, "text holding a NUL character (\\u0000) cannot be stored", underlying: underlying)
         }
-        return HushError(.storage, "the database failed and nothing was applied", underlying: underlying)
+        return HushError.storageFailure(error)
     }
 
     /// Whether `error` is a unique violation of `constraint`.

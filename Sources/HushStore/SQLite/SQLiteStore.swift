@@ -185,16 +185,9 @@ struct SQLiteWriter: Sendable {
 
 /// Reports database failures as `storage` errors; domain errors pass unchanged.
 func storageErrors<T>(_ body: () async throws -> T) async throws -> T {
-    do {
-        return try await body()
-    } catch let error as HushError {
-        throw error
-    } catch let error as GroupCommit.RequestFailed {
-        throw error
-    } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
-        throw constraintError(error)
-    } catch {
-        throw HushError(.storage, "the database failed and nothing was applied", underlying: String(reflecting: error))
+    try await passingDomainErrors(body) { error in
+        if let error = error as? DatabaseError, error.resultCode == .SQLITE_CONSTRAINT { return constraintError(error) }
+        return HushError.storageFailure(error)
     }
 }
 
