@@ -89,6 +89,8 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let logger = Logger(label: "hush")
+        // Large sends hand their memory back to the system (see MemoryTrim).
+        MemoryTrim.enable()
         var webhooks = WebhookSettings(
             timeout: .milliseconds(Int64(webhookTimeout * 1000)), concurrency: webhookConcurrency,
             allowPrivateTargets: allowPrivateWebhookTargets || ProcessInfo.processInfo.environment["HUSH_ALLOW_PRIVATE_WEBHOOK_TARGETS"] == "1",

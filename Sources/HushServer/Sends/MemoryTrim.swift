@@ -9,8 +9,18 @@ import Synchronization
 /// sends, 471 MB after). `malloc_trim` returns the free pages of every arena. It runs a second
 /// after the answer is written, when the send's buffers have been released, once for any number
 /// of sends that finish within that second.
-enum MemoryTrim {
+///
+/// Trimming the allocator is the process's policy, not the library's: `hush serve` turns it on
+/// (`enable()`). Off elsewhere, such as in the test process, where it made a known
+/// swift-corelibs-foundation over-read in `Process.run()` (swiftlang/swift-corelibs-foundation#5472:
+/// `readdir` records at the end of a heap page) crash the suite once.
+public enum MemoryTrim {
     private static let scheduled = Atomic<Bool>(false)
+    private static let enabled = Atomic<Bool>(false)
+
+    public static func enable() {
+        enabled.store(true, ordering: .relaxed)
+    }
 
     /// glibc's `malloc_trim`, which Swift's Glibc module does not declare (it is in `malloc.h`).
     private typealias Trim = @convention(c) (Int) -> Int32
@@ -21,7 +31,7 @@ enum MemoryTrim {
 
     static func soon() {
         #if canImport(Glibc)
-        guard let trim, scheduled.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
+        guard enabled.load(ordering: .relaxed), let trim, scheduled.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
         Task.detached(priority: .background) {
             try? await Task.sleep(for: .seconds(1))
             scheduled.store(false, ordering: .relaxed)
