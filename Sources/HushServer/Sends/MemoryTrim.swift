@@ -11,9 +11,10 @@ import Synchronization
 /// of sends that finish within that second.
 ///
 /// Trimming the allocator is the process's policy, not the library's: `hush serve` turns it on
-/// (`enable()`). Off elsewhere, such as in the test process, where it made a known
-/// swift-corelibs-foundation over-read in `Process.run()` (swiftlang/swift-corelibs-foundation#5472:
-/// `readdir` records at the end of a heap page) crash the suite once.
+/// (`enable()`). Off elsewhere, such as in the test process, which spawns processes: a trim
+/// unmaps heap tops, which can only make a known over-read in Foundation's `Process.run()`
+/// (swiftlang/swift-corelibs-foundation#5472: `readdir` records at the end of a heap page) more
+/// likely; the suite crashed there once with trimming on.
 public enum MemoryTrim {
     private static let scheduled = Atomic<Bool>(false)
     private static let enabled = Atomic<Bool>(false)
