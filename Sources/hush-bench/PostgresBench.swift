@@ -44,7 +44,12 @@ struct PostgresBenchmark {
         if !Writes<PostgresStore>.selected(by: only) && only != "lag" {
             try await Checks(store: store, organization: organization.id, entries: entries).run()
         }
-        if only != "checks" && only != "lag" { try await Writes(store: store, organization: organization.id, only: only).run() }
+        if only != "checks" && only != "lag" {
+            // What the seed (or an earlier kept run) wrote is flushed first, so its checkpoint
+            // is not measured as the writes' time (a superuser's; skipped for anyone else).
+            try? await execute(["CHECKPOINT"])
+            try await Writes(store: store, organization: organization.id, only: only).run()
+        }
         if only == nil || only == "lag" { try await lag(writer: store, organization: organization.id) }
         try await restart(store, reopen: { try await PostgresStore(configuration()) }, snapshot: snapshotFile)
         try? FileManager.default.removeItem(atPath: snapshotFile)

@@ -122,6 +122,16 @@ final class IndexedStore: SuppressionChecks {
         }
     }
 
+    /// A write of this process holds the append lock; its changes follow `from`. Its batch is
+    /// then handed to `applyOwn`, or the write to `abandoned(from:)` when it does not commit.
+    func willCommit(from: FeedPosition) async {
+        await follower.willCommit(from: from)
+    }
+
+    func abandoned(from: FeedPosition) async {
+        await follower.abandoned(from: from)
+    }
+
     /// Applies a write this process committed before the write returns, so every later check sees it.
     func applyOwn(_ batch: ChangeBatch, from: FeedPosition) async throws {
         do {
@@ -134,6 +144,12 @@ final class IndexedStore: SuppressionChecks {
             Task { try? await follower.catchUp() }
             throw error
         }
+    }
+
+    /// Applies other processes' writes, as a notification of them asks (`LedgerFollower.catchUpToOwnWrites`).
+    func followUp() async throws {
+        guard follows else { return }
+        try await follower.catchUpToOwnWrites()
     }
 
     /// Applies everything the feed has beyond where the index stands; nothing for a store that
@@ -175,7 +191,7 @@ final class IndexedStore: SuppressionChecks {
     func waitUntilApplied(_ sequence: Int64, within limit: Duration) async throws -> Bool {
         let deadline = ContinuousClock.now + limit
         while await follower.position.ledger < sequence {
-            try await follower.catchUp()
+            try await follower.catchUpToOwnWrites()
             if await follower.position.ledger >= sequence { return true }
             guard try await feed.head().ledger >= sequence, ContinuousClock.now < deadline else { return false }
             try await Task.sleep(for: .milliseconds(5))

@@ -26,10 +26,46 @@ actor LedgerFollower {
         self.logger = logger
     }
 
+    /// The `from` of this process's writes that took the append lock and have not handed their
+    /// batch in yet (`willCommit`), in lock order. Writes commit in lock order but may hand
+    /// their batches in out of it (a large batch overlaps others, `PostgresStore.record`).
+    private var committing: [FeedPosition] = []
+    /// Writes that wait for an earlier one of `committing` to hand its batch in.
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    /// How many writes wait for an earlier one to hand its batch in.
+    var waitingWrites: Int { waiting.count }
+
+    /// A write of this process holds the append lock, and its changes follow `from`.
+    func willCommit(from: FeedPosition) {
+        committing.append(from)
+    }
+
+    /// A write announced with `willCommit` did not commit.
+    func abandoned(from: FeedPosition) {
+        settled(from)
+    }
+
+    private func settled(_ from: FeedPosition) {
+        if let offset = committing.firstIndex(of: from) { committing.remove(at: offset) }
+        wakeWaiting()
+    }
+
+    private func wakeWaiting() {
+        let woken = waiting
+        waiting = []
+        for continuation in woken { continuation.resume() }
+    }
+
     /// Applies a write this process committed. `batch.position` is where the database stood
-    /// after it; `from` where it stood before. When another process wrote in between, the gap
-    /// is read from the database first, so changes are always applied in ledger order.
+    /// after it; `from` where it stood before. When another write came in between, the gap is
+    /// filled first, so changes are always applied in ledger order: by that write's own batch
+    /// when it is this process's and still to be handed in, else read from the database.
     func applyOwn(_ batch: ChangeBatch, from: FeedPosition) async throws {
+        settled(from)
+        while position != from, position.isBehind(from), committing.contains(where: { $0.isBehind(from) }) {
+            await withCheckedContinuation { waiting.append($0) }
+        }
         if position == from {
             apply(batch)
         } else if position.isBehind(batch.position) {
@@ -50,6 +86,19 @@ actor LedgerFollower {
         let head = try await feed.head()
         if position.isBehind(head) {
             try await catchUp(to: head)
+        }
+    }
+
+    /// Like `catchUp`, but only up to the first of this process's writes still to be handed in
+    /// (`committing`): from there on those writes bring their own batches. For the poll and
+    /// the other nodes' notifications, which want other processes' writes: a poll that came
+    /// between a large batch's commit and its hand-in read the batch back (10 000 rows, 117 ms
+    /// of the server's time, every second under load).
+    func catchUpToOwnWrites() async throws {
+        let head = try await feed.head()
+        let target = committing.first.map { $0.isBehind(head) ? $0 : head } ?? head
+        if position.isBehind(target) {
+            try await catchUp(to: target)
         }
     }
 
@@ -94,6 +143,7 @@ actor LedgerFollower {
         }
         index.add(additions)
         position = batch.position
+        wakeWaiting()
     }
 
     /// Reads every list name again: a list renamed by another process is seen within
@@ -110,7 +160,7 @@ actor LedgerFollower {
         var namesRead = ContinuousClock.now
         while !Task.isCancelled {
             do {
-                try await catchUp()
+                try await catchUpToOwnWrites()
                 if ContinuousClock.now - namesRead >= Self.listNamesLifetime {
                     namesRead = ContinuousClock.now
                     try await refreshListNames()

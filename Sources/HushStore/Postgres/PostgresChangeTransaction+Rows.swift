@@ -16,20 +16,52 @@ extension PostgresChangeTransaction {
     /// The live row of each address, created when missing: normalized address to row id, and
     /// the rows this statement made (a new row has no links and no suppressions yet).
     func addressRows(_ addresses: [Address]) async throws -> (ids: [String: Int64], made: Set<Int64>) {
+        try await Self.addressRows(addresses, in: organization.id, connection, logger: logger)
+    }
+
+    /// The address rows of `addresses` in `organization`, made in key order: every writer makes
+    /// rows in the same order, so two that make some of the same rows at once wait for each
+    /// other without deadlocking (`PreparedAddresses` makes them outside the append lock).
+    static func addressRows(
+        _ addresses: [Address], in organization: OrganizationID, _ connection: PostgresConnection, logger: Logger
+    ) async throws -> (ids: [String: Int64], made: Set<Int64>) {
         var seen = Set<String>()
-        let unique = addresses.filter { seen.insert($0.normalized).inserted }
+        let unique = addresses.filter { seen.insert($0.normalized).inserted }.sorted { $0.normalized < $1.normalized }
         guard !unique.isEmpty else { return ([:], []) }
         var ids: [String: Int64] = Dictionary(minimumCapacity: unique.count)
         var made = Set<Int64>()
-        let keys = unique.map(\.normalized)
-        let statement = PostgresOptOutStatements.Addresses(
-            organization: organization.id.rawValue, kinds: unique.map(\.kind.rawValue), keys: keys, displays: unique.map(\.input))
-        for try await (id, key, isNew) in try await connection.execute(statement, logger: logger) {
-            ids[key] = id
-            if isNew { made.insert(id) }
+        var missing = unique
+        // A row another transaction made while this statement waited for it is in neither half
+        // of the statement (its snapshot predates that commit): the next statement finds it.
+        for _ in 0..<3 where !missing.isEmpty {
+            let statement = PostgresOptOutStatements.Addresses(
+                organization: organization.rawValue, kinds: missing.map(\.kind.rawValue), keys: missing.map(\.normalized),
+                displays: missing.map(\.input))
+            for try await rows in try await connection.execute(statement, logger: logger) {
+                for (id, key) in zip(rows.made, rows.madeKeys) {
+                    ids[key] = id
+                    made.insert(id)
+                }
+                for (id, key) in zip(rows.found, rows.foundKeys) { ids[key] = id }
+            }
+            missing.removeAll { ids[$0.normalized] != nil }
         }
-        guard ids.count == unique.count else { throw HushError(.storage, "an address row was not written") }
+        guard missing.isEmpty else { throw HushError(.storage, "an address row was not written") }
         return (ids, made)
+    }
+
+    /// The address rows of `addresses`: those `prepared` made or found before the append lock
+    /// when no erasure came since (one would have retired some), else read again now. A row
+    /// `prepared` made counts as new unless an event or a link has named it since.
+    func addressRows(_ addresses: [Address], prepared: PreparedAddresses?) async throws -> (ids: [String: Int64], made: Set<Int64>) {
+        guard let prepared, prepared.at.erasures == from.erasures else { return try await addressRows(addresses) }
+        var made = prepared.made
+        guard let low = made.min(), let high = made.max(), prepared.at != from else { return (prepared.ids, made) }
+        let statement = PostgresOptOutStatements.Named(since: prepared.at, ids: low...high)
+        for try await named in try await connection.execute(statement, logger: logger) {
+            made.subtract(named)
+        }
+        return (prepared.ids, made)
     }
 
     /// In one statement: the contacts linked to the existing addresses of plans that reach

@@ -84,7 +84,8 @@ struct PostgresChangeTransaction {
     /// the rules refuse fails alone (`GroupCommit.RequestFailed`), with the error it would have
     /// had on its own. Returns the outcomes, and the feed's batch and where it started.
     static func commit(
-        _ group: [GroupCommit.Work], _ connection: PostgresConnection, logger: Logger, now: Int64, notifying instance: String
+        _ group: [GroupCommit.Work], _ connection: PostgresConnection, logger: Logger, now: Int64, notifying instance: String,
+        prepared: PreparedAddresses? = nil
     ) async throws -> ([[OptOutOutcome]], ChangeBatch, from: FeedPosition) {
         var outcomes = [[OptOutOutcome]](repeating: [], count: group.count)
         var changes: [IndexChange] = []
@@ -103,7 +104,7 @@ struct PostgresChangeTransaction {
                 var transaction = try await PostgresChangeTransaction(
                     connection, logger: logger, organization: organization, now: now, lists: lists, notifying: instance)
                 if from == nil { from = transaction.from }
-                let written = try await transaction.record(requests: offsets.map { group[$0].optOuts })
+                let written = try await transaction.record(requests: offsets.map { group[$0].optOuts }, prepared: prepared)
                 for (offset, outcome) in zip(offsets, written) { outcomes[offset] = outcome }
                 changes += transaction.changes
                 position = transaction.position
@@ -143,7 +144,9 @@ struct PostgresChangeTransaction {
     /// of the rows that existed before (skipped when every address is new), then one statement
     /// that appends the events, suppressions and evidence, notifies the other nodes and counts
     /// against the limit.
-    mutating func record(requests: [[OptOut]], firstItem: Int? = nil) async throws -> [[OptOutOutcome]] {
+    mutating func record(
+        requests: [[OptOut]], firstItem: Int? = nil, prepared: PreparedAddresses? = nil
+    ) async throws -> [[OptOutOutcome]] {
         let itemized = requests.map { $0.count > 1 || firstItem != nil }
         var plans: [PlannedOptOut] = []
         var requestOfPlan: [Int] = []
@@ -171,7 +174,7 @@ struct PostgresChangeTransaction {
         }
         let (addressIDs, made) = try await addressRows(plans.compactMap { plan in
             if case .address(let address) = plan.optOut.subject { address } else { nil }
-        })
+        }, prepared: prepared)
         var contactIDs: [Int: Int64] = [:]
         for (offset, plan) in plans.enumerated() {
             if case .contact(let contact) = plan.optOut.subject {

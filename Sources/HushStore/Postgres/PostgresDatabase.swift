@@ -49,7 +49,7 @@ struct PostgresDatabase: Sendable {
         prepare: ((PostgresConnection) async throws -> Void)? = nil, _ body: (PostgresConnection) async throws -> (T, [IndexChange])
     ) async throws -> T {
         let logger = self.logger
-        let (result, batch, from) = try await transaction { connection in
+        return try await appendingOwn { connection in
             try await prepare?(connection)
             try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.appendLock))", logger: logger)
             let from = try await PostgresChangeFeed.head(connection, logger: logger)
@@ -60,17 +60,38 @@ struct PostgresDatabase: Sendable {
             }
             return (result, ChangeBatch(changes: changes, position: position), from)
         }
-        try await indexed.applyOwn(batch, from: from)
-        return result
     }
 
     /// Like `write`, for a body that takes the append lock and reads the heads itself, in a
     /// statement it needs anyway (`PostgresChangeTransaction`'s first), and notifies the other
     /// nodes in its last: two round trips fewer than `write` for every group of opt-outs.
     func append<T: Sendable>(_ body: (PostgresConnection) async throws -> (T, ChangeBatch, from: FeedPosition)) async throws -> T {
-        let (result, batch, from) = try await transaction(body)
-        try await indexed.applyOwn(batch, from: from)
-        return result
+        try await appendingOwn(body)
+    }
+
+    /// Runs `body` in a transaction that holds the append lock when `body` returns, and applies
+    /// what it wrote to this node's index once it commits. The index learns of the write before
+    /// the commit (`IndexedStore.willCommit`), so a later write that commits first waits for
+    /// this one's batch rather than reading the gap back from the database.
+    private func appendingOwn<T: Sendable>(
+        _ body: (PostgresConnection) async throws -> (T, ChangeBatch, from: FeedPosition)
+    ) async throws -> T {
+        let indexed = self.indexed
+        var announced: FeedPosition?
+        let committed: (T, ChangeBatch, from: FeedPosition)
+        do {
+            committed = try await transaction { connection in
+                let written = try await body(connection)
+                await indexed.willCommit(from: written.from)
+                announced = written.from
+                return written
+            }
+        } catch {
+            if let announced { await indexed.abandoned(from: announced) }
+            throw error
+        }
+        try await indexed.applyOwn(committed.1, from: committed.from)
+        return committed.0
     }
 
     /// Like `write`, for a write too large to keep its index changes in memory (an import):

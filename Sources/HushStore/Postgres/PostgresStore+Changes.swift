@@ -4,10 +4,13 @@ import Logging
 import PostgresNIO
 
 extension PostgresStore {
-    /// Concurrent calls share a transaction (group commit); each call is applied whole or not
-    /// at all, and is durable when it returns.
+    /// Concurrent calls share a transaction (group commit), except large ones, which overlap
+    /// (`recordAlone`); each call is applied whole or not at all, and is durable when it returns.
     public func record(_ optOuts: [OptOut], in organization: OrganizationID) async throws -> [OptOutOutcome] {
-        try await groupCommit.submit(optOuts, in: organization)
+        if optOuts.count >= Self.ownTransaction {
+            return try await recordAlone(optOuts, in: organization, now: configuration.now())
+        }
+        return try await groupCommit.submit(optOuts, in: organization)
     }
 
     public func record(_ optIns: [OptIn], in organization: OrganizationID) async throws -> [OptInOutcome] {

@@ -134,9 +134,9 @@ public final class PostgresStore: Store, IndexBacked {
                 try await client.withConnection { connection in
                     try await connection.listen(on: Self.changesChannel) { notifications in
                         // Writes that landed while not listening.
-                        try await self.indexed.catchUp()
+                        try await self.indexed.followUp()
                         for try await notification in notifications where notification.payload != self.database.instance {
-                            try await self.indexed.catchUp()
+                            try await self.indexed.followUp()
                         }
                     }
                 }

@@ -1,0 +1,78 @@
+import Foundation
+import HushCore
+import HushTestSupport
+import Testing
+@testable import HushStore
+
+/// Large batches written at once, some of their addresses shared: on PostgreSQL each is a
+/// transaction of its own whose address rows are made before the append lock, so they overlap.
+@Suite(.everyBackend) struct LargeBatchTests {
+    static func optOuts(_ addresses: [String]) throws -> [OptOut] {
+        try addresses.map { OptOut(subject: .address(try Address(parsing: $0)), channel: .only(.email), source: .api, actor: "test") }
+    }
+
+    @Test func concurrentLargeBatchesSharingAddressesAreEachWrittenOnce() async throws {
+        let test = try await TestStore()
+        let writers = 4
+        let shared = (0..<400).map { "shared\($0)@example.com" }
+        let batches = try (0..<writers).map { w in
+            // Each batch has addresses of its own and the shared ones, in its own order.
+            try Self.optOuts((0..<1_100).map { "w\(w)-\($0)@example.com" } + (w.isMultiple(of: 2) ? shared : shared.reversed()))
+        }
+        let outcomes = try await withThrowingTaskGroup(of: [OptOutOutcome].self) { group in
+            for batch in batches { group.addTask { try await test.store.record(batch, in: test.id) } }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(outcomes.count == writers * 1_500)
+        let events = outcomes.flatMap(\.events)
+        #expect(events.count == writers * 1_100 + shared.count, "each shared address was suppressed once")
+        #expect(Set(events.map(\.sequence)).count == events.count)
+        #expect(test.store.indexedCount == writers * 1_100 + shared.count)
+        for address in ["w0-0@example.com", "w3-1099@example.com", "shared0@example.com", "shared399@example.com"] {
+            #expect(try test.isBlocked(address), "\(address)")
+        }
+        let rows = try await test.sql("SELECT COUNT(*) FROM suppressions")
+        #expect(rows.first?.first == "\(writers * 1_100 + shared.count)")
+    }
+}
+
+/// The address rows a large batch made or found before the append lock, used once the lock is
+/// held: rows someone named since are not new, and an erasure since makes the batch read them again.
+@Suite(
+    .enabled(if: PostgresServer.url != nil, "HUSH_TEST_POSTGRES_URL is not set: the PostgreSQL runs were skipped"),
+    .postgresOnly)
+struct PreparedAddressesTests {
+    @Test func aRowMadeBeforeTheLockThatAnotherWriteSuppressedMeanwhileIsNotNewAnyMore() async throws {
+        let test = try await TestStore()
+        let store = try #require(test.store as? PostgresStore)
+        let batch = try LargeBatchTests.optOuts((0..<1_000).map { "p\($0)@example.com" })
+        let prepared = try await store.addressRows(of: batch, in: test.id)
+        #expect(prepared.made.count == 1_000)
+        // Another writer suppresses one of those rows between the batch's two transactions.
+        _ = try await test.optOut("p7@example.com")
+        let outcomes = try await store.record(batch, in: test.id, now: test.clock.now, prepared: prepared)
+        #expect(outcomes[7].alreadyInForce, "the opt-out already in force is kept, not written twice")
+        #expect(outcomes.filter { !$0.alreadyInForce }.count == 999)
+        let rows = try await test.sql("SELECT COUNT(*) FROM suppressions")
+        #expect(rows.first?.first == "1000")
+    }
+
+    @Test func anErasureBetweenTheTwoTransactionsMakesTheBatchReadItsRowsAgain() async throws {
+        let test = try await TestStore()
+        let store = try #require(test.store as? PostgresStore)
+        _ = try await test.optOut("gone@example.com")
+        let batch = try LargeBatchTests.optOuts(["gone@example.com"] + (0..<1_000).map { "q\($0)@example.com" })
+        let prepared = try await store.addressRows(of: batch, in: test.id)
+        #expect(try await store.erase(Address(parsing: "gone@example.com"), in: test.id))
+        let outcomes = try await store.record(batch, in: test.id, now: test.clock.now, prepared: prepared)
+        #expect(!outcomes[0].alreadyInForce, "the opt-out after the erasure is new, on a new row")
+        #expect(try test.isBlocked("gone@example.com"))
+        let live = try await test.sql("SELECT COUNT(*) FROM addresses WHERE erased_at IS NULL AND key = 'gone@example.com'")
+        #expect(live.first?.first == "1")
+        let named = try await test.sql("""
+            SELECT COUNT(*) FROM suppressions s JOIN addresses a ON a.id = s.address_id
+            WHERE a.erased_at IS NULL AND a.key = 'gone@example.com'
+            """)
+        #expect(named.first?.first == "1", "the suppression is on the live row, not the erased one")
+    }
+}
