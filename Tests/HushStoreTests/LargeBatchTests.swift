@@ -48,13 +48,16 @@ struct PreparedAddressesTests {
         let batch = try LargeBatchTests.optOuts((0..<1_000).map { "p\($0)@example.com" })
         let prepared = try await store.addressRows(of: batch, in: test.id)
         #expect(prepared.made.count == 1_000)
+        let ahead = try await Self.ahead(batch, store, test, prepared: prepared)
         // Another writer suppresses one of those rows between the batch's two transactions.
         _ = try await test.optOut("p7@example.com")
-        let outcomes = try await store.record(batch, in: test.id, now: test.clock.now, prepared: prepared)
+        let outcomes = try await store.record(batch, in: test.id, now: test.clock.now, prepared: prepared, ahead: ahead)
         #expect(outcomes[7].alreadyInForce, "the opt-out already in force is kept, not written twice")
         #expect(outcomes.filter { !$0.alreadyInForce }.count == 999)
         let rows = try await test.sql("SELECT COUNT(*) FROM suppressions")
         #expect(rows.first?.first == "1000")
+        let actors = try await test.sql("SELECT actor, COUNT(*) FROM ledger GROUP BY actor ORDER BY actor")
+        #expect(actors == [["test", "1000"]], "what was worked out ahead was not used")
     }
 
     @Test func anErasureBetweenTheTwoTransactionsMakesTheBatchReadItsRowsAgain() async throws {
@@ -74,5 +77,63 @@ struct PreparedAddressesTests {
             WHERE a.erased_at IS NULL AND a.key = 'gone@example.com'
             """)
         #expect(named.first?.first == "1", "the suppression is on the live row, not the erased one")
+    }
+
+    /// What a batch of new addresses writes, worked out before the lock with the actor "ahead"
+    /// (the request says "request"), so a test sees which of the two was written.
+    static func ahead(
+        _ batch: [OptOut], _ store: PostgresStore, _ test: TestStore, prepared: PreparedAddresses
+    ) async throws -> WrittenAhead? {
+        let organization = try #require(try await store.organization(test.id))
+        var lists: [ListID: ListFacts] = [:]
+        for list in try await store.lists(in: test.id) where list.isDefault {
+            lists[list.id] = ListFacts(id: list.id, isDefault: true, name: list.definition.name, channels: list.definition.channels)
+        }
+        let plans = try batch.map { optOut in
+            let ahead = OptOut(subject: optOut.subject, channel: optOut.channel, source: optOut.source, actor: "ahead")
+            return try ChangeRules.plan(ahead, in: organization, list: lists[organization.defaultList])
+        }
+        return try WrittenAhead(plans, organization: organization, lists: lists, prepared: prepared, now: StoredCoding.milliseconds(test.clock.now))
+    }
+
+    /// 1 000 new addresses named `<prefix>N@example.com`, their rows made and their writes
+    /// worked out ahead.
+    static func newBatchWorkedOutAhead(
+        _ prefix: String
+    ) async throws -> (TestStore, PostgresStore, [OptOut], PreparedAddresses, WrittenAhead) {
+        let test = try await TestStore()
+        let store = try #require(test.store as? PostgresStore)
+        let batch = try LargeBatchTests.optOuts((0..<1_000).map { "\(prefix)\($0)@example.com" })
+        let prepared = try await store.addressRows(of: batch, in: test.id)
+        let ahead = try #require(try await ahead(batch, store, test, prepared: prepared))
+        return (test, store, batch, prepared, ahead)
+    }
+
+    @Test func writesWorkedOutBeforeTheLockAreWrittenAtTheirPlaceInTheLedger() async throws {
+        let (test, store, batch, prepared, ahead) = try await Self.newBatchWorkedOutAhead("r")
+        // Another write takes the position the batch was worked out at: its rows move up one.
+        let between = try await test.optOut("between@example.com")
+        let outcomes = try await store.record(batch, in: test.id, now: test.clock.now, prepared: prepared, ahead: ahead)
+        let sequences = outcomes.flatMap(\.events).map(\.sequence)
+        #expect(sequences == Array((between.events[0].sequence + 1)...(between.events[0].sequence + 1_000)))
+        #expect(outcomes.flatMap(\.suppressions).map(\.eventSequence) == sequences)
+        let rows = try await test.sql("SELECT actor, COUNT(*), MIN(seq), MAX(seq) FROM ledger GROUP BY actor ORDER BY actor")
+        #expect(rows.first == ["ahead", "1000", "\(sequences[0])", "\(sequences[999])"], "the rows worked out ahead were written")
+        let projected = try await test.sql("SELECT MIN(event_seq), MAX(event_seq) FROM suppressions WHERE source = 'api' AND event_seq > \(between.events[0].sequence)")
+        #expect(projected.first == ["\(sequences[0])", "\(sequences[999])"])
+        #expect(try test.isBlocked("r999@example.com"))
+        #expect(test.indexed.indexedCount == 1_001)
+        let entry = try test.check("r0@example.com")
+        #expect(entry.blockedBy.first?.eventSequence == sequences[0], "the index has the moved positions")
+    }
+
+    @Test func settingsChangedBeforeTheLockMakeTheBatchWorkedOutAgain() async throws {
+        let (test, store, batch, prepared, ahead) = try await Self.newBatchWorkedOutAhead("s")
+        var settings = test.organization.settings
+        settings.granularOptOuts.toggle()
+        _ = try await store.updateSettings(of: test.id, settings)
+        _ = try await store.record(batch, in: test.id, now: test.clock.now, prepared: prepared, ahead: ahead)
+        let rows = try await test.sql("SELECT actor, COUNT(*) FROM ledger GROUP BY actor ORDER BY actor")
+        #expect(rows == [["test", "1000"]], "the batch was worked out again from the request")
     }
 }

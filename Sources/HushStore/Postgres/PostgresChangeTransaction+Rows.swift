@@ -115,30 +115,48 @@ extension PostgresChangeTransaction {
     }
 
     /// Appends `writes`' ledger events, suppressions and evidence and notifies the other nodes,
-    /// in one statement; returns the addresses now over the limit of suppressions in force. An
-    /// address made in this transaction holds only what was just written, counted here; the
-    /// others are counted by the same statement (its snapshot predates its own inserts, so it
-    /// adds them).
+    /// in one statement; returns the addresses now over the limit of suppressions in force.
     func append(_ writes: OptOutWrites, made: Set<Int64>) async throws -> [Int64] {
-        let written = writes.written
-        guard !written.isEmpty else { return [] }
-        let limit = ChangeRules.maximumSuppressionsPerAddress
-        var gained: [Int64: Int64] = [:]
-        var rows = PostgresOptOutStatements.Append.Rows(capacity: written.count)
-        for (offset, (target, plan, suppression)) in written.enumerated() {
-            let projected = writes.isProjected(offset)
-            if projected, let id = target.addressID { gained[id, default: 0] += 1 }
-            try rows.append(target, plan, sequence: suppression.eventSequence, projected: projected)
-        }
-        let limited = writes.limitedAddresses
-        var over = limited.filter { made.contains($0) && gained[$0, default: 0] > limit }.sorted()
-        let counted = limited.filter { !made.contains($0) }.sorted()
+        guard !writes.written.isEmpty else { return [] }
+        return try await append(AppendRows(writes, made: made), offset: 0)
+    }
+
+    /// Appends rows worked out before (`AppendRows`), their positions moved by `offset`.
+    func append(_ rows: AppendRows, offset: Int64) async throws -> [Int64] {
+        var over = rows.over
         let statement = PostgresOptOutStatements.Append(
-            organization: organization.id.rawValue, now: now, rows: rows,
-            counted: counted, gained: counted.map { gained[$0, default: 0] }, limit: Int64(limit), instance: instance)
+            organization: organization.id.rawValue, now: now, rows: rows.rows, counted: rows.counted, gained: rows.gained,
+            limit: Int64(ChangeRules.maximumSuppressionsPerAddress), instance: instance, offset: offset)
         for try await found in try await connection.execute(statement, logger: logger) {
             over += found
         }
         return over
+    }
+}
+
+/// The columns the append statement writes for a set of opt-outs, and what the limit of
+/// suppressions per address needs: an address made in this transaction holds only what was just
+/// written, counted here (`over`); the others are counted by the statement (its snapshot
+/// predates its own inserts, so it adds what each `gained`).
+struct AppendRows {
+    var rows: PostgresOptOutStatements.Append.Rows
+    var counted: [Int64]
+    var gained: [Int64]
+    var over: [Int64]
+
+    init(_ writes: OptOutWrites, made: Set<Int64>) throws {
+        let written = writes.written
+        let limit = ChangeRules.maximumSuppressionsPerAddress
+        var gainedBy: [Int64: Int64] = [:]
+        rows = PostgresOptOutStatements.Append.Rows(capacity: written.count)
+        for (offset, (target, plan, suppression)) in written.enumerated() {
+            let projected = writes.isProjected(offset)
+            if projected, let id = target.addressID { gainedBy[id, default: 0] += 1 }
+            try rows.append(target, plan, sequence: suppression.eventSequence, projected: projected)
+        }
+        let limited = writes.limitedAddresses
+        over = limited.filter { made.contains($0) && gainedBy[$0, default: 0] > limit }.sorted()
+        counted = limited.filter { !made.contains($0) }.sorted()
+        gained = counted.map { gainedBy[$0, default: 0] }
     }
 }

@@ -16,12 +16,12 @@ struct PostgresChangeTransaction {
     let now: Int64
     /// The heads when this transaction took the append lock.
     let from: FeedPosition
-    private var nextSequence: Int64
-    private var knownLists: [ListID: ListFacts?] = [:]
+    var nextSequence: Int64
+    var knownLists: [ListID: ListFacts?] = [:]
     /// What the notification of an append carries (`PostgresDatabase.instance`).
     let instance: String
-    private var outbox: PostgresOutbox
-    private(set) var changes: [IndexChange] = []
+    var outbox: PostgresOutbox
+    var changes: [IndexChange] = []
     /// Whether this transaction plans each statement for its parameters (see `record`).
     private var plannedForSize = false
     /// More opt-outs than this in one set are planned for their size.
@@ -85,7 +85,7 @@ struct PostgresChangeTransaction {
     /// had on its own. Returns the outcomes, and the feed's batch and where it started.
     static func commit(
         _ group: [GroupCommit.Work], _ connection: PostgresConnection, logger: Logger, now: Int64, notifying instance: String,
-        prepared: PreparedAddresses? = nil
+        prepared: PreparedAddresses? = nil, ahead: WrittenAhead? = nil
     ) async throws -> ([[OptOutOutcome]], ChangeBatch, from: FeedPosition) {
         var outcomes = [[OptOutOutcome]](repeating: [], count: group.count)
         var changes: [IndexChange] = []
@@ -104,7 +104,11 @@ struct PostgresChangeTransaction {
                 var transaction = try await PostgresChangeTransaction(
                     connection, logger: logger, organization: organization, now: now, lists: lists, notifying: instance)
                 if from == nil { from = transaction.from }
-                let written = try await transaction.record(requests: offsets.map { group[$0].optOuts }, prepared: prepared)
+                let written = if let ahead, let prepared, let outcomes = try await transaction.record(ahead, prepared: prepared) {
+                    [outcomes]
+                } else {
+                    try await transaction.record(requests: offsets.map { group[$0].optOuts }, prepared: prepared)
+                }
                 for (offset, outcome) in zip(offsets, written) { outcomes[offset] = outcome }
                 changes += transaction.changes
                 position = transaction.position
@@ -236,7 +240,7 @@ struct PostgresChangeTransaction {
 
     /// Puts the events in the webhook outbox, in this transaction. `given` names the address in
     /// clear when the event's subject is an erased one's hash.
-    private mutating func announce(_ events: [LedgerEvent], addressIDs: [Int64?], address given: String? = nil) async throws {
+    mutating func announce(_ events: [LedgerEvent], addressIDs: [Int64?], address given: String? = nil) async throws {
         guard !events.isEmpty, try await outbox.isListening() else { return }
         let announced = events.map { event in
             let address: String? = if case .address(let key) = event.subject { given ?? key } else { nil }

@@ -190,23 +190,25 @@ enum PostgresOptOutStatements {
 
     /// Appends ledger events, suppressions and evidence, notifies the other nodes and returns,
     /// among `counted` (addresses that existed before), those now over `limit`: the statement's
-    /// snapshot predates its own inserts, so each address's `gained` rows are added.
+    /// snapshot predates its own inserts, so each address's `gained` rows are added. Every
+    /// position in `rows` is moved by `offset` (rows worked out before the append lock,
+    /// `WrittenAhead`; 0 for the others).
     struct Append: PostgresPreparedStatement {
         static let sql = """
             WITH events AS (
                 INSERT INTO ledger (seq, org_id, kind, recorded_at, address_id, contact_id, channel, scope, list_id, source, actor, hold)
-                SELECT s, $1::bigint, 'opt_out', $2::bigint, NULLIF(a, 0), NULLIF(c, 0), ch, sc, li, so, ac, h
+                SELECT s + $21::bigint, $1::bigint, 'opt_out', $2::bigint, NULLIF(a, 0), NULLIF(c, 0), ch, sc, li, so, ac, h
                 FROM UNNEST($3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::bigint[], $9::text[], $10::text[], $11::boolean[])
                      AS t(s, a, c, ch, sc, li, so, ac, h)
             ), suppressed AS (
                 INSERT INTO suppressions (org_id, address_id, contact_id, subject_key, channel, list_id, scope, since, source, event_seq, hold)
-                SELECT $1::bigint, NULLIF(a, 0), NULLIF(c, 0), k, ch, li, sc, $2::bigint, so, s, h
+                SELECT $1::bigint, NULLIF(a, 0), NULLIF(c, 0), k, ch, li, sc, $2::bigint, so, s + $21::bigint, h
                 FROM UNNEST($3::bigint[], $4::bigint[], $5::bigint[], $12::text[], $6::text[], $7::text[], $8::bigint[], $9::text[], $11::boolean[],
                             $19::boolean[])
                      AS t(s, a, c, k, ch, sc, li, so, h, projected)
                 WHERE projected
             ), proven AS (
-                INSERT INTO evidence (event_seq, json) SELECT * FROM UNNEST($13::bigint[], $14::text[])
+                INSERT INTO evidence (event_seq, json) SELECT s + $21::bigint, j FROM UNNEST($13::bigint[], $14::text[]) AS t(s, j)
             )
             SELECT ARRAY(SELECT v.id FROM UNNEST($15::bigint[], $16::bigint[]) AS v(id, gained)
                          WHERE v.gained + (SELECT COUNT(*) FROM (SELECT 1 FROM suppressions s WHERE s.address_id = v.id LIMIT $17::bigint + 1) x)
@@ -221,6 +223,7 @@ enum PostgresOptOutStatements {
         let limit: Int64
         /// The notification's payload: the writing store's `PostgresDatabase.instance`.
         let instance: String
+        var offset: Int64 = 0
 
         /// The written rows' columns, filled in one pass over them.
         struct Rows {
@@ -273,7 +276,7 @@ enum PostgresOptOutStatements {
         }
 
         func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 20)
+            var bindings = PostgresBindings(capacity: 21)
             bindings.append(organization)
             bindings.append(now)
             bindings.append(rows.sequences)
@@ -294,6 +297,7 @@ enum PostgresOptOutStatements {
             bindings.append(PostgresStore.changesChannel)
             bindings.append(rows.projected)
             bindings.append(instance)
+            bindings.append(offset)
             return bindings
         }
 

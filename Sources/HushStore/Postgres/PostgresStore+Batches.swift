@@ -20,16 +20,23 @@ extension PostgresStore {
     /// time for a batch of new addresses; made in a short transaction before the append lock,
     /// they overlap other writers' appends instead of holding them up. Only the append is
     /// serialized, so concurrent batches go faster than one group commit carrying them all.
+    /// Batches make their rows one at a time (`addressTurns`): made alongside each other they
+    /// took the processor from the append that everyone waits for (on 2 cores, 4 writers of
+    /// 10 000: a median of 47 000 opt-outs/s, one at a time 54 000).
     ///
-    /// What the rules refuse is refused before any row is made (from the directory, which may
-    /// be a moment old: the transaction plans again under the lock from what it reads there).
+    /// What the rules refuse is refused before any row is made, and for a batch of new addresses
+    /// the writes are worked out then too (`WrittenAhead`), from the directory, which may be a
+    /// moment old: under the lock the transaction checks what they were worked out from.
     /// An address row holds no suppression and no event by itself; one made for a request that
     /// then fails (a list deleted in between) stays, as the address row of an opt-out that was
     /// later lifted does.
     func recordAlone(_ optOuts: [OptOut], in organization: OrganizationID, now: Date) async throws -> [OptOutOutcome] {
-        try await refuseEarly(optOuts, in: organization)
-        let prepared = try await addressRows(of: optOuts, in: organization)
-        return try await record(optOuts, in: organization, now: now, prepared: prepared)
+        let planned = try await plan(optOuts, in: organization)
+        let prepared = try await addressTurns.take { try await addressRows(of: optOuts, in: organization) }
+        let ahead = try WrittenAhead(
+            planned.plans, organization: planned.organization, lists: planned.lists, prepared: prepared,
+            now: StoredCoding.milliseconds(now))
+        return try await record(optOuts, in: organization, now: now, prepared: prepared, ahead: ahead)
     }
 
     /// The address rows of `optOuts`' addresses, made or found in a transaction of their own.
@@ -47,14 +54,16 @@ extension PostgresStore {
     }
 
     /// Writes `optOuts` on their own, with address rows made before the append lock.
-    func record(_ optOuts: [OptOut], in organization: OrganizationID, now: Date, prepared: PreparedAddresses) async throws -> [OptOutOutcome] {
+    func record(
+        _ optOuts: [OptOut], in organization: OrganizationID, now: Date, prepared: PreparedAddresses, ahead: WrittenAhead? = nil
+    ) async throws -> [OptOutOutcome] {
         let logger = self.logger
         let instance = database.instance
         do {
             return try await database.append { connection in
                 let (outcomes, batch, from) = try await PostgresChangeTransaction.commit(
                     [GroupCommit.Work(optOuts: optOuts, organization: organization)], connection, logger: logger,
-                    now: StoredCoding.milliseconds(now), notifying: instance, prepared: prepared)
+                    now: StoredCoding.milliseconds(now), notifying: instance, prepared: prepared, ahead: ahead)
                 return (outcomes[0], batch, from)
             }
         } catch let failed as GroupCommit.RequestFailed {
@@ -62,8 +71,12 @@ extension PostgresStore {
         }
     }
 
-    /// Throws what planning the opt-outs would throw, naming the item as the write would.
-    private func refuseEarly(_ optOuts: [OptOut], in id: OrganizationID) async throws {
+    /// The opt-outs planned from the directory (which may be a moment old): throws what planning
+    /// them would throw, naming the item as the write would; else the plans, the organization
+    /// and the facts of the lists they name.
+    private func plan(
+        _ optOuts: [OptOut], in id: OrganizationID
+    ) async throws -> (plans: [PlannedOptOut], organization: Organization, lists: [ListID: ListFacts]) {
         guard let organization = try await organization(id) else {
             throw HushError(.notFound, field: "organization", "no such organization")
         }
@@ -71,12 +84,18 @@ extension PostgresStore {
         for list in try await lists(in: id) {
             facts[list.id] = ListFacts(id: list.id, isDefault: list.isDefault, name: list.definition.name, channels: list.definition.channels)
         }
+        var plans: [PlannedOptOut] = []
+        plans.reserveCapacity(optOuts.count)
+        var named: [ListID: ListFacts] = [:]
         for (offset, optOut) in optOuts.enumerated() {
             do {
-                _ = try ChangeRules.plan(optOut, in: organization, list: facts[optOut.list ?? organization.defaultList])
+                let list = optOut.list ?? organization.defaultList
+                plans.append(try ChangeRules.plan(optOut, in: organization, list: facts[list]))
+                named[list] = facts[list]
             } catch {
                 throw optOuts.count > 1 ? error.inItem(offset) : error
             }
         }
+        return (plans, organization, named)
     }
 }

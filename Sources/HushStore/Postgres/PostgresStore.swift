@@ -63,6 +63,8 @@ public final class PostgresStore: Store, IndexBacked {
     let logger: Logger
     let database: PostgresDatabase
     let groupCommit: GroupCommit
+    /// Large batches make their address rows in turn (`recordAlone`).
+    let addressTurns = Turns()
     /// This node's name in leases (`webhook_deliveries.leased_by`; `Configuration.node`).
     let node: String
 

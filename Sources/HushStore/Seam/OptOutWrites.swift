@@ -97,6 +97,25 @@ struct OptOutWrites {
         }
     }
 
+    /// These writes with every ledger position moved by `offset`: for writes worked out before
+    /// their positions were known (`WrittenAhead`), with nothing in force then.
+    func shifted(by offset: Int64) -> OptOutWrites {
+        precondition(replaced.isEmpty, "writes that replace a suppression in force are worked out under the lock")
+        guard offset != 0 else { return self }
+        var shifted = self
+        shifted.nextSequence += offset
+        shifted.written = written.map { ($0.target, $0.plan, $0.suppression.shifted(by: offset)) }
+        shifted.outcomes = outcomes.map { outcome in
+            OptOutOutcome(
+                suppressions: outcome.suppressions.map { $0.shifted(by: offset) }, events: outcome.events.map { $0.shifted(by: offset) })
+        }
+        shifted.changes = changes.map { change in
+            guard case .add(let key, let entry) = change else { return change }
+            return .add(key, entry.shifted(by: offset))
+        }
+        return shifted
+    }
+
     /// Whether `written[offset]` stays in force: every row but one a later item replaced.
     func isProjected(_ offset: Int) -> Bool {
         !superseded.contains(offset)
@@ -122,5 +141,29 @@ struct OptOutWrites {
         } ?? 0
         let error = ChangeRules.overLimit()
         return itemized ? error.inItem((firstItem ?? 0) + offset) : error
+    }
+}
+
+extension Suppression {
+    fileprivate func shifted(by offset: Int64) -> Suppression {
+        Suppression(
+            organization: organization, subject: subject, channel: channel, list: list, scope: scope, since: since,
+            source: source, eventSequence: eventSequence + offset, hold: hold)
+    }
+}
+
+extension LedgerEvent {
+    fileprivate func shifted(by offset: Int64) -> LedgerEvent {
+        LedgerEvent(
+            sequence: sequence + offset, organization: organization, kind: kind, recordedAt: recordedAt, subject: subject,
+            channel: channel, scope: scope, list: list, source: source, actor: actor, evidence: evidence, hold: hold)
+    }
+}
+
+extension IndexEntry {
+    fileprivate func shifted(by offset: Int64) -> IndexEntry {
+        IndexEntry(
+            eventSequence: eventSequence + offset, sinceMilliseconds: sinceMilliseconds, list: list, scope: scope, channel: channel,
+            source: source, listIsDefault: listIsDefault, hold: hold)
     }
 }
