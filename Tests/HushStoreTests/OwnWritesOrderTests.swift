@@ -46,8 +46,8 @@ import Testing
         let index = SuppressionIndex(erasureKey: .random())
         let feed = CountingFeed([write(2, "a@example.com"), write(3, "b@example.com")])
         let follower = follower(feed: feed, index: index)
-        await follower.willCommit(from: at(1))
-        await follower.willCommit(from: at(2))
+        follower.willCommit(from: at(1))
+        follower.willCommit(from: at(2))
         let later = Task { try await follower.applyOwn(write(3, "b@example.com"), from: at(2)) }
         while await follower.waitingWrites < 1 { await Task.yield() }
         return (follower, feed, index, later)
@@ -78,7 +78,7 @@ import Testing
         let feed = CountingFeed([Self.write(2, "a@example.com"), Self.write(3, "b@example.com")])
         let follower = LedgerFollower(feed: feed, index: index, position: Self.at(2), erasureKey: .random(), logger: .init(label: "test"))
         // The write of 3 has committed (the head is 3) and not handed its batch in yet.
-        await follower.willCommit(from: Self.at(2))
+        follower.willCommit(from: Self.at(2))
         try await follower.catchUpToOwnWrites()
         #expect(await feed.reads == 0)
         try await follower.applyOwn(Self.write(3, "b@example.com"), from: Self.at(2))
@@ -90,7 +90,7 @@ import Testing
         let index = SuppressionIndex(erasureKey: .random())
         let feed = CountingFeed([Self.write(2, "a@example.com"), Self.write(3, "b@example.com")])
         let follower = Self.follower(feed: feed, index: index)
-        await follower.willCommit(from: Self.at(2))
+        follower.willCommit(from: Self.at(2))
         try await follower.applyOwn(Self.write(3, "b@example.com"), from: Self.at(2))
         #expect(await feed.reads >= 1)
         #expect(await follower.position == Self.at(3))

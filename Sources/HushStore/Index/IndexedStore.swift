@@ -124,8 +124,8 @@ final class IndexedStore: SuppressionChecks {
 
     /// A write of this process holds the append lock; its changes follow `from`. Its batch is
     /// then handed to `applyOwn`, or the write to `abandoned(from:)` when it does not commit.
-    func willCommit(from: FeedPosition) async {
-        await follower.willCommit(from: from)
+    func willCommit(from: FeedPosition) {
+        follower.willCommit(from: from)
     }
 
     func abandoned(from: FeedPosition) async {

@@ -1,5 +1,6 @@
 import HushCore
 import Logging
+import Synchronization
 
 /// Keeps an index in step with the ledger: applies this process's own writes as they commit
 /// and picks up other processes' writes by polling the heads.
@@ -29,7 +30,10 @@ actor LedgerFollower {
     /// The `from` of this process's writes that took the append lock and have not handed their
     /// batch in yet (`willCommit`), in lock order. Writes commit in lock order but may hand
     /// their batches in out of it (a large batch overlaps others, `PostgresStore.record`).
-    private var committing: [FeedPosition] = []
+    /// Behind a mutex rather than in the actor: a write announces itself while it holds the
+    /// append lock, and a hop onto a busy actor there held every other writer up (16 writers of
+    /// single opt-outs: 2 000/s with the hop, 3 300/s without).
+    private nonisolated let committing = Mutex<[FeedPosition]>([])
     /// Writes that wait for an earlier one of `committing` to hand its batch in.
     private var waiting: [CheckedContinuation<Void, Never>] = []
 
@@ -37,8 +41,8 @@ actor LedgerFollower {
     var waitingWrites: Int { waiting.count }
 
     /// A write of this process holds the append lock, and its changes follow `from`.
-    func willCommit(from: FeedPosition) {
-        committing.append(from)
+    nonisolated func willCommit(from: FeedPosition) {
+        committing.withLock { $0.append(from) }
     }
 
     /// A write announced with `willCommit` did not commit.
@@ -47,7 +51,9 @@ actor LedgerFollower {
     }
 
     private func settled(_ from: FeedPosition) {
-        if let offset = committing.firstIndex(of: from) { committing.remove(at: offset) }
+        committing.withLock { committing in
+            if let offset = committing.firstIndex(of: from) { committing.remove(at: offset) }
+        }
         wakeWaiting()
     }
 
@@ -63,7 +69,7 @@ actor LedgerFollower {
     /// when it is this process's and still to be handed in, else read from the database.
     func applyOwn(_ batch: ChangeBatch, from: FeedPosition) async throws {
         settled(from)
-        while position != from, position.isBehind(from), committing.contains(where: { $0.isBehind(from) }) {
+        while position != from, position.isBehind(from), committing.withLock({ $0.contains { $0.isBehind(from) } }) {
             await withCheckedContinuation { waiting.append($0) }
         }
         if position == from {
@@ -96,7 +102,7 @@ actor LedgerFollower {
     /// of the server's time, every second under load).
     func catchUpToOwnWrites() async throws {
         let head = try await feed.head()
-        let target = committing.first.map { $0.isBehind(head) ? $0 : head } ?? head
+        let target = committing.withLock { $0.first }.map { $0.isBehind(head) ? $0 : head } ?? head
         if position.isBehind(target) {
             try await catchUp(to: target)
         }

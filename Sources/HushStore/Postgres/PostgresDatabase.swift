@@ -82,7 +82,7 @@ struct PostgresDatabase: Sendable {
         do {
             committed = try await transaction { connection in
                 let written = try await body(connection)
-                await indexed.willCommit(from: written.from)
+                indexed.willCommit(from: written.from)
                 announced = written.from
                 return written
             }
