@@ -46,7 +46,7 @@ struct PreparedAddressesTests {
         let test = try await TestStore()
         let store = try #require(test.store as? PostgresStore)
         let batch = try LargeBatchTests.optOuts((0..<1_000).map { "p\($0)@example.com" })
-        let prepared = try await store.addressRows(of: batch, in: test.id)
+        let prepared = try #require(try await store.addressRows(of: batch, in: test.id))
         #expect(prepared.made.count == 1_000)
         let ahead = try await Self.ahead(batch, store, test, prepared: prepared)
         // Another writer suppresses one of those rows between the batch's two transactions.
@@ -65,7 +65,7 @@ struct PreparedAddressesTests {
         let store = try #require(test.store as? PostgresStore)
         _ = try await test.optOut("gone@example.com")
         let batch = try LargeBatchTests.optOuts(["gone@example.com"] + (0..<1_000).map { "q\($0)@example.com" })
-        let prepared = try await store.addressRows(of: batch, in: test.id)
+        let prepared = try #require(try await store.addressRows(of: batch, in: test.id))
         #expect(try await store.erase(Address(parsing: "gone@example.com"), in: test.id))
         let outcomes = try await store.record(batch, in: test.id, now: test.clock.now, prepared: prepared)
         #expect(!outcomes[0].alreadyInForce, "the opt-out after the erasure is new, on a new row")
@@ -104,7 +104,7 @@ struct PreparedAddressesTests {
         let test = try await TestStore()
         let store = try #require(test.store as? PostgresStore)
         let batch = try LargeBatchTests.optOuts((0..<1_000).map { "\(prefix)\($0)@example.com" })
-        let prepared = try await store.addressRows(of: batch, in: test.id)
+        let prepared = try #require(try await store.addressRows(of: batch, in: test.id))
         let ahead = try #require(try await ahead(batch, store, test, prepared: prepared))
         return (test, store, batch, prepared, ahead)
     }
@@ -135,5 +135,39 @@ struct PreparedAddressesTests {
         _ = try await store.record(batch, in: test.id, now: test.clock.now, prepared: prepared, ahead: ahead)
         let rows = try await test.sql("SELECT actor, COUNT(*) FROM ledger GROUP BY actor ORDER BY actor")
         #expect(rows == [["test", "1000"]], "the batch was worked out again from the request")
+    }
+
+    @Test func aBatchNamingAListAnotherNodeJustMadeIsWrittenThoughTheDirectoryDoesNotKnowIt() async throws {
+        let test = try await TestStore()
+        _ = try await test.store.lists(in: test.id)  // the directory holds the lists as they were
+        let other = try await test.database.open(erasureKey: TestStore.erasureKey, clock: TestClock())
+        var definition = try ListDefinition(name: "fresh")
+        definition.channels = [.email]
+        let fresh = try await other.createList(in: test.id, definition)
+        let batch = try (0..<1_000).map { i in
+            OptOut(subject: .address(try Address(parsing: "f\(i)@example.com")), channel: .only(.email), list: fresh.id, actor: "test")
+        }
+        let outcomes = try await test.store.record(batch, in: test.id)
+        #expect(outcomes.allSatisfy { !$0.alreadyInForce })
+        #expect(try test.isBlocked("f999@example.com", lists: [fresh.id]))
+    }
+
+    @Test func makingRowsBeforeTheLockGivesUpRatherThanWaitForARowAnotherTransactionHolds() async throws {
+        let test = try await TestStore()
+        let store = try #require(test.store as? PostgresStore)
+        let batch = try LargeBatchTests.optOuts((0..<1_000).map { "h\($0)@example.com" })
+        try await store.client.withConnection { connection in
+            // A transaction (an import, a link) has made one of the rows and not committed.
+            try await connection.query("BEGIN", logger: store.logger)
+            try await connection.query(
+                "INSERT INTO addresses (org_id, kind, key, display) VALUES (\(test.id.rawValue), 'email', 'h500@example.com', 'h500@example.com')",
+                logger: store.logger)
+            let prepared = try await store.addressRows(of: batch, in: test.id)
+            #expect(prepared == nil)
+            try await connection.query("ROLLBACK", logger: store.logger)
+        }
+        let outcomes = try await store.record(batch, in: test.id)
+        #expect(outcomes.allSatisfy { !$0.alreadyInForce })
+        #expect(try test.isBlocked("h500@example.com"))
     }
 }

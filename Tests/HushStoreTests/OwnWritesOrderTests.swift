@@ -86,6 +86,19 @@ import Testing
         #expect(await feed.reads == 0)
     }
 
+    @Test func anotherNodesWriteAfterAnOwnWriteIsReadOnceTheOwnWriteIsIn() async throws {
+        let index = SuppressionIndex(erasureKey: .random())
+        // 3 is this process's write, committed and not handed in; 4 another node's, after it.
+        let feed = CountingFeed([Self.write(3, "a@example.com"), Self.write(4, "b@example.com")])
+        let follower = LedgerFollower(feed: feed, index: index, position: Self.at(2), erasureKey: .random(), logger: .init(label: "test"))
+        follower.willCommit(from: Self.at(2))
+        try await follower.catchUpToOwnWrites()
+        #expect(await feed.reads == 0)
+        try await follower.applyOwn(Self.write(3, "a@example.com"), from: Self.at(2))
+        #expect(try await eventually { await follower.position == Self.at(4) }, "read without waiting for the next poll")
+        #expect(index.count == 2)
+    }
+
     @Test func aGapNoOwnWriteWillFillIsReadAtOnce() async throws {
         let index = SuppressionIndex(erasureKey: .random())
         let feed = CountingFeed([Self.write(2, "a@example.com"), Self.write(3, "b@example.com")])

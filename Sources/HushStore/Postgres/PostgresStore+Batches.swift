@@ -30,32 +30,56 @@ extension PostgresStore {
     /// An address row holds no suppression and no event by itself; one made for a request that
     /// then fails (a list deleted in between) stays, as the address row of an opt-out that was
     /// later lifted does.
+    ///
+    /// When the directory refuses the request, or the rows cannot be made without waiting
+    /// (`addressRows`), the request is written as any other: everything under the lock, where
+    /// the rules decide from what the database holds (the directory may not know yet of a list
+    /// another node just made).
     func recordAlone(_ optOuts: [OptOut], in organization: OrganizationID, now: Date) async throws -> [OptOutOutcome] {
-        let planned = try await plan(optOuts, in: organization)
-        let prepared = try await addressTurns.take { try await addressRows(of: optOuts, in: organization) }
+        guard let planned = try? await plan(optOuts, in: organization),
+              let prepared = try await addressTurns.take({ try await addressRows(of: optOuts, in: organization) })
+        else {
+            return try await record(optOuts, in: organization, now: now, prepared: nil)
+        }
         let ahead = try WrittenAhead(
             planned.plans, organization: planned.organization, lists: planned.lists, prepared: prepared,
             now: StoredCoding.milliseconds(now))
         return try await record(optOuts, in: organization, now: now, prepared: prepared, ahead: ahead)
     }
 
-    /// The address rows of `optOuts`' addresses, made or found in a transaction of their own.
-    func addressRows(of optOuts: [OptOut], in organization: OrganizationID) async throws -> PreparedAddresses {
+    /// How long making rows before the lock waits for a row another transaction is making. A
+    /// transaction that holds the append lock makes its rows over several statements (a link, an
+    /// import's chunks), not in one key order with these: waiting on each other, the two would
+    /// hold every writer up until the server's deadlock timeout. Past this, the batch gives up
+    /// and is written under the lock.
+    static let rowWait = "100ms"
+
+    /// The address rows of `optOuts`' addresses, made or found in a transaction of their own;
+    /// nil when that had to wait for another transaction longer than `rowWait`.
+    func addressRows(of optOuts: [OptOut], in organization: OrganizationID) async throws -> PreparedAddresses? {
+
+
         let addresses = optOuts.compactMap { optOut in
             if case .address(let address) = optOut.subject { address } else { nil }
         }
         let logger = self.logger
         return try await database.transaction { connection in
             try await connection.query("SET LOCAL plan_cache_mode = force_custom_plan", logger: logger)
+            try await connection.query("SET LOCAL lock_timeout = '\(unescaped: Self.rowWait)'", logger: logger)
             let at = try await PostgresChangeFeed.head(connection, logger: logger)
-            let (ids, made) = try await PostgresChangeTransaction.addressRows(addresses, in: organization, connection, logger: logger)
-            return PreparedAddresses(at: at, ids: ids, made: made)
+            do {
+                let (ids, made) = try await PostgresChangeTransaction.addressRows(addresses, in: organization, connection, logger: logger)
+                return PreparedAddresses(at: at, ids: ids, made: made)
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "55P03" {
+                // lock_not_available: the transaction is aborted, and its COMMIT rolls it back.
+                return nil
+            }
         }
     }
 
     /// Writes `optOuts` on their own, with address rows made before the append lock.
     func record(
-        _ optOuts: [OptOut], in organization: OrganizationID, now: Date, prepared: PreparedAddresses, ahead: WrittenAhead? = nil
+        _ optOuts: [OptOut], in organization: OrganizationID, now: Date, prepared: PreparedAddresses?, ahead: WrittenAhead? = nil
     ) async throws -> [OptOutOutcome] {
         let logger = self.logger
         let instance = database.instance
