@@ -45,14 +45,8 @@ extension PostgresChangeTransaction {
     mutating func record(_ ahead: WrittenAhead, prepared: PreparedAddresses) async throws -> [OptOutOutcome]? {
         guard organization.settings == ahead.organization.settings, organization.defaultList == ahead.organization.defaultList,
               ahead.lists.allSatisfy({ id, facts in knownLists[id] == .some(facts) }),
-              prepared.at.erasures == from.erasures
+              prepared.at.erasures == from.erasures, try await namedSince(prepared).isEmpty
         else { return nil }
-        if prepared.at != from, let low = prepared.made.min(), let high = prepared.made.max() {
-            let statement = PostgresOptOutStatements.Named(since: prepared.at, ids: low...high)
-            for try await named in try await connection.execute(statement, logger: logger) where named.contains(where: prepared.made.contains) {
-                return nil
-            }
-        }
         let offset = nextSequence - ahead.firstSequence
         let writes = ahead.writes.shifted(by: offset)
         nextSequence = writes.nextSequence

@@ -55,13 +55,19 @@ extension PostgresChangeTransaction {
     /// `prepared` made counts as new unless an event or a link has named it since.
     func addressRows(_ addresses: [Address], prepared: PreparedAddresses?) async throws -> (ids: [String: Int64], made: Set<Int64>) {
         guard let prepared, prepared.at.erasures == from.erasures else { return try await addressRows(addresses) }
-        var made = prepared.made
-        guard let low = made.min(), let high = made.max(), prepared.at != from else { return (prepared.ids, made) }
+        return (prepared.ids, prepared.made.subtracting(try await namedSince(prepared)))
+    }
+
+    /// The rows `prepared` made that a ledger event or a contact link has named since it was
+    /// made (none when nothing was appended since).
+    func namedSince(_ prepared: PreparedAddresses) async throws -> Set<Int64> {
+        guard prepared.at != from, let low = prepared.made.min(), let high = prepared.made.max() else { return [] }
+        var named = Set<Int64>()
         let statement = PostgresOptOutStatements.Named(since: prepared.at, ids: low...high)
-        for try await named in try await connection.execute(statement, logger: logger) {
-            made.subtract(named)
+        for try await ids in try await connection.execute(statement, logger: logger) {
+            named.formUnion(ids.lazy.filter(prepared.made.contains))
         }
-        return (prepared.ids, made)
+        return named
     }
 
     /// In one statement: the contacts linked to the existing addresses of plans that reach

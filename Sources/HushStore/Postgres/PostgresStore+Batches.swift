@@ -57,8 +57,6 @@ extension PostgresStore {
     /// The address rows of `optOuts`' addresses, made or found in a transaction of their own;
     /// nil when that had to wait for another transaction longer than `rowWait`.
     func addressRows(of optOuts: [OptOut], in organization: OrganizationID) async throws -> PreparedAddresses? {
-
-
         let addresses = optOuts.compactMap { optOut in
             if case .address(let address) = optOut.subject { address } else { nil }
         }
