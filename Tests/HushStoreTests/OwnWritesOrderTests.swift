@@ -73,28 +73,32 @@ import Testing
         #expect(index.count == 2)
     }
 
-    @Test func aPollBetweenAnOwnWritesCommitAndItsHandInDoesNotReadItBack() async throws {
+    /// The index stands at 2; this process's write of 3 has committed and not handed its batch
+    /// in, `later` follows it in the database; a poll comes and reads nothing.
+    static func polledBeforeTheOwnWriteOf3IsIn(
+        then later: [ChangeBatch]
+    ) async throws -> (LedgerFollower, CountingFeed, SuppressionIndex) {
         let index = SuppressionIndex(erasureKey: .random())
-        let feed = CountingFeed([Self.write(2, "a@example.com"), Self.write(3, "b@example.com")])
-        let follower = LedgerFollower(feed: feed, index: index, position: Self.at(2), erasureKey: .random(), logger: .init(label: "test"))
-        // The write of 3 has committed (the head is 3) and not handed its batch in yet.
-        follower.willCommit(from: Self.at(2))
+        let feed = CountingFeed([write(3, "b@example.com")] + later)
+        let follower = LedgerFollower(feed: feed, index: index, position: at(2), erasureKey: .random(), logger: .init(label: "test"))
+        follower.willCommit(from: at(2))
         try await follower.catchUpToOwnWrites()
         #expect(await feed.reads == 0)
+        return (follower, feed, index)
+    }
+
+    @Test func aPollBetweenAnOwnWritesCommitAndItsHandInDoesNotReadItBack() async throws {
+        // The write of 3 has committed (the head is 3) and not handed its batch in yet.
+        let (follower, feed, _) = try await Self.polledBeforeTheOwnWriteOf3IsIn(then: [])
         try await follower.applyOwn(Self.write(3, "b@example.com"), from: Self.at(2))
         #expect(await follower.position == Self.at(3))
         #expect(await feed.reads == 0)
     }
 
     @Test func anotherNodesWriteAfterAnOwnWriteIsReadOnceTheOwnWriteIsIn() async throws {
-        let index = SuppressionIndex(erasureKey: .random())
         // 3 is this process's write, committed and not handed in; 4 another node's, after it.
-        let feed = CountingFeed([Self.write(3, "a@example.com"), Self.write(4, "b@example.com")])
-        let follower = LedgerFollower(feed: feed, index: index, position: Self.at(2), erasureKey: .random(), logger: .init(label: "test"))
-        follower.willCommit(from: Self.at(2))
-        try await follower.catchUpToOwnWrites()
-        #expect(await feed.reads == 0)
-        try await follower.applyOwn(Self.write(3, "a@example.com"), from: Self.at(2))
+        let (follower, _, index) = try await Self.polledBeforeTheOwnWriteOf3IsIn(then: [Self.write(4, "c@example.com")])
+        try await follower.applyOwn(Self.write(3, "b@example.com"), from: Self.at(2))
         #expect(try await eventually { await follower.position == Self.at(4) }, "read without waiting for the next poll")
         #expect(index.count == 2)
     }

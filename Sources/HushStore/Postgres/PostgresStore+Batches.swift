@@ -24,9 +24,9 @@ extension PostgresStore {
     /// took the processor from the append that everyone waits for (on 2 cores, 4 writers of
     /// 10 000: a median of 47 000 opt-outs/s, one at a time 54 000).
     ///
-    /// What the rules refuse is refused before any row is made, and for a batch of new addresses
-    /// the writes are worked out then too (`WrittenAhead`), from the directory, which may be a
-    /// moment old: under the lock the transaction checks what they were worked out from.
+    /// The request is planned from the directory before any row is made, and for a batch of new
+    /// addresses the writes are worked out then too (`WrittenAhead`); the directory may be a
+    /// moment old, so under the lock the transaction checks what they were worked out from.
     /// An address row holds no suppression and no event by itself; one made for a request that
     /// then fails (a list deleted in between) stays, as the address row of an opt-out that was
     /// later lifted does.
@@ -36,7 +36,7 @@ extension PostgresStore {
     /// the rules decide from what the database holds (the directory may not know yet of a list
     /// another node just made).
     func recordAlone(_ optOuts: [OptOut], in organization: OrganizationID, now: Date) async throws -> [OptOutOutcome] {
-        guard let planned = try? await plan(optOuts, in: organization),
+        guard let planned = try await plan(optOuts, in: organization),
               let prepared = try await addressTurns.take({ try await addressRows(of: optOuts, in: organization) })
         else {
             return try await record(optOuts, in: organization, now: now, prepared: nil)
@@ -93,15 +93,13 @@ extension PostgresStore {
         }
     }
 
-    /// The opt-outs planned from the directory (which may be a moment old): throws what planning
-    /// them would throw, naming the item as the write would; else the plans, the organization
-    /// and the facts of the lists they name.
+    /// The opt-outs planned from the directory (which may be a moment old), with the
+    /// organization and the facts of the lists they name; nil when the directory refuses one
+    /// (the write under the lock then decides, and names the item).
     private func plan(
         _ optOuts: [OptOut], in id: OrganizationID
-    ) async throws -> (plans: [PlannedOptOut], organization: Organization, lists: [ListID: ListFacts]) {
-        guard let organization = try await organization(id) else {
-            throw HushError(.notFound, field: "organization", "no such organization")
-        }
+    ) async throws -> (plans: [PlannedOptOut], organization: Organization, lists: [ListID: ListFacts])? {
+        guard let organization = try await organization(id) else { return nil }
         var facts: [ListID: ListFacts] = [:]
         for list in try await lists(in: id) {
             facts[list.id] = ListFacts(id: list.id, isDefault: list.isDefault, name: list.definition.name, channels: list.definition.channels)
@@ -109,14 +107,11 @@ extension PostgresStore {
         var plans: [PlannedOptOut] = []
         plans.reserveCapacity(optOuts.count)
         var named: [ListID: ListFacts] = [:]
-        for (offset, optOut) in optOuts.enumerated() {
-            do {
-                let list = optOut.list ?? organization.defaultList
-                plans.append(try ChangeRules.plan(optOut, in: organization, list: facts[list]))
-                named[list] = facts[list]
-            } catch {
-                throw optOuts.count > 1 ? error.inItem(offset) : error
-            }
+        for optOut in optOuts {
+            let list = optOut.list ?? organization.defaultList
+            guard let plan = try? ChangeRules.plan(optOut, in: organization, list: facts[list]) else { return nil }
+            plans.append(plan)
+            named[list] = facts[list]
         }
         return (plans, organization, named)
     }
