@@ -9,6 +9,7 @@ public struct WebhookEvent: Hashable, Sendable {
         case optInRequested = "opt_in.requested"
         case inboundNeedsReview = "inbound.needs_review"
         case sendBlocked = "send.blocked"
+        case connectorFailed = "connector.failed"
     }
 
     /// The outbox row: the event's id in the payload and part of every `webhook-id`.
@@ -118,6 +119,26 @@ public struct WebhookEvent: Hashable, Sendable {
         send.writeFields(id: send.id, to: &json)
         json.raw("}")
         self.init(kind: .sendBlocked, sequence: nil, occurredAt: send.createdAt, list: nil, data: String(decoding: json.bytes, as: UTF8.self))
+    }
+
+    /// `connector.failed`: a CRM connector left `ok` (throttled, auth_failed, error); its status
+    /// says more (`GET /v1/connectors/{id}/status`).
+    public init(failed connector: Connector, state: ConnectorState, at date: Date) {
+        var json = JSONWriter()
+        json.raw("{\"connector\":")
+        json.integer(connector.id.rawValue)
+        json.raw(",\"name\":")
+        json.string(connector.name)
+        json.raw(",\"provider\":")
+        json.string(connector.provider.rawValue)
+        json.raw(",\"state\":")
+        json.string(state.health.rawValue)
+        json.raw(",\"error_code\":")
+        json.optionalString(state.lastError?.code)
+        json.raw(",\"error\":")
+        json.optionalString(state.lastError?.message)
+        json.raw("}")
+        self.init(kind: .connectorFailed, sequence: nil, occurredAt: date, list: nil, data: String(decoding: json.bytes, as: UTF8.self))
     }
 
     /// The Standard Webhooks message id: the same for every attempt and replay of this event to

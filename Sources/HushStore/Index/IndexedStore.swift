@@ -179,6 +179,10 @@ final class IndexedStore: SuppressionChecks {
         index.decision(for: address, contact: contact, in: organization, query: query)
     }
 
+    func blocks(ofContact contact: ContactID, in organization: OrganizationID, query: CheckQuery) -> [Decision.Block] {
+        index.blocks(ofContact: contact, in: organization, query: query)
+    }
+
     var indexedCount: Int { index.count }
 
     func appliedSequence() async -> Int64 {

@@ -327,6 +327,13 @@ final class SuppressionIndex: Sendable {
         }
     }
 
+    /// What blocks a contact on its own (its own suppressions, not its addresses').
+    func blocks(ofContact contact: ContactID, in organization: OrganizationID, query: CheckQuery) -> [Decision.Block] {
+        var blocks: [Decision.Block] = []
+        appendContactBlocks(contact, in: organization, query: query, to: &blocks)
+        return blocks
+    }
+
     private func appendContactBlocks(_ contact: ContactID, in organization: OrganizationID, query: CheckQuery, to blocks: inout [Decision.Block]) {
         let digest = digest(IndexKey(organization, .contact(contact.externalID)))
         shard(for: digest).state.withLock {

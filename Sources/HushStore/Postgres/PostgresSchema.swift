@@ -18,6 +18,7 @@ enum PostgresSchema {
         ("v1: the schema of SQLite v10", v1),
         ("v2: hush_append_lock(), the append lock and the heads in one round trip", v2),
         ("v3: address keys compared bytewise; erased and merged rows indexed apart", v3),
+        ("v4: CRM connectors, their records, reviews and log (SQLite v11)", v4),
     ]
 
     /// Applies the migrations not yet applied, once, whichever node gets the lock first.

@@ -63,6 +63,17 @@ extension PostgresStore {
             try await connection.rows("""
                 DELETE FROM opt_in_requests WHERE org_id = \(organization.rawValue) AND address = \(address.normalized)
                 """, logger: logger)
+            // What CRM connectors knew of records carrying the address forgets it.
+            try await connection.rows("""
+                UPDATE crm_records SET addresses = btrim(replace(E'\\n' || addresses || E'\\n', E'\\n' || \(address.normalized) || E'\\n', E'\\n'), E'\\n')
+                WHERE connector_id IN (SELECT id FROM connectors WHERE org_id = \(organization.rawValue))
+                AND (connector_id, entity, record_id) IN (
+                    SELECT connector_id, entity, record_id FROM crm_record_addresses WHERE address = \(address.normalized))
+                """, logger: logger)
+            try await connection.rows("""
+                DELETE FROM crm_record_addresses WHERE address = \(address.normalized)
+                AND connector_id IN (SELECT id FROM connectors WHERE org_id = \(organization.rawValue))
+                """, logger: logger)
             let encoder = JSONEncoder()
             let eventSequences = String(decoding: try encoder.encode(sequences), as: UTF8.self)
             let contactIDs = String(decoding: try encoder.encode(contacts), as: UTF8.self)

@@ -194,6 +194,7 @@ public final class PostgresStore: Store, IndexBacked {
             "rulesets_active_name": ("name", "a ruleset with this name already exists"),
             "organizations_name_key": ("name", "an organization with this name already exists"),
             "webhook_endpoints_owner_list": ("webhook_url", "the list already has a webhook endpoint"),
+            "connectors_name": ("name", "a connector with this name already exists"),
         ]
         if state.hasPrefix("23") {
             if let match = known[constraint] { return HushError(.conflict, field: match.field, match.message, underlying: underlying) }

@@ -36,6 +36,9 @@ enum SQLiteSchema {
             try db.execute(sql: v10)
             try rekeyAddresses(db)
         }
+        migrator.registerMigration("v11: CRM connectors, their records, reviews and log") { db in
+            try db.execute(sql: v11)
+        }
         return migrator
     }
 

@@ -32,6 +32,15 @@ extension SQLiteStore {
                 """, arguments: [organization.rawValue, address.normalized])
             try db.execute(sql: "DELETE FROM opt_in_requests WHERE org_id = ? AND address = ?",
                            arguments: [organization.rawValue, address.normalized])
+            // What CRM connectors knew of records carrying the address forgets it.
+            try db.execute(sql: """
+                UPDATE crm_records SET addresses = trim(replace(char(10) || addresses || char(10), char(10) || ?1 || char(10), char(10)), char(10))
+                WHERE connector_id IN (SELECT id FROM connectors WHERE org_id = ?2)
+                AND (connector_id, entity, record_id) IN (SELECT connector_id, entity, record_id FROM crm_record_addresses WHERE address = ?1)
+                """, arguments: [address.normalized, organization.rawValue])
+            try db.execute(sql: """
+                DELETE FROM crm_record_addresses WHERE address = ? AND connector_id IN (SELECT id FROM connectors WHERE org_id = ?)
+                """, arguments: [address.normalized, organization.rawValue])
             // Send reports name the address as the sender gave it: it becomes its hash there.
             var quoted = JSONWriter()
             quoted.string(address.normalized)

@@ -80,6 +80,10 @@ extension SQLiteStore {
         indexed.decision(for: address, contact: contact, in: organization, query: query)
     }
 
+    public func blocks(ofContact contact: ContactID, in organization: OrganizationID, query: CheckQuery) -> [Decision.Block] {
+        indexed.blocks(ofContact: contact, in: organization, query: query)
+    }
+
     public func decisions(for addresses: [Address], in organization: OrganizationID, query: CheckQuery) -> [Decision] {
         indexed.decisions(for: addresses, in: organization, query: query)
     }

@@ -77,6 +77,9 @@ public protocol SuppressionChecks: Sendable {
     /// Answers from memory for an address sent to as `contact`: the contact's own suppressions
     /// count even when the address was never linked to it.
     func decision(for address: Address, contact: ContactID, in organization: OrganizationID, query: CheckQuery) -> Decision
+    /// What blocks the contact itself on the query's channel, scope and lists: its own
+    /// suppressions, from memory (a CRM push asks this of a record with no address of a kind).
+    func blocks(ofContact contact: ContactID, in organization: OrganizationID, query: CheckQuery) -> [Decision.Block]
     /// Suppressions the index holds.
     var indexedCount: Int { get }
     /// Applies every write other processes or nodes committed before this call, so the checks
@@ -203,7 +206,7 @@ public struct ImportSummary: Hashable, Sendable {
 
 /// Everything Hush keeps, as one value: what a backend implements and what `hush` opens.
 public typealias Store = AccessStore & Directory & Ledger & SuppressionChecks & LinkStore & InboundStore & TriggerStore
-    & WebhookStore & WebhookQueue & SendReports & RulesetStore & StoreLifecycle
+    & WebhookStore & WebhookQueue & SendReports & RulesetStore & ConnectorStore & StoreLifecycle
 
 extension Ledger {
     public func record(_ optOut: OptOut, in organization: OrganizationID) async throws -> OptOutOutcome {

@@ -1,0 +1,119 @@
+import AsyncHTTPClient
+import Foundation
+import HushCore
+import NIOCore
+import NIOHTTP1
+
+/// A CRM record as one read returned it.
+struct CRMRow: Sendable {
+    var key: CRMRecordKey
+    /// The ETag (Dynamics) or `SystemModstamp` (Salesforce).
+    var version: String?
+    var booleans: [String: Bool] = [:]
+    var texts: [String: String] = [:]
+    var modifiedBy: String?
+    var modifiedOn: String?
+    var deleted = false
+}
+
+/// Values to write to one record, at the version last read (Dynamics sends it as `If-Match`).
+struct CRMWrite: Sendable {
+    var key: CRMRecordKey
+    var version: String?
+    var fields: [String: Bool]
+}
+
+enum CRMWriteResult: Sendable {
+    case written(version: String?)
+    /// The record changed since `version` (412): read it again and decide again.
+    case stale
+    case failed(code: String, message: String)
+}
+
+/// What a CRM answered instead of data, the vendor's code verbatim.
+enum CRMFailure: Error, Sendable {
+    case throttled(retryAfter: Duration?, code: String, message: String)
+    case authFailed(code: String, message: String)
+    /// The delta token (or read position) is too old: read everything again.
+    case expiredPosition
+    case vendor(status: Int, code: String, message: String)
+    case unreachable(message: String)
+
+    var code: String {
+        switch self {
+        case .throttled(_, let code, _), .authFailed(let code, _), .vendor(_, let code, _): code
+        case .expiredPosition: "expired_position"
+        case .unreachable: "unreachable"
+        }
+    }
+
+    var message: String {
+        switch self {
+        case .throttled(_, _, let message), .authFailed(_, let message), .vendor(_, _, let message), .unreachable(let message): message
+        case .expiredPosition: "the read position expired; a full sync follows"
+        }
+    }
+}
+
+/// One CRM's API as a connector uses it. A client holds its access token between calls.
+protocol CRMClient: Sendable {
+    /// The CRM user Hush acts as: its changes are Hush's own coming back.
+    func integrationUser() async throws -> String
+    /// Reads `entity`'s records changed after `position` (nil: every live record), a page at a
+    /// time; returns the position to read from next.
+    func read(entity: String, fields: [String], after position: String?, page: @Sendable ([CRMRow]) async throws -> Void) async throws -> String?
+    /// Reads the records again (after a write found them changed).
+    func read(_ keys: [CRMRecordKey], fields: [String]) async throws -> [CRMRow]
+    /// Writes the values, batched as the CRM allows; one result per write, in order.
+    func write(_ writes: [CRMWrite]) async throws -> [CRMWriteResult]
+    /// Checks that each field exists on each entity, is a Boolean and writable (when written),
+    /// and that the entity's changes can be followed. Problems in words; empty when all is well.
+    func test(entities: [String], booleans: [String], written: Set<String>, texts: [String]) async throws -> [String]
+}
+
+/// HTTP for CRM clients: every URL goes through the same target check as webhooks (public hosts
+/// only unless private targets are allowed), connecting to the address that was checked.
+struct CRMHTTP: Sendable {
+    let clients: WebhookHTTPClients
+    let allowPrivateTargets: Bool
+    let timeout: Duration
+
+    struct Answer: Sendable {
+        var status: Int
+        var headers: HTTPHeaders
+        var body: [UInt8]
+
+        var json: Any? { try? JSONSerialization.jsonObject(with: Data(body)) }
+    }
+
+    func send(_ method: HTTPMethod, _ url: String, headers: [(String, String)] = [], body: [UInt8]? = nil) async throws -> Answer {
+        let destination: WebhookDestination
+        do {
+            destination = try await WebhookTarget.destination(for: url, allowPrivate: allowPrivateTargets, field: "instance_url")
+        } catch {
+            throw CRMFailure.unreachable(message: error.message)
+        }
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
+        let timeout = self.timeout
+        return try await clients.withClient(host: destination.host, pinnedTo: destination.pinnedAddress) { client -> Result<Answer, CRMFailure> in
+            do {
+                let response = try await client.execute(request, timeout: .nanoseconds(Int64(timeout.seconds * 1e9)))
+                let bytes = try await response.body.collect(upTo: 64 << 20)
+                return .success(Answer(status: Int(response.status.code), headers: response.headers, body: Array(buffer: bytes)))
+            } catch {
+                return .failure(CRMFailure.unreachable(message: "\(error)"))
+            }
+        }.get()
+    }
+}
+
+/// A form body (`application/x-www-form-urlencoded`).
+func formEncoded(_ fields: [(String, String)]) -> [UInt8] {
+    var allowed = CharacterSet.alphanumerics
+    allowed.insert(charactersIn: "-._~")
+    let text = fields.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" }.joined(separator: "&")
+    return Array(text.utf8)
+}

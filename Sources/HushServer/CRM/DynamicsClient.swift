@@ -1,0 +1,175 @@
+import Foundation
+import HushCore
+import NIOHTTP1
+
+/// Dataverse Web API v9.2: client-credentials tokens from Microsoft Entra, change tracking reads,
+/// `PATCH` with `If-Match` (never without: a PATCH without it would create a missing record).
+actor DynamicsClient: CRMClient {
+    static let apiPath = "/api/data/v9.2/"
+    /// Rows per page Hush asks for (`odata.maxpagesize`).
+    static let pageSize = 500
+
+    private let connector: Connector
+    private let secret: String
+    private let http: CRMHTTP
+    private var token: (value: String, expires: Date)?
+    /// Writes sent at once; halved when the service throttles, grown back one at a time.
+    private(set) var concurrency = 8
+
+    init(connector: Connector, secret: String, http: CRMHTTP) {
+        self.connector = connector
+        self.secret = secret
+        self.http = http
+    }
+
+    static func entitySet(_ entity: String) -> String { entity + "s" }
+
+    private var tokenURL: String {
+        connector.tokenURL ?? "https://login.microsoftonline.com/\(connector.tenant ?? "")/oauth2/v2.0/token"
+    }
+
+    private func accessToken() async throws -> String {
+        if let token, token.expires > Date() { return token.value }
+        let answer = try await http.send(.POST, tokenURL, headers: [("Content-Type", "application/x-www-form-urlencoded")], body: formEncoded([
+            ("grant_type", "client_credentials"), ("client_id", connector.clientID), ("client_secret", secret),
+            ("scope", connector.instanceURL + "/.default"),
+        ]))
+        let json = answer.json as? [String: Any]
+        guard answer.status == 200, let value = json?["access_token"] as? String else {
+            throw CRMFailure.authFailed(
+                code: json?["error"] as? String ?? "HTTP \(answer.status)",
+                message: json?["error_description"] as? String ?? "the token endpoint answered \(answer.status)")
+        }
+        let lifetime = (json?["expires_in"] as? Int) ?? 3_599
+        token = (value, Date().addingTimeInterval(Double(max(60, lifetime - 60))))
+        return value
+    }
+
+    private func request(_ method: HTTPMethod, _ url: String, headers: [(String, String)] = [], body: [UInt8]? = nil) async throws -> CRMHTTP.Answer {
+        let token = try await accessToken()
+        let answer = try await http.send(method, url, headers: [
+            ("Authorization", "Bearer " + token), ("Accept", "application/json"), ("OData-MaxVersion", "4.0"), ("OData-Version", "4.0"),
+        ] + headers, body: body)
+        guard answer.status >= 400 else { return answer }
+        let error = (answer.json as? [String: Any])?["error"] as? [String: Any]
+        let code = error?["code"] as? String ?? "HTTP \(answer.status)"
+        let message = error?["message"] as? String ?? "Dataverse answered \(answer.status)"
+        switch answer.status {
+        case 401:
+            self.token = nil
+            throw CRMFailure.authFailed(code: code, message: message)
+        case 429:
+            concurrency = max(1, concurrency / 2)
+            let seconds = answer.headers.first(name: "Retry-After").flatMap(Int.init)
+            throw CRMFailure.throttled(retryAfter: seconds.map { .seconds($0) }, code: code, message: message)
+        default:
+            // ExpiredVersionStamp: the delta token outlived change tracking's retention.
+            if code == "0x80044352" { throw CRMFailure.expiredPosition }
+            throw CRMFailure.vendor(status: answer.status, code: code, message: message)
+        }
+    }
+
+    func integrationUser() async throws -> String {
+        let answer = try await request(.GET, connector.instanceURL + Self.apiPath + "WhoAmI")
+        guard let user = (answer.json as? [String: Any])?["UserId"] as? String else {
+            throw CRMFailure.vendor(status: answer.status, code: "unexpected", message: "WhoAmI answered without a UserId")
+        }
+        return user
+    }
+
+    func read(entity: String, fields: [String], after position: String?, page: @Sendable ([CRMRow]) async throws -> Void) async throws -> String? {
+        let set = Self.entitySet(entity)
+        var url = position ?? connector.instanceURL + Self.apiPath + set + "?$select=" + ([entity + "id"] + fields).joined(separator: ",")
+        let prefer = ("Prefer", "odata.track-changes,odata.maxpagesize=\(Self.pageSize)")
+        while true {
+            let answer = try await request(.GET, url, headers: [prefer])
+            guard let json = answer.json as? [String: Any], let values = json["value"] as? [[String: Any]] else {
+                throw CRMFailure.vendor(status: answer.status, code: "unexpected", message: "a read answered without a value array")
+            }
+            try await page(values.compactMap { Self.row($0, entity: entity, fields: fields) })
+            if let next = json["@odata.nextLink"] as? String {
+                url = next
+            } else {
+                return json["@odata.deltaLink"] as? String
+            }
+        }
+    }
+
+    static func row(_ object: [String: Any], entity: String, fields: [String]) -> CRMRow? {
+        if let context = object["@odata.context"] as? String, context.contains("$deletedEntity") {
+            guard let id = object["id"] as? String else { return nil }
+            return CRMRow(key: CRMRecordKey(entity: entity, id: id), version: nil, deleted: true)
+        }
+        guard let id = object[entity + "id"] as? String else { return nil }
+        var row = CRMRow(
+            key: CRMRecordKey(entity: entity, id: id), version: object["@odata.etag"] as? String,
+            modifiedBy: object["_modifiedby_value"] as? String, modifiedOn: object["modifiedon"] as? String)
+        for field in fields {
+            if let flag = object[field] as? Bool { row.booleans[field] = flag } else if let text = object[field] as? String { row.texts[field] = text }
+        }
+        return row
+    }
+
+    func read(_ keys: [CRMRecordKey], fields: [String]) async throws -> [CRMRow] {
+        var rows: [CRMRow] = []
+        for key in keys {
+            let url = connector.instanceURL + Self.apiPath + Self.entitySet(key.entity) + "(\(key.id))?$select="
+                + ([key.entity + "id"] + fields).joined(separator: ",")
+            do {
+                let answer = try await request(.GET, url)
+                if let object = answer.json as? [String: Any], let row = Self.row(object, entity: key.entity, fields: fields) { rows.append(row) }
+            } catch CRMFailure.vendor(status: 404, _, _) {
+                rows.append(CRMRow(key: key, version: nil, deleted: true))
+            }
+        }
+        return rows
+    }
+
+    func write(_ writes: [CRMWrite]) async throws -> [CRMWriteResult] {
+        var results = [CRMWriteResult?](repeating: nil, count: writes.count)
+        var next = 0
+        while next < writes.count {
+            let width = concurrency
+            let slice = Array(next..<min(writes.count, next + width))
+            try await withThrowingTaskGroup(of: (Int, CRMWriteResult).self) { group in
+                for position in slice {
+                    group.addTask { (position, try await self.patch(writes[position])) }
+                }
+                for try await (position, result) in group { results[position] = result }
+            }
+            next += slice.count
+        }
+        return results.map { $0! }
+    }
+
+    private func patch(_ write: CRMWrite) async throws -> CRMWriteResult {
+        guard let version = write.version else { return .stale }
+        let url = connector.instanceURL + Self.apiPath + Self.entitySet(write.key.entity) + "(\(write.key.id))?$select="
+            + write.fields.keys.sorted().joined(separator: ",")
+        let body = try JSONSerialization.data(withJSONObject: write.fields, options: [.sortedKeys])
+        do {
+            let answer = try await request(.PATCH, url, headers: [
+                ("Content-Type", "application/json"), ("If-Match", version), ("Prefer", "return=representation"),
+            ], body: Array(body))
+            return .written(version: (answer.json as? [String: Any])?["@odata.etag"] as? String)
+        } catch CRMFailure.vendor(status: 412, _, _) {
+            return .stale
+        } catch CRMFailure.vendor(let status, let code, let message) where status < 500 {
+            return .failed(code: code, message: message)
+        }
+    }
+
+    func test(entities: [String], booleans: [String], written: Set<String>, texts: [String]) async throws -> [String] {
+        var problems: [String] = []
+        for entity in entities {
+            // One row with every mapped field: Dataverse refuses a $select naming a field the table lacks.
+            do {
+                _ = try await request(.GET, connector.instanceURL + Self.apiPath + Self.entitySet(entity) + "?$top=1&$select="
+                    + ([entity + "id"] + booleans + texts).joined(separator: ","), headers: [("Prefer", "odata.track-changes,odata.maxpagesize=1")])
+            } catch CRMFailure.vendor(_, let code, let message) {
+                problems.append("\(entity): \(message) (\(code))")
+            }
+        }
+        return problems
+    }
+}

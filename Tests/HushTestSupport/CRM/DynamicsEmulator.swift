@@ -1,0 +1,258 @@
+import Foundation
+import Hummingbird
+import HTTPTypes
+import NIOCore
+
+/// A Dataverse Web API v9.2 on loopback, faithful to the documented wire formats Hush uses: the
+/// Entra token endpoint (client credentials), `WhoAmI`, entity sets with `@odata.etag`, change
+/// tracking (`Prefer: odata.track-changes`, `odata.maxpagesize`, `@odata.nextLink`,
+/// `@odata.deltaLink`, `$deletedEntity` rows, an expired delta token), `PATCH` with `If-Match`
+/// (412 on a stale ETag), 429 with `Retry-After`, and `{"error": {"code", "message"}}` errors.
+public actor DynamicsEmulator {
+    public struct Row: Sendable {
+        public var fields: [String: String?]
+        public var booleans: [String: Bool]
+        public var version: Int
+        public var modifiedBy: String
+        public var modifiedOn: Date
+        public var deleted: Bool
+    }
+
+    public static let tenant = "contoso-tenant"
+    public static let clientID = "hush-app"
+    public static let clientSecret = "s3cret-Value~1"
+    /// The application user Hush's app registration acts as.
+    public static let integrationUser = "6e0b3c1a-0000-4000-8000-000000000001"
+    public static let salesUser = "9a1d2e3f-0000-4000-8000-000000000002"
+
+    private var rows: [String: [String: Row]] = ["contacts": [:], "leads": [:]]
+    private var version = 1_000
+    private var tokens = Set<String>()
+    /// Delta tokens below this version are expired.
+    private var oldestDelta = 0
+    private var throttles: [(count: Int, retryAfter: Int)] = []
+    private var staleOnce = Set<String>()
+    public private(set) var requests: [String: Int] = [:]
+    public private(set) var patches: [(set: String, id: String, body: [String: Any], ifMatch: String?)] = []
+    private var running: Task<Void, any Error>?
+    public private(set) var port = 0
+
+    public static func start() async throws -> DynamicsEmulator {
+        let emulator = DynamicsEmulator()
+        try await emulator.listen()
+        return emulator
+    }
+
+    public var url: String { "http://127.0.0.1:\(port)" }
+    public var tokenURL: String { "\(url)/\(Self.tenant)/oauth2/v2.0/token" }
+    public var totalRequests: Int { requests.values.reduce(0, +) }
+
+    // MARK: What tests do to the CRM
+
+    /// Creates or changes a record as `user` would in the CRM; returns its id.
+    @discardableResult
+    public func put(
+        _ set: String, id: String = UUID().uuidString.lowercased(), fields: [String: String?] = [:], booleans: [String: Bool] = [:],
+        by user: String = salesUser
+    ) -> String {
+        version += 1
+        var row = rows[set]?[id] ?? Row(fields: [:], booleans: [:], version: 0, modifiedBy: user, modifiedOn: Date(), deleted: false)
+        row.fields.merge(fields) { $1 }
+        row.booleans.merge(booleans) { $1 }
+        row.version = version
+        row.modifiedBy = user
+        row.modifiedOn = Date()
+        row.deleted = false
+        rows[set, default: [:]][id] = row
+        return id
+    }
+
+    public func delete(_ set: String, id: String) {
+        version += 1
+        rows[set]?[id]?.deleted = true
+        rows[set]?[id]?.version = version
+    }
+
+    public func row(_ set: String, _ id: String) -> Row? { rows[set]?[id] }
+
+    /// Delta tokens issued before now stop working, as when Dataverse's change tracking retention passes.
+    public func expireDeltaTokens() { oldestDelta = version + 1 }
+
+    /// The next `count` data requests are answered 429 with `Retry-After: retryAfter`.
+    public func throttle(_ count: Int, retryAfter: Int) { throttles.append((count, retryAfter)) }
+
+    /// The next PATCH of the record changes it first, as a user editing at the same moment would.
+    public func changeBeforeNextWrite(_ id: String) { staleOnce.insert(id) }
+
+    // MARK: Server
+
+    private func listen() async throws {
+        let router = Router()
+        router.post(":tenant/oauth2/v2.0/token") { request, context in
+            try await self.token(request, context)
+        }
+        router.get("api/data/v9.2/:target") { request, context in
+            try await self.answer(request, context)
+        }
+        router.patch("api/data/v9.2/:target") { request, context in
+            try await self.answer(request, context)
+        }
+        let (stream, continuation) = AsyncStream<Int>.makeStream()
+        let application = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) })
+        running = Task { try await application.run() }
+        for await bound in stream {
+            port = bound
+            break
+        }
+    }
+
+    public func stop() {
+        running?.cancel()
+    }
+
+    private func token(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        count("token")
+        let body = String(buffer: try await request.body.collect(upTo: 1 << 16))
+        var form: [String: String] = [:]
+        for pair in body.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "" }
+            if parts.count == 2 { form[parts[0]] = parts[1] }
+        }
+        guard context.parameters.get("tenant") == Self.tenant, form["grant_type"] == "client_credentials",
+              form["client_id"] == Self.clientID, form["client_secret"] == Self.clientSecret, form["scope"] == "\(url)/.default"
+        else {
+            return json(401, #"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided.","error_codes":[7000215]}"#)
+        }
+        let token = UUID().uuidString
+        tokens.insert(token)
+        return json(200, #"{"token_type":"Bearer","expires_in":3599,"ext_expires_in":3599,"access_token":"\#(token)"}"#)
+    }
+
+    private func answer(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        guard let authorization = request.headers[.authorization], authorization.hasPrefix("Bearer "),
+              tokens.contains(String(authorization.dropFirst(7)))
+        else { return error(401, "0x80072560", "The user is not a member of the organization.") }
+        if var next = throttles.first {
+            count("throttled")
+            next.count -= 1
+            if next.count == 0 { throttles.removeFirst() } else { throttles[0] = next }
+            var response = error(429, "0x80072322", "Number of requests exceeded the limit of 6000 over time window of 300 seconds.")
+            response.headers[.retryAfter] = "\(next.retryAfter)"
+            return response
+        }
+        let target = context.parameters.get("target") ?? ""
+        if target == "WhoAmI" {
+            count("whoami")
+            return json(200, #"{"@odata.context":"\#(url)/api/data/v9.2/$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse","BusinessUnitId":"b1","UserId":"\#(Self.integrationUser)","OrganizationId":"o1"}"#)
+        }
+        if let open = target.firstIndex(of: "("), target.hasSuffix(")") {
+            let set = String(target[..<open])
+            let id = String(target[target.index(after: open)..<target.index(before: target.endIndex)])
+            return request.method == .patch ? try await patch(set, id, request) : one(set, id, request)
+        }
+        return list(target, request)
+    }
+
+    private func list(_ set: String, _ request: Request) -> Response {
+        guard let table = rows[set] else { return error(404, "0x80060888", "Resource not found for the segment '\(set)'.") }
+        let query = request.uri.queryParameters
+        let select = (query["$select"].map(String.init) ?? "").split(separator: ",").map(String.init)
+        let prefer = request.headers[HTTPField.Name("Prefer")!] ?? ""
+        let pageSize = prefer.split(separator: ",").compactMap { part -> Int? in
+            let item = part.trimmingCharacters(in: CharacterSet.whitespaces)
+            return item.hasPrefix("odata.maxpagesize=") ? Int(item.dropFirst(18)) : nil
+        }.first ?? 5_000
+        let delta = query["$deltatoken"].flatMap { Int(String($0)) }
+        let skip = query["$skiptoken"].flatMap { Int(String($0)) } ?? 0
+        let since = query["$since"].flatMap { Int(String($0)) }
+        if let delta, delta < oldestDelta {
+            count("expired")
+            return error(400, "0x80044352", "Version stamp associated with the client has expired. Please perform a full sync.")
+        }
+        count(delta == nil && since == nil ? "read" : "delta")
+        // A first read lists live rows; a delta read lists what changed after its token, deleted rows among them.
+        let from = delta ?? since
+        let changed = table.filter { from == nil ? !$0.value.deleted : $0.value.version > from! }
+            .sorted { ($0.value.version, $0.key) < ($1.value.version, $1.key) }
+        let page = Array(changed.dropFirst(skip).prefix(pageSize))
+        let entity = String(set.dropLast())
+        var items: [String] = []
+        for (id, row) in page {
+            if row.deleted {
+                items.append(#"{"@odata.context":"\#(url)/api/data/v9.2/$metadata#\#(set)/$deletedEntity","id":"\#(id)","reason":"deleted"}"#)
+                continue
+            }
+            var object: [String: Any] = ["@odata.etag": "W/\"\(row.version)\"", "\(entity)id": id,
+                                         "_modifiedby_value": row.modifiedBy, "modifiedon": ISO8601DateFormatter().string(from: row.modifiedOn)]
+            for field in select where field != "\(entity)id" {
+                if let value = row.booleans[field] { object[field] = value } else if let value = row.fields[field] { object[field] = value ?? NSNull() }
+                else { object[field] = NSNull() }
+            }
+            items.append(String(decoding: try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+        }
+        var body = #"{"@odata.context":"\#(url)/api/data/v9.2/$metadata#\#(set)(\#(select.joined(separator: ",")))","value":[\#(items.joined(separator: ","))]"#
+        let selectText = select.joined(separator: ",")
+        if skip + page.count < changed.count {
+            var next = "\(url)/api/data/v9.2/\(set)?$select=\(selectText)&$skiptoken=\(skip + page.count)"
+            if let from { next += "&$since=\(from)" }
+            body += #","@odata.nextLink":"\#(next)""#
+        } else if prefer.contains("odata.track-changes") {
+            body += #","@odata.deltaLink":"\#(url)/api/data/v9.2/\#(set)?$select=\#(selectText)&$deltatoken=\#(version)""#
+        }
+        return json(200, body + "}")
+    }
+
+    private func one(_ set: String, _ id: String, _ request: Request) -> Response {
+        count("get")
+        guard let row = rows[set]?[id], !row.deleted else {
+            return error(404, "0x80040217", "\(set.dropLast()) With Id = \(id) Does Not Exist")
+        }
+        let select = (request.uri.queryParameters["$select"].map(String.init) ?? "").split(separator: ",").map(String.init)
+        var object: [String: Any] = ["@odata.etag": "W/\"\(row.version)\"", "\(set.dropLast())id": id, "_modifiedby_value": row.modifiedBy]
+        for field in select { object[field] = row.booleans[field] ?? (row.fields[field] ?? nil) ?? NSNull() }
+        return json(200, String(decoding: try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+    }
+
+    private func patch(_ set: String, _ id: String, _ request: Request) async throws -> Response {
+        count("patch")
+        let body = try await request.body.collect(upTo: 1 << 20)
+        guard let object = try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any] else {
+            return error(400, "0x80048d19", "Error identified in Payload provided by the user.")
+        }
+        let ifMatch = request.headers[.ifMatch]
+        patches.append((set, id, object, ifMatch))
+        if staleOnce.remove(id) != nil { put(set, id: id, fields: ["description": "edited meanwhile"]) }
+        if let ifMatch {
+            guard let row = rows[set]?[id], !row.deleted else {
+                return error(404, "0x80040217", "\(set.dropLast()) With Id = \(id) Does Not Exist")
+            }
+            guard ifMatch == "*" || ifMatch == "W/\"\(row.version)\"" else {
+                return error(412, "0x80060882", "The version of the existing record doesn't match the RowVersion property provided.")
+            }
+        }
+        // Without If-Match a PATCH is an upsert: a missing record would be created.
+        var booleans: [String: Bool] = [:]
+        for (field, value) in object { if let flag = value as? Bool { booleans[field] = flag } }
+        put(set, id: id, booleans: booleans, by: Self.integrationUser)
+        if (request.headers[HTTPField.Name("Prefer")!] ?? "").contains("return=representation") {
+            return one(set, id, request)
+        }
+        var response = Response(status: .noContent)
+        response.headers[HTTPField.Name("OData-EntityId")!] = "\(url)/api/data/v9.2/\(set)(\(id))"
+        return response
+    }
+
+    private func count(_ kind: String) { requests[kind, default: 0] += 1 }
+
+    private func json(_ status: Int, _ body: String) -> Response {
+        Response(
+            status: .init(code: status), headers: [.contentType: "application/json; odata.metadata=minimal"],
+            body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    private func error(_ status: Int, _ code: String, _ message: String) -> Response {
+        json(status, #"{"error":{"code":"\#(code)","message":"\#(message)"}}"#)
+    }
+}
