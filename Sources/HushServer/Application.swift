@@ -23,6 +23,10 @@ public struct ServerConfiguration: Sendable {
     public var webhooks: WebhookSettings
     /// Whether the application runs the webhook sender beside the HTTP server.
     public var sendsWebhooks: Bool
+    /// Whether the application runs CRM connectors in the background (their poll and pushes).
+    public var runsConnectors = true
+    /// How often the connector service looks for connectors to run.
+    public var connectorTick: Duration = .seconds(1)
     /// How long sends and their reports are kept.
     public var sendRetention: Duration
     /// How long a confirmation link for opting back in works.
@@ -79,9 +83,11 @@ public enum HushServer {
         logger: Logger = Logger(label: "hush.server"), onServerRunning: @escaping @Sendable (any NIOCore.Channel) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let metrics = ServerMetrics()
+        let runner = connectorRunner(store: store, configuration: configuration, metrics: metrics, logger: logger)
         // The store's own service first: it follows other processes' writes for as long as the
         // application runs, and stops last.
         var services: [any Service] = [store]
+        services.append(ConnectorService(runner: runner, tick: configuration.connectorTick, polls: configuration.runsConnectors, logger: logger))
         if configuration.sendsWebhooks {
             services.append(WebhookSender(store: store, settings: configuration.webhooks, logger: logger, metrics: metrics, now: configuration.now))
             services.append(HistoryPruner(
@@ -89,7 +95,7 @@ public enum HushServer {
                 now: configuration.now))
         }
         return Application(
-            router: build(store: store, configuration: configuration, metrics: metrics).router,
+            router: build(store: store, configuration: configuration, metrics: metrics, connectors: runner).router,
             server: .http1(configuration: .init(
                 additionalChannelHandlers: [ContinueHandler(), HeaderTimeoutHandler(timeout: .nanoseconds(configuration.headerTimeout.nanoseconds))],
                 idleTimeout: .nanoseconds(configuration.idleTimeout.nanoseconds))),
@@ -103,9 +109,20 @@ public enum HushServer {
         build(store: store, configuration: configuration).router
     }
 
-    /// The router, and every `/v1` operation it serves as `METHOD /v1/path/{param}`.
+    static func connectorRunner(store: any Store, configuration: ServerConfiguration, metrics: ServerMetrics, logger: Logger) -> ConnectorRunner {
+        ConnectorRunner(
+            engine: ConnectorEngine(store: store, now: configuration.now, metrics: metrics, logger: logger),
+            http: CRMHTTP(
+                clients: LazyHTTPClients(timeout: configuration.webhooks.timeout), allowPrivateTargets: configuration.webhooks.allowPrivateTargets,
+                timeout: configuration.webhooks.timeout))
+    }
+
+    /// The router, and every `/v1` operation it serves as `METHOD /v1/path/{param}`. `connectors`
+    /// runs CRM connectors; a router built without one makes its own (whose HTTP clients are
+    /// made only if a connector is run, and then must be shut down by the caller).
     static func build(
-        store: any Store, configuration: ServerConfiguration = ServerConfiguration(), metrics: ServerMetrics = ServerMetrics()
+        store: any Store, configuration: ServerConfiguration = ServerConfiguration(), metrics: ServerMetrics = ServerMetrics(),
+        connectors: ConnectorRunner? = nil
     ) -> (router: Router<HushRequestContext>, operations: [String]) {
         let router = Router(context: HushRequestContext.self)
         let authenticator = KeyAuthenticator(store: store, refreshInterval: configuration.keyRefreshInterval, now: configuration.now)
@@ -159,6 +176,11 @@ public enum HushServer {
         LinkRoutes(store: store, links: links, requests: requests, now: configuration.now).register(on: v1)
         inbound.register(on: v1)
         TriggerRoutes(store: store, service: inboundService, now: configuration.now, readYourWrites: readYourWrites).register(on: v1)
+        ConnectorRoutes(
+            store: store,
+            runner: connectors ?? connectorRunner(store: store, configuration: configuration, metrics: metrics, logger: Logger(label: "hush.crm")),
+            allowPrivateTargets: configuration.webhooks.allowPrivateTargets, now: configuration.now)
+            .register(on: v1)
         return (router, v1.operations)
     }
 }

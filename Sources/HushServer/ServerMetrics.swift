@@ -75,6 +75,25 @@ final class ServerMetrics: Sendable {
         }
     }
 
+    /// CRM connector figures, labelled by connector: made on first use, kept in `crm`.
+    private let crm = Mutex<[String: Counter]>([:])
+
+    func crmCount(_ name: String, _ help: String, connector: ConnectorID, labels: [(String, String)] = [], by amount: Int = 1) {
+        guard amount > 0 else { return }
+        let key = ([name, "\(connector)"] + labels.map { "\($0.0)=\($0.1)" }).joined(separator: "|")
+        let counter = crm.withLock { $0[key] } ?? {
+            let made = registry.makeCounter(
+                descriptor: .init(metricName: name, unitName: "total", helpText: help), labels: [("connector", "\(connector)")] + labels)
+            crm.withLock { $0[key] = made }
+            return made
+        }()
+        counter.increment(by: Int64(amount))
+    }
+
+    func crmWrites(_ connector: ConnectorID, _ result: String) {
+        crmCount("hush_crm_writes", "CRM records written by result.", connector: connector, labels: [("result", result)])
+    }
+
     func render(store: any SuppressionChecks) -> String {
         indexSize.set(to: Double(store.indexedCount))
         return registry.emitToString()

@@ -22,6 +22,8 @@ public struct ConnectorState: Hashable, Sendable, Codable {
     public var lastError: LastError?
     /// The CRM user Hush writes as: its changes are Hush's own coming back.
     public var integrationUser: String?
+    /// When a throttled connector may call the CRM again.
+    public var retryAt: Date?
 
     public struct LastError: Hashable, Sendable, Codable {
         /// The vendor's code verbatim (`0x80072322`, `REQUEST_LIMIT_EXCEEDED`), or Hush's own.
@@ -48,6 +50,7 @@ public struct ConnectorState: Hashable, Sendable, Codable {
         case lastSuccessAt = "last_success_at"
         case lastError = "last_error"
         case integrationUser = "integration_user"
+        case retryAt = "retry_at"
     }
 }
 

@@ -3,6 +3,7 @@ import Foundation
 import HushCore
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// A CRM record as one read returned it.
 struct CRMRow: Sendable {
@@ -14,6 +15,14 @@ struct CRMRow: Sendable {
     var modifiedBy: String?
     var modifiedOn: String?
     var deleted = false
+}
+
+/// One page of a read: its rows, then either the next page or, after the last, the position
+/// to read from next time (a delta link, a timestamp).
+struct CRMPage: Sendable {
+    var rows: [CRMRow]
+    var next: String?
+    var position: String?
 }
 
 /// Values to write to one record, at the version last read (Dynamics sends it as `If-Match`).
@@ -59,9 +68,9 @@ enum CRMFailure: Error, Sendable {
 protocol CRMClient: Sendable {
     /// The CRM user Hush acts as: its changes are Hush's own coming back.
     func integrationUser() async throws -> String
-    /// Reads `entity`'s records changed after `position` (nil: every live record), a page at a
-    /// time; returns the position to read from next.
-    func read(entity: String, fields: [String], after position: String?, page: @Sendable ([CRMRow]) async throws -> Void) async throws -> String?
+    /// Reads one page of `entity`'s records: the next page of a read under way (`page`), or the
+    /// first page of the records changed after `position` (nil: every live record).
+    func read(entity: String, fields: [String], after position: String?, page: String?) async throws -> CRMPage
     /// Reads the records again (after a write found them changed).
     func read(_ keys: [CRMRecordKey], fields: [String]) async throws -> [CRMRow]
     /// Writes the values, batched as the CRM allows; one result per write, in order.
@@ -74,7 +83,7 @@ protocol CRMClient: Sendable {
 /// HTTP for CRM clients: every URL goes through the same target check as webhooks (public hosts
 /// only unless private targets are allowed), connecting to the address that was checked.
 struct CRMHTTP: Sendable {
-    let clients: WebhookHTTPClients
+    let clients: LazyHTTPClients
     let allowPrivateTargets: Bool
     let timeout: Duration
 
@@ -98,7 +107,7 @@ struct CRMHTTP: Sendable {
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
         let timeout = self.timeout
-        return try await clients.withClient(host: destination.host, pinnedTo: destination.pinnedAddress) { client -> Result<Answer, CRMFailure> in
+        return try await clients.get().withClient(host: destination.host, pinnedTo: destination.pinnedAddress) { client -> Result<Answer, CRMFailure> in
             do {
                 let response = try await client.execute(request, timeout: .nanoseconds(Int64(timeout.seconds * 1e9)))
                 let bytes = try await response.body.collect(upTo: 64 << 20)
@@ -116,4 +125,34 @@ func formEncoded(_ fields: [(String, String)]) -> [UInt8] {
     allowed.insert(charactersIn: "-._~")
     let text = fields.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" }.joined(separator: "&")
     return Array(text.utf8)
+}
+
+/// HTTP clients made on first use (a server that never syncs a CRM makes none), shut down once
+/// by the connector service when the server stops.
+final class LazyHTTPClients: Sendable {
+    private let made = Mutex<WebhookHTTPClients?>(nil)
+    private let configuration: HTTPClient.Configuration
+
+    init(timeout: Duration) {
+        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
+        configuration.timeout = .init(connect: .seconds(min(5, timeout.components.seconds + 1)))
+        self.configuration = configuration
+    }
+
+    func get() -> WebhookHTTPClients {
+        made.withLock { made in
+            if let made { return made }
+            let clients = WebhookHTTPClients(configuration: configuration, capacity: 16)
+            made = clients
+            return clients
+        }
+    }
+
+    func shutdown() async {
+        let clients = made.withLock { made in
+            defer { made = nil }
+            return made
+        }
+        try? await clients?.shutdown()
+    }
 }

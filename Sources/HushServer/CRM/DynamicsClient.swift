@@ -77,22 +77,16 @@ actor DynamicsClient: CRMClient {
         return user
     }
 
-    func read(entity: String, fields: [String], after position: String?, page: @Sendable ([CRMRow]) async throws -> Void) async throws -> String? {
-        let set = Self.entitySet(entity)
-        var url = position ?? connector.instanceURL + Self.apiPath + set + "?$select=" + ([entity + "id"] + fields).joined(separator: ",")
-        let prefer = ("Prefer", "odata.track-changes,odata.maxpagesize=\(Self.pageSize)")
-        while true {
-            let answer = try await request(.GET, url, headers: [prefer])
-            guard let json = answer.json as? [String: Any], let values = json["value"] as? [[String: Any]] else {
-                throw CRMFailure.vendor(status: answer.status, code: "unexpected", message: "a read answered without a value array")
-            }
-            try await page(values.compactMap { Self.row($0, entity: entity, fields: fields) })
-            if let next = json["@odata.nextLink"] as? String {
-                url = next
-            } else {
-                return json["@odata.deltaLink"] as? String
-            }
+    func read(entity: String, fields: [String], after position: String?, page: String?) async throws -> CRMPage {
+        let url = page ?? position ?? connector.instanceURL + Self.apiPath + Self.entitySet(entity) + "?$select="
+            + ([entity + "id"] + fields).joined(separator: ",")
+        let answer = try await request(.GET, url, headers: [("Prefer", "odata.track-changes,odata.maxpagesize=\(Self.pageSize)")])
+        guard let json = answer.json as? [String: Any], let values = json["value"] as? [[String: Any]] else {
+            throw CRMFailure.vendor(status: answer.status, code: "unexpected", message: "a read answered without a value array")
         }
+        return CRMPage(
+            rows: values.compactMap { Self.row($0, entity: entity, fields: fields) }, next: json["@odata.nextLink"] as? String,
+            position: json["@odata.deltaLink"] as? String)
     }
 
     static func row(_ object: [String: Any], entity: String, fields: [String]) -> CRMRow? {

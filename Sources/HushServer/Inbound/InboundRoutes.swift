@@ -5,7 +5,7 @@ import HushStore
 
 /// `/v1/inbound`, the review queue, and Twilio's inbound-message webhook.
 struct InboundRoutes: Sendable {
-    let store: any AccessStore & Directory & InboundStore & Ledger
+    let store: any AccessStore & Directory & InboundStore & Ledger & ConnectorStore
     let service: InboundService
     let configuration: ServerConfiguration
     /// Posts per minute to one organization's Twilio route, whoever sends them.
@@ -16,6 +16,7 @@ struct InboundRoutes: Sendable {
         group.on(.post, "inbound", roles: [.admin, .inbound]) { request, context in try await inbound(request, context) }
         group.on(.get, "review") { request, context in try await review(request, context) }
         group.on(.post, "review/:id") { request, context in try await decide(request, context) }
+        group.on(.post, "review/crm/:id", roles: [.admin]) { request, context in try await dismiss(request, context) }
     }
 
     func registerTwilio(on router: Router<HushRequestContext>) {
@@ -109,15 +110,75 @@ struct InboundRoutes: Sendable {
 
     struct ReviewOutput: Encodable, Sendable {
         let messages: [MessageJSON]
+        let crmUnchecks: [CRMUncheckJSON]
+
+        enum CodingKeys: String, CodingKey {
+            case messages
+            case crmUnchecks = "crm_unchecks"
+        }
     }
 
+    /// A CRM field unticked: not consent. An admin lifts the suppression with `POST /v1/opt-ins`
+    /// and evidence (kind `crm_consent`), or dismisses the item.
+    struct CRMUncheckJSON: Encodable, Sendable {
+        let review: CRMReview
+        let kind = "crm_uncheck"
+
+        enum CodingKeys: String, CodingKey {
+            case id, kind, connector, entity, field, contact, status, reasserted
+            case recordID = "record_id"
+            case crmUser = "crm_user"
+            case changedAt = "changed_at"
+            case createdAt = "created_at"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(review.id, forKey: .id)
+            try container.encode(kind, forKey: .kind)
+            try container.encode(review.connector, forKey: .connector)
+            try container.encode(review.record.entity, forKey: .entity)
+            try container.encode(review.record.id, forKey: .recordID)
+            try container.encode(review.field, forKey: .field)
+            try container.encode(review.crmUser, forKey: .crmUser)
+            try container.encode(review.changedAt, forKey: .changedAt)
+            try container.encode(review.contact.externalID, forKey: .contact)
+            try container.encode(review.status.rawValue, forKey: .status)
+            try container.encode(review.reasserted, forKey: .reasserted)
+            try container.encode(review.createdAt, forKey: .createdAt)
+        }
+    }
+
+    /// What waits for a person: inbound messages (after `after`) and CRM unchecks (after
+    /// `crm_after`), each oldest first.
     private func review(_ request: Request, _ context: HushRequestContext) async throws -> JSONBody<ReviewOutput> {
         let caller = try context.caller()
         let query = Query(request)
+        let limit = try query.integer("limit", default: 100, range: 1...1_000)
         let messages = try await store.inboundMessages(
-            in: caller.organization, pendingReviewOnly: true, after: try query.cursor("after"),
-            limit: try query.integer("limit", default: 100, range: 1...1_000))
-        return JSONBody(ReviewOutput(messages: messages.map(MessageJSON.init)))
+            in: caller.organization, pendingReviewOnly: true, after: try query.cursor("after"), limit: limit)
+        let unchecks = try await store.crmReviews(in: caller.organization, pendingOnly: true, after: try query.cursor("crm_after"), limit: limit)
+        return JSONBody(ReviewOutput(messages: messages.map(MessageJSON.init), crmUnchecks: unchecks.map(CRMUncheckJSON.init)))
+    }
+
+    struct DismissInput: APIInput {
+        static let fields: Set<String> = ["decision"]
+        let decision: String
+    }
+
+    /// Settles a CRM uncheck without lifting anything (`{"decision": "dismiss"}`): the
+    /// suppression stays; lifting it is `POST /v1/opt-ins` with evidence.
+    private func dismiss(_ request: Request, _ context: HushRequestContext) async throws -> Response {
+        let caller = try context.caller()
+        let input = try await request.input(DismissInput.self, context: context)
+        guard input.decision == "dismiss" else {
+            throw Problem.invalid("decision", "a CRM uncheck is dismissed (decision dismiss); lift the opt-out with POST /v1/opt-ins and evidence")
+        }
+        let text = context.parameters.get("id") ?? ""
+        guard let id = CRMReviewID(text), try await store.dismissCRMReview(id, in: caller.organization) else {
+            throw HushError(.notFound, field: "id", "no CRM uncheck \"\(text)\" awaiting review in this organization")
+        }
+        return Response(status: .noContent)
     }
 
     struct DecisionInput: APIInput {

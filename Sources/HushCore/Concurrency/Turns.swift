@@ -1,11 +1,13 @@
 /// Runs bodies one at a time, in the order they asked, across tasks (an async mutex that does
 /// not hold a thread while it waits).
-actor Turns {
+public actor Turns {
+    public init() {}
+
     private var taken = false
     private var waiting: [CheckedContinuation<Void, Never>] = []
 
     /// Runs `body` once every body that asked before it has finished.
-    nonisolated func take<T>(_ body: () async throws -> T) async throws -> T {
+    public nonisolated func take<T>(_ body: () async throws -> T) async throws -> T {
         await wait()
         do {
             let value = try await body()

@@ -1,0 +1,297 @@
+import Foundation
+import HushCore
+import HushStore
+import Logging
+
+/// Runs one connector once: reads what changed in the CRM (records opt-outs, files unchecks for
+/// review, links addresses), marks pushes due from the ledger events since the push cursor, and
+/// writes what is due. The rules are `CRMRules`'; this applies them. A dry run reads and works
+/// everything out, and changes nothing in Hush or the CRM.
+struct ConnectorEngine: Sendable {
+    typealias Storage = any AccessStore & Directory & Ledger & SuppressionChecks & ConnectorStore
+    let store: Storage
+    let now: @Sendable () -> Date
+    let metrics: ServerMetrics?
+    let logger: Logger
+
+    /// Pushes worked on at once.
+    static let pushBatch = 200
+    /// Ledger events read at once when marking pushes due.
+    static let eventBatch = 1_000
+
+    /// What a run did, or would do in a dry run.
+    struct Report: Sendable, Encodable {
+        var read = 0
+        var deleted = 0
+        var linked = 0
+        var skipped = 0
+        var optOuts = 0
+        var unchecks = 0
+        var echoes = 0
+        var pushesDue = 0
+        var written = 0
+        var writeFailures = 0
+        var stale = 0
+        var invalidAddresses = 0
+        var resynced: [String] = []
+        /// In a dry run: what would be recorded, written and reviewed.
+        var wouldRecord: [String] = []
+        var wouldWrite: [String] = []
+        var wouldReview: [String] = []
+
+        enum CodingKeys: String, CodingKey {
+            case read, deleted, linked, skipped, echoes, stale, resynced, written
+            case optOuts = "opt_outs"
+            case unchecks
+            case pushesDue = "pushes_due"
+            case writeFailures = "write_failures"
+            case invalidAddresses = "invalid_addresses"
+            case wouldRecord = "would_record"
+            case wouldWrite = "would_write"
+            case wouldReview = "would_review"
+        }
+    }
+
+    /// One run. `full` reads every record again (a resync) rather than what changed.
+    /// A push-only run writes what the ledger made due without reading the CRM.
+    func run(_ connector: Connector, client: any CRMClient, dryRun: Bool = false, full: Bool = false, pushOnly: Bool = false) async throws -> Report {
+        var run = Run(engine: self, connector: connector, client: client, dryRun: dryRun)
+        try await run.start(full: full, pushOnly: pushOnly)
+        return run.report
+    }
+
+    /// When a failed push is tried again: 30 s, doubling, at most an hour.
+    static func backoff(_ attempts: Int) -> TimeInterval {
+        min(3_600, 30 * pow(2, Double(max(0, attempts - 1))))
+    }
+}
+
+extension ConnectorEngine {
+    /// The state of one run.
+    struct Run {
+        let engine: ConnectorEngine
+        let connector: Connector
+        let client: any CRMClient
+        let dryRun: Bool
+        var report = Report()
+        var state = ConnectorState()
+        var organization: Organization!
+        var log: [ConnectorLogEntry] = []
+        /// Records whose write found them changed once this run: a second time waits for backoff.
+        var staleOnce = Set<CRMRecordKey>()
+
+        var store: Storage { engine.store }
+        var now: Date { engine.now() }
+
+        init(engine: ConnectorEngine, connector: Connector, client: any CRMClient, dryRun: Bool) {
+            self.engine = engine
+            self.connector = connector
+            self.client = client
+            self.dryRun = dryRun
+        }
+
+        mutating func start(full: Bool, pushOnly: Bool) async throws {
+            state = try await store.connectorState(connector.id)
+            let before = state.health
+            if !pushOnly { state.lastRunAt = now }
+            guard let organization = try await store.organization(connector.organization) else {
+                throw HushError(.notFound, "the connector's organization is gone")
+            }
+            self.organization = organization
+            let startedAt = await store.appliedSequence()
+            do {
+                if state.integrationUser == nil { state.integrationUser = try await client.integrationUser() }
+                let full = full || !state.firstSyncDone
+                for entity in connector.entities where !pushOnly {
+                    try await readChanges(of: entity, full: full)
+                }
+                if full { state.pushCursor = max(state.pushCursor, startedAt) }
+                if !dryRun { state.firstSyncDone = true }
+                try await markPushesDue()
+                try await pushDue()
+                state.health = .ok
+                if !pushOnly { state.lastSuccessAt = now }
+                state.lastError = nil
+                state.retryAt = nil
+            } catch let failure as CRMFailure {
+                state.health = switch failure {
+                case .throttled: .throttled
+                case .authFailed: .authFailed
+                default: .error
+                }
+                state.lastError = ConnectorState.LastError(code: failure.code, message: failure.message, at: now)
+                if case .throttled(let retryAfter, _, _) = failure {
+                    // Salesforce sends no Retry-After: a minute, then the next poll.
+                    state.retryAt = now.addingTimeInterval((retryAfter ?? .seconds(60)).seconds)
+                }
+                log.append(ConnectorLogEntry(at: now, kind: failure.isThrottle ? .throttle : .error, message: "\(failure.code): \(failure.message)"))
+                engine.logger.warning("CRM connector run failed", metadata: [
+                    "connector": "\(connector.id)", "code": "\(failure.code)", "error": "\(failure.message)",
+                ])
+            }
+            guard !dryRun else { return }
+            var sync = ConnectorSync(state: state, log: log)
+            if before == .ok, state.health != .ok {
+                sync.announcements = [WebhookEvent(failed: connector, state: state, at: now)]
+            }
+            _ = try await store.saveSync(sync, of: connector)
+            log = []
+        }
+
+        // MARK: Reading in
+
+        mutating func readChanges(of entity: String, full: Bool) async throws {
+            var position = full ? nil : state.readPositions[entity]
+            var page: String?
+            var first = true
+            while true {
+                let read: CRMPage
+                do {
+                    read = try await client.read(entity: entity, fields: connector.selectedFields, after: position, page: page)
+                } catch CRMFailure.expiredPosition where first && position != nil {
+                    // Change tracking forgot the position: read every record again. What was
+                    // already known compares equal and records nothing twice.
+                    report.resynced.append(entity)
+                    log.append(ConnectorLogEntry(at: now, kind: .resync, message: "\(entity): the delta token expired; reading every record"))
+                    position = nil
+                    continue
+                }
+                first = false
+                try await take(read.rows, resync: full || position == nil)
+                if let next = read.next {
+                    page = next
+                } else {
+                    if let position = read.position { state.readPositions[entity] = position }
+                    return
+                }
+            }
+        }
+
+        /// What one page of rows means: opt-outs recorded, unchecks filed, addresses linked,
+        /// records saved. Opt-outs are recorded before the records are saved, so a run that
+        /// dies between the two reads the change again and records nothing twice.
+        mutating func take(_ rows: [CRMRow], resync: Bool) async throws {
+            guard !rows.isEmpty else { return }
+            let known = Dictionary(
+                try await store.crmRecords(of: connector.id, keys: rows.map(\.key)).map { ($0.key, $0) }, uniquingKeysWith: { $1 })
+            var saved: [CRMRecord] = []
+            var optOuts: [OptOut] = []
+            var reviews: [CRMReview] = []
+            for row in rows {
+                report.read += 1
+                if row.deleted {
+                    // A deleted record is never pushed to again; its contact keeps its links and
+                    // suppressions (unlinking would opt its addresses back in).
+                    guard var record = known[row.key], !record.deleted else { continue }
+                    record.deleted = true
+                    record.pushDueAt = nil
+                    saved.append(record)
+                    report.deleted += 1
+                    continue
+                }
+                var record = known[row.key] ?? CRMRecord(key: row.key, version: nil, fields: [:], addresses: [], linked: false)
+                let mapped = Set(connector.fields.map(\.field))
+                let values = row.booleans.filter { mapped.contains($0.key) }
+                let reading = CRMRules.reading(
+                    values, known: known[row.key], modifiedBy: row.modifiedBy, integrationUser: state.integrationUser, connector: connector)
+                let addresses = addresses(of: row)
+                let contact = connector.contact(for: row.key)
+                let fresh = addresses.filter { !record.addresses.contains($0.normalized) }
+                if !record.linked || !fresh.isEmpty {
+                    if !record.linked, connector.skipOptedOut, !addresses.isEmpty, addresses.allSatisfy(isOptedOut) {
+                        report.skipped += 1
+                        log.append(ConnectorLogEntry(at: now, kind: .skip, message: "\(row.key): every address is opted out; not linked"))
+                        record.version = row.version
+                        record.fields.merge(values) { $1 }
+                        saved.append(record)
+                        continue
+                    }
+                    if !dryRun, !addresses.isEmpty { _ = try await store.link(addresses, to: contact, in: connector.organization) }
+                    report.linked += record.linked ? 0 : 1
+                    record.linked = true
+                    // Opt-out wins: addresses a record no longer carries stay linked.
+                    record.addresses += fresh.map(\.normalized)
+                }
+                for (mapping, old) in reading.optOuts {
+                    optOuts.append(optOut(contact, mapping, old: old, row: row))
+                    report.optOuts += 1
+                    report.wouldRecord.append("\(row.key) \(mapping.field) → opt out of \(mapping.channel) at \"\(connector.scope.path)\"")
+                }
+                for mapping in reading.unchecks {
+                    let reasserts = CRMRules.reasserts(mapping, of: connector)
+                    reviews.append(CRMReview(
+                        connector: connector.id, record: row.key, field: mapping.field, crmUser: row.modifiedBy,
+                        changedAt: row.modifiedOn.flatMap { try? Date($0, strategy: .iso8601) }, contact: contact, createdAt: now,
+                        reasserted: reasserts))
+                    report.unchecks += 1
+                    report.wouldReview.append("\(row.key) \(mapping.field) unticked\(reasserts ? "; true written back" : "")")
+                    log.append(ConnectorLogEntry(at: now, kind: .uncheck, message: "\(row.key) \(mapping.field) unticked by \(row.modifiedBy ?? "unknown")"))
+                    if reasserts { record.pushDueAt = now }
+                }
+                if !reading.echoes.isEmpty {
+                    report.echoes += reading.echoes.count
+                    log.append(ConnectorLogEntry(at: now, kind: .echo, message: "\(row.key) \(reading.echoes.joined(separator: ",")): Hush's own write"))
+                }
+                record.version = row.version
+                record.fields.merge(values) { $1 }
+                // A record seen for the first time, or read again in full, gets Hush's suppressions.
+                if resync || known[row.key] == nil, connector.writes { record.pushDueAt = min(record.pushDueAt ?? now, now) }
+                saved.append(record)
+            }
+            log.append(ConnectorLogEntry(at: now, kind: .read, message: "\(rows.count) \(rows[0].key.entity) rows read"))
+            guard !dryRun else { return }
+            if !optOuts.isEmpty { _ = try await store.record(optOuts, in: connector.organization) }
+            let stored = try await store.saveSync(ConnectorSync(records: saved, log: log, reviews: reviews), of: connector)
+            log = []
+            _ = stored
+        }
+
+        private func optOut(_ contact: ContactID, _ mapping: Connector.FieldMapping, old: Bool?, row: CRMRow) -> OptOut {
+            var evidence: [String: JSONValue] = [
+                "provider": .string(connector.provider.rawValue), "instance": .string(connector.instanceURL),
+                "entity": .string(row.key.entity), "record_id": .string(row.key.id), "field": .string(mapping.field),
+                "old": old.map(JSONValue.bool) ?? .null, "new": .bool(true),
+            ]
+            if let on = row.modifiedOn { evidence["modified_on"] = .string(on) }
+            if let by = row.modifiedBy { evidence["modified_by"] = .string(by) }
+            if let version = row.version { evidence["version"] = .string(version) }
+            return OptOut(
+                subject: .contact(contact), channel: mapping.channel, scope: connector.scope, list: connector.list, source: .crm,
+                actor: connector.actor(user: row.modifiedBy), evidence: Evidence(evidence))
+        }
+
+        /// The addresses in the record's match fields; ones that do not parse are counted, not linked.
+        private mutating func addresses(of row: CRMRow) -> [Address] {
+            var found: [Address] = []
+            for (fields, kind) in [(connector.match.email, Address.Kind.email), (connector.match.phone, .phone)] {
+                for field in fields {
+                    guard let text = row.texts[field]?.trimmed, !text.isEmpty else { continue }
+                    do {
+                        let address = kind == .email ? try Address(email: text) : try Address(phone: text, region: organization.settings.defaultRegion)
+                        if !found.contains(address) { found.append(address) }
+                    } catch {
+                        report.invalidAddresses += 1
+                    }
+                }
+            }
+            return found
+        }
+
+        private func isOptedOut(_ address: Address) -> Bool {
+            let channels = Channel.allCases.filter { $0.addressKind == address.kind }
+            return channels.contains { channel in
+                !store.decision(for: address, in: connector.organization, query: query(channel)).allowed
+            }
+        }
+
+        func query(_ channel: Channel) -> CheckQuery {
+            CheckQuery(channel: channel, scope: connector.scope, lists: [connector.list])
+        }
+    }
+}
+
+extension CRMFailure {
+    var isThrottle: Bool {
+        if case .throttled = self { true } else { false }
+    }
+}
