@@ -1,5 +1,6 @@
 import Testing
 @testable import HushStore
+import HushCore
 
 @Suite struct TurnsTests {
     actor Inside {

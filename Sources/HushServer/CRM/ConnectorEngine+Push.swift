@@ -139,13 +139,14 @@ extension ConnectorEngine.Run {
     }
 
     /// Whether a check at the connector's scope honouring its list is blocked on `channel` for
-    /// the record: the record's contact itself, or any of its addresses that the channel reaches.
+    /// the record: the record's contact itself, or any of its addresses. An address counts for
+    /// every channel its suppressions cover, so a person who opted out of every channel by
+    /// email has the phone fields ticked too.
     private func blocked(_ record: CRMRecord, _ channel: Channel) -> Bool {
         let contact = connector.contact(for: record.key)
         if !store.blocks(ofContact: contact, in: connector.organization, query: query(channel)).isEmpty { return true }
         for key in record.addresses {
             let kind: Address.Kind = key.hasPrefix("+") ? .phone : .email
-            guard kind == channel.addressKind else { continue }
             let address = Address(normalized: key, kind: kind, input: key)
             if !store.decision(for: address, contact: contact, in: connector.organization, query: query(channel)).allowed { return true }
         }

@@ -228,9 +228,10 @@ extension ConnectorEngine {
                     log.append(ConnectorLogEntry(at: now, kind: .uncheck, message: "\(row.key) \(mapping.field) unticked by \(row.modifiedBy ?? "unknown")"))
                     if reasserts { record.pushDueAt = now }
                 }
-                if !reading.echoes.isEmpty {
-                    report.echoes += reading.echoes.count
-                    log.append(ConnectorLogEntry(at: now, kind: .echo, message: "\(row.key) \(reading.echoes.joined(separator: ",")): Hush's own write"))
+                if row.modifiedBy != nil, row.modifiedBy == state.integrationUser {
+                    // Hush's own write read back: counted once per record, recorded never.
+                    report.echoes += 1
+                    log.append(ConnectorLogEntry(at: now, kind: .echo, message: "\(row.key): Hush's own write read back"))
                 }
                 record.version = row.version
                 record.fields.merge(values) { $1 }

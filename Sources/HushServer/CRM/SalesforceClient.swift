@@ -82,6 +82,14 @@ actor SalesforceClient: CRMClient {
         var next: String?
     }
 
+    static let soqlStamp: DateFormatter = {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss'Z'"
+        return formatter
+    }()
+
     static let stamp: DateFormatter = {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
@@ -110,7 +118,10 @@ actor SalesforceClient: CRMClient {
                 }
             }
             var soql = "SELECT Id, SystemModstamp, LastModifiedById, " + fields.joined(separator: ", ") + " FROM \(object)"
-            if let since = previous?.modstamp { soql += " WHERE SystemModstamp >= \(since)" }
+            if let since = previous?.modstamp.flatMap(Self.stamp.date(from:)) {
+                // SOQL takes the literal to the second; a record changed in that second is read again and changes nothing.
+                soql += " WHERE SystemModstamp >= " + Self.soqlStamp.string(from: since)
+            }
             soql += " ORDER BY SystemModstamp, Id"
             answer = try await request(.GET, Self.apiPath + "query?q=" + Self.query(soql))
         }

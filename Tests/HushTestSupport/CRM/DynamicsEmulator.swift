@@ -25,6 +25,14 @@ public actor DynamicsEmulator {
     public static let integrationUser = "6e0b3c1a-0000-4000-8000-000000000001"
     public static let salesUser = "9a1d2e3f-0000-4000-8000-000000000002"
 
+    /// The Boolean fields the emulated org has on contacts and leads; unset, they read false.
+    public static let booleanFields: Set<String> = [
+        "donotemail", "donotbulkemail", "donotphone", "donotfax", "donotpostalmail", "donotsendmm", "isp_donotallowsms", "new_salesoptout",
+    ]
+    public static let textFields: Set<String> = [
+        "emailaddress1", "emailaddress2", "emailaddress3", "telephone1", "telephone2", "mobilephone", "description",
+    ]
+
     private var rows: [String: [String: Row]] = ["contacts": [:], "leads": [:]]
     private var version = 1_000
     private var tokens = Set<String>()
@@ -33,7 +41,14 @@ public actor DynamicsEmulator {
     private var throttles: [(count: Int, retryAfter: Int)] = []
     private var staleOnce = Set<String>()
     public private(set) var requests: [String: Int] = [:]
-    public private(set) var patches: [(set: String, id: String, body: [String: Any], ifMatch: String?)] = []
+    public struct Patch: Sendable {
+        public let set: String
+        public let id: String
+        public let body: String
+        public let ifMatch: String?
+    }
+
+    public private(set) var patches: [Patch] = []
     private var running: Task<Void, any Error>?
     public private(set) var port = 0
 
@@ -171,6 +186,10 @@ public actor DynamicsEmulator {
             count("expired")
             return error(400, "0x80044352", "Version stamp associated with the client has expired. Please perform a full sync.")
         }
+        let entityName = String(set.dropLast())
+        if let unknown = select.first(where: { $0 != entityName + "id" && !Self.booleanFields.contains($0) && !Self.textFields.contains($0) }) {
+            return error(400, "0x80060888", "Could not find a property named '\(unknown)' on type 'Microsoft.Dynamics.CRM.\(entityName)'.")
+        }
         count(delta == nil && since == nil ? "read" : "delta")
         // A first read lists live rows; a delta read lists what changed after its token, deleted rows among them.
         let from = delta ?? since
@@ -187,8 +206,7 @@ public actor DynamicsEmulator {
             var object: [String: Any] = ["@odata.etag": "W/\"\(row.version)\"", "\(entity)id": id,
                                          "_modifiedby_value": row.modifiedBy, "modifiedon": ISO8601DateFormatter().string(from: row.modifiedOn)]
             for field in select where field != "\(entity)id" {
-                if let value = row.booleans[field] { object[field] = value } else if let value = row.fields[field] { object[field] = value ?? NSNull() }
-                else { object[field] = NSNull() }
+                object[field] = Self.value(field, of: row)
             }
             items.append(String(decoding: try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
         }
@@ -211,7 +229,7 @@ public actor DynamicsEmulator {
         }
         let select = (request.uri.queryParameters["$select"].map(String.init) ?? "").split(separator: ",").map(String.init)
         var object: [String: Any] = ["@odata.etag": "W/\"\(row.version)\"", "\(set.dropLast())id": id, "_modifiedby_value": row.modifiedBy]
-        for field in select { object[field] = row.booleans[field] ?? (row.fields[field] ?? nil) ?? NSNull() }
+        for field in select where field != "\(set.dropLast())id" { object[field] = Self.value(field, of: row) }
         return json(200, String(decoding: try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
     }
 
@@ -222,7 +240,7 @@ public actor DynamicsEmulator {
             return error(400, "0x80048d19", "Error identified in Payload provided by the user.")
         }
         let ifMatch = request.headers[.ifMatch]
-        patches.append((set, id, object, ifMatch))
+        patches.append(Patch(set: set, id: id, body: String(buffer: body), ifMatch: ifMatch))
         if staleOnce.remove(id) != nil { put(set, id: id, fields: ["description": "edited meanwhile"]) }
         if let ifMatch {
             guard let row = rows[set]?[id], !row.deleted else {
@@ -245,6 +263,11 @@ public actor DynamicsEmulator {
     }
 
     private func count(_ kind: String) { requests[kind, default: 0] += 1 }
+
+    private static func value(_ field: String, of row: Row) -> Any {
+        if booleanFields.contains(field) { return row.booleans[field] ?? false }
+        return (row.fields[field] ?? nil) ?? NSNull()
+    }
 
     private func json(_ status: Int, _ body: String) -> Response {
         Response(
