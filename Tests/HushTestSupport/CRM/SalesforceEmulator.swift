@@ -31,7 +31,7 @@ public actor SalesforceEmulator {
     ]
 
     private var records: [String: Record] = [:]
-    private var clock = Date(timeIntervalSince1970: 1_790_000_000)
+    private var clock = Date()
     private var tokens = Set<String>()
     private var limitLeft = Int.max
     private var deletedWindowStart: Date?
@@ -51,9 +51,10 @@ public actor SalesforceEmulator {
     public var url: String { "http://127.0.0.1:\(port)" }
     public var totalRequests: Int { requests.values.reduce(0, +) }
 
-    /// Each change moves the emulated clock a millisecond, so `SystemModstamp`s are distinct.
+    /// The org's clock: real time, moved at least a millisecond by each change so that
+    /// `SystemModstamp`s are distinct.
     private func tick() -> Date {
-        clock = clock.addingTimeInterval(0.001)
+        clock = max(clock.addingTimeInterval(0.001), Date())
         return clock
     }
 
