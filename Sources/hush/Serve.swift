@@ -23,8 +23,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The address List-Unsubscribe's mailto names. (HUSH_UNSUBSCRIBE_MAILTO)")
     var unsubscribeMailto: String? = ProcessInfo.processInfo.environment["HUSH_UNSUBSCRIBE_MAILTO"]
 
-    @Flag(help: "Let webhooks reach loopback, private and link-local addresses: for development and tests only. (HUSH_ALLOW_PRIVATE_WEBHOOK_TARGETS=1)")
-    var allowPrivateWebhookTargets = false
+    @Flag(
+        name: [.customLong("allow-private-targets"), .customLong("allow-private-webhook-targets")],
+        help: "Let webhooks and CRM connectors reach loopback, private and link-local addresses: for development and tests only. --allow-private-webhook-targets is the old name. (HUSH_ALLOW_PRIVATE_TARGETS=1, or HUSH_ALLOW_PRIVATE_WEBHOOK_TARGETS=1)")
+    var allowPrivateTargets = false
 
     @Option(help: "Seconds between webhook attempts, comma-separated. (HUSH_WEBHOOK_RETRY_DELAYS; default 5,300,1800,7200,18000,36000,50400,72000,86400)")
     var webhookRetryDelays: String? = ProcessInfo.processInfo.environment["HUSH_WEBHOOK_RETRY_DELAYS"]
@@ -93,7 +95,8 @@ struct Serve: AsyncParsableCommand {
         MemoryTrim.enable()
         var webhooks = WebhookSettings(
             timeout: .milliseconds(Int64(webhookTimeout * 1000)), concurrency: webhookConcurrency,
-            allowPrivateTargets: allowPrivateWebhookTargets || ProcessInfo.processInfo.environment["HUSH_ALLOW_PRIVATE_WEBHOOK_TARGETS"] == "1",
+            allowPrivateTargets: allowPrivateTargets || ProcessInfo.processInfo.environment["HUSH_ALLOW_PRIVATE_TARGETS"] == "1"
+                || ProcessInfo.processInfo.environment["HUSH_ALLOW_PRIVATE_WEBHOOK_TARGETS"] == "1",
             retention: .seconds(webhookRetentionDays * 86_400))
         if let webhookRetryDelays { webhooks.retryPolicy = try WebhookRetryPolicy(parsing: webhookRetryDelays) }
         // The configuration is read before the database is opened: a bad flag opens nothing.

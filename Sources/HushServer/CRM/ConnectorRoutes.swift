@@ -53,25 +53,29 @@ struct ConnectorRoutes: Sendable {
     private func create(_ request: Request, _ context: HushRequestContext) async throws -> Response {
         let caller = try context.caller()
         let input = try await request.input(ConnectorInput.self, context: context)
+        let stored = try await create(input, in: try await store.requireOrganization(caller))
+        return try JSONBody(ConnectorJSON(stored), status: .created).response(from: request, context: context)
+    }
+
+    /// Makes a connector from what a caller gave (the API's body, or the CLI's JSON).
+    func create(_ input: ConnectorInput, in organization: Organization) async throws -> Connector {
         guard let provider = input.provider else { throw Problem.invalid("provider", "a connector needs a provider: dynamics or salesforce") }
         guard let mode = input.mode else { throw Problem.invalid("mode", "a connector needs a mode: shared_field, sales_field or hush_only") }
         guard let auth = input.auth, let clientID = auth.clientID, let secret = auth.clientSecret else {
             throw Problem.invalid("auth", "a connector needs auth.client_id and auth.client_secret")
         }
         guard let instanceURL = input.instanceURL else { throw Problem.invalid("instance_url", "a connector needs the CRM's instance_url") }
-        let organization = try await store.requireOrganization(caller)
         var list = organization.defaultList
-        if let reference = input.list { list = try await reference.resolve(in: caller.organization, store: store, field: "list") }
+        if let reference = input.list { list = try await reference.resolve(in: organization.id, store: store, field: "list") }
         var connector = Connector(
-            organization: caller.organization, name: input.name ?? "", provider: provider, instanceURL: instanceURL, tokenURL: input.tokenURL,
+            organization: organization.id, name: input.name ?? "", provider: provider, instanceURL: instanceURL, tokenURL: input.tokenURL,
             mode: mode, scope: try input.scope.map(Self.scope) ?? .organization, list: list,
             entities: input.entities ?? ["contact", "lead"], fields: [], match: ConnectorPresets.match(provider),
             pollSeconds: input.pollSeconds ?? 60, onCRMUncheck: input.onCRMUncheck, pushOptIns: input.pushOptIns ?? false,
             skipOptedOut: input.skipOptedOut ?? false, enabled: input.enabled ?? true, tenant: auth.tenant, clientID: clientID)
         applyPresets(input, to: &connector, creating: true)
         try await check(connector)
-        let stored = try await store.createConnector(connector, secret: secret, in: caller.organization)
-        return try JSONBody(ConnectorJSON(stored), status: .created).response(from: request, context: context)
+        return try await store.createConnector(connector, secret: secret, in: organization.id)
     }
 
     /// Fills `fields` and `match` from the provider and mode where the caller left them out
@@ -156,9 +160,12 @@ struct ConnectorRoutes: Sendable {
         }
     }
 
-    /// Signs in, asks who Hush acts as, and checks every mapped field on every entity.
     private func test(_ context: HushRequestContext) async throws -> JSONBody<TestJSON> {
-        let connector = try await connector(context)
+        JSONBody(try await test(try await connector(context)))
+    }
+
+    /// Signs in, asks who Hush acts as, and checks every mapped field on every entity.
+    func test(_ connector: Connector) async throws -> TestJSON {
         runner.forget(connector.id)
         let client = try await runner.client(for: connector)
         do {
@@ -166,19 +173,22 @@ struct ConnectorRoutes: Sendable {
             let problems = try await client.test(
                 entities: connector.entities, booleans: connector.fields.map(\.field), written: Set(connector.writtenFields.map(\.field)),
                 texts: connector.match.fields)
-            return JSONBody(TestJSON(ok: problems.isEmpty, integrationUser: user, problems: problems))
+            return TestJSON(ok: problems.isEmpty, integrationUser: user, problems: problems)
         } catch let failure as CRMFailure {
-            return JSONBody(TestJSON(ok: false, integrationUser: nil, problems: ["\(failure.code): \(failure.message)"]))
+            return TestJSON(ok: false, integrationUser: nil, problems: ["\(failure.code): \(failure.message)"])
         }
     }
 
     private func status(_ context: HushRequestContext) async throws -> JSONBody<StatusJSON> {
-        let connector = try await connector(context)
+        JSONBody(try await status(try await connector(context)))
+    }
+
+    func status(_ connector: Connector) async throws -> StatusJSON {
         let state = try await store.connectorState(connector.id)
         let applied = await store.appliedSequence()
-        return JSONBody(StatusJSON(
+        return StatusJSON(
             connector: connector, state: state, pending: try await store.pendingPushes(of: connector.id),
-            behind: max(0, applied - state.pushCursor), now: now()))
+            behind: max(0, applied - state.pushCursor), now: now())
     }
 }
 

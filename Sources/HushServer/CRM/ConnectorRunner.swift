@@ -12,10 +12,10 @@ import Synchronization
 final class ConnectorRunner: Sendable {
     let engine: ConnectorEngine
     let http: CRMHTTP
-    /// This process, as lease owner.
-    let owner = "node-" + UUID().uuidString
-    /// How long a claimed connector is leased: longer than a run, renewed by each run.
-    let lease: Duration = .seconds(600)
+    /// This process (on PostgreSQL, this node), as lease owner.
+    var owner: String { store.connectorLeaseOwner }
+    /// How long a claimed connector is leased; a run renews it every third of that.
+    let lease: Duration = .seconds(90)
     private let turns = Mutex<[ConnectorID: Turns]>([:])
     private let clients = Mutex<[ConnectorID: (connector: Connector, client: any CRMClient)]>([:])
 
@@ -63,6 +63,15 @@ final class ConnectorRunner: Sendable {
             guard try await store.claimConnector(connector.id, owner: owner, until: now.addingTimeInterval(lease.seconds), now: now) else {
                 throw HushError(.conflict, field: "id", "another node is running this connector; try again when its run ends")
             }
+            // A long run (a first sync of many records) keeps its lease; a node that dies loses it.
+            let renewal = Task {
+                while !Task.isCancelled {
+                    try await Task.sleep(for: lease / 3)
+                    let now = engine.now()
+                    _ = try await store.claimConnector(connector.id, owner: owner, until: now.addingTimeInterval(lease.seconds), now: now)
+                }
+            }
+            defer { renewal.cancel() }
             let report: ConnectorEngine.Report
             do {
                 report = try await engine.run(connector, client: client, full: full, pushOnly: pushOnly)
@@ -99,6 +108,7 @@ struct ConnectorService: Service {
 
     func run() async throws {
         do {
+            if polls { try await runner.store.releaseConnectorLeases() }
             try await cancelWhenGracefulShutdown {
                 while !Task.isCancelled {
                     if polls { await self.pass() }

@@ -123,6 +123,16 @@ extension PostgresStore {
         }
     }
 
+    public var connectorLeaseOwner: String { node }
+
+    public func releaseConnectorLeases() async throws {
+        let node = self.node
+        let logger = self.logger
+        try await transaction { connection in
+            try await connection.rows("UPDATE connectors SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = \(node)", logger: logger)
+        }
+    }
+
     public func connectorState(_ id: ConnectorID) async throws -> ConnectorState {
         let logger = self.logger
         return try await read { connection in

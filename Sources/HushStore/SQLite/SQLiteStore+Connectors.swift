@@ -114,6 +114,16 @@ extension SQLiteStore {
         }
     }
 
+    public var connectorLeaseOwner: String { "sqlite-\(ProcessInfo.processInfo.processIdentifier)" }
+
+    public func releaseConnectorLeases() async throws {
+        try await storageErrors {
+            try await pool.write { db in
+                try db.execute(sql: "UPDATE connectors SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL")
+            }
+        }
+    }
+
     public func connectorState(_ id: ConnectorID) async throws -> ConnectorState {
         try await read { db in
             try StoredCRM.state(try String.fetchOne(db, sql: "SELECT state FROM connectors WHERE id = ?", arguments: [id.rawValue]))

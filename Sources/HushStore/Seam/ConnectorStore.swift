@@ -21,6 +21,12 @@ public protocol ConnectorStore: Sendable {
     /// runs a connector at a time, and a node that dies holds it no longer than its lease.
     func claimConnector(_ id: ConnectorID, owner: String, until: Date, now: Date) async throws -> Bool
     func releaseConnector(_ id: ConnectorID, owner: String) async throws
+    /// The name this process (on PostgreSQL: this node, stable across restarts) leases
+    /// connectors under.
+    var connectorLeaseOwner: String { get }
+    /// Releases the leases a process that stopped held, at start: on SQLite every lease (one
+    /// server per file), on PostgreSQL this node's.
+    func releaseConnectorLeases() async throws
     func connectorState(_ id: ConnectorID) async throws -> ConnectorState
 
     /// Saves what a sync step learned in one transaction: records (with their addresses and

@@ -39,6 +39,7 @@ public actor DynamicsEmulator {
     /// Delta tokens below this version are expired.
     private var oldestDelta = 0
     private var throttles: [(count: Int, retryAfter: Int)] = []
+    private var writeThrottle: Int?
     private var staleOnce = Set<String>()
     public private(set) var requests: [String: Int] = [:]
     public struct Patch: Sendable {
@@ -96,6 +97,10 @@ public actor DynamicsEmulator {
     /// The next `count` data requests are answered 429 with `Retry-After: retryAfter`.
     public func throttle(_ count: Int, retryAfter: Int) { throttles.append((count, retryAfter)) }
 
+    /// Every write is answered 429 with `Retry-After: retryAfter` until `allowWrites()`.
+    public func throttleWrites(retryAfter: Int) { writeThrottle = retryAfter }
+    public func allowWrites() { writeThrottle = nil }
+
     /// The next PATCH of the record changes it first, as a user editing at the same moment would.
     public func changeBeforeNextWrite(_ id: String) { staleOnce.insert(id) }
 
@@ -149,6 +154,12 @@ public actor DynamicsEmulator {
         guard let authorization = request.headers[.authorization], authorization.hasPrefix("Bearer "),
               tokens.contains(String(authorization.dropFirst(7)))
         else { return error(401, "0x80072560", "The user is not a member of the organization.") }
+        if request.method == .patch, let retryAfter = writeThrottle {
+            count("throttled")
+            var response = error(429, "0x80072322", "Number of requests exceeded the limit of 6000 over time window of 300 seconds.")
+            response.headers[.retryAfter] = "\(retryAfter)"
+            return response
+        }
         if var next = throttles.first {
             count("throttled")
             next.count -= 1

@@ -1,0 +1,66 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import HushTestSupport
+import Testing
+
+/// `hush serve` killed with SIGKILL while CRM pushes are pending loses none of them: after a
+/// restart the connector service writes every one, and records nothing twice.
+@Suite(.everyBackend) struct CRMCrashTests {
+    static let environment = ["HUSH_ALLOW_PRIVATE_TARGETS": "1"]
+
+    @Test func killedWhilePushesArePendingLosesNone() async throws {
+        let cli = try await CLI()
+        let port = freeLoopbackPort()
+        let crm = try await DynamicsEmulator.start()
+        let count = 300
+        var ids: [String] = []
+        for n in 0..<count { ids.append(await crm.put("contacts", fields: ["emailaddress1": "crash\(n)@example.com"])) }
+        let first = try cli.start(["serve", "--port", String(port)], environment: Self.environment, drained: true)
+        #expect(try await eventually { (try? await WebhookCrashTests.request("GET", port: port, "/health")) != nil })
+        _ = try await eventually { first.printed.contains("hush_") }
+        let key = try #require(first.printed.split(separator: "\n").last { $0.hasPrefix("hush_") }.map(String.init))
+
+        let (created, connector) = try await WebhookCrashTests.request("POST", port: port, "/v1/connectors", key: key, json: """
+            {"name": "dyn", "provider": "dynamics", "instance_url": "\(await crm.url)", "token_url": "\(await crm.tokenURL)",
+             "auth": {"tenant": "\(DynamicsEmulator.tenant)", "client_id": "\(DynamicsEmulator.clientID)", "client_secret": "\(DynamicsEmulator.clientSecret)"},
+             "mode": "shared_field", "poll_seconds": 15}
+            """)
+        #expect(created == 201, "\(connector)")
+        let id = try #require(connector["id"] as? Int)
+        // The service runs the first sync by itself.
+        #expect(try await eventually {
+            (try await WebhookCrashTests.request("GET", port: port, "/v1/connectors/\(id)/status", key: key)).1["first_sync_done"] as? Bool == true
+        })
+
+        await crm.throttleWrites(retryAfter: 1)
+        let addresses = (0..<count).map { #""crash\#($0)@example.com""# }.joined(separator: ",")
+        let (written, _) = try await WebhookCrashTests.request("POST", port: port, "/v1/opt-outs", key: key, json: #"{"addresses": [\#(addresses)], "channel": "email"}"#)
+        #expect(written == 201)
+        // Marked due (the cursor moved past the events), then refused by the CRM: pending.
+        #expect(try await eventually {
+            let status = try await WebhookCrashTests.request("GET", port: port, "/v1/connectors/\(id)/status", key: key).1
+            return status["outbox_pending"] as? Int == count && status["ledger_behind"] as? Int == 0
+        }, "pushes are pending when the server dies")
+        kill(first.process.processIdentifier, SIGKILL)
+        first.process.waitUntilExit()
+        #expect(await crm.row("contacts", ids[0])?.booleans["donotemail"] == nil)
+
+        await crm.allowWrites()
+        let second = try cli.start(["serve", "--port", String(port)], environment: Self.environment, drained: true)
+        let delivered = try await eventually(limit: .seconds(120)) {
+            var ticked = 0
+            for id in ids where await crm.row("contacts", id)?.booleans["donotemail"] == true { ticked += 1 }
+            return ticked == count
+        }
+        #expect(delivered, "every pending push is written after the restart; the server printed: \(second.printed.suffix(2000))")
+        let store = try await cli.store(loadsIndex: false)
+        let events = try await rawSQL("SELECT COUNT(*) FROM ledger", on: store)
+        #expect(events == [["\(count)"]], "the API's opt-outs, and nothing for the echoes")
+        kill(second.process.processIdentifier, SIGTERM)
+        second.process.waitUntilExit()
+        #expect(!second.printed.contains(DynamicsEmulator.clientSecret), "no secrets in the logs")
+        await crm.stop()
+    }
+}
