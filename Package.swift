@@ -75,16 +75,22 @@ let package = Package(
         .executableTarget(
             name: "hush-bench",
             dependencies: [
-                "HushCore", "HushStore", .product(name: "GRDB", package: "GRDB.swift"),
+                "HushCore", "HushStore", "HushServer", "CRMEmulators", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // What the store, server and command-line tests share: a webhook receiver on loopback,
         // the backends they run against, a clock moved by hand, cleanup after each test.
+        // Dataverse and Salesforce REST emulators on loopback, for the CRM sync tests and hush-bench.
+        .target(
+            name: "CRMEmulators",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types")],
+            path: "Tests/CRMEmulators"
+        ),
         .target(
             name: "HushTestSupport",
             dependencies: [
-                "HushCore", "HushStore", .product(name: "Hummingbird", package: "hummingbird"),
+                "HushCore", "HushStore", "CRMEmulators", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "GRDB", package: "GRDB.swift"),
             ],

@@ -7,6 +7,7 @@ import HushStore
 /// memory per entry, load time and durable writes per second. `--only=checks` or `--only=writes`
 /// runs one part (`--only=writes.single`, `.concurrent` or `.batch` one kind of write); `--only=addresses` measures address parsing alone; `--only=fixture` seeds,
 /// checks the seeded rows against the store's own (see `Fixture.verify`) and stops.
+/// `--only=crm [records]` runs CRM sync against the emulators (see `CRMBenchmark`).
 /// `--postgres=URL` runs it all on PostgreSQL instead (emptying that database first), and adds
 /// the cross-node lag (`--only=lag` alone).
 @main
@@ -18,6 +19,7 @@ struct HushBench {
         let folder = ProcessInfo.processInfo.environment["HUSH_BENCH_DIR"] ?? NSTemporaryDirectory()
         print("hush-bench on \(ProcessInfo.processInfo.activeProcessorCount) cores")
         if only == "addresses" { return Addresses().run() }
+        if only == "crm" { return try await CRMBenchmark(records: sizes.first ?? 100_000, folder: folder).run() }
         let postgres = arguments.first { $0.hasPrefix("--postgres=") }.map { String($0.dropFirst("--postgres=".count)) }
         for size in sizes.isEmpty ? [1_000_000, 10_000_000] : sizes {
             if let postgres {

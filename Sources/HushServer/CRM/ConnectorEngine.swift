@@ -167,14 +167,16 @@ extension ConnectorEngine {
             }
         }
 
-        /// What one page of rows means: opt-outs recorded, unchecks filed, addresses linked,
-        /// records saved. Opt-outs are recorded before the records are saved, so a run that
-        /// dies between the two reads the change again and records nothing twice.
+        /// What one page of rows means: addresses linked, opt-outs recorded, unchecks filed,
+        /// records saved, each step for the whole page at once. Links and opt-outs go before the
+        /// records are saved, so a run that dies between them reads the change again and
+        /// records nothing twice.
         mutating func take(_ rows: [CRMRow], resync: Bool) async throws {
             guard !rows.isEmpty else { return }
             let known = Dictionary(
                 try await store.crmRecords(of: connector.id, keys: rows.map(\.key)).map { ($0.key, $0) }, uniquingKeysWith: { $1 })
             var saved: [CRMRecord] = []
+            var links: [ContactLinks] = []
             var optOuts: [OptOut] = []
             var reviews: [CRMReview] = []
             for row in rows {
@@ -206,7 +208,7 @@ extension ConnectorEngine {
                         saved.append(record)
                         continue
                     }
-                    if !dryRun, !addresses.isEmpty { _ = try await store.link(addresses, to: contact, in: connector.organization) }
+                    if !addresses.isEmpty { links.append(ContactLinks(contact: contact, addresses: addresses)) }
                     report.linked += record.linked ? 0 : 1
                     record.linked = true
                     // Opt-out wins: addresses a record no longer carries stay linked.
@@ -241,6 +243,7 @@ extension ConnectorEngine {
             }
             log.append(ConnectorLogEntry(at: now, kind: .read, message: "\(rows.count) \(rows[0].key.entity) rows read"))
             guard !dryRun else { return }
+            try await store.link(links, in: connector.organization)
             if !optOuts.isEmpty { _ = try await store.record(optOuts, in: connector.organization) }
             let stored = try await store.saveSync(ConnectorSync(records: saved, log: log, reviews: reviews), of: connector)
             log = []

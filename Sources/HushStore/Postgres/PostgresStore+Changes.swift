@@ -41,23 +41,44 @@ extension PostgresStore {
         let logger = self.logger
         let instance = database.instance
         return try await write { connection in
-            let transaction = try await PostgresChangeTransaction(
-                connection, logger: logger, organization: organization, now: now, notifying: instance)
-            let contactID = try await Self.contactRow(connection, contact, in: organization, now: now, logger: logger)
-            var changes: [IndexChange] = []
-            for address in addresses {
+            let changes = try await Self.link(
+                connection, [ContactLinks(contact: contact, addresses: addresses)], in: organization, now: now, notifying: instance, logger: logger)
+            let linked = try await Self.contact(connection, contact, in: organization, logger: logger)
+            return (linked ?? Contact(id: contact, addresses: []), changes)
+        }
+    }
+
+    public func link(_ links: [ContactLinks], in organization: OrganizationID) async throws {
+        guard !links.isEmpty else { return }
+        let now = StoredCoding.milliseconds(configuration.now())
+        let logger = self.logger
+        let instance = database.instance
+        try await write { connection in
+            ((), try await Self.link(connection, links, in: organization, now: now, notifying: instance, logger: logger))
+        }
+    }
+
+    /// Links each contact's addresses, creating rows as needed; the index changes it makes.
+    private static func link(
+        _ connection: PostgresConnection, _ links: [ContactLinks], in organization: OrganizationID, now: Int64, notifying instance: String,
+        logger: Logger
+    ) async throws -> [IndexChange] {
+        let transaction = try await PostgresChangeTransaction(connection, logger: logger, organization: organization, now: now, notifying: instance)
+        var changes: [IndexChange] = []
+        for link in links {
+            let contactID = try await Self.contactRow(connection, link.contact, in: organization, now: now, logger: logger)
+            for address in link.addresses {
                 let addressID = try await transaction.addressRow(address)
                 let linked = try await connection.value("""
                     INSERT INTO contact_links (contact_id, address_id, linked_at) VALUES (\(contactID), \(addressID), \(now))
                     ON CONFLICT DO NOTHING RETURNING id
                     """, as: Int64.self, logger: logger)
                 if linked != nil {
-                    changes.append(.link(IndexKey(organization, address.normalized), contact))
+                    changes.append(.link(IndexKey(organization, address.normalized), link.contact))
                 }
             }
-            let linked = try await Self.contact(connection, contact, in: organization, logger: logger)
-            return (linked ?? Contact(id: contact, addresses: []), changes)
         }
+        return changes
     }
 
     public func contact(_ id: ContactID, in organization: OrganizationID) async throws -> Contact? {

@@ -136,24 +136,24 @@ extension SQLiteStore {
         return try await storageErrors {
             try await pool.write { db in
                 for record in sync.records {
-                    try db.execute(sql: """
+                    try db.cachedStatement(sql: """
                         INSERT INTO crm_records (connector_id, entity, record_id, version, fields, addresses, deleted, linked, push_due_at, attempts)
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         ON CONFLICT (connector_id, entity, record_id) DO UPDATE SET
                             version = excluded.version, fields = excluded.fields, addresses = excluded.addresses, deleted = excluded.deleted,
                             linked = excluded.linked, push_due_at = excluded.push_due_at, attempts = excluded.attempts
-                        """, arguments: [
+                        """).execute(arguments: [
                             id, record.key.entity, record.key.id, record.version, try StoredCRM.encode(record.fields),
                             StoredCRM.encode(record.addresses), record.deleted, record.linked,
                             record.pushDueAt.map(StoredCoding.milliseconds), record.attempts,
                         ])
-                    try db.execute(sql: "DELETE FROM crm_record_addresses WHERE connector_id = ? AND entity = ? AND record_id = ?",
-                                   arguments: [id, record.key.entity, record.key.id])
+                    try db.cachedStatement(sql: "DELETE FROM crm_record_addresses WHERE connector_id = ? AND entity = ? AND record_id = ?")
+                        .execute(arguments: [id, record.key.entity, record.key.id])
                     guard !record.deleted else { continue }
                     for address in Set(record.addresses) {
-                        try db.execute(sql: """
+                        try db.cachedStatement(sql: """
                             INSERT INTO crm_record_addresses (connector_id, address, entity, record_id) VALUES (?, ?, ?, ?)
-                            """, arguments: [id, address, record.key.entity, record.key.id])
+                            """).execute(arguments: [id, address, record.key.entity, record.key.id])
                     }
                 }
                 if let state = sync.state {
@@ -204,9 +204,9 @@ extension SQLiteStore {
         try await read { db in
             var keys = Set<CRMRecordKey>()
             for address in Set(addresses) {
-                for row in try Row.fetchAll(db, sql: """
+                for row in try Row.fetchAll(db.cachedStatement(sql: """
                     SELECT entity, record_id FROM crm_record_addresses WHERE connector_id = ? AND address = ?
-                    """, arguments: [connector.rawValue, address]) {
+                    """), arguments: [connector.rawValue, address]) {
                     keys.insert(CRMRecordKey(entity: row[0], id: row[1]))
                 }
             }
@@ -241,7 +241,7 @@ extension SQLiteStore {
     }
 
     private static func records(_ db: Database, _ condition: String, _ arguments: StatementArguments) throws -> [CRMRecord] {
-        try Row.fetchAll(db, sql: "SELECT \(StoredCRM.recordColumns) FROM crm_records WHERE \(condition)", arguments: arguments).map { row in
+        try Row.fetchAll(db.cachedStatement(sql: "SELECT \(StoredCRM.recordColumns) FROM crm_records WHERE \(condition)"), arguments: arguments).map { row in
             try StoredCRM.record(
                 entity: row[0], id: row[1], version: row[2], fields: row[3], addresses: row[4], deleted: row[5], linked: row[6],
                 pushDueAt: row[7], attempts: row[8])

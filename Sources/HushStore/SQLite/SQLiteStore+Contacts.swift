@@ -5,21 +5,36 @@ extension SQLiteStore {
     public func link(_ addresses: [Address], to contact: ContactID, in organization: OrganizationID) async throws -> Contact {
         let now = StoredCoding.milliseconds(configuration.now())
         return try await write { db in
-            let transaction = try ChangeTransaction(db, organization: organization, now: now)
-            let contactID = try Self.contactRow(db, contact, in: organization, now: now)
-            var changes: [IndexChange] = []
-            for address in addresses {
-                let addressID = try transaction.addressRow(address)
-                let linked = try Int64.fetchOne(db, sql: """
-                    INSERT INTO contact_links (contact_id, address_id, linked_at) VALUES (?, ?, ?)
-                    ON CONFLICT DO NOTHING RETURNING id
-                    """, arguments: [contactID, addressID, now])
-                if linked != nil {
-                    changes.append(.link(IndexKey(organization, address.normalized), contact))
-                }
-            }
+            let changes = try Self.link(db, [ContactLinks(contact: contact, addresses: addresses)], in: organization, now: now)
             return (try Self.contact(db, contact, in: organization) ?? Contact(id: contact, addresses: []), changes)
         }
+    }
+
+    public func link(_ links: [ContactLinks], in organization: OrganizationID) async throws {
+        guard !links.isEmpty else { return }
+        let now = StoredCoding.milliseconds(configuration.now())
+        try await write { db in ((), try Self.link(db, links, in: organization, now: now)) }
+    }
+
+    /// Links each contact's addresses, creating rows as needed; the index changes it makes.
+    private static func link(_ db: Database, _ links: [ContactLinks], in organization: OrganizationID, now: Int64) throws -> [IndexChange] {
+        let transaction = try ChangeTransaction(db, organization: organization, now: now)
+        let addressIDs = try transaction.addressRows(links.flatMap(\.addresses))
+        var changes: [IndexChange] = []
+        for link in links {
+            let contactID = try Self.contactRow(db, link.contact, in: organization, now: now)
+            for address in link.addresses {
+                guard let addressID = addressIDs[address.normalized] else { throw HushError(.storage, "the address row was not written") }
+                let linked = try Int64.fetchOne(db.cachedStatement(sql: """
+                    INSERT INTO contact_links (contact_id, address_id, linked_at) VALUES (?, ?, ?)
+                    ON CONFLICT DO NOTHING RETURNING id
+                    """), arguments: [contactID, addressID, now])
+                if linked != nil {
+                    changes.append(.link(IndexKey(organization, address.normalized), link.contact))
+                }
+            }
+        }
+        return changes
     }
 
     public func contact(_ id: ContactID, in organization: OrganizationID) async throws -> Contact? {

@@ -42,6 +42,8 @@ public protocol Directory: Sendable {
     /// contact cover these addresses from now on.
     func link(_ addresses: [Address], to contact: ContactID, in organization: OrganizationID) async throws -> Contact
     func contact(_ id: ContactID, in organization: OrganizationID) async throws -> Contact?
+    /// Links many contacts' addresses in one transaction (a page of CRM records).
+    func link(_ links: [ContactLinks], in organization: OrganizationID) async throws
 
     func inboundSettings(of organization: OrganizationID) async throws -> InboundSettings
     func updateInboundSettings(of organization: OrganizationID, _ settings: InboundSettings) async throws
@@ -192,6 +194,17 @@ public protocol RulesetStore: Sendable {
 /// (or was never started), and releases the database.
 public protocol StoreLifecycle: Service {
     func close() async throws
+}
+
+/// A contact and addresses to link to it.
+public struct ContactLinks: Sendable {
+    public var contact: ContactID
+    public var addresses: [Address]
+
+    public init(contact: ContactID, addresses: [Address]) {
+        self.contact = contact
+        self.addresses = addresses
+    }
 }
 
 /// What an import wrote.

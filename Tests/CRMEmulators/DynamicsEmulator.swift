@@ -233,8 +233,8 @@ public actor DynamicsEmulator {
         return json(200, body + "}")
     }
 
-    private func one(_ set: String, _ id: String, _ request: Request) -> Response {
-        count("get")
+    private func one(_ set: String, _ id: String, _ request: Request, counted: Bool = true) -> Response {
+        if counted { count("get") }
         guard let row = rows[set]?[id], !row.deleted else {
             return error(404, "0x80040217", "\(set.dropLast()) With Id = \(id) Does Not Exist")
         }
@@ -266,7 +266,7 @@ public actor DynamicsEmulator {
         for (field, value) in object { if let flag = value as? Bool { booleans[field] = flag } }
         put(set, id: id, booleans: booleans, by: Self.integrationUser)
         if (request.headers[HTTPField.Name("Prefer")!] ?? "").contains("return=representation") {
-            return one(set, id, request)
+            return one(set, id, request, counted: false)
         }
         var response = Response(status: .noContent)
         response.headers[HTTPField.Name("OData-EntityId")!] = "\(url)/api/data/v9.2/\(set)(\(id))"
