@@ -90,6 +90,18 @@ final class ServerMetrics: Sendable {
         counter.increment(by: Int64(amount))
     }
 
+    private let crmGauges = Mutex<[String: Gauge]>([:])
+
+    func crmGauge(_ name: String, _ help: String, connector: ConnectorID, _ value: Double) {
+        let key = "\(name)|\(connector)"
+        let gauge = crmGauges.withLock { $0[key] } ?? {
+            let made = registry.makeGauge(descriptor: .init(metricName: name, helpText: help), labels: [("connector", "\(connector)")])
+            crmGauges.withLock { $0[key] = made }
+            return made
+        }()
+        gauge.set(to: value)
+    }
+
     func crmWrites(_ connector: ConnectorID, _ result: String) {
         crmCount("hush_crm_writes", "CRM records written by result.", connector: connector, labels: [("result", result)])
     }

@@ -81,7 +81,24 @@ final class ConnectorRunner: Sendable {
             }
             try await store.releaseConnector(connector.id, owner: owner)
             count(report, connector.id)
+            try await measure(connector)
             return report
+        }
+    }
+
+    /// The gauges a run leaves: pushes waiting, seconds since the last successful read, and a
+    /// throttle counted when the run ended throttled.
+    private func measure(_ connector: Connector) async throws {
+        guard let metrics = engine.metrics else { return }
+        let state = try await store.connectorState(connector.id)
+        metrics.crmGauge("hush_crm_outbox_pending", "Records with a CRM push waiting.", connector: connector.id,
+                         Double(try await store.pendingPushes(of: connector.id)))
+        if let success = state.lastSuccessAt {
+            metrics.crmGauge("hush_crm_lag_seconds", "Seconds since the last successful read of the CRM.", connector: connector.id,
+                             max(0, engine.now().timeIntervalSince(success)))
+        }
+        if state.health == .throttled {
+            metrics.crmCount("hush_crm_throttles", "Runs the CRM throttled.", connector: connector.id)
         }
     }
 
