@@ -36,6 +36,15 @@ struct Connectors: AsyncParsableCommand {
         }
     }
 
+    /// A run's JSON; a run that did not end `ok` fails the command after printing it.
+    static func finished(_ run: (json: String, ok: Bool)) throws -> String {
+        guard run.ok else {
+            print(run.json)
+            throw ExitCode(1)
+        }
+        return run.json
+    }
+
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The organization's connectors, as JSON.")
         @OptionGroup var options: Options
@@ -69,7 +78,9 @@ struct Connectors: AsyncParsableCommand {
         @Argument(help: "The connector, by id or name.") var connector: String
         @Flag(help: "Read and work everything out; record and write nothing.") var dryRun = false
         func run() async throws {
-            try await options.run { commands, organization in try await commands.sync(connector, in: organization.id, dryRun: dryRun) }
+            try await options.run { commands, organization in
+                try await Connectors.finished(try await commands.sync(connector, in: organization.id, dryRun: dryRun))
+            }
         }
     }
 
@@ -78,7 +89,9 @@ struct Connectors: AsyncParsableCommand {
         @OptionGroup var options: Options
         @Argument(help: "The connector, by id or name.") var connector: String
         func run() async throws {
-            try await options.run { commands, organization in try await commands.sync(connector, in: organization.id, dryRun: false, full: true) }
+            try await options.run { commands, organization in
+                try await Connectors.finished(try await commands.sync(connector, in: organization.id, dryRun: false, full: true))
+            }
         }
     }
 

@@ -30,9 +30,12 @@ public struct ConnectorCommands: Sendable {
         try encode(try await routes.test(try await connector(reference, in: organization)))
     }
 
-    public func sync(_ reference: String, in organization: OrganizationID, dryRun: Bool, full: Bool = false) async throws -> String {
+    /// Runs the connector; `ok` is false when the run ended anywhere but `ok` (throttled, a
+    /// failed sign-in, an error), which the command reports by its exit status.
+    public func sync(_ reference: String, in organization: OrganizationID, dryRun: Bool, full: Bool = false) async throws -> (json: String, ok: Bool) {
         let connector = try await connector(reference, in: organization)
-        return try encode(RunJSON(dryRun: dryRun, report: try await runner.run(connector, dryRun: dryRun, full: full)))
+        let report = try await runner.run(connector, dryRun: dryRun, full: full)
+        return (try encode(RunJSON(dryRun: dryRun, report: report)), report.state == .ok)
     }
 
     public func status(_ reference: String, in organization: OrganizationID) async throws -> String {

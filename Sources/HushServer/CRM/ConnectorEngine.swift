@@ -38,8 +38,13 @@ struct ConnectorEngine: Sendable {
         var wouldRecord: [String] = []
         var wouldWrite: [String] = []
         var wouldReview: [String] = []
+        /// How the connector stands after the run: `ok`, `throttled`, `auth_failed`, `error`.
+        var state = ConnectorState.Health.ok
+        /// What stopped the run, the vendor's code verbatim.
+        @NullEncoded var error: ConnectorState.LastError? = nil
 
         enum CodingKeys: String, CodingKey {
+            case state, error
             case read, deleted, linked, skipped, echoes, stale, resynced, written
             case optOuts = "opt_outs"
             case unchecks
@@ -129,6 +134,8 @@ extension ConnectorEngine {
                     "connector": "\(connector.id)", "code": "\(failure.code)", "error": "\(failure.message)",
                 ])
             }
+            report.state = state.health
+            report.error = state.health == .ok ? nil : state.lastError
             guard !dryRun else { return }
             var sync = ConnectorSync(state: state, log: log)
             if before == .ok, state.health != .ok {
