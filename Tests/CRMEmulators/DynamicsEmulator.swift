@@ -114,6 +114,9 @@ public actor DynamicsEmulator {
         router.get("api/data/v9.2/:target") { request, context in
             try await self.answer(request, context)
         }
+        router.get("api/data/v9.2/:target/Attributes") { request, context in
+            try await self.attributes(request, context)
+        }
         router.patch("api/data/v9.2/:target") { request, context in
             try await self.answer(request, context)
         }
@@ -169,6 +172,10 @@ public actor DynamicsEmulator {
             return response
         }
         let target = context.parameters.get("target") ?? ""
+        if target.hasPrefix("EntityDefinitions(") {
+            count("metadata")
+            return json(200, #"{"ChangeTrackingEnabled":\#(changeTracking)}"#)
+        }
         if target == "WhoAmI" {
             count("whoami")
             return json(200, #"{"@odata.context":"\#(url)/api/data/v9.2/$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse","BusinessUnitId":"b1","UserId":"\#(Self.integrationUser)","OrganizationId":"o1"}"#)
@@ -179,6 +186,21 @@ public actor DynamicsEmulator {
             return request.method == .patch ? try await patch(set, id, request) : one(set, id, request)
         }
         return list(target, request)
+    }
+
+    /// Whether contacts and leads have change tracking on.
+    public private(set) var changeTracking = true
+    public func setChangeTracking(_ on: Bool) { changeTracking = on }
+
+    /// `EntityDefinitions(LogicalName='contact')/Attributes`: each column's type and whether it can be updated.
+    private func attributes(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        guard let authorization = request.headers[.authorization], tokens.contains(String(authorization.dropFirst(7))) else {
+            return error(401, "0x80072560", "The user is not a member of the organization.")
+        }
+        count("metadata")
+        let items = Self.booleanFields.sorted().map { #"{"LogicalName":"\#($0)","AttributeType":"Boolean","IsValidForUpdate":true}"# }
+            + Self.textFields.sorted().map { #"{"LogicalName":"\#($0)","AttributeType":"String","IsValidForUpdate":true}"# }
+        return json(200, #"{"value":[\#(items.joined(separator: ","))]}"#)
     }
 
     private func list(_ set: String, _ request: Request) -> Response {

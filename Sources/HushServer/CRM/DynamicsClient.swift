@@ -156,12 +156,21 @@ actor DynamicsClient: CRMClient {
     func test(entities: [String], booleans: [String], written: Set<String>, texts: [String]) async throws -> [String] {
         var problems: [String] = []
         for entity in entities {
-            // One row with every mapped field: Dataverse refuses a $select naming a field the table lacks.
-            do {
-                _ = try await request(.GET, connector.instanceURL + Self.apiPath + Self.entitySet(entity) + "?$top=1&$select="
-                    + ([entity + "id"] + booleans + texts).joined(separator: ","), headers: [("Prefer", "odata.track-changes,odata.maxpagesize=1")])
-            } catch CRMFailure.vendor(_, let code, let message) {
-                problems.append("\(entity): \(message) (\(code))")
+            let definition = connector.instanceURL + Self.apiPath + "EntityDefinitions(LogicalName='\(entity)')"
+            let table = try await request(.GET, definition + "?$select=ChangeTrackingEnabled")
+            if (table.json as? [String: Any])?["ChangeTrackingEnabled"] as? Bool != true {
+                problems.append("\(entity): change tracking is off (Power Apps, Tables, \(entity), Advanced options, Track changes)")
+            }
+            let answer = try await request(.GET, definition + "/Attributes?$select=LogicalName,AttributeType,IsValidForUpdate")
+            let columns = ((answer.json as? [String: Any])?["value"] as? [[String: Any]]) ?? []
+            let byName = Dictionary(columns.compactMap { column in (column["LogicalName"] as? String).map { ($0, column) } }, uniquingKeysWith: { $1 })
+            for field in booleans + texts {
+                guard let column = byName[field] else {
+                    problems.append("\(entity): no column \(field)")
+                    continue
+                }
+                if booleans.contains(field), column["AttributeType"] as? String != "Boolean" { problems.append("\(entity): \(field) is not Yes/No") }
+                if written.contains(field), column["IsValidForUpdate"] as? Bool != true { problems.append("\(entity): \(field) cannot be written") }
             }
         }
         return problems

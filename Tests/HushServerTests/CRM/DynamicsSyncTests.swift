@@ -272,6 +272,16 @@ import Testing
             #expect(try await client.send(.get, "/v1/connectors/\(id)", key: server.otherAdmin).status == .notFound)
             let test = try await client.send(.post, "/v1/connectors/\(id)/test", key: server.admin)
             #expect(test.json["ok"] as? Bool == false)
+            #expect((test.json["problems"] as? [String])?.first?.hasPrefix("invalid_client") == true)
+            _ = try await client.send(.patch, "/v1/connectors/\(id)", key: server.admin, json: #"{"auth": {"client_secret": "\#(DynamicsEmulator.clientSecret)"}}"#)
+            let good = try await client.send(.post, "/v1/connectors/\(id)/test", key: server.admin)
+            #expect(good.json["ok"] as? Bool == true, "\(good.json)")
+            #expect(good.json["integration_user"] as? String == DynamicsEmulator.integrationUser)
+            await crm.setChangeTracking(false)
+            _ = try await client.send(.patch, "/v1/connectors/\(id)", key: server.admin, json: #"{"sms_field": "nosuchfield"}"#)
+            let broken = try await client.send(.post, "/v1/connectors/\(id)/test", key: server.admin)
+            let problems = broken.json["problems"] as? [String] ?? []
+            #expect(problems.contains { $0.contains("change tracking is off") } && problems.contains { $0.contains("no column nosuchfield") }, "\(problems)")
         }
     }
 }
