@@ -8,7 +8,7 @@ import Logging
 /// writes what is due. The rules are `CRMRules`'; this applies them. A dry run reads and works
 /// everything out, and changes nothing in Hush or the CRM.
 struct ConnectorEngine: Sendable {
-    typealias Storage = any AccessStore & Directory & Ledger & SuppressionChecks & ConnectorStore
+    typealias Storage = any AccessStore & Directory & Ledger & SuppressionChecks & ConnectorStore & ConnectorRecords
     let store: Storage
     let now: @Sendable () -> Date
     let metrics: ServerMetrics?

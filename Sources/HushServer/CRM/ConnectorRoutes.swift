@@ -6,7 +6,7 @@ import HushStore
 /// `/v1/connectors`: two-way CRM sync of opt-out fields (docs/crm.md). Admin keys only: a
 /// connector decides what reaches a CRM and what a CRM records in Hush.
 struct ConnectorRoutes: Sendable {
-    let store: any AccessStore & Directory & ConnectorStore & SuppressionChecks
+    let store: any AccessStore & Directory & ConnectorStore & ConnectorRecords & SuppressionChecks
     let runner: ConnectorRunner
     let allowPrivateTargets: Bool
     let now: @Sendable () -> Date

@@ -5,7 +5,7 @@ import HushStore
 
 /// `/v1/inbound`, the review queue, and Twilio's inbound-message webhook.
 struct InboundRoutes: Sendable {
-    let store: any AccessStore & Directory & InboundStore & Ledger & ConnectorStore
+    let store: any AccessStore & Directory & InboundStore & Ledger & ConnectorRecords
     let service: InboundService
     let configuration: ServerConfiguration
     /// Posts per minute to one organization's Twilio route, whoever sends them.

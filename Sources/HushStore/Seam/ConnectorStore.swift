@@ -1,7 +1,8 @@
 import Foundation
 import HushCore
 
-/// CRM connectors, what they last knew of each CRM record, their review items and log. Pushes
+/// CRM connectors: their settings, leases and state. (`ConnectorRecords` holds what they last
+/// knew of each CRM record, their review items and log.) Pushes
 /// are due on records (`CRMRecord.pushDueAt`), marked in the transaction that moves the push
 /// cursor over the ledger events that made them due: the ledger is the outbox, and a mark
 /// outlives a restart or a kill -9 until the push succeeds.
@@ -28,7 +29,10 @@ public protocol ConnectorStore: Sendable {
     /// server per file), on PostgreSQL this node's.
     func releaseConnectorLeases() async throws
     func connectorState(_ id: ConnectorID) async throws -> ConnectorState
+}
 
+/// What connectors know of CRM records, with their due pushes, log and review items.
+public protocol ConnectorRecords: Sendable {
     /// Saves what a sync step learned in one transaction: records (with their addresses and
     /// due pushes), the state, log lines (the log keeps the last `ConnectorLogEntry.kept`),
     /// review items, and webhook events (`connector.failed`). Returns the reviews as stored.
