@@ -117,6 +117,9 @@ public actor DynamicsEmulator {
         router.get("api/data/v9.2/:target/Attributes") { request, context in
             try await self.attributes(request, context)
         }
+        router.post("api/data/v9.2/:target") { request, context in
+            try await self.answer(request, context)
+        }
         router.patch("api/data/v9.2/:target") { request, context in
             try await self.answer(request, context)
         }
@@ -157,7 +160,7 @@ public actor DynamicsEmulator {
         guard let authorization = request.headers[.authorization], authorization.hasPrefix("Bearer "),
               tokens.contains(String(authorization.dropFirst(7)))
         else { return error(401, "0x80072560", "The user is not a member of the organization.") }
-        if request.method == .patch, let retryAfter = writeThrottle {
+        if request.method != .get, let retryAfter = writeThrottle {
             count("throttled")
             var response = error(429, "0x80072322", "Number of requests exceeded the limit of 6000 over time window of 300 seconds.")
             response.headers[.retryAfter] = "\(retryAfter)"
@@ -172,6 +175,10 @@ public actor DynamicsEmulator {
             return response
         }
         let target = context.parameters.get("target") ?? ""
+        if request.method == .post {
+            guard target == "$batch" else { return error(405, "0x80060888", "POST is for $batch") }
+            return try await batch(request)
+        }
         if target.hasPrefix("EntityDefinitions(") {
             count("metadata")
             return json(200, #"{"ChangeTrackingEnabled":\#(changeTracking)}"#)
@@ -266,33 +273,93 @@ public actor DynamicsEmulator {
         return json(200, String(decoding: try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
     }
 
+    /// What one PATCH answers: status, headers and body.
+    private struct Answer {
+        var status: Int
+        var headers: [String: String] = [:]
+        var body = ""
+    }
+
     private func patch(_ set: String, _ id: String, _ request: Request) async throws -> Response {
         count("patch")
         let body = try await request.body.collect(upTo: 1 << 20)
-        guard let object = try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any] else {
-            return error(400, "0x80048d19", "Error identified in Payload provided by the user.")
+        let answer = apply(
+            set, id, body: String(buffer: body), ifMatch: request.headers[.ifMatch],
+            representation: (request.headers[HTTPField.Name("Prefer")!] ?? "").contains("return=representation"),
+            select: (request.uri.queryParameters["$select"].map(String.init) ?? "").split(separator: ",").map(String.init))
+        var fields = HTTPFields()
+        for (name, value) in answer.headers { fields[HTTPField.Name(name)!] = value }
+        return Response(status: .init(code: answer.status), headers: fields, body: .init(byteBuffer: ByteBuffer(string: answer.body)))
+    }
+
+    private func apply(_ set: String, _ id: String, body: String, ifMatch: String?, representation: Bool, select: [String]) -> Answer {
+        let failure = { (status: Int, code: String, message: String) in
+            Answer(status: status, headers: ["Content-Type": "application/json; odata.metadata=minimal"],
+                   body: #"{"error":{"code":"\#(code)","message":"\#(message)"}}"#)
         }
-        let ifMatch = request.headers[.ifMatch]
-        patches.append(Patch(set: set, id: id, body: String(buffer: body), ifMatch: ifMatch))
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] else {
+            return failure(400, "0x80048d19", "Error identified in Payload provided by the user.")
+        }
+        patches.append(Patch(set: set, id: id, body: body, ifMatch: ifMatch))
         if staleOnce.remove(id) != nil { put(set, id: id, fields: ["description": "edited meanwhile"]) }
         if let ifMatch {
             guard let row = rows[set]?[id], !row.deleted else {
-                return error(404, "0x80040217", "\(set.dropLast()) With Id = \(id) Does Not Exist")
+                return failure(404, "0x80040217", "\(set.dropLast()) With Id = \(id) Does Not Exist")
             }
             guard ifMatch == "*" || ifMatch == "W/\"\(row.version)\"" else {
-                return error(412, "0x80060882", "The version of the existing record doesn't match the RowVersion property provided.")
+                return failure(412, "0x80060882", "The version of the existing record doesn't match the RowVersion property provided.")
             }
         }
         // Without If-Match a PATCH is an upsert: a missing record would be created.
         var booleans: [String: Bool] = [:]
         for (field, value) in object { if let flag = value as? Bool { booleans[field] = flag } }
         put(set, id: id, booleans: booleans, by: Self.integrationUser)
-        if (request.headers[HTTPField.Name("Prefer")!] ?? "").contains("return=representation") {
-            return one(set, id, request, counted: false)
+        guard representation, let row = rows[set]?[id] else {
+            return Answer(status: 204, headers: ["OData-EntityId": "\(url)/api/data/v9.2/\(set)(\(id))"])
         }
-        var response = Response(status: .noContent)
-        response.headers[HTTPField.Name("OData-EntityId")!] = "\(url)/api/data/v9.2/\(set)(\(id))"
-        return response
+        var json: [String: Any] = ["@odata.etag": "W/\"\(row.version)\"", "\(set.dropLast())id": id]
+        for field in select { json[field] = Self.value(field, of: row) }
+        return Answer(status: 200, headers: ["Content-Type": "application/json; odata.metadata=minimal"],
+                      body: String(decoding: try! JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), as: UTF8.self))
+    }
+
+    /// `POST $batch`: a `multipart/mixed` body of PATCH requests, answered part by part in order
+    /// (`odata.continue-on-error`: a refused part does not stop the rest).
+    private func batch(_ request: Request) async throws -> Response {
+        count("batch")
+        let type = request.headers[.contentType] ?? ""
+        guard let range = type.range(of: "boundary=") else { return error(400, "0x80048d19", "a $batch request is multipart/mixed with a boundary") }
+        let boundary = "--" + type[range.upperBound...].trimmingCharacters(in: CharacterSet(charactersIn: "\" ;"))
+        let text = String(buffer: try await request.body.collect(upTo: 64 << 20))
+        let answerBoundary = "batchresponse_" + UUID().uuidString
+        var out = ""
+        for chunk in text.components(separatedBy: boundary).dropFirst() where !chunk.hasPrefix("--") {
+            let sections = chunk.components(separatedBy: "\r\n\r\n")
+            guard sections.count >= 3 else { continue }
+            let head = sections[1].components(separatedBy: "\r\n")
+            let line = head.first?.split(separator: " ") ?? []
+            guard line.count >= 2, line[0] == "PATCH" else { continue }
+            let target = String(line[1])
+            let path = target.split(separator: "?").first.map(String.init) ?? target
+            let select = target.split(separator: "?").dropFirst().first.map { String($0).replacingOccurrences(of: "$select=", with: "") }?
+                .split(separator: ",").map(String.init) ?? []
+            let resource = path.replacingOccurrences(of: "/api/data/v9.2/", with: "")
+            guard let open = resource.firstIndex(of: "("), resource.hasSuffix(")") else { continue }
+            let set = String(resource[..<open])
+            let id = String(resource[resource.index(after: open)..<resource.index(before: resource.endIndex)])
+            let header = { (name: String) in head.first { $0.lowercased().hasPrefix(name + ":") }.map { String($0.dropFirst(name.count + 1)).trimmingCharacters(in: .whitespaces) } }
+            let body = sections.dropFirst(2).joined(separator: "\r\n\r\n").trimmingCharacters(in: .whitespacesAndNewlines)
+            let answer = apply(
+                set, id, body: body, ifMatch: header("if-match"), representation: header("prefer")?.contains("return=representation") ?? false,
+                select: select)
+            let reason = [200: "OK", 204: "No Content", 404: "Not Found", 412: "Precondition Failed"][answer.status] ?? "Bad Request"
+            out += "--\(answerBoundary)\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+            out += "HTTP/1.1 \(answer.status) \(reason)\r\n" + answer.headers.map { "\($0.key): \($0.value)\r\n" }.joined() + "OData-Version: 4.0\r\n\r\n"
+            out += answer.body + "\r\n"
+        }
+        out += "--\(answerBoundary)--\r\n"
+        return Response(
+            status: .ok, headers: [.contentType: "multipart/mixed; boundary=\(answerBoundary)"], body: .init(byteBuffer: ByteBuffer(string: out)))
     }
 
     private func count(_ kind: String) { requests[kind, default: 0] += 1 }

@@ -13,8 +13,11 @@ actor DynamicsClient: CRMClient {
     private let secret: String
     private let http: CRMHTTP
     private var token: (value: String, expires: Date)?
-    /// Writes sent at once; halved when the service throttles, grown back one at a time.
-    private(set) var concurrency = 8
+    /// `$batch` requests sent at once: halved when the service throttles (a 429), grown back by
+    /// one after each write that was not throttled, up to `maximumConcurrency`. Dataverse allows
+    /// 52 concurrent requests per user.
+    private(set) var concurrency = maximumConcurrency
+    static let maximumConcurrency = 4
 
     init(connector: Connector, secret: String, http: CRMHTTP) {
         self.connector = connector
@@ -119,38 +122,107 @@ actor DynamicsClient: CRMClient {
         return rows
     }
 
+    /// Writes in `$batch` requests of `batchSize` operations, each a `PATCH` with `If-Match` and
+    /// `Prefer: return=representation` (the answer carries the new ETag), with
+    /// `odata.continue-on-error` so one refused record does not stop the rest. A throttled batch
+    /// throws with every record of it still due.
     func write(_ writes: [CRMWrite]) async throws -> [CRMWriteResult] {
-        var results = [CRMWriteResult?](repeating: nil, count: writes.count)
+        let batches = stride(from: 0, to: writes.count, by: Self.batchSize).map { Array(writes[$0..<min(writes.count, $0 + Self.batchSize)]) }
+        var results = [[CRMWriteResult]](repeating: [], count: batches.count)
         var next = 0
-        while next < writes.count {
-            let width = concurrency
-            let slice = Array(next..<min(writes.count, next + width))
-            try await withThrowingTaskGroup(of: (Int, CRMWriteResult).self) { group in
-                for position in slice {
-                    group.addTask { (position, try await self.patch(writes[position])) }
+        while next < batches.count {
+            let wave = next..<min(batches.count, next + concurrency)
+            try await withThrowingTaskGroup(of: (Int, [CRMWriteResult]).self) { group in
+                for index in wave {
+                    group.addTask { (index, try await self.batch(batches[index])) }
                 }
-                for try await (position, result) in group { results[position] = result }
+                for try await (index, answered) in group { results[index] = answered }
             }
-            next += slice.count
+            next = wave.upperBound
         }
-        return results.map { $0! }
+        concurrency = min(Self.maximumConcurrency, concurrency + 1)
+        return results.flatMap { $0 }
     }
 
-    private func patch(_ write: CRMWrite) async throws -> CRMWriteResult {
-        guard let version = write.version else { return .stale }
-        let url = connector.instanceURL + Self.apiPath + Self.entitySet(write.key.entity) + "(\(write.key.id))?$select="
-            + write.fields.keys.sorted().joined(separator: ",")
-        let body = try JSONSerialization.data(withJSONObject: write.fields, options: [.sortedKeys])
-        do {
-            let answer = try await request(.PATCH, url, headers: [
-                ("Content-Type", "application/json"), ("If-Match", version), ("Prefer", "return=representation"),
-            ], body: Array(body))
-            return .written(version: (answer.json as? [String: Any])?["@odata.etag"] as? String)
-        } catch CRMFailure.vendor(status: 412, _, _) {
-            return .stale
-        } catch CRMFailure.vendor(let status, let code, let message) where status < 500 {
-            return .failed(code: code, message: message)
+    /// Operations per `$batch` request (Dataverse takes up to 1 000).
+    static let batchSize = 200
+
+    private func batch(_ writes: [CRMWrite]) async throws -> [CRMWriteResult] {
+        let boundary = "batch_" + UUID().uuidString
+        var body = ""
+        var sent: [Int] = []
+        var results = [CRMWriteResult?](repeating: nil, count: writes.count)
+        for (position, write) in writes.enumerated() {
+            // Never a PATCH without If-Match: it would create a record that is missing.
+            guard let version = write.version else {
+                results[position] = .stale
+                continue
+            }
+            let json = String(decoding: try JSONSerialization.data(withJSONObject: write.fields, options: [.sortedKeys]), as: UTF8.self)
+            body += "--\(boundary)\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+            body += "PATCH \(Self.apiPath)\(Self.entitySet(write.key.entity))(\(write.key.id))?$select=\(write.fields.keys.sorted().joined(separator: ",")) HTTP/1.1\r\n"
+            body += "Content-Type: application/json\r\nIf-Match: \(version)\r\nPrefer: return=representation\r\n\r\n\(json)\r\n"
+            sent.append(position)
         }
+        guard !sent.isEmpty else { return results.map { $0 ?? .stale } }
+        body += "--\(boundary)--\r\n"
+        let answer = try await request(.POST, connector.instanceURL + Self.apiPath + "$batch", headers: [
+            ("Content-Type", "multipart/mixed; boundary=\(boundary)"), ("Prefer", "odata.continue-on-error"),
+        ], body: Array(body.utf8))
+        let parts = Self.responses(answer)
+        for (index, position) in sent.enumerated() {
+            guard index < parts.count else {
+                results[position] = .failed(code: "unanswered", message: "the $batch answer had no part for this write")
+                continue
+            }
+            let part = parts[index]
+            switch part.status {
+            case 200..<300:
+                results[position] = .written(version: (part.json as? [String: Any])?["@odata.etag"] as? String)
+            case 412:
+                results[position] = .stale
+            case 429:
+                concurrency = max(1, concurrency / 2)
+                throw CRMFailure.throttled(retryAfter: part.retryAfter.map { .seconds($0) }, code: part.code, message: part.message)
+            case 401:
+                throw CRMFailure.authFailed(code: part.code, message: part.message)
+            default:
+                results[position] = .failed(code: part.code, message: part.message)
+            }
+        }
+        return results.map { $0 ?? .stale }
+    }
+
+    /// One answer inside a `$batch` response.
+    struct Part {
+        var status: Int
+        var retryAfter: Int?
+        var body: String
+
+        var json: Any? { try? JSONSerialization.jsonObject(with: Data(body.utf8)) }
+        var error: [String: Any]? { (json as? [String: Any])?["error"] as? [String: Any] }
+        var code: String { error?["code"] as? String ?? "HTTP \(status)" }
+        var message: String { error?["message"] as? String ?? "Dataverse answered \(status)" }
+    }
+
+    /// The parts of a `multipart/mixed` `$batch` response, in order.
+    static func responses(_ answer: CRMHTTP.Answer) -> [Part] {
+        let type = answer.headers.first(name: "Content-Type") ?? ""
+        guard let range = type.range(of: "boundary=") else { return [] }
+        let boundary = "--" + type[range.upperBound...].trimmingCharacters(in: CharacterSet(charactersIn: "\" ;"))
+        let text = String(decoding: answer.body, as: UTF8.self)
+        var parts: [Part] = []
+        for chunk in text.components(separatedBy: boundary).dropFirst() where !chunk.hasPrefix("--") {
+            // The part's own headers, a blank line, then the HTTP response: status line, headers, blank line, body.
+            let sections = chunk.components(separatedBy: "\r\n\r\n")
+            guard sections.count >= 2 else { continue }
+            let head = sections[1].components(separatedBy: "\r\n")
+            let status = head.first.flatMap { line in line.split(separator: " ").dropFirst().first.flatMap { Int($0) } } ?? 0
+            let retryAfter = head.first { $0.lowercased().hasPrefix("retry-after:") }.flatMap { Int($0.dropFirst(12).trimmingCharacters(in: .whitespaces)) }
+            let body = sections.dropFirst(2).joined(separator: "\r\n\r\n").trimmingCharacters(in: .whitespacesAndNewlines)
+            parts.append(Part(status: status, retryAfter: retryAfter, body: body))
+        }
+        return parts
     }
 
     func test(entities: [String], booleans: [String], written: Set<String>, texts: [String]) async throws -> [String] {
