@@ -109,12 +109,15 @@ public enum HushServer {
         build(store: store, configuration: configuration).router
     }
 
-    static func connectorRunner(store: any Store, configuration: ServerConfiguration, metrics: ServerMetrics, logger: Logger) -> ConnectorRunner {
+    static func connectorRunner(
+        store: any Store, configuration: ServerConfiguration, metrics: ServerMetrics, logger: Logger, owner: String? = nil
+    ) -> ConnectorRunner {
         ConnectorRunner(
             engine: ConnectorEngine(store: store, now: configuration.now, metrics: metrics, logger: logger),
             http: CRMHTTP(
                 clients: LazyHTTPClients(timeout: configuration.webhooks.timeout), allowPrivateTargets: configuration.webhooks.allowPrivateTargets,
-                timeout: configuration.webhooks.timeout))
+                timeout: configuration.webhooks.timeout),
+            owner: owner ?? store.connectorLeaseOwner)
     }
 
     /// The router, and every `/v1` operation it serves as `METHOD /v1/path/{param}`. `connectors`

@@ -227,7 +227,8 @@ public actor DynamicsEmulator {
             return error(400, "0x80044352", "Version stamp associated with the client has expired. Please perform a full sync.")
         }
         let entityName = String(set.dropLast())
-        if let unknown = select.first(where: { $0 != entityName + "id" && !Self.booleanFields.contains($0) && !Self.textFields.contains($0) }) {
+        let system: Set<String> = [entityName + "id", "_modifiedby_value", "modifiedon"]
+        if let unknown = select.first(where: { !system.contains($0) && !Self.booleanFields.contains($0) && !Self.textFields.contains($0) }) {
             return error(400, "0x80060888", "Could not find a property named '\(unknown)' on type 'Microsoft.Dynamics.CRM.\(entityName)'.")
         }
         count(delta == nil && since == nil ? "read" : "delta")
@@ -243,8 +244,7 @@ public actor DynamicsEmulator {
                 items.append(#"{"@odata.context":"\#(url)/api/data/v9.2/$metadata#\#(set)/$deletedEntity","id":"\#(id)","reason":"deleted"}"#)
                 continue
             }
-            var object: [String: Any] = ["@odata.etag": "W/\"\(row.version)\"", "\(entity)id": id,
-                                         "_modifiedby_value": row.modifiedBy, "modifiedon": ISO8601DateFormatter().string(from: row.modifiedOn)]
+            var object: [String: Any] = ["@odata.etag": "W/\"\(row.version)\"", "\(entity)id": id]
             for field in select where field != "\(entity)id" {
                 object[field] = Self.value(field, of: row)
             }
@@ -268,7 +268,7 @@ public actor DynamicsEmulator {
             return error(404, "0x80040217", "\(set.dropLast()) With Id = \(id) Does Not Exist")
         }
         let select = (request.uri.queryParameters["$select"].map(String.init) ?? "").split(separator: ",").map(String.init)
-        var object: [String: Any] = ["@odata.etag": "W/\"\(row.version)\"", "\(set.dropLast())id": id, "_modifiedby_value": row.modifiedBy]
+        var object: [String: Any] = ["@odata.etag": "W/\"\(row.version)\"", "\(set.dropLast())id": id]
         for field in select where field != "\(set.dropLast())id" { object[field] = Self.value(field, of: row) }
         return json(200, String(decoding: try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
     }
@@ -364,7 +364,10 @@ public actor DynamicsEmulator {
 
     private func count(_ kind: String) { requests[kind, default: 0] += 1 }
 
+    /// A column as Dataverse answers it: only when `$select` names it.
     private static func value(_ field: String, of row: Row) -> Any {
+        if field == "_modifiedby_value" { return row.modifiedBy }
+        if field == "modifiedon" { return ISO8601DateFormatter().string(from: row.modifiedOn) }
         if booleanFields.contains(field) { return row.booleans[field] ?? false }
         return (row.fields[field] ?? nil) ?? NSNull()
     }

@@ -83,6 +83,12 @@ public actor SalesforceEmulator {
 
     public func record(_ id: String) -> Record? { records[id] }
 
+    private var changesBeforeWrite: [String: [String: Bool]] = [:]
+
+    /// The next composite write first applies this change by a CRM user, as one saved at the same
+    /// moment would be: the write then leaves the record last modified by the integration user.
+    public func changeBeforeNextWrite(_ id: String, booleans: [String: Bool]) { changesBeforeWrite[id] = booleans }
+
     /// The org has `count` API requests left today; after them, 403 `REQUEST_LIMIT_EXCEEDED`.
     public func limitRequests(to count: Int) { limitLeft = count }
 
@@ -242,6 +248,8 @@ public actor SalesforceEmulator {
         else { return errors(400, "JSON_PARSER_ERROR", "Cannot deserialize") }
         guard items.count <= 200 else { return errors(400, "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 200 records into this call") }
         compositeSizes.append(items.count)
+        for (id, booleans) in changesBeforeWrite { put("Contact", id: id, booleans: booleans) }
+        changesBeforeWrite = [:]
         var results: [String] = []
         for item in items {
             guard let id = item["id"] as? String, var record = records[id], record.deletedAt == nil else {

@@ -18,9 +18,12 @@ public enum CRMRules {
 
     /// What the values just read mean against what Hush last knew (`known`, nil for a record
     /// never seen). Only fields read in count. A change the integration user made
-    /// (`modifiedBy == integrationUser`) to a value Hush writes is an echo and means nothing.
+    /// (`modifiedBy == integrationUser`) to the value Hush would write now (`wanted`: whether Hush
+    /// would tick the field) is Hush's own write coming back, and means nothing; any other change
+    /// counts, whoever saved the record last.
     public static func reading(
-        _ values: [String: Bool], known: CRMRecord?, modifiedBy: String?, integrationUser: String?, connector: Connector
+        _ values: [String: Bool], known: CRMRecord?, modifiedBy: String?, integrationUser: String?, connector: Connector,
+        wanted: (Connector.FieldMapping) -> Bool
     ) -> Reading {
         var reading = Reading()
         let byHush = modifiedBy != nil && modifiedBy == integrationUser
@@ -28,8 +31,8 @@ public enum CRMRules {
             guard let new = values[mapping.field] else { continue }
             let old = known?.fields[mapping.field]
             guard new != old else { continue }
-            if byHush, connector.fields.contains(where: { $0.field == mapping.field && $0.direction.writes }),
-               new || connector.pushesOptIns {
+            let written = connector.writtenFields.contains { $0.field == mapping.field }
+            if byHush, written, new == wanted(mapping), new || connector.pushesOptIns {
                 reading.echoes.append(mapping.field)
                 continue
             }
@@ -56,7 +59,8 @@ public enum CRMRules {
             wanted[mapping.field] = (wanted[mapping.field] ?? false) || want
         }
         var writes: [String: Bool] = [:]
-        for (field, want) in wanted where record.fields[field] != want {
+        // A field the CRM unticked under review stays as the CRM has it.
+        for (field, want) in wanted where record.fields[field] != want && !record.kept.contains(field) {
             if want {
                 writes[field] = true
             } else if connector.pushesOptIns, record.fields[field] == true {

@@ -109,6 +109,8 @@ public struct Connector: Hashable, Sendable {
     /// The tenant (Dynamics) and client id: shown; the client secret never is.
     public var tenant: String?
     public var clientID: String
+    /// Moves on each new client secret, so every node's kept client signs in again.
+    public var secretRevision: Int
     public var createdAt: Date
 
     public init(
@@ -116,8 +118,9 @@ public struct Connector: Hashable, Sendable {
         tokenURL: String? = nil, mode: Mode, scope: Scope = .organization, list: ListID, entities: [String] = ["contact", "lead"],
         fields: [FieldMapping], match: Match, pollSeconds: Int = 60, onCRMUncheck: UncheckAction? = nil, pushOptIns: Bool = false,
         skipOptedOut: Bool = false, enabled: Bool = true, presets: [String] = [], tenant: String? = nil, clientID: String,
-        createdAt: Date = Date(timeIntervalSince1970: 0)
+        secretRevision: Int = 0, createdAt: Date = Date(timeIntervalSince1970: 0)
     ) {
+        self.secretRevision = secretRevision
         self.id = id
         self.organization = organization
         self.name = name
@@ -159,6 +162,13 @@ public struct Connector: Hashable, Sendable {
     public var readFields: [FieldMapping] { fields.filter(\.direction.reads) }
     public var writtenFields: [FieldMapping] { writes ? fields.filter(\.direction.writes) : [] }
 
+    /// Whether a change from `self` to `changed` points the connector at other CRM data, so what
+    /// it knew (read positions, the integration user) no longer holds and a full sync follows.
+    public func readsOtherData(than changed: Connector) -> Bool {
+        provider != changed.provider || instanceURL != changed.instanceURL || tokenURL != changed.tokenURL || tenant != changed.tenant
+            || clientID != changed.clientID || entities != changed.entities || fields != changed.fields || match != changed.match
+    }
+
     /// Every CRM field a read selects: the mapped Booleans and the address fields.
     public var selectedFields: [String] {
         var seen = Set<String>()
@@ -197,11 +207,15 @@ public struct CRMRecord: Hashable, Sendable {
     public var pushDueAt: Date?
     /// Failed pushes since the last success.
     public var attempts: Int
+    /// Fields the CRM unticked under `on_crm_uncheck: review`: left as the CRM has them until the
+    /// CRM ticks them again or a new opt-out of the person comes.
+    public var kept: Set<String>
 
     public init(
         key: CRMRecordKey, version: String?, fields: [String: Bool], addresses: [String], deleted: Bool = false, linked: Bool = true,
-        pushDueAt: Date? = nil, attempts: Int = 0
+        pushDueAt: Date? = nil, attempts: Int = 0, kept: Set<String> = []
     ) {
+        self.kept = kept
         self.key = key
         self.version = version
         self.fields = fields

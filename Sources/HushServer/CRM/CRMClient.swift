@@ -37,6 +37,8 @@ enum CRMWriteResult: Sendable {
     /// The record changed since `version` (412): read it again and decide again.
     case stale
     case failed(code: String, message: String)
+    /// The CRM refused the write for now (a 429, a spent daily limit): still due.
+    case throttled(CRMFailure)
 }
 
 /// What a CRM answered instead of data, the vendor's code verbatim.

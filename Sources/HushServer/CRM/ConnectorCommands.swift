@@ -12,7 +12,9 @@ public struct ConnectorCommands: Sendable {
     public init(store: any Store, allowPrivateTargets: Bool, logger: Logger) {
         var configuration = ServerConfiguration()
         configuration.webhooks.allowPrivateTargets = allowPrivateTargets
-        runner = HushServer.connectorRunner(store: store, configuration: configuration, metrics: ServerMetrics(), logger: logger)
+        runner = HushServer.connectorRunner(
+            store: store, configuration: configuration, metrics: ServerMetrics(), logger: logger,
+            owner: "cli-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))")
         routes = ConnectorRoutes(store: store, runner: runner, allowPrivateTargets: allowPrivateTargets, now: { Date() })
     }
 

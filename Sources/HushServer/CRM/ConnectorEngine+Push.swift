@@ -15,37 +15,52 @@ extension ConnectorEngine.Run {
             return
         }
         while state.pushCursor < applied {
-            let events = try await store.events(in: connector.organization, after: state.pushCursor, limit: ConnectorEngine.eventBatch, address: nil)
-            guard let last = events.last else { break }
+            let fetched = try await store.events(in: connector.organization, after: state.pushCursor, limit: ConnectorEngine.eventBatch, address: nil)
+            // Only what the index has applied: pushes are worked out from it.
+            let events = fetched.filter { $0.sequence <= applied }
+            let reachedEnd = fetched.count < ConnectorEngine.eventBatch || events.count < fetched.count
             var addresses = Set<String>()
             var keys = Set<CRMRecordKey>()
+            var optedOut = Set<String>()
+            var optedOutKeys = Set<CRMRecordKey>()
             for event in events where concerns(event) {
+                var named: [String] = []
                 switch event.subject {
                 case .address(let key):
-                    addresses.insert(key)
+                    named = [key]
                 case .contact(let externalID):
                     guard let contact = try? ContactID(parsing: externalID) else { continue }
-                    if let key = ownRecord(contact) { keys.insert(key) }
-                    // Opt-out wins across records: every record of the contact's addresses.
-                    if let linked = try await store.contact(contact, in: connector.organization) {
-                        addresses.formUnion(linked.addresses.map(\.normalized))
+                    if let key = ownRecord(contact) {
+                        keys.insert(key)
+                        if event.kind == .optOut { optedOutKeys.insert(key) }
                     }
+                    // Opt-out wins across records: every record of the contact's addresses.
+                    named = try await store.contact(contact, in: connector.organization)?.addresses.map(\.normalized) ?? []
                 }
+                addresses.formUnion(named)
+                if event.kind == .optOut { optedOut.formUnion(named) }
             }
             var records = try await store.crmRecords(of: connector.id, addresses: Array(addresses))
             let found = Set(records.map(\.key))
             records += try await store.crmRecords(of: connector.id, keys: keys.filter { !found.contains($0) }.sorted())
             let due = now
             var marked: [CRMRecord] = []
-            for var record in records where !record.deleted && (record.pushDueAt ?? .distantFuture) > due {
-                record.pushDueAt = due
+            for var record in records where !record.deleted {
+                // A new opt-out of the person writes again what the CRM unticked under review.
+                let renewed = optedOutKeys.contains(record.key) || record.addresses.contains(where: optedOut.contains)
+                let kept = renewed ? [] : record.kept
+                guard (record.pushDueAt ?? .distantFuture) > due || kept != record.kept else { continue }
+                record.kept = kept
+                record.pushDueAt = min(record.pushDueAt ?? due, due)
                 marked.append(record)
             }
             report.pushesDue += marked.count
-            state.pushCursor = last.sequence
+            state.pushCursor = reachedEnd ? applied : (events.last?.sequence ?? applied)
             if !dryRun {
-                _ = try await store.saveSync(ConnectorSync(records: marked, state: state, log: log), of: connector)
+                _ = try await store.saveSync(ConnectorSync(records: marked, state: state, log: log, leaseOwner: leaseOwner), of: connector)
                 log = []
+            } else {
+                marked.forEach { wouldWrite($0) }
             }
         }
     }
@@ -73,6 +88,13 @@ extension ConnectorEngine.Run {
 
     // MARK: Pushing
 
+    /// A dry run's line for a record a push would write, once per record.
+    mutating func wouldWrite(_ record: CRMRecord) {
+        let fields = CRMRules.writes(to: record, of: connector, blocked: { blocked(record, $0) })
+        guard !fields.isEmpty, listed.insert(record.key).inserted else { return }
+        report.wouldWrite.append("\(record.key) " + fields.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))
+    }
+
     /// Writes what is due, a batch at a time, until nothing is due now. A throttle stops the run
     /// with the records still due.
     mutating func pushDue() async throws {
@@ -93,11 +115,12 @@ extension ConnectorEngine.Run {
                 }
             }
             if dryRun {
-                report.wouldWrite += pending.map { "\($0.record.key) " + $0.write.fields.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") }
+                due.forEach { wouldWrite($0) }
                 return
             }
             let results = pending.isEmpty ? [] : try await client.write(pending.map(\.write))
             var stale: [CRMRecordKey] = []
+            var throttled: CRMFailure?
             for ((record, write), result) in zip(pending, results) {
                 var record = record
                 switch result {
@@ -118,6 +141,10 @@ extension ConnectorEngine.Run {
                     }
                     record.attempts += 1
                     record.pushDueAt = now.addingTimeInterval(ConnectorEngine.backoff(record.attempts))
+                case .throttled(let failure):
+                    // Still due, not a failed attempt: the throttle ends the run once the rest is saved.
+                    throttled = failure
+                    continue
                 case .failed(let code, let message):
                     report.writeFailures += 1
                     engine.metrics?.crmWrites(connector.id, "failed")
@@ -127,8 +154,9 @@ extension ConnectorEngine.Run {
                 }
                 settled.append(record)
             }
-            _ = try await store.saveSync(ConnectorSync(records: settled, log: log), of: connector)
+            _ = try await store.saveSync(ConnectorSync(records: settled, log: log, leaseOwner: leaseOwner), of: connector)
             log = []
+            if let throttled { throw throttled }
             if !stale.isEmpty {
                 // 412: the record changed since it was read. Read it again and take what changed
                 // (a field ticked meanwhile is an opt-out); the push is worked out again next loop.
@@ -142,7 +170,7 @@ extension ConnectorEngine.Run {
     /// the record: the record's contact itself, or any of its addresses. An address counts for
     /// every channel its suppressions cover, so a person who opted out of every channel by
     /// email has the phone fields ticked too.
-    private func blocked(_ record: CRMRecord, _ channel: Channel) -> Bool {
+    func blocked(_ record: CRMRecord, _ channel: Channel) -> Bool {
         let contact = connector.contact(for: record.key)
         if !store.blocks(ofContact: contact, in: connector.organization, query: query(channel)).isEmpty { return true }
         for key in record.addresses {

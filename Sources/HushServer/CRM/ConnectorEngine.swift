@@ -59,8 +59,10 @@ struct ConnectorEngine: Sendable {
 
     /// One run. `full` reads every record again (a resync) rather than what changed.
     /// A push-only run writes what the ledger made due without reading the CRM.
-    func run(_ connector: Connector, client: any CRMClient, dryRun: Bool = false, full: Bool = false, pushOnly: Bool = false) async throws -> Report {
-        var run = Run(engine: self, connector: connector, client: client, dryRun: dryRun)
+    func run(
+        _ connector: Connector, client: any CRMClient, dryRun: Bool = false, full: Bool = false, pushOnly: Bool = false, leaseOwner: String? = nil
+    ) async throws -> Report {
+        var run = Run(engine: self, connector: connector, client: client, dryRun: dryRun, leaseOwner: leaseOwner)
         try await run.start(full: full, pushOnly: pushOnly)
         return run.report
     }
@@ -84,11 +86,16 @@ extension ConnectorEngine {
         var log: [ConnectorLogEntry] = []
         /// Records whose write found them changed once this run: a second time waits for backoff.
         var staleOnce = Set<CRMRecordKey>()
+        /// The lease the run's saves need (nil in a dry run, which saves nothing).
+        let leaseOwner: String?
+        /// Records a dry run listed as written.
+        var listed = Set<CRMRecordKey>()
 
         var store: Storage { engine.store }
         var now: Date { engine.now() }
 
-        init(engine: ConnectorEngine, connector: Connector, client: any CRMClient, dryRun: Bool) {
+        init(engine: ConnectorEngine, connector: Connector, client: any CRMClient, dryRun: Bool, leaseOwner: String?) {
+            self.leaseOwner = leaseOwner
             self.engine = engine
             self.connector = connector
             self.client = client
@@ -137,7 +144,7 @@ extension ConnectorEngine {
             report.state = state.health
             report.error = state.health == .ok ? nil : state.lastError
             guard !dryRun else { return }
-            var sync = ConnectorSync(state: state, log: log)
+            var sync = ConnectorSync(state: state, log: log, leaseOwner: leaseOwner)
             if before == .ok, state.health != .ok {
                 sync.announcements = [WebhookEvent(failed: connector, state: state, at: now)]
             }
@@ -182,47 +189,56 @@ extension ConnectorEngine {
             guard !rows.isEmpty else { return }
             let known = Dictionary(
                 try await store.crmRecords(of: connector.id, keys: rows.map(\.key)).map { ($0.key, $0) }, uniquingKeysWith: { $1 })
-            var saved: [CRMRecord] = []
+            // A page may name a record twice (deleted, then created again): the last word counts.
+            var saved: [CRMRecordKey: CRMRecord] = [:]
+            var order: [CRMRecordKey] = []
             var links: [ContactLinks] = []
             var optOuts: [OptOut] = []
             var reviews: [CRMReview] = []
+            let mapped = Set(connector.fields.map(\.field))
             for row in rows {
                 report.read += 1
+                if saved[row.key] == nil { order.append(row.key) }
                 if row.deleted {
                     // A deleted record is never pushed to again; its contact keeps its links and
                     // suppressions (unlinking would opt its addresses back in).
-                    guard var record = known[row.key], !record.deleted else { continue }
+                    guard var record = saved[row.key] ?? known[row.key], !record.deleted else { continue }
                     record.deleted = true
                     record.pushDueAt = nil
-                    saved.append(record)
+                    saved[row.key] = record
                     report.deleted += 1
                     continue
                 }
-                var record = known[row.key] ?? CRMRecord(key: row.key, version: nil, fields: [:], addresses: [], linked: false)
-                let mapped = Set(connector.fields.map(\.field))
+                var record = saved[row.key] ?? known[row.key] ?? CRMRecord(key: row.key, version: nil, fields: [:], addresses: [], linked: false)
+                let seen = record.version != nil && !record.deleted
+                record.deleted = false
                 let values = row.booleans.filter { mapped.contains($0.key) }
-                let reading = CRMRules.reading(
-                    values, known: known[row.key], modifiedBy: row.modifiedBy, integrationUser: state.integrationUser, connector: connector)
                 let addresses = addresses(of: row)
                 let contact = connector.contact(for: row.key)
                 let fresh = addresses.filter { !record.addresses.contains($0.normalized) }
-                if !record.linked || !fresh.isEmpty {
-                    if !record.linked, connector.skipOptedOut, !addresses.isEmpty, addresses.allSatisfy(isOptedOut) {
-                        report.skipped += 1
-                        log.append(ConnectorLogEntry(at: now, kind: .skip, message: "\(row.key): every address is opted out; not linked"))
-                        record.version = row.version
-                        record.fields.merge(values) { $1 }
-                        saved.append(record)
-                        continue
-                    }
-                    if !addresses.isEmpty { links.append(ContactLinks(contact: contact, addresses: addresses)) }
-                    report.linked += record.linked ? 0 : 1
-                    record.linked = true
+                if !record.linked, connector.skipOptedOut, !addresses.isEmpty, addresses.allSatisfy(isOptedOut) {
+                    // Left unlinked, its values unread: linked later, what it says then counts.
+                    report.skipped += 1
+                    log.append(ConnectorLogEntry(at: now, kind: .skip, message: "\(row.key): every address is opted out; not linked"))
+                    saved[row.key] = record
+                    continue
+                }
+                if !fresh.isEmpty {
+                    links.append(ContactLinks(contact: contact, addresses: fresh))
                     // Opt-out wins: addresses a record no longer carries stay linked.
                     record.addresses += fresh.map(\.normalized)
+                    // What blocks the new addresses may have to be written to the record.
+                    if connector.writes { record.pushDueAt = min(record.pushDueAt ?? now, now) }
                 }
+                report.linked += record.linked ? 0 : 1
+                record.linked = true
+                let pending = record
+                let reading = CRMRules.reading(
+                    values, known: seen ? record : nil, modifiedBy: row.modifiedBy, integrationUser: state.integrationUser,
+                    connector: connector, wanted: { mapping in Channel.allCases.contains { mapping.channel.covers($0) && blocked(pending, $0) } })
                 for (mapping, old) in reading.optOuts {
                     optOuts.append(optOut(contact, mapping, old: old, row: row))
+                    record.kept.remove(mapping.field)
                     report.optOuts += 1
                     report.wouldRecord.append("\(row.key) \(mapping.field) → opt out of \(mapping.channel) at \"\(connector.scope.path)\"")
                 }
@@ -235,9 +251,9 @@ extension ConnectorEngine {
                     report.unchecks += 1
                     report.wouldReview.append("\(row.key) \(mapping.field) unticked\(reasserts ? "; true written back" : "")")
                     log.append(ConnectorLogEntry(at: now, kind: .uncheck, message: "\(row.key) \(mapping.field) unticked by \(row.modifiedBy ?? "unknown")"))
-                    if reasserts { record.pushDueAt = now }
+                    if reasserts { record.pushDueAt = now } else { record.kept.insert(mapping.field) }
                 }
-                if row.modifiedBy != nil, row.modifiedBy == state.integrationUser {
+                if row.modifiedBy != nil, row.modifiedBy == state.integrationUser, reading.optOuts.isEmpty, reading.unchecks.isEmpty {
                     // Hush's own write read back: counted once per record, recorded never.
                     report.echoes += 1
                     log.append(ConnectorLogEntry(at: now, kind: .echo, message: "\(row.key): Hush's own write read back"))
@@ -245,16 +261,17 @@ extension ConnectorEngine {
                 record.version = row.version
                 record.fields.merge(values) { $1 }
                 // A record seen for the first time, or read again in full, gets Hush's suppressions.
-                if resync || known[row.key] == nil, connector.writes { record.pushDueAt = min(record.pushDueAt ?? now, now) }
-                saved.append(record)
+                if resync || !seen, connector.writes { record.pushDueAt = min(record.pushDueAt ?? now, now) }
+                if dryRun, record.pushDueAt != nil { wouldWrite(record) }
+                saved[row.key] = record
             }
             log.append(ConnectorLogEntry(at: now, kind: .read, message: "\(rows.count) \(rows[0].key.entity) rows read"))
             guard !dryRun else { return }
             try await store.link(links, in: connector.organization)
             if !optOuts.isEmpty { _ = try await store.record(optOuts, in: connector.organization) }
-            let stored = try await store.saveSync(ConnectorSync(records: saved, log: log, reviews: reviews), of: connector)
+            _ = try await store.saveSync(
+                ConnectorSync(records: order.compactMap { saved[$0] }, log: log, reviews: reviews, leaseOwner: leaseOwner), of: connector)
             log = []
-            _ = stored
         }
 
         private func optOut(_ contact: ContactID, _ mapping: Connector.FieldMapping, old: Bool?, row: CRMRow) -> OptOut {
@@ -288,9 +305,10 @@ extension ConnectorEngine {
             return found
         }
 
+        /// Opted out of every channel that reaches the address.
         private func isOptedOut(_ address: Address) -> Bool {
             let channels = Channel.allCases.filter { $0.addressKind == address.kind }
-            return channels.contains { channel in
+            return channels.allSatisfy { channel in
                 !store.decision(for: address, in: connector.organization, query: query(channel)).allowed
             }
         }

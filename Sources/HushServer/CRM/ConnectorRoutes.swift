@@ -113,6 +113,7 @@ struct ConnectorRoutes: Sendable {
     private func update(_ request: Request, _ context: HushRequestContext) async throws -> JSONBody<ConnectorJSON> {
         let caller = try context.caller()
         var connector = try await connector(context)
+        let before = connector
         let input = try await request.input(ConnectorInput.self, context: context)
         if let name = input.name { connector.name = name }
         if let provider = input.provider { connector.provider = provider }
@@ -133,8 +134,10 @@ struct ConnectorRoutes: Sendable {
         if let tenant = input.auth?.tenant { connector.tenant = tenant }
         if let clientID = input.auth?.clientID { connector.clientID = clientID }
         applyPresets(input, to: &connector, creating: false)
+        if input.auth?.clientSecret != nil { connector.secretRevision += 1 }
         try await check(connector)
-        let stored = try await store.updateConnector(connector, secret: input.auth?.clientSecret, in: caller.organization)
+        let stored = try await store.updateConnector(
+            connector, secret: input.auth?.clientSecret, resetting: before.readsOtherData(than: connector), in: caller.organization)
         runner.forget(stored.id)
         return JSONBody(ConnectorJSON(stored))
     }

@@ -12,8 +12,9 @@ import Synchronization
 final class ConnectorRunner: Sendable {
     let engine: ConnectorEngine
     let http: CRMHTTP
-    /// This process (on PostgreSQL, this node), as lease owner.
-    var owner: String { store.connectorLeaseOwner }
+    /// Whom this runner's leases name: a server's stable name (`ConnectorStore.connectorLeaseOwner`),
+    /// or a command-line process's own.
+    let owner: String
     /// How long a claimed connector is leased; a run renews it every third of that.
     let lease: Duration = .seconds(90)
     private let turns = Mutex<[ConnectorID: Turns]>([:])
@@ -21,7 +22,8 @@ final class ConnectorRunner: Sendable {
 
     var store: ConnectorEngine.Storage { engine.store }
 
-    init(engine: ConnectorEngine, http: CRMHTTP) {
+    init(engine: ConnectorEngine, http: CRMHTTP, owner: String) {
+        self.owner = owner
         self.engine = engine
         self.http = http
     }
@@ -68,13 +70,14 @@ final class ConnectorRunner: Sendable {
                 while !Task.isCancelled {
                     try await Task.sleep(for: lease / 3)
                     let now = engine.now()
+                    // A lease lost meanwhile is noticed by the run's next save, which then saves nothing.
                     _ = try await store.claimConnector(connector.id, owner: owner, until: now.addingTimeInterval(lease.seconds), now: now)
                 }
             }
             defer { renewal.cancel() }
             let report: ConnectorEngine.Report
             do {
-                report = try await engine.run(connector, client: client, full: full, pushOnly: pushOnly)
+                report = try await engine.run(connector, client: client, full: full, pushOnly: pushOnly, leaseOwner: owner)
             } catch {
                 try? await store.releaseConnector(connector.id, owner: owner)
                 throw error
@@ -125,7 +128,7 @@ struct ConnectorService: Service {
 
     func run() async throws {
         do {
-            if polls { try await runner.store.releaseConnectorLeases() }
+            if polls { try await runner.store.releaseConnectorLeases(owner: runner.owner) }
             try await cancelWhenGracefulShutdown {
                 while !Task.isCancelled {
                     if polls { await self.pass() }

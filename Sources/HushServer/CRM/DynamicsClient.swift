@@ -82,7 +82,11 @@ actor DynamicsClient: CRMClient {
 
     func read(entity: String, fields: [String], after position: String?, page: String?) async throws -> CRMPage {
         let url = page ?? position ?? connector.instanceURL + Self.apiPath + Self.entitySet(entity) + "?$select="
-            + ([entity + "id"] + fields).joined(separator: ",")
+            + Self.selected(entity, fields).joined(separator: ",")
+        // Links the CRM hands back stay on the instance: the access token goes nowhere else.
+        guard url.hasPrefix(connector.instanceURL + "/") else {
+            throw CRMFailure.vendor(status: 0, code: "foreign_link", message: "the CRM returned a link to another host")
+        }
         let answer = try await request(.GET, url, headers: [("Prefer", "odata.track-changes,odata.maxpagesize=\(Self.pageSize)")])
         guard let json = answer.json as? [String: Any], let values = json["value"] as? [[String: Any]] else {
             throw CRMFailure.vendor(status: answer.status, code: "unexpected", message: "a read answered without a value array")
@@ -90,6 +94,12 @@ actor DynamicsClient: CRMClient {
         return CRMPage(
             rows: values.compactMap { Self.row($0, entity: entity, fields: fields) }, next: json["@odata.nextLink"] as? String,
             position: json["@odata.deltaLink"] as? String)
+    }
+
+    /// What a read selects: the id, who changed the row and when (Dataverse answers only the
+    /// columns named), and the mapped fields.
+    static func selected(_ entity: String, _ fields: [String]) -> [String] {
+        [entity + "id", "_modifiedby_value", "modifiedon"] + fields
     }
 
     static func row(_ object: [String: Any], entity: String, fields: [String]) -> CRMRow? {
@@ -111,7 +121,7 @@ actor DynamicsClient: CRMClient {
         var rows: [CRMRow] = []
         for key in keys {
             let url = connector.instanceURL + Self.apiPath + Self.entitySet(key.entity) + "(\(key.id))?$select="
-                + ([key.entity + "id"] + fields).joined(separator: ",")
+                + Self.selected(key.entity, fields).joined(separator: ",")
             do {
                 let answer = try await request(.GET, url)
                 if let object = answer.json as? [String: Any], let row = Self.row(object, entity: key.entity, fields: fields) { rows.append(row) }
@@ -128,19 +138,37 @@ actor DynamicsClient: CRMClient {
     /// throws with every record of it still due.
     func write(_ writes: [CRMWrite]) async throws -> [CRMWriteResult] {
         let batches = stride(from: 0, to: writes.count, by: Self.batchSize).map { Array(writes[$0..<min(writes.count, $0 + Self.batchSize)]) }
-        var results = [[CRMWriteResult]](repeating: [], count: batches.count)
+        var results = batches.map { batch in [CRMWriteResult](repeating: .throttled(.throttled(retryAfter: nil, code: "unsent", message: "not sent")), count: batch.count) }
         var next = 0
-        while next < batches.count {
+        var throttle: CRMFailure?
+        while next < batches.count, throttle == nil {
             let wave = next..<min(batches.count, next + concurrency)
-            try await withThrowingTaskGroup(of: (Int, [CRMWriteResult]).self) { group in
+            await withTaskGroup(of: (Int, Result<[CRMWriteResult], any Error>).self) { group in
                 for index in wave {
-                    group.addTask { (index, try await self.batch(batches[index])) }
+                    group.addTask {
+                        do {
+                            return (index, .success(try await self.batch(batches[index])))
+                        } catch {
+                            return (index, .failure(error))
+                        }
+                    }
                 }
-                for try await (index, answered) in group { results[index] = answered }
+                for await (index, answered) in group {
+                    switch answered {
+                    case .success(let answered): results[index] = answered
+                    case .failure(let failure as CRMFailure) where failure.isThrottle: throttle = failure
+                    case .failure(let failure): results[index] = batches[index].map { _ in .failed(code: "unsent", message: "\(failure)") }
+                    }
+                }
             }
             next = wave.upperBound
         }
-        concurrency = min(Self.maximumConcurrency, concurrency + 1)
+        // A throttle leaves what was answered answered, and the rest due: results say which.
+        if let throttle {
+            results = results.map { batch in batch.map { if case .throttled = $0 { .throttled(throttle) } else { $0 } } }
+        } else {
+            concurrency = min(Self.maximumConcurrency, concurrency + 1)
+        }
         return results.flatMap { $0 }
     }
 
@@ -183,7 +211,7 @@ actor DynamicsClient: CRMClient {
                 results[position] = .stale
             case 429:
                 concurrency = max(1, concurrency / 2)
-                throw CRMFailure.throttled(retryAfter: part.retryAfter.map { .seconds($0) }, code: part.code, message: part.message)
+                results[position] = .throttled(.throttled(retryAfter: part.retryAfter.map { .seconds($0) }, code: part.code, message: part.message))
             case 401:
                 throw CRMFailure.authFailed(code: part.code, message: part.message)
             default:

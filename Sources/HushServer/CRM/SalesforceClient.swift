@@ -38,14 +38,15 @@ actor SalesforceClient: CRMClient {
         }
         // `id` is https://login.salesforce.com/id/<org id>/<user id>.
         let user = (json?["id"] as? String)?.split(separator: "/").last.map(String.init) ?? ""
-        let made = (token, (json?["instance_url"] as? String) ?? connector.instanceURL, user)
+        let made = (token, connector.instanceURL, user)
         session = made
         return made
     }
 
-    private func request(_ method: HTTPMethod, _ path: String, body: Any? = nil) async throws -> CRMHTTP.Answer {
+    private func request(_ method: HTTPMethod, _ path: String, body: Any? = nil, retried: Bool = false) async throws -> CRMHTTP.Answer {
         let session = try await login()
-        let url = path.hasPrefix("http") ? path : session.instance + path
+        // Data calls stay on the configured instance (paths the CRM hands back are relative).
+        let url = connector.instanceURL + path
         var headers = [("Authorization", "Bearer " + session.token), ("Accept", "application/json")]
         var bytes: [UInt8]?
         if let body {
@@ -59,7 +60,9 @@ actor SalesforceClient: CRMClient {
         let message = error?["message"] as? String ?? "Salesforce answered \(answer.status)"
         switch (answer.status, code) {
         case (401, _):
+            // An access token expires: sign in again once before calling it a failure.
             self.session = nil
+            if !retried { return try await request(method, path, body: body, retried: true) }
             throw CRMFailure.authFailed(code: code, message: message)
         case (403, "REQUEST_LIMIT_EXCEEDED"):
             throw CRMFailure.throttled(retryAfter: nil, code: code, message: message)
@@ -113,14 +116,17 @@ actor SalesforceClient: CRMClient {
             if let previous {
                 let deleted = try await request(.GET, Self.apiPath + "sobjects/\(object)/deleted/?start="
                     + Self.query(previous.deletedSince) + "&end=" + Self.query(now))
+                // The next window starts where Salesforce says this one's coverage ended (its clock, not ours).
+                if let covered = (deleted.json as? [String: Any])?["latestDateCovered"] as? String { state.deletedSince = covered }
                 for record in ((deleted.json as? [String: Any])?["deletedRecords"] as? [[String: Any]]) ?? [] {
                     if let id = record["id"] as? String { rows.append(CRMRow(key: CRMRecordKey(entity: entity, id: id), version: nil, deleted: true)) }
                 }
             }
             var soql = "SELECT Id, SystemModstamp, LastModifiedById, " + fields.joined(separator: ", ") + " FROM \(object)"
             if let since = previous?.modstamp.flatMap(Self.stamp.date(from:)) {
-                // SOQL takes the literal to the second; a record changed in that second is read again and changes nothing.
-                soql += " WHERE SystemModstamp >= " + Self.soqlStamp.string(from: since)
+                // A minute of overlap: a record whose change committed late with an earlier stamp is
+                // still read; one read again compares equal and changes nothing.
+                soql += " WHERE SystemModstamp >= " + Self.soqlStamp.string(from: since.addingTimeInterval(-60))
             }
             soql += " ORDER BY SystemModstamp, Id"
             answer = try await request(.GET, Self.apiPath + "query?q=" + Self.query(soql))
@@ -176,12 +182,13 @@ actor SalesforceClient: CRMClient {
         var results: [CRMWriteResult] = []
         for start in stride(from: 0, to: writes.count, by: Self.writeBatch) {
             let batch = writes[start..<min(writes.count, start + Self.writeBatch)]
-            let records: [[String: Any]] = batch.map { write in
-                var record: [String: Any] = ["attributes": ["type": Self.sobject(write.key.entity)], "id": write.key.id]
-                for (field, value) in write.fields { record[field] = value }
-                return record
+            let answer: CRMHTTP.Answer
+            do {
+                answer = try await request(.PATCH, Self.apiPath + "composite/sobjects", body: ["allOrNone": false, "records": Self.records(batch)])
+            } catch let failure as CRMFailure where failure.isThrottle {
+                // What was written stays written; this batch and the rest stay due.
+                return results + Array(repeating: .throttled(failure), count: writes.count - start)
             }
-            let answer = try await request(.PATCH, Self.apiPath + "composite/sobjects", body: ["allOrNone": false, "records": records])
             let outcomes = answer.json as? [[String: Any]] ?? []
             for (position, _) in batch.enumerated() {
                 let outcome = position < outcomes.count ? outcomes[position] : [:]
@@ -194,6 +201,14 @@ actor SalesforceClient: CRMClient {
             }
         }
         return results
+    }
+
+    private static func records(_ batch: ArraySlice<CRMWrite>) -> [[String: Any]] {
+        batch.map { write in
+            var record: [String: Any] = ["attributes": ["type": sobject(write.key.entity)], "id": write.key.id]
+            for (field, value) in write.fields { record[field] = value }
+            return record
+        }
     }
 
     func test(entities: [String], booleans: [String], written: Set<String>, texts: [String]) async throws -> [String] {

@@ -28,6 +28,7 @@ extension PostgresSchema {
             linked boolean NOT NULL DEFAULT true,
             push_due_at bigint,
             attempts integer NOT NULL DEFAULT 0,
+            kept text NOT NULL DEFAULT '',
             PRIMARY KEY (connector_id, entity, record_id)
         )
         """,

@@ -61,7 +61,7 @@ extension PostgresStore {
         return connectors
     }
 
-    public func updateConnector(_ connector: Connector, secret: String?, in organization: OrganizationID) async throws -> Connector {
+    public func updateConnector(_ connector: Connector, secret: String?, resetting: Bool, in organization: OrganizationID) async throws -> Connector {
         let definition = try StoredConnector.encode(connector)
         let sealed = secret.map { PostgresSecrets.seal($0, with: configuration.secretKey) }
         let logger = self.logger
@@ -74,6 +74,12 @@ extension PostgresStore {
             guard updated.count == 1, let stored = try await Self.connectors(
                 connection, "AND id = \(connector.id.rawValue)", logger: logger).first
             else { throw HushError(.notFound, field: "id", "no connector \(connector.id) in this organization") }
+            if resetting {
+                let state = try await connection.value(
+                    "SELECT state FROM connectors WHERE id = \(connector.id.rawValue) FOR UPDATE", as: String.self, logger: logger)
+                try await connection.rows(
+                    "UPDATE connectors SET state = \(try StoredCRM.reset(state)) WHERE id = \(connector.id.rawValue)", logger: logger)
+            }
             return stored
         }
     }
@@ -125,11 +131,10 @@ extension PostgresStore {
 
     public var connectorLeaseOwner: String { node }
 
-    public func releaseConnectorLeases() async throws {
-        let node = self.node
+    public func releaseConnectorLeases(owner: String) async throws {
         let logger = self.logger
         try await transaction { connection in
-            try await connection.rows("UPDATE connectors SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = \(node)", logger: logger)
+            try await connection.rows("UPDATE connectors SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = \(owner)", logger: logger)
         }
     }
 
@@ -145,19 +150,24 @@ extension PostgresStore {
         let id = connector.id.rawValue
         let logger = self.logger
         return try await transaction { connection in
+            if let owner = sync.leaseOwner, try await connection.rows(
+                "SELECT id FROM connectors WHERE id = \(id) AND lease_owner = \(owner) FOR UPDATE", logger: logger).isEmpty {
+                throw HushError(.conflict, "this run lost the connector's lease; another run holds it")
+            }
             if !sync.records.isEmpty {
                 let records = sync.records
                 try await connection.rows("""
-                    INSERT INTO crm_records (connector_id, entity, record_id, version, fields, addresses, deleted, linked, push_due_at, attempts)
-                    SELECT \(id), e, r, NULLIF(v, ''), f, a, d, l, NULLIF(p, -1), t
+                    INSERT INTO crm_records (connector_id, entity, record_id, version, fields, addresses, deleted, linked, push_due_at, attempts, kept)
+                    SELECT \(id), e, r, NULLIF(v, ''), f, a, d, l, NULLIF(p, -1), t, k
                     FROM UNNEST(\(records.map(\.key.entity))::text[], \(records.map(\.key.id))::text[],
                         \(records.map { $0.version ?? "" })::text[], \(try records.map { try StoredCRM.encode($0.fields) })::text[],
                         \(records.map { StoredCRM.encode($0.addresses) })::text[], \(records.map(\.deleted))::boolean[],
                         \(records.map(\.linked))::boolean[], \(records.map { $0.pushDueAt.map(StoredCoding.milliseconds) ?? -1 })::bigint[],
-                        \(records.map { Int32($0.attempts) })::integer[]) AS u(e, r, v, f, a, d, l, p, t)
+                        \(records.map { Int32($0.attempts) })::integer[], \(records.map { StoredCRM.encode(kept: $0.kept) })::text[])
+                        AS u(e, r, v, f, a, d, l, p, t, k)
                     ON CONFLICT (connector_id, entity, record_id) DO UPDATE SET
                         version = excluded.version, fields = excluded.fields, addresses = excluded.addresses, deleted = excluded.deleted,
-                        linked = excluded.linked, push_due_at = excluded.push_due_at, attempts = excluded.attempts
+                        linked = excluded.linked, push_due_at = excluded.push_due_at, attempts = excluded.attempts, kept = excluded.kept
                     """, logger: logger)
                 try await connection.rows("""
                     DELETE FROM crm_record_addresses WHERE connector_id = \(id)
@@ -262,11 +272,11 @@ extension PostgresStore {
         var records: [CRMRecord] = []
         let query = PostgresQuery(unsafeSQL: "SELECT \(StoredCRM.recordColumns) FROM crm_records WHERE \(condition.sql)", binds: condition.binds)
         for try await row in try await connection.query(query, logger: logger) {
-            let (entity, id, version, fields, addresses, deleted, linked, due, attempts) = try row.decode(
-                (String, String, String?, String, String, Bool, Bool, Int64?, Int32).self)
+            let (entity, id, version, fields, addresses, deleted, linked, due, attempts, kept) = try row.decode(
+                (String, String, String?, String, String, Bool, Bool, Int64?, Int32, String).self)
             records.append(try StoredCRM.record(
                 entity: entity, id: id, version: version, fields: fields, addresses: addresses, deleted: deleted, linked: linked,
-                pushDueAt: due, attempts: Int(attempts)))
+                pushDueAt: due, attempts: Int(attempts), kept: kept))
         }
         return records
     }

@@ -26,6 +26,7 @@ extension SQLiteSchema {
             linked INTEGER NOT NULL DEFAULT 1,
             push_due_at INTEGER,
             attempts INTEGER NOT NULL DEFAULT 0,
+            kept TEXT NOT NULL DEFAULT '',
             PRIMARY KEY (connector_id, entity, record_id)
         ) WITHOUT ROWID;
         CREATE INDEX crm_records_due ON crm_records(connector_id, push_due_at) WHERE push_due_at IS NOT NULL;

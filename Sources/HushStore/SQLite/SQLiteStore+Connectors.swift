@@ -49,7 +49,7 @@ extension SQLiteStore {
         }
     }
 
-    public func updateConnector(_ connector: Connector, secret: String?, in organization: OrganizationID) async throws -> Connector {
+    public func updateConnector(_ connector: Connector, secret: String?, resetting: Bool, in organization: OrganizationID) async throws -> Connector {
         let definition = try StoredConnector.encode(connector)
         return try await storageErrors {
             try await pool.write { db in
@@ -65,6 +65,10 @@ extension SQLiteStore {
                 guard db.changesCount == 1, let stored = try Self.connectors(
                     db, "id = ? AND org_id = ?", [connector.id.rawValue, organization.rawValue]).first
                 else { throw HushError(.notFound, field: "id", "no connector \(connector.id) in this organization") }
+                if resetting {
+                    let state = try String.fetchOne(db, sql: "SELECT state FROM connectors WHERE id = ?", arguments: [connector.id.rawValue])
+                    try db.execute(sql: "UPDATE connectors SET state = ? WHERE id = ?", arguments: [try StoredCRM.reset(state), connector.id.rawValue])
+                }
                 return stored
             }
         }
@@ -114,12 +118,12 @@ extension SQLiteStore {
         }
     }
 
-    public var connectorLeaseOwner: String { "sqlite-\(ProcessInfo.processInfo.processIdentifier)" }
+    public var connectorLeaseOwner: String { "server" }
 
-    public func releaseConnectorLeases() async throws {
+    public func releaseConnectorLeases(owner: String) async throws {
         try await storageErrors {
             try await pool.write { db in
-                try db.execute(sql: "UPDATE connectors SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL")
+                try db.execute(sql: "UPDATE connectors SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?", arguments: [owner])
             }
         }
     }
@@ -135,17 +139,21 @@ extension SQLiteStore {
         let id = connector.id.rawValue
         return try await storageErrors {
             try await pool.write { db in
+                if let owner = sync.leaseOwner, try Int64.fetchOne(
+                    db, sql: "SELECT id FROM connectors WHERE id = ? AND lease_owner = ?", arguments: [id, owner]) == nil {
+                    throw HushError(.conflict, "this run lost the connector's lease; another run holds it")
+                }
                 for record in sync.records {
                     try db.cachedStatement(sql: """
-                        INSERT INTO crm_records (connector_id, entity, record_id, version, fields, addresses, deleted, linked, push_due_at, attempts)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        INSERT INTO crm_records (connector_id, entity, record_id, version, fields, addresses, deleted, linked, push_due_at, attempts, kept)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         ON CONFLICT (connector_id, entity, record_id) DO UPDATE SET
                             version = excluded.version, fields = excluded.fields, addresses = excluded.addresses, deleted = excluded.deleted,
-                            linked = excluded.linked, push_due_at = excluded.push_due_at, attempts = excluded.attempts
+                            linked = excluded.linked, push_due_at = excluded.push_due_at, attempts = excluded.attempts, kept = excluded.kept
                         """).execute(arguments: [
                             id, record.key.entity, record.key.id, record.version, try StoredCRM.encode(record.fields),
                             StoredCRM.encode(record.addresses), record.deleted, record.linked,
-                            record.pushDueAt.map(StoredCoding.milliseconds), record.attempts,
+                            record.pushDueAt.map(StoredCoding.milliseconds), record.attempts, StoredCRM.encode(kept: record.kept),
                         ])
                     try db.cachedStatement(sql: "DELETE FROM crm_record_addresses WHERE connector_id = ? AND entity = ? AND record_id = ?")
                         .execute(arguments: [id, record.key.entity, record.key.id])
@@ -244,7 +252,7 @@ extension SQLiteStore {
         try Row.fetchAll(db.cachedStatement(sql: "SELECT \(StoredCRM.recordColumns) FROM crm_records WHERE \(condition)"), arguments: arguments).map { row in
             try StoredCRM.record(
                 entity: row[0], id: row[1], version: row[2], fields: row[3], addresses: row[4], deleted: row[5], linked: row[6],
-                pushDueAt: row[7], attempts: row[8])
+                pushDueAt: row[7], attempts: row[8], kept: row[9])
         }
     }
 

@@ -13,8 +13,10 @@ public protocol ConnectorStore: Sendable {
     /// Every organization's connectors, for the service that runs them.
     func allConnectors() async throws -> [Connector]
     func connector(_ id: ConnectorID, in organization: OrganizationID) async throws -> Connector?
-    /// A nil `secret` keeps the stored one.
-    func updateConnector(_ connector: Connector, secret: String?, in organization: OrganizationID) async throws -> Connector
+    /// A nil `secret` keeps the stored one. `resetting` (the connector now reads other CRM data)
+    /// forgets its read positions and integration user in the same transaction, so its next run
+    /// is a first sync.
+    func updateConnector(_ connector: Connector, secret: String?, resetting: Bool, in organization: OrganizationID) async throws -> Connector
     func deleteConnector(_ id: ConnectorID, in organization: OrganizationID) async throws -> Bool
     func connectorSecret(_ id: ConnectorID) async throws -> String?
 
@@ -22,12 +24,12 @@ public protocol ConnectorStore: Sendable {
     /// runs a connector at a time, and a node that dies holds it no longer than its lease.
     func claimConnector(_ id: ConnectorID, owner: String, until: Date, now: Date) async throws -> Bool
     func releaseConnector(_ id: ConnectorID, owner: String) async throws
-    /// The name this process (on PostgreSQL: this node, stable across restarts) leases
-    /// connectors under.
+    /// The name a server leases connectors under, stable across its restarts (on PostgreSQL this
+    /// node's name; on SQLite one server per file).
     var connectorLeaseOwner: String { get }
-    /// Releases the leases a process that stopped held, at start: on SQLite every lease (one
-    /// server per file), on PostgreSQL this node's.
-    func releaseConnectorLeases() async throws
+    /// Releases every lease `owner` holds: a restarted server takes back at once what it held
+    /// when it stopped.
+    func releaseConnectorLeases(owner: String) async throws
     func connectorState(_ id: ConnectorID) async throws -> ConnectorState
 }
 
@@ -36,6 +38,8 @@ public protocol ConnectorRecords: Sendable {
     /// Saves what a sync step learned in one transaction: records (with their addresses and
     /// due pushes), the state, log lines (the log keeps the last `ConnectorLogEntry.kept`),
     /// review items, and webhook events (`connector.failed`). Returns the reviews as stored.
+    /// Saves nothing and throws `conflict` unless `sync.leaseOwner` (when set) still holds the
+    /// connector: a run that lost its lease never overwrites another's work.
     func saveSync(_ sync: ConnectorSync, of connector: Connector) async throws -> [CRMReview]
 
     func crmRecords(of connector: ConnectorID, keys: [CRMRecordKey]) async throws -> [CRMRecord]
@@ -63,8 +67,13 @@ public struct ConnectorSync: Sendable {
     public var reviews: [CRMReview] = []
     /// Webhook events to announce with it (`connector.failed`).
     public var announcements: [WebhookEvent] = []
+    /// The lease this save needs to hold.
+    public var leaseOwner: String?
 
-    public init(records: [CRMRecord] = [], state: ConnectorState? = nil, log: [ConnectorLogEntry] = [], reviews: [CRMReview] = []) {
+    public init(
+        records: [CRMRecord] = [], state: ConnectorState? = nil, log: [ConnectorLogEntry] = [], reviews: [CRMReview] = [], leaseOwner: String? = nil
+    ) {
+        self.leaseOwner = leaseOwner
         self.records = records
         self.state = state
         self.log = log
@@ -92,6 +101,7 @@ struct StoredConnector: Codable {
     var presets: [String]
     var tenant: String?
     var clientID: String
+    var secretRevision: Int?
 
     init(_ connector: Connector) {
         name = connector.name
@@ -112,6 +122,7 @@ struct StoredConnector: Codable {
         presets = connector.presets
         tenant = connector.tenant
         clientID = connector.clientID
+        secretRevision = connector.secretRevision
     }
 
     func connector(id: Int64, organization: Int64, createdAt: Int64) throws -> Connector {
@@ -119,7 +130,8 @@ struct StoredConnector: Codable {
             id: ConnectorID(id), organization: OrganizationID(organization), name: name, provider: provider, instanceURL: instanceURL,
             tokenURL: tokenURL, mode: mode, scope: try StoredCoding.scope(scope), list: ListID(list), entities: entities, fields: fields,
             match: match, pollSeconds: pollSeconds, onCRMUncheck: onCRMUncheck, pushOptIns: pushOptIns, skipOptedOut: skipOptedOut,
-            enabled: enabled, presets: presets, tenant: tenant, clientID: clientID, createdAt: StoredCoding.date(createdAt))
+            enabled: enabled, presets: presets, tenant: tenant, clientID: clientID, secretRevision: secretRevision ?? 0,
+            createdAt: StoredCoding.date(createdAt))
     }
 
     static func encode(_ connector: Connector) throws -> String {
@@ -138,6 +150,16 @@ enum StoredCRM {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .millisecondsSince1970
         return try decoder.decode(ConnectorState.self, from: Data(text.utf8))
+    }
+
+    /// The state of a connector pointed at other CRM data: read everything again.
+    static func reset(_ text: String?) throws -> String {
+        var state = try Self.state(text)
+        state.readPositions = [:]
+        state.deletedSince = [:]
+        state.integrationUser = nil
+        state.firstSyncDone = false
+        return try encode(state)
     }
 
     static func encode(_ state: ConnectorState) throws -> String {
@@ -166,16 +188,21 @@ enum StoredCRM {
     }
 
     /// A record from the columns `entity, record_id, version, fields, addresses, deleted, linked,
-    /// push_due_at, attempts`.
+    /// push_due_at, attempts, kept`.
     static func record(
         entity: String, id: String, version: String?, fields: String, addresses: String, deleted: Bool, linked: Bool,
-        pushDueAt: Int64?, attempts: Int
+        pushDueAt: Int64?, attempts: Int, kept: String
     ) throws -> CRMRecord {
         CRMRecord(
             key: CRMRecordKey(entity: entity, id: id), version: version, fields: try Self.fields(fields),
             addresses: Self.addresses(addresses), deleted: deleted, linked: linked, pushDueAt: pushDueAt.map(StoredCoding.date),
-            attempts: attempts)
+            attempts: attempts, kept: Set(Self.addresses(kept)))
     }
 
-    static let recordColumns = "entity, record_id, version, fields, addresses, deleted, linked, push_due_at, attempts"
+    /// Field names, one a line.
+    static func encode(kept: Set<String>) -> String {
+        kept.sorted().joined(separator: "\n")
+    }
+
+    static let recordColumns = "entity, record_id, version, fields, addresses, deleted, linked, push_due_at, attempts, kept"
 }

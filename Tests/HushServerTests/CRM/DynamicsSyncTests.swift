@@ -106,6 +106,13 @@ import Testing
             #expect(await crm.row("contacts", ann)?.booleans["donotemail"] == false)
             #expect(await crm.patches.count == patches, "review only: nothing written")
             #expect(try CRMTest.blocked(server, "ann@example.com"))
+            // Read again in full, the field stays as the CRM has it...
+            _ = try await client.send(.post, "/v1/connectors/\(id)/resync", key: server.admin)
+            #expect(await crm.row("contacts", ann)?.booleans["donotemail"] == false)
+            // ...until a new opt-out of the person.
+            _ = try await client.send(.post, "/v1/opt-outs", key: server.member, json: #"{"address": "ann@example.com", "channel": "all"}"#)
+            try await CRMTest.sync(client, server, id)
+            #expect(await crm.row("contacts", ann)?.booleans["donotemail"] == true)
         }
     }
 
@@ -219,6 +226,46 @@ import Testing
             let resync = try await client.send(.post, "/v1/connectors/\(id)/resync", key: server.admin)
             #expect(resync.status == .ok)
             #expect(try await CRMTest.events(server).count == 2)
+        }
+    }
+
+    @Test func aWriteAnotherProcessMadeIsPushedOnceThisServerHasIt() async throws {
+        let server = try await CRMTest.server()
+        let crm = try await DynamicsEmulator.start()
+        defer { Task { await crm.stop() } }
+        let kit = await crm.put("contacts", fields: ["emailaddress1": "kit@example.com"])
+        try await server.test { client in
+            let id = try #require(try await CRMTest.dynamics(client, server, crm)["id"] as? Int)
+            try await CRMTest.sync(client, server, id)
+            // Another node (or the CLI) records the opt-out; this server may not have applied it yet.
+            let other = try await server.anotherNode(loadsIndex: false)
+            _ = try await other.record(OptOut(subject: .address(try Address(parsing: "kit@example.com")), channel: .only(.email), actor: "t"), in: server.acme.id)
+            try await CRMTest.sync(client, server, id)
+            let pushedAtOnce = await crm.row("contacts", kit)?.booleans["donotemail"] == true
+            if !pushedAtOnce {
+                #expect((try await CRMTest.status(client, server, id))["ledger_behind"] as? Int ?? 0 >= 1, "not applied yet, so not passed over")
+            }
+            try await server.store.catchUp()
+            try await CRMTest.sync(client, server, id)
+            #expect(await crm.row("contacts", kit)?.booleans["donotemail"] == true)
+        }
+    }
+
+    @Test func aConnectorPointedAtOtherDataSyncsFromTheStart() async throws {
+        let server = try await CRMTest.server()
+        let crm = try await DynamicsEmulator.start()
+        defer { Task { await crm.stop() } }
+        await crm.put("contacts", fields: ["emailaddress1": "lea@example.com"], booleans: ["new_salesoptout": true])
+        try await server.test { client in
+            let id = try #require(try await CRMTest.dynamics(client, server, crm)["id"] as? Int)
+            try await CRMTest.sync(client, server, id)
+            #expect(try !CRMTest.blocked(server, "lea@example.com"))
+            let changed = try await client.send(.patch, "/v1/connectors/\(id)", key: server.admin, json: #"{"mode": "sales_field"}"#)
+            #expect(changed.status == .ok)
+            #expect(try await CRMTest.status(client, server, id)["first_sync_done"] as? Bool == false)
+            let run = try await CRMTest.sync(client, server, id)
+            #expect(run["opt_outs"] as? Int == 1, "the sales field is read from the start, not from the old delta link")
+            #expect(try CRMTest.blocked(server, "lea@example.com"))
         }
     }
 

@@ -44,6 +44,25 @@ import Testing
         }
     }
 
+    @Test func aCRMTickSavedJustBeforeHushsWriteIsStillRecorded() async throws {
+        let server = try await CRMTest.server()
+        let crm = try await SalesforceEmulator.start()
+        defer { Task { await crm.stop() } }
+        let ann = await crm.put("Contact", fields: ["Email": "ann@example.com", "Phone": "+14155550100"])
+        try await server.test { client in
+            let id = try #require(try await CRMTest.salesforce(client, server, crm)["id"] as? Int)
+            try await CRMTest.sync(client, server, id)
+            _ = try await client.send(.post, "/v1/opt-outs", key: server.member, json: #"{"address": "ann@example.com", "channel": "email"}"#)
+            await crm.changeBeforeNextWrite(ann, booleans: ["DoNotCall": true])
+            try await CRMTest.sync(client, server, id)
+            #expect(await crm.record(ann)?.modifiedBy == SalesforceEmulator.integrationUser)
+            // Last saved by Hush, but Do Not Call is not a value Hush wrote: the CRM user's opt-out counts.
+            let run = try await CRMTest.sync(client, server, id)
+            #expect(run["opt_outs"] as? Int == 1)
+            #expect(try CRMTest.blocked(server, "+14155550100", .voice))
+        }
+    }
+
     @Test func deletedRecordsAreNoLongerPushedAndAnExpiredWindowResyncs() async throws {
         let server = try await CRMTest.server()
         let crm = try await SalesforceEmulator.start()
