@@ -35,6 +35,8 @@ public actor DynamicsEmulator {
 
     private var rows: [String: [String: Row]] = ["contacts": [:], "leads": [:]]
     private var version = 1_000
+    /// Every change in version order: what paging and delta reads walk.
+    private var changes: [(version: Int, set: String, id: String)] = []
     private var tokens = Set<String>()
     /// Delta tokens below this version are expired.
     private var oldestDelta = 0
@@ -80,6 +82,7 @@ public actor DynamicsEmulator {
         row.modifiedOn = Date()
         row.deleted = false
         rows[set, default: [:]][id] = row
+        changes.append((version, set, id))
         return id
     }
 
@@ -87,6 +90,7 @@ public actor DynamicsEmulator {
         version += 1
         rows[set]?[id]?.deleted = true
         rows[set]?[id]?.version = version
+        changes.append((version, set, id))
     }
 
     public func row(_ set: String, _ id: String) -> Row? { rows[set]?[id] }
@@ -220,7 +224,6 @@ public actor DynamicsEmulator {
             return item.hasPrefix("odata.maxpagesize=") ? Int(item.dropFirst(18)) : nil
         }.first ?? 5_000
         let delta = query["$deltatoken"].flatMap { Int(String($0)) }
-        let skip = query["$skiptoken"].flatMap { Int(String($0)) } ?? 0
         let since = query["$since"].flatMap { Int(String($0)) }
         if let delta, delta < oldestDelta {
             count("expired")
@@ -232,32 +235,47 @@ public actor DynamicsEmulator {
             return error(400, "0x80060888", "Could not find a property named '\(unknown)' on type 'Microsoft.Dynamics.CRM.\(entityName)'.")
         }
         count(delta == nil && since == nil ? "read" : "delta")
-        // A first read lists live rows; a delta read lists what changed after its token, deleted rows among them.
+        // A read sees the table as of its first page (`upTo`) and pages by version. A first read
+        // lists live rows; a delta read lists what changed after its token, deleted rows among them.
         let from = delta ?? since
-        let changed = table.filter { from == nil ? !$0.value.deleted : $0.value.version > from! }
-            .sorted { ($0.value.version, $0.key) < ($1.value.version, $1.key) }
-        let page = Array(changed.dropFirst(skip).prefix(pageSize))
-        let entity = String(set.dropLast())
+        let upTo = query["$upto"].flatMap { Int(String($0)) } ?? version
+        let after = query["$skiptoken"].flatMap { Int(String($0)) } ?? from ?? 0
+        var page: [(id: String, row: Row)] = []
+        var more = false
+        var low = 0
+        var high = changes.count
+        while low < high {
+            let middle = (low + high) / 2
+            if changes[middle].version <= after { low = middle + 1 } else { high = middle }
+        }
+        for change in changes[low...] where change.version <= upTo && change.set == set {
+            guard let row = table[change.id], row.version == change.version, from != nil || !row.deleted else { continue }
+            if page.count == pageSize {
+                more = true
+                break
+            }
+            page.append((change.id, row))
+        }
         var items: [String] = []
         for (id, row) in page {
             if row.deleted {
                 items.append(#"{"@odata.context":"\#(url)/api/data/v9.2/$metadata#\#(set)/$deletedEntity","id":"\#(id)","reason":"deleted"}"#)
                 continue
             }
-            var object: [String: Any] = ["@odata.etag": "W/\"\(row.version)\"", "\(entity)id": id]
-            for field in select where field != "\(entity)id" {
+            var object: [String: Any] = ["@odata.etag": "W/\"\(row.version)\"", "\(entityName)id": id]
+            for field in select where field != "\(entityName)id" {
                 object[field] = Self.value(field, of: row)
             }
             items.append(String(decoding: try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
         }
         var body = #"{"@odata.context":"\#(url)/api/data/v9.2/$metadata#\#(set)(\#(select.joined(separator: ",")))","value":[\#(items.joined(separator: ","))]"#
         let selectText = select.joined(separator: ",")
-        if skip + page.count < changed.count {
-            var next = "\(url)/api/data/v9.2/\(set)?$select=\(selectText)&$skiptoken=\(skip + page.count)"
+        if more, let last = page.last {
+            var next = "\(url)/api/data/v9.2/\(set)?$select=\(selectText)&$skiptoken=\(last.row.version)&$upto=\(upTo)"
             if let from { next += "&$since=\(from)" }
             body += #","@odata.nextLink":"\#(next)""#
         } else if prefer.contains("odata.track-changes") {
-            body += #","@odata.deltaLink":"\#(url)/api/data/v9.2/\#(set)?$select=\#(selectText)&$deltatoken=\#(version)""#
+            body += #","@odata.deltaLink":"\#(url)/api/data/v9.2/\#(set)?$select=\#(selectText)&$deltatoken=\#(upTo)""#
         }
         return json(200, body + "}")
     }

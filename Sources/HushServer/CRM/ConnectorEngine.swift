@@ -195,6 +195,9 @@ extension ConnectorEngine {
             var links: [ContactLinks] = []
             var optOuts: [OptOut] = []
             var reviews: [CRMReview] = []
+            // Records whose fields Hush may have to write: worked out once the page's links and
+            // opt-outs are in the index, and marked due only when something differs.
+            var candidates: [CRMRecordKey] = []
             let mapped = Set(connector.fields.map(\.field))
             for row in rows {
                 report.read += 1
@@ -228,7 +231,7 @@ extension ConnectorEngine {
                     // Opt-out wins: addresses a record no longer carries stay linked.
                     record.addresses += fresh.map(\.normalized)
                     // What blocks the new addresses may have to be written to the record.
-                    if connector.writes { record.pushDueAt = min(record.pushDueAt ?? now, now) }
+                    candidates.append(row.key)
                 }
                 report.linked += record.linked ? 0 : 1
                 record.linked = true
@@ -261,14 +264,24 @@ extension ConnectorEngine {
                 record.version = row.version
                 record.fields.merge(values) { $1 }
                 // A record seen for the first time, or read again in full, gets Hush's suppressions.
-                if resync || !seen, connector.writes { record.pushDueAt = min(record.pushDueAt ?? now, now) }
-                if dryRun, record.pushDueAt != nil { wouldWrite(record) }
+                if resync || !seen { candidates.append(row.key) }
                 saved[row.key] = record
             }
             log.append(ConnectorLogEntry(at: now, kind: .read, message: "\(rows.count) \(rows[0].key.entity) rows read"))
+            if !dryRun {
+                try await store.link(links, in: connector.organization)
+                if !optOuts.isEmpty { _ = try await store.record(optOuts, in: connector.organization) }
+            }
+            for key in candidates where connector.writes {
+                guard var record = saved[key], !record.deleted, record.linked else { continue }
+                if dryRun {
+                    wouldWrite(record)
+                } else if !CRMRules.writes(to: record, of: connector, blocked: { blocked(record, $0) }).isEmpty {
+                    record.pushDueAt = min(record.pushDueAt ?? now, now)
+                    saved[key] = record
+                }
+            }
             guard !dryRun else { return }
-            try await store.link(links, in: connector.organization)
-            if !optOuts.isEmpty { _ = try await store.record(optOuts, in: connector.organization) }
             _ = try await store.saveSync(
                 ConnectorSync(records: order.compactMap { saved[$0] }, log: log, reviews: reviews, leaseOwner: leaseOwner), of: connector)
             log = []
