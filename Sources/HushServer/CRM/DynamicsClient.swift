@@ -143,7 +143,8 @@ actor DynamicsClient: CRMClient {
         var throttle: CRMFailure?
         while next < batches.count, throttle == nil {
             let wave = next..<min(batches.count, next + concurrency)
-            await withTaskGroup(of: (Int, Result<[CRMWriteResult], any Error>).self) { group in
+            // The wave's answers come back from the group, and are taken in here, outside it.
+            let answers = await withTaskGroup(of: (Int, Result<[CRMWriteResult], any Error>).self) { group in
                 for index in wave {
                     group.addTask {
                         do {
@@ -153,12 +154,15 @@ actor DynamicsClient: CRMClient {
                         }
                     }
                 }
-                for await (index, answered) in group {
-                    switch answered {
-                    case .success(let answered): results[index] = answered
-                    case .failure(let failure as CRMFailure) where failure.isThrottle: throttle = failure
-                    case .failure(let failure): results[index] = batches[index].map { _ in .failed(code: "unsent", message: "\(failure)") }
-                    }
+                var answers: [(Int, Result<[CRMWriteResult], any Error>)] = []
+                for await answer in group { answers.append(answer) }
+                return answers
+            }
+            for (index, answer) in answers {
+                switch answer {
+                case .success(let answered): results[index] = answered
+                case .failure(let failure as CRMFailure) where failure.isThrottle: throttle = failure
+                case .failure(let failure): results[index] = batches[index].map { _ in .failed(code: "unsent", message: "\(failure)") }
                 }
             }
             next = wave.upperBound
