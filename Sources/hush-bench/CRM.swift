@@ -30,6 +30,9 @@ struct CRMBenchmark {
             let first = try await measure { _ = try await commands.sync("bench", in: organization.id, dryRun: false) }
             report("first sync", "\(seconds(first)) s, \(await emulator.totalRequests - before) requests")
 
+            // Steady state: a minute on, one record changed since the last poll.
+            try await emulator.later()
+            _ = try await commands.sync("bench", in: organization.id, dryRun: false)
             before = await emulator.totalRequests
             _ = try await commands.sync("bench", in: organization.id, dryRun: false)
             let idle = await emulator.totalRequests - before
@@ -54,11 +57,15 @@ struct CRMBenchmark {
 protocol CRMEmulator: Actor {
     var totalRequests: Int { get }
     func seed(_ count: Int)
+    /// A minute later, one record changed.
+    func later()
     func connectorJSON() -> String
     func stop()
 }
 
 extension DynamicsEmulator: CRMEmulator {
+    func later() { put("contacts", fields: ["description": "changed"]) }
+
     func seed(_ count: Int) {
         for n in 0..<count { put("contacts", fields: ["emailaddress1": "person\(n)@example.com", "telephone1": "+1415555\(String(format: "%04d", n % 10_000))"]) }
     }
@@ -72,6 +79,11 @@ extension DynamicsEmulator: CRMEmulator {
 }
 
 extension SalesforceEmulator: CRMEmulator {
+    func later() {
+        advance(by: 60)
+        put("Contact", fields: ["Email": "later@example.com"])
+    }
+
     func seed(_ count: Int) {
         for n in 0..<count { put("Contact", fields: ["Email": "person\(n)@example.com", "Phone": "+1415555\(String(format: "%04d", n % 10_000))"]) }
     }

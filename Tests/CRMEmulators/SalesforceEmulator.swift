@@ -51,12 +51,17 @@ public actor SalesforceEmulator {
     public var url: String { "http://127.0.0.1:\(port)" }
     public var totalRequests: Int { requests.values.reduce(0, +) }
 
-    /// The org's clock: real time, moved at least a millisecond by each change so that
-    /// `SystemModstamp`s are distinct.
+    /// The org's clock: real time (moved by `advance`), at least a millisecond further at each
+    /// change so that `SystemModstamp`s are distinct.
     private func tick() -> Date {
-        clock = max(clock.addingTimeInterval(0.001), Date())
+        clock = max(clock.addingTimeInterval(0.001), Date().addingTimeInterval(offset))
         return clock
     }
+
+    private var offset: TimeInterval = 0
+
+    /// Moves the org's clock on, as time passing would.
+    public func advance(by seconds: TimeInterval) { offset += seconds }
 
     @discardableResult
     public func put(

@@ -25,7 +25,7 @@ import Testing
 
     @Test func eventsAreChecked() throws {
         #expect(try WebhookEndpoint.validateEvents(["opt_in.created", "opt_out.created", "opt_out.created"]) == ["opt_in.created", "opt_out.created"])
-        #expect(throws: HushError.invalid("events[1]", "\"opt_out.deleted\" is not an event; use opt_out.created, opt_in.created, opt_in.requested, inbound.needs_review, send.blocked")) {
+        #expect(throws: HushError.invalid("events[1]", "\"opt_out.deleted\" is not an event; use opt_out.created, opt_in.created, opt_in.requested, inbound.needs_review, send.blocked, connector.failed")) {
             try WebhookEndpoint.validateEvents(["opt_out.created", "opt_out.deleted"])
         }
         #expect(throws: HushError.self) { try WebhookEndpoint.validateEvents([]) }

@@ -143,26 +143,14 @@ actor DynamicsClient: CRMClient {
         var throttle: CRMFailure?
         while next < batches.count, throttle == nil {
             let wave = next..<min(batches.count, next + concurrency)
-            // The wave's answers come back from the group, and are taken in here, outside it.
-            let answers = await withTaskGroup(of: (Int, Result<[CRMWriteResult], any Error>).self) { group in
-                for index in wave {
-                    group.addTask {
-                        do {
-                            return (index, .success(try await self.batch(batches[index])))
-                        } catch {
-                            return (index, .failure(error))
-                        }
-                    }
-                }
-                var answers: [(Int, Result<[CRMWriteResult], any Error>)] = []
-                for await answer in group { answers.append(answer) }
-                return answers
-            }
-            for (index, answer) in answers {
-                switch answer {
-                case .success(let answered): results[index] = answered
-                case .failure(let failure as CRMFailure) where failure.isThrottle: throttle = failure
-                case .failure(let failure): results[index] = batches[index].map { _ in .failed(code: "unsent", message: "\(failure)") }
+            let sending = wave.map { index in Task { try await self.batch(batches[index]) } }
+            for (index, task) in zip(wave, sending) {
+                do {
+                    results[index] = try await task.value
+                } catch let failure as CRMFailure where failure.isThrottle {
+                    throttle = failure
+                } catch {
+                    results[index] = batches[index].map { _ in .failed(code: "unsent", message: "\(error)") }
                 }
             }
             next = wave.upperBound

@@ -85,6 +85,9 @@ actor SalesforceClient: CRMClient {
         var next: String?
     }
 
+    /// How far each read reaches back before the last `SystemModstamp` read.
+    static let overlap: TimeInterval = 5
+
     static let soqlStamp: DateFormatter = {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
@@ -124,9 +127,9 @@ actor SalesforceClient: CRMClient {
             }
             var soql = "SELECT Id, SystemModstamp, LastModifiedById, " + fields.joined(separator: ", ") + " FROM \(object)"
             if let since = previous?.modstamp.flatMap(Self.stamp.date(from:)) {
-                // A minute of overlap: a record whose change committed late with an earlier stamp is
-                // still read; one read again compares equal and changes nothing.
-                soql += " WHERE SystemModstamp >= " + Self.soqlStamp.string(from: since.addingTimeInterval(-60))
+                // Five seconds of overlap: a record whose change committed late with an earlier
+                // stamp is still read; one read again compares equal and changes nothing.
+                soql += " WHERE SystemModstamp >= " + Self.soqlStamp.string(from: since.addingTimeInterval(-Self.overlap))
             }
             soql += " ORDER BY SystemModstamp, Id"
             answer = try await request(.GET, Self.apiPath + "query?q=" + Self.query(soql))

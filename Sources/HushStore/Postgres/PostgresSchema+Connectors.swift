@@ -39,9 +39,10 @@ extension PostgresSchema {
             address text NOT NULL,
             entity text NOT NULL,
             record_id text NOT NULL,
-            PRIMARY KEY (connector_id, address, entity, record_id)
+            PRIMARY KEY (connector_id, entity, record_id, address)
         )
         """,
+        "CREATE INDEX crm_record_addresses_lookup ON crm_record_addresses(connector_id, address)",
         "CREATE INDEX crm_record_addresses_address ON crm_record_addresses(address)",
         """
         CREATE TABLE crm_log (

@@ -35,8 +35,9 @@ extension SQLiteSchema {
             address TEXT NOT NULL,
             entity TEXT NOT NULL,
             record_id TEXT NOT NULL,
-            PRIMARY KEY (connector_id, address, entity, record_id)
+            PRIMARY KEY (connector_id, entity, record_id, address)
         ) WITHOUT ROWID;
+        CREATE INDEX crm_record_addresses_lookup ON crm_record_addresses(connector_id, address);
         CREATE INDEX crm_record_addresses_address ON crm_record_addresses(address);
         CREATE TABLE crm_log (
             id INTEGER PRIMARY KEY,
