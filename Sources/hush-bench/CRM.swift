@@ -36,6 +36,7 @@ struct CRMBenchmark {
             before = await emulator.totalRequests
             _ = try await commands.sync("bench", in: organization.id, dryRun: false)
             let idle = await emulator.totalRequests - before
+            if ProcessInfo.processInfo.environment["HUSH_BENCH_VERBOSE"] == "1" { print(await emulator.requestCounts) }
             report("an idle poll", "\(idle) requests: \((idle * 1_440).formatted()) a day at 60 s")
 
             let optOuts = (0..<pushes).map { n in
@@ -56,6 +57,7 @@ struct CRMBenchmark {
 /// What the benchmark needs of either emulator.
 protocol CRMEmulator: Actor {
     var totalRequests: Int { get }
+    var requestCounts: [String: Int] { get }
     func seed(_ count: Int)
     /// A minute later, one record changed.
     func later()
@@ -64,6 +66,7 @@ protocol CRMEmulator: Actor {
 }
 
 extension DynamicsEmulator: CRMEmulator {
+    var requestCounts: [String: Int] { requests }
     func later() { put("contacts", fields: ["description": "changed"]) }
 
     func seed(_ count: Int) {
@@ -79,6 +82,7 @@ extension DynamicsEmulator: CRMEmulator {
 }
 
 extension SalesforceEmulator: CRMEmulator {
+    var requestCounts: [String: Int] { requests }
     func later() {
         advance(by: 60)
         put("Contact", fields: ["Email": "later@example.com"])

@@ -51,10 +51,10 @@ public actor SalesforceEmulator {
     public var url: String { "http://127.0.0.1:\(port)" }
     public var totalRequests: Int { requests.values.reduce(0, +) }
 
-    /// The org's clock: real time (moved by `advance`), at least a millisecond further at each
-    /// change so that `SystemModstamp`s are distinct.
+    /// The org's clock: real time (moved by `advance`), never going back. Changes in one
+    /// millisecond share a `SystemModstamp`, as they do in Salesforce; reads order by stamp and id.
     private func tick() -> Date {
-        clock = max(clock.addingTimeInterval(0.001), Date().addingTimeInterval(offset))
+        clock = max(clock, Date().addingTimeInterval(offset))
         return clock
     }
 
