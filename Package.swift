@@ -84,7 +84,10 @@ let package = Package(
         // Dataverse and Salesforce REST emulators on loopback, for the CRM sync tests and hush-bench.
         .target(
             name: "CRMEmulators",
-            dependencies: [.product(name: "Hummingbird", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types")],
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/CRMEmulators"
         ),
         .target(

@@ -62,7 +62,7 @@ protocol CRMEmulator: Actor {
     /// A minute later, one record changed.
     func later()
     func connectorJSON() -> String
-    func stop()
+    func stop() async
 }
 
 extension DynamicsEmulator: CRMEmulator {

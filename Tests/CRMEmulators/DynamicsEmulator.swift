@@ -1,7 +1,9 @@
 import Foundation
 import Hummingbird
 import HTTPTypes
+import Logging
 import NIOCore
+import ServiceLifecycle
 
 /// A Dataverse Web API v9.2 on loopback, faithful to the documented wire formats Hush uses: the
 /// Entra token endpoint (client credentials), `WhoAmI`, entity sets with `@odata.etag`, change
@@ -53,6 +55,7 @@ public actor DynamicsEmulator {
 
     public private(set) var patches: [Patch] = []
     private var running: Task<Void, any Error>?
+    private var services: ServiceGroup?
     public private(set) var port = 0
 
     public static func start() async throws -> DynamicsEmulator {
@@ -131,15 +134,19 @@ public actor DynamicsEmulator {
         let application = Application(
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) })
-        running = Task { try await application.run() }
+        // Stopped gracefully: requests in flight finish and idle connections close first.
+        let group = ServiceGroup(configuration: .init(services: [application], gracefulShutdownSignals: [], logger: Logger(label: "crm-emulator")))
+        services = group
+        running = Task { try await group.run() }
         for await bound in stream {
             port = bound
             break
         }
     }
 
-    public func stop() {
-        running?.cancel()
+    public func stop() async {
+        await services?.triggerGracefulShutdown()
+        _ = await running?.result
     }
 
     private func token(_ request: Request, _ context: BasicRequestContext) async throws -> Response {

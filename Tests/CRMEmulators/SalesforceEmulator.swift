@@ -1,7 +1,9 @@
 import Foundation
 import Hummingbird
 import HTTPTypes
+import Logging
 import NIOCore
+import ServiceLifecycle
 
 /// Salesforce's REST API v60.0 on loopback, faithful to the documented wire formats Hush uses:
 /// the client-credentials token endpoint (answer with `instance_url` and `id`), SOQL `query`
@@ -39,6 +41,7 @@ public actor SalesforceEmulator {
     public private(set) var requests: [String: Int] = [:]
     public private(set) var compositeSizes: [Int] = []
     private var running: Task<Void, any Error>?
+    private var services: ServiceGroup?
     public private(set) var port = 0
     private var idCounter = 0
 
@@ -111,14 +114,20 @@ public actor SalesforceEmulator {
         let application = Application(
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) })
-        running = Task { try await application.run() }
+        // Stopped gracefully: requests in flight finish and idle connections close first.
+        let group = ServiceGroup(configuration: .init(services: [application], gracefulShutdownSignals: [], logger: Logger(label: "crm-emulator")))
+        services = group
+        running = Task { try await group.run() }
         for await bound in stream {
             port = bound
             break
         }
     }
 
-    public func stop() { running?.cancel() }
+    public func stop() async {
+        await services?.triggerGracefulShutdown()
+        _ = await running?.result
+    }
 
     private func token(_ request: Request) async throws -> Response {
         count("token")

@@ -59,6 +59,16 @@ struct CLI {
         return Result(status: process.process.terminationStatus, stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
     }
 
+    /// `run`, waited for on a thread of its own: a test whose process talks to a server in this
+    /// test process (an emulator) must not hold a thread of the cooperative pool that server needs.
+    func runAside(_ arguments: [String], database withDatabase: Bool = true) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Swift.Result { try run(arguments, database: withDatabase) })
+            }
+        }
+    }
+
     struct Running {
         let process: Process
         let input: Pipe
