@@ -63,17 +63,6 @@ import Testing
         #expect(!second.printed.contains(DynamicsEmulator.clientSecret), "no secrets in the logs")
         await crm.stop()
     }
-
-    /// What a started process printed once it ended, read on a thread of its own.
-    static func finish(_ running: CLI.Running) async throws -> String {
-        await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                let out = running.output.fileHandleForReading.readDataToEndOfFile()
-                running.process.waitUntilExit()
-                continuation.resume(returning: String(decoding: out, as: UTF8.self))
-            }
-        }
-    }
 }
 
 /// `hush connectors` from the command line, through the API's code.
