@@ -16,6 +16,8 @@ struct CLI {
     /// The key secrets are sealed under, the same in the CLI and in this process.
     static let secretKey = String(repeating: "3c", count: 32)
 
+    static let launching = Mutex(())
+
     let folder: URL
     let testDatabase: TestDatabase
     /// What `--database` names: a file path, or a PostgreSQL URL.
@@ -61,10 +63,18 @@ struct CLI {
 
     /// `run`, waited for on a thread of its own: a test whose process talks to a server in this
     /// test process (an emulator) must not hold a thread of the cooperative pool that server needs.
+    /// The process is launched here, as every test launches them; only the waiting is aside.
     func runAside(_ arguments: [String], database withDatabase: Bool = true) async throws -> Result {
-        try await withCheckedThrowingContinuation { continuation in
+        let process = try start(arguments, database: withDatabase)
+        try process.input.fileHandleForWriting.close()
+        return await withCheckedContinuation { continuation in
             Thread.detachNewThread {
-                continuation.resume(with: Swift.Result { try run(arguments, database: withDatabase) })
+                let out = process.output.fileHandleForReading.readDataToEndOfFile()
+                let err = process.errors.fileHandleForReading.readDataToEndOfFile()
+                process.process.waitUntilExit()
+                continuation.resume(returning: Result(
+                    status: process.process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
+                    stderr: String(decoding: err, as: UTF8.self)))
             }
         }
     }
@@ -127,7 +137,9 @@ struct CLI {
         process.standardInput = input
         process.standardOutput = output
         process.standardError = errors
-        try process.run()
+        // One launch at a time: Foundation's Process.run crashed (a bad copy inside it) when
+        // tests launched processes from several threads at once.
+        try Self.launching.withLock { _ in try process.run() }
         // A test that fails or forgets leaves no process behind: it is stopped when the test ends.
         TestScope.onEnd {
             if process.isRunning {
