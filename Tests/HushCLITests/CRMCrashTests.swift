@@ -54,6 +54,12 @@ import Testing
             for id in ids where await crm.row("contacts", id)?.booleans["donotemail"] == true { ticked += 1 }
             return ticked == count
         }
+        if !delivered {
+            // What the connector said of itself, for a run that failed on a busy machine.
+            let status = try? await WebhookCrashTests.request("GET", port: port, "/v1/connectors/\(id)/status", key: key).1
+            let log = try? await WebhookCrashTests.request("GET", port: port, "/v1/connectors/\(id)/log?limit=20", key: key).1
+            Issue.record("status \(status ?? [:]); log \(log ?? [:]); emulator requests \(await crm.requests)")
+        }
         #expect(delivered, "every pending push is written after the restart; the server printed: \(second.printed.suffix(2000))")
         let store = try await cli.store(loadsIndex: false)
         let events = try await rawSQL("SELECT COUNT(*) FROM ledger", on: store)
