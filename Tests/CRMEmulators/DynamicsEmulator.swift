@@ -54,8 +54,7 @@ public actor DynamicsEmulator {
     }
 
     public private(set) var patches: [Patch] = []
-    private var running: Task<Void, any Error>?
-    private var services: ServiceGroup?
+    private var server: LoopbackServer?
     public private(set) var port = 0
 
     public static func start() async throws -> DynamicsEmulator {
@@ -130,23 +129,13 @@ public actor DynamicsEmulator {
         router.patch("api/data/v9.2/:target") { request, context in
             try await self.answer(request, context)
         }
-        let (stream, continuation) = AsyncStream<Int>.makeStream()
-        let application = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) })
-        // Stopped gracefully: requests in flight finish and idle connections close first.
-        let group = ServiceGroup(configuration: .init(services: [application], gracefulShutdownSignals: [], logger: Logger(label: "crm-emulator")))
-        services = group
-        running = Task { try await group.run() }
-        for await bound in stream {
-            port = bound
-            break
-        }
+        let server = await LoopbackServer.start(router)
+        self.server = server
+        port = server.port
     }
 
     public func stop() async {
-        await services?.triggerGracefulShutdown()
-        _ = await running?.result
+        await server?.stop()
     }
 
     private func token(_ request: Request, _ context: BasicRequestContext) async throws -> Response {

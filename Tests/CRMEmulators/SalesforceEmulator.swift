@@ -40,8 +40,7 @@ public actor SalesforceEmulator {
     private var pages: [String: [String]] = [:]
     public private(set) var requests: [String: Int] = [:]
     public private(set) var compositeSizes: [Int] = []
-    private var running: Task<Void, any Error>?
-    private var services: ServiceGroup?
+    private var server: LoopbackServer?
     public private(set) var port = 0
     private var idCounter = 0
 
@@ -110,23 +109,13 @@ public actor SalesforceEmulator {
         router.post("services/oauth2/token") { request, _ in try await self.token(request) }
         router.get("services/data/v60.0/**") { request, _ in try await self.answer(request) }
         router.patch("services/data/v60.0/**") { request, _ in try await self.answer(request) }
-        let (stream, continuation) = AsyncStream<Int>.makeStream()
-        let application = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) })
-        // Stopped gracefully: requests in flight finish and idle connections close first.
-        let group = ServiceGroup(configuration: .init(services: [application], gracefulShutdownSignals: [], logger: Logger(label: "crm-emulator")))
-        services = group
-        running = Task { try await group.run() }
-        for await bound in stream {
-            port = bound
-            break
-        }
+        let server = await LoopbackServer.start(router)
+        self.server = server
+        port = server.port
     }
 
     public func stop() async {
-        await services?.triggerGracefulShutdown()
-        _ = await running?.result
+        await server?.stop()
     }
 
     private func token(_ request: Request) async throws -> Response {
