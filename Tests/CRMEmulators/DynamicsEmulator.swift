@@ -109,6 +109,8 @@ public actor DynamicsEmulator {
 
     /// The next PATCH of the record changes it first, as a user editing at the same moment would.
     public func changeBeforeNextWrite(_ id: String) { staleOnce.insert(id) }
+    /// The PATCHes refused with 412: the record, the ETag sent and the row's version then.
+    public private(set) var conflicts: [String] = []
 
     // MARK: Server
 
@@ -214,6 +216,9 @@ public actor DynamicsEmulator {
         guard let table = rows[set] else { return error(404, "0x80060888", "Resource not found for the segment '\(set)'.") }
         let query = request.uri.queryParameters
         let select = (query["$select"].map(String.init) ?? "").split(separator: ",").map(String.init)
+        if let filter = query["$filter"].map(String.init) {
+            return filtered(set, table, filter: filter, select: select)
+        }
         let prefer = request.headers[HTTPField.Name("Prefer")!] ?? ""
         let pageSize = prefer.split(separator: ",").compactMap { part -> Int? in
             let item = part.trimmingCharacters(in: CharacterSet.whitespaces)
@@ -276,6 +281,25 @@ public actor DynamicsEmulator {
         return json(200, body + "}")
     }
 
+    /// `$filter=contactid eq <id> or contactid eq <id>…`: the live rows named.
+    private func filtered(_ set: String, _ table: [String: Row], filter: String, select: [String]) -> Response {
+        count("filter")
+        let entityName = String(set.dropLast())
+        var items: [String] = []
+        for clause in filter.components(separatedBy: " or ") {
+            let parts = clause.split(separator: " ")
+            guard parts.count == 3, parts[0] == "\(entityName)id", parts[1] == "eq" else {
+                return error(400, "0x80060888", "The filter '\(filter)' is not supported here.")
+            }
+            let id = String(parts[2])
+            guard let row = table[id], !row.deleted else { continue }
+            var object: [String: Any] = ["@odata.etag": "W/\"\(row.version)\"", "\(entityName)id": id]
+            for field in select where field != "\(entityName)id" { object[field] = Self.value(field, of: row) }
+            items.append(String(decoding: try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+        }
+        return json(200, #"{"value":[\#(items.joined(separator: ","))]}"#)
+    }
+
     private func one(_ set: String, _ id: String, _ request: Request, counted: Bool = true) -> Response {
         if counted { count("get") }
         guard let row = rows[set]?[id], !row.deleted else {
@@ -321,6 +345,7 @@ public actor DynamicsEmulator {
                 return failure(404, "0x80040217", "\(set.dropLast()) With Id = \(id) Does Not Exist")
             }
             guard ifMatch == "*" || ifMatch == "W/\"\(row.version)\"" else {
+                conflicts.append("\(id) sent \(ifMatch) had \(row.version)")
                 return failure(412, "0x80060882", "The version of the existing record doesn't match the RowVersion property provided.")
             }
         }

@@ -41,7 +41,7 @@ import Testing
         // Marked due (the cursor moved past the events), then refused by the CRM: pending.
         #expect(try await eventually {
             let status = try await WebhookCrashTests.request("GET", port: port, "/v1/connectors/\(id)/status", key: key).1
-            return status["outbox_pending"] as? Int == count && status["ledger_behind"] as? Int == 0
+            return status["outbox_pending"] as? Int == count && status["ledger_behind"] as? Int == 0 && status["state"] as? String == "throttled"
         }, "pushes are pending when the server dies")
         kill(first.process.processIdentifier, SIGKILL)
         first.process.waitUntilExit()
@@ -58,7 +58,10 @@ import Testing
             // What the connector said of itself, for a run that failed on a busy machine.
             let status = try? await WebhookCrashTests.request("GET", port: port, "/v1/connectors/\(id)/status", key: key).1
             let log = try? await WebhookCrashTests.request("GET", port: port, "/v1/connectors/\(id)/log?limit=20", key: key).1
-            Issue.record("status \(status ?? [:]); log \(log ?? [:]); emulator requests \(await crm.requests)")
+            Issue.record("""
+                status \(status ?? [:]); log \(log ?? [:]); emulator requests \(await crm.requests); \
+                412s \(await crm.conflicts.prefix(5))
+                """)
         }
         #expect(delivered, "every pending push is written after the restart; the server printed: \(second.printed.suffix(2000))")
         let store = try await cli.store(loadsIndex: false)
