@@ -46,6 +46,10 @@ public struct ServerConfiguration: Sendable {
     /// How long a check that asks for a ledger position (`min_sequence`) waits for this node's
     /// index to apply it before answering 503.
     public var minimumSequenceWait: Duration = .seconds(2)
+    /// A console session unused for this long ends.
+    public var consoleIdleTimeout: Duration = ConsoleAccounts.defaultIdleTimeout
+    /// bcrypt's cost for new console passwords (4–31; each step doubles the work).
+    public var passwordCost: UInt8 = ConsoleAccounts.defaultPasswordCost
     /// The one clock the server reads: stamps, expiries, webhook retries and leases, retention.
     /// Give the store the same one. Tests move a clock of their own by hand.
     public var now: @Sendable () -> Date = { Date() }
@@ -167,23 +171,37 @@ public enum HushServer {
             twilioLimiter: RateLimiter(perMinute: configuration.inboundRequestsPerMinute), readYourWrites: readYourWrites)
         inbound.registerTwilio(on: router)
 
+        let runner = connectors ?? connectorRunner(store: store, configuration: configuration, metrics: metrics, logger: Logger(label: "hush.crm"))
+        let accounts = ConsoleAccounts(
+            store: store, idleTimeout: configuration.consoleIdleTimeout, passwordCost: configuration.passwordCost, now: configuration.now)
+        func registerV1(on v1: V1Group) {
+            KeyRoutes(store: store).register(on: v1)
+            UserRoutes(accounts: accounts, store: store).register(on: v1)
+            StatsRoutes(store: store, now: configuration.now).register(on: v1)
+            ErasureRoutes(store: store, readYourWrites: readYourWrites).register(on: v1)
+            V1Routes(store: store, metrics: metrics, readYourWrites: readYourWrites).register(on: v1)
+            ListRoutes(store: store, metrics: metrics, webhooks: configuration.webhooks, readYourWrites: readYourWrites).register(on: v1)
+            WebhookRoutes(store: store, settings: configuration.webhooks).register(on: v1)
+            SendRoutes(store: store, metrics: metrics, now: configuration.now, readYourWrites: readYourWrites).register(on: v1)
+            SequenceRoutes(store: store, readYourWrites: readYourWrites).register(on: v1)
+            LedgerRoutes(store: store, readYourWrites: readYourWrites).register(on: v1)
+            LinkRoutes(store: store, links: links, requests: requests, now: configuration.now).register(on: v1)
+            inbound.register(on: v1)
+            TriggerRoutes(store: store, service: inboundService, now: configuration.now, readYourWrites: readYourWrites).register(on: v1)
+            ConnectorRoutes(store: store, runner: runner, allowPrivateTargets: configuration.webhooks.allowPrivateTargets, now: configuration.now)
+                .register(on: v1)
+        }
         let v1 = V1Group(router.group("v1").add(middleware: KeyMiddleware(authenticator: authenticator, metrics: metrics)))
-        KeyRoutes(store: store).register(on: v1)
-        ErasureRoutes(store: store, readYourWrites: readYourWrites).register(on: v1)
-        V1Routes(store: store, metrics: metrics, readYourWrites: readYourWrites).register(on: v1)
-        ListRoutes(store: store, metrics: metrics, webhooks: configuration.webhooks, readYourWrites: readYourWrites).register(on: v1)
-        WebhookRoutes(store: store, settings: configuration.webhooks).register(on: v1)
-        SendRoutes(store: store, metrics: metrics, now: configuration.now, readYourWrites: readYourWrites).register(on: v1)
-        SequenceRoutes(store: store, readYourWrites: readYourWrites).register(on: v1)
-        LedgerRoutes(store: store, readYourWrites: readYourWrites).register(on: v1)
-        LinkRoutes(store: store, links: links, requests: requests, now: configuration.now).register(on: v1)
-        inbound.register(on: v1)
-        TriggerRoutes(store: store, service: inboundService, now: configuration.now, readYourWrites: readYourWrites).register(on: v1)
-        ConnectorRoutes(
-            store: store,
-            runner: connectors ?? connectorRunner(store: store, configuration: configuration, metrics: metrics, logger: Logger(label: "hush.crm")),
-            allowPrivateTargets: configuration.webhooks.allowPrivateTargets, now: configuration.now)
-            .register(on: v1)
+        registerV1(on: v1)
+
+        // The console calls the same `/v1` routes in process, as its signed-in user.
+        let api = Router(context: HushRequestContext.self)
+        api.add(middleware: ProblemMiddleware())
+        registerV1(on: V1Group(api.group("v1")))
+        ConsoleRoutes(
+            accounts: accounts, api: ConsoleAPI(responder: api.buildResponder()), store: store,
+            secureCookies: configuration.baseURL.hasPrefix("https://"), now: configuration.now)
+            .register(on: router)
         return (router, v1.operations)
     }
 }

@@ -50,7 +50,7 @@ final class KeyAuthenticator: Sendable {
         let now = ContinuousClock.now
         let (cached, due) = state.withLock { state -> (Principal?, Bool) in
             let principal = state.known[key]
-            if let principal, !state.used.contains(principal.keyID) { state.used.insert(principal.keyID) }
+            if let id = principal?.keyID, !state.used.contains(id) { state.used.insert(id) }
             guard !state.refreshing, now - state.lastRefresh >= refreshInterval else { return (principal, false) }
             state.refreshing = true
             return (principal, true)
@@ -66,7 +66,7 @@ final class KeyAuthenticator: Sendable {
         guard let found = try await store.principal(forKeyHash: APIKey(secret: key).hash) else { return nil }
         state.withLock { state in
             state.known[key] = found
-            state.used.insert(found.keyID)
+            if let id = found.keyID { state.used.insert(id) }
         }
         return found
     }
@@ -77,7 +77,7 @@ final class KeyAuthenticator: Sendable {
         let revoked = try await store.keysRevoked(since: since.addingTimeInterval(-Self.revocationOverlap))
         let used = state.withLock { state in
             let ids = Set(revoked.map(\.id))
-            if !ids.isEmpty { state.known = state.known.filter { !ids.contains($0.value.keyID) } }
+            if !ids.isEmpty { state.known = state.known.filter { $0.value.keyID.map { !ids.contains($0) } ?? true } }
             if let latest = revoked.last?.revokedAt, latest > state.revokedSince { state.revokedSince = latest }
             state.lastRefresh = now
             let due = state.used.filter { id in state.lastNoted[id].map { now - $0 >= Self.usedInterval } ?? true }

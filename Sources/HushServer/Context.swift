@@ -10,6 +10,8 @@ public struct HushRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Set by the key middleware on every `/v1` route.
     public var principal: Principal?
+    /// Set by the console's session middleware on every signed-in `/console` route.
+    var console: ConsoleSignedIn?
 
     /// The client's IP address, for rate limits and the evidence of public writes: the peer's,
     /// or behind a trusted proxy the address it forwards for.
@@ -26,5 +28,11 @@ public struct HushRequestContext: RequestContext {
     public func caller() throws -> Principal {
         guard let principal else { throw Problem.unauthorized("an API key is required") }
         return principal
+    }
+
+    /// The signed-in console user; console pages run only after the session middleware set it.
+    func signedIn() throws -> ConsoleSignedIn {
+        guard let console else { throw Problem.unauthorized("sign in to the console first") }
+        return console
     }
 }

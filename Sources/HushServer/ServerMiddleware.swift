@@ -37,8 +37,8 @@ struct AccessLog: Sendable {
             "duration_ms": "\(duration.milliseconds)",
         ]
         if let header = request.headers[.authorization], header.hasPrefix("Bearer "),
-           let principal = authenticator.cachedPrincipal(for: String(header.dropFirst(7))) {
-            metadata["key.id"] = "\(principal.keyID)"
+           let id = authenticator.cachedPrincipal(for: String(header.dropFirst(7)))?.keyID {
+            metadata["key.id"] = "\(id)"
         }
         logger.info("request", metadata: metadata)
     }

@@ -300,11 +300,6 @@ extension [ListReference] {
     }
 }
 
-extension Principal {
-    /// Who the ledger names as the actor of a write made with this key.
-    var actor: String { "api_key:\(keyID)" }
-}
-
 extension AccessStore {
     /// The caller's organization; a key whose organization is gone is refused.
     func requireOrganization(_ caller: Principal) async throws -> Organization {

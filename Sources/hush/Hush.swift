@@ -11,7 +11,7 @@ struct Hush: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hush",
         abstract: "Opt-outs and consent: record them, honour them at send time, prove them.",
-        subcommands: [Serve.self, Orgs.self, Keys.self, LinkKeys.self, OptOutCommand.self, CheckCommand.self, NormalizeCommand.self, ImportCommand.self, ExportCommand.self, EraseCommand.self, Webhooks.self, Connectors.self])
+        subcommands: [Serve.self, Orgs.self, Keys.self, LinkKeys.self, OptOutCommand.self, CheckCommand.self, NormalizeCommand.self, ImportCommand.self, ExportCommand.self, EraseCommand.self, Webhooks.self, Connectors.self, Users.self])
 }
 
 /// Options every command that opens the database takes.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HushCore
+import HushServer
 import HushStore
 
 extension Keys {
@@ -67,6 +68,55 @@ extension LinkKeys {
             let retired = try await database.withStore { store in try await store.retireLinkKey(id) }
             guard retired else { throw ValidationError("no link key \(id) in use") }
             print("retired link key \(id)")
+        }
+    }
+}
+
+/// `hush users`: console users (docs/console.md).
+struct Users: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Manage console users: people who sign in at /console.", subcommands: [Create.self, List.self, Disable.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a console user. The password comes from standard input with --password-stdin; without it one is generated and printed once.")
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var organization: OrganizationOption
+        @Option(help: "The user's email; one user per email in the whole database.") var email: String
+        @Option(help: "admin or member (the API's meaning).") var role: String
+        @Flag(help: "Read the password (its first line) from standard input.") var passwordStdin = false
+
+        func run() async throws {
+            var password: String?
+            if passwordStdin {
+                password = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+                    .split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+            }
+            let output = try await database.withStore { store in
+                try await UserCommands(store: store).create(email: email, role: role, password: password, in: try await organization.resolve(in: store).id)
+            }
+            print(output)
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the organization's console users. Never their passwords.")
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var organization: OrganizationOption
+
+        func run() async throws {
+            print(try await database.withStore { store in try await UserCommands(store: store).list(in: try await organization.resolve(in: store).id) })
+        }
+    }
+
+    struct Disable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Disable a console user (by id or email); their sessions end at once.")
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var organization: OrganizationOption
+        @Argument(help: "The user's id or email.") var user: String
+
+        func run() async throws {
+            print(try await database.withStore { store in try await UserCommands(store: store).disable(user, in: try await organization.resolve(in: store).id) })
         }
     }
 }

@@ -64,7 +64,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Posts per minute one organization's Twilio webhook takes. (HUSH_INBOUND_REQUESTS_PER_MINUTE)")
     var inboundRequestsPerMinute: Int = ProcessInfo.processInfo.environment["HUSH_INBOUND_REQUESTS_PER_MINUTE"].flatMap(Int.init) ?? 600
 
+    @Option(help: "Minutes a console session lasts without use. (HUSH_CONSOLE_IDLE_MINUTES)")
+    var consoleIdleMinutes: Int = ProcessInfo.processInfo.environment["HUSH_CONSOLE_IDLE_MINUTES"].flatMap(Int.init) ?? 120
+
+    @Option(help: "bcrypt's cost for new console passwords, 4 to 16; each step doubles the work. (HUSH_PASSWORD_COST)")
+    var passwordCost: Int = ProcessInfo.processInfo.environment["HUSH_PASSWORD_COST"].flatMap(Int.init) ?? Int(ServerConfiguration().passwordCost)
+
     func validate() throws {
+        guard (5...10_080).contains(consoleIdleMinutes) else { throw ValidationError("--console-idle-minutes is 5 to 10080") }
+        guard (4...16).contains(passwordCost) else { throw ValidationError("--password-cost is 4 to 16") }
         guard webhookTimeout > 0, webhookTimeout <= 300 else { throw ValidationError("--webhook-timeout is 0 to 300 seconds") }
         guard (1...1_000).contains(webhookConcurrency) else { throw ValidationError("--webhook-concurrency is 1 to 1000") }
         guard (1...3_650).contains(webhookRetentionDays) else { throw ValidationError("--webhook-retention-days is 1 to 3650") }
@@ -109,6 +117,8 @@ struct Serve: AsyncParsableCommand {
         configuration.accessLog = accessLog || ProcessInfo.processInfo.environment["HUSH_ACCESS_LOG"] == "1"
         configuration.idleTimeout = .seconds(idleTimeout)
         configuration.headerTimeout = .seconds(headerTimeout)
+        configuration.consoleIdleTimeout = .seconds(consoleIdleMinutes * 60)
+        configuration.passwordCost = UInt8(passwordCost)
         // A node keeps its name across restarts (host and port), so on PostgreSQL it takes back
         // at once the webhook deliveries it held when it stopped.
         let store = try await database.open(logger: logger, node: "\(ProcessInfo.processInfo.hostName):\(port)")
@@ -134,6 +144,10 @@ struct Serve: AsyncParsableCommand {
             let organization = try await store.createOrganization(named: "default")
             let (key, _) = try await store.createKey(in: organization.id, role: .admin)
             print("Created organization \"default\" and its first admin key (shown once):\n\(key.secret)")
+            print("""
+                The console is at /console. Create its first user (a password is generated and printed once):
+                  hush users create --org default --email you@example.com --role admin
+                """)
             fflush(nil)
         } catch let error as HushError where error.code == .conflict {
             // Another server starting on the same new database created it (and printed its key).

@@ -72,11 +72,20 @@ final class Browser: @unchecked Sendable {
     }
 
     func click(_ selector: String) async throws {
+        _ = try await call("POST", "/session/\(session)/element/\(try await element(selector))/click", [:])
+    }
+
+    /// Types into the field (after what it holds).
+    func type(_ selector: String, _ text: String) async throws {
+        _ = try await call("POST", "/session/\(session)/element/\(try await element(selector))/value", ["text": text])
+    }
+
+    private func element(_ selector: String) async throws -> String {
         let found = try await call("POST", "/session/\(session)/element", ["using": "css selector", "value": selector])
         guard let element = found.values.first as? String ?? (found["element-6066-11e4-a52e-4f735466cecf"] as? String) else {
             throw BrowserError("no element \(selector)")
         }
-        _ = try await call("POST", "/session/\(session)/element/\(element)/click", [:])
+        return element
     }
 
     func source() async throws -> String {

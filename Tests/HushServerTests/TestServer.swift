@@ -30,6 +30,8 @@ struct TestServer {
     init(configuration: ServerConfiguration = ServerConfiguration(), clock: TestClock = .flowing()) async throws {
         var configuration = configuration
         configuration.now = clock.read
+        // bcrypt at its lowest cost: a test signs in often, and what it tests is not the hash's work.
+        configuration.passwordCost = 4
         self.configuration = configuration
         self.clock = clock
         database = try await Backend.current.newDatabase()

@@ -52,19 +52,45 @@ public struct APIKey: Sendable, Hashable {
     }
 }
 
-/// Who is calling: the organization and role of the key presented.
+/// Who is calling: the organization and role of the key presented, or of the console user
+/// signed in.
 public struct Principal: Sendable, Hashable {
+    /// What authenticated the caller.
+    public enum Agent: Sendable, Hashable {
+        case key(Int64)
+        case user(ConsoleUserID)
+    }
+
     public let organization: OrganizationID
     public let role: Role
-    public let keyID: Int64
+    public let agent: Agent
 
     public init(organization: OrganizationID, role: Role, keyID: Int64) {
         self.organization = organization
         self.role = role
-        self.keyID = keyID
+        self.agent = .key(keyID)
     }
 
-    /// Throws `forbidden` unless the key is an admin key.
+    public init(organization: OrganizationID, role: Role, user: ConsoleUserID) {
+        self.organization = organization
+        self.role = role
+        self.agent = .user(user)
+    }
+
+    /// The key's id, when a key authenticated the caller.
+    public var keyID: Int64? {
+        if case .key(let id) = agent { id } else { nil }
+    }
+
+    /// Who the ledger names as the actor of a write made by this caller.
+    public var actor: String {
+        switch agent {
+        case .key(let id): "api_key:\(id)"
+        case .user(let id): "user:\(id.rawValue)"
+        }
+    }
+
+    /// Throws `forbidden` unless the caller is an admin.
     public func requireAdmin(_ action: String) throws(HushError) {
         guard role == .admin else { throw HushError(.forbidden, "\(action) needs an admin key") }
     }

@@ -12,7 +12,7 @@ struct PublicPages: Sendable {
     static let pageVersion = "preferences-2026-11"
     static let maximumBodyBytes = 64 * 1024
 
-    let store: any AccessStore & Directory & Ledger & LinkStore & SuppressionChecks
+    let store: any AccessStore & Directory & Ledger & LinkStore & SuppressionChecks & ConsoleStore
     let links: LinkService
     let requests: OptInRequests
     let metrics: ServerMetrics
@@ -37,15 +37,7 @@ struct PublicPages: Sendable {
         let claims = link.claims
         let scope = try Scope(parsing: claims.scope)
         let brand = Brand(organization)
-        var scopes: [[String: Any]] = []
-        if !scope.path.isEmpty {
-            scopes.append(["value": "sender", "label": PageText.format("scope_sender", scope.path), "checked": true])
-            if let parent = scope.parent, !parent.path.isEmpty {
-                scopes.append(["value": "client", "label": PageText.format("scope_client", parent.path)])
-            }
-        }
-        scopes.append(["value": "organization", "label": PageText.format("scope_organization", brand.name), "checked": scope.path.isEmpty])
-        scopes.append(["value": "all", "label": PageText.format("scope_all", brand.name)])
+        let scopes = Self.scopeChoices(scope, names: try await store.scopeNames(in: organization.id), brand: brand)
         let channels = reachable(claims).map { channel -> [String: Any] in
             ["value": channel.rawValue, "label": PageText.string("channel_" + channel.rawValue), "checked": channel.rawValue == claims.channel]
         }
@@ -59,6 +51,21 @@ struct PublicPages: Sendable {
             "csrf": csrf, "scopes": scopes, "granular": organization.settings.granularOptOuts && channels.count > 1, "channels": channels,
             "has_lists": !named.isEmpty, "lists": named, "blocked": blocked,
         ])
+    }
+
+    /// The choices of whom to stop hearing from: this sender and its client by their display
+    /// names (their paths when unnamed), the organization, everything.
+    static func scopeChoices(_ scope: Scope, names: [Scope: String], brand: Brand) -> [[String: Any]] {
+        var scopes: [[String: Any]] = []
+        if !scope.path.isEmpty {
+            scopes.append(["value": "sender", "label": PageText.format("scope_sender", names[scope] ?? scope.path), "checked": true])
+            if let parent = scope.parent, !parent.path.isEmpty {
+                scopes.append(["value": "client", "label": PageText.format("scope_client", names[parent] ?? parent.path)])
+            }
+        }
+        scopes.append(["value": "organization", "label": PageText.format("scope_organization", brand.name), "checked": scope.path.isEmpty])
+        scopes.append(["value": "all", "label": PageText.format("scope_all", brand.name)])
+        return scopes
     }
 
     /// One-click (`List-Unsubscribe=One-Click`) records at once and answers 200; any other post

@@ -39,6 +39,9 @@ enum SQLiteSchema {
         migrator.registerMigration("v11: CRM connectors, their records, reviews and log") { db in
             try db.execute(sql: v11)
         }
+        migrator.registerMigration("v12: console users, their sessions, scope names") { db in
+            try db.execute(sql: v12)
+        }
         return migrator
     }
 

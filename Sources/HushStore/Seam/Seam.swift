@@ -219,7 +219,7 @@ public struct ImportSummary: Hashable, Sendable {
 
 /// Everything Hush keeps, as one value: what a backend implements and what `hush` opens.
 public typealias Store = AccessStore & Directory & Ledger & SuppressionChecks & LinkStore & InboundStore & TriggerStore
-    & WebhookStore & WebhookQueue & SendReports & RulesetStore & ConnectorStore & ConnectorRecords & StoreLifecycle
+    & WebhookStore & WebhookQueue & SendReports & RulesetStore & ConnectorStore & ConnectorRecords & ConsoleStore & StoreLifecycle
 
 extension Ledger {
     public func record(_ optOut: OptOut, in organization: OrganizationID) async throws -> OptOutOutcome {

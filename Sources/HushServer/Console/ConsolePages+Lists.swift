@@ -1,0 +1,214 @@
+import Foundation
+import Hummingbird
+import HushCore
+
+extension ConsolePages {
+    func registerLists(on console: Group) {
+        console.get("lists") { request, context in try await lists(request, context) }
+        console.post("lists") { request, context in try await createList(request, context) }
+        console.get("lists/:id") { request, context in try await list(request, context) }
+        console.post("lists/:id") { request, context in try await updateList(request, context) }
+        console.post("lists/:id/delete") { _, context in try await deleteList(context) }
+        console.post("lists/:id/add") { request, context in try await addEntries(request, context) }
+        console.post("lists/:id/remove") { request, context in try await removeEntries(request, context) }
+        console.get("lists/:id/export.csv") { _, context in try await exportList(context) }
+    }
+
+    /// A list's form fields as the API takes them.
+    static func listJSON(_ form: FormBody, admin: Bool) -> [String: Any] {
+        var json: [String: Any] = [
+            "name": form.first("name") ?? "", "description": form.first("description") ?? "",
+            "keywords": (form.first("keywords") ?? "").split(whereSeparator: { $0 == "," || $0.isWhitespace }).map(String.init),
+            "channels": form.all("channels").isEmpty ? channels : form.all("channels"),
+        ]
+        let message = form.first("message") ?? ""
+        json["message"] = message.isEmpty ? NSNull() : message
+        if admin {
+            let webhook = form.first("webhook_url") ?? ""
+            json["webhook_url"] = webhook.isEmpty ? NSNull() : webhook
+            json["public"] = form.first("public") == "on"
+        }
+        return json
+    }
+
+    private func lists(_ request: Request, _ context: HushRequestContext, refused: [String: Any] = [:], status: HTTPResponse.Status = .ok) async throws -> Response {
+        try await page("lists", title: "Lists", section: "lists", request, context, status: status) {
+            let lists = try await get("lists", context)["lists"]?.array ?? []
+            var counts: [Int64: Int] = [:]
+            for count in try await get("stats?days=1", context)["suppressions"]?.array ?? [] {
+                counts[count["list"]?.int ?? 0, default: 0] += Int(count["count"]?.int ?? 0)
+            }
+            var values = refused
+            values["lists"] = lists.map { list -> [String: Any] in
+                var values = list.template as? [String: Any] ?? [:]
+                values["entries"] = counts[list["id"]?.int ?? 0] ?? 0
+                values["channel_names"] = (list["channels"]?.array ?? []).compactMap(\.string).joined(separator: ", ")
+                values["keyword_names"] = (list["keywords"]?.array ?? []).compactMap(\.string).joined(separator: ", ")
+                return values
+            }
+            values["channels"] = Self.channels.map { ["name": $0, "checked": true] }
+            return values
+        }
+    }
+
+    private func createList(_ request: Request, _ context: HushRequestContext) async throws -> Response {
+        let form = try await form(request, context)
+        let answer = try await call(.post, "lists", json: Self.listJSON(form, admin: try context.signedIn().user.role == .admin), context)
+        guard answer.ok, let id = answer.json["id"]?.int else {
+            return try await lists(request, context, refused: Self.refused(answer, form: form), status: HTTPResponse.Status(code: answer.status))
+        }
+        return ConsoleView.redirect("/console/lists/\(id)", notice: "created")
+    }
+
+    private func listID(_ context: HushRequestContext) -> String {
+        Self.escaped(context.parameters.get("id") ?? "")
+    }
+
+    private func list(_ request: Request, _ context: HushRequestContext, refused: [String: Any] = [:], status: HTTPResponse.Status = .ok) async throws -> Response {
+        try await page("list", title: "List", section: "lists", request, context, status: status) {
+            let id = listID(context)
+            let list = try await get("lists/\(id)", context)
+            var values = refused
+            values["list"] = list.template
+            values["keyword_text"] = (list["keywords"]?.array ?? []).compactMap(\.string).joined(separator: ", ")
+            let covered = Set((list["channels"]?.array ?? []).compactMap(\.string))
+            values["channels"] = Self.channels.map { ["name": $0, "checked": covered.contains($0)] }
+            values["entry_channels"] = (["all"] + Self.channels).map { ["name": $0] }
+            let query = Query(request)
+            if let search = query.optional("search") {
+                values["search"] = search
+                let found = try await call(.get, "addresses/\(Self.escaped(search))", context)
+                let entries = found.ok ? (found.json["suppressions"]?.array ?? []).filter { $0["list"]?.int == list["id"]?.int } : []
+                values["entries"] = entries.map(Self.entryValues)
+                if !found.ok { values["search_problem"] = found.detail ?? "" }
+            } else {
+                let cursor = query.optional("cursor").map { "&cursor=\(Self.escaped($0))" } ?? ""
+                let page = try await get("lists/\(id)/entries?limit=100\(cursor)", context)
+                values["entries"] = (page["entries"]?.array ?? []).map(Self.entryValues)
+                values["next_cursor"] = page["next_cursor"]?.string as Any
+            }
+            return values
+        }
+    }
+
+    static func entryValues(_ entry: JSONValue) -> [String: Any] {
+        var values = entry.template as? [String: Any] ?? [:]
+        values["since_shown"] = shown(entry["since"]?.string)
+        values["key"] = [entry["address"]?.string ?? "", entry["channel"]?.string ?? "", entry["scope"]?.string ?? ""].joined(separator: "|")
+        return values
+    }
+
+    private func updateList(_ request: Request, _ context: HushRequestContext) async throws -> Response {
+        let form = try await form(request, context)
+        let answer = try await call(.patch, "lists/\(listID(context))", json: Self.listJSON(form, admin: try context.signedIn().user.role == .admin), context)
+        guard answer.ok else { return try await list(request, context, refused: Self.refused(answer, form: form), status: HTTPResponse.Status(code: answer.status)) }
+        return ConsoleView.redirect("/console/lists/\(listID(context))", notice: "saved")
+    }
+
+    private func deleteList(_ context: HushRequestContext) async throws -> Response {
+        let answer = try await call(.delete, "lists/\(listID(context))", context)
+        guard answer.ok else { throw ConsoleFailure(status: answer.status, message: answer.detail ?? "") }
+        return ConsoleView.redirect("/console/lists", notice: "deleted")
+    }
+
+    /// One address, or many pasted or uploaded (a CSV's first column), sent in batches of the
+    /// API's limit. People already opted out are named first (the audience warning) unless the
+    /// form confirms them.
+    private func addEntries(_ request: Request, _ context: HushRequestContext) async throws -> Response {
+        let form = try await form(request, context)
+        let single = form.first("address") ?? ""
+        let addresses = single.isEmpty ? Self.addresses(in: (form.first("paste") ?? "") + "\n" + (form.first("file") ?? "")) : [single]
+        let channel = form.first("channel") ?? "all"
+        let scope = form.first("scope") ?? ""
+        guard !addresses.isEmpty else {
+            return try await list(request, context, refused: ["problem": "Give an address, paste some, or upload a CSV file.", "errors": ["address": "an address is needed"]],
+                                  status: .badRequest)
+        }
+        var added = 0
+        var already: [String] = []
+        var problems: [String] = []
+        for batch in stride(from: 0, to: addresses.count, by: ListRoutes.maximumEntries).map({ Array(addresses[$0..<min($0 + ListRoutes.maximumEntries, addresses.count)]) }) {
+            var entries: [[String: Any]] = []
+            for address in batch {
+                var entry: [String: Any] = ["address": address, "channel": channel]
+                if !scope.isEmpty { entry["scope"] = scope }
+                entries.append(entry)
+            }
+            let answer = try await call(.post, "lists/\(listID(context))/entries", json: ["entries": entries, "source": single.isEmpty ? "import" : "rep"], context)
+            guard answer.ok else {
+                problems.append(contentsOf: answer.problems.filter { !$0.key.isEmpty }.map { "\(Self.named($0.key, in: batch)): \($0.value)" })
+                if problems.isEmpty { problems.append(answer.detail ?? "refused") }
+                continue
+            }
+            for (address, result) in zip(batch, answer.json["results"]?.array ?? []) {
+                if result["events"]?.array?.isEmpty == false { added += 1 } else { already.append(address) }
+            }
+        }
+        guard problems.isEmpty else {
+            return try await list(request, context, refused: ["problem": "Nothing was added from the batches below; fix them and add again.", "add_problems": problems],
+                                  status: .badRequest)
+        }
+        // Drawn at once rather than redirected: the summary names who was opted out already.
+        let summary = "Added \(added) of \(addresses.count)." + (already.isEmpty ? "" : " \(already.count) were opted out already and are unchanged:")
+        return try await list(request, context, refused: ["notice": summary, "already": Array(already.prefix(50)), "more_already": max(0, already.count - 50)])
+    }
+
+    /// `entries[3].address` → the address the third entry had.
+    static func named(_ field: String, in batch: [String]) -> String {
+        guard field.hasPrefix("entries["), let end = field.firstIndex(of: "]"),
+              let index = Int(field[field.index(field.startIndex, offsetBy: 8)..<end]), batch.indices.contains(index)
+        else { return field }
+        return batch[index]
+    }
+
+    /// Removing entries is an opt-in: the API asks an admin for the consent that allows it.
+    private func removeEntries(_ request: Request, _ context: HushRequestContext) async throws -> Response {
+        let form = try await form(request, context)
+        let entries = form.all("entry").compactMap { key -> [String: Any]? in
+            let parts = key.split(separator: "|", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+            guard parts.count == 3, !parts[0].isEmpty else { return nil }
+            var entry: [String: Any] = ["address": parts[0], "channel": parts[1]]
+            if !parts[2].isEmpty { entry["scope"] = parts[2] }
+            return entry
+        }
+        var evidence: [String: Any] = ["kind": form.first("kind") ?? "", "reference": form.first("reference") ?? ""]
+        if let note = form.first("note"), !note.isEmpty { evidence["note"] = note }
+        guard !entries.isEmpty else {
+            return try await list(request, context, refused: ["problem": "Select the entries to remove.", "form": ["kind": evidence["kind"] ?? "", "reference": evidence["reference"] ?? ""]],
+                                  status: .badRequest)
+        }
+        let answer = try await call(.delete, "lists/\(listID(context))/entries", json: ["entries": entries, "evidence": evidence], context)
+        guard answer.ok else { return try await list(request, context, refused: Self.refused(answer, form: form), status: HTTPResponse.Status(code: answer.status)) }
+        return ConsoleView.redirect("/console/lists/\(listID(context))", notice: "removed")
+    }
+
+    /// Every entry of the list as CSV, read a page at a time from the API.
+    private func exportList(_ context: HushRequestContext) async throws -> Response {
+        let id = listID(context)
+        var lines = ["address,contact,channel,scope,since,source,hold"]
+        var cursor = ""
+        repeat {
+            let page = try await get("lists/\(id)/entries?limit=1000\(cursor)", context)
+            for entry in page["entries"]?.array ?? [] {
+                lines.append([entry["address"]?.string ?? "", entry["contact"]?.string ?? "", entry["channel"]?.string ?? "", entry["scope"]?.string ?? "",
+                              entry["since"]?.string ?? "", entry["source"]?.string ?? "", entry["hold"]?.bool == true ? "true" : "false"]
+                    .map(Self.csvField).joined(separator: ","))
+            }
+            cursor = page["next_cursor"]?.string.map { "&cursor=\($0)" } ?? ""
+        } while !cursor.isEmpty
+        var headers = HTTPFields()
+        headers[.contentType] = "text/csv; charset=utf-8"
+        headers[.contentDisposition] = "attachment; filename=\"list-\(id).csv\""
+        headers[.cacheControl] = "no-store"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: lines.joined(separator: "\r\n") + "\r\n")))
+    }
+
+    /// RFC 4180 quoting, and a leading `=`, `+`, `-` or `@` defused so a spreadsheet does not
+    /// run it as a formula.
+    static func csvField(_ value: String) -> String {
+        var value = value
+        if let first = value.first, "=+-@".contains(first), Double(value) == nil { value = "'" + value }
+        guard value.contains(where: { $0 == "," || $0 == "\"" || $0.isNewline }) else { return value }
+        return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}

@@ -1,0 +1,256 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import HushCore
+import HushTestSupport
+import Testing
+@testable import HushServer
+
+/// A browser's side of the console without a browser: form posts with the session cookie.
+struct ConsoleSession {
+    let client: any TestClientProtocol
+    let cookie: String
+
+    /// Signs in; nil when the console refused (the page's status is in `refused`).
+    static func signIn(_ client: any TestClientProtocol, _ email: String, _ password: String) async throws -> (session: ConsoleSession?, status: HTTPResponse.Status) {
+        try await client.execute(
+            uri: "/console/login", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
+            body: ByteBuffer(string: "email=\(Self.encoded(email))&password=\(Self.encoded(password))")
+        ) { response in
+            guard let cookie = response.headers[.setCookie], cookie.hasPrefix("hush_session=") else { return (nil, response.status) }
+            return (ConsoleSession(client: client, cookie: String(cookie.prefix { $0 != ";" })), response.status)
+        }
+    }
+
+    static func encoded(_ value: String) -> String {
+        value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? value
+    }
+
+    func get(_ path: String) async throws -> (status: HTTPResponse.Status, html: String, location: String?) {
+        try await client.execute(uri: path, method: .get, headers: [.cookie: cookie]) { response in
+            (response.status, String(buffer: response.body), response.headers[.location])
+        }
+    }
+
+    /// The CSRF token of the page at `path`.
+    func token(_ path: String = "/console") async throws -> String {
+        let html = try await get(path).html
+        guard let range = html.range(of: #"name="_csrf" value=""#) else { return "" }
+        return String(html[range.upperBound...].prefix { $0 != "\"" })
+    }
+
+    func post(_ path: String, _ fields: [(String, String)], token: String? = nil, origin: String? = nil) async throws -> (status: HTTPResponse.Status, html: String, location: String?) {
+        let csrf = if let token { token } else { try await self.token() }
+        let body = ([("_csrf", csrf)] + fields).map { "\($0.0)=\(Self.encoded($0.1))" }.joined(separator: "&")
+        var headers: HTTPFields = [.cookie: cookie, .contentType: "application/x-www-form-urlencoded"]
+        if let origin { headers[.origin] = origin }
+        return try await client.execute(uri: path, method: .post, headers: headers, body: ByteBuffer(string: body)) { response in
+            (response.status, String(buffer: response.body), response.headers[.location])
+        }
+    }
+}
+
+@Suite(.everyBackend) struct ConsoleTests {
+    static let password = "correct horse battery"
+
+    @discardableResult
+    static func user(_ client: any TestClientProtocol, _ server: TestServer, _ email: String, role: String = "admin", password: String = password) async throws -> Int {
+        let (status, json, _) = try await client.send(.post, "/v1/users", key: server.admin, json: #"{"email": "\#(email)", "role": "\#(role)", "password": "\#(password)"}"#)
+        #expect(status == .created, "\(json)")
+        return json["id"] as? Int ?? 0
+    }
+
+    @Test func adminsManageUsersThroughTheAPIAndTheRulesNameTheField() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            let (created, user, _) = try await client.send(.post, "/v1/users", key: server.admin, json: #"{"email": " Ann@Example.COM ", "role": "member"}"#)
+            #expect(created == .created)
+            #expect(user["email"] as? String == "ann@example.com")
+            let generated = try #require(user["password"] as? String)
+            #expect(generated.count >= 24, "a generated password is shown once")
+            #expect(try await ConsoleSession.signIn(client, "ann@example.com", generated).session != nil)
+
+            let (listed, users, _) = try await client.send(.get, "/v1/users", key: server.admin)
+            #expect(listed == .ok)
+            let first = try #require((users["users"] as? [[String: Any]])?.first)
+            #expect(first["password"] == nil && first["last_sign_in_at"] as? String != nil, "never a password; the sign-in is noted")
+
+            for (body, field, status) in [
+                (#"{"email": "ann@example.com", "role": "admin"}"#, "email", HTTPResponse.Status.conflict),
+                (#"{"email": "bob@example.com", "role": "inbound"}"#, "role", .badRequest),
+                (#"{"email": "bob@example.com", "role": "admin", "password": "short"}"#, "password", .badRequest),
+                (#"{"email": "not an email", "role": "admin"}"#, "email", .badRequest),
+                (#"{"email": "bob@example.com", "role": "admin", "password": "\#(String(repeating: "é", count: 40))"}"#, "password", .badRequest),
+            ] {
+                let (refused, problem, _) = try await client.send(.post, "/v1/users", key: server.admin, json: body)
+                #expect(refused == status, "\(body)")
+                #expect(((problem["errors"] as? [[String: Any]])?.first?["field"] as? String) == field, "\(problem)")
+            }
+            #expect(try await client.send(.post, "/v1/users", key: server.member, json: #"{"email": "eve@example.com", "role": "admin"}"#).status == .forbidden)
+            #expect(try await client.send(.get, "/v1/users", key: server.member).status == .forbidden)
+            // Another organization's admin sees none of them and disables none.
+            let id = try #require(user["id"] as? Int)
+            #expect(try await client.send(.delete, "/v1/users/\(id)", key: server.otherAdmin).status == .notFound)
+            #expect(((try await client.send(.get, "/v1/users", key: server.otherAdmin).json["users"]) as? [Any])?.isEmpty == true)
+        }
+    }
+
+    @Test func signingInOutAndDisablingEndSessionsEverywhere() async throws {
+        let clock = TestClock.flowing()
+        var configuration = ServerConfiguration(publicURL: "https://hush.example.com")
+        configuration.consoleIdleTimeout = .seconds(3_600)
+        let server = try await TestServer(configuration: configuration, clock: clock)
+        try await server.test { client in
+            let id = try await Self.user(client, server, "ann@example.com")
+            #expect(try await client.execute(uri: "/", method: .get) { $0.headers[.location] } == "/console/login")
+            #expect(try await client.execute(uri: "/console/lists", method: .get) { $0.headers[.location] } == "/console/login")
+
+            let wrong = try await ConsoleSession.signIn(client, "ann@example.com", "wrong password!")
+            #expect(wrong.session == nil && wrong.status == .unauthorized)
+            let unknown = try await ConsoleSession.signIn(client, "nobody@example.com", Self.password)
+            #expect(unknown.session == nil && unknown.status == .unauthorized, "an unknown email answers as a wrong password does")
+
+            let cookie = try await client.execute(
+                uri: "/console/login", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
+                body: ByteBuffer(string: "email=ann%40example.com&password=correct+horse+battery")) { $0.headers[.setCookie] ?? "" }
+            #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Secure"), "\(cookie)")
+            let session = try #require(try await ConsoleSession.signIn(client, "ann@example.com", Self.password).session)
+            #expect(try await session.get("/console").status == .ok)
+            #expect(try await session.get("/").location == "/console")
+
+            // Idle past the timeout: signed out. Use moves the expiry on.
+            clock.advance(by: 3_000)
+            #expect(try await session.get("/console").status == .ok)
+            clock.advance(by: 3_000)
+            #expect(try await session.get("/console").status == .ok, "the visit before moved the expiry on")
+            clock.advance(by: 3_700)
+            #expect(try await session.get("/console").location == "/console/login", "an idle session ends")
+
+            let again = try #require(try await ConsoleSession.signIn(client, "ann@example.com", Self.password).session)
+            let token = try await again.token()
+            #expect(try await again.post("/console/logout", [], token: token).location == "/console/login?notice=signed_out")
+            #expect(try await again.get("/console").location == "/console/login", "signed out means the session is gone")
+
+            let third = try #require(try await ConsoleSession.signIn(client, "ann@example.com", Self.password).session)
+            #expect(try await client.send(.delete, "/v1/users/\(id)", key: server.admin).status == .noContent)
+            #expect(try await third.get("/console").location == "/console/login", "disabling a user ends its sessions")
+            #expect(try await ConsoleSession.signIn(client, "ann@example.com", Self.password).session == nil)
+            #expect(try await client.send(.delete, "/v1/users/\(id)", key: server.admin).status == .notFound)
+        }
+    }
+
+    @Test func failedSignInsAreLimitedPerEmail() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            try await Self.user(client, server, "ann@example.com")
+            for _ in 0..<10 { _ = try await ConsoleSession.signIn(client, "ann@example.com", "not the password") }
+            let limited = try await ConsoleSession.signIn(client, "ann@example.com", Self.password)
+            #expect(limited.session == nil && limited.status == .tooManyRequests, "even the right password waits once the limit is reached")
+            try await Self.user(client, server, "bob@example.com")
+            #expect(try await ConsoleSession.signIn(client, "bob@example.com", Self.password).session != nil, "another email is not held up")
+        }
+    }
+
+    @Test func formsNeedTheSessionsTokenAndTheConsolesOrigin() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            try await Self.user(client, server, "ann@example.com")
+            let session = try #require(try await ConsoleSession.signIn(client, "ann@example.com", Self.password).session)
+            let other = try #require(try await ConsoleSession.signIn(client, "ann@example.com", Self.password).session)
+            let form = [("channels", "email"), ("list", "\(server.acme.defaultList.rawValue)")]
+            #expect(try await session.post("/console/people/ann%40example.com/opt-out", form, token: "forged").status == .forbidden)
+            #expect(try await session.post("/console/people/ann%40example.com/opt-out", form, token: try await other.token()).status == .forbidden,
+                    "another session's token does not pass")
+            #expect(try await session.post("/console/people/ann%40example.com/opt-out", form, origin: "https://evil.example").status == .forbidden)
+            #expect(try await client.allowed(server, "address=ann@example.com&channel=email") == true, "nothing was recorded")
+            let done = try await session.post("/console/people/ann%40example.com/opt-out", form)
+            #expect(done.status == .seeOther, "\(done.html)")
+            #expect(try await client.allowed(server, "address=ann@example.com&channel=email") == false)
+            let event = try #require(try await client.events(server).last)
+            #expect(event["actor"] as? String == "user:1" && event["source"] as? String == "rep", "the ledger names the console user")
+        }
+    }
+
+    @Test func membersSeeNoAdminControlsAndTheAPIRefusesThemAnyway() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            try await client.send(.post, "/v1/opt-outs", key: server.admin, json: #"{"address": "ann@example.com", "channel": "email"}"#)
+            try await Self.user(client, server, "rep@example.com", role: "member")
+            let member = try #require(try await ConsoleSession.signIn(client, "rep@example.com", Self.password).session)
+            let person = try await member.get("/console/people/ann%40example.com")
+            #expect(person.status == .ok)
+            #expect(person.html.contains("/request-opt-in") && !person.html.contains("/opt-in\""), "a member may ask, not lift")
+            #expect(!person.html.contains("/erase"))
+            let settings = try await member.get("/console/settings").html
+            #expect(!settings.contains("Create key") && !settings.contains("Add user"))
+            #expect(!(try await member.get("/console").html.contains("/console/connectors")))
+
+            let lifted = try await member.post("/console/people/ann%40example.com/opt-in", [("channel", "email"), ("kind", "written_consent"), ("reference", "x")])
+            #expect(lifted.status == .forbidden, "the API refuses a member's opt-in, whatever the page showed")
+            #expect(try await member.post("/console/settings/keys", [("role", "admin")]).status == .forbidden)
+            #expect(try await member.post("/console/settings/users", [("email", "eve@example.com"), ("role", "admin")]).status == .forbidden)
+            #expect(try await member.get("/console/connectors").status == .forbidden)
+            #expect(try await client.allowed(server, "address=ann@example.com&channel=email") == false)
+        }
+    }
+
+    @Test func scopeNamesShowInTheConsoleAndOnThePreferencePage() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            let (named, name, _) = try await client.send(.put, "/v1/scopes/brand%2Frep-1", key: server.admin, json: #"{"display_name": " Alice at Acme "}"#)
+            #expect(named == .ok && name["display_name"] as? String == "Alice at Acme", "\(name)")
+            try await client.send(.put, "/v1/scopes/brand", key: server.admin, json: #"{"display_name": "Acme Brand"}"#)
+            #expect(try await client.send(.put, "/v1/scopes/brand%2Frep-1", key: server.member, json: #"{"display_name": "x"}"#).status == .forbidden)
+            #expect(try await client.send(.put, "/v1/scopes/Bad%20Path", key: server.admin, json: #"{"display_name": "x"}"#).status == .badRequest)
+            #expect(try await client.send(.put, "/v1/scopes/brand", key: server.admin, json: #"{"display_name": ""}"#).status == .badRequest)
+            let listed = try await client.send(.get, "/v1/scopes", key: server.member).json["scopes"] as? [[String: Any]]
+            #expect(listed?.map { $0["path"] as? String } == ["brand", "brand/rep-1"])
+
+            let path = try await client.unsubscribePath(server, #"{"address": "ann@example.com", "channel": "email", "scope": "brand/rep-1"}"#)
+            let page = try await client.execute(uri: path, method: .get) { String(buffer: $0.body) }
+            #expect(page.contains("This sender only (Alice at Acme)") && page.contains("Everyone at Acme Brand"), "\(page)")
+
+            #expect(try await client.send(.put, "/v1/scopes/brand", key: server.admin, json: #"{"display_name": null}"#).status == .noContent)
+            let after = try await client.execute(uri: path, method: .get) { String(buffer: $0.body) }
+            #expect(after.contains("Everyone at brand"))
+        }
+    }
+
+    @Test func statsCountWhatEachWriteDidInItsOwnTransaction() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            try await client.send(.post, "/v1/opt-outs", key: server.admin, json: #"{"addresses": ["a@example.com", "b@example.com"], "channel": "email"}"#)
+            try await client.send(.post, "/v1/opt-outs", key: server.admin, json: #"{"address": "+14155550100", "channel": "sms", "source": "rep"}"#)
+            try await client.send(.post, "/v1/opt-ins", key: server.admin, json: #"""
+                {"address": "a@example.com", "channel": "email", "evidence": {"kind": "written_consent", "reference": "t-1"}}
+                """#)
+            let stats = try await client.send(.get, "/v1/stats?days=7", key: server.member).json
+            let outs = try #require(stats["opt_outs"] as? [[String: Any]])
+            #expect(outs.map { "\($0["channel"]!)/\($0["source"]!)=\($0["count"]!)" }.sorted() == ["email/api=2", "sms/rep=1"])
+            #expect((stats["opt_ins"] as? [[String: Any]])?.first?["count"] as? Int == 1)
+            let counts = try #require(stats["suppressions"] as? [[String: Any]])
+            #expect(counts.map { "\($0["list_name"]!)/\($0["channel"]!)=\($0["count"]!)" }.sorted() == ["default/email=1", "default/sms=1"])
+            #expect(try await client.send(.get, "/v1/stats?days=0", key: server.admin).status == .badRequest)
+
+            // Another node on the database sees the same counts: they are the database's.
+            let node = try await server.anotherNode(loadsIndex: false)
+            #expect(try await node.suppressionCounts(in: server.acme.id).map(\.suppressions).reduce(0, +) == 2)
+            try await node.close()
+        }
+    }
+
+    @Test func keysMadeThroughTheAPIWorkAndAreShownOnce() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            let (created, key, _) = try await client.send(.post, "/v1/keys", key: server.admin, json: #"{"role": "member"}"#)
+            #expect(created == .created)
+            let secret = try #require(key["key"] as? String)
+            #expect(try await client.send(.get, "/v1/check?address=a@example.com&channel=email", key: secret).status == .ok)
+            let listed = try await client.send(.get, "/v1/keys", key: server.admin).json["keys"] as? [[String: Any]] ?? []
+            #expect(listed.allSatisfy { $0["key"] == nil })
+            #expect(try await client.send(.post, "/v1/keys", key: server.member, json: #"{"role": "admin"}"#).status == .forbidden)
+            let bad = try await client.send(.post, "/v1/keys", key: server.admin, json: #"{"role": "root"}"#)
+            #expect(bad.status == .badRequest && ((bad.json["errors"] as? [[String: Any]])?.first?["field"] as? String) == "role")
+        }
+    }
+}
