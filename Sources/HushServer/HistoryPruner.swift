@@ -5,7 +5,7 @@ import ServiceLifecycle
 
 /// Removes history past its retention, hourly, a little at a time: finished webhook deliveries
 /// and the events they carried, old sends and their reports, and sends a stopped server left
-/// incomplete.
+/// incomplete, expired console sessions.
 struct HistoryPruner: Service {
     static let interval: Duration = .seconds(3_600)
     /// A send still incomplete after this long belonged to a request that died with its server.
@@ -13,7 +13,7 @@ struct HistoryPruner: Service {
     /// How long a provider's message id is remembered, so a replayed webhook changes nothing.
     static let providerMessageRetention: TimeInterval = 90 * 86_400
 
-    let store: any InboundStore & SendReports & WebhookQueue
+    let store: any InboundStore & SendReports & WebhookQueue & ConsoleStore
     let webhookRetention: Duration
     let sendRetention: Duration
     let logger: Logger
@@ -39,10 +39,11 @@ struct HistoryPruner: Service {
             let sends = try await store.pruneSends(
                 createdBefore: now.addingTimeInterval(-sendRetention.seconds), incompleteBefore: now.addingTimeInterval(-Self.abandonedAfter))
             let messages = try await store.pruneProviderMessages(before: now.addingTimeInterval(-Self.providerMessageRetention))
-            if webhooks.deliveries + webhooks.events + sends + messages > 0 {
+            let sessions = try await store.pruneSessions(expiredBefore: now)
+            if webhooks.deliveries + webhooks.events + sends + messages + sessions > 0 {
                 logger.info("pruned history", metadata: [
                     "webhook_deliveries": "\(webhooks.deliveries)", "webhook_events": "\(webhooks.events)", "sends": "\(sends)",
-                    "provider_message_ids": "\(messages)",
+                    "provider_message_ids": "\(messages)", "console_sessions": "\(sessions)",
                 ])
             }
         } catch is CancellationError {

@@ -139,6 +139,25 @@ struct ConsoleSession {
         }
     }
 
+    @Test func thePrunerRemovesExpiredSessions() async throws {
+        let clock = TestClock.flowing()
+        let server = try await TestServer(clock: clock)
+        try await server.test { client in
+            try await Self.user(client, server, "ann@example.com")
+            let session = try #require(try await ConsoleSession.signIn(client, "ann@example.com", Self.password).session)
+            let token = SessionToken(secret: String(session.cookie.dropFirst("hush_session=".count)))
+            #expect(try await server.store.session(tokenHash: token.hash, at: clock.read()) != nil)
+            let pruner = HistoryPruner(
+                store: server.store, webhookRetention: .seconds(86_400), sendRetention: .seconds(86_400), logger: .init(label: "test"), now: clock.read)
+            await pruner.prune(now: clock.read())
+            #expect(try await server.store.session(tokenHash: token.hash, at: clock.read()) != nil, "a live session stays")
+            clock.advance(by: ConsoleAccounts.defaultIdleTimeout.seconds + 1)
+            await pruner.prune(now: clock.read())
+            #expect(try await server.store.pruneSessions(expiredBefore: clock.read()) == 0, "the expired session was already removed")
+            #expect(try await session.get("/console").location == "/console/login")
+        }
+    }
+
     @Test func failedSignInsAreLimitedPerEmail() async throws {
         let server = try await TestServer()
         try await server.test { client in

@@ -102,7 +102,7 @@ extension JSONValue {
     /// The value as a template reads it.
     var template: Any {
         switch self {
-        case .null: Optional<String>.none as Any
+        case .null: Optional<String>.none as Any  // dropped by `ConsoleView.cleaned`
         case .bool(let value): value
         case .number(let value): Int(exactly: value).map { $0 as Any } ?? value
         case .string(let value): value

@@ -144,6 +144,10 @@ extension ConsolePages {
                 if result["events"]?.array?.isEmpty == false { added += 1 } else { already.append(address) }
             }
         }
+        if request.headers[.accept]?.contains("application/json") == true {
+            // The console's script sends a large file in batches and shows its progress.
+            return try JSONBody(BatchJSON(added: added, already: already, problems: problems)).response(from: request, context: context)
+        }
         guard problems.isEmpty else {
             return try await list(request, context, refused: ["problem": "Nothing was added from the batches below; fix them and add again.", "add_problems": problems],
                                   status: .badRequest)
@@ -151,6 +155,12 @@ extension ConsolePages {
         // Drawn at once rather than redirected: the summary names who was opted out already.
         let summary = "Added \(added) of \(addresses.count)." + (already.isEmpty ? "" : " \(already.count) were opted out already and are unchanged:")
         return try await list(request, context, refused: ["notice": summary, "already": Array(already.prefix(50)), "more_already": max(0, already.count - 50)])
+    }
+
+    struct BatchJSON: Encodable, Sendable {
+        let added: Int
+        let already: [String]
+        let problems: [String]
     }
 
     /// `entries[3].address` → the address the third entry had.

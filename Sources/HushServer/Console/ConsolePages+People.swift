@@ -177,6 +177,12 @@ extension ConsolePages {
         json["evidence"] = evidence
         let answer = try await call(.post, "opt-ins", json: json, context)
         guard answer.ok else { return try await person(request, context, refused: Self.refused(answer, form: form, prefix: "in"), status: HTTPResponse.Status(code: answer.status)) }
+        guard answer.json["lifted"]?.template is [String: Any] else {
+            return try await person(request, context, refused: [
+                "problem": "Nothing was lifted: no suppression matches that channel, scope and list. The table above says which are in force.",
+                "in": ["kind": form.first("kind") ?? "", "reference": form.first("reference") ?? "", "note": form.first("note") ?? ""],
+            ], status: .conflict)
+        }
         return ConsoleView.redirect("/console/people/" + Self.escaped(key(context)), notice: "opted_in")
     }
 

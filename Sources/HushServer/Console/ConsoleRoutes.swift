@@ -20,11 +20,13 @@ struct ConsoleRoutes: Sendable {
             let signedIn = try await session(of: request) != nil
             return ConsoleView.redirect(signedIn ? "/console" : "/console/login")
         }
-        router.get("console/console.css") { _, _ in
-            var headers = HTTPFields()
-            headers[.contentType] = "text/css; charset=utf-8"
-            headers[.cacheControl] = "public, max-age=300"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: ConsoleView.stylesheet)))
+        for (file, type, text) in [("console.css", "text/css", ConsoleView.stylesheet), ("console.js", "text/javascript", ConsoleView.script)] {
+            router.get(RouterPath("console/" + file)) { _, _ in
+                var headers = HTTPFields()
+                headers[.contentType] = type + "; charset=utf-8"
+                headers[.cacheControl] = "public, max-age=300"
+                return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+            }
         }
         router.get("console/login") { request, _ in
             if try await session(of: request) != nil { return ConsoleView.redirect("/console") }
@@ -57,7 +59,7 @@ struct ConsoleRoutes: Sendable {
     }
 
     private func login(email: String = "", problem: String? = nil, notice: String? = nil, status: HTTPResponse.Status = .ok) -> Response {
-        let values: [String: Any] = ["email": email, "problem": problem as Any, "notice": notice as Any]
+        let values = ConsoleView.cleaned(["email": email, "problem": problem as Any, "notice": notice as Any])
         return ConsoleView.html(ConsoleView.library.render(values, withTemplate: "console-login") ?? "", status: status)
     }
 

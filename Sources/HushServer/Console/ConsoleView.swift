@@ -32,6 +32,13 @@ enum ConsoleView {
         return text
     }()
 
+    static let script: String = {
+        guard let url = Bundle.module.url(forResource: "console", withExtension: "js", subdirectory: "Pages/console"),
+              let text = try? String(contentsOf: url, encoding: .utf8)
+        else { preconditionFailure("Pages/console/console.js is missing from the HushServer resources") }
+        return text
+    }()
+
     /// The sections in the navigation: path and label.
     static let sections: [(path: String, label: String)] = [
         ("", "Overview"), ("lists", "Lists"), ("people", "People"), ("audience", "Audience check"), ("sends", "Sends"),
@@ -55,7 +62,7 @@ enum ConsoleView {
         _ template: String, title: String, section: String, _ values: [String: Any], signedIn: ConsoleSignedIn,
         status: HTTPResponse.Status = .ok
     ) -> Response {
-        var values = values
+        var values = cleaned(values)
         // `{{#has_x}}` wraps a list `x` that is not empty (a template cannot ask that of an array).
         for (key, value) in values {
             if let array = value as? [Any] { values["has_" + key] = !array.isEmpty }
@@ -64,12 +71,29 @@ enum ConsoleView {
         values["csrf"] = signedIn.token.csrfToken
         values["organization"] = signedIn.organizationName
         values["admin"] = signedIn.user.role == .admin
-        values["user"] = ["email": signedIn.user.email, "role": signedIn.user.role.rawValue]
+        values["me"] = ["email": signedIn.user.email, "role": signedIn.user.role.rawValue]
         // Connectors are for admins only (the API refuses members), so members are not shown them.
         values["nav"] = sections.filter { $0.path != "connectors" || signedIn.user.role == .admin }.map {
             ["href": "/console" + ($0.path.isEmpty ? "" : "/" + $0.path), "label": $0.label, "current": $0.path == section]
         }
         return html(library.render(values, withTemplate: "console-" + template) ?? "", status: status)
+    }
+
+    /// The values without their nils, at every depth: a template shows a missing value as
+    /// nothing, but a nil it was handed as "nil".
+    static func cleaned(_ values: [String: Any]) -> [String: Any] {
+        values.compactMapValues(cleaned)
+    }
+
+    static func cleaned(_ value: Any) -> Any? {
+        let mirror = Mirror(reflecting: value)
+        if mirror.displayStyle == .optional {
+            guard let wrapped = mirror.children.first?.value else { return nil }
+            return cleaned(wrapped)
+        }
+        if let dictionary = value as? [String: Any] { return cleaned(dictionary) }
+        if let array = value as? [Any] { return array.compactMap(cleaned) }
+        return value
     }
 
     /// What a redirect's `notice` code says on the next page. Codes, not text, travel in the
