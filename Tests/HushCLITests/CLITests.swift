@@ -194,14 +194,15 @@ import Testing
         let cli = try await CLI()
         let port = freeLoopbackPort()
         let running = try cli.start(["serve", "--port", String(port)])
-        // The first line names the organization; the second is the key.
+        // The first line names the organization; the second is the key; then how to make the first console user.
         var printed = ""
-        while printed.split(separator: "\n").count < 2 {
+        while printed.split(separator: "\n").count < 4 {
             let chunk = running.output.fileHandleForReading.availableData
             if chunk.isEmpty { break }
             printed += String(decoding: chunk, as: UTF8.self)
         }
         let key = String(try #require(printed.split(separator: "\n").last { $0.hasPrefix("hush_") }))
+        #expect(printed.contains("hush users create --org default --email you@example.com --role admin"), "\(printed)")
 
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/v1/settings")!)
         request.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization")
