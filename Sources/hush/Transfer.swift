@@ -5,11 +5,6 @@ import HushCore
 import HushStore
 
 /// The columns `hush export` writes and `hush import` reads.
-enum TransferColumns {
-    static let all = ["address", "channel", "scope", "list", "since", "source"]
-    /// What an address column that names a contact starts with.
-}
-
 struct ImportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
@@ -294,7 +289,7 @@ struct ExportCommand: AsyncParsableCommand {
             let page = try await store.entries(of: list.id, in: organization.id, after: after, limit: Self.pageSize)
             var csv = CSVLines(capacity: 64 * page.count + 64)
             if header {
-                csv.row(TransferColumns.all)
+                csv.row(CSVLines.entryColumns)
                 header = false
             }
             for entry in page {

@@ -258,6 +258,28 @@ struct ConsoleSession {
         }
     }
 
+    @Test func downloadsAreTheCLIsCSVAndTheAPIsReport() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            try await client.send(.post, "/v1/opt-outs", key: server.admin, json: #"{"addresses": ["ann@example.com", "+14155550100", "gone@example.com"], "channel": "all"}"#)
+            try await client.send(.post, "/v1/erasures", key: server.admin, json: #"{"address": "gone@example.com"}"#)
+            let sent = try await client.send(.post, "/v1/sends", key: server.admin, json: #"{"channel": "email", "recipients": ["ann@example.com", "bob@example.com"]}"#)
+            try await Self.user(client, server, "rep@example.com", role: "member")
+            let session = try #require(try await ConsoleSession.signIn(client, "rep@example.com", Self.password).session)
+
+            let csv = try await session.get("/console/lists/\(server.acme.defaultList.rawValue)/export.csv").html
+            let lines = csv.split(separator: "\n").map(String.init)
+            #expect(lines.first == "address,channel,scope,list,since,source")
+            #expect(lines.count == 3, "the erased address is left out: \(csv)")
+            #expect(lines.contains { $0.hasPrefix("'+14155550100,all,,default,") }, "a formula-like cell is defused as hush export does: \(csv)")
+            #expect(lines.contains { $0.hasPrefix("ann@example.com,all,,default,") && $0.hasSuffix(",api") })
+
+            let report = try await session.get("/console/sends/\(try #require(sent.json["id"] as? Int))/report.csv")
+            #expect(report.status == .ok && report.html.contains("Optout Email"), "\(report.html)")
+            #expect(try await session.get("/console/sends/999999/report.csv").status == .notFound)
+        }
+    }
+
     @Test func keysMadeThroughTheAPIWorkAndAreShownOnce() async throws {
         let server = try await TestServer()
         try await server.test { client in

@@ -4,6 +4,10 @@
 /// formula (starting with `=`, `+`, `-`, `@`, tab or carriage return) is written with a leading
 /// `'`, OWASP's rule; `restored` takes it off again on import.
 public struct CSVLines {
+    /// The columns of a list's entries, as `hush export` writes them, the console's download
+    /// too, and `hush import` reads them.
+    public static let entryColumns = ["address", "channel", "scope", "list", "since", "source"]
+
     static let formulaStarts: Set<UInt8> = [UInt8(ascii: "="), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "@"), 0x09, 0x0D]
 
     /// A field as written before `'` was put in front of a formula-like start.

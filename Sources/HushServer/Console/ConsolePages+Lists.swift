@@ -192,17 +192,20 @@ extension ConsolePages {
         return ConsoleView.redirect("/console/lists/\(listID(context))", notice: "removed")
     }
 
-    /// Every entry of the list as CSV, read a page at a time from the API.
+    /// Every entry of the list as CSV, read a page at a time from the API: the columns and
+    /// rules of `hush export` (erased addresses left out), so `hush import` reads it back.
     private func exportList(_ context: HushRequestContext) async throws -> Response {
         let id = listID(context)
-        var lines = ["address,contact,channel,scope,since,source,hold"]
+        let name = try await get("lists/\(id)", context)["name"]?.string ?? ""
+        var csv = CSVLines(capacity: 4_096)
+        csv.row(CSVLines.entryColumns)
         var cursor = ""
         repeat {
             let page = try await get("lists/\(id)/entries?limit=1000\(cursor)", context)
             for entry in page["entries"]?.array ?? [] {
-                lines.append([entry["address"]?.string ?? "", entry["contact"]?.string ?? "", entry["channel"]?.string ?? "", entry["scope"]?.string ?? "",
-                              entry["since"]?.string ?? "", entry["source"]?.string ?? "", entry["hold"]?.bool == true ? "true" : "false"]
-                    .map(Self.csvField).joined(separator: ","))
+                let subject = entry["address"]?.string ?? entry["contact"]?.string.map { SubjectKey.contact($0).stored } ?? ""
+                guard !subject.hasPrefix(ErasureKey.prefix) else { continue }
+                csv.row([subject, entry["channel"]?.string ?? "", entry["scope"]?.string ?? "", name, entry["since"]?.string ?? "", entry["source"]?.string ?? ""])
             }
             cursor = page["next_cursor"]?.string.map { "&cursor=\($0)" } ?? ""
         } while !cursor.isEmpty
@@ -210,15 +213,6 @@ extension ConsolePages {
         headers[.contentType] = "text/csv; charset=utf-8"
         headers[.contentDisposition] = "attachment; filename=\"list-\(id).csv\""
         headers[.cacheControl] = "no-store"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: lines.joined(separator: "\r\n") + "\r\n")))
-    }
-
-    /// RFC 4180 quoting, and a leading `=`, `+`, `-` or `@` defused so a spreadsheet does not
-    /// run it as a formula.
-    static func csvField(_ value: String) -> String {
-        var value = value
-        if let first = value.first, "=+-@".contains(first), Double(value) == nil { value = "'" + value }
-        guard value.contains(where: { $0 == "," || $0 == "\"" || $0.isNewline }) else { return value }
-        return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: csv.bytes)))
     }
 }
