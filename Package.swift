@@ -79,6 +79,8 @@ let package = Package(
             dependencies: [
                 "HushCore", "HushStore", "HushServer", "CRMEmulators", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // What the store, server and command-line tests share: a webhook receiver on loopback,

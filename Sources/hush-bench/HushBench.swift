@@ -8,6 +8,7 @@ import HushStore
 /// runs one part (`--only=writes.single`, `.concurrent` or `.batch` one kind of write); `--only=addresses` measures address parsing alone; `--only=fixture` seeds,
 /// checks the seeded rows against the store's own (see `Fixture.verify`) and stops.
 /// `--only=crm [records]` runs CRM sync against the emulators (see `CRMBenchmark`).
+/// `--only=console` times the console's overview over HTTP on the seeded store.
 /// `--postgres=URL` runs it all on PostgreSQL instead (emptying that database first), and adds
 /// the cross-node lag (`--only=lag` alone).
 @main
@@ -66,7 +67,8 @@ struct Benchmark {
         let organization = try unwrap(try await store.organization(named: "bench"))
         try await Fixture.verify(store, organization: organization, entries: entries)
         report("seeded rows read as written ones", "yes")
-        if only == "fixture" {
+        if only == "fixture" || only == "console" {
+            if only == "console" { try await ConsoleBenchmark(store: store, organization: organization).run() }
             try await store.close()
             if !keeps { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
             return

@@ -1,0 +1,77 @@
+import AsyncHTTPClient
+import Foundation
+import HushCore
+import HushServer
+import HushStore
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// The console's overview over real HTTP on a loaded store: signs a user in, then times
+/// `GET /console` (every figure on it) and `GET /v1/stats` one request after another.
+struct ConsoleBenchmark {
+    let store: any Store
+    let organization: Organization
+    let requests = 50
+
+    func run() async throws {
+        _ = try await UserCommands(store: store, passwordCost: 4).create(
+            email: "bench@example.com", role: "admin", password: "bench password 1", in: organization.id)
+        let key = try await store.createKey(in: organization.id, role: .admin).0.secret
+        var configuration = ServerConfiguration(port: 0)
+        configuration.runsConnectors = false
+        let (ports, announce) = AsyncStream<Int>.makeStream()
+        let application = HushServer.application(
+            store: store, configuration: configuration, logger: Logger(label: "bench"),
+            onServerRunning: { channel in announce.yield(channel.localAddress?.port ?? 0) })
+        let group = ServiceGroup(configuration: .init(services: [application], logger: Logger(label: "bench")))
+        try await withThrowingTaskGroup { tasks in
+            tasks.addTask { try await group.run() }
+            var port = 0
+            for await announced in ports {
+                port = announced
+                break
+            }
+            let base = "http://127.0.0.1:\(port)"
+            // The sign-in answers 303 with the cookie; following it without the cookie would loop.
+            let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow))
+            var login = HTTPClientRequest(url: base + "/console/login")
+            login.method = .POST
+            login.headers.add(name: "content-type", value: "application/x-www-form-urlencoded")
+            login.body = .bytes(ByteBuffer(string: "email=bench%40example.com&password=bench+password+1"))
+            let signedIn = try await client.execute(login, timeout: .seconds(30))
+            let cookie = try unwrap(signedIn.headers.first(name: "set-cookie")?.split(separator: ";").first.map(String.init))
+
+            for (label, path, header) in [("console overview (GET /console)", "/console", ("cookie", cookie)),
+                                          ("stats (GET /v1/stats?days=90)", "/v1/stats?days=90", ("authorization", "Bearer \(key)"))] {
+                var times: [Duration] = []
+                for _ in 0..<requests {
+                    var request = HTTPClientRequest(url: base + path)
+                    request.headers.add(name: header.0, value: header.1)
+                    let started = ContinuousClock.now
+                    let response = try await client.execute(request, timeout: .seconds(30))
+                    let body = try await response.body.collect(upTo: 1 << 24)
+                    times.append(ContinuousClock.now - started)
+                    guard response.status == .ok else { throw BenchFailure("\(path) answered \(response.status): \(String(buffer: body))") }
+                }
+                times.sort()
+                report(label, "p50 \(times[times.count / 2].milliseconds) ms, p99 \(times[times.count * 99 / 100].milliseconds) ms over \(requests) requests, \(store.indexedCount.formatted()) suppressions")
+            }
+            try await client.shutdown()
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+}
+
+struct BenchFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension Duration {
+    fileprivate var milliseconds: String {
+        let value = Double(components.seconds) * 1_000 + Double(components.attoseconds) / 1e15
+        return String(format: "%.1f", value)
+    }
+}
