@@ -128,6 +128,22 @@ import Testing
             try await console.browser.click("button.danger[type=submit]")
             #expect(try await console.see("Removed."))
             #expect(try await client.allowed(server, "address=bob@example.com&channel=email&lists=\(newsletter)") == true)
+            try await console.browser.type("input[name=search]", "carol@example.com")
+            try await console.browser.click("main form.inline button[type=submit]")
+            #expect(try await console.see("value=\"carol@example.com|all|\""))
+            #expect(!(try await console.browser.source().contains("bulk1@example.com")), "the search shows the one address")
+
+            // Edit the list; delete another.
+            try await console.open("/console/lists/\(newsletter)")
+            try await console.browser.type("form[action='/console/lists/\(newsletter)'] input[name=description]", " and offers")
+            try await console.browser.click("form[method=post][action='/console/lists/\(newsletter)'] button[type=submit]")
+            #expect(try await console.see("Saved."))
+            #expect(try await client.send(.get, "/v1/lists/\(newsletter)", key: server.admin).json["description"] as? String == "The monthly letter and offers")
+            let temporary = try #require(try await client.send(.post, "/v1/lists", key: server.admin, json: #"{"name": "Temporary"}"#).json["id"] as? Int)
+            try await console.open("/console/lists/\(temporary)")
+            try await console.browser.click("form[action$='/delete'] button")
+            #expect(try await console.see("Deleted."))
+            #expect(try await client.send(.get, "/v1/lists/\(temporary)", key: server.admin).status == .notFound)
 
             // People: find, opt out of a channel, ask to opt back in, lift with consent, erase.
             try await console.open("/console/people")
@@ -208,6 +224,20 @@ import Testing
             #expect(try await console.see("The new signing secret"))
             #expect(try await client.send(.get, "/v1/webhooks/\(hook)", key: server.admin).json["rotating"] as? Bool == true)
             try await console.shoot("webhook")
+            try await console.browser.click("form[action='/console/webhooks/\(hook)'] button")
+            #expect(try await console.see("Saved."))
+            #expect(try await client.send(.get, "/v1/webhooks/\(hook)", key: server.admin).json["enabled"] as? Bool == false)
+            try await console.browser.click("form[action='/console/webhooks/\(hook)'] button")
+            #expect(try await console.see("Disable</button>"))
+            #expect(try await client.send(.get, "/v1/webhooks/\(hook)", key: server.admin).json["enabled"] as? Bool == true)
+            try await console.browser.type("input[name=from_sequence]", "1")
+            try await console.browser.click("form[action$='/replay'] button")
+            #expect(try await console.see("Events queued again."))
+            let replayed = try await client.send(.get, "/v1/webhooks/\(hook)/deliveries", key: server.admin).json["deliveries"] as? [[String: Any]] ?? []
+            #expect(!replayed.isEmpty, "the replay queued the past opt-outs")
+            try await console.browser.click("form[action$='/delete'] button")
+            #expect(try await console.see("Deleted."))
+            #expect(try await client.send(.get, "/v1/webhooks/\(hook)", key: server.admin).status == .notFound)
 
             // Sequences and triggers.
             try await console.open("/console/sequences")
@@ -220,13 +250,27 @@ import Testing
             #expect(try await console.see("Do not call"))
             #expect((try await client.send(.get, "/v1/rulesets", key: server.admin).json["rulesets"] as? [[String: Any]])?.first?["name"] as? String == "Outbound")
             #expect((try await client.send(.get, "/v1/triggers", key: server.admin).json["triggers"] as? [[String: Any]])?.count == 1)
+            try await console.browser.type("form[action^='/console/sequences/rulesets/'] input[name=opted_out_stage]", " Now")
+            try await console.browser.click("form[action^='/console/sequences/rulesets/'] button")
+            #expect(try await console.see("Saved."))
+            #expect((try await client.send(.get, "/v1/rulesets", key: server.admin).json["rulesets"] as? [[String: Any]])?.first?["opted_out_stage"] as? String == "Opted Out Now")
+            try await console.browser.click("form[action^='/console/sequences/triggers/'] button")
+            #expect(try await console.see("No triggers."))
+            try await console.browser.click("form[action$='/delete'][action^='/console/sequences/rulesets/'] button")
+            #expect(try await console.see("No rulesets."))
+            #expect((try await client.send(.get, "/v1/rulesets", key: server.admin).json["rulesets"] as? [[String: Any]])?.isEmpty == true)
+            #expect((try await client.send(.get, "/v1/triggers", key: server.admin).json["triggers"] as? [[String: Any]])?.isEmpty == true)
 
             // Settings: granular opt-outs, a scope's name, a key shown once, a console user.
             try await console.open("/console/settings")
             try await console.browser.click("input[name=granular_opt_outs]")
+            try await console.browser.type("input[name=default_region]", "GB")
+            try await console.browser.type("input[name=twilio_auth_token]", "0123456789abcdef0123456789abcdef")
             try await console.browser.click("form[action='/console/settings'] button[type=submit]:not([formaction])")
             #expect(try await console.see("Saved."))
-            #expect(try await client.send(.get, "/v1/settings", key: server.admin).json["granular_opt_outs"] as? Bool == true)
+            let saved = try await client.send(.get, "/v1/settings", key: server.admin).json
+            #expect(saved["granular_opt_outs"] as? Bool == true && saved["default_region"] as? String == "GB" && saved["twilio_auth_token_set"] as? Bool == true)
+            #expect(!(try await console.browser.source().contains("0123456789abcdef0123456789abcdef")), "the Twilio token is write-only")
             try await console.browser.type("input[name=brand_name]", "Acme Outreach")
             #expect(try await console.see("preview?brand_name=Acme+Outreach"), "the preview follows the branding typed")
             try await console.browser.type("input[name=path]", "sales/rep-1")
@@ -243,7 +287,16 @@ import Testing
             #expect(try await console.see("pass it on now"))
             try await console.shoot("settings-after")
             let users = try await client.send(.get, "/v1/users", key: server.admin).json["users"] as? [[String: Any]] ?? []
-            #expect(users.contains { $0["email"] as? String == "rep@example.com" && $0["role"] as? String == "member" })
+            let rep = try #require(users.first { $0["email"] as? String == "rep@example.com" && $0["role"] as? String == "member" }?["id"] as? Int)
+            try await console.browser.click("form[action='/console/settings/users/\(rep)/disable'] button")
+            #expect(try await console.see("Disabled; the user's sessions ended."))
+            let disabled = try await client.send(.get, "/v1/users", key: server.admin).json["users"] as? [[String: Any]] ?? []
+            #expect(disabled.first { $0["id"] as? Int == rep }?["disabled_at"] is String)
+            let keys = try await client.send(.get, "/v1/keys", key: server.admin).json["keys"] as? [[String: Any]] ?? []
+            let made = try #require(keys.first { key.hasPrefix($0["prefix"] as? String ?? "-") }?["id"] as? Int)
+            try await console.browser.click("form[action='/console/settings/keys/\(made)/revoke'] button")
+            #expect(try await console.see("Revoked."))
+            #expect(try await eventually { try await client.send(.get, "/v1/check?address=a@example.com&channel=email", key: key).status == .unauthorized })
 
             // A member signs in: the admin-only controls are absent.
             try await console.browser.click(".top form button")
@@ -264,7 +317,7 @@ import Testing
         configuration.runsConnectors = false
         let server = try await TestServer(configuration: configuration)
         let crm = try await DynamicsEmulator.start()
-        await crm.put("contacts", fields: ["emailaddress1": "erin@example.com"], booleans: ["donotemail": true])
+        let record = await crm.put("contacts", fields: ["emailaddress1": "erin@example.com"], booleans: ["donotemail": true])
         try await Self.withConsole(server) { console, client in
             try await ConsoleTests.user(client, server, "ann@example.com")
             try await console.signIn("ann@example.com", ConsoleTests.password)
@@ -288,6 +341,29 @@ import Testing
             #expect(try await client.allowed(server, "address=erin@example.com&channel=email") == false)
             #expect(!(try await console.browser.source().contains(DynamicsEmulator.clientSecret)), "the secret is never shown")
             try await console.shoot("connector")
+            let connector = try #require((try await client.send(.get, "/v1/connectors", key: server.admin).json["connectors"] as? [[String: Any]])?.first?["id"] as? Int)
+
+            // A CRM user unticks the field: a review item, dismissed on the review page; the opt-out stays.
+            await crm.put("contacts", id: record, booleans: ["donotemail": false])
+            try await console.browser.click("form[action$='/sync'] button")
+            #expect(try await console.see("Run: ok"))
+            try await console.open("/console/review")
+            #expect(try await console.see("donotemail"))
+            try await console.browser.click("form[action^='/console/review/crm/'] button")
+            #expect(try await console.see("Decided."))
+            let review = try await client.send(.get, "/v1/review", key: server.admin).json["crm_unchecks"] as? [[String: Any]] ?? []
+            #expect(review.allSatisfy { $0["status"] as? String == "dismissed" })
+            #expect(try await client.allowed(server, "address=erin@example.com&channel=email") == false, "a sync never opts anyone in")
+
+            try await console.open("/console/connectors/\(connector)")
+            try await console.browser.click("form[action$='/resync'] button")
+            #expect(try await console.see("Run: ok"))
+            try await console.browser.click("form[action$='/disable'] button")
+            #expect(try await console.see("Enable</button>"))
+            #expect(try await client.send(.get, "/v1/connectors/\(connector)", key: server.admin).json["enabled"] as? Bool == false)
+            try await console.browser.click("form[action$='/delete'] button")
+            #expect(try await console.see("Deleted."))
+            #expect(try await client.send(.get, "/v1/connectors/\(connector)", key: server.admin).status == .notFound)
         }
         await crm.stop()
     }

@@ -258,6 +258,54 @@ struct ConsoleSession {
         }
     }
 
+    @Test func guessesSentAtOnceAreLimitedToo() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            try await Self.user(client, server, "ann@example.com")
+            let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for _ in 0..<20 { group.addTask { try await ConsoleSession.signIn(client, "ann@example.com", "a wrong password").status } }
+                return try await group.reduce(into: [HTTPResponse.Status]()) { $0.append($1) }
+            }
+            #expect(statuses.filter { $0 == .unauthorized }.count == 10 && statuses.filter { $0 == .tooManyRequests }.count == 10, "\(statuses)")
+        }
+    }
+
+    @Test func listFormsPeopleLinksAndEntryKeysSurviveWhatAddressesMayHold() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            let created = try await client.send(.post, "/v1/lists", key: server.admin, json: #"{"name": "texts", "channels": ["sms"]}"#)
+            let id = try #require(created.json["id"] as? Int)
+            try await client.send(.post, "/v1/lists/\(id)/entries", key: server.admin, json: #"{"entries": [{"address": "+14155550100", "channel": "sms"}]}"#)
+            try await client.send(.post, "/v1/opt-outs", key: server.admin, json: #"{"addresses": ["a#b@example.com", "c|d@example.com", "e%41@example.com"], "channel": "email"}"#)
+            try await Self.user(client, server, "ann@example.com")
+            let session = try #require(try await ConsoleSession.signIn(client, "ann@example.com", Self.password).session)
+
+            // The edit form shows the list's own channels ticked, and saving keeps them.
+            let page = try await session.get("/console/lists/\(id)").html
+            #expect(page.contains(#"name="channels" value="sms" checked"#) && page.contains(#"name="channels" value="email">"#), "\(page)")
+            let saved = try await session.post("/console/lists/\(id)", [("name", "texts"), ("description", "Texts only"), ("channels", "sms")])
+            #expect(saved.status == .seeOther, "\(saved.html)")
+            let list = try await client.send(.get, "/v1/lists/\(id)", key: server.admin).json
+            #expect(list["channels"] as? [String] == ["sms"] && list["description"] as? String == "Texts only")
+
+            // Links to people are percent-encoded, so `#`, `|` and `%` in a local part name the right person.
+            let entries = try await session.get("/console/lists/\(server.acme.defaultList.rawValue)").html
+            #expect(entries.contains(#"href="/console/people/a%23b%40example.com""#) && entries.contains(#"href="/console/people/e%2541%40example.com""#))
+            #expect(try await session.get("/console/people/e%2541%40example.com").html.contains("<h1>e%41@example.com</h1>"))
+            let removed = try await session.post("/console/lists/\(server.acme.defaultList.rawValue)/remove", [
+                ("entry", "c|d@example.com|email|"), ("kind", "written_consent"), ("reference", "t-9"),
+            ])
+            #expect(removed.status == .seeOther, "\(removed.html)")
+            #expect(try await client.allowed(server, "address=c%7Cd@example.com&channel=email") == true)
+
+            // A console page is counted under its own route, not the /v1 routes it called.
+            #expect(try await session.get("/console/lists").status == .ok)
+            let metrics = try await client.execute(uri: "/metrics", method: .get) { String(buffer: $0.body) }
+            #expect(metrics.contains(#"route="/console/lists/{id}""#) || metrics.contains(#"route="/console/lists/:id""#), "\(metrics.prefix(3000))")
+            #expect(!metrics.contains(#"route="/v1/stats""#), "the lists page's call to /v1/stats is not a request of its own")
+        }
+    }
+
     @Test func downloadsAreTheCLIsCSVAndTheAPIsReport() async throws {
         let server = try await TestServer()
         try await server.test { client in

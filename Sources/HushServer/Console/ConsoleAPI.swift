@@ -37,6 +37,8 @@ struct ConsoleAPI: Sendable {
         }
         var context = context
         context.principal = principal
+        // The route the inner call matches is its own: the console page's stays in metrics and logs.
+        context.coreContext.endpointPath = EndpointPath()
         let response = try await responder.respond(to: Request(head: head, body: RequestBody(buffer: buffer)), context: context)
         let writer = CollectingWriter()
         try await response.body.write(writer)
@@ -49,6 +51,8 @@ struct ConsoleAPI: Sendable {
     func raw(_ method: HTTPRequest.Method, _ path: String, as principal: Principal, context: HushRequestContext) async throws -> Response {
         var context = context
         context.principal = principal
+        // The route the inner call matches is its own: the console page's stays in metrics and logs.
+        context.coreContext.endpointPath = EndpointPath()
         let response = try await responder.respond(
             to: Request(head: HTTPRequest(method: method, scheme: nil, authority: nil, path: "/v1/" + path), body: RequestBody(buffer: ByteBuffer())),
             context: context)

@@ -50,17 +50,19 @@ struct ConsoleAccounts: Sendable {
     /// from an address answer `rate_limited` before the password is looked at.
     func signIn(email: String, password: String, from ip: String) async throws -> (SessionToken, ConsoleUser) {
         let email = (try? ConsoleCredentials.email(parsing: email)) ?? email.lowercased()
-        guard signIns.allows(email: email, ip: ip) else {
+        // The attempt counts before the password is checked, so guesses sent at once are
+        // limited as well as guesses sent one after another.
+        guard signIns.attempt(email: email, ip: ip) else {
             throw HushError(.rateLimited, "too many failed sign-ins; wait a few minutes and try again")
         }
         let found = try await store.userForSignIn(email: email)
         // An unknown email costs the same bcrypt as a known one, so timing tells nothing.
-        let matches = try await verified(password, found?.passwordHash ?? Self.decoyHash)
+        let stored = if let found { found.passwordHash } else { try await decoy.hash(cost: passwordCost) }
+        let matches = try await verified(password, stored)
         guard let found, matches, found.user.disabledAt == nil else {
-            signIns.failed(email: email, ip: ip)
             throw Problem.unauthorized("the email or the password is wrong")
         }
-        signIns.succeeded(email: email)
+        signIns.succeeded(email: email, ip: ip)
         let token = SessionToken.generate()
         let at = now()
         try await store.createSession(ConsoleSession(tokenHash: token.hash, user: found.user.id, createdAt: at, expiresAt: at.addingTimeInterval(idleTimeout.seconds)))
@@ -89,13 +91,26 @@ struct ConsoleAccounts: Sendable {
         try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
     }
 
-    /// A bcrypt hash of a random password at the default cost, checked against when the email
-    /// is unknown.
-    static let decoyHash = Bcrypt.hash(ConsoleCredentials.generatedPassword(), cost: defaultPasswordCost)
+    let decoy = DecoyHash()
 }
 
-/// Failed sign-ins per email and per client address in ten-minute windows: 10 per email, 50
-/// per address. Kept in each node's memory; a success clears the email's count.
+/// A bcrypt hash of a random password at the server's cost, checked against when the email is
+/// unknown; made once, off the request threads.
+final class DecoyHash: Sendable {
+    private let made = Mutex<(cost: UInt8, hash: String)?>(nil)
+
+    func hash(cost: UInt8) async throws -> String {
+        if let made = made.withLock({ $0 }), made.cost == cost { return made.hash }
+        let hash = try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(ConsoleCredentials.generatedPassword(), cost: cost) }
+        made.withLock { $0 = (cost, hash) }
+        return hash
+    }
+}
+
+/// Sign-in attempts per email and per client address in ten-minute windows: 10 per email, 50
+/// per address, counted when the attempt starts. Kept in each node's memory; a success takes
+/// its attempt back and clears the email's count. Anyone may spend an email's attempts (the
+/// price of limiting guesses per account); the owner signs in again when the window passes.
 final class SignInLimiter: Sendable {
     static let window: Duration = .seconds(600)
     let perEmail: Int
@@ -107,31 +122,33 @@ final class SignInLimiter: Sendable {
         self.perAddress = perAddress
     }
 
-    func allows(email: String, ip: String) -> Bool {
+    /// Counts an attempt; false (counting nothing) when the email or the address is at its limit.
+    func attempt(email: String, ip: String) -> Bool {
         let now = ContinuousClock.now
         return failures.withLock { failures in
-            func count(_ key: String) -> Int {
-                guard let entry = failures[key], now - entry.start < Self.window else { return 0 }
-                return entry.count
-            }
-            return count("email:" + email) < perEmail && count("ip:" + ip) < perAddress
-        }
-    }
-
-    func failed(email: String, ip: String) {
-        let now = ContinuousClock.now
-        failures.withLock { failures in
             if failures.count > 100_000 { failures = failures.filter { now - $0.value.start < Self.window } }
-            for key in ["email:" + email, "ip:" + ip] {
-                var entry = failures[key] ?? (now, 0)
-                if now - entry.start >= Self.window { entry = (now, 0) }
-                entry.count += 1
-                failures[key] = entry
+            func current(_ key: String) -> (start: ContinuousClock.Instant, count: Int) {
+                guard let entry = failures[key], now - entry.start < Self.window else { return (now, 0) }
+                return entry
             }
+            var byEmail = current("email:" + email)
+            var byAddress = current("ip:" + ip)
+            guard byEmail.count < perEmail, byAddress.count < perAddress else { return false }
+            byEmail.count += 1
+            byAddress.count += 1
+            failures["email:" + email] = byEmail
+            failures["ip:" + ip] = byAddress
+            return true
         }
     }
 
-    func succeeded(email: String) {
-        _ = failures.withLock { $0.removeValue(forKey: "email:" + email) }
+    func succeeded(email: String, ip: String) {
+        failures.withLock { failures in
+            failures.removeValue(forKey: "email:" + email)
+            if var entry = failures["ip:" + ip], entry.count > 0 {
+                entry.count -= 1
+                failures["ip:" + ip] = entry
+            }
+        }
     }
 }

@@ -46,7 +46,7 @@ extension ConsolePages {
                 values["keyword_names"] = (list["keywords"]?.array ?? []).compactMap(\.string).joined(separator: ", ")
                 return values
             }
-            values["channels"] = Self.channels.map { ["name": $0, "checked": true] }
+            values["channel_choices"] = Self.channels.map { ["name": $0, "checked": true] }
             return values
         }
     }
@@ -72,7 +72,8 @@ extension ConsolePages {
             values["list"] = list.template
             values["keyword_text"] = (list["keywords"]?.array ?? []).compactMap(\.string).joined(separator: ", ")
             let covered = Set((list["channels"]?.array ?? []).compactMap(\.string))
-            values["channels"] = Self.channels.map { ["name": $0, "checked": covered.contains($0)] }
+            // Not `channels`: inside `{{#list}}` the list's own `channels` would hide it.
+            values["channel_choices"] = Self.channels.map { ["name": $0, "checked": covered.contains($0)] }
             values["entry_channels"] = (["all"] + Self.channels).map { ["name": $0] }
             let query = Query(request)
             if let search = query.optional("search") {
@@ -94,6 +95,7 @@ extension ConsolePages {
     static func entryValues(_ entry: JSONValue) -> [String: Any] {
         var values = entry.template as? [String: Any] ?? [:]
         values["since_shown"] = shown(entry["since"]?.string)
+        values["person_path"] = escaped(entry["address"]?.string ?? entry["contact"]?.string ?? "")
         values["key"] = [entry["address"]?.string ?? "", entry["channel"]?.string ?? "", entry["scope"]?.string ?? ""].joined(separator: "|")
         return values
     }
@@ -175,10 +177,13 @@ extension ConsolePages {
     private func removeEntries(_ request: Request, _ context: HushRequestContext) async throws -> Response {
         let form = try await form(request, context)
         let entries = form.all("entry").compactMap { key -> [String: Any]? in
-            let parts = key.split(separator: "|", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
-            guard parts.count == 3, !parts[0].isEmpty else { return nil }
-            var entry: [String: Any] = ["address": parts[0], "channel": parts[1]]
-            if !parts[2].isEmpty { entry["scope"] = parts[2] }
+            // `address|channel|scope`, split from the right: an email's local part may hold `|`.
+            let parts = key.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+            guard parts.count >= 3 else { return nil }
+            let address = parts.dropLast(2).joined(separator: "|")
+            guard !address.isEmpty else { return nil }
+            var entry: [String: Any] = ["address": address, "channel": parts[parts.count - 2]]
+            if !parts[parts.count - 1].isEmpty { entry["scope"] = parts[parts.count - 1] }
             return entry
         }
         var evidence: [String: Any] = ["kind": form.first("kind") ?? "", "reference": form.first("reference") ?? ""]

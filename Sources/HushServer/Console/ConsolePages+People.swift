@@ -45,7 +45,7 @@ extension ConsolePages {
                 let contact = try await call(.get, "contacts/\(Self.escaped(key))", context)
                 if contact.ok {
                     addresses = ((contact.json["emails"]?.array ?? []) + (contact.json["phones"]?.array ?? [])).compactMap(\.string)
-                    values["linked"] = addresses
+                    values["linked"] = addresses.map { ["address": $0, "path": Self.escaped($0)] }
                 } else if contact.status != 404 {
                     throw ConsoleFailure(status: contact.status, message: contact.detail ?? "")
                 }

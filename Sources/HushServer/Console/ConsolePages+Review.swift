@@ -18,11 +18,13 @@ extension ConsolePages {
                 "messages": (waiting["messages"]?.array ?? []).map { message -> [String: Any] in
                     var values = message.template as? [String: Any] ?? [:]
                     values["received"] = Self.shown(message["received_at"]?.string)
+                    values["from_path"] = Self.escaped(message["from"]?.string ?? "")
                     return values
                 },
                 "unchecks": (waiting["crm_unchecks"]?.array ?? []).map { uncheck -> [String: Any] in
                     var values = uncheck.template as? [String: Any] ?? [:]
                     values["changed"] = Self.shown(uncheck["changed_at"]?.string)
+                    values["contact_path"] = Self.escaped(uncheck["contact"]?.string ?? "")
                     return values
                 },
             ]

@@ -3,6 +3,9 @@ extension PostgresSchema {
     /// (SQLite v12). The counters are kept by statement triggers over transition tables, so a
     /// bulk import adds one grouped upsert, not one per row.
     static let v5: [String] = [
+        // Nodes still on v4 append meanwhile: the counters are filled and their triggers made
+        // under the append lock, so no write falls between the two.
+        "SELECT pg_advisory_xact_lock(\(appendLock))",
         """
         CREATE TABLE console_users (
             id bigserial PRIMARY KEY,
