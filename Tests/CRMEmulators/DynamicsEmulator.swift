@@ -131,7 +131,7 @@ public actor DynamicsEmulator {
         router.patch("api/data/v9.2/:target") { request, context in
             try await self.answer(request, context)
         }
-        let server = await LoopbackServer.start(router)
+        let server = try await LoopbackServer.start(router)
         self.server = server
         port = server.port
     }

@@ -9,19 +9,40 @@ struct LoopbackServer: Sendable {
     private let group: ServiceGroup
     private let running: Task<Void, any Error>
 
-    static func start(_ router: Router<BasicRequestContext>) async -> LoopbackServer {
+    /// How long the server has to start listening; one that fails or never starts throws
+    /// rather than leaving its caller waiting.
+    static let startupLimit: Duration = .seconds(120)
+
+    static func start(_ router: Router<BasicRequestContext>) async throws -> LoopbackServer {
         let (stream, continuation) = AsyncStream<Int>.makeStream()
         let application = Application(
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) })
         let group = ServiceGroup(configuration: .init(services: [application], gracefulShutdownSignals: [], logger: Logger(label: "crm-emulator")))
-        let running = Task { try await group.run() }
-        var port = 0
+        let running = Task {
+            defer { continuation.finish() }
+            try await group.run()
+        }
+        let watchdog = Task {
+            try? await Task.sleep(for: startupLimit)
+            continuation.finish()
+        }
+        var port: Int?
         for await bound in stream {
             port = bound
             break
         }
+        watchdog.cancel()
+        guard let port else {
+            await group.triggerGracefulShutdown()
+            try await running.value
+            throw NotStarted()
+        }
         return LoopbackServer(port: port, group: group, running: running)
+    }
+
+    struct NotStarted: Error, CustomStringConvertible {
+        var description: String { "the emulator's server did not start listening within \(LoopbackServer.startupLimit)" }
     }
 
     func stop() async {

@@ -109,7 +109,7 @@ public actor SalesforceEmulator {
         router.post("services/oauth2/token") { request, _ in try await self.token(request) }
         router.get("services/data/v60.0/**") { request, _ in try await self.answer(request) }
         router.patch("services/data/v60.0/**") { request, _ in try await self.answer(request) }
-        let server = await LoopbackServer.start(router)
+        let server = try await LoopbackServer.start(router)
         self.server = server
         port = server.port
     }

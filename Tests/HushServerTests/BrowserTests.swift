@@ -154,8 +154,8 @@ struct BrowserError: Error, CustomStringConvertible {
             return
         }
         let server = try await TestServer()
-        try await server.application.test(.live) { client in
-            let port = try #require(client.port)
+        // Chromium on the live server; the checks through the router in process (the same store).
+        try await server.live { port in try await server.test { client in
             try await client.send(.patch, "/v1/settings", key: server.admin, json: #"{"brand_name": "Acme Outreach"}"#)
             let path = try await client.unsubscribePath(server, #"{"address": "ann@example.com", "channel": "email", "scope": "brand/rep-1"}"#)
             let browser = try await Browser()
@@ -189,6 +189,6 @@ struct BrowserError: Error, CustomStringConvertible {
             #expect(event["source"] as? String == "preference_center")
             #expect(event["channel"] as? String == "all")
             #expect(((event["evidence"] as? [String: Any])?["user_agent"] as? String)?.contains("Chrome") == true)
-        }
+        } }
     }
 }

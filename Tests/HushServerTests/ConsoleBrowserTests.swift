@@ -59,21 +59,24 @@ import Testing
         }
     }
 
+    /// Chromium on the live server (real HTTP), and a client through the router in process
+    /// (the same store) to check what the pages did.
     static func withConsole(_ server: TestServer, _ body: @Sendable (Console, any TestClientProtocol) async throws -> Void) async throws {
         guard FileManager.default.isExecutableFile(atPath: Browser.driverPath) else {
             Issue.record("chromium and chromium-driver are not installed; .ci/run installs them")
             return
         }
-        try await server.application.test(.live) { client in
-            let port = try #require(client.port)
-            let browser = try await Browser()
-            do {
-                try await body(Console(browser: browser, base: "http://127.0.0.1:\(port)"), client)
-            } catch {
+        try await server.live { port in
+            try await server.test { client in
+                let browser = try await Browser()
+                do {
+                    try await body(Console(browser: browser, base: "http://127.0.0.1:\(port)"), client)
+                } catch {
+                    await browser.close()
+                    throw error
+                }
                 await browser.close()
-                throw error
             }
-            await browser.close()
         }
     }
 

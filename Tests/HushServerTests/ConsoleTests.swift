@@ -306,6 +306,36 @@ struct ConsoleSession {
         }
     }
 
+    @Test func aDeadDeliveryIsRetriedFromTheWebhookPage() async throws {
+        let server = try await WebhookTests.server(WebhookTests.settings(delays: [60]))
+        let receiver = try await WebhookReceiver.start { _, _ in .init(status: 500) }
+        try await server.test { client in
+            let (id, _) = try await WebhookTests.endpoint(client, server, url: receiver.url)
+            try await Self.user(client, server, "ann@example.com")
+            let session = try #require(try await ConsoleSession.signIn(client, "ann@example.com", Self.password).session)
+            try await WebhookTests.sending(server) {
+                try await WebhookTests.optOut(client, server, "dead@example.com")
+                await receiver.waitFor(1)
+                _ = try await WebhookTests.attempted(client, server, id, 1)
+                server.clock.advance(by: 60)
+                await receiver.waitFor(2)
+                var dead: [[String: Any]] = []
+                _ = try await eventually {
+                    dead = try await client.send(.get, "/v1/webhooks/\(id)/deliveries?status=dead", key: server.admin).json["deliveries"] as? [[String: Any]] ?? []
+                    return !dead.isEmpty
+                }
+                let delivery = try #require(dead.first?["id"] as? Int)
+                let page = try await session.get("/console/webhooks/\(id)?status=dead").html
+                #expect(page.contains("/console/deliveries/\(delivery)/retry") && page.contains(">dead<"), "\(page)")
+                await receiver.respond { _, _ in .init() }
+                let retried = try await session.post("/console/deliveries/\(delivery)/retry", [("webhook", "\(id)")])
+                #expect(retried.location == "/console/webhooks/\(id)?notice=retried")
+                #expect(await receiver.waitFor(3).count == 3, "the retried delivery was sent again")
+            }
+        }
+        await receiver.stop()
+    }
+
     @Test func downloadsAreTheCLIsCSVAndTheAPIsReport() async throws {
         let server = try await TestServer()
         try await server.test { client in

@@ -60,8 +60,14 @@ struct TestServer {
         try await application.test(.router, body)
     }
 
+    /// How long the live application has to start listening before the test fails (a busy
+    /// machine takes seconds; a start that never comes is a failure, not a hang).
+    static let startupLimit: Duration = .seconds(120)
+
     /// Runs the whole application (its services too) on a free loopback port and `body` with
-    /// that port, for a client of its own over real HTTP.
+    /// that port, for a client of its own over real HTTP. No signals are trapped (HummingbirdTesting's
+    /// `.live` traps SIGTERM and SIGINT in every test at once), and a server that does not start
+    /// within `startupLimit`, or whose services fail first, fails the test with why.
     func live(_ body: @Sendable (_ port: Int) async throws -> Void) async throws {
         var configuration = self.configuration
         configuration.port = 0
@@ -71,11 +77,24 @@ struct TestServer {
             onServerRunning: { channel in bound.yield(channel.localAddress?.port ?? 0) })
         let services = ServiceGroup(configuration: .init(services: [application], logger: Logger(label: "test")))
         try await withThrowingTaskGroup { group in
-            group.addTask { try await services.run() }
-            var port = 0
+            group.addTask {
+                defer { bound.finish() }
+                try await services.run()
+            }
+            let watchdog = Task {
+                try? await Task.sleep(for: Self.startupLimit)
+                bound.finish()
+            }
+            var port: Int?
             for await announced in ports {
                 port = announced
                 break
+            }
+            watchdog.cancel()
+            guard let port else {
+                await services.triggerGracefulShutdown()
+                try await group.waitForAll()
+                throw LiveServerDidNotStart(limit: Self.startupLimit)
             }
             do {
                 try await body(port)
@@ -87,6 +106,11 @@ struct TestServer {
             try await group.waitForAll()
         }
     }
+}
+
+struct LiveServerDidNotStart: Error, CustomStringConvertible {
+    let limit: Duration
+    var description: String { "the live application did not start listening within \(limit), and its services reported no error" }
 }
 
 /// Requests over real HTTP that wait as long as an answer takes: a busy machine is slow, not
