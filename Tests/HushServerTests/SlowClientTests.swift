@@ -11,8 +11,7 @@ import Testing
         var configuration = ServerConfiguration(port: 0)
         configuration.headerTimeout = .seconds(1)
         let server = try await TestServer(configuration: configuration)
-        try await server.application.test(.live) { client in
-            let port = try #require(client.port)
+        try await server.live { port in
             let closed = try await Self.halfHeaders(port: port, connections: 200)
             #expect(closed == 200, "every socket was closed by the server, none left hanging")
             // The server still answers a client that sends its request (on a new connection: the

@@ -162,11 +162,11 @@ import Testing
 
     @Test func liveServerOverLoopback() async throws {
         let server = try await TestServer()
-        try await server.application.test(.live) { client in
-            let created = try await client.send(.post, "/v1/opt-outs", key: server.admin, json: #"{"address": "live@example.com", "channel": "email"}"#)
-            #expect(created.status == .created)
-            let check = try await client.send(.get, "/v1/check?address=live@example.com&channel=email", key: server.member)
-            #expect(check.json["allowed"] as? Bool == false)
+        try await server.live { port in
+            let created = try await PatientHTTP.send(.POST, port: port, "/v1/opt-outs", key: server.admin, body: #"{"address": "live@example.com", "channel": "email"}"#)
+            #expect(created.status == 201)
+            let check = try await PatientHTTP.send(.GET, port: port, "/v1/check?address=live@example.com&channel=email", key: server.member)
+            #expect(String(buffer: check.body).contains(#""allowed":false"#))
         }
     }
 }
@@ -175,8 +175,7 @@ import Testing
 @Suite(.everyBackend) struct ContinueTests {
     @Test func expectContinueIsAnsweredBeforeTheBody() async throws {
         let server = try await TestServer()
-        try await server.application.test(.live) { client in
-            let port = try #require(client.port)
+        try await server.live { port in
             let body = #"{"channel": "email", "addresses": ["a@example.com"]}"#
             let head = "POST /v1/check HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer \(server.member)\r\n"
                 + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n"
