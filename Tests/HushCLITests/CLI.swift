@@ -16,8 +16,6 @@ struct CLI {
     /// The key secrets are sealed under, the same in the CLI and in this process.
     static let secretKey = String(repeating: "3c", count: 32)
 
-    static let launching = Mutex(())
-
     let folder: URL
     let testDatabase: TestDatabase
     /// What `--database` names: a file path, or a PostgreSQL URL.
@@ -137,9 +135,7 @@ struct CLI {
         process.standardInput = input
         process.standardOutput = output
         process.standardError = errors
-        // One launch at a time: Foundation's Process.run crashed (a bad copy inside it) when
-        // tests launched processes from several threads at once.
-        try Self.launching.withLock { _ in try process.run() }
+        try Launch.run(process)
         // A test that fails or forgets leaves no process behind: it is stopped when the test ends.
         TestScope.onEnd {
             if process.isRunning {

@@ -23,7 +23,7 @@ final class Browser: @unchecked Sendable {
         driver.arguments = ["--port=\(port)"]
         driver.standardOutput = FileHandle.nullDevice
         driver.standardError = FileHandle.nullDevice
-        try driver.run()
+        try Launch.run(driver)
         // A failing test leaves no browser behind.
         TestScope.onEnd { [driver] in
             if driver.isRunning {
@@ -111,7 +111,7 @@ final class Browser: @unchecked Sendable {
         let output = Pipe()
         curl.standardOutput = output
         curl.standardError = FileHandle.nullDevice
-        try curl.run()
+        try Launch.run(curl)
         // Waited for on a thread of its own: blocking one of the cooperative pool's two
         // threads while Chromium loads a page from the server under test can starve it.
         let data = await withCheckedContinuation { (continuation: CheckedContinuation<Data, Never>) in
