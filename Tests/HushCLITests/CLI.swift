@@ -53,8 +53,8 @@ struct CLI {
     func run(_ arguments: [String], database withDatabase: Bool = true) throws -> Result {
         let process = try start(arguments, database: withDatabase)
         try process.input.fileHandleForWriting.close()
-        let out = process.output.fileHandleForReading.readDataToEndOfFile()
-        let err = process.errors.fileHandleForReading.readDataToEndOfFile()
+        let out = PipeReading.all(process.output.fileHandleForReading)
+        let err = PipeReading.all(process.errors.fileHandleForReading)
         process.process.waitUntilExit()
         return Result(status: process.process.terminationStatus, stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
     }
@@ -67,8 +67,8 @@ struct CLI {
         try process.input.fileHandleForWriting.close()
         return await withCheckedContinuation { continuation in
             Thread.detachNewThread {
-                let out = process.output.fileHandleForReading.readDataToEndOfFile()
-                let err = process.errors.fileHandleForReading.readDataToEndOfFile()
+                let out = PipeReading.all(process.output.fileHandleForReading)
+                let err = PipeReading.all(process.errors.fileHandleForReading)
                 process.process.waitUntilExit()
                 continuation.resume(returning: Result(
                     status: process.process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
@@ -107,7 +107,7 @@ struct CLI {
             let handle = pipe.fileHandleForReading
             Thread.detachNewThread { [self] in
                 while true {
-                    let chunk = handle.availableData
+                    let chunk = PipeReading.chunk(handle)
                     if chunk.isEmpty { break }
                     data.withLock { $0.append(chunk) }
                 }

@@ -173,7 +173,7 @@ import Testing
         // Wait until the checking pass is over and the transaction is being written, then kill.
         var seen = Data()
         while !String(decoding: seen, as: UTF8.self).contains("checked") {
-            let chunk = running.errors.fileHandleForReading.availableData
+            let chunk = PipeReading.chunk(running.errors.fileHandleForReading)
             if chunk.isEmpty { break }
             seen += chunk
         }
@@ -197,7 +197,7 @@ import Testing
         // The first line names the organization; the second is the key; then how to make the first console user.
         var printed = ""
         while printed.split(separator: "\n").count < 4 {
-            let chunk = running.output.fileHandleForReading.availableData
+            let chunk = PipeReading.chunk(running.output.fileHandleForReading)
             if chunk.isEmpty { break }
             printed += String(decoding: chunk, as: UTF8.self)
         }
@@ -226,7 +226,7 @@ import Testing
         #expect(try await eventually { (try? await URLSession.shared.data(for: health)) != nil }, "the second start answers")
         kill(again.process.processIdentifier, SIGINT)
         again.process.waitUntilExit()
-        let output = String(decoding: again.output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let output = String(decoding: PipeReading.all(again.output.fileHandleForReading), as: UTF8.self)
         #expect(!output.contains("hush_"))
         #expect(again.process.terminationStatus == 0)
     }

@@ -115,7 +115,7 @@ import Testing
     static func finish(_ running: CLI.Running) async throws -> String {
         await withCheckedContinuation { continuation in
             Thread.detachNewThread {
-                let out = running.output.fileHandleForReading.readDataToEndOfFile()
+                let out = PipeReading.all(running.output.fileHandleForReading)
                 running.process.waitUntilExit()
                 continuation.resume(returning: String(decoding: out, as: UTF8.self))
             }

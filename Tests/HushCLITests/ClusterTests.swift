@@ -55,7 +55,7 @@ struct ClusterTests {
         let cli = try await CLI()
         let without = try cli.start(["orgs", "create", "default"], environment: ["HUSH_ERASURE_SECRET": ""])
         try without.input.fileHandleForWriting.close()
-        let errors = String(decoding: without.errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let errors = String(decoding: PipeReading.all(without.errors.fileHandleForReading), as: UTF8.self)
         without.process.waitUntilExit()
         #expect(without.process.terminationStatus != 0)
         #expect(errors.contains("HUSH_ERASURE_SECRET") && errors.contains("same"), "\(errors)")

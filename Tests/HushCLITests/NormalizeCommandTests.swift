@@ -26,7 +26,7 @@ import Testing
             """
         process.input.fileHandleForWriting.write(Data(input.utf8))
         try process.input.fileHandleForWriting.close()
-        let out = String(decoding: process.output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let out = String(decoding: PipeReading.all(process.output.fileHandleForReading), as: UTF8.self)
         process.process.waitUntilExit()
         let lines = out.split(separator: "\n").map(String.init)
         #expect(lines.count == 4)
@@ -52,7 +52,7 @@ import Testing
         }
         for running in processes {
             try running.input.fileHandleForWriting.close()
-            let errors = String(decoding: running.errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let errors = String(decoding: PipeReading.all(running.errors.fileHandleForReading), as: UTF8.self)
             running.process.waitUntilExit()
             #expect(running.process.terminationStatus == 0, "\(errors)")
         }

@@ -1,3 +1,5 @@
+import AsyncHTTPClient
+import NIOHTTP1
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -98,30 +100,19 @@ final class Browser: @unchecked Sendable {
         try #require(Data(base64Encoded: base64)).write(to: file)
     }
 
-    /// One WebDriver command, sent with curl (Foundation's URLSession on Linux failed on
-    /// chromedriver's answers with "Failed writing header").
+    /// One WebDriver command over HTTP in process (AsyncHTTPClient). It was a curl process per
+    /// command: hundreds of short-lived children a run, and Foundation's `Process` and
+    /// `FileHandle` crashed under that many (a bad copy in `Process.run`, EINTR in a read).
     private func value(_ method: String, _ path: String, _ body: [String: Any]? = nil) async throws -> Any? {
-        let curl = Process()
-        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        var arguments = ["-s", "--max-time", "60", "-X", method, base + path]
+        var request = HTTPClientRequest(url: base + path)
+        request.method = HTTPMethod(rawValue: method)
         if let body {
-            arguments += ["-H", "Content-Type: application/json", "--data-binary", String(decoding: try JSONSerialization.data(withJSONObject: body), as: UTF8.self)]
+            request.headers.add(name: "content-type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
         }
-        curl.arguments = arguments
-        let output = Pipe()
-        curl.standardOutput = output
-        curl.standardError = FileHandle.nullDevice
-        try Launch.run(curl)
-        // Waited for on a thread of its own: blocking one of the cooperative pool's two
-        // threads while Chromium loads a page from the server under test can starve it.
-        let data = await withCheckedContinuation { (continuation: CheckedContinuation<Data, Never>) in
-            Thread.detachNewThread {
-                let data = output.fileHandleForReading.readDataToEndOfFile()
-                curl.waitUntilExit()
-                continuation.resume(returning: data)
-            }
-        }
-        guard curl.terminationStatus == 0 else { throw BrowserError("curl \(method) \(path) exited with \(curl.terminationStatus)") }
+        // A generous limit: it only stops a browser that never answers; a busy machine is slow.
+        let response = try await HTTPClient.shared.execute(request, timeout: .minutes(5))
+        let data = Data(buffer: try await response.body.collect(upTo: 64 << 20))
         let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
         if let error = (object?["value"] as? [String: Any])?["error"] as? String {
             throw BrowserError("\(method) \(path): \(error): \((object?["value"] as? [String: Any])?["message"] ?? "")")
