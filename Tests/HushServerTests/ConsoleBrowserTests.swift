@@ -338,6 +338,7 @@ import Testing
             #expect(try await console.see("The CRM answered"))
             try await console.browser.click("form[action$='/dry-run'] button")
             #expect(try await console.see("What the run would do"))
+            #expect(try await console.see("Dry run: ok"))
             #expect(try await client.allowed(server, "address=erin@example.com&channel=email") == true, "a dry run records nothing")
             try await console.browser.click("form[action$='/sync'] button")
             #expect(try await console.see("Run: ok"))
@@ -348,6 +349,8 @@ import Testing
 
             // A CRM user unticks the field: a review item, dismissed on the review page; the opt-out stays.
             await crm.put("contacts", id: record, booleans: ["donotemail": false])
+            // A fresh page, so the "Run: ok" waited for is this run's, not the last one's.
+            try await console.open("/console/connectors/\(connector)")
             try await console.browser.click("form[action$='/sync'] button")
             #expect(try await console.see("Run: ok"))
             try await console.open("/console/review")

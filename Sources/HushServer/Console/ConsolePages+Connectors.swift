@@ -106,6 +106,7 @@ extension ConsolePages {
             extra["test"] = answer.json.template
         } else if let report = answer.json["report"] {
             extra["report"] = report.template
+            extra["dry_run"] = answer.json["dry_run"]?.bool ?? false
             extra["would"] = ((report["would_record"]?.array ?? []) + (report["would_write"]?.array ?? []) + (report["would_review"]?.array ?? []))
                 .compactMap(\.string).prefix(200).map { $0 }
         }
