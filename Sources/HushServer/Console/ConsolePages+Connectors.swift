@@ -95,9 +95,7 @@ extension ConsolePages {
         case "resync": answer = try await call(.post, "connectors/\(id)/resync", context)
         case "enable", "disable": answer = try await call(.patch, "connectors/\(id)", json: ["enabled": action == "enable"], context)
         case "delete":
-            answer = try await call(.delete, "connectors/\(id)", context)
-            guard answer.ok else { throw ConsoleFailure(status: answer.status, message: answer.detail ?? "") }
-            return ConsoleView.redirect("/console/connectors", notice: "deleted")
+            return try await act(.delete, "connectors/\(id)", context, then: "/console/connectors", notice: "deleted")
         default: throw HushError(.notFound, "no connector action \(action)")
         }
         guard answer.ok else { return try await connector(request, context, extra: ["problem": answer.detail ?? ""]) }

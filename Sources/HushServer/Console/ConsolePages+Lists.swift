@@ -108,9 +108,7 @@ extension ConsolePages {
     }
 
     private func deleteList(_ context: HushRequestContext) async throws -> Response {
-        let answer = try await call(.delete, "lists/\(listID(context))", context)
-        guard answer.ok else { throw ConsoleFailure(status: answer.status, message: answer.detail ?? "") }
-        return ConsoleView.redirect("/console/lists", notice: "deleted")
+        return try await act(.delete, "lists/\(listID(context))", context, then: "/console/lists", notice: "deleted")
     }
 
     /// One address, or many pasted or uploaded (a CSV's first column), sent in batches of the
@@ -186,8 +184,7 @@ extension ConsolePages {
             if !parts[parts.count - 1].isEmpty { entry["scope"] = parts[parts.count - 1] }
             return entry
         }
-        var evidence: [String: Any] = ["kind": form.first("kind") ?? "", "reference": form.first("reference") ?? ""]
-        if let note = form.first("note"), !note.isEmpty { evidence["note"] = note }
+        let evidence = Self.consent(form)
         guard !entries.isEmpty else {
             return try await list(request, context, refused: ["problem": "Select the entries to remove.", "form": ["kind": evidence["kind"] ?? "", "reference": evidence["reference"] ?? ""]],
                                   status: .badRequest)

@@ -172,8 +172,7 @@ extension ConsolePages {
         let form = try await form(request, context)
         var json = subject(context).merging(Self.target(form)) { $1 }
         json["channel"] = form.first("channel") ?? "all"
-        var evidence: [String: Any] = ["kind": form.first("kind") ?? "", "reference": form.first("reference") ?? ""]
-        if let note = form.first("note"), !note.isEmpty { evidence["note"] = note }
+        let evidence = Self.consent(form)
         json["evidence"] = evidence
         let answer = try await call(.post, "opt-ins", json: json, context)
         guard answer.ok else { return try await person(request, context, refused: Self.refused(answer, form: form, prefix: "in"), status: HTTPResponse.Status(code: answer.status)) }
@@ -203,8 +202,6 @@ extension ConsolePages {
                  "errors": ["confirm": "type the address exactly as shown to erase it"]]
             }
         }
-        let answer = try await call(.post, "erasures", json: ["address": key], context)
-        guard answer.ok else { throw ConsoleFailure(status: answer.status, message: answer.detail ?? "") }
-        return ConsoleView.redirect("/console/people", notice: "erased")
+        return try await act(.post, "erasures", json: ["address": key], context, then: "/console/people", notice: "erased")
     }
 }

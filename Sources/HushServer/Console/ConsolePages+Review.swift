@@ -34,15 +34,11 @@ extension ConsolePages {
     private func decide(_ request: Request, _ context: HushRequestContext) async throws -> Response {
         let form = try await form(request, context)
         let id = Self.escaped(context.parameters.get("id") ?? "")
-        let answer = try await call(.post, "review/\(id)", json: ["decision": form.first("decision") ?? ""], context)
-        guard answer.ok else { throw ConsoleFailure(status: answer.status, message: answer.detail ?? "") }
-        return ConsoleView.redirect("/console/review", notice: "decided")
+        return try await act(.post, "review/\(id)", json: ["decision": form.first("decision") ?? ""], context, then: "/console/review", notice: "decided")
     }
 
     private func dismiss(_ context: HushRequestContext) async throws -> Response {
         let id = Self.escaped(context.parameters.get("id") ?? "")
-        let answer = try await call(.post, "review/crm/\(id)", json: ["decision": "dismiss"], context)
-        guard answer.ok else { throw ConsoleFailure(status: answer.status, message: answer.detail ?? "") }
-        return ConsoleView.redirect("/console/review", notice: "decided")
+        return try await act(.post, "review/crm/\(id)", json: ["decision": "dismiss"], context, then: "/console/review", notice: "decided")
     }
 }

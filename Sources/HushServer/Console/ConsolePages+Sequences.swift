@@ -60,9 +60,7 @@ extension ConsolePages {
     }
 
     private func deleteRuleset(_ context: HushRequestContext) async throws -> Response {
-        let answer = try await call(.delete, "rulesets/\(Self.escaped(context.parameters.get("id") ?? ""))", context)
-        guard answer.ok else { throw ConsoleFailure(status: answer.status, message: answer.detail ?? "") }
-        return ConsoleView.redirect("/console/sequences", notice: "deleted")
+        return try await act(.delete, "rulesets/\(Self.escaped(context.parameters.get("id") ?? ""))", context, then: "/console/sequences", notice: "deleted")
     }
 
     private func createTrigger(_ request: Request, _ context: HushRequestContext) async throws -> Response {
@@ -84,8 +82,6 @@ extension ConsolePages {
     }
 
     private func deleteTrigger(_ context: HushRequestContext) async throws -> Response {
-        let answer = try await call(.delete, "triggers/\(Self.escaped(context.parameters.get("id") ?? ""))", context)
-        guard answer.ok else { throw ConsoleFailure(status: answer.status, message: answer.detail ?? "") }
-        return ConsoleView.redirect("/console/sequences", notice: "deleted")
+        return try await act(.delete, "triggers/\(Self.escaped(context.parameters.get("id") ?? ""))", context, then: "/console/sequences", notice: "deleted")
     }
 }

@@ -107,9 +107,7 @@ extension ConsolePages {
     }
 
     private func revokeKey(_ context: HushRequestContext) async throws -> Response {
-        let answer = try await call(.delete, "keys/\(Self.escaped(context.parameters.get("id") ?? ""))", context)
-        guard answer.ok else { throw ConsoleFailure(status: answer.status, message: answer.detail ?? "") }
-        return ConsoleView.redirect("/console/settings", notice: "revoked")
+        return try await act(.delete, "keys/\(Self.escaped(context.parameters.get("id") ?? ""))", context, then: "/console/settings", notice: "revoked")
     }
 
     /// A console user; a password left empty is generated and shown on this answer only.
@@ -128,8 +126,6 @@ extension ConsolePages {
     }
 
     private func disableUser(_ context: HushRequestContext) async throws -> Response {
-        let answer = try await call(.delete, "users/\(Self.escaped(context.parameters.get("id") ?? ""))", context)
-        guard answer.ok else { throw ConsoleFailure(status: answer.status, message: answer.detail ?? "") }
-        return ConsoleView.redirect("/console/settings", notice: "disabled")
+        return try await act(.delete, "users/\(Self.escaped(context.parameters.get("id") ?? ""))", context, then: "/console/settings", notice: "disabled")
     }
 }

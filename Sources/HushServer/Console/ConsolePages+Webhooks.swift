@@ -75,21 +75,16 @@ extension ConsolePages {
 
     private func updateWebhook(_ request: Request, _ context: HushRequestContext) async throws -> Response {
         let form = try await form(request, context)
-        let answer = try await call(.patch, "webhooks/\(webhookID(context))", json: ["enabled": form.first("enabled") == "true"], context)
-        guard answer.ok else { throw ConsoleFailure(status: answer.status, message: answer.detail ?? "") }
-        return ConsoleView.redirect("/console/webhooks/\(webhookID(context))", notice: "saved")
+        return try await act(.patch, "webhooks/\(webhookID(context))", json: ["enabled": form.first("enabled") == "true"], context, then: "/console/webhooks/\(webhookID(context))", notice: "saved")
     }
 
     private func deleteWebhook(_ context: HushRequestContext) async throws -> Response {
-        let answer = try await call(.delete, "webhooks/\(webhookID(context))", context)
-        guard answer.ok else { throw ConsoleFailure(status: answer.status, message: answer.detail ?? "") }
-        return ConsoleView.redirect("/console/webhooks", notice: "deleted")
+        return try await act(.delete, "webhooks/\(webhookID(context))", context, then: "/console/webhooks", notice: "deleted")
     }
 
     /// A new secret, shown once on the page this post answers.
     private func rotateWebhook(_ request: Request, _ context: HushRequestContext) async throws -> Response {
-        let answer = try await call(.post, "webhooks/\(webhookID(context))/rotate-secret", json: [String: Any](), context)
-        guard answer.ok else { throw ConsoleFailure(status: answer.status, message: answer.detail ?? "") }
+        let answer = try await require(.post, "webhooks/\(webhookID(context))/rotate-secret", json: [String: Any](), context)
         return try await webhook(request, context, extra: [
             "notice": "The new signing secret is below; copy it now, it is not shown again. The old one signs beside it for a day.",
             "secret": answer.json["secret"]?.string ?? "",
@@ -105,8 +100,7 @@ extension ConsolePages {
 
     private func retryDelivery(_ request: Request, _ context: HushRequestContext) async throws -> Response {
         let form = try await form(request, context)
-        let answer = try await call(.post, "deliveries/\(Self.escaped(context.parameters.get("id") ?? ""))/retry", json: [String: Any](), context)
-        guard answer.ok else { throw ConsoleFailure(status: answer.status, message: answer.detail ?? "") }
+        try await require(.post, "deliveries/\(Self.escaped(context.parameters.get("id") ?? ""))/retry", json: [String: Any](), context)
         let webhook = Int(form.first("webhook") ?? "") ?? 0
         return ConsoleView.redirect("/console/webhooks/\(webhook)", notice: "retried")
     }

@@ -53,6 +53,29 @@ struct ConsolePages: Sendable {
         try await api.call(method, path, json: json, as: try context.signedIn().user.principal, context: context)
     }
 
+    /// Calls the API; a refusal becomes the console's error page (it names what was refused).
+    @discardableResult
+    func require(_ method: HTTPRequest.Method, _ path: String, json: Any? = nil, _ context: HushRequestContext) async throws -> ConsoleAPI.Answer {
+        let answer = try await call(method, path, json: json, context)
+        guard answer.ok else { throw ConsoleFailure(status: answer.status, message: answer.detail ?? "") }
+        return answer
+    }
+
+    /// Calls the API and, when it accepts, sends the browser to `location` with a notice.
+    func act(
+        _ method: HTTPRequest.Method, _ path: String, json: Any? = nil, _ context: HushRequestContext, then location: String, notice: String
+    ) async throws -> Response {
+        try await require(method, path, json: json, context)
+        return ConsoleView.redirect(location, notice: notice)
+    }
+
+    /// The written consent a form gives for lifting an opt-out: kind, reference, an optional note.
+    static func consent(_ form: FormBody) -> [String: Any] {
+        var evidence: [String: Any] = ["kind": form.first("kind") ?? "", "reference": form.first("reference") ?? ""]
+        if let note = form.first("note"), !note.isEmpty { evidence["note"] = note }
+        return evidence
+    }
+
     func form(_ request: Request, _ context: HushRequestContext) async throws -> FormBody {
         try await FormBody(request, context: context, limit: context.maxUploadSize)
     }
