@@ -112,8 +112,7 @@ extension ConsolePages {
     }
 
     /// One address, or many pasted or uploaded (a CSV's first column), sent in batches of the
-    /// API's limit. People already opted out are named first (the audience warning) unless the
-    /// form confirms them.
+    /// API's limit. The answer names the people who were on the list already.
     private func addEntries(_ request: Request, _ context: HushRequestContext) async throws -> Response {
         let form = try await form(request, context)
         let single = form.first("address") ?? ""
