@@ -23,17 +23,7 @@ struct LoopbackServer: Sendable {
             defer { continuation.finish() }
             try await group.run()
         }
-        let watchdog = Task {
-            try? await Task.sleep(for: startupLimit)
-            continuation.finish()
-        }
-        var port: Int?
-        for await bound in stream {
-            port = bound
-            break
-        }
-        watchdog.cancel()
-        guard let port else {
+        guard let port = await announcedPort(stream, continuation, within: startupLimit) else {
             await group.triggerGracefulShutdown()
             try await running.value
             throw NotStarted()
@@ -49,4 +39,17 @@ struct LoopbackServer: Sendable {
         await group.triggerGracefulShutdown()
         _ = await running.result
     }
+}
+
+/// The first port a server announces on `ports`, or nil when the stream ends first (the server's
+/// task finishes it when it stops) or nothing comes within `limit`: a server that never starts
+/// fails its caller instead of hanging it.
+public func announcedPort(_ ports: AsyncStream<Int>, _ continuation: AsyncStream<Int>.Continuation, within limit: Duration) async -> Int? {
+    let watchdog = Task {
+        try? await Task.sleep(for: limit)
+        continuation.finish()
+    }
+    defer { watchdog.cancel() }
+    for await port in ports { return port }
+    return nil
 }

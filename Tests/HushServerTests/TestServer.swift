@@ -81,17 +81,7 @@ struct TestServer {
                 defer { bound.finish() }
                 try await services.run()
             }
-            let watchdog = Task {
-                try? await Task.sleep(for: Self.startupLimit)
-                bound.finish()
-            }
-            var port: Int?
-            for await announced in ports {
-                port = announced
-                break
-            }
-            watchdog.cancel()
-            guard let port else {
+            guard let port = await announcedPort(ports, bound, within: Self.startupLimit) else {
                 await services.triggerGracefulShutdown()
                 try await group.waitForAll()
                 throw LiveServerDidNotStart(limit: Self.startupLimit)
