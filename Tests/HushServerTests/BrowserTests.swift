@@ -74,12 +74,30 @@ final class Browser: @unchecked Sendable {
     }
 
     func click(_ selector: String) async throws {
-        _ = try await call("POST", "/session/\(session)/element/\(try await element(selector))/click", [:])
+        try await act(on: selector, "click", [:])
     }
 
     /// Types into the field (after what it holds).
     func type(_ selector: String, _ text: String) async throws {
-        _ = try await call("POST", "/session/\(session)/element/\(try await element(selector))/value", ["text": text])
+        try await act(on: selector, "value", ["text": text])
+    }
+
+    /// Finds the element and acts on it. A navigation the last action started may finish late
+    /// on a busy machine: the element is then stale (the page was replaced between finding and
+    /// acting) or not there yet, and it is looked for again on the page shown, for a minute at most.
+    private func act(on selector: String, _ command: String, _ body: [String: Any]) async throws {
+        var lastError: (any Error)?
+        let done = try await eventually {
+            do {
+                _ = try await call("POST", "/session/\(session)/element/\(try await element(selector))/\(command)", body)
+                return true
+            } catch let error as BrowserError
+                where error.description.contains("stale element reference") || error.description.contains("no such element") {
+                lastError = error
+                return false
+            }
+        }
+        if !done, let lastError { throw lastError }
     }
 
     private func element(_ selector: String) async throws -> String {
