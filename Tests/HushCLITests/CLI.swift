@@ -78,7 +78,7 @@ struct CLI {
     }
 
     struct Running {
-        let process: Process
+        let process: Child
         let input: Pipe
         let output: Pipe
         let errors: Pipe
@@ -120,22 +120,17 @@ struct CLI {
     func start(
         _ arguments: [String], database withDatabase: Bool = true, environment extra: [String: String] = [:], drained: Bool = false
     ) throws -> Running {
-        let process = Process()
-        process.executableURL = Self.executable
-        process.arguments = arguments + (withDatabase ? ["--database", database] : [])
         var environment = ProcessInfo.processInfo.environment
         environment["HUSH_ERASURE_SECRET"] = Self.secret
         environment["HUSH_SECRET_KEY"] = Self.secretKey
         // `extra` wins; an empty value removes the variable.
         for (name, value) in extra { environment[name] = value.isEmpty ? nil : value }
-        process.environment = environment
         let input = Pipe()
         let output = Pipe()
         let errors = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
-        try Launch.run(process)
+        let process = try Child(
+            Self.executable.path, arguments + (withDatabase ? ["--database", database] : []), environment: environment,
+            input: .pipe(input), output: .pipe(output), errors: .pipe(errors))
         // A test that fails or forgets leaves no process behind: it is stopped when the test ends.
         TestScope.onEnd {
             if process.isRunning {

@@ -14,18 +14,13 @@ final class Browser: @unchecked Sendable {
     static let driverPath = "/usr/bin/chromedriver"
     static let chromiumPath = "/usr/bin/chromium"
 
-    private let driver: Process
+    private let driver: Child
     private let base: String
     private var session = ""
 
     init() async throws {
         let port = freeLoopbackPort()
-        driver = Process()
-        driver.executableURL = URL(fileURLWithPath: Self.driverPath)
-        driver.arguments = ["--port=\(port)"]
-        driver.standardOutput = FileHandle.nullDevice
-        driver.standardError = FileHandle.nullDevice
-        try Launch.run(driver)
+        driver = try Child(Self.driverPath, ["--port=\(port)"])
         // A failing test leaves no browser behind.
         TestScope.onEnd { [driver] in
             if driver.isRunning {
