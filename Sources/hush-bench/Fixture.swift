@@ -39,6 +39,7 @@ enum Fixture {
                 FROM seed
                 """, arguments: [org, list])
             try db.execute(sql: "DROP TABLE seed")
+            try SQLiteStore.recountConsoleCounters(db)
         }
         try queue.close()
     }
@@ -64,6 +65,10 @@ enum Fixture {
     static func verify(_ store: any Store, organization: Organization, entries: Int) async throws {
         guard store.indexedCount >= entries else {
             throw Mismatch(description: "the store loaded \(store.indexedCount) of \(entries) seeded suppressions")
+        }
+        let counted = try await store.suppressionCounts(in: organization.id).map(\.suppressions).reduce(0, +)
+        guard counted >= entries else {
+            throw Mismatch(description: "the console's counters hold \(counted) of \(entries) seeded suppressions")
         }
         for (seeded, written) in [(2, "fixture-check@example.com"), (1, "+442099999999")] {
             let seededAddress = try Address(parsing: address(seeded))

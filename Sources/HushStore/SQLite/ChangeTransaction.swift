@@ -71,11 +71,16 @@ struct ChangeTransaction {
 
         let organizationID = organization.id.rawValue
         let now = self.now
+        var counters = ConsoleCounters()
         for key in writes.replaced {
             try db.cachedStatement(sql: """
                 DELETE FROM suppressions WHERE (address_id = ? OR contact_id = ?) AND channel = ? AND list_id = ? AND scope = ?
                 """).execute(arguments: [key.addressID, key.contactID, key.channel.rawValue, key.list.rawValue, key.scope.path])
+            counters.suppressions(on: key.list, channel: key.channel, changedBy: -db.changesCount)
         }
+        for row in written { counters.appended(.optOut, channel: row.plan.channel, source: row.plan.optOut.source) }
+        for row in writes.projected { counters.suppressions(on: row.plan.list.id, channel: row.plan.channel, changedBy: 1) }
+        try counters.write(db, organization: organization.id, at: now)
         try BulkStatement(head: """
             INSERT INTO ledger (seq, org_id, kind, recorded_at, address_id, contact_id, channel, scope, list_id, source, actor, hold)
             VALUES
@@ -169,6 +174,10 @@ struct ChangeTransaction {
             // The one place that decides who lifts what (DESIGN rule 2).
             guard ChangeRules.lifts(optIn, suppression) else { continue }
             try db.cachedStatement(sql: "DELETE FROM suppressions WHERE id = ?").execute(arguments: [row[0] as Int64])
+            var counters = ConsoleCounters()
+            counters.suppressions(on: list, channel: optIn.channel, changedBy: -1)
+            counters.appended(.optIn, channel: optIn.channel, source: optIn.source)
+            try counters.write(db, organization: organization.id, at: now)
             let sequence = nextSequence
             nextSequence += 1
             let event = try appendEvent(

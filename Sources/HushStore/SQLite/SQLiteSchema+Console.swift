@@ -1,7 +1,7 @@
 extension SQLiteSchema {
     /// Console users (an email is one user in the whole database), their sessions (by the
     /// token's hash) and scopes' display names; and the overview's counters, kept by triggers
-    /// in the transaction of every ledger append and suppression change, whichever code made it.
+    /// in the transaction of every ledger append and suppression change until v13.
     static let v12 = """
         CREATE TABLE console_users (
             id INTEGER PRIMARY KEY,
@@ -37,8 +37,6 @@ extension SQLiteSchema {
             events INTEGER NOT NULL,
             PRIMARY KEY (org_id, day, kind, channel, source)
         ) WITHOUT ROWID;
-        INSERT INTO ledger_daily (org_id, day, kind, channel, source, events)
-            SELECT org_id, recorded_at / 86400000, kind, channel, source, COUNT(*) FROM ledger GROUP BY 1, 2, 3, 4, 5;
         CREATE TRIGGER ledger_daily_count AFTER INSERT ON ledger BEGIN
             INSERT INTO ledger_daily (org_id, day, kind, channel, source, events)
             VALUES (NEW.org_id, NEW.recorded_at / 86400000, NEW.kind, NEW.channel, NEW.source, 1)
@@ -51,8 +49,7 @@ extension SQLiteSchema {
             suppressions INTEGER NOT NULL,
             PRIMARY KEY (org_id, list_id, channel)
         ) WITHOUT ROWID;
-        INSERT INTO suppression_counts (org_id, list_id, channel, suppressions)
-            SELECT org_id, list_id, channel, COUNT(*) FROM suppressions GROUP BY 1, 2, 3;
+        \(ConsoleCounters.recount)
         CREATE TRIGGER suppression_counts_insert AFTER INSERT ON suppressions BEGIN
             INSERT INTO suppression_counts (org_id, list_id, channel, suppressions) VALUES (NEW.org_id, NEW.list_id, NEW.channel, 1)
             ON CONFLICT DO UPDATE SET suppressions = suppressions + 1;
@@ -61,5 +58,13 @@ extension SQLiteSchema {
             UPDATE suppression_counts SET suppressions = suppressions - 1
             WHERE org_id = OLD.org_id AND list_id = OLD.list_id AND channel = OLD.channel;
         END;
+        """
+
+    /// The counters kept by `ConsoleCounters` in the writing transaction, one upsert per group,
+    /// instead of a trigger's upsert per row.
+    static let v13 = """
+        DROP TRIGGER ledger_daily_count;
+        DROP TRIGGER suppression_counts_insert;
+        DROP TRIGGER suppression_counts_delete;
         """
 }

@@ -42,6 +42,9 @@ enum SQLiteSchema {
         migrator.registerMigration("v12: console users, their sessions, scope names") { db in
             try db.execute(sql: v12)
         }
+        migrator.registerMigration("v13: the console's counters kept by the writing transaction") { db in
+            try db.execute(sql: v13)
+        }
         return migrator
     }
 
