@@ -77,20 +77,33 @@ public struct TestDatabase: Sendable {
 }
 
 /// What a test leaves behind (stores, folders, processes), cleaned up when it ends, passed or
-/// failed. The `.everyBackend` and `.cleansUp` traits open one per test.
+/// failed. The backend traits (`.everyBackend`, `.sqliteOnly`, `.postgresOnly`) open one per test.
 public final class TestScope: Sendable {
-    private let cleanups = Mutex<[@Sendable () async -> Void]>([])
+    private let cleanups = Mutex<[(registeredAt: String, run: @Sendable () async -> Void)]>([])
+    /// What the test is doing, for `watchdogLimit`: its body, or which cleanup it awaits.
+    private let phase = Mutex("its body")
+
+    /// A test still running after this long (the slowest take about 4 minutes on a loaded
+    /// machine) says where it is on standard error, once: a suspension nothing resumes leaves no
+    /// thread to inspect, so this is what a hung run tells.
+    static let watchdogLimit: Duration = .seconds(600)
 
     @TaskLocal static var current: TestScope?
 
     /// Runs `cleanup` when the current test ends (last registered, first run). Outside a test
     /// scope it never runs; the suites all open one.
-    public static func onEnd(_ cleanup: @escaping @Sendable () async -> Void) {
-        current?.cleanups.withLock { $0.append(cleanup) }
+    public static func onEnd(fileID: String = #fileID, line: Int = #line, _ cleanup: @escaping @Sendable () async -> Void) {
+        current?.cleanups.withLock { $0.append(("\(fileID):\(line)", cleanup)) }
     }
 
-    static func run(_ body: () async throws -> Void) async throws {
+    static func run(_ name: String, _ body: () async throws -> Void) async throws {
         let scope = TestScope()
+        let watchdog = Task.detached {
+            guard (try? await Task.sleep(for: watchdogLimit)) != nil else { return }
+            let message = "⏱ \(name) still running after \(watchdogLimit), in \(scope.phase.withLock { $0 })\n"
+            FileHandle.standardError.write(Data(message.utf8))
+        }
+        defer { watchdog.cancel() }
         do {
             try await $current.withValue(scope) { try await body() }
         } catch {
@@ -101,8 +114,10 @@ public final class TestScope: Sendable {
     }
 
     private func end() async {
-        for cleanup in cleanups.withLock({ taken in defer { taken = [] }; return taken }).reversed() {
-            await cleanup()
+        let taken = cleanups.withLock { taken in defer { taken = [] }; return taken }
+        for (offset, cleanup) in taken.enumerated().reversed() {
+            phase.withLock { $0 = "cleanup \(offset + 1) of \(taken.count), registered at \(cleanup.registeredAt)" }
+            await cleanup.run()
         }
     }
 }
@@ -119,7 +134,7 @@ public struct BackendTrait: SuiteTrait, TestTrait, TestScoping {
         guard testCase != nil else { return try await function() }
         for backend in backends() {
             try await Backend.$current.withValue(backend) {
-                try await TestScope.run { try await function() }
+                try await TestScope.run("\(test.name) on \(backend)") { try await function() }
             }
         }
     }

@@ -1,3 +1,4 @@
+import CRMEmulators
 import Foundation
 import Hummingbird
 import HTTPTypes
@@ -73,11 +74,20 @@ public actor WebhookReceiver {
         let application = Application(
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) })
-        running = Task { try await application.run() }
-        for await bound in stream {
-            port = bound
-            break
+        // A server that stops (or fails to bind) ends the stream: the receiver's caller fails
+        // instead of waiting for a port forever, as the test servers' callers do.
+        running = Task {
+            defer { continuation.finish() }
+            try await application.run()
         }
+        guard let bound = await announcedPort(stream, continuation, within: .seconds(120)) else {
+            throw ReceiverNotStarted()
+        }
+        port = bound
+    }
+
+    struct ReceiverNotStarted: Error, CustomStringConvertible {
+        var description: String { "the webhook receiver did not start listening" }
     }
 
     private func record(_ request: Received) -> Reply {

@@ -11,10 +11,10 @@ import Synchronization
 /// of sends that finish within that second.
 ///
 /// Trimming the allocator is the process's policy, not the library's: `hush serve` turns it on
-/// (`enable()`). Off elsewhere, such as in the test process, which spawns processes: a trim
-/// unmaps heap tops, which can only make a known over-read in Foundation's `Process.run()`
-/// (swiftlang/swift-corelibs-foundation#5472: `readdir` records at the end of a heap page) more
-/// likely; the suite crashed there once with trimming on.
+/// (`enable()`); a library has no business unmapping its host's heap. (The test process once
+/// crashed in Foundation's `Process.run()`, swiftlang/swift-corelibs-foundation#5472, with
+/// trimming on; it crashed there again with it off, and the tests now start processes without
+/// Foundation, `HushTestSupport.Child`.)
 public enum MemoryTrim {
     private static let scheduled = Atomic<Bool>(false)
     private static let enabled = Atomic<Bool>(false)

@@ -118,7 +118,12 @@ public final class SQLiteStore: Store, IndexBacked {
             group.addTask {
                 await cancelWhenGracefulShutdown {
                     for await _ in checkpoints {
-                        try? await pool.writeWithoutTransaction { try $0.checkpoint(.passive) }
+                        // A send's report filled the writer's page cache (up to its 64 MiB) with
+                        // pages no check reads: handed back here, or the server holds them for good.
+                        try? await pool.writeWithoutTransaction { db in
+                            try db.checkpoint(.passive)
+                            db.releaseMemory()
+                        }
                     }
                 }
             }
