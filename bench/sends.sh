@@ -4,15 +4,18 @@
 # (default 1 000 000, seeded with hush import), answered and its report stored; then the report
 # streamed back as CSV; the server's resident memory before the sends and after each (ROUNDS,
 # default 5).
-# Usage: bench/sends.sh            (ENTRIES, RECIPIENTS, ROUNDS, PORT to change the defaults)
+# Usage: bench/sends.sh            (ENTRIES, RECIPIENTS, ROUNDS, PORT to change the defaults; HUSH=path)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ENTRIES=${ENTRIES:-1000000}
 RECIPIENTS=${RECIPIENTS:-1000000}
 PORT=${PORT:-8093}
 
-swift build -c release --product hush
-HUSH=.build/release/hush
+# HUSH names a release build of hush to use instead of building one here.
+if [ -z "${HUSH:-}" ]; then
+    swift build -c release --product hush
+    HUSH=.build/release/hush
+fi
 DIR=$(mktemp -d /tmp/hush-send-bench.XXXXXX)
 DB=$DIR/bench.sqlite
 trap 'kill $SERVER 2>/dev/null || true; rm -rf "$DIR"' EXIT
