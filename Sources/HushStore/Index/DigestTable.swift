@@ -81,12 +81,17 @@ struct DigestSlot: Sendable {
 final class DigestTable: @unchecked Sendable {
     private var storage: SlotStorage
     private(set) var count = 0
+    /// Slots a resize moved out of, their pages handed back but their addresses kept until the
+    /// table goes: a check reading without the lock (`SuppressionIndex.Shard.read`) may still be
+    /// in one, and reads zeros there, which its version check then throws away.
+    private var retired: [SlotStorage] = []
 
     init(capacity: Int = 0) {
         storage = SlotStorage(capacity: max(capacity, 8))
     }
 
     var capacity: Int { storage.capacity }
+    var slots: UnsafeMutablePointer<DigestSlot> { storage.slots }
 
     /// Where `digest`'s entries start looking: its high word scaled to the capacity.
     @inline(__always)
@@ -104,16 +109,21 @@ final class DigestTable: @unchecked Sendable {
     /// Calls `body` with each slot index holding `digest`'s entries.
     @inline(__always)
     func forEachIndex(of digest: SubjectDigest, _ body: (Int) -> Void) {
-        let slots = storage.slots
-        let capacity = storage.capacity
-        var index = Self.home(digest, capacity)
+        Self.forEachIndex(of: digest, in: storage.slots, capacity: storage.capacity, body)
+    }
+
+    /// The same over any slots: also over slots a write is changing, read without the lock,
+    /// where it stops after `capacity` probes whatever it reads.
+    @inline(__always)
+    static func forEachIndex(of digest: SubjectDigest, in slots: UnsafePointer<DigestSlot>, capacity: Int, _ body: (Int) -> Void) {
+        var index = home(digest, capacity)
         var probed = 0
-        while true {
+        while probed < capacity {
             let slot = slots[index]
             if slot.digest.isEmpty { return }
             if slot.digest == digest {
                 body(index)
-            } else if Self.distance(slot.digest, at: index, capacity) < probed {
+            } else if distance(slot.digest, at: index, capacity) < probed {
                 return
             }
             index += 1
@@ -200,6 +210,8 @@ final class DigestTable: @unchecked Sendable {
         let old = storage
         storage = SlotStorage(capacity: max(capacity, 8))
         for index in 0..<old.capacity where !old.slots[index].digest.isEmpty { place(old.slots[index]) }
+        old.discardPages()
+        retired.append(old)
     }
 
     /// The table's size, count and slots as they lie in memory.
@@ -253,6 +265,11 @@ final class SlotStorage {
         _ = madvise(mapping, length, 23)
         #endif
         slots = mapping.bindMemory(to: DigestSlot.self, capacity: capacity)
+    }
+
+    /// Hands the pages back; the addresses stay mapped, reading zeros (empty slots).
+    func discardPages() {
+        _ = madvise(slots, length, MADV_DONTNEED)
     }
 
     deinit {

@@ -49,22 +49,49 @@ final class SuppressionIndex: Sendable {
             of digest: SubjectDigest, contact: ContactID?, query: CheckQuery, scopes: ScopeTable, to blocks: inout [Decision.Block]
         ) {
             table.forEach(of: digest) { entry in
-                let scope = scopes[entry.scope]
-                if query.isBlocked(by: entry.channel, scope: scope, list: entry.list, listIsDefault: entry.listIsDefault) {
-                    // A list's name reaches the index before its entries; the id is only a fallback.
-                    blocks.append(IndexEntry(entry, scope: scope).block(contact: contact, listName: listNames[entry.list]))
-                }
+                SuppressionIndex.appendBlock(of: entry, contact: contact, query: query, scopes: scopes, names: listNames, to: &blocks)
             }
         }
     }
 
+    /// Appends a block when `entry` blocks `query`, naming its list.
+    @inline(__always)
+    static func appendBlock(
+        of entry: PackedEntry, contact: ContactID?, query: CheckQuery, scopes: ScopeTable, names: ListNameTable,
+        to blocks: inout [Decision.Block]
+    ) {
+        let scope = scopes[entry.scope]
+        if query.isBlocked(by: entry.channel, scope: scope, list: entry.list, listIsDefault: entry.listIsDefault) {
+            // A list's name reaches the index before its entries; the id is only a fallback.
+            blocks.append(IndexEntry(entry, scope: scope).block(contact: contact, listName: names[entry.list]))
+        }
+    }
+
+    /// One part of the index, under its own lock. Writes change it under the lock
+    /// (`write`); a single check reads it without (`read`, `SuppressionIndex+Reading.swift`):
+    /// taking the lock wrote its cache line, which the other core had written last half the
+    /// time, so a check paid for the line moving between the cores.
     final class Shard: Sendable {
         let state: Mutex<ShardState>
+        /// Even between writes, odd during one: a read without the lock keeps what it read only
+        /// when the version was even before and unchanged after.
+        let version = Atomic<UInt64>(0)
+        /// The table's slots and capacity as of the last write, for reads without the lock. A
+        /// write stores the slots before the capacity and a reader loads the capacity first, so
+        /// a reader never pairs old slots with a larger capacity.
+        let slots = Atomic<UInt>(0)
+        let capacity = Atomic<Int>(0)
+        /// Whether any address of this shard is linked to contacts: a check of one needs the
+        /// contacts' entries too, and takes the lock.
+        let hasLinks = Atomic<Bool>(false)
+
         init(capacity: Int) {
             self.state = Mutex(ShardState(table: DigestTable(capacity: capacity)))
+            state.withLock { publish($0) }
         }
         init(_ state: ShardState) {
             self.state = Mutex(state)
+            self.state.withLock { publish($0) }
         }
     }
 
@@ -82,6 +109,12 @@ final class SuppressionIndex: Sendable {
     /// receive them in order. `version` counts changes, so that a read of every name made
     /// before a change does not undo it.
     private let listNames = Mutex<(names: [ListID: String], version: UInt64)>(([:], 0))
+    /// Counts the names published to the shards, so that a thread's copy (`ThreadListNames`)
+    /// knows it is stale; changed under `listNames`.
+    let namesStamp = Atomic<UInt64>(0)
+    /// This index among every index the process made, for threads' copies of its names.
+    let serial = SuppressionIndex.serials.add(1, ordering: .relaxed).newValue
+    private static let serials = Atomic<UInt64>(0)
 
     /// `expectedCount` sizes the tables so that loading that many entries never grows them.
     ///
@@ -154,7 +187,7 @@ final class SuppressionIndex: Sendable {
         var added = 0
         for shard in 0..<shards.count where starts[shard] < starts[shard + 1] {
             let members = order[starts[shard]..<starts[shard + 1]]
-            shards[shard].state.withLock { state in
+            shards[shard].write { state in
                 var touched: UInt64 = 0
                 for position in members { touched &+= state.table.touch(entries[position].digest) }
                 state.touched = touched
@@ -183,7 +216,7 @@ final class SuppressionIndex: Sendable {
     }
 
     func add(_ entry: PackedEntry, digest: SubjectDigest) {
-        if shard(for: digest).state.withLock({ $0.add(entry, digest: digest) }) { entryCount.add(1, ordering: .relaxed) }
+        if shard(for: digest).write({ $0.add(entry, digest: digest) }) { entryCount.add(1, ordering: .relaxed) }
     }
 
     /// Removes the suppression `entry` names (same channel, list and scope).
@@ -192,7 +225,7 @@ final class SuppressionIndex: Sendable {
     }
 
     func remove(_ entry: PackedEntry, digest: SubjectDigest) {
-        let removed = shard(for: digest).state.withLock { state -> Bool in
+        let removed = shard(for: digest).write { state -> Bool in
             guard let index = state.table.firstIndex(of: digest, where: { $0.sameSuppression(as: entry) }) else { return false }
             state.table.remove(at: index)
             return true
@@ -203,7 +236,7 @@ final class SuppressionIndex: Sendable {
     /// Drops every entry and link of a subject (an erased address, once its hashed key holds them).
     func removeAll(for key: IndexKey) {
         let digest = digest(key)
-        let removed = shard(for: digest).state.withLock { state in
+        let removed = shard(for: digest).write { state in
             state.links.removeValue(forKey: digest)
             var removed = 0
             while let index = state.table.firstIndex(of: digest, where: { _ in true }) {
@@ -217,7 +250,7 @@ final class SuppressionIndex: Sendable {
 
     func link(_ address: IndexKey, to contact: ContactID) {
         let digest = digest(address)
-        shard(for: digest).state.withLock { state in
+        shard(for: digest).write { state in
             var links = state.links[digest] ?? Links(organization: address.organization, subject: address.subject, contacts: [])
             guard !links.contacts.contains(contact) else { return }
             links.contacts.append(contact)
@@ -259,6 +292,12 @@ final class SuppressionIndex: Sendable {
         for shard in shards {
             shard.state.withLock { $0.listNames = table }
         }
+        namesStamp.add(1, ordering: .releasing)
+    }
+
+    /// The names and their stamp, as one.
+    func listNamesNow() -> (stamp: UInt64, table: ListNameTable) {
+        listNames.withLock { (namesStamp.load(ordering: .relaxed), ListNameTable($0.names)) }
     }
 
     // MARK: Checks
@@ -318,7 +357,9 @@ final class SuppressionIndex: Sendable {
 
     /// Adds the blocks of a subject's own entries and of every contact it belongs to.
     private func collect(_ digest: SubjectDigest, in organization: OrganizationID, query: CheckQuery, into blocks: inout [Decision.Block]) {
-        let contacts = shard(for: digest).state.withLock { state in
+        let shard = shard(for: digest)
+        if appendBlocksWithoutLock(of: digest, shard: shard, query: query, to: &blocks) { return }
+        let contacts = shard.state.withLock { state in
             state.appendBlocks(of: digest, contact: nil, query: query, scopes: scopes, to: &blocks)
             return state.links.isEmpty ? nil : state.links[digest]?.contacts
         }
@@ -346,7 +387,7 @@ final class SuppressionIndex: Sendable {
     }
 
     func unlink(_ digest: SubjectDigest, from contacts: Set<ContactID>) {
-        shard(for: digest).state.withLock { state in
+        shard(for: digest).write { state in
             guard var links = state.links[digest] else { return }
             links.contacts.removeAll { contacts.contains($0) }
             state.links[digest] = links.contacts.isEmpty ? nil : links

@@ -1,0 +1,104 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import HushCore
+import Synchronization
+
+extension SuppressionIndex.Shard {
+    /// Changes the shard under its lock, with the version odd meanwhile, and publishes the
+    /// table's place for reads without the lock.
+    func write<T>(_ body: (inout SuppressionIndex.ShardState) -> T) -> T {
+        state.withLock { state in
+            version.add(1, ordering: .relaxed)
+            // The odd version is seen by any reader that sees a change made after it.
+            atomicMemoryFence(ordering: .releasing)
+            defer {
+                publish(state)
+                version.add(1, ordering: .releasing)
+            }
+            return body(&state)
+        }
+    }
+
+    func publish(_ state: borrowing SuppressionIndex.ShardState) {
+        slots.store(UInt(bitPattern: state.table.slots), ordering: .relaxed)
+        capacity.store(state.table.capacity, ordering: .releasing)
+        hasLinks.store(!state.links.isEmpty, ordering: .relaxed)
+    }
+
+    /// The entries of `digest`, read without the lock (a seqlock's read): nil when a write was
+    /// under way or came in between, when the subject has more entries than `found` holds, or
+    /// when the shard has linked addresses; the caller then takes the lock. What it reads
+    /// during a write may be torn, and is thrown away: slots a resize left stay mapped
+    /// (`DigestTable.retired`), and the probe stops after a table's worth of slots.
+    func read(_ digest: SubjectDigest, into found: inout InlineArray<8, PackedEntry>) -> Int? {
+        let before = version.load(ordering: .acquiring)
+        guard before & 1 == 0, !hasLinks.load(ordering: .relaxed) else { return nil }
+        let capacity = capacity.load(ordering: .acquiring)
+        guard let slots = UnsafePointer<DigestSlot>(bitPattern: slots.load(ordering: .relaxed)) else { return nil }
+        var count = 0
+        var overflow = false
+        DigestTable.forEachIndex(of: digest, in: slots, capacity: capacity) { index in
+            guard count < found.count else {
+                overflow = true
+                return
+            }
+            found[count] = slots[index].entry
+            count += 1
+        }
+        atomicMemoryFence(ordering: .acquiring)
+        guard !overflow, version.load(ordering: .relaxed) == before else { return nil }
+        return count
+    }
+}
+
+extension SuppressionIndex {
+    /// The blocks of a subject's own entries, read without a lock where it can be (`Shard.read`);
+    /// false when the caller must take the lock.
+    func appendBlocksWithoutLock(of digest: SubjectDigest, shard: Shard, query: CheckQuery, to blocks: inout [Decision.Block]) -> Bool {
+        var found = InlineArray<8, PackedEntry>(repeating: .none)
+        guard let count = shard.read(digest, into: &found) else { return false }
+        guard count > 0 else { return true }
+        let names = currentListNames()
+        for position in 0..<count {
+            Self.appendBlock(of: found[position], contact: nil, query: query, scopes: scopes, names: names, to: &blocks)
+        }
+        return true
+    }
+
+    /// The list names as this thread last copied them from this index, copied again when they
+    /// changed since (`namesStamp`): a read without a lock names lists without one either.
+    private func currentListNames() -> ListNameTable {
+        let cache = ThreadListNames.current
+        let stamp = namesStamp.load(ordering: .acquiring)
+        if cache.index != serial || cache.stamp != stamp {
+            (cache.stamp, cache.table) = listNamesNow()
+            cache.index = serial
+        }
+        return cache.table
+    }
+}
+
+/// One thread's copy of one index's list names (`SuppressionIndex.currentListNames`), kept in
+/// thread-specific storage and released when the thread ends.
+final class ThreadListNames {
+    /// The index's serial (never reused, unlike its address), and its names' stamp when copied.
+    var index: UInt64 = 0
+    var stamp: UInt64 = 0
+    var table = ListNameTable()
+
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key) { raw in
+            if let raw { Unmanaged<ThreadListNames>.fromOpaque(raw).release() }
+        }
+        return key
+    }()
+
+    static var current: ThreadListNames {
+        if let raw = pthread_getspecific(key) { return Unmanaged<ThreadListNames>.fromOpaque(raw).takeUnretainedValue() }
+        let cache = ThreadListNames()
+        pthread_setspecific(key, Unmanaged.passRetained(cache).toOpaque())
+        return cache
+    }
+}

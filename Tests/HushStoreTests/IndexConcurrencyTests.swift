@@ -1,0 +1,77 @@
+import Foundation
+import HushCore
+import Synchronization
+import Testing
+@testable import HushStore
+
+/// Single checks read a shard without its lock (a seqlock): whatever a concurrent write does to
+/// the table — entries shifted, the table moved to a larger one — a check sees the table as it
+/// was before the write or after it, never between.
+@Suite struct IndexConcurrencyTests {
+    @Test func checksWithoutTheLockNeverSeeAWriteHalfDone() throws {
+        let organization = OrganizationID(rawValue: 1)
+        let list = ListID(rawValue: 1)
+        // One shard, sized for nothing: every write meets every check, and the table moves
+        // to a larger one a dozen times while they run.
+        let index = SuppressionIndex(erasureKey: try ErasureKey(secret: [UInt8](repeating: 7, count: 32)), shardCount: 1)
+        index.noteListName("default", for: list)
+        @Sendable func entry(_ sequence: Int64) -> IndexEntry {
+            IndexEntry(
+                eventSequence: sequence, sinceMilliseconds: sequence, list: list, scope: .organization,
+                channel: .only(.email), source: .api, listIsDefault: true, hold: false)
+        }
+        let steady = try (0..<64).map { try Address(parsing: "steady\($0)@example.com") }
+        for (offset, address) in steady.enumerated() { index.add(entry(Int64(offset + 1)), for: IndexKey(organization, address.normalized)) }
+        let never = try (0..<64).map { try Address(parsing: "never\($0)@example.com") }
+        let query = CheckQuery(channel: .email)
+
+        let writing = Atomic<Bool>(true)
+        let wrong = Mutex<[String]>([])
+        let checks = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: 3) { worker in
+            if worker == 0 {
+                // Churn: adds that grow the table and shift entries, then removals that shift them back.
+                for round in 0..<8 {
+                    let keys = (0..<4_000).map { IndexKey(organization, "churn\(round)-\($0)@example.com") }
+                    for (offset, key) in keys.enumerated() { index.add(entry(Int64(1_000 + round * 10_000 + offset)), for: key) }
+                    for (offset, key) in keys.enumerated() { index.remove(entry(Int64(1_000 + round * 10_000 + offset)), for: key) }
+                }
+                writing.store(false, ordering: .releasing)
+                return
+            }
+            var done = 0
+            while writing.load(ordering: .acquiring) {
+                for address in steady {
+                    let blocks = index.decision(for: address, in: organization, query: query).blockedBy
+                    if blocks.map(\.listName) != ["default"] { wrong.withLock { $0.append("\(address): \(blocks)") } }
+                }
+                for address in never where !index.decision(for: address, in: organization, query: query).allowed {
+                    wrong.withLock { $0.append("\(address) blocked") }
+                }
+                done += steady.count + never.count
+            }
+            checks.add(done, ordering: .relaxed)
+        }
+        #expect(wrong.withLock { $0.isEmpty }, "\(wrong.withLock { Array($0.prefix(5)) })")
+        #expect(checks.load(ordering: .relaxed) > 0)
+        #expect(index.count == steady.count)
+    }
+
+    @Test func aReadDuringAWriteIsRefusedAndOneAfterItSeesIt() throws {
+        let index = SuppressionIndex(erasureKey: try ErasureKey(secret: [UInt8](repeating: 7, count: 32)), shardCount: 1)
+        let key = IndexKey(OrganizationID(rawValue: 1), "ann@example.com")
+        let entry = IndexEntry(
+            eventSequence: 1, sinceMilliseconds: 1, list: ListID(rawValue: 1), scope: .organization,
+            channel: .only(.email), source: .api, listIsDefault: true, hold: false)
+        let shard = index.shards[0]
+        var found = InlineArray<8, PackedEntry>(repeating: .none)
+        #expect(shard.read(index.digest(key), into: &found) == 0)
+        let during = shard.write { _ in shard.read(index.digest(key), into: &found) }
+        #expect(during == nil, "a write under way: the reader must take the lock")
+        index.add(entry, for: key)
+        #expect(shard.read(index.digest(key), into: &found) == 1)
+        #expect(found[0].eventSequence == 1)
+        index.link(key, to: try ContactID(parsing: "crm-1"))
+        #expect(shard.read(index.digest(key), into: &found) == nil, "linked addresses need their contacts' entries, under the lock")
+    }
+}
