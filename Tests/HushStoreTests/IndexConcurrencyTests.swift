@@ -8,7 +8,7 @@ import Testing
 /// the table — entries shifted, the table moved to a larger one — a check sees the table as it
 /// was before the write or after it, never between.
 @Suite struct IndexConcurrencyTests {
-    @Test func checksWithoutTheLockNeverSeeAWriteHalfDone() throws {
+    @Test func checksWithoutTheLockNeverSeeAWriteHalfDone() async throws {
         let organization = OrganizationID(rawValue: 1)
         let list = ListID(rawValue: 1)
         // One shard, sized for nothing: every write meets every check, and the table moves
@@ -26,21 +26,26 @@ import Testing
         let query = CheckQuery(channel: .email)
 
         let writing = Atomic<Bool>(true)
+        let readersStarted = Atomic<Int>(0)
         let wrong = Mutex<[String]>([])
         let checks = Atomic<Int>(0)
-        DispatchQueue.concurrentPerform(iterations: 3) { worker in
-            if worker == 0 {
-                // Churn: adds that grow the table and shift entries, then removals that shift them back.
-                for round in 0..<8 {
-                    let keys = (0..<4_000).map { IndexKey(organization, "churn\(round)-\($0)@example.com") }
-                    for (offset, key) in keys.enumerated() { index.add(entry(Int64(1_000 + round * 10_000 + offset)), for: key) }
-                    for (offset, key) in keys.enumerated() { index.remove(entry(Int64(1_000 + round * 10_000 + offset)), for: key) }
-                }
-                writing.store(false, ordering: .releasing)
-                return
+        // Three threads of their own (not the test's pool): the writer starts once both readers
+        // read, and each reader reads at least once more after the writer is done.
+        let work: [@Sendable () -> Void] = [{
+            while readersStarted.load(ordering: .acquiring) < 2 { sched_yield() }
+            // Churn: adds that grow the table and shift entries, then removals that shift them back.
+            for round in 0..<8 {
+                let keys = (0..<4_000).map { IndexKey(organization, "churn\(round)-\($0)@example.com") }
+                for (offset, key) in keys.enumerated() { index.add(entry(Int64(1_000 + round * 10_000 + offset)), for: key) }
+                for (offset, key) in keys.enumerated() { index.remove(entry(Int64(1_000 + round * 10_000 + offset)), for: key) }
             }
+            writing.store(false, ordering: .releasing)
+        }] + Array(repeating: {
+            readersStarted.add(1, ordering: .releasing)
             var done = 0
-            while writing.load(ordering: .acquiring) {
+            var last = false
+            while !last {
+                last = !writing.load(ordering: .acquiring)
                 for address in steady {
                     let blocks = index.decision(for: address, in: organization, query: query).blockedBy
                     if blocks.map(\.listName) != ["default"] { wrong.withLock { $0.append("\(address): \(blocks)") } }
@@ -51,6 +56,15 @@ import Testing
                 done += steady.count + never.count
             }
             checks.add(done, ordering: .relaxed)
+        }, count: 2)
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let finished = Atomic<Int>(0)
+            for body in work {
+                Thread.detachNewThread {
+                    body()
+                    if finished.add(1, ordering: .acquiringAndReleasing).newValue == work.count { continuation.resume() }
+                }
+            }
         }
         #expect(wrong.withLock { $0.isEmpty }, "\(wrong.withLock { Array($0.prefix(5)) })")
         #expect(checks.load(ordering: .relaxed) > 0)

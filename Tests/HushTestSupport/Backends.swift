@@ -133,8 +133,10 @@ public struct BackendTrait: SuiteTrait, TestTrait, TestScoping {
         // A suite, or a test function as a whole: its cases get their own scope.
         guard testCase != nil else { return try await function() }
         for backend in backends() {
-            try await Backend.$current.withValue(backend) {
-                try await TestScope.run("\(test.name) on \(backend)") { try await function() }
+            try await TestSlots.shared.taking {
+                try await Backend.$current.withValue(backend) {
+                    try await TestScope.run("\(test.name) on \(backend)") { try await function() }
+                }
             }
         }
     }
@@ -148,4 +150,50 @@ extension Trait where Self == BackendTrait {
     /// Every test runs once, on PostgreSQL (what it tests is many nodes on one server); pair it
     /// with `.enabled(if: PostgresServer.url != nil, …)` so it is reported skipped without one.
     public static var postgresOnly: BackendTrait { BackendTrait(backends: { Backend.available.filter { $0 == .postgres } }) }
+}
+
+/// At most `width` test runs with stores, servers and processes at once (`HUSH_TEST_WIDTH`,
+/// 12 by default); the others wait their turn, suspended. Swift Testing starts every test at
+/// once: some 250 runs, each opening stores (GRDB's queues and their threads), servers and
+/// processes on two cores. Two CI runs ended with a few tests suspended for good and not one
+/// worker thread left to resume them (gdb: no thread blocked anywhere; a 10-minute watchdog
+/// task never ran either), which points at libdispatch's pool: it starts no worker beyond its
+/// thread limit, and work queued then waits for a wake-up that may not come. Fewer tests at once
+/// keep the process far below that limit.
+actor TestSlots {
+    static let shared = TestSlots(width: ProcessInfo.processInfo.environment["HUSH_TEST_WIDTH"].flatMap { Int($0) } ?? 12)
+
+    private var free: Int
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(width: Int) {
+        free = max(width, 1)
+    }
+
+    nonisolated func taking(_ body: () async throws -> Void) async throws {
+        await take()
+        do {
+            try await body()
+        } catch {
+            await give()
+            throw error
+        }
+        await give()
+    }
+
+    private func take() async {
+        if free > 0 {
+            free -= 1
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    private func give() {
+        if waiting.isEmpty {
+            free += 1
+        } else {
+            waiting.removeFirst().resume()
+        }
+    }
 }
