@@ -1,5 +1,7 @@
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 import HushCore
 import Synchronization
@@ -30,7 +32,10 @@ extension SuppressionIndex.Shard {
     /// under way or came in between, when the subject has more entries than `found` holds, or
     /// when the shard has linked addresses; the caller then takes the lock. What it reads
     /// during a write may be torn, and is thrown away: slots a resize left stay mapped
-    /// (`DigestTable.retired`), and the probe stops after a table's worth of slots.
+    /// (`DigestTable.retired`), and the probe stops after a table's worth of slots. The slot
+    /// reads are plain loads racing the writer's stores, as in any seqlock (aligned words on
+    /// x86-64 and arm64; a thread sanitizer reports them); and a reader still in retired slots
+    /// reads the zero pages Linux maps there after `MADV_DONTNEED`, never a fault.
     func read(_ digest: SubjectDigest, into found: inout InlineArray<8, PackedEntry>) -> Int? {
         let before = version.load(ordering: .acquiring)
         guard before & 1 == 0, !hasLinks.load(ordering: .relaxed) else { return nil }
@@ -90,7 +95,8 @@ final class ThreadListNames {
     private static let key: pthread_key_t = {
         var key = pthread_key_t()
         pthread_key_create(&key) { raw in
-            if let raw { Unmanaged<ThreadListNames>.fromOpaque(raw).release() }
+            // Optional on Linux, not on Darwin.
+            if let raw = raw as UnsafeMutableRawPointer? { Unmanaged<ThreadListNames>.fromOpaque(raw).release() }
         }
         return key
     }()

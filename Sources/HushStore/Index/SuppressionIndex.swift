@@ -287,15 +287,19 @@ final class SuppressionIndex: Sendable {
         }
     }
 
+    /// The stamp moves first: a check without the lock that sees it takes a new copy, which
+    /// waits for this lock, so no check names a list by its old name after another has named it
+    /// by its new one.
     private func publish(_ names: [ListID: String]) {
+        namesStamp.add(1, ordering: .releasing)
         let table = ListNameTable(names)
         for shard in shards {
             shard.state.withLock { $0.listNames = table }
         }
-        namesStamp.add(1, ordering: .releasing)
     }
 
-    /// The names and their stamp, as one.
+    /// The names and their stamp, as one: a table of the thread's own, so that checks on
+    /// different threads never touch one reference count.
     func listNamesNow() -> (stamp: UInt64, table: ListNameTable) {
         listNames.withLock { (namesStamp.load(ordering: .relaxed), ListNameTable($0.names)) }
     }
