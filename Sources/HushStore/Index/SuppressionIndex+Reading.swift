@@ -6,6 +6,36 @@ import Darwin
 import HushCore
 import Synchronization
 
+extension SuppressionIndex {
+    /// One part of the index, under its own lock. Writes change it under the lock
+    /// (`write`); a single check reads it without (`read`, `SuppressionIndex+Reading.swift`):
+    /// taking the lock wrote its cache line, which the other core had written last half the
+    /// time, so a check paid for the line moving between the cores.
+    final class Shard: Sendable {
+        let state: Mutex<ShardState>
+        /// Even between writes, odd during one: a read without the lock keeps what it read only
+        /// when the version was even before and unchanged after.
+        let version = Atomic<UInt64>(0)
+        /// The table's slots and capacity as of the last write, for reads without the lock. A
+        /// write stores the slots before the capacity and a reader loads the capacity first, so
+        /// a reader never pairs old slots with a larger capacity.
+        let slots = Atomic<UInt>(0)
+        let capacity = Atomic<Int>(0)
+        /// Whether any address of this shard is linked to contacts: a check of one needs the
+        /// contacts' entries too, and takes the lock.
+        let hasLinks = Atomic<Bool>(false)
+
+        init(capacity: Int) {
+            self.state = Mutex(ShardState(table: DigestTable(capacity: capacity)))
+            state.withLock { publish($0) }
+        }
+        init(_ state: ShardState) {
+            self.state = Mutex(state)
+            self.state.withLock { publish($0) }
+        }
+    }
+}
+
 extension SuppressionIndex.Shard {
     /// Changes the shard under its lock, with the version odd meanwhile, and publishes the
     /// table's place for reads without the lock.

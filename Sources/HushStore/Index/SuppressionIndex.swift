@@ -67,34 +67,6 @@ final class SuppressionIndex: Sendable {
         }
     }
 
-    /// One part of the index, under its own lock. Writes change it under the lock
-    /// (`write`); a single check reads it without (`read`, `SuppressionIndex+Reading.swift`):
-    /// taking the lock wrote its cache line, which the other core had written last half the
-    /// time, so a check paid for the line moving between the cores.
-    final class Shard: Sendable {
-        let state: Mutex<ShardState>
-        /// Even between writes, odd during one: a read without the lock keeps what it read only
-        /// when the version was even before and unchanged after.
-        let version = Atomic<UInt64>(0)
-        /// The table's slots and capacity as of the last write, for reads without the lock. A
-        /// write stores the slots before the capacity and a reader loads the capacity first, so
-        /// a reader never pairs old slots with a larger capacity.
-        let slots = Atomic<UInt>(0)
-        let capacity = Atomic<Int>(0)
-        /// Whether any address of this shard is linked to contacts: a check of one needs the
-        /// contacts' entries too, and takes the lock.
-        let hasLinks = Atomic<Bool>(false)
-
-        init(capacity: Int) {
-            self.state = Mutex(ShardState(table: DigestTable(capacity: capacity)))
-            state.withLock { publish($0) }
-        }
-        init(_ state: ShardState) {
-            self.state = Mutex(state)
-            self.state.withLock { publish($0) }
-        }
-    }
-
     /// The secret subjects are digested with.
     let digestKey: DigestKey
     let scopes = ScopeTable()
@@ -409,32 +381,5 @@ final class SuppressionIndex: Sendable {
         var result: [PackedEntry] = []
         shard(for: digest).state.withLock { $0.table.forEach(of: digest) { result.append($0) } }
         return result.map { IndexEntry($0, scope: scopes[$0.scope]) }
-    }
-}
-
-/// List names by id for the check path: list ids are small row ids, so an array indexed by id
-/// answers without hashing; a larger id (never seen in practice) goes to a dictionary.
-struct ListNameTable: Sendable {
-    private static let arrayLimit: Int64 = 1 << 16
-    private var byIndex: [String?] = []
-    private var others: [ListID: String] = [:]
-
-    init(_ names: [ListID: String] = [:]) {
-        for (list, name) in names {
-            if list.rawValue >= 0, list.rawValue < Self.arrayLimit {
-                let index = Int(list.rawValue)
-                if index >= byIndex.count { byIndex += Array(repeating: nil, count: index + 1 - byIndex.count) }
-                byIndex[index] = name
-            } else {
-                others[list] = name
-            }
-        }
-    }
-
-    /// The list's name; its id written out if the name has not reached the index yet.
-    subscript(list: ListID) -> String {
-        let index = list.rawValue
-        if index >= 0, index < Int64(byIndex.count), let name = byIndex[Int(index)] { return name }
-        return others[list] ?? String(list.rawValue)
     }
 }
