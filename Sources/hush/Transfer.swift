@@ -15,7 +15,9 @@ struct ImportCommand: AsyncParsableCommand {
             empty, override --channel, --scope and --list for their row; `since` and `source` are kept \
             as evidence. Other columns are ignored. The file is checked first: if any row is bad, \
             every bad row is reported (line: field: message) and nothing is imported, unless \
-            --skip-invalid is given. The import is one transaction: interrupted, it leaves nothing.
+            --skip-invalid is given. The rows are staged beside the database as they are read, then \
+            written by one short transaction, so a server on the same database keeps writing \
+            meanwhile: interrupted, the import leaves nothing.
             """)
 
     static let chunkSize = 2_000
@@ -41,37 +43,30 @@ struct ImportCommand: AsyncParsableCommand {
             channel: try channel.map { (name) throws(HushError) in try ChannelSelection(parsing: name) },
             scope: try Scope(parsing: scope), file: (file as NSString).lastPathComponent)
 
-        // Pass one: check every row, keep nothing.
-        let check = try RowReader(path: file, mapper: mapper, progress: Progress(label: "checking", total: nil))
-        var invalid = 0
-        while let batch = try check.next(Self.chunkSize) {
-            for failure in batch.failures {
-                invalid += 1
-                if invalid <= Self.reportedErrors {
-                    FileHandle.standardError.write(Data("line \(failure.line): \(failure.message)\n".utf8))
+        // One pass: each chunk of good rows is staged while the rest is read. Once a row is bad
+        // (without --skip-invalid) nothing will be imported: the rest is read only to report.
+        let reader = try RowReader(path: file, mapper: mapper, progress: Progress(label: "reading", total: nil))
+        let bad = BadRows(reportedUpTo: Self.reportedErrors)
+        let skipInvalid = self.skipInvalid
+        let summary: ImportSummary
+        do {
+            summary = try await store.importOptOuts(in: organization.id) {
+                while let batch = try reader.next(Self.chunkSize) {
+                    bad.report(batch.failures)
+                    if bad.count == 0 || skipInvalid, !batch.optOuts.isEmpty { return batch.optOuts }
                 }
+                reader.progress.finish()
+                FileHandle.standardError.write(Data("checked \(reader.rowsRead) rows\n".utf8))
+                bad.reportRest()
+                if bad.count > 0 && !skipInvalid { throw BadRows.Refused() }
+                return nil
             }
-        }
-        check.progress.finish()
-        let rows = check.rowsRead
-        FileHandle.standardError.write(Data("checked \(rows) rows\n".utf8))
-        if invalid > Self.reportedErrors {
-            FileHandle.standardError.write(Data("… and \(invalid - Self.reportedErrors) more bad rows\n".utf8))
-        }
-        if invalid > 0 && !skipInvalid {
-            FileHandle.standardError.write(Data("\(invalid) of \(rows) rows are bad; nothing was imported (fix them, or pass --skip-invalid)\n".utf8))
+        } catch is BadRows.Refused {
+            FileHandle.standardError.write(Data(
+                "\(bad.count) of \(reader.rowsRead) rows are bad; nothing was imported (fix them, or pass --skip-invalid)\n".utf8))
             throw ExitCode(1)
         }
-
-        // Pass two: the good rows, in one transaction.
-        let load = try RowReader(path: file, mapper: mapper, progress: Progress(label: "importing", total: rows))
-        let summary = try await store.importOptOuts(in: organization.id) {
-            while let batch = try load.next(Self.chunkSize) {
-                if !batch.optOuts.isEmpty { return batch.optOuts }
-            }
-            return nil
-        }
-        load.progress.finish()
+        let invalid = bad.count
         var line = "imported \(summary.items) opt-outs: \(summary.written) new, \(summary.alreadyInForce) already in force"
         if invalid > 0 { line += ", \(invalid) bad rows skipped" }
         print(line)
@@ -145,8 +140,8 @@ struct RowMapper: Sendable {
     }
 }
 
-/// Reads a CSV file a chunk at a time. Used by one task at a time: first the checking pass,
-/// then, inside the import's transaction, the loading pass.
+/// Reads a CSV file a chunk at a time, for one task at a time: the import's one pass, whose
+/// good rows are staged as they are read.
 final class RowReader: @unchecked Sendable {
     struct Failure {
         let line: Int
@@ -211,6 +206,34 @@ extension RowReader {
     static func isEndOfFile(_ error: any Error) -> Bool {
         if case CSVError.cannotReadFile = error { return true }
         return false
+    }
+}
+
+/// The bad rows of an import: the first ones reported on standard error as they are read
+/// (line: field: message), the rest counted.
+final class BadRows: @unchecked Sendable {
+    struct Refused: Error {}
+
+    private let reportedUpTo: Int
+    private(set) var count = 0
+
+    init(reportedUpTo: Int) {
+        self.reportedUpTo = reportedUpTo
+    }
+
+    func report(_ failures: [RowReader.Failure]) {
+        for failure in failures {
+            count += 1
+            if count <= reportedUpTo {
+                FileHandle.standardError.write(Data("line \(failure.line): \(failure.message)\n".utf8))
+            }
+        }
+    }
+
+    func reportRest() {
+        if count > reportedUpTo {
+            FileHandle.standardError.write(Data("… and \(count - reportedUpTo) more bad rows\n".utf8))
+        }
     }
 }
 

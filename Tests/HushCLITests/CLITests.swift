@@ -170,7 +170,7 @@ import Testing
         let file = try cli.write("big.csv", text)
 
         let running = try cli.start(["import", file, "--channel", "email"])
-        // Wait until the checking pass is over and the transaction is being written, then kill.
+        // Wait until the rows are read and staged and the commit is under way, then kill.
         var seen = Data()
         while !String(decoding: seen, as: UTF8.self).contains("checked") {
             let chunk = PipeReading.chunk(running.errors.fileHandleForReading)
@@ -188,6 +188,13 @@ import Testing
         let events = try await store.events(in: organization.id, after: 0, limit: 1_000, address: nil)
         #expect(events.count == min(count, 1_000))
         try await store.close()
+
+        // The killed import's staging file (SQLite keeps it beside the database) goes with the
+        // next import, as does any of a process that is gone (no process has this id).
+        _ = try cli.write("hush.sqlite.import-999999999-abandoned", "rows")
+        #expect(try cli.run(["import", cli.write("one.csv", "address\nafter@example.com\n"), "--channel", "email"]).status == 0)
+        let left = try FileManager.default.contentsOfDirectory(atPath: cli.folder.path).filter { $0.contains(".import-") }
+        #expect(left.isEmpty, "\(left)")
     }
 
     @Test func serveCreatesTheFirstKeyAnswersAndStopsOnSIGTERM() async throws {

@@ -305,7 +305,7 @@ struct PostgresChangeTransaction {
 
     
     /// What the rules need of a list: nil when it is not an active list of this organization.
-    private mutating func listFacts(_ list: ListID) async throws -> ListFacts? {
+    mutating func listFacts(_ list: ListID) async throws -> ListFacts? {
         if let known = knownLists[list] { return known }
         let rows = try await connection.rows("""
             SELECT is_default, name, channels FROM lists WHERE id = \(list.rawValue) AND org_id = \(organization.id.rawValue) AND deleted_at IS NULL

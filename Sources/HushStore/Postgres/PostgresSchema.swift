@@ -20,6 +20,7 @@ enum PostgresSchema {
         ("v3: address keys compared bytewise; erased and merged rows indexed apart", v3),
         ("v4: CRM connectors, their records, reviews and log (SQLite v11)", v4),
         ("v5: console users, their sessions, scope names (SQLite v12)", v5),
+        ("v6: imports staged before their commit", v6),
     ]
 
     /// Applies the migrations not yet applied, once, whichever node gets the lock first.

@@ -4,27 +4,59 @@ import Logging
 import PostgresNIO
 
 extension PostgresStore {
-    /// In one transaction, which holds the append lock from the first chunk to the commit. Memory
-    /// stays bounded by the chunk size: after the commit this node's index reads what was
-    /// written from the ledger, as the other nodes do.
+    /// Stages the opt-outs in `import_staged` (unlogged) in short transactions that take no
+    /// lock, while `next` reads them and the rules plan each (`ImportPlanner`); then one
+    /// transaction holding the append lock moves them in set-wise (`PostgresImportCommit`), so
+    /// every node keeps appending until that commit. After it, this node's index reads what was
+    /// written from the ledger, as the other nodes do. Staged rows are deleted with the commit,
+    /// or when the import fails; a crashed importer's are deleted by the next import a day on.
     public func importOptOuts(
         in organization: OrganizationID, from next: @escaping @Sendable () throws -> [OptOut]?
     ) async throws -> ImportSummary {
+        guard let found = try await self.organization(organization) else {
+            throw HushError(.notFound, field: "organization", "no such organization")
+        }
+        let run = UUID().uuidString
         let now = StoredCoding.milliseconds(configuration.now())
         let logger = self.logger
-        let instance = database.instance
-        return try await database.writeThenCatchUp { connection in
-            var summary = ImportSummary()
+        var planner = ImportPlanner(organization: found)
+        do {
+            try await database.transaction { connection in
+                try await connection.query("DELETE FROM import_staged WHERE staged_at < \(now - 86_400_000)", logger: logger)
+            }
             while let chunk = try next() {
-                var transaction = try await PostgresChangeTransaction(
-                    connection, logger: logger, organization: organization, now: now, notifying: instance)
-                let outcomes = try await transaction.record(chunk, firstItem: summary.items)
-                summary.items += chunk.count
-                for outcome in outcomes {
-                    if outcome.events.isEmpty { summary.alreadyInForce += 1 } else { summary.written += outcome.events.count }
+                let rows = try await planner.rows(chunk) { list in
+                    try await self.list(list, in: organization).map { ListFacts(id: $0.id, isDefault: $0.isDefault, name: $0.definition.name, channels: $0.definition.channels) }
+                }
+                try await database.transaction { connection in
+                    try await connection.query(Self.staging(rows, run: run, at: now), logger: logger)
                 }
             }
-            return summary
+            let instance = database.instance
+            let written = try await database.writeThenCatchUp { connection in
+                var transaction = try await PostgresChangeTransaction(
+                    connection, logger: logger, organization: organization, now: now, notifying: instance)
+                return try await transaction.recordStaged(run)
+            }
+            return ImportSummary(items: planner.items, written: written, alreadyInForce: planner.items - written)
+        } catch {
+            _ = try? await database.transaction { connection in
+                try await connection.query("DELETE FROM import_staged WHERE run = \(run)", logger: logger)
+            }
+            throw error
         }
+    }
+
+    /// One chunk's rows into the staging table: arrays, one per column (`''` for none).
+    private static func staging(_ rows: [StagedRow], run: String, at now: Int64) -> PostgresQuery {
+        """
+        INSERT INTO import_staged (run, staged_at, item, subject_key, kind, name, display, channel, list_id, scope, source, actor, evidence, counts)
+        SELECT \(run), \(now), i, k, NULLIF(ki, ''), n, NULLIF(d, ''), ch, li, sc, so, ac, NULLIF(ev, ''), co
+        FROM UNNEST(\(rows.map(\.item)), \(rows.map(\.subjectKey)), \(rows.map { $0.kind ?? "" }), \(rows.map(\.name)),
+                    \(rows.map { $0.display ?? "" }), \(rows.map(\.channel)), \(rows.map(\.list)), \(rows.map(\.scope)),
+                    \(rows.map(\.source)), \(rows.map(\.actor)), \(rows.map { $0.evidence ?? "" }), \(rows.map(\.counts)))
+             AS t(i, k, ki, n, d, ch, li, sc, so, ac, ev, co)
+        ON CONFLICT (run, subject_key, channel, list_id, scope) DO NOTHING
+        """
     }
 }

@@ -65,6 +65,13 @@ struct BulkBinder {
         index += 1
     }
 
+    mutating func bind(_ value: String?) {
+        if let value { bind(value) } else {
+            sqlite3_bind_null(statement, index)
+            index += 1
+        }
+    }
+
     mutating func bind(_ value: String) {
         var value = value
         value.withUTF8 { bytes in

@@ -7,11 +7,11 @@ import HushCore
 /// once, which is safe because SQLite runs one write transaction at a time.
 struct ChangeTransaction {
     let db: Database
-    private let organization: Organization
-    private let now: Int64
-    private var nextSequence: Int64
+    let organization: Organization
+    let now: Int64
+    var nextSequence: Int64
     private var knownLists: [ListID: ListFacts?] = [:]
-    private var outbox: Outbox
+    var outbox: Outbox
     private(set) var changes: [IndexChange] = []
 
     init(_ db: Database, organization: OrganizationID, now: Int64) throws {
@@ -133,7 +133,7 @@ struct ChangeTransaction {
 
     /// Puts the events in the webhook outbox, in this transaction.
     /// `address` names the address in clear when the event's subject is an erased one's hash.
-    private mutating func announce(_ events: [LedgerEvent], addressIDs: [Int64?], address given: String? = nil) throws {
+    mutating func announce(_ events: [LedgerEvent], addressIDs: [Int64?], address given: String? = nil) throws {
         // Writes (an import of a million rows among them) build no payloads nobody listens for.
         guard !events.isEmpty, try outbox.isListening() else { return }
         let announced = events.map { event in
@@ -203,16 +203,20 @@ struct ChangeTransaction {
 
     /// What the rules need of a list: nil when it is not an active list of this organization.
     /// One cached statement, once per list per transaction.
-    private mutating func listFacts(_ list: ListID) throws -> ListFacts? {
+    mutating func listFacts(_ list: ListID) throws -> ListFacts? {
         if let known = knownLists[list] { return known }
-        let facts = try Row.fetchOne(db.cachedStatement(sql: """
-            SELECT is_default, name, channels FROM lists WHERE id = ? AND org_id = ? AND deleted_at IS NULL
-            """), arguments: [list.rawValue, organization.id.rawValue]).map { row in
-            ListFacts(id: list, isDefault: row[0], name: row[1], channels: try StoredCoding.channels(row[2]))
-        }
+        let facts = try Self.listFacts(db, list, in: organization.id)
         knownLists[list] = facts
         if let facts { changes.append(.name(list, facts.name)) }
         return facts
+    }
+
+    static func listFacts(_ db: Database, _ list: ListID, in organization: OrganizationID) throws -> ListFacts? {
+        try Row.fetchOne(db.cachedStatement(sql: """
+            SELECT is_default, name, channels FROM lists WHERE id = ? AND org_id = ? AND deleted_at IS NULL
+            """), arguments: [list.rawValue, organization.rawValue]).map { row in
+            ListFacts(id: list, isDefault: row[0], name: row[1], channels: try StoredCoding.channels(row[2]))
+        }
     }
 
     func addressRow(_ address: Address) throws -> Int64 {

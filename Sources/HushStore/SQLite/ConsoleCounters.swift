@@ -21,8 +21,8 @@ struct ConsoleCounters {
     private var events: [Events: Int64] = [:]
     private var suppressions: [Suppressions: Int64] = [:]
 
-    mutating func appended(_ kind: EventKind, channel: ChannelSelection, source: Source) {
-        events[Events(kind: kind, channel: channel, source: source), default: 0] += 1
+    mutating func appended(_ kind: EventKind, channel: ChannelSelection, source: Source, count: Int = 1) {
+        events[Events(kind: kind, channel: channel, source: source), default: 0] += Int64(count)
     }
 
     mutating func suppressions(on list: ListID, channel: ChannelSelection, changedBy delta: Int) {

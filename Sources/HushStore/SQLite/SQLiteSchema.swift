@@ -45,6 +45,9 @@ enum SQLiteSchema {
         migrator.registerMigration("v13: the console's counters kept by the writing transaction") { db in
             try db.execute(sql: v13)
         }
+        migrator.registerMigration("v14: IN-list checks of the bulk tables as OR chains") { db in
+            try rewriteInListChecks(db)
+        }
         return migrator
     }
 
