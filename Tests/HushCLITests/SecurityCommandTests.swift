@@ -46,8 +46,10 @@ import Testing
     @Test func aRetiredLinkKeySignsNothingMore() async throws {
         let cli = try await CLI()
         try cli.run(["orgs", "create", "default"])
-        let first = try cli.run(["link-keys", "rotate"]).stdout.split(separator: " ").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""
-        #expect(try cli.run(["link-keys", "retire", first]).stdout == "retired link key \(first)\n")
+        let rotated = try cli.run(["link-keys", "rotate"])
+        let first = rotated.stdout.split(separator: " ").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""
+        let retired = try cli.run(["link-keys", "retire", first])
+        #expect(retired.stdout == "retired link key \(first)\n", "rotate: \(rotated.status) \(rotated.stderr); retire: \(retired.stderr)")
         #expect(try cli.run(["link-keys", "retire", first]).status != 0)
         let store = try await cli.store(loadsIndex: false)
         let keys = try await store.linkKeys()

@@ -24,12 +24,14 @@ extension PostgresStore {
             try await database.transaction { connection in
                 try await connection.query("DELETE FROM import_staged WHERE staged_at < \(now - 86_400_000)", logger: logger)
             }
-            while let chunk = try next() {
-                let rows = try await planner.rows(chunk) { list in
-                    try await self.list(list, in: organization).map { ListFacts(id: $0.id, isDefault: $0.isDefault, name: $0.definition.name, channels: $0.definition.channels) }
+            let database = self.database
+            try await planner.stageAll(from: next) { list in
+                try await self.list(list, in: organization).map {
+                    ListFacts(id: $0.id, isDefault: $0.isDefault, name: $0.definition.name, channels: $0.definition.channels)
                 }
+            } stage: { rows in
                 try await database.transaction { connection in
-                    try await connection.query(Self.staging(rows, run: run, at: now), logger: logger)
+                    _ = try await connection.query(Self.staging(rows, run: run, at: now), logger: logger)
                 }
             }
             let instance = database.instance

@@ -6,8 +6,9 @@ import HushCore
 /// own beside the database while the database's write lock is free; `ChangeTransaction.recordStaged` then moves
 /// them in with one short transaction. The file holds addresses, so it is readable by its owner
 /// only, is never fsynced (a crash loses only the staging, and the import with it), and is
-/// removed when the import ends, or by the next import when its process was killed.
-final class ImportStaging {
+/// removed when the import ends, or by the next import when its process was killed. Used by
+/// one task at a time (`ImportPlanner.stageAll` awaits each chunk's staging before the next).
+final class ImportStaging: @unchecked Sendable {
     /// The schema name the file is attached under by the committing connection.
     static let schema = "staging"
 

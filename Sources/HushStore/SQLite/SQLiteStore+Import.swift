@@ -15,11 +15,10 @@ extension SQLiteStore {
         defer { staging.remove() }
         var planner = ImportPlanner(
             organization: try await read { db in try Self.requireOrganization(db, organization) })
-        while let chunk = try next() {
-            let rows = try await planner.rows(chunk) { list in
-                try await self.read { db in try ChangeTransaction.listFacts(db, list, in: organization) }
-            }
-            try await storageErrors { try staging.stage(rows) }
+        try await planner.stageAll(from: next) { list in
+            try await self.read { db in try ChangeTransaction.listFacts(db, list, in: organization) }
+        } stage: { rows in
+            try await HushStore.storageErrors { try staging.stage(rows) }
         }
         try staging.close()
 

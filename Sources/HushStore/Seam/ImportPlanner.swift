@@ -63,6 +63,28 @@ struct ImportPlanner {
         self.organization = organization
     }
 
+    /// Plans every chunk `next` yields and hands its rows to `stage`, which runs while the next
+    /// chunk is read and planned: the file's parsing and the staging's inserts share the cores.
+    /// Returns once every chunk is staged; an error (of `next`, the rules or `stage`) is thrown
+    /// after the chunk being staged is done with, so the caller may then remove the staging.
+    mutating func stageAll(
+        from next: () throws -> [OptOut]?, facts: (ListID) async throws -> ListFacts?,
+        stage: @escaping @Sendable ([StagedRow]) async throws -> Void
+    ) async throws {
+        var staging: Task<Void, any Error>?
+        do {
+            while let chunk = try next() {
+                let rows = try await rows(chunk, facts: facts)
+                try await staging?.value
+                staging = Task { try await stage(rows) }
+            }
+            try await staging?.value
+        } catch {
+            _ = try? await staging?.value
+            throw error
+        }
+    }
+
     mutating func rows(_ chunk: [OptOut], facts: (ListID) async throws -> ListFacts?) async throws -> [StagedRow] {
         var rows: [StagedRow] = []
         rows.reserveCapacity(chunk.count)
