@@ -7,20 +7,32 @@ extension ChangeTransaction {
     /// database set-wise, a few statements for the whole import, so the write lock is held for
     /// their B-tree work only. What it writes is what `record` writes for the same plain
     /// opt-outs: a staged row whose suppression is in force keeps it (`ChangeRules.write`), every
-    /// other one gets a ledger event, a suppression and its evidence, in staged order.
+    /// other one gets a ledger event, a suppression and its evidence, in staged order. The
+    /// address rows were made with the staging (see `SQLiteStore.importOptOuts`), and are made
+    /// and found again here if an erasure came since.
     /// Returns the number of events written.
-    mutating func recordStaged() throws -> Int {
+    mutating func recordStaged(erasuresBefore: Int64) throws -> Int {
         let organizationID = organization.id.rawValue
         // A list may have been deleted or narrowed since the rows were planned.
         for row in try Row.fetchAll(db, sql: "SELECT DISTINCT list_id, channel FROM staging.staged") {
             let list = ListID(rawValue: row[0])
             _ = try ChangeRules.check(list, listFacts(list), covers: StoredCoding.channel(row[1]))
         }
-        try db.execute(sql: """
-            INSERT INTO addresses (org_id, kind, key, display)
-            SELECT ?, kind, name, display FROM staging.staged WHERE kind IS NOT NULL ORDER BY item
-            ON CONFLICT (org_id, key) WHERE erased_at IS NULL AND merged_into IS NULL DO NOTHING
-            """, arguments: [organizationID])
+        if try SQLiteStore.erasuresHead(db) != erasuresBefore {
+            // An erasure since the address rows were made may have retired one: make and find
+            // them again.
+            try db.execute(sql: """
+                INSERT INTO addresses (org_id, kind, key, display)
+                SELECT ?, kind, name, display FROM staging.staged WHERE kind IS NOT NULL ORDER BY item
+                ON CONFLICT (org_id, key) WHERE erased_at IS NULL AND merged_into IS NULL DO NOTHING
+                """, arguments: [organizationID])
+            try db.execute(sql: """
+                UPDATE staging.staged SET address_id = (
+                    SELECT a.id FROM addresses a
+                    WHERE a.org_id = ? AND a.key = staged.name AND a.erased_at IS NULL AND a.merged_into IS NULL)
+                WHERE kind IS NOT NULL
+                """, arguments: [organizationID])
+        }
         try db.execute(sql: """
             INSERT INTO contacts (org_id, external_id, created_at)
             SELECT ?, name, ? FROM staging.staged WHERE kind IS NULL ORDER BY item
@@ -34,19 +46,18 @@ extension ChangeTransaction {
             """, arguments: [nextSequence - 1])
         try db.execute(sql: """
             INSERT INTO staging.written
-            SELECT NULL, s.item, a.id, c.id, s.subject_key, s.channel, s.list_id, s.scope, s.source, s.actor, s.evidence, s.counts
+            SELECT NULL, s.item, s.address_id, c.id, s.subject_key, s.channel, s.list_id, s.scope, s.source, s.actor, s.evidence,
+                s.counts
             FROM staging.staged s
-            LEFT JOIN addresses a
-                ON s.kind IS NOT NULL AND a.org_id = ? AND a.key = s.name AND a.erased_at IS NULL AND a.merged_into IS NULL
             LEFT JOIN contacts c ON s.kind IS NULL AND c.org_id = ? AND c.external_id = s.name
             WHERE NOT EXISTS (
                 SELECT 1 FROM suppressions x
-                WHERE x.address_id = a.id AND x.channel = s.channel AND x.list_id = s.list_id AND x.scope = s.scope)
+                WHERE x.address_id = s.address_id AND x.channel = s.channel AND x.list_id = s.list_id AND x.scope = s.scope)
             AND NOT EXISTS (
                 SELECT 1 FROM suppressions x
                 WHERE x.contact_id = c.id AND x.channel = s.channel AND x.list_id = s.list_id AND x.scope = s.scope)
             ORDER BY s.item
-            """, arguments: [organizationID, organizationID])
+            """, arguments: [organizationID])
         try db.execute(sql: "DELETE FROM staging.written WHERE item = -1")
         try db.execute(sql: """
             INSERT INTO ledger (seq, org_id, kind, recorded_at, address_id, contact_id, channel, scope, list_id, source, actor, hold)

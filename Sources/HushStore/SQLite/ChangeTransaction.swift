@@ -228,18 +228,26 @@ struct ChangeTransaction {
 
     /// The live row of each address, created when missing: normalized address to row id.
     func addressRows(_ addresses: [Address]) throws -> [String: Int64] {
+        try Self.addressRows(db, addresses.map { (kind: $0.kind.rawValue, key: $0.normalized, display: $0.input) }, in: organization.id)
+    }
+
+    /// The live row of each address (kind, normalized key, as given), created when missing:
+    /// key to row id.
+    static func addressRows(
+        _ db: Database, _ addresses: [(kind: String, key: String, display: String)], in organization: OrganizationID
+    ) throws -> [String: Int64] {
         var seen = Set<String>()
-        let unique = addresses.filter { seen.insert($0.normalized).inserted }
+        let unique = addresses.filter { seen.insert($0.key).inserted }
         var ids: [String: Int64] = Dictionary(minimumCapacity: unique.count)
-        let organizationID = organization.id.rawValue
+        let organizationID = organization.rawValue
         try BulkStatement(head: "INSERT INTO addresses (org_id, kind, key, display) VALUES", columns: 4, tail: """
             ON CONFLICT (org_id, key) WHERE erased_at IS NULL AND merged_into IS NULL DO UPDATE SET display = display
             RETURNING id, key
             """).run(unique, in: db, bind: { address, values in
             values.bind(organizationID)
-            values.bind(address.kind.rawValue)
-            values.bind(address.normalized)
-            values.bind(address.input)
+            values.bind(address.kind)
+            values.bind(address.key)
+            values.bind(address.display)
         }, row: { row in
             ids[row.string(1)] = row.int64(0)
         })

@@ -40,7 +40,8 @@ final class ImportStaging: @unchecked Sendable {
                     source TEXT NOT NULL,
                     actor TEXT NOT NULL,
                     evidence TEXT,
-                    counts INTEGER NOT NULL
+                    counts INTEGER NOT NULL,
+                    address_id INTEGER
                 );
                 CREATE UNIQUE INDEX staged_key ON staged(subject_key, channel, list_id, scope);
                 -- Filled under the lock: the staged rows not in force, with their rows and positions.
@@ -63,14 +64,15 @@ final class ImportStaging: @unchecked Sendable {
         self.queue = queue
     }
 
-    /// Stages planned rows (`ImportPlanner`); a row repeating one staged before is left out.
-    func stage(_ rows: [StagedRow]) throws {
+    /// Stages planned rows (`ImportPlanner`) with the rows of their addresses, made ahead
+    /// (`addressIDs`, by key); a row repeating one staged before is left out.
+    func stage(_ rows: [StagedRow], addressIDs: [String: Int64]) throws {
         guard let queue else { throw HushError(.storage, "the import's staging is closed") }
         try queue.write { db in
             try BulkStatement(head: """
-                INSERT INTO staged (item, subject_key, kind, name, display, channel, list_id, scope, source, actor, evidence, counts)
+                INSERT INTO staged (item, subject_key, kind, name, display, channel, list_id, scope, source, actor, evidence, counts, address_id)
                 VALUES
-                """, columns: 12, tail: "ON CONFLICT (subject_key, channel, list_id, scope) DO NOTHING").run(rows, in: db) { row, values in
+                """, columns: 13, tail: "ON CONFLICT (subject_key, channel, list_id, scope) DO NOTHING").run(rows, in: db) { row, values in
                 values.bind(row.item)
                 values.bind(row.subjectKey)
                 values.bind(row.kind)
@@ -83,6 +85,7 @@ final class ImportStaging: @unchecked Sendable {
                 values.bind(row.actor)
                 values.bind(row.evidence)
                 values.bind(row.counts ? 1 : 0)
+                values.bind(row.kind == nil ? nil : addressIDs[row.name])
             }
         }
     }

@@ -4,8 +4,9 @@ import HushCore
 
 extension SQLiteStore {
     /// Stages the opt-outs beside the database while the write lock is free (`ImportStaging`:
-    /// `next` runs then, and the rules plan each row), then moves them in with one short
-    /// transaction, so writes by a server on the same database wait for that commit only.
+    /// `next` runs then, the rules plan each row and the address rows are made), then moves
+    /// them in with one short transaction, so writes by a server on the same database wait for
+    /// that commit only.
     /// Memory stays bounded by the chunk size; the index catches up from the ledger after the
     /// commit.
     public func importOptOuts(
@@ -15,10 +16,19 @@ extension SQLiteStore {
         defer { staging.remove() }
         var planner = ImportPlanner(
             organization: try await read { db in try Self.requireOrganization(db, organization) })
+        // Address rows are made with each chunk, in a short transaction of their own, as the
+        // PostgreSQL store makes a large batch's: an address row holds no suppression and no
+        // event by itself, so one made for an import that then fails changes nothing.
+        let erasures = try await read { db in try Self.erasuresHead(db) }
+        let pool = self.pool
         try await planner.stageAll(from: next) { list in
             try await self.read { db in try ChangeTransaction.listFacts(db, list, in: organization) }
         } stage: { rows in
-            try await HushStore.storageErrors { try staging.stage(rows) }
+            let addresses = rows.compactMap { row in row.kind.map { (kind: $0, key: row.name, display: row.display ?? row.name) } }
+            try await HushStore.storageErrors {
+                let ids = try await pool.write { db in try ChangeTransaction.addressRows(db, addresses, in: organization) }
+                try staging.stage(rows, addressIDs: ids)
+            }
         }
         try staging.close()
 
@@ -37,7 +47,7 @@ extension SQLiteStore {
                 var written = 0
                 try db.inTransaction(.immediate) {
                     var transaction = try ChangeTransaction(db, organization: organization, now: now)
-                    written = try transaction.recordStaged()
+                    written = try transaction.recordStaged(erasuresBefore: erasures)
                     return .commit
                 }
                 return written
@@ -47,5 +57,10 @@ extension SQLiteStore {
             try await indexed.catchUp()
         }
         return ImportSummary(items: planner.items, written: written, alreadyInForce: planner.items - written)
+    }
+
+    /// The last erasure's id: an erasure after an import made its address rows may have retired one.
+    static func erasuresHead(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(id), 0) FROM erasures") ?? 0
     }
 }
