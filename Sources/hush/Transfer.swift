@@ -17,7 +17,7 @@ struct ImportCommand: AsyncParsableCommand {
             every bad row is reported (line: field: message) and nothing is imported, unless \
             --skip-invalid is given. The rows are staged beside the database as they are read, then \
             written by one short transaction, so a server on the same database keeps writing \
-            meanwhile: interrupted, the import leaves nothing.
+            meanwhile: interrupted, the import leaves none of its opt-outs.
             """)
 
     static let chunkSize = 2_000

@@ -59,8 +59,10 @@ public protocol Ledger: Sendable {
     /// Returns whether there was anything to erase.
     func erase(_ address: Address, in organization: OrganizationID) async throws -> Bool
     /// Records every opt-out `next` yields, a chunk at a time, as one whole: an import that
-    /// fails or is interrupted leaves nothing behind. An error names the item by its position
-    /// in the whole import (`items[41999].channel`).
+    /// fails or is interrupted leaves none of its opt-outs (address rows it made may stay). The
+    /// chunks are staged as `next` yields them, holding no lock, and written by one transaction
+    /// at the end. An error names the item by its position in the whole import
+    /// (`items[41999].channel`).
     func importOptOuts(in organization: OrganizationID, from next: @escaping @Sendable () throws -> [OptOut]?) async throws -> ImportSummary
 
     func suppressions(of address: Address, in organization: OrganizationID) async throws -> [Suppression]
