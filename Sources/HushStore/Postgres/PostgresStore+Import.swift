@@ -5,9 +5,9 @@ import PostgresNIO
 
 extension PostgresStore {
     /// Stages the opt-outs in `import_staged` (unlogged) in short transactions that take no
-    /// lock, while `next` reads them and the rules plan each (`ImportPlanner`); then one
-    /// transaction holding the append lock moves them in set-wise (`PostgresImportCommit`), so
-    /// every node keeps appending until that commit. After it, this node's index reads what was
+    /// lock, with their address rows, while `next` reads them and the rules plan each
+    /// (`ImportPlanner`); then one transaction holding the append lock moves them in set-wise
+    /// (`PostgresChangeTransaction.recordStaged`), so every node keeps appending until that commit. After it, this node's index reads what was
     /// written from the ledger, as the other nodes do. Staged rows are deleted with the commit,
     /// or when the import fails; a crashed importer's are deleted by the next import a day on.
     public func importOptOuts(
@@ -33,6 +33,17 @@ extension PostgresStore {
                 try await database.transaction { connection in
                     _ = try await connection.query(Self.staging(rows, run: run, at: now), logger: logger)
                 }
+                // The chunk's address rows, made now rather than under the append lock, as large
+                // batches make theirs (docs/architecture.md): in key order, giving up after 100 ms
+                // on a row another transaction is making. Any left unmade the commit makes.
+                do {
+                    try await database.transaction { connection in
+                        try await connection.query("SET LOCAL lock_timeout = '100ms'", logger: logger)
+                        _ = try await connection.query(Self.addresses(rows, in: organization), logger: logger)
+                    }
+                } catch {
+                    logger.debug("an import's address rows are left to its commit", metadata: ["error": "\(error)"])
+                }
             }
             let instance = database.instance
             let written = try await database.writeThenCatchUp { connection in
@@ -47,6 +58,18 @@ extension PostgresStore {
             }
             throw error
         }
+    }
+
+    /// One chunk's address rows, made when missing, in key order.
+    private static func addresses(_ rows: [StagedRow], in organization: OrganizationID) -> PostgresQuery {
+        let addresses = rows.filter { $0.kind != nil }
+        return """
+            INSERT INTO addresses (org_id, kind, key, display)
+            SELECT \(organization.rawValue), ki, k, d
+            FROM UNNEST(\(addresses.map { $0.kind ?? "" }), \(addresses.map(\.name)), \(addresses.map { $0.display ?? $0.name })) AS t(ki, k, d)
+            ORDER BY k COLLATE "C"
+            ON CONFLICT (org_id, key) WHERE erased_at IS NULL AND merged_into IS NULL DO NOTHING
+            """
     }
 
     /// One chunk's rows into the staging table: arrays, one per column (`''` for none).
