@@ -49,6 +49,26 @@ import Testing
         #expect(try test.isBlocked("import3@example.com"))
     }
 
+    /// An import announces each opt-out it wrote when a webhook listens, in ledger order, past
+    /// the commit's page of 2 000 events, and nothing for those already in force.
+    @Test func anImportAnnouncesWhatItWrote() async throws {
+        let test = try await TestStore()
+        _ = try await test.store.createWebhook(
+            WebhookEndpoint(url: "https://example.com/hook", events: [WebhookEvent.Kind.optOutCreated.rawValue], secrets: [.generate()]),
+            in: test.id)
+        _ = try await test.optOut("import0@example.com")
+        let chunks = Mutex(try [optOuts(0..<1_500), optOuts(1_500..<2_500)])
+        let summary = try await test.store.importOptOuts(in: test.id) { chunks.withLock { $0.isEmpty ? nil : $0.removeFirst() } }
+        #expect(summary == ImportSummary(items: 2_500, written: 2_499, alreadyInForce: 1))
+        let rows = try await test.sql("""
+            SELECT COUNT(*), COUNT(DISTINCT ledger_seq), MIN(ledger_seq), MAX(ledger_seq), (SELECT COUNT(*) FROM webhook_deliveries)
+            FROM webhook_outbox
+            """)
+        #expect(rows.first == ["2500", "2500", "1", "2500", "2500"], "the earlier opt-out's event and the import's 2 499")
+        let last = try await test.sql("SELECT data FROM webhook_outbox ORDER BY ledger_seq DESC LIMIT 1")
+        #expect(last.first?.first??.contains("import2499@example.com") == true, "\(last)")
+    }
+
     /// A failed import writes nothing; rows repeated in a file are counted once as new.
     @Test func aFailedImportWritesNothingAndRepeatsCountOnce() async throws {
         let test = try await TestStore()

@@ -106,7 +106,8 @@ extension ChangeTransaction {
         while true {
             var events: [LedgerEvent] = []
             var addressIDs: [Int64?] = []
-            for row in try Row.fetchAll(db.cachedStatement(sql: """
+            // Not cached: the statement names the attached staging file, detached after the commit.
+            for row in try Row.fetchAll(db.makeStatement(sql: """
                 SELECT seq, address_id, subject_key, channel, list_id, scope, source, actor, evidence
                 FROM staging.written WHERE seq > ? ORDER BY seq LIMIT \(page)
                 """), arguments: [after]) {
