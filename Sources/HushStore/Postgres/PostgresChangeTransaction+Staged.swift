@@ -8,7 +8,9 @@ extension PostgresChangeTransaction {
     /// force keeps it (`ChangeRules.write`), every other one gets a ledger event, a suppression
     /// and its evidence, in staged order. The counters follow by their statement triggers.
     /// Returns the number of events written.
-    mutating func recordStaged(_ run: String) async throws -> Int {
+    /// The address rows were made while staging; `makingAddresses` makes what is missing first
+    /// (a chunk's rows were left unmade, or an erasure since may have retired one).
+    mutating func recordStaged(_ run: String, makingAddresses: Bool) async throws -> Int {
         let organizationID = organization.id.rawValue
         // A list may have been deleted or narrowed since the rows were planned.
         for row in try await connection.rows("SELECT DISTINCT list_id, channel FROM import_staged WHERE run = \(run)", logger: logger) {
@@ -20,11 +22,13 @@ extension PostgresChangeTransaction {
         // lookup below is a LATERAL subquery or a subplan fenced with `OFFSET 0`, one index probe
         // per staged row whatever the estimates (a plain join was planned as a nested loop over
         // a sequential scan of the addresses, quadratic in the import's size).
-        try await connection.query("""
-            INSERT INTO addresses (org_id, kind, key, display)
-            SELECT \(organizationID), kind, name, display FROM import_staged WHERE run = \(run) AND kind IS NOT NULL ORDER BY item
-            ON CONFLICT (org_id, key) WHERE erased_at IS NULL AND merged_into IS NULL DO NOTHING
-            """, logger: logger)
+        if makingAddresses {
+            try await connection.query("""
+                INSERT INTO addresses (org_id, kind, key, display)
+                SELECT \(organizationID), kind, name, display FROM import_staged WHERE run = \(run) AND kind IS NOT NULL ORDER BY item
+                ON CONFLICT (org_id, key) WHERE erased_at IS NULL AND merged_into IS NULL DO NOTHING
+                """, logger: logger)
+        }
         try await connection.query("""
             INSERT INTO contacts (org_id, external_id, created_at)
             SELECT \(organizationID), name, \(now) FROM import_staged WHERE run = \(run) AND kind IS NULL ORDER BY item

@@ -2,6 +2,7 @@ import Foundation
 import HushCore
 import Logging
 import PostgresNIO
+import Synchronization
 
 extension PostgresStore {
     /// Stages the opt-outs in `import_staged` (unlogged) in short transactions that take no
@@ -21,9 +22,15 @@ extension PostgresStore {
         let logger = self.logger
         var planner = ImportPlanner(organization: found)
         do {
-            try await database.transaction { connection in
+            // The erasures' head before any address row is made: the commit makes and finds the
+            // rows again when an erasure came since (it may have retired one) or a chunk's rows
+            // were left unmade.
+            let erasures = try await database.transaction { connection in
                 try await connection.query("DELETE FROM import_staged WHERE staged_at < \(now - 86_400_000)", logger: logger)
+                let rows = try await connection.rows("SELECT COALESCE(MAX(id), 0) FROM erasures", logger: logger)
+                return try rows.first?.decode(Int64.self) ?? 0
             }
+            let unmade = Mutex(false)
             let database = self.database
             try await planner.stageAll(from: next) { list in
                 try await self.list(list, in: organization).map {
@@ -42,6 +49,7 @@ extension PostgresStore {
                         _ = try await connection.query(Self.addresses(rows, in: organization), logger: logger)
                     }
                 } catch {
+                    unmade.withLock { $0 = true }
                     logger.debug("an import's address rows are left to its commit", metadata: ["error": "\(error)"])
                 }
             }
@@ -49,7 +57,8 @@ extension PostgresStore {
             let written = try await database.writeThenCatchUp { connection in
                 var transaction = try await PostgresChangeTransaction(
                     connection, logger: logger, organization: organization, now: now, notifying: instance)
-                return try await transaction.recordStaged(run)
+                let remake = unmade.withLock { $0 } || transaction.from.erasures != erasures
+                return try await transaction.recordStaged(run, makingAddresses: remake)
             }
             return ImportSummary(items: planner.items, written: written, alreadyInForce: planner.items - written)
         } catch {
