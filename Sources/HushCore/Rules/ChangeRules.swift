@@ -11,6 +11,10 @@ public struct ListFacts: Hashable, Sendable {
         self.name = name
         self.channels = channels
     }
+
+    public init(_ list: OptOutList) {
+        self.init(id: list.id, isDefault: list.isDefault, name: list.definition.name, channels: list.definition.channels)
+    }
 }
 
 /// An opt-out checked against its list and organization, with what it covers.

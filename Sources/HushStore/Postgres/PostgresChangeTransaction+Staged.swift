@@ -106,11 +106,9 @@ extension PostgresChangeTransaction {
                 """, logger: logger) {
                 let (sequence, addressID, subject, channel, list, scope, source, actor, evidence) = try row.decode(
                     (Int64, Int64?, String, String, Int64, String, String, String, String?).self)
-                events.append(LedgerEvent(
-                    sequence: sequence, organization: organization.id, kind: .optOut, recordedAt: StoredCoding.date(now),
-                    subject: SubjectKey(stored: subject), channel: try StoredCoding.channel(channel), scope: try StoredCoding.scope(scope),
-                    list: ListID(rawValue: list), source: try StoredCoding.source(source), actor: actor,
-                    evidence: try StoredCoding.evidence(evidence), hold: false))
+                events.append(try .staged(
+                    sequence: sequence, organization: organization.id, recordedAt: now, subject: subject, channel: channel,
+                    scope: scope, list: list, source: source, actor: actor, evidence: evidence))
                 addressIDs.append(addressID)
             }
             guard let last = events.last else { return }

@@ -102,7 +102,7 @@ extension PostgresStore {
         guard let organization = try await organization(id) else { return nil }
         var facts: [ListID: ListFacts] = [:]
         for list in try await lists(in: id) {
-            facts[list.id] = ListFacts(id: list.id, isDefault: list.isDefault, name: list.definition.name, channels: list.definition.channels)
+            facts[list.id] = ListFacts(list)
         }
         var plans: [PlannedOptOut] = []
         plans.reserveCapacity(optOuts.count)

@@ -33,9 +33,7 @@ extension PostgresStore {
             let unmade = Mutex(false)
             let database = self.database
             try await planner.stageAll(from: next) { list in
-                try await self.list(list, in: organization).map {
-                    ListFacts(id: $0.id, isDefault: $0.isDefault, name: $0.definition.name, channels: $0.definition.channels)
-                }
+                try await self.list(list, in: organization).map(ListFacts.init)
             } stage: { rows in
                 try await database.transaction { connection in
                     _ = try await connection.query(Self.staging(rows, run: run, at: now), logger: logger)

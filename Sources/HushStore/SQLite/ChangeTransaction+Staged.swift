@@ -111,11 +111,9 @@ extension ChangeTransaction {
                 SELECT seq, address_id, subject_key, channel, list_id, scope, source, actor, evidence
                 FROM staging.written WHERE seq > ? ORDER BY seq LIMIT \(page)
                 """), arguments: [after]) {
-                events.append(LedgerEvent(
-                    sequence: row[0], organization: organization.id, kind: .optOut, recordedAt: StoredCoding.date(now),
-                    subject: SubjectKey(stored: row[2]), channel: try StoredCoding.channel(row[3]), scope: try StoredCoding.scope(row[5]),
-                    list: ListID(rawValue: row[4]), source: try StoredCoding.source(row[6]), actor: row[7],
-                    evidence: try StoredCoding.evidence(row[8]), hold: false))
+                events.append(try .staged(
+                    sequence: row[0], organization: organization.id, recordedAt: now, subject: row[2], channel: row[3],
+                    scope: row[5], list: row[4], source: row[6], actor: row[7], evidence: row[8]))
                 addressIDs.append(row[1])
             }
             guard let last = events.last else { return }

@@ -105,3 +105,17 @@ struct ImportPlanner {
         return rows
     }
 }
+
+extension LedgerEvent {
+    /// The event of a staged row a commit wrote, from the columns it was written with.
+    static func staged(
+        sequence: Int64, organization: OrganizationID, recordedAt now: Int64, subject: String, channel: String, scope: String,
+        list: Int64, source: String, actor: String, evidence: String?
+    ) throws -> LedgerEvent {
+        LedgerEvent(
+            sequence: sequence, organization: organization, kind: .optOut, recordedAt: StoredCoding.date(now),
+            subject: SubjectKey(stored: subject), channel: try StoredCoding.channel(channel), scope: try StoredCoding.scope(scope),
+            list: ListID(rawValue: list), source: try StoredCoding.source(source), actor: actor,
+            evidence: try StoredCoding.evidence(evidence), hold: false)
+    }
+}
