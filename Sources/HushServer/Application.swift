@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HushCore
 import HushStore
 import Logging
@@ -98,12 +99,20 @@ public enum HushServer {
                 store: store, webhookRetention: configuration.webhooks.retention, sendRetention: configuration.sendRetention, logger: logger,
                 now: configuration.now))
         }
+        let built = build(store: store, configuration: configuration, metrics: metrics, connectors: runner)
+        let http1 = HTTP1Channel.Configuration(
+            additionalChannelHandlers: [ContinueHandler(), HeaderTimeoutHandler(timeout: .nanoseconds(configuration.headerTimeout.nanoseconds))],
+            idleTimeout: .nanoseconds(configuration.idleTimeout.nanoseconds))
+        // Every request is logged by the router when the access log is on, so the door stays shut.
+        let door = configuration.accessLog ? nil : built.checkDoor
         return Application(
-            router: build(store: store, configuration: configuration, metrics: metrics, connectors: runner).router,
-            server: .http1(configuration: .init(
-                additionalChannelHandlers: [ContinueHandler(), HeaderTimeoutHandler(timeout: .nanoseconds(configuration.headerTimeout.nanoseconds))],
-                idleTimeout: .nanoseconds(configuration.idleTimeout.nanoseconds))),
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "hush"),
+            router: built.router,
+            server: HTTPServerBuilder { responder in
+                let channel = HTTP1Channel(responder: responder, configuration: http1)
+                guard let door else { return channel }
+                return CheckDoorHTTP1Channel(channel: channel, door: door)
+            },
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: serverName),
             services: services,
             onServerRunning: onServerRunning,
             logger: logger)
@@ -127,10 +136,12 @@ public enum HushServer {
     /// The router, and every `/v1` operation it serves as `METHOD /v1/path/{param}`. `connectors`
     /// runs CRM connectors; a router built without one makes its own (whose HTTP clients are
     /// made only if a connector is run, and then must be shut down by the caller).
+    static let serverName = "hush"
+
     static func build(
         store: any Store, configuration: ServerConfiguration = ServerConfiguration(), metrics: ServerMetrics = ServerMetrics(),
         connectors: ConnectorRunner? = nil
-    ) -> (router: Router<HushRequestContext>, operations: [String]) {
+    ) -> (router: Router<HushRequestContext>, operations: [String], checkDoor: CheckDoor) {
         let router = Router(context: HushRequestContext.self)
         let authenticator = KeyAuthenticator(store: store, refreshInterval: configuration.keyRefreshInterval, now: configuration.now)
         router.add(middleware: SecurityHeadersMiddleware())
@@ -202,7 +213,7 @@ public enum HushServer {
             accounts: accounts, api: ConsoleAPI(responder: api.buildResponder()), store: store,
             secureCookies: configuration.baseURL.hasPrefix("https://"), now: configuration.now)
             .register(on: router)
-        return (router, v1.operations)
+        return (router, v1.operations, CheckDoor(store: store, authenticator: authenticator, metrics: metrics, serverName: serverName))
     }
 }
 
@@ -210,6 +221,9 @@ public enum HushServer {
 final class V1Group {
     private let group: RouterGroup<HushRequestContext>
     private(set) var operations: [String] = []
+
+    /// Who may call an operation that names no roles.
+    static let apiRoles: [Role] = [.admin, .member]
 
     init(_ group: RouterGroup<HushRequestContext>) {
         self.group = group
@@ -219,7 +233,7 @@ final class V1Group {
     /// Most operations are for admin and member keys; `inbound` keys reach only the routes that
     /// name them.
     func on<Output: ResponseGenerator>(
-        _ method: HTTPRequest.Method, _ path: String, roles: [Role] = [.admin, .member],
+        _ method: HTTPRequest.Method, _ path: String, roles: [Role] = apiRoles,
         use handler: @Sendable @escaping (Request, HushRequestContext) async throws -> Output
     ) {
         group.on(RouterPath(path), method: method) { request, context -> Output in

@@ -44,17 +44,29 @@ final class KeyAuthenticator: Sendable {
         state.withLock { $0.known[key] }
     }
 
-    /// One lock on the hot path: the cached principal, its use noted, and whether this request
-    /// reads the revocations.
-    func principal(for key: String) async throws -> Principal? {
-        let now = ContinuousClock.now
-        let (cached, due) = state.withLock { state -> (Principal?, Bool) in
+    /// The principal of a key this process already accepted, its use noted, unless the
+    /// revocations are due to be read again: then nil, and the request is to take
+    /// `principal(for:)`, which reads them (`CheckDoor` answers only while none is due).
+    func principalWithoutRefresh(for key: String) -> Principal? {
+        let (cached, due) = lookUp(key, now: .now, claimingRefresh: false)
+        return due ? nil : cached
+    }
+
+    /// One lock on the hot path: the cached principal, its use noted, and whether the
+    /// revocations are due to be read (claimed for this request when `claimingRefresh`).
+    private func lookUp(_ key: String, now: ContinuousClock.Instant, claimingRefresh: Bool) -> (Principal?, due: Bool) {
+        state.withLock { state -> (Principal?, Bool) in
             let principal = state.known[key]
             if let id = principal?.keyID, !state.used.contains(id) { state.used.insert(id) }
             guard !state.refreshing, now - state.lastRefresh >= refreshInterval else { return (principal, false) }
-            state.refreshing = true
+            if claimingRefresh { state.refreshing = true }
             return (principal, true)
         }
+    }
+
+    func principal(for key: String) async throws -> Principal? {
+        let now = ContinuousClock.now
+        let (cached, due) = lookUp(key, now: now, claimingRefresh: true)
         if due {
             // A database that cannot answer now leaves the cache as it is (a check still answers
             // from memory); the next round tries again.

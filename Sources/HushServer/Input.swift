@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HushCore
 
 /// A request body. Fields it does not know are refused, naming them, so a typo (`chanel`) is
@@ -66,7 +67,16 @@ struct Query {
     private let parameters: Parameters
 
     init(_ request: Request) {
-        parameters = request.uri.queryParameters
+        self.init(request.uri)
+    }
+
+    init(_ uri: HummingbirdCore.URI) {
+        parameters = uri.queryParameters
+    }
+
+    /// Whether every parameter given is named by `names`.
+    func namesOnly(_ names: [Substring]) -> Bool {
+        parameters.allSatisfy { names.contains($0.key) }
     }
 
     func optional(_ name: String) -> String? {

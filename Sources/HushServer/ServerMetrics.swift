@@ -9,6 +9,8 @@ import Synchronization
 final class ServerMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
     let checks: Counter
+    /// Single checks `CheckDoor` answered as they arrived, without the router (counted in `checks` too).
+    let doorChecks: Counter
     let optOutsRecorded: Counter
     let indexSize: Gauge
     let webhookSucceeded: Counter
@@ -18,6 +20,8 @@ final class ServerMetrics: Sendable {
 
     init() {
         checks = registry.makeCounter(descriptor: .init(metricName: "hush_checks", unitName: "total", helpText: "Addresses checked, single and in batches."))
+        doorChecks = registry.makeCounter(descriptor: .init(
+            metricName: "hush_checks_at_the_door", unitName: "total", helpText: "Single checks answered as they arrived, without the router."))
         optOutsRecorded = registry.makeCounter(descriptor: .init(metricName: "hush_opt_outs_recorded", unitName: "total", helpText: "Opt-out events written."))
         indexSize = registry.makeGauge(descriptor: .init(metricName: "hush_index", unitName: "suppressions", helpText: "Suppressions held in memory."))
         let attempts = MetricNameDescriptor(metricName: "hush_webhook_attempts", unitName: "total", helpText: "Webhook delivery attempts by result.")

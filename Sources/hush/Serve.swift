@@ -4,6 +4,8 @@ import HushCore
 import HushServer
 import HushStore
 import Logging
+import NIOCore
+import NIOPosix
 import ServiceLifecycle
 
 struct Serve: AsyncParsableCommand {
@@ -98,6 +100,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         let logger = Logger(label: "hush")
         // Large sends hand their memory back to the system (see MemoryTrim).
         MemoryTrim.enable()

@@ -40,6 +40,10 @@ extension PostgresStore {
         return try await read { try await Self.organizationRow($0, name: name, logger: logger) }
     }
 
+    public func cachedOrganization(_ id: OrganizationID) -> Organization? {
+        directory.cachedOrganization(id)
+    }
+
     public func organization(_ id: OrganizationID) async throws -> Organization? {
         let logger = self.logger
         return try await directory.organization(id) {

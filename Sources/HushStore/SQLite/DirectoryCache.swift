@@ -26,6 +26,18 @@ final class DirectoryCache: Sendable {
         try await cached(id, in: organizations, load: load)
     }
 
+    /// The organization while its entry is fresh, without loading it.
+    func cachedOrganization(_ id: OrganizationID) -> Organization? {
+        let now = self.now()
+        guard let entry = organizations.withLock({ $0[id] }), isFresh(entry, now: now) else { return nil }
+        return entry.value
+    }
+
+    /// A clock set back makes an entry stale rather than fresh for longer.
+    private func isFresh<Value>(_ entry: Entry<Value>, now: Date) -> Bool {
+        (0..<lifetime).contains(now.timeIntervalSince(entry.fetched))
+    }
+
     func lists(of id: OrganizationID, load: () async throws -> [OptOutList]) async throws -> [OptOutList] {
         try await cached(id, in: lists, load: { try await load() }) ?? []
     }
@@ -39,10 +51,7 @@ final class DirectoryCache: Sendable {
         _ id: OrganizationID, in table: borrowing Mutex<[OrganizationID: Entry<Value>]>, load: () async throws -> Value?
     ) async throws -> Value? {
         let now = self.now()
-        // A clock set back makes an entry stale rather than fresh for longer.
-        if let entry = table.withLock({ $0[id] }), (0..<lifetime).contains(now.timeIntervalSince(entry.fetched)) {
-            return entry.value
-        }
+        if let entry = table.withLock({ $0[id] }), isFresh(entry, now: now) { return entry.value }
         guard let value = try await load() else { return nil }
         table.withLock { $0[id] = Entry(value: value, fetched: now) }
         return value

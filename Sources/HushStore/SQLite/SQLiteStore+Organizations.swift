@@ -42,6 +42,10 @@ extension SQLiteStore {
         try await read { db in try Self.organizationRow(db, sql: "o.name = ?", name) }
     }
 
+    public func cachedOrganization(_ id: OrganizationID) -> Organization? {
+        directory.cachedOrganization(id)
+    }
+
     public func organization(_ id: OrganizationID) async throws -> Organization? {
         try await directory.organization(id) {
             try await read { db in try Self.organizationRow(db, sql: "o.id = ?", id.rawValue) }

@@ -15,6 +15,9 @@ public protocol AccessStore: Sendable {
     func createOrganization(named name: String, settings: OrganizationSettings) async throws -> Organization
     func organization(named name: String) async throws -> Organization?
     func organization(_ id: OrganizationID) async throws -> Organization?
+    /// The organization as `organization(_:)` last read it, while that read is fresh enough to
+    /// answer again; nil otherwise (then ask `organization(_:)`). Never reads the database.
+    func cachedOrganization(_ id: OrganizationID) -> Organization?
     func updateSettings(of organization: OrganizationID, _ settings: OrganizationSettings) async throws -> Organization
 
     /// Creates a key; its secret exists only in the value returned.
