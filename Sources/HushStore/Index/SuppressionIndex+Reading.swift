@@ -88,6 +88,19 @@ extension SuppressionIndex.Shard {
 }
 
 extension SuppressionIndex {
+    static func borrowable(_ shards: [Shard]) -> UnsafeMutablePointer<Unmanaged<Shard>> {
+        let pointer = UnsafeMutablePointer<Unmanaged<Shard>>.allocate(capacity: shards.count)
+        pointer.initialize(from: shards.map { Unmanaged.passUnretained($0) }, count: shards.count)
+        return pointer
+    }
+
+    /// Runs `body` with the digest's shard, borrowed: `shards` keeps every shard alive for as long
+    /// as the index, so a check need not retain one.
+    @inline(__always)
+    func withShard<T>(for digest: SubjectDigest, _ body: (Shard) -> T) -> T {
+        borrowedShards[shardIndex(of: digest)]._withUnsafeGuaranteedRef(body)
+    }
+
     /// The blocks of a subject's own entries, read without a lock where it can be (`Shard.read`);
     /// false when the caller must take the lock.
     func appendBlocksWithoutLock(of digest: SubjectDigest, shard: Shard, query: CheckQuery, to blocks: inout [Decision.Block]) -> Bool {

@@ -71,6 +71,9 @@ final class SuppressionIndex: Sendable {
     let digestKey: DigestKey
     let scopes = ScopeTable()
     let shards: [Shard]
+    /// The same shards, for checks to borrow without a retain (`withShard`): a retain writes the
+    /// shard's count, which both threads' checks write, so its line moved between the cores.
+    nonisolated(unsafe) let borrowedShards: UnsafeMutablePointer<Unmanaged<Shard>>
     private let shardMask: UInt64
     let erasingOrganizations = Mutex<Set<OrganizationID>>([])
     /// Set once any erasure exists, so checks skip hashing and a lock until then.
@@ -102,6 +105,11 @@ final class SuppressionIndex: Sendable {
         // Loaded to about 87 %: a table grows by half past 90 %.
         let perShard = (expectedCount + expectedCount / 7) / shardCount + 8
         self.shards = (0..<shardCount).map { _ in Shard(capacity: perShard) }
+        borrowedShards = Self.borrowable(shards)
+    }
+
+    deinit {
+        borrowedShards.deallocate()
     }
 
     /// An index made of shards already filled (a snapshot's), with these scopes numbered in
@@ -112,6 +120,7 @@ final class SuppressionIndex: Sendable {
         self.digestKey = digestKey
         self.shardMask = UInt64(shards.count - 1)
         self.shards = shards.map(Shard.init)
+        borrowedShards = Self.borrowable(self.shards)
         for scope in scopes { _ = self.scopes.id(for: scope) }
         entryCount.store(shards.reduce(0) { $0 + $1.table.count }, ordering: .relaxed)
         erasingOrganizations.withLock { $0 = erasing }
@@ -130,7 +139,7 @@ final class SuppressionIndex: Sendable {
         shards[shardIndex(of: digest)]
     }
 
-    private func shardIndex(of digest: SubjectDigest) -> Int {
+    func shardIndex(of digest: SubjectDigest) -> Int {
         Int(truncatingIfNeeded: (digest.low >> 48) & shardMask)
     }
 
@@ -333,11 +342,12 @@ final class SuppressionIndex: Sendable {
 
     /// Adds the blocks of a subject's own entries and of every contact it belongs to.
     private func collect(_ digest: SubjectDigest, in organization: OrganizationID, query: CheckQuery, into blocks: inout [Decision.Block]) {
-        let shard = shard(for: digest)
-        if appendBlocksWithoutLock(of: digest, shard: shard, query: query, to: &blocks) { return }
-        let contacts = shard.state.withLock { state in
-            state.appendBlocks(of: digest, contact: nil, query: query, scopes: scopes, to: &blocks)
-            return state.links.isEmpty ? nil : state.links[digest]?.contacts
+        let contacts = withShard(for: digest) { shard -> [ContactID]? in
+            if appendBlocksWithoutLock(of: digest, shard: shard, query: query, to: &blocks) { return nil }
+            return shard.state.withLock { state in
+                state.appendBlocks(of: digest, contact: nil, query: query, scopes: scopes, to: &blocks)
+                return state.links.isEmpty ? nil : state.links[digest]?.contacts
+            }
         }
         for contact in contacts ?? [] {
             appendContactBlocks(contact, in: organization, query: query, to: &blocks)
