@@ -5,7 +5,7 @@
 #      receiver (bench/receiver.py) that answers at once;
 #   2. GET /v1/check throughput idle, against the same while 1 000 deliveries are pending and
 #      being sent to a receiver that takes 100 ms per request.
-# Usage: bench/webhooks.sh        (EVENTS, ENDPOINTS, DURATION, CONNECTIONS, PORT to change the defaults)
+# Usage: bench/webhooks.sh        (EVENTS, ENDPOINTS, DURATION, CONNECTIONS, PORT to change the defaults; HUSH=path)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EVENTS=${EVENTS:-20000}
@@ -18,8 +18,11 @@ SLOW=$((PORT + 2))
 
 command -v wrk >/dev/null || { apt-get update && apt-get install -y --no-install-recommends wrk; }
 command -v sqlite3 >/dev/null || { apt-get update && apt-get install -y --no-install-recommends sqlite3; }
-swift build -c release --product hush
-HUSH=.build/release/hush
+# HUSH names a release build of hush to use instead of building one here.
+if [ -z "${HUSH:-}" ]; then
+    swift build -c release --product hush
+    HUSH=.build/release/hush
+fi
 
 DIR=$(mktemp -d /tmp/hush-webhook-bench.XXXXXX)
 PIDS=()

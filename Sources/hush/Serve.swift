@@ -4,8 +4,6 @@ import HushCore
 import HushServer
 import HushStore
 import Logging
-import NIOCore
-import NIOPosix
 import ServiceLifecycle
 
 struct Serve: AsyncParsableCommand {
@@ -100,7 +98,6 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         let logger = Logger(label: "hush")
         // Large sends hand their memory back to the system (see MemoryTrim).
         MemoryTrim.enable()
