@@ -95,7 +95,9 @@ final class CheckDoor: Sendable {
 /// (so idle timeouts and graceful shutdown count the requests it answers) and before the
 /// router's channel. It answers only while every request it passed on has been answered, so
 /// pipelined answers keep their order; its answers are flushed once per read, so a client that
-/// pipelines checks gets many answers in one write.
+/// pipelines checks gets many answers in one write. While the connection cannot take more
+/// output, requests go to the router, whose writer waits and so stops the reading; after a
+/// request asking to close the connection, the door answers nothing more.
 final class CheckDoorHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -108,6 +110,10 @@ final class CheckDoorHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Requests passed on to the router whose answers have not ended yet.
     private var passedOn = 0
     private var unflushed = false
+    /// Set once a request passed on said `Connection: close`: nothing after it is answered.
+    private var closing = false
+    /// The door's last answer, written: the end of the client's input waits for it (below).
+    private var lastAnswer: EventLoopFuture<Void>?
     private var date = HTTPDate()
 
     init(door: CheckDoor) {
@@ -117,11 +123,12 @@ final class CheckDoorHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            if passedOn == 0, let answer = door.answer(head, date: date.now) {
+            if passedOn == 0, !closing, context.channel.isWritable, let answer = door.answer(head, date: date.now) {
                 self.answer = answer
                 return
             }
             passedOn += 1
+            if head.headerFields[.connection]?.lowercased().contains("close") == true { closing = true }
         case .body:
             // A request the door took has no body (`isPlain`); a stray part is dropped with it.
             if answer != nil { return }
@@ -130,7 +137,9 @@ final class CheckDoorHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 answer = nil
                 context.write(wrapOutboundOut(.head(head)), promise: nil)
                 context.write(wrapOutboundOut(.body(context.channel.allocator.buffer(bytes: body))), promise: nil)
-                context.write(wrapOutboundOut(.end(nil)), promise: nil)
+                let written = context.eventLoop.makePromise(of: Void.self)
+                context.write(wrapOutboundOut(.end(nil)), promise: written)
+                lastAnswer = written.futureResult
                 unflushed = true
                 return
             }
@@ -144,6 +153,19 @@ final class CheckDoorHandler: ChannelDuplexHandler, RemovableChannelHandler {
             context.flush()
         }
         context.fireChannelReadComplete()
+    }
+
+    /// The end of the client's input, passed on once the door's answers are written: the router,
+    /// seeing a connection with nothing left to read, closes it whole, which drops what is not
+    /// written yet (a client that pipelines many checks and then shuts its side).
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard let closed = event as? ChannelEvent, closed == .inputClosed, let lastAnswer else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        context.flush()
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        lastAnswer.whenComplete { _ in bound.value.fireUserInboundEventTriggered(event) }
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {

@@ -51,6 +51,15 @@ enum CheckLines {
         return lines
     }
 
+    /// `text` with every control character and line separator as a space: an error quotes the
+    /// input, which may hold a CR or U+2028, and a client splitting lines on those would lose
+    /// its place.
+    static func oneLine(_ text: String) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.map { scalar in
+            scalar.properties.generalCategory == .control || scalar == "\u{2028}" || scalar == "\u{2029}" ? " " : scalar
+        }))
+    }
+
     /// A line for each of `count` inputs, in order.
     static func answer(_ checked: CheckedMany, count: Int) -> ByteBuffer {
         var buffer = ByteBuffer()
@@ -61,7 +70,7 @@ enum CheckLines {
         for position in 0..<count {
             if let bad = nextInvalid, bad.position == position {
                 buffer.writeString("invalid\t")
-                buffer.writeString(bad.error.replacing("\n", with: " "))
+                buffer.writeString(oneLine(bad.error))
                 buffer.writeString("\n")
                 nextInvalid = invalid.next()
             } else if let decision = decisions.next() {

@@ -126,9 +126,25 @@ import Testing
         }
     }
 
+    /// A client that pipelines thousands of checks, shuts its side and reads only then gets every
+    /// answer: the end of its input reaches the router only once the door's answers are written,
+    /// and while the connection cannot take more the router answers (and stops the reading).
+    @Test func everyPipelinedAnswerArrivesAfterTheClientShutsItsSide() async throws {
+        let server = try await Doors.server()
+        try await server.live { port in
+            let check = "GET /v1/check?address=zed@example.com&channel=email HTTP/1.1\r\nHost: local\r\nAuthorization: Bearer \(server.member)\r\n\r\n"
+            let count = 3_000
+            let writes = [check, String(repeating: check, count: count) + "GET /health HTTP/1.1\r\nHost: local\r\n\r\n"]
+            let answers = try await Self.pipeline(port: port, writes, shut: true)
+            let statuses = answers.reduce(into: [Int: Int]()) { $0[$1.status, default: 0] += 1 }
+            #expect(statuses == [200: count + 2])
+            #expect(answers.last?.body.contains("\"status\":\"ok\"") == true, "the last answer is the last request's")
+        }
+    }
+
     /// Writes each of `writes` in turn on one connection, and reads every answer until the server
     /// closes it (the last request says `Connection: close`).
-    static func pipeline(port: Int, _ writes: [String]) async throws -> [(status: Int, body: String)] {
+    static func pipeline(port: Int, _ writes: [String], shut: Bool = false) async throws -> [(status: Int, body: String)] {
         let text: String = try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread {
                 guard let socket = LoopbackSocket.connect(port: port, receiveTimeout: 120) else {
@@ -138,7 +154,19 @@ import Testing
                 defer { close(socket) }
                 var received: [UInt8] = []
                 for (index, write) in writes.enumerated() {
-                    _ = write.withCString { send(socket, $0, strlen($0), 0) }
+                    if index == writes.count - 1, shut {
+                        // Written from a thread of its own while this one reads, then shut.
+                        let done = DispatchSemaphore(value: 0)
+                        Thread.detachNewThread {
+                            Self.sendAll(socket, write)
+                            shutdown(socket, Int32(SHUT_WR))
+                            done.signal()
+                        }
+                        defer { done.wait() }
+                        Self.readAll(socket, into: &received)
+                        break
+                    }
+                    Self.sendAll(socket, write)
                     // Before the next write, the first answer is read whole.
                     while index < writes.count - 1, !String(decoding: received, as: UTF8.self).contains("}") {
                         var buffer = [UInt8](repeating: 0, count: 4096)
@@ -147,17 +175,34 @@ import Testing
                         received += buffer.prefix(count)
                     }
                 }
-                while true {
-                    var buffer = [UInt8](repeating: 0, count: 4096)
-                    let count = recv(socket, &buffer, buffer.count, 0)
-                    guard count > 0 else { break }
-                    received += buffer.prefix(count)
-                }
+                if !shut { Self.readAll(socket, into: &received) }
                 continuation.resume(returning: String(decoding: received, as: UTF8.self))
             }
         }
         return text.components(separatedBy: "HTTP/1.1 ").dropFirst().map { answer in
             (Int(answer.prefix(3)) ?? 0, answer.components(separatedBy: "\r\n\r\n").dropFirst().joined())
+        }
+    }
+}
+
+extension CheckDoorTests {
+    static func sendAll(_ socket: Int32, _ text: String) {
+        let bytes = Array(text.utf8)
+        var sent = 0
+        while sent < bytes.count {
+            let count = bytes[sent...].withUnsafeBytes { send(socket, $0.baseAddress, $0.count, 0) }
+            guard count > 0 else { return }
+            sent += count
+        }
+    }
+
+    /// Reads until the server closes the connection (or a read waits out the socket's timeout).
+    static func readAll(_ socket: Int32, into received: inout [UInt8]) {
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = recv(socket, &buffer, buffer.count, 0)
+            guard count > 0 else { return }
+            received += buffer.prefix(count)
         }
     }
 }

@@ -35,6 +35,12 @@ import Testing
             let json = try await client.send(.post, "/v1/check", key: server.member, json: #"{"channel": "email", "addresses": ["a@example.com", "B@Example.com", "c@example.com"]}"#)
             #expect(json.json["allowed"] as? [String] == ["a@example.com", "c@example.com"])
 
+            // An error quotes its input with any control character or line separator as a space,
+            // so every verdict stays on its own line whatever the client splits lines on.
+            let quoted = try await lines(client, "?channel=email", key: server.member, body: "a\rb\u{2028}c\u{85}d\n")
+            #expect(quoted.text.hasPrefix("invalid\t") && quoted.text.hasSuffix("\n"), "\(quoted.text)")
+            #expect(!quoted.text.dropLast().contains { $0.isNewline }, "\(quoted.text.debugDescription)")
+
             // The last line needs no ending; sms reads the phone number.
             let sms = try await lines(client, "?channel=sms", key: server.member, body: "+14155550100\n+14155550101")
             #expect(sms.text == "blocked\nallowed\n")
