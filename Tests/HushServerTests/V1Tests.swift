@@ -185,6 +185,22 @@ import Testing
         }
     }
 
+    /// A request pipelined behind another gets its `100 Continue` after the answer before it,
+    /// never before or inside it.
+    @Test func aPipelinedRequestIsToldToContinueAfterTheAnswersBeforeIt() async throws {
+        let server = try await TestServer()
+        try await server.live { port in
+            let optOut = #"{"address": "zed@example.com", "channel": "email"}"#
+            let check = #"{"channel": "email", "addresses": ["zed@example.com"]}"#
+            let first = "POST /v1/opt-outs HTTP/1.1\r\nHost: local\r\nAuthorization: Bearer \(server.member)\r\nContent-Type: application/json\r\n"
+                + "Content-Length: \(optOut.utf8.count)\r\n\r\n\(optOut)"
+            let second = "POST /v1/check HTTP/1.1\r\nHost: local\r\nAuthorization: Bearer \(server.member)\r\nContent-Type: application/json\r\n"
+                + "Content-Length: \(check.utf8.count)\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n\(check)"
+            let answers = try await CheckDoorTests.pipeline(port: port, [first + second])
+            #expect(answers.map(\.status) == [201, 100, 200], "\(answers)")
+        }
+    }
+
     /// Sends the head, reads what comes back, then sends the body and reads the rest; on a thread
     /// of its own, since the socket calls block.
     static func exchange(port: Int, head: String, body: String) async throws -> (String, String) {
