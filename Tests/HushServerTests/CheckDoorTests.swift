@@ -142,18 +142,40 @@ import Testing
         }
     }
 
+    /// A client that pipelines checks, shuts its side and only then reads, through a small receive
+    /// window: answers still wait to be written when its input ends, and every one arrives.
+    @Test func answersWaitingWhenTheClientShutsItsSideAreAllWritten() async throws {
+        let server = try await Doors.server()
+        try await server.live { port in
+            let check = "GET /v1/check?address=zed@example.com&channel=email HTTP/1.1\r\nHost: local\r\nAuthorization: Bearer \(server.member)\r\n\r\n"
+            let count = 250
+            let writes = [check, String(repeating: check, count: count)]
+            let answers = try await Self.pipeline(port: port, writes, shut: true, readingAfterShut: true)
+            #expect(answers.count == count + 1)
+            #expect(answers.allSatisfy { $0.status == 200 && $0.body.hasSuffix("}") })
+        }
+    }
+
     /// Writes each of `writes` in turn on one connection, and reads every answer until the server
     /// closes it (the last request says `Connection: close`).
-    static func pipeline(port: Int, _ writes: [String], shut: Bool = false) async throws -> [(status: Int, body: String)] {
+    static func pipeline(
+        port: Int, _ writes: [String], shut: Bool = false, readingAfterShut: Bool = false
+    ) async throws -> [(status: Int, body: String)] {
         let text: String = try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread {
-                guard let socket = LoopbackSocket.connect(port: port, receiveTimeout: 120) else {
+                guard let socket = LoopbackSocket.connect(port: port, receiveTimeout: 120, receiveBuffer: readingAfterShut ? 4096 : nil) else {
                     continuation.resume(throwing: POSIXError(.ECONNREFUSED))
                     return
                 }
                 defer { close(socket) }
                 var received: [UInt8] = []
                 for (index, write) in writes.enumerated() {
+                    if index == writes.count - 1, readingAfterShut {
+                        Self.sendAll(socket, write)
+                        shutdown(socket, Int32(SHUT_WR))
+                        Self.readAll(socket, into: &received)
+                        break
+                    }
                     if index == writes.count - 1, shut {
                         // Written from a thread of its own while this one reads, then shut.
                         let done = DispatchSemaphore(value: 0)

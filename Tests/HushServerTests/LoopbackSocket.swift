@@ -4,8 +4,9 @@ import Foundation
 enum LoopbackSocket {
     /// A connected socket whose reads wait at most `receiveTimeout` seconds; nil when the
     /// connection is refused. The caller closes it.
-    static func connect(port: Int, receiveTimeout: Int) -> Int32? {
+    static func connect(port: Int, receiveTimeout: Int, receiveBuffer: Int32? = nil) -> Int32? {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        if var size = receiveBuffer { setsockopt(socket, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size)) }
         var timeout = timeval(tv_sec: receiveTimeout, tv_usec: 0)
         setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
