@@ -130,7 +130,7 @@ final class CheckDoorHandler: ChannelDuplexHandler, RemovableChannelHandler {
             passedOn += 1
             if head.headerFields[.connection]?.lowercased().contains("close") == true { closing = true }
         case .body:
-            // A request the door took has no body (`isPlain`); a stray part is dropped with it.
+            // A request the door took has no body (`plainRequestKey`); a stray part is dropped with it.
             if answer != nil { return }
         case .end:
             if let (head, body) = answer {
