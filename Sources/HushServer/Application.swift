@@ -133,11 +133,13 @@ public enum HushServer {
             owner: owner ?? store.connectorLeaseOwner)
     }
 
-    /// The router, and every `/v1` operation it serves as `METHOD /v1/path/{param}`. `connectors`
-    /// runs CRM connectors; a router built without one makes its own (whose HTTP clients are
-    /// made only if a connector is run, and then must be shut down by the caller).
+    /// The `Server` header's value, from the router and the door alike.
     static let serverName = "hush"
 
+    /// The router, and every `/v1` operation it serves as `METHOD /v1/path/{param}`, and the door
+    /// that answers plain checks before it (`CheckDoor`). `connectors` runs CRM connectors; a
+    /// router built without one makes its own (whose HTTP clients are made only if a connector is
+    /// run, and then must be shut down by the caller).
     static func build(
         store: any Store, configuration: ServerConfiguration = ServerConfiguration(), metrics: ServerMetrics = ServerMetrics(),
         connectors: ConnectorRunner? = nil

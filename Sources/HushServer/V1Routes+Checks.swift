@@ -53,9 +53,13 @@ extension V1Routes {
 
         init(_ query: Query, in organization: Organization) throws {
             address = try Address(parsing: try query.required("address"), region: organization.settings.defaultRegion)
-            channel = try Channel(parsing: try query.required("channel"))
-            scope = try Scope(parsing: query.optional("scope") ?? "")
+            (channel, scope) = try Self.channelAndScope(query)
             try channel.requireSendable(to: address)
+        }
+
+        /// The channel and scope a check names in its query string (the compact batch's too).
+        static func channelAndScope(_ query: Query) throws -> (Channel, Scope) {
+            (try Channel(parsing: try query.required("channel")), try Scope(parsing: query.optional("scope") ?? ""))
         }
 
         func query(lists: Set<ListID>) -> CheckQuery {
@@ -133,9 +137,8 @@ extension V1Routes {
         let body = try await request.body.collect(upTo: context.maxUploadSize)
         let inputs = try CheckLines.read(body, limit: Self.maximumBatchAddresses)
         let organization = try await store.requireOrganization(caller)
-        let check = CheckQuery(
-            channel: try Channel(parsing: try query.required("channel")), scope: try Scope(parsing: query.optional("scope") ?? ""),
-            lists: try await lists(query.optional("lists"), in: caller.organization))
+        let (channel, scope) = try CheckRequest.channelAndScope(query)
+        let check = CheckQuery(channel: channel, scope: scope, lists: try await lists(query.optional("lists"), in: caller.organization))
         let checked = checkMany(inputs, in: organization, query: check)
         var headers = HTTPFields()
         headers[.contentType] = CheckLines.contentType
