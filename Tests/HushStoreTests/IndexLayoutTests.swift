@@ -33,6 +33,18 @@ import Testing
         #expect(!ann.isEmpty)
     }
 
+    /// A table of 2 MB or more starts on a 2 MB boundary, so that every whole huge page inside it
+    /// can be one; its slots read as empty and take writes to the last one.
+    @Test(arguments: [8, 10_000, 52_429, 200_000])
+    func slotsStartOnAHugePageBoundaryWhenTheyFillOne(capacity: Int) {
+        let storage = SlotStorage(capacity: capacity)
+        let length = capacity * MemoryLayout<DigestSlot>.stride
+        #expect(length < 2 << 20 || Int(bitPattern: storage.slots) % (2 << 20) == 0)
+        #expect(storage.slots[capacity - 1].digest.isEmpty)
+        storage.slots[capacity - 1] = DigestSlot(digest: SubjectDigest(high: 1, low: 1), entry: .none)
+        #expect(storage.slots[capacity - 1].digest == SubjectDigest(high: 1, low: 1))
+    }
+
     @Test func aPackedEntryKeepsEveryField() {
         let scopes = ScopeTable()
         for channel in [ChannelSelection.all] + Channel.allCases.map({ .only($0) }) {

@@ -27,7 +27,7 @@ import Testing
             CheckQuery(channel: .email, scope: Scope(parsing: "brand/rep-7")), CheckQuery(channel: .email, scope: Scope(parsing: "brand/rep-8")),
             CheckQuery(channel: .email, lists: [news.id]),
         ]
-        func decisions(_ store: any Store, _ organization: OrganizationID) throws -> [[Decision.Block]] {
+        func decisions(_ store: any Store, _ organization: OrganizationID) throws -> [Decision.Blocks] {
             try addresses.flatMap { address in
                 try queries.map { try store.decision(for: Address(parsing: address), in: organization, query: $0).blockedBy }
             }

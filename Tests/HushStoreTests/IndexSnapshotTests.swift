@@ -19,7 +19,7 @@ import Testing
                             "frank@example.com", "+14155550100", "nobody@example.com"]
 
     /// Every address's blocks under a few queries.
-    static func decisions(_ test: TestStore, lists: Set<ListID>) throws -> [[Decision.Block]] {
+    static func decisions(_ test: TestStore, lists: Set<ListID>) throws -> [Decision.Blocks] {
         let queries = try [
             CheckQuery(channel: .email), CheckQuery(channel: .sms), CheckQuery(channel: .email, scope: Scope(parsing: "brand/rep-1")),
             CheckQuery(channel: .email, lists: lists),

@@ -6,15 +6,21 @@ public struct Decision: Hashable, Sendable {
     public let address: Address
     public let channel: Channel
     public let scope: Scope
-    public let blockedBy: [Block]
+    public let blockedBy: Blocks
 
-    public init(address: Address, channel: Channel, scope: Scope, blockedBy: [Block]) {
+    @inlinable
+    public init(address: Address, channel: Channel, scope: Scope, blockedBy: Blocks) {
         self.address = address
         self.channel = channel
         self.scope = scope
         self.blockedBy = blockedBy
     }
 
+    public init(address: Address, channel: Channel, scope: Scope, blockedBy: [Block]) {
+        self.init(address: address, channel: channel, scope: scope, blockedBy: Blocks(blockedBy))
+    }
+
+    @inlinable
     public var allowed: Bool { blockedBy.isEmpty }
 
     /// One suppression that blocks a send.
@@ -32,6 +38,7 @@ public struct Decision: Hashable, Sendable {
         /// Held by an admin: lifted only by an admin opt-in with evidence.
         public let hold: Bool
 
+        @inlinable
         public init(
             list: ListID, listName: String, scope: Scope, channel: ChannelSelection, since: Date, source: Source,
             eventSequence: Int64, contact: ContactID? = nil, hold: Bool = false

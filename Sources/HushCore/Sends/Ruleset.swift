@@ -92,7 +92,7 @@ public struct SequenceEvaluation: Hashable, Sendable {
                     return StepResult(id: step.id, action: .skip, reason: .noAddress, blockedBy: [])
                 }
                 guard !decision.allowed else { return StepResult(id: step.id, action: .send, reason: nil, blockedBy: []) }
-                return StepResult(id: step.id, action: .skip, reason: Self.reason(decision), blockedBy: decision.blockedBy)
+                return StepResult(id: step.id, action: .skip, reason: Self.reason(decision), blockedBy: Array(decision.blockedBy))
             }
             finished = false
             stageChange = Self.optedOutDuring(blockedSteps, after: enrolledAt) ? ruleset.optedOutStage : nil
@@ -102,7 +102,7 @@ public struct SequenceEvaluation: Hashable, Sendable {
             finished = !blocking.isEmpty
             self.steps = steps.map { step in
                 if let decision = step.decision, !decision.allowed {
-                    return StepResult(id: step.id, action: .skip, reason: Self.reason(decision), blockedBy: decision.blockedBy)
+                    return StepResult(id: step.id, action: .skip, reason: Self.reason(decision), blockedBy: Array(decision.blockedBy))
                 }
                 if !blocking.isEmpty { return StepResult(id: step.id, action: .skip, reason: .finished, blockedBy: blocks) }
                 guard step.decision != nil else { return StepResult(id: step.id, action: .skip, reason: .noAddress, blockedBy: []) }

@@ -46,24 +46,24 @@ final class SuppressionIndex: Sendable {
 
         /// Appends a block for each of the subject's entries that blocks `query`, naming its list.
         func appendBlocks(
-            of digest: SubjectDigest, contact: ContactID?, query: CheckQuery, scopes: ScopeTable, to blocks: inout [Decision.Block]
+            of digest: SubjectDigest, contact: ContactID?, query: CheckQuery, scopes: ScopeTable, to blocks: inout Decision.Blocks
         ) {
             table.forEach(of: digest) { entry in
-                SuppressionIndex.appendBlock(of: entry, contact: contact, query: query, scopes: scopes, names: listNames, to: &blocks)
+                SuppressionIndex.appendBlock(of: entry, contact: contact, query: query, scopes: scopes, to: &blocks) { listNames[$0] }
             }
         }
     }
 
-    /// Appends a block when `entry` blocks `query`, naming its list.
+    /// Appends a block when `entry` blocks `query`, naming its list with `name`.
     @inline(__always)
     static func appendBlock(
-        of entry: PackedEntry, contact: ContactID?, query: CheckQuery, scopes: ScopeTable, names: ListNameTable,
-        to blocks: inout [Decision.Block]
+        of entry: PackedEntry, contact: ContactID?, query: CheckQuery, scopes: ScopeTable,
+        to blocks: inout Decision.Blocks, name: (ListID) -> String
     ) {
         let scope = scopes[entry.scope]
         if query.isBlocked(by: entry.channel, scope: scope, list: entry.list, listIsDefault: entry.listIsDefault) {
             // A list's name reaches the index before its entries; the id is only a fallback.
-            blocks.append(IndexEntry(entry, scope: scope).block(contact: contact, listName: names[entry.list]))
+            blocks.append(IndexEntry(entry, scope: scope).block(contact: contact, listName: name(entry.list)))
         }
     }
 
@@ -288,7 +288,7 @@ final class SuppressionIndex: Sendable {
     // MARK: Checks
 
     func decision(for address: Address, in organization: OrganizationID, query: CheckQuery) -> Decision {
-        var blocks: [Decision.Block] = []
+        var blocks = Decision.Blocks()
         collect(digestKey.digest(organization, address.normalized), in: organization, query: query, into: &blocks)
         if hasErasures.load(ordering: .acquiring), erasingOrganizations.withLock({ $0.contains(organization) }) {
             let hashed = digest(IndexKey(organization, erasureKey.hashedKey(for: address.normalized)))
@@ -306,7 +306,7 @@ final class SuppressionIndex: Sendable {
         }
         let digests = addresses.map { digestKey.digest(organization, $0.normalized) }
         let (order, starts) = groupedByShard(digests.count) { digests[$0] }
-        var blocks = [[Decision.Block]](repeating: [], count: addresses.count)
+        var blocks = [Decision.Blocks](repeating: [], count: addresses.count)
         var linked: [(position: Int, contacts: [ContactID])] = []
         for shard in 0..<shards.count where starts[shard] < starts[shard + 1] {
             let members = order[starts[shard]..<starts[shard + 1]]
@@ -341,7 +341,7 @@ final class SuppressionIndex: Sendable {
     }
 
     /// Adds the blocks of a subject's own entries and of every contact it belongs to.
-    private func collect(_ digest: SubjectDigest, in organization: OrganizationID, query: CheckQuery, into blocks: inout [Decision.Block]) {
+    private func collect(_ digest: SubjectDigest, in organization: OrganizationID, query: CheckQuery, into blocks: inout Decision.Blocks) {
         let contacts = withShard(for: digest) { shard -> [ContactID]? in
             if appendBlocksWithoutLock(of: digest, shard: shard, query: query, to: &blocks) { return nil }
             return shard.state.withLock { state in
@@ -356,12 +356,12 @@ final class SuppressionIndex: Sendable {
 
     /// What blocks a contact on its own (its own suppressions, not its addresses').
     func blocks(ofContact contact: ContactID, in organization: OrganizationID, query: CheckQuery) -> [Decision.Block] {
-        var blocks: [Decision.Block] = []
+        var blocks = Decision.Blocks()
         appendContactBlocks(contact, in: organization, query: query, to: &blocks)
-        return blocks
+        return Array(blocks)
     }
 
-    private func appendContactBlocks(_ contact: ContactID, in organization: OrganizationID, query: CheckQuery, to blocks: inout [Decision.Block]) {
+    private func appendContactBlocks(_ contact: ContactID, in organization: OrganizationID, query: CheckQuery, to blocks: inout Decision.Blocks) {
         let digest = digest(IndexKey(organization, .contact(contact.externalID)))
         shard(for: digest).state.withLock {
             $0.appendBlocks(of: digest, contact: contact, query: query, scopes: scopes, to: &blocks)
