@@ -18,6 +18,19 @@ func parsingChoosesEmailWhenThereIsAnAtSign(input: String, kind: Address.Kind) t
     #expect(address.description == "ann@example.com")
 }
 
+/// An input already normalized is kept once, as `normalized`; one that differs, as given, also
+/// when the address is rebuilt from storage.
+@Test func anAddressGivenNormalizedKeepsOneString() throws {
+    let normalized = try Address(parsing: "ann.longer.name@example.com")
+    #expect(normalized.given == nil)
+    #expect(normalized.input == "ann.longer.name@example.com")
+    #expect(try Address(parsing: "+442079460958").given == nil)
+    #expect(try Address(parsing: "+44 20 7946 0958").input == "+44 20 7946 0958")
+    let stored = Address(normalized: "ann@example.com", kind: .email, input: "Ann@Example.com")
+    #expect(stored.input == "Ann@Example.com")
+    #expect(Address(normalized: "ann@example.com", kind: .email, input: "ann@example.com").given == nil)
+}
+
 @Test func spellingsOfOneEmailAreEqualAndHashAlike() throws {
     let unicode = try Address(parsing: "Ann@M\u{FC}nchen.DE")
     let ascii = try Address(parsing: " ann@xn--mnchen-3ya.de")

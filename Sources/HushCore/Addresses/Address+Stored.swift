@@ -4,6 +4,6 @@ extension Address {
     public init(normalized: String, kind: Kind, input: String) {
         self.kind = kind
         self.normalized = normalized
-        self.input = input
+        self.given = input == normalized ? nil : input
     }
 }

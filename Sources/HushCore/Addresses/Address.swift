@@ -12,7 +12,10 @@ public struct Address: Hashable, Sendable, CustomStringConvertible {
     /// The normalized key: a lowercased email with punycode domain, or an E.164 number.
     public let normalized: String
     /// The input exactly as given, for display.
-    public let input: String
+    public var input: String { given ?? normalized }
+    /// The input when it differs from `normalized`: most addresses arrive normalized, and one
+    /// string then serves both, so copying an address retains one object rather than two.
+    let given: String?
 
     /// Parses an email address if `input` contains `@`, otherwise a phone number; `region`
     /// reads phone numbers written without `+` or an international prefix.
@@ -28,7 +31,7 @@ public struct Address: Hashable, Sendable, CustomStringConvertible {
     public init(email input: String) throws(HushError) {
         self.kind = .email
         self.normalized = try Address.normalizedEmail(input)
-        self.input = input
+        self.given = input == normalized ? nil : input
     }
 
     /// Parses a phone number into E.164. Numbers written with `+`, `00` or `011` carry their
@@ -36,7 +39,7 @@ public struct Address: Hashable, Sendable, CustomStringConvertible {
     public init(phone input: String, region: Region? = nil) throws(HushError) {
         self.kind = .phone
         self.normalized = try Address.normalizedPhone(input, region: region)
-        self.input = input
+        self.given = input == normalized ? nil : input
     }
 
     public static func == (lhs: Address, rhs: Address) -> Bool {

@@ -13,10 +13,16 @@ extension Decision {
 
         @usableFromInline
         var storage: Storage
+        /// How many blocks `storage` holds, kept beside it: counting them by a switch over
+        /// `storage` copied the inline block out and destroyed it again (perf showed the copy and
+        /// its value witnesses in the loop that reads `allowed`).
+        @usableFromInline
+        var stored: Int
 
         @inlinable
         public init() {
             storage = .none
+            stored = 0
         }
 
         public init(_ blocks: some Sequence<Block>) {
@@ -32,13 +38,13 @@ extension Decision {
         public var startIndex: Int { 0 }
 
         @inlinable
-        public var endIndex: Int {
-            switch storage {
-            case .none: 0
-            case .one: 1
-            case .many(let blocks): blocks.count
-            }
-        }
+        public var endIndex: Int { stored }
+
+        @inlinable
+        public var isEmpty: Bool { stored == 0 }
+
+        @inlinable
+        public var count: Int { stored }
 
         @inlinable
         public subscript(position: Int) -> Block {
@@ -53,6 +59,7 @@ extension Decision {
 
         @inlinable
         public mutating func append(_ block: Block) {
+            stored += 1
             switch storage {
             case .none:
                 storage = .one(block)
