@@ -22,8 +22,8 @@ struct Checks<Backend: Store> {
         let raw = indices.map { Fixture.address($0).uppercased() }
 
         let blocked = Counter()
-        // The loops read addresses through buffers: a caller holds the address it checks, and an
-        // array's element was copied out for each call (a retain and a release, 7 % of a check).
+        // The loops read addresses through buffers, borrowing each as a caller holding its address
+        // would; an array's element is copied out for the call.
         let hitTime = await parallel { worker in
             var count = 0
             hits.withUnsafeBufferPointer { hits in

@@ -29,6 +29,10 @@ func parsingChoosesEmailWhenThereIsAnAtSign(input: String, kind: Address.Kind) t
     let stored = Address(normalized: "ann@example.com", kind: .email, input: "Ann@Example.com")
     #expect(stored.input == "Ann@Example.com")
     #expect(Address(normalized: "ann@example.com", kind: .email, input: "ann@example.com").given == nil)
+    // Canonically equal, not the same bytes: the input is kept as given.
+    let decomposed = try Address(parsing: "jose\u{301}@example.com")
+    #expect(Array(decomposed.input.utf8) == Array("jose\u{301}@example.com".utf8))
+    #expect(Array(decomposed.normalized.utf8) == Array("jos\u{E9}@example.com".utf8))
 }
 
 @Test func spellingsOfOneEmailAreEqualAndHashAlike() throws {

@@ -36,8 +36,8 @@ import Testing
         #expect(Set([one, appended, [], [Self.block(1), Self.block(2)]]).count == 3)
     }
 
-    @Test func aDecisionMadeFromAnArrayHasTheSameBlocks() {
-        let address = try! Address(parsing: "ann@example.com")
+    @Test func aDecisionMadeFromAnArrayHasTheSameBlocks() throws {
+        let address = try Address(parsing: "ann@example.com")
         let blocks = [Self.block(1), Self.block(2)]
         let decision = Decision(address: address, channel: .email, scope: .organization, blockedBy: blocks)
         #expect(Array(decision.blockedBy) == blocks)

@@ -4,6 +4,6 @@ extension Address {
     public init(normalized: String, kind: Kind, input: String) {
         self.kind = kind
         self.normalized = normalized
-        self.given = input == normalized ? nil : input
+        self.given = input.utf8.elementsEqual(normalized.utf8) ? nil : input
     }
 }

@@ -13,8 +13,9 @@ public struct Address: Hashable, Sendable, CustomStringConvertible {
     public let normalized: String
     /// The input exactly as given, for display.
     public var input: String { given ?? normalized }
-    /// The input when it differs from `normalized`: most addresses arrive normalized, and one
-    /// string then serves both, so copying an address retains one object rather than two.
+    /// The input when its bytes differ from `normalized`'s: most addresses arrive normalized, and
+    /// one string then serves both, so copying an address retains one object rather than two.
+    /// Bytes, not `==`: a decomposed accent equals its composed form as a `String`.
     let given: String?
 
     /// Parses an email address if `input` contains `@`, otherwise a phone number; `region`
@@ -31,7 +32,7 @@ public struct Address: Hashable, Sendable, CustomStringConvertible {
     public init(email input: String) throws(HushError) {
         self.kind = .email
         self.normalized = try Address.normalizedEmail(input)
-        self.given = input == normalized ? nil : input
+        self.given = input.utf8.elementsEqual(normalized.utf8) ? nil : input
     }
 
     /// Parses a phone number into E.164. Numbers written with `+`, `00` or `011` carry their
@@ -39,7 +40,7 @@ public struct Address: Hashable, Sendable, CustomStringConvertible {
     public init(phone input: String, region: Region? = nil) throws(HushError) {
         self.kind = .phone
         self.normalized = try Address.normalizedPhone(input, region: region)
-        self.given = input == normalized ? nil : input
+        self.given = input.utf8.elementsEqual(normalized.utf8) ? nil : input
     }
 
     public static func == (lhs: Address, rhs: Address) -> Bool {

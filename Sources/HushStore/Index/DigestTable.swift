@@ -243,11 +243,9 @@ final class DigestTable: @unchecked Sendable {
 }
 
 /// Zero-filled slots (all empty) from an anonymous mapping, which starts on a 2 MB boundary when
-/// it is that large; `MADV_HUGEPAGE` asks for huge pages where transparent huge pages are set to
-/// `madvise`, as Debian's kernel is. Only 2 MB pages inside the mapping can be huge: a table that
-/// started mid-page lost one at each end (a quarter of the slots at ten million entries sat on
-/// 4 KB pages, and a check there paid a TLB miss; aligned, about a sixth). Rounding tables up to
-/// whole huge pages put every slot on one, but cost 8 bytes an entry and half a second of restart.
+/// it is that large, because only whole 2 MB pages inside a mapping can be huge; `MADV_HUGEPAGE`
+/// asks for them where transparent huge pages are set to `madvise`, as Debian's kernel is. The
+/// slots past the last whole huge page stay on small pages (about a sixth at ten million entries).
 final class SlotStorage {
     let slots: UnsafeMutablePointer<DigestSlot>
     let capacity: Int
@@ -258,7 +256,7 @@ final class SlotStorage {
     init(capacity: Int) {
         self.capacity = capacity
         length = capacity * MemoryLayout<DigestSlot>.stride
-        slots = Self.map(length).bindMemory(to: DigestSlot.self, capacity: capacity)
+        slots = Self.alignedMapping(length: length).bindMemory(to: DigestSlot.self, capacity: capacity)
         if length >= Self.hugePage { _ = madvise(slots, length, MADV_HUGEPAGE) }
         #if os(Linux)
         // MADV_POPULATE_WRITE (23, Linux 5.14): the pages are made now, writable. Otherwise a
@@ -271,11 +269,12 @@ final class SlotStorage {
 
     /// `length` bytes, starting on a huge page boundary when they fill one: mapped with a huge
     /// page to spare, then trimmed to the boundary.
-    private static func map(_ length: Int) -> UnsafeMutableRawPointer {
-        let mapped = (length + 4095) / 4096 * 4096
+    private static func alignedMapping(length: Int) -> UnsafeMutableRawPointer {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let mapped = (length + page - 1) / page * page
         let spare = length >= hugePage ? hugePage : 0
         guard let mapping = mmap(nil, mapped + spare, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), mapping != MAP_FAILED else {
-            fatalError("the index could not map \(length) bytes for its table")
+            fatalError("the index could not map \(mapped + spare) bytes for its table")
         }
         guard spare > 0 else { return mapping }
         let head = (hugePage - Int(bitPattern: mapping) % hugePage) % hugePage

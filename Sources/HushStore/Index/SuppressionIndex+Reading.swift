@@ -117,8 +117,7 @@ extension SuppressionIndex {
 
     /// Runs `body` with the list names as this thread last copied them from this index, copied
     /// again when they changed since (`namesStamp`): a read without a lock names lists without
-    /// one either. The copy is borrowed, not retained: a retain here was a sixth of a blocked
-    /// check's time.
+    /// one either. The copy is borrowed, not retained: the thread's key holds it.
     @inline(__always)
     private func withCurrentListNames<T>(_ body: (ThreadListNames) -> T) -> T {
         ThreadListNames.withCurrent { cache in

@@ -1,7 +1,6 @@
 extension Decision {
     /// The suppressions that block a send, in the order found: a collection that holds one block
-    /// inline and more in an array. Most blocked checks find one block, and a check that made an
-    /// array for it spent a fifth of its time allocating and freeing it (`hush-bench`, 10 M).
+    /// inline and more in an array, so that a check finding one block (most do) allocates nothing.
     public struct Blocks: RandomAccessCollection, Hashable, Sendable, ExpressibleByArrayLiteral, CustomStringConvertible {
         @usableFromInline
         enum Storage: Sendable {
@@ -13,16 +12,15 @@ extension Decision {
 
         @usableFromInline
         var storage: Storage
-        /// How many blocks `storage` holds, kept beside it: counting them by a switch over
-        /// `storage` copied the inline block out and destroyed it again (perf showed the copy and
-        /// its value witnesses in the loop that reads `allowed`).
+        /// How many blocks `storage` holds, kept beside it so that counting them (and so
+        /// `Decision.allowed`) never copies the inline block out of `storage`.
         @usableFromInline
-        var stored: Int
+        var storedCount: Int
 
         @inlinable
         public init() {
             storage = .none
-            stored = 0
+            storedCount = 0
         }
 
         public init(_ blocks: some Sequence<Block>) {
@@ -38,13 +36,13 @@ extension Decision {
         public var startIndex: Int { 0 }
 
         @inlinable
-        public var endIndex: Int { stored }
+        public var endIndex: Int { storedCount }
 
         @inlinable
-        public var isEmpty: Bool { stored == 0 }
+        public var isEmpty: Bool { storedCount == 0 }
 
         @inlinable
-        public var count: Int { stored }
+        public var count: Int { storedCount }
 
         @inlinable
         public subscript(position: Int) -> Block {
@@ -59,7 +57,7 @@ extension Decision {
 
         @inlinable
         public mutating func append(_ block: Block) {
-            stored += 1
+            storedCount += 1
             switch storage {
             case .none:
                 storage = .one(block)
