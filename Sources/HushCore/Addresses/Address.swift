@@ -30,17 +30,13 @@ public struct Address: Hashable, Sendable, CustomStringConvertible {
 
     /// Parses an email address: trimmed, lowercased, its domain in ASCII (punycode).
     public init(email input: String) throws(HushError) {
-        self.kind = .email
-        self.normalized = try Address.normalizedEmail(input)
-        self.given = input.utf8.elementsEqual(normalized.utf8) ? nil : input
+        self.init(normalized: try Address.normalizedEmail(input), kind: .email, input: input)
     }
 
     /// Parses a phone number into E.164. Numbers written with `+`, `00` or `011` carry their
     /// country code; national numbers need the `region` they were written for.
     public init(phone input: String, region: Region? = nil) throws(HushError) {
-        self.kind = .phone
-        self.normalized = try Address.normalizedPhone(input, region: region)
-        self.given = input.utf8.elementsEqual(normalized.utf8) ? nil : input
+        self.init(normalized: try Address.normalizedPhone(input, region: region), kind: .phone, input: input)
     }
 
     public static func == (lhs: Address, rhs: Address) -> Bool {

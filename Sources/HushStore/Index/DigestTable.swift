@@ -257,7 +257,6 @@ final class SlotStorage {
         self.capacity = capacity
         length = capacity * MemoryLayout<DigestSlot>.stride
         slots = Self.alignedMapping(length: length).bindMemory(to: DigestSlot.self, capacity: capacity)
-        if length >= Self.hugePage { _ = madvise(slots, length, MADV_HUGEPAGE) }
         #if os(Linux)
         // MADV_POPULATE_WRITE (23, Linux 5.14): the pages are made now, writable. Otherwise a
         // lookup's read maps the shared zero page and the first write to it faults again and
@@ -267,8 +266,8 @@ final class SlotStorage {
         #endif
     }
 
-    /// `length` bytes, starting on a huge page boundary when they fill one: mapped with a huge
-    /// page to spare, then trimmed to the boundary.
+    /// `length` bytes, starting on a huge page boundary and asked for huge pages when they fill
+    /// one: mapped with a huge page to spare, then trimmed to the boundary.
     private static func alignedMapping(length: Int) -> UnsafeMutableRawPointer {
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let mapped = (length + page - 1) / page * page
@@ -280,6 +279,7 @@ final class SlotStorage {
         let head = (hugePage - Int(bitPattern: mapping) % hugePage) % hugePage
         if head > 0 { munmap(mapping, head) }
         if spare > head { munmap(mapping + head + mapped, spare - head) }
+        _ = madvise(mapping + head, length, MADV_HUGEPAGE)
         return mapping + head
     }
 
