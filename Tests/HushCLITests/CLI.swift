@@ -49,20 +49,11 @@ struct CLI {
     }
 
     /// Runs `hush` with `arguments` and `--database`, waits for it, and returns what it printed.
+    /// It waits on a thread of its own, never on one of the cooperative pool: servers this test
+    /// process runs (CRM emulators, webhook receivers) answer on that pool, which has a thread a
+    /// core, and two tests waiting on it for their processes left an emulator none.
     @discardableResult
-    func run(_ arguments: [String], database withDatabase: Bool = true) throws -> Result {
-        let process = try start(arguments, database: withDatabase)
-        try process.input.fileHandleForWriting.close()
-        let out = PipeReading.all(process.output.fileHandleForReading)
-        let err = PipeReading.all(process.errors.fileHandleForReading)
-        process.process.waitUntilExit()
-        return Result(status: process.process.terminationStatus, stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
-    }
-
-    /// `run`, waited for on a thread of its own: a test whose process talks to a server in this
-    /// test process (an emulator) must not hold a thread of the cooperative pool that server needs.
-    /// The process is launched here, as every test launches them; only the waiting is aside.
-    func runAside(_ arguments: [String], database withDatabase: Bool = true) async throws -> Result {
+    func run(_ arguments: [String], database withDatabase: Bool = true) async throws -> Result {
         let process = try start(arguments, database: withDatabase)
         try process.input.fileHandleForWriting.close()
         return await withCheckedContinuation { continuation in

@@ -11,8 +11,8 @@ import Testing
 @Suite(.everyBackend) struct CLITests {
     @Test func organizationsAndKeys() async throws {
         let cli = try await CLI()
-        #expect(try cli.run(["orgs", "create", "acme"]).status == 0)
-        let created = try cli.run(["keys", "create", "--org", "acme", "--role", "admin"])
+        #expect(try await cli.run(["orgs", "create", "acme"]).status == 0)
+        let created = try await cli.run(["keys", "create", "--org", "acme", "--role", "admin"])
         #expect(created.status == 0)
         let lines = created.stdout.split(separator: "\n")
         #expect(lines.count == 1, "only the key is printed")
@@ -25,34 +25,34 @@ import Testing
         #expect(principal?.organization == (try await store.organization(named: "acme"))?.id)
         try await store.close()
 
-        #expect(try cli.run(["keys", "create", "--org", "nobody"]).status != 0)
-        #expect(try cli.run(["keys", "create", "--org", "acme", "--role", "owner"]).status != 0)
-        #expect(try cli.run(["orgs", "create", "acme"]).status != 0, "names are unique")
+        #expect(try await cli.run(["keys", "create", "--org", "nobody"]).status != 0)
+        #expect(try await cli.run(["keys", "create", "--org", "acme", "--role", "owner"]).status != 0)
+        #expect(try await cli.run(["orgs", "create", "acme"]).status != 0, "names are unique")
     }
 
     @Test func optOutAndCheckExitCodes() async throws {
         let cli = try await CLI()
-        try cli.run(["orgs", "create", "default"])
-        let allowed = try cli.run(["check", "ann@example.com", "--channel", "email"])
+        try await cli.run(["orgs", "create", "default"])
+        let allowed = try await cli.run(["check", "ann@example.com", "--channel", "email"])
         #expect(allowed.status == 0)
         #expect(allowed.stdout.hasPrefix("allowed"))
 
-        let optOut = try cli.run(["opt-out", "Ann@Example.com", "--channel", "email", "--scope", "brand", "--reason", "asked on a call"])
+        let optOut = try await cli.run(["opt-out", "Ann@Example.com", "--channel", "email", "--scope", "brand", "--reason", "asked on a call"])
         #expect(optOut.status == 0, "\(optOut.stderr)")
-        #expect(try cli.run(["opt-out", "ann@example.com", "--channel", "email", "--scope", "brand"]).stdout.hasPrefix("already opted out"))
+        #expect(try await cli.run(["opt-out", "ann@example.com", "--channel", "email", "--scope", "brand"]).stdout.hasPrefix("already opted out"))
 
-        let blocked = try cli.run(["check", "ann@example.com", "--channel", "email", "--scope", "brand/rep-7"])
+        let blocked = try await cli.run(["check", "ann@example.com", "--channel", "email", "--scope", "brand/rep-7"])
         #expect(blocked.status == 1)
         #expect(blocked.stdout.contains("source rep"))
-        #expect(try cli.run(["check", "ann@example.com", "--channel", "email", "--scope", "other"]).status == 0)
-        #expect(try cli.run(["check", "ann@example.com", "--channel", "sms"]).status == 2, "sms does not send to email")
+        #expect(try await cli.run(["check", "ann@example.com", "--channel", "email", "--scope", "other"]).status == 0)
+        #expect(try await cli.run(["check", "ann@example.com", "--channel", "sms"]).status == 2, "sms does not send to email")
 
-        let bad = try cli.run(["check", "not an address", "--channel", "email"])
+        let bad = try await cli.run(["check", "not an address", "--channel", "email"])
         #expect(bad.status == 2)
         #expect(bad.stderr.hasPrefix("error: address:"))
-        #expect(try cli.run(["check", "ann@example.com", "--channel", "fax"]).status == 2)
-        #expect(try cli.run(["check", "ann@example.com", "--channel", "email", "--org", "nobody"]).status == 2)
-        #expect(try cli.run(["check", "ann@example.com", "--channel", "email", "--lists", "missing"]).status == 2)
+        #expect(try await cli.run(["check", "ann@example.com", "--channel", "fax"]).status == 2)
+        #expect(try await cli.run(["check", "ann@example.com", "--channel", "email", "--org", "nobody"]).status == 2)
+        #expect(try await cli.run(["check", "ann@example.com", "--channel", "email", "--lists", "missing"]).status == 2)
 
         let store = try await cli.store()
         let organization = try #require(try await store.organization(named: "default"))
@@ -66,14 +66,14 @@ import Testing
 
     @Test func aRunningServerSeesWhatTheCommandLineWrites() async throws {
         let cli = try await CLI()
-        try cli.run(["orgs", "create", "default"])
+        try await cli.run(["orgs", "create", "default"])
         let server = try await cli.store()
         let organization = try #require(try await server.organization(named: "default"))
         let query = CheckQuery(channel: .sms, scope: .organization, lists: [])
         let address = try Address(parsing: "+14155550100")
         #expect(server.decision(for: address, in: organization.id, query: query).allowed)
 
-        #expect(try cli.run(["opt-out", "+1 (415) 555-0100", "--channel", "sms"]).status == 0)
+        #expect(try await cli.run(["opt-out", "+1 (415) 555-0100", "--channel", "sms"]).status == 0)
         let blocked = try await following(server) { !server.decision(for: address, in: organization.id, query: query).allowed }
         #expect(blocked, "the index follows writes made by another process")
         try await server.close()
@@ -81,7 +81,7 @@ import Testing
 
     @Test func importAndExportOneHundredThousandRows() async throws {
         let cli = try await CLI()
-        try cli.run(["orgs", "create", "default"])
+        try await cli.run(["orgs", "create", "default"])
         let rows = 100_000
         var text = "address,channel,scope\n"
         text.reserveCapacity(rows * 32)
@@ -94,14 +94,14 @@ import Testing
         }
         let file = try cli.write("opt-outs.csv", text)
 
-        let imported = try cli.run(["import", file, "--channel", "sms"])
+        let imported = try await cli.run(["import", file, "--channel", "sms"])
         #expect(imported.status == 0, "\(imported.stderr)")
         #expect(imported.stdout == "imported \(rows) opt-outs: \(rows) new, 0 already in force\n")
 
-        let again = try cli.run(["import", file, "--channel", "sms"])
+        let again = try await cli.run(["import", file, "--channel", "sms"])
         #expect(again.stdout == "imported \(rows) opt-outs: 0 new, \(rows) already in force\n")
 
-        let exported = try cli.run(["export", "--list", "default"])
+        let exported = try await cli.run(["export", "--list", "default"])
         #expect(exported.status == 0)
         let lines = exported.stdout.split(separator: "\n")
         #expect(lines.count == rows + 1)
@@ -126,7 +126,7 @@ import Testing
 
     @Test func badRowsAreReportedAndNothingIsImported() async throws {
         let cli = try await CLI()
-        try cli.run(["orgs", "create", "default"])
+        try await cli.run(["orgs", "create", "default"])
         let file = try cli.write("mixed.csv", """
             address,channel,list
             good@example.com,email,
@@ -137,7 +137,7 @@ import Testing
             "Quoted@Example.com",email,
 
             """)
-        let refused = try cli.run(["import", file])
+        let refused = try await cli.run(["import", file])
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("line 3: address:"))
         #expect(refused.stderr.contains("line 5: channel:"))
@@ -150,20 +150,20 @@ import Testing
         let organization = try #require(try await store.organization(named: "default"))
         #expect(try await store.events(in: organization.id, after: 0, limit: 10, address: nil).isEmpty)
 
-        let skipped = try cli.run(["import", file, "--skip-invalid"])
+        let skipped = try await cli.run(["import", file, "--skip-invalid"])
         #expect(skipped.status == 0)
         #expect(skipped.stdout == "imported 3 opt-outs: 3 new, 0 already in force, 3 bad rows skipped\n")
         let written = try await store.events(in: organization.id, after: 0, limit: 10, address: nil)
         #expect(written.map(\.subject.description).sorted() == ["+14155550100", "good@example.com", "quoted@example.com"].sorted())
         try await store.close()
 
-        #expect(try cli.run(["import", cli.write("headless.csv", "email\na@example.com\n")]).status != 0)
-        #expect(try cli.run(["import", cli.folder.appendingPathComponent("missing.csv").path]).status != 0)
+        #expect(try await cli.run(["import", cli.write("headless.csv", "email\na@example.com\n")]).status != 0)
+        #expect(try await cli.run(["import", cli.folder.appendingPathComponent("missing.csv").path]).status != 0)
     }
 
     @Test func anInterruptedImportLeavesNothingBehind() async throws {
         let cli = try await CLI()
-        try cli.run(["orgs", "create", "default"])
+        try await cli.run(["orgs", "create", "default"])
         let rows = 100_000
         var text = "address\n"
         for index in 0..<rows { text += "killed\(index)@example.com\n" }
@@ -193,7 +193,7 @@ import Testing
         // next import, as does any of a process that is gone (no process has this id).
         guard Backend.current == .sqlite else { return }
         _ = try cli.write("hush.sqlite.import-999999999-abandoned", "rows")
-        #expect(try cli.run(["import", cli.write("one.csv", "address\nafter@example.com\n"), "--channel", "email"]).status == 0)
+        #expect(try await cli.run(["import", cli.write("one.csv", "address\nafter@example.com\n"), "--channel", "email"]).status == 0)
         let left = try FileManager.default.contentsOfDirectory(atPath: cli.folder.path).filter { $0.contains(".import-") }
         #expect(left.isEmpty, "\(left)")
     }
@@ -241,32 +241,32 @@ import Testing
 
     @Test func exportQuotesFieldsAndReadsBackWithImport() async throws {
         let cli = try await CLI()
-        try cli.run(["orgs", "create", "default"])
+        try await cli.run(["orgs", "create", "default"])
         let store = try await cli.store(loadsIndex: false)
         let organization = try #require(try await store.organization(named: "default"))
         _ = try await store.createList(in: organization.id, ListDefinition(name: #"Promo, "weekly""#))
         try await store.close()
         let file = try cli.write("in.csv", "address,scope\nann@example.com,brand\n+14155550100,\n")
-        #expect(try cli.run(["import", file, "--list", #"Promo, "weekly""#, "--channel", "all"]).status == 0)
+        #expect(try await cli.run(["import", file, "--list", #"Promo, "weekly""#, "--channel", "all"]).status == 0)
 
-        let exported = try cli.run(["export", "--list", #"Promo, "weekly""#])
+        let exported = try await cli.run(["export", "--list", #"Promo, "weekly""#])
         let lines = exported.stdout.split(separator: "\n")
         #expect(lines.count == 3)
         #expect(lines[1].hasPrefix(#"ann@example.com,all,brand,"Promo, ""weekly""","#))
         #expect(lines[2].hasPrefix(#"'+14155550100,all,,"Promo, ""weekly""","#))
 
         // The export reads back: every row is already in force.
-        let again = try cli.run(["import", try cli.write("out.csv", exported.stdout)])
+        let again = try await cli.run(["import", try cli.write("out.csv", exported.stdout)])
         #expect(again.stdout == "imported 2 opt-outs: 0 new, 2 already in force\n", "\(again.stderr)")
     }
 
     @Test func linkKeysRotateAndOldKeysStayKnown() async throws {
         let cli = try await CLI()
-        try cli.run(["orgs", "create", "default"])
+        try await cli.run(["orgs", "create", "default"])
         let store = try await cli.store(loadsIndex: false)
         let first = try await store.linkKeys()
         #expect(first.count == 1)
-        let rotated = try cli.run(["link-keys", "rotate"])
+        let rotated = try await cli.run(["link-keys", "rotate"])
         #expect(rotated.status == 0)
         let keys = try await store.linkKeys()
         #expect(keys.count == 2)
@@ -280,12 +280,12 @@ import Testing
         let body = try cli.write("body.json", #"{"test": 2432232314}"#)
         let arguments = ["webhooks", "verify", "--secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "--id", "msg_p5jXN8AQM9LWM0D4loKWxJek",
                          "--timestamp", "1614265330", "--body", body]
-        let valid = try cli.run(arguments + ["--signature", "v1,bm90LWl0 v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="], database: false)
+        let valid = try await cli.run(arguments + ["--signature", "v1,bm90LWl0 v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="], database: false)
         #expect(valid.status == 0)
         #expect(valid.stdout == "valid\n")
-        let invalid = try cli.run(arguments + ["--signature", "v1,bm90LWl0"], database: false)
+        let invalid = try await cli.run(arguments + ["--signature", "v1,bm90LWl0"], database: false)
         #expect(invalid.status == 1)
         #expect(invalid.stdout.contains("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="))
-        #expect(try cli.run(["webhooks", "verify", "--secret", "nope", "--id", "x", "--timestamp", "1", "--body", body, "--signature", "v1,x"], database: false).status == 2)
+        #expect(try await cli.run(["webhooks", "verify", "--secret", "nope", "--id", "x", "--timestamp", "1", "--body", body, "--signature", "v1,x"], database: false).status == 2)
     }
 }

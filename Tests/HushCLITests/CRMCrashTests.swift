@@ -80,7 +80,7 @@ import Testing
         let cli = try await CLI()
         let crm = try await DynamicsEmulator.start()
         await crm.put("contacts", fields: ["emailaddress1": "ann@example.com"], booleans: ["donotemail": true])
-        #expect(try await cli.runAside(["orgs", "create", "acme"]).status == 0)
+        #expect(try await cli.run(["orgs", "create", "acme"]).status == 0)
         let body = try cli.write("connector.json", """
             {"name": "dyn", "provider": "dynamics", "instance_url": "\(await crm.url)", "token_url": "\(await crm.tokenURL)",
              "auth": {"tenant": "\(DynamicsEmulator.tenant)", "client_id": "\(DynamicsEmulator.clientID)", "client_secret": "\(DynamicsEmulator.clientSecret)"},
@@ -93,20 +93,20 @@ import Testing
         #expect(adding.process.terminationStatus == 0)
         #expect(added.contains(#""presets" : ["#) && !added.contains(DynamicsEmulator.clientSecret))
 
-        let dry = try await cli.runAside(["connectors", "sync", "dyn", "--org", "acme", "--dry-run", "--allow-private-targets"])
+        let dry = try await cli.run(["connectors", "sync", "dyn", "--org", "acme", "--dry-run", "--allow-private-targets"])
         #expect(dry.status == 0, "\(dry.stderr)")
         #expect(dry.stdout.contains(#""dry_run" : true"#))
-        let checked = try await cli.runAside(["check", "ann@example.com", "--channel", "email", "--org", "acme"])
+        let checked = try await cli.run(["check", "ann@example.com", "--channel", "email", "--org", "acme"])
         #expect(!checked.stdout.contains("blocked"), "a dry run records nothing: \(checked.stdout)")
 
-        let synced = try await cli.runAside(["connectors", "sync", "dyn", "--org", "acme", "--allow-private-targets"])
+        let synced = try await cli.run(["connectors", "sync", "dyn", "--org", "acme", "--allow-private-targets"])
         #expect(synced.status == 0, "\(synced.stderr)")
         #expect(synced.stdout.contains(#""opt_outs" : 1"#))
-        let status = try await cli.runAside(["connectors", "status", "dyn", "--org", "acme"])
+        let status = try await cli.run(["connectors", "status", "dyn", "--org", "acme"])
         #expect(status.stdout.contains(#""state" : "ok""#) && status.stdout.contains(#""first_sync_done" : true"#))
-        let listed = try await cli.runAside(["connectors", "list", "--org", "acme"])
+        let listed = try await cli.run(["connectors", "list", "--org", "acme"])
         #expect(listed.stdout.contains(#""name" : "dyn""#))
-        let refused = try await cli.runAside(["connectors", "sync", "dyn", "--org", "acme"])
+        let refused = try await cli.run(["connectors", "sync", "dyn", "--org", "acme"])
         #expect(refused.status != 0, "without --allow-private-targets a loopback CRM is refused")
         await crm.stop()
     }

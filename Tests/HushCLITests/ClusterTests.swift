@@ -65,7 +65,7 @@ struct ClusterTests {
         try fromFile.input.fileHandleForWriting.close()
         fromFile.process.waitUntilExit()
         #expect(fromFile.process.terminationStatus == 0)
-        #expect(try cli.run(["keys", "create", "--role", "member"]).status == 0, "the same keys as the environment's")
+        #expect(try await cli.run(["keys", "create", "--role", "member"]).status == 0, "the same keys as the environment's")
     }
 
     @Test func anOptOutOnOneNodeIsBlockedOnTheOthers() async throws {

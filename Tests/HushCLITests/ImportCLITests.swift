@@ -9,7 +9,7 @@ import Testing
 @Suite(.everyBackend) struct ImportCLITests {
     @Test func anotherProcessWritesWhileAnImportReadsItsRows() async throws {
         let cli = try await CLI()
-        try cli.run(["orgs", "create", "default"])
+        try await cli.run(["orgs", "create", "default"])
         // A FIFO: the import reads the rows as the test writes them, so the test knows it is
         // mid-file, between chunks it has staged and chunks it has not read yet.
         let path = cli.folder.appendingPathComponent("rows.csv").path

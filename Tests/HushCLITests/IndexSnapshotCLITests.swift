@@ -9,10 +9,10 @@ import Testing
     @Test func serveReadsItsSnapshotBackAndReplaysWritesMadeWhileItWasStopped() async throws {
         let cli = try await CLI()
         let snapshot = cli.folder.appendingPathComponent("index").path
-        try cli.run(["orgs", "create", "default"])
-        let key = try cli.run(["keys", "create", "--org", "default", "--role", "member"]).stdout
+        try await cli.run(["orgs", "create", "default"])
+        let key = try await cli.run(["keys", "create", "--org", "default", "--role", "member"]).stdout
             .split(separator: "\n").first { $0.hasPrefix("hush_") }.map(String.init)
-        #expect(try cli.run(["opt-out", "ann@example.com", "--channel", "email"]).status == 0)
+        #expect(try await cli.run(["opt-out", "ann@example.com", "--channel", "email"]).status == 0)
 
         let port = freeLoopbackPort()
         func blocked(_ address: String) async -> Bool? {
@@ -29,7 +29,7 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: snapshot), "a stopped server leaves its index behind")
 
         // Written while no server runs: the restarted server replays it after the snapshot.
-        #expect(try cli.run(["opt-out", "eve@example.com", "--channel", "email"]).status == 0)
+        #expect(try await cli.run(["opt-out", "eve@example.com", "--channel", "email"]).status == 0)
         let second = try cli.start(["serve", "--port", String(port), "--index-snapshot", snapshot], drained: true)
         #expect(try await eventually { await blocked("eve%40example.com") != nil })
         #expect(await blocked("eve%40example.com") == true)

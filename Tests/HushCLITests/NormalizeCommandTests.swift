@@ -5,10 +5,10 @@ import Testing
 @Suite(.sqliteOnly) struct NormalizeCommandTests {
     @Test func printsTheKeyOfEachAddressAndExitsOneIfAnyIsRefused() async throws {
         let cli = try await CLI()
-        let ok = try cli.run(["normalize", "--region", "gb", "+44 (0)121 234 5678", "020 7946 0958", "ANN@Ｅxample.com"], database: false)
+        let ok = try await cli.run(["normalize", "--region", "gb", "+44 (0)121 234 5678", "020 7946 0958", "ANN@Ｅxample.com"], database: false)
         #expect(ok.status == 0, "\(ok.stderr)")
         #expect(ok.stdout == "+441212345678\n+442079460958\nann@example.com\n")
-        let refused = try cli.run(["normalize", "+1 415 555 2671 ext 3", "+14155552671"], database: false)
+        let refused = try await cli.run(["normalize", "+1 415 555 2671 ext 3", "+14155552671"], database: false)
         #expect(refused.status == 1)
         #expect(refused.stdout.hasPrefix("refused: \"+1 415 555 2671 ext 3\" has an extension"))
         #expect(refused.stdout.hasSuffix("\n+14155552671\n"))
