@@ -60,6 +60,9 @@ import Testing
             }
         }
         #expect(MemoryLayout<DigestSlot>.stride == 40)
+        // Snapshots keep these codes: the order is that of `allCases`, `all` first.
+        #expect(PackedEntry.channels == [.all] + Channel.allCases.map { .only($0) })
+        #expect(PackedEntry.sources == Source.allCases)
     }
 
     /// Which of two entries for one suppression stays does not depend on their order: a held one,

@@ -55,9 +55,20 @@ extension Decision {
             }
         }
 
+        /// Appends `block`, moved in rather than copied. The first block is stored inline here, in
+        /// the caller; a second or later one goes through `appendToArray`.
         @inlinable
-        public mutating func append(_ block: Block) {
+        public mutating func append(_ block: consuming Block) {
             storedCount += 1
+            if case .none = storage {
+                storage = .one(block)
+            } else {
+                appendToArray(block)
+            }
+        }
+
+        @usableFromInline
+        mutating func appendToArray(_ block: consuming Block) {
             switch storage {
             case .none:
                 storage = .one(block)

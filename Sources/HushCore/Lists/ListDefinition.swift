@@ -1,7 +1,10 @@
 /// A named opt-out list: its name, what it tells people, the keywords that opt a sender out of
 /// it and the channels it covers.
 public struct ListDefinition: Hashable, Sendable {
-    public static let defaultName = "default"
+    /// The default list's name, which never changes (`DirectoryRules.update`). Computed, so that a
+    /// check naming the list it blocks on reads a constant rather than a global made on first use.
+    @inlinable
+    public static var defaultName: String { "default" }
     public static let maximumNameLength = 50
     public static let maximumDescriptionLength = 300
     public static let maximumKeywordLength = 50

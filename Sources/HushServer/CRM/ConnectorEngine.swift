@@ -322,7 +322,7 @@ extension ConnectorEngine {
         private func isOptedOut(_ address: Address) -> Bool {
             let channels = Channel.allCases.filter { $0.addressKind == address.kind }
             return channels.allSatisfy { channel in
-                !store.decision(for: address, in: connector.organization, query: query(channel)).allowed
+                !store.blocks(for: address, in: connector.organization, query: query(channel)).isEmpty
             }
         }
 

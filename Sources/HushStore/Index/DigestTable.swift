@@ -17,20 +17,19 @@ struct PackedEntry: Hashable, Sendable {
     static let maximumList: Int64 = 1 << 32 - 1
     static let maximumScopes = 1 << 23
 
-    private static let channels: [ChannelSelection] = [.all] + Channel.allCases.map { .only($0) }
-    private static let sources = Source.allCases
-
-    private static let channelCases = Channel.allCases
+    /// Channels and sources by code: `all`, then every channel, and every source, each in the
+    /// order of `allCases`, as entries and snapshots store them (`IndexLayoutTests`). Written out,
+    /// so that the compiler lays the arrays out in the binary and a check reads them without
+    /// first making sure they were made.
+    static let channels: [ChannelSelection] = [.all, .only(.email), .only(.sms), .only(.whatsapp), .only(.voice)]
+    static let sources: [Source] = [.api, .link, .oneClick, .preferenceCenter, .keyword, .rep, .trigger, .crm, .import]
 
     init(
         eventSequence: Int64, sinceMilliseconds: Int64, list: ListID, scope: ScopeID, channel: ChannelSelection,
         source: Source, listIsDefault: Bool, hold: Bool
     ) {
         precondition(list.rawValue >= 0 && list.rawValue <= Self.maximumList, "a list id fits 32 bits")
-        let channelCode: UInt64 = switch channel {
-        case .all: 0
-        case .only(let channel): UInt64(Self.channelCases.firstIndex(of: channel)!) + 1
-        }
+        let channelCode = UInt64(Self.channels.firstIndex(of: channel)!)
         self.eventSequence = eventSequence
         self.sinceMilliseconds = sinceMilliseconds
         self.bits = UInt64(list.rawValue) | UInt64(scope.rawValue) << 32 | channelCode << 55

@@ -175,6 +175,10 @@ final class IndexedStore: SuppressionChecks {
         index.decisions(for: addresses, in: organization, query: query)
     }
 
+    func blocks(for address: Address, in organization: OrganizationID, query: CheckQuery) -> Decision.Blocks {
+        index.blocks(for: address, in: organization, query: query)
+    }
+
     func decision(for address: Address, contact: ContactID, in organization: OrganizationID, query: CheckQuery) -> Decision {
         index.decision(for: address, contact: contact, in: organization, query: query)
     }

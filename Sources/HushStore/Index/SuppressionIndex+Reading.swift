@@ -106,10 +106,9 @@ extension SuppressionIndex {
     func appendBlocksWithoutLock(of digest: SubjectDigest, shard: Shard, query: CheckQuery, to blocks: inout Decision.Blocks) -> Bool {
         var found = InlineArray<8, PackedEntry>(repeating: .none)
         guard let count = shard.read(digest, into: &found) else { return false }
-        guard count > 0 else { return true }
-        withCurrentListNames { names in
-            for position in 0..<count {
-                Self.appendBlock(of: found[position], contact: nil, query: query, scopes: scopes, to: &blocks) { names.table[$0] }
+        for position in 0..<count {
+            Self.appendBlock(of: found[position], contact: nil, query: query, scopes: scopes, to: &blocks) { list in
+                withCurrentListNames { $0.table[list] }
             }
         }
         return true

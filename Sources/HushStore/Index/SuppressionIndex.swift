@@ -61,9 +61,16 @@ final class SuppressionIndex: Sendable {
         to blocks: inout Decision.Blocks, name: (ListID) -> String
     ) {
         let scope = scopes[entry.scope]
-        if query.isBlocked(by: entry.channel, scope: scope, list: entry.list, listIsDefault: entry.listIsDefault) {
-            // A list's name reaches the index before its entries; the id is only a fallback.
-            blocks.append(IndexEntry(entry, scope: scope).block(contact: contact, listName: name(entry.list)))
+        let channel = entry.channel
+        if query.isBlocked(by: channel, scope: scope, list: entry.list, listIsDefault: entry.listIsDefault) {
+            // The default list's name never changes, so only a custom list's is looked up. A list's
+            // name reaches the index before its entries; the id is only a fallback.
+            blocks.append(
+                Decision.Block(
+                    list: entry.list, listName: entry.listIsDefault ? ListDefinition.defaultName : name(entry.list),
+                    scope: scope, channel: channel,
+                    sinceMilliseconds: entry.sinceMilliseconds, source: entry.source, eventSequence: entry.eventSequence,
+                    contact: contact, hold: entry.hold))
         }
     }
 
@@ -288,13 +295,17 @@ final class SuppressionIndex: Sendable {
     // MARK: Checks
 
     func decision(for address: Address, in organization: OrganizationID, query: CheckQuery) -> Decision {
+        Decision(address: address, channel: query.channel, scope: query.scope, blockedBy: blocks(for: address, in: organization, query: query))
+    }
+
+    func blocks(for address: borrowing Address, in organization: OrganizationID, query: borrowing CheckQuery) -> Decision.Blocks {
         var blocks = Decision.Blocks()
         collect(digestKey.digest(organization, address.normalized), in: organization, query: query, into: &blocks)
         if hasErasures.load(ordering: .acquiring), erasingOrganizations.withLock({ $0.contains(organization) }) {
             let hashed = digest(IndexKey(organization, erasureKey.hashedKey(for: address.normalized)))
             collect(hashed, in: organization, query: query, into: &blocks)
         }
-        return Decision(address: address, channel: query.channel, scope: query.scope, blockedBy: blocks)
+        return blocks
     }
 
     /// Many addresses at once, grouped by shard: each shard's lock is taken once, and its lookups

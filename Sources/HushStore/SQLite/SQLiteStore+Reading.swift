@@ -76,6 +76,10 @@ extension SQLiteStore {
         indexed.decision(for: address, in: organization, query: query)
     }
 
+    public func blocks(for address: Address, in organization: OrganizationID, query: CheckQuery) -> Decision.Blocks {
+        indexed.blocks(for: address, in: organization, query: query)
+    }
+
     public func decision(for address: Address, contact: ContactID, in organization: OrganizationID, query: CheckQuery) -> Decision {
         indexed.decision(for: address, contact: contact, in: organization, query: query)
     }

@@ -80,6 +80,9 @@ public protocol Ledger: Sendable {
 public protocol SuppressionChecks: Sendable {
     /// Answers from memory.
     func decision(for address: Address, in organization: OrganizationID, query: CheckQuery) -> Decision
+    /// The check itself, from memory: what blocks a send to the address, none when it is allowed.
+    /// `decision(for:in:query:)` is this with the question added to the answer.
+    func blocks(for address: Address, in organization: OrganizationID, query: CheckQuery) -> Decision.Blocks
     func decisions(for addresses: [Address], in organization: OrganizationID, query: CheckQuery) -> [Decision]
     /// Answers from memory for an address sent to as `contact`: the contact's own suppressions
     /// count even when the address was never linked to it.
