@@ -80,11 +80,11 @@ enum Fixture {
             let read = try await (
                 suppressions: store.suppressions(of: seededAddress, in: organization.id),
                 events: store.events(in: organization.id, after: 0, limit: 10, address: seededAddress),
-                blocks: store.decision(for: seededAddress, in: organization.id, query: query).blockedBy)
+                blocks: store.blocks(for: seededAddress, in: organization.id, query: query))
             let expected = try await (
                 suppressions: store.suppressions(of: writtenAddress, in: organization.id),
                 events: store.events(in: organization.id, after: 0, limit: 10, address: writtenAddress),
-                blocks: store.decision(for: writtenAddress, in: organization.id, query: query).blockedBy)
+                blocks: store.blocks(for: writtenAddress, in: organization.id, query: query))
             let same = read.suppressions.map(\.comparable) == expected.suppressions.map(\.comparable)
                 && read.events.map(\.comparable) == expected.events.map(\.comparable)
                 && read.blocks.map(\.comparable) == expected.blocks.map(\.comparable)

@@ -95,7 +95,7 @@ struct PostgresBenchmark {
             let address = try Address(parsing: "lag\(i)-\(run)@example.com")
             _ = try await writer.record(OptOut(subject: .address(address), channel: .only(.email), actor: "bench"), in: organization)
             let written = ContinuousClock.now
-            while reader.decision(for: address, in: organization, query: CheckQuery(channel: .email)).allowed {
+            while reader.blocks(for: address, in: organization, query: CheckQuery(channel: .email)).isEmpty {
                 guard ContinuousClock.now - written < .seconds(10) else { throw MissingValue() }
                 await Task.yield()
             }

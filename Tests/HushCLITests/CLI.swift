@@ -49,23 +49,11 @@ struct CLI {
     }
 
     /// Runs `hush` with `arguments` and `--database`, waits for it, and returns what it printed.
-    /// It waits on a thread of its own, never on one of the cooperative pool: servers this test
-    /// process runs (CRM emulators, webhook receivers) answer on that pool, which has a thread a
-    /// core, and two tests waiting on it for their processes left an emulator none.
     @discardableResult
     func run(_ arguments: [String], database withDatabase: Bool = true) async throws -> Result {
         let process = try start(arguments, database: withDatabase)
         try process.input.fileHandleForWriting.close()
-        return await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                let out = PipeReading.all(process.output.fileHandleForReading)
-                let err = PipeReading.all(process.errors.fileHandleForReading)
-                process.process.waitUntilExit()
-                continuation.resume(returning: Result(
-                    status: process.process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
-                    stderr: String(decoding: err, as: UTF8.self)))
-            }
-        }
+        return await process.finish()
     }
 
     struct Running {
@@ -78,6 +66,36 @@ struct CLI {
 
         /// What it printed so far, standard output and error together.
         var printed: String { captured?.text ?? "" }
+
+        /// Waits for the process to end and returns what it printed. It waits on threads of its
+        /// own, never on one of the cooperative pool: servers this test process runs (CRM
+        /// emulators, webhook receivers) answer on that pool, which has a thread a core, and two
+        /// tests waiting on it for their processes left an emulator none. Both streams are read at
+        /// once, so a process that fills one pipe while the other is being read does not stall.
+        func finish() async -> Result {
+            await withCheckedContinuation { continuation in
+                Thread.detachNewThread {
+                    let errorText = ReadAside()
+                    Thread.detachNewThread {
+                        errorText.data = PipeReading.all(errors.fileHandleForReading)
+                        errorText.done.signal()
+                    }
+                    let out = PipeReading.all(output.fileHandleForReading)
+                    errorText.done.wait()
+                    process.waitUntilExit()
+                    continuation.resume(returning: Result(
+                        status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
+                        stderr: String(decoding: errorText.data, as: UTF8.self)))
+                }
+            }
+        }
+    }
+
+    /// One stream read on another thread: `data` is written before `done` is signalled and read
+    /// after it is waited for.
+    private final class ReadAside: @unchecked Sendable {
+        var data = Data()
+        let done = DispatchSemaphore(value: 0)
     }
 
     /// Everything a long-running process prints, read as it comes: a server whose output nobody

@@ -89,7 +89,7 @@ import Testing
         let adding = try cli.start(["connectors", "add", "--org", "acme", "--allow-private-targets"])
         try adding.input.fileHandleForWriting.write(contentsOf: try Data(contentsOf: URL(fileURLWithPath: body)))
         try adding.input.fileHandleForWriting.close()
-        let added = try await Self.finish(adding)
+        let added = await adding.finish().stdout
         #expect(adding.process.terminationStatus == 0)
         #expect(added.contains(#""presets" : ["#) && !added.contains(DynamicsEmulator.clientSecret))
 
@@ -109,16 +109,5 @@ import Testing
         let refused = try await cli.run(["connectors", "sync", "dyn", "--org", "acme"])
         #expect(refused.status != 0, "without --allow-private-targets a loopback CRM is refused")
         await crm.stop()
-    }
-
-    /// What a started process printed once it ended, read on a thread of its own.
-    static func finish(_ running: CLI.Running) async throws -> String {
-        await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                let out = PipeReading.all(running.output.fileHandleForReading)
-                running.process.waitUntilExit()
-                continuation.resume(returning: String(decoding: out, as: UTF8.self))
-            }
-        }
     }
 }

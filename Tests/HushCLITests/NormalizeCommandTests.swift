@@ -26,8 +26,7 @@ import Testing
             """
         process.input.fileHandleForWriting.write(Data(input.utf8))
         try process.input.fileHandleForWriting.close()
-        let out = String(decoding: PipeReading.all(process.output.fileHandleForReading), as: UTF8.self)
-        process.process.waitUntilExit()
+        let out = await process.finish().stdout
         let lines = out.split(separator: "\n").map(String.init)
         #expect(lines.count == 4)
         #expect(lines[0] == #"{"address":"+442079460958"}"#)

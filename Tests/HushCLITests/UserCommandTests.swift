@@ -12,7 +12,7 @@ import Testing
         let creating = try cli.start(["users", "create", "--org", "acme", "--email", "Ann@Example.com", "--role", "admin", "--password-stdin"])
         try creating.input.fileHandleForWriting.write(contentsOf: Data("correct horse battery\n".utf8))
         try creating.input.fileHandleForWriting.close()
-        let created = try await ConnectorCommandTests.finish(creating)
+        let created = await creating.finish().stdout
         #expect(creating.process.terminationStatus == 0 && created.hasPrefix("created admin ann@example.com"), "\(created)")
         #expect(!created.contains("password"), "a password given is never printed")
 

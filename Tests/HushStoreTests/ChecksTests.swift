@@ -67,9 +67,6 @@ import Testing
         #expect(blocks.map(\.source) == [.api, .rep])
         #expect(blocks[0].since == test.clock.now)
         #expect(blocks.map(\.listName) == [ListDefinition.defaultName, "newsletter"])
-        // The decision is the check with its question added.
-        let query = CheckQuery(channel: .email, scope: try Scope(parsing: "brand/alice"), lists: [news.id])
-        #expect(test.store.blocks(for: try Address(parsing: "ann@example.com"), in: test.id, query: query) == decision.blockedBy)
     }
 
     @Test func batchDecisionsAnswerEachAddressInOrder() async throws {

@@ -67,11 +67,12 @@ extension Decision {
             }
         }
 
+        /// `append`'s second and later blocks, already counted.
         @usableFromInline
         mutating func appendToArray(_ block: consuming Block) {
             switch storage {
             case .none:
-                storage = .one(block)
+                preconditionFailure("append stores the first block itself")
             case .one(let first):
                 storage = .many([first, block])
             case .many(var blocks):

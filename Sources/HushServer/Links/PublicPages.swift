@@ -44,7 +44,7 @@ struct PublicPages: Sendable {
         let named = lists.filter { !$0.isDefault && $0.definition.isPublic }.map { list -> [String: Any] in
             ["value": String(list.id.rawValue), "label": list.definition.name, "checked": list.id.rawValue == claims.list]
         }
-        let blocked = try !decision(for: claims, organization: organization).allowed
+        let blocked = try isBlocked(claims, organization: organization)
         return PageText.render("preferences", status: .ok, [
             "title": PageText.string("preferences_title"), "brand": brand.values, "address": claims.address,
             "action": "/u/" + tokenText(context), "resubscribe_action": "/u/" + tokenText(context) + "/resubscribe",
@@ -248,11 +248,12 @@ struct PublicPages: Sendable {
         return pending
     }
 
-    private func decision(for claims: LinkClaims, organization: Organization) throws -> Decision {
-        try store.decision(
+    private func isBlocked(_ claims: LinkClaims, organization: Organization) throws -> Bool {
+        try !store.blocks(
             for: Address(parsing: claims.address), in: organization.id,
             query: CheckQuery(channel: Channel(parsing: claims.channel), scope: Scope(parsing: claims.scope),
-                              lists: Set(claims.list.map { [ListID(rawValue: $0)] } ?? [])))
+                              lists: Set(claims.list.map { [ListID(rawValue: $0)] } ?? []))
+        ).isEmpty
     }
 
     /// The channels the page offers: those that reach the address, and with a contact in the

@@ -17,10 +17,10 @@ struct PackedEntry: Hashable, Sendable {
     static let maximumList: Int64 = 1 << 32 - 1
     static let maximumScopes = 1 << 23
 
-    /// Channels and sources by code: `all`, then every channel, and every source, each in the
-    /// order of `allCases`, as entries and snapshots store them (`IndexLayoutTests`). Written out,
-    /// so that the compiler lays the arrays out in the binary and a check reads them without
-    /// first making sure they were made.
+    /// Channels and sources by code, as entries and snapshots store them: a new one goes at the
+    /// end, and any other change needs a new snapshot version (`IndexLayoutTests` holds the
+    /// codes). Written out, so that the compiler lays the arrays out in the binary and a check
+    /// reads them without first making sure they were made.
     static let channels: [ChannelSelection] = [.all, .only(.email), .only(.sms), .only(.whatsapp), .only(.voice)]
     static let sources: [Source] = [.api, .link, .oneClick, .preferenceCenter, .keyword, .rep, .trigger, .crm, .import]
 

@@ -167,10 +167,6 @@ final class IndexedStore: SuppressionChecks {
 
     // MARK: SuppressionChecks
 
-    func decision(for address: Address, in organization: OrganizationID, query: CheckQuery) -> Decision {
-        index.decision(for: address, in: organization, query: query)
-    }
-
     func decisions(for addresses: [Address], in organization: OrganizationID, query: CheckQuery) -> [Decision] {
         index.decisions(for: addresses, in: organization, query: query)
     }

@@ -344,10 +344,10 @@ final class SuppressionIndex: Sendable {
     /// The address's decision, with the contact's own suppressions when the address is not
     /// linked to it.
     func decision(for address: Address, contact: ContactID, in organization: OrganizationID, query: CheckQuery) -> Decision {
-        let decision = decision(for: address, in: organization, query: query)
-        guard !decision.blockedBy.contains(where: { $0.contact == contact }) else { return decision }
-        var blocks = decision.blockedBy
-        appendContactBlocks(contact, in: organization, query: query, to: &blocks)
+        var blocks = blocks(for: address, in: organization, query: query)
+        if !blocks.contains(where: { $0.contact == contact }) {
+            appendContactBlocks(contact, in: organization, query: query, to: &blocks)
+        }
         return Decision(address: address, channel: query.channel, scope: query.scope, blockedBy: blocks)
     }
 

@@ -27,8 +27,8 @@ extension SQLiteStore {
                 }
                 try db.cachedStatement(sql: """
                     INSERT INTO lists (org_id, name, description, channels, is_default, created_at)
-                    VALUES (?, 'default', 'Honoured by every check.', ?, 1, ?)
-                    """).execute( arguments: [organization, StoredCoding.channels(Set(Channel.allCases)), now])
+                    VALUES (?, ?, 'Honoured by every check.', ?, 1, ?)
+                    """).execute(arguments: [organization, ListDefinition.defaultName, StoredCoding.channels(Set(Channel.allCases)), now])
                 return Organization(
                     id: OrganizationID(rawValue: organization), name: name, settings: settings,
                     defaultList: ListID(rawValue: db.lastInsertedRowID))

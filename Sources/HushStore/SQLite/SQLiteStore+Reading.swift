@@ -72,10 +72,6 @@ extension SQLiteStore {
 
     // MARK: Checks
 
-    public func decision(for address: Address, in organization: OrganizationID, query: CheckQuery) -> Decision {
-        indexed.decision(for: address, in: organization, query: query)
-    }
-
     public func blocks(for address: Address, in organization: OrganizationID, query: CheckQuery) -> Decision.Blocks {
         indexed.blocks(for: address, in: organization, query: query)
     }

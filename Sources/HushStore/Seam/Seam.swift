@@ -78,8 +78,6 @@ public protocol Ledger: Sendable {
 
 /// Checks answered from the in-memory index.
 public protocol SuppressionChecks: Sendable {
-    /// Answers from memory.
-    func decision(for address: Address, in organization: OrganizationID, query: CheckQuery) -> Decision
     /// The check itself, from memory: what blocks a send to the address, none when it is allowed.
     /// `decision(for:in:query:)` is this with the question added to the answer.
     func blocks(for address: Address, in organization: OrganizationID, query: CheckQuery) -> Decision.Blocks
@@ -102,6 +100,13 @@ public protocol SuppressionChecks: Sendable {
     /// rather than waiting for the next poll); false when it had not within `limit`, and at once
     /// when no write has reached that position.
     func waitUntilApplied(_ sequence: Int64, within limit: Duration) async throws -> Bool
+}
+
+extension SuppressionChecks {
+    /// Answers from memory: the check, with the question it answers.
+    public func decision(for address: Address, in organization: OrganizationID, query: CheckQuery) -> Decision {
+        Decision(address: address, channel: query.channel, scope: query.scope, blockedBy: blocks(for: address, in: organization, query: query))
+    }
 }
 
 /// Link signing keys and opt-in requests waiting for the person's confirmation.
