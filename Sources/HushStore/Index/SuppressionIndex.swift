@@ -87,10 +87,10 @@ final class SuppressionIndex: Sendable {
     private let hasErasures = Atomic<Bool>(false)
     private let entryCount = Atomic<Int>(0)
     private let erasureKey: ErasureKey
-    /// The list names every shard is given: changed only here, under this lock, so shards
-    /// receive them in order. `version` counts changes, so that a read of every name made
-    /// before a change does not undo it.
-    private let listNames = Mutex<(names: [ListID: String], version: UInt64)>(([:], 0))
+    /// The list names every shard is given: changed only under this lock
+    /// (`SuppressionIndex+ListNames.swift`), so shards receive them in order. `version` counts
+    /// changes, so that a read of every name made before a change does not undo it.
+    let listNames = Mutex<(names: [ListID: String], version: UInt64)>(([:], 0))
     /// Counts the names published to the shards, so that a thread's copy (`ThreadListNames`)
     /// knows it is stale; changed under `listNames`.
     let namesStamp = Atomic<UInt64>(0)
@@ -249,47 +249,6 @@ final class SuppressionIndex: Sendable {
     func noteErasure(in organization: OrganizationID) {
         erasingOrganizations.withLock { _ = $0.insert(organization) }
         hasErasures.store(true, ordering: .releasing)
-    }
-
-    // MARK: List names
-
-    /// Counts the list names' changes; give it to `replaceListNames` with a read made after.
-    var listNamesVersion: UInt64 { listNames.withLock { $0.version } }
-
-    func noteListName(_ name: String, for list: ListID) {
-        listNames.withLock { current in
-            guard current.names[list] != name else { return }
-            current.names[list] = name
-            current.version &+= 1
-            publish(current.names)
-        }
-    }
-
-    /// Takes every name read from the database, unless a name changed since `version` (the read
-    /// may predate that change; the next read brings it).
-    func replaceListNames(with names: [ListID: String], readAt version: UInt64) {
-        listNames.withLock { current in
-            guard current.version == version, current.names != names else { return }
-            current.names = names
-            publish(names)
-        }
-    }
-
-    /// The stamp moves first: a check without the lock that sees it takes a new copy, which
-    /// waits for this lock, so no check names a list by its old name after another has named it
-    /// by its new one.
-    private func publish(_ names: [ListID: String]) {
-        namesStamp.add(1, ordering: .releasing)
-        let table = ListNameTable(names)
-        for shard in shards {
-            shard.state.withLock { $0.listNames = table }
-        }
-    }
-
-    /// The names and their stamp, as one: a table of the thread's own, so that checks on
-    /// different threads never touch one reference count.
-    func listNamesNow() -> (stamp: UInt64, table: ListNameTable) {
-        listNames.withLock { (namesStamp.load(ordering: .relaxed), ListNameTable($0.names)) }
     }
 
     // MARK: Checks
