@@ -20,6 +20,12 @@ public struct Decision: Hashable, Sendable {
         self.init(address: address, channel: channel, scope: scope, blockedBy: Blocks(blockedBy))
     }
 
+    /// The answer to `query` for `address`: the question with what blocks it.
+    @inlinable
+    public init(address: Address, answering query: CheckQuery, blockedBy: Blocks) {
+        self.init(address: address, channel: query.channel, scope: query.scope, blockedBy: blockedBy)
+    }
+
     @inlinable
     public var allowed: Bool { blockedBy.isEmpty }
 

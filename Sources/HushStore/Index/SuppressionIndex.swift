@@ -254,7 +254,7 @@ final class SuppressionIndex: Sendable {
     // MARK: Checks
 
     func decision(for address: Address, in organization: OrganizationID, query: CheckQuery) -> Decision {
-        Decision(address: address, channel: query.channel, scope: query.scope, blockedBy: blocks(for: address, in: organization, query: query))
+        Decision(address: address, answering: query, blockedBy: blocks(for: address, in: organization, query: query))
     }
 
     func blocks(for address: borrowing Address, in organization: OrganizationID, query: borrowing CheckQuery) -> Decision.Blocks {
@@ -296,7 +296,7 @@ final class SuppressionIndex: Sendable {
             for contact in contacts { appendContactBlocks(contact, in: organization, query: query, to: &blocks[position]) }
         }
         return addresses.indices.map {
-            Decision(address: addresses[$0], channel: query.channel, scope: query.scope, blockedBy: blocks[$0])
+            Decision(address: addresses[$0], answering: query, blockedBy: blocks[$0])
         }
     }
 
@@ -307,7 +307,7 @@ final class SuppressionIndex: Sendable {
         if !blocks.contains(where: { $0.contact == contact }) {
             appendContactBlocks(contact, in: organization, query: query, to: &blocks)
         }
-        return Decision(address: address, channel: query.channel, scope: query.scope, blockedBy: blocks)
+        return Decision(address: address, answering: query, blockedBy: blocks)
     }
 
     /// Adds the blocks of a subject's own entries and of every contact it belongs to.

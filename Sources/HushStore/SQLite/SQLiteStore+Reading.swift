@@ -139,6 +139,6 @@ extension SQLiteStore {
         let blocks = LedgerReplay.standing(after: events)
             .filter { query.isBlocked(by: $0.channel, scope: $0.scope, list: $0.list, listIsDefault: $0.payload.entry.listIsDefault) }
             .map { $0.payload.entry.block(contact: $0.contact, listName: $0.payload.listName) }
-        return Decision(address: address, channel: query.channel, scope: query.scope, blockedBy: blocks)
+        return Decision(address: address, answering: query, blockedBy: Decision.Blocks(blocks))
     }
 }

@@ -105,7 +105,7 @@ public protocol SuppressionChecks: Sendable {
 extension SuppressionChecks {
     /// Answers from memory: the check, with the question it answers.
     public func decision(for address: Address, in organization: OrganizationID, query: CheckQuery) -> Decision {
-        Decision(address: address, channel: query.channel, scope: query.scope, blockedBy: blocks(for: address, in: organization, query: query))
+        Decision(address: address, answering: query, blockedBy: blocks(for: address, in: organization, query: query))
     }
 }
 
