@@ -23,15 +23,15 @@ struct CRMBenchmark {
             let organization = try await store.createOrganization(named: "bench")
             let commands = ConnectorCommands(store: store, allowPrivateTargets: true, logger: Logger(label: "bench"))
             let emulator: any CRMEmulator = provider == .dynamics ? try await DynamicsEmulator.start() : try await SalesforceEmulator.start()
-            try await emulator.seed(records)
-            _ = try await commands.add(json: Data(try await emulator.connectorJSON().utf8), in: organization)
+            await emulator.seed(records)
+            _ = try await commands.add(json: Data(await emulator.connectorJSON().utf8), in: organization)
 
             var before = await emulator.totalRequests
             let first = try await measure { _ = try await commands.sync("bench", in: organization.id, dryRun: false) }
             report("first sync", "\(seconds(first)) s, \(await emulator.totalRequests - before) requests")
 
             // Steady state: a minute on, one record changed since the last poll.
-            try await emulator.later()
+            await emulator.later()
             _ = try await commands.sync("bench", in: organization.id, dryRun: false)
             before = await emulator.totalRequests
             _ = try await commands.sync("bench", in: organization.id, dryRun: false)

@@ -71,7 +71,6 @@ struct BenchFailure: Error, CustomStringConvertible {
 
 extension Duration {
     fileprivate var milliseconds: String {
-        let value = Double(components.seconds) * 1_000 + Double(components.attoseconds) / 1e15
-        return String(format: "%.1f", value)
+        String(format: "%.1f", inSeconds * 1_000)
     }
 }

@@ -107,12 +107,15 @@ func measure(_ body: () async throws -> Void) async rethrows -> Duration {
 }
 
 func seconds(_ duration: Duration) -> String {
-    String(format: "%.2f", Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
+    String(format: "%.2f", duration.inSeconds)
+}
+
+extension Duration {
+    var inSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
 
 func perSecond(_ count: Int, _ duration: Duration) -> String {
-    let secs = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    return Int(Double(count) / secs).formatted()
+    Int(Double(count) / duration.inSeconds).formatted()
 }
 
 func report(_ what: String, _ figure: String) {
