@@ -56,7 +56,7 @@ final class CapturedLog: Sendable {
         let server = try await TestServer(configuration: ServerConfiguration(sendsWebhooks: false))
         let log = CapturedLog()
         let application = HushServer.application(store: server.store, configuration: server.configuration, logger: log.logger)
-        try await application.test(.router) { client in
+        _ = try await application.test(.router) { client in
             try await client.send(.get, "/v1/lists", key: server.member)
         }
         #expect(log.lines.withLock { $0.filter { $0.message == "request" } }.isEmpty)

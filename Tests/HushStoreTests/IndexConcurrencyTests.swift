@@ -88,4 +88,63 @@ import Testing
         index.link(key, to: try ContactID(parsing: "crm-1"))
         #expect(shard.read(index.digest(key), into: &found) == nil, "linked addresses need their contacts' entries, under the lock")
     }
+
+    /// A batch reads clear keys only. An organization's first erasure can begin after the batch
+    /// looked for erasures and move an address's entries under its hashed key before the batch
+    /// reads that address's shard; the batch must still find them.
+    @Test func aBatchFindsAnAddressErasedWhileItReads() throws {
+        let organization = OrganizationID(rawValue: 1)
+        let erasureKey = try ErasureKey(secret: [UInt8](repeating: 7, count: 32))
+        let index = SuppressionIndex(erasureKey: erasureKey)
+        index.noteListName("default", for: ListID(rawValue: 1))
+        let addresses = try (0..<64).map { try Address(parsing: "person\($0)@example.com") }
+        for (offset, address) in addresses.enumerated() {
+            let entry = IndexEntry(
+                eventSequence: Int64(offset + 1), sinceMilliseconds: 1, list: ListID(rawValue: 1), scope: .organization,
+                channel: .only(.email), source: .api, listIsDefault: true)
+            index.add(entry, for: IndexKey(organization, address.normalized))
+        }
+        let erased = addresses[17]
+        let erasure = IndexChange.Erasure(
+            organization: organization, hashedKey: erasureKey.hashedKey(for: erased.normalized), eventSequences: [18], contacts: [])
+
+        let decisions = index.decisions(for: addresses, in: organization, query: CheckQuery(channel: .email)) {
+            index.apply(erasure, using: erasureKey)
+        }
+        #expect(index.entries(for: IndexKey(organization, erased.normalized)).isEmpty, "the erasure moved the entries")
+        #expect(decisions.filter(\.allowed).map(\.address.normalized) == [])
+        #expect(decisions.map { $0.blockedBy.count } == Array(repeating: 1, count: addresses.count))
+    }
+
+    /// An address linked to a contact is read in two steps (its shard, then the contact's). When
+    /// it gets its own opt-out between them and the contact's is lifted, it was blocked throughout
+    /// and the check must say so, not read the address before and the contact after.
+    @Test func aLinkedAddressChangedBetweenItsReadsIsReadAgain() throws {
+        let organization = OrganizationID(rawValue: 1)
+        let index = SuppressionIndex(erasureKey: try ErasureKey(secret: [UInt8](repeating: 7, count: 32)))
+        index.noteListName("default", for: ListID(rawValue: 1))
+        func entry(_ sequence: Int64) -> IndexEntry {
+            IndexEntry(
+                eventSequence: sequence, sinceMilliseconds: 1, list: ListID(rawValue: 1), scope: .organization,
+                channel: .only(.email), source: .api, listIsDefault: true)
+        }
+        let address = IndexKey(organization, "ann@example.com")
+        let contact = try ContactID(parsing: "crm-1")
+        let contactKey = IndexKey(organization, .contact(contact.externalID))
+        index.link(address, to: contact)
+        index.add(entry(1), for: contactKey)
+
+        var reads = 0
+        var blocks = Decision.Blocks()
+        index.appendLinkedBlocks(of: index.digest(address), in: organization, query: CheckQuery(channel: .email), to: &blocks) {
+            reads += 1
+            guard reads == 1 else { return }
+            index.add(entry(2), for: address)
+            index.remove(entry(1), for: contactKey)
+        }
+        #expect(blocks.map(\.eventSequence) == [2])
+        #expect(reads == 2, "read again once")
+        let query = CheckQuery(channel: .email)
+        #expect(index.blocks(for: try Address(parsing: "ann@example.com"), in: organization, query: query).map(\.eventSequence) == [2])
+    }
 }

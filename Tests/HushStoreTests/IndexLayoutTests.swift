@@ -128,6 +128,25 @@ import Testing
         #expect(table.count == model.values.map(\.count).reduce(0, +))
         #expect(table.capacity > 8, "the table grew")
     }
+
+    /// A snapshot's table sizes are checked before anything is computed from them: a damaged one
+    /// is an error, and the snapshot is ignored, never a trap that would stop every restart.
+    @Test(arguments: [
+        (UInt64.max, UInt64(0)), (UInt64(1) << 63, UInt64(8)), (UInt64(16), UInt64.max), (UInt64(1) << 62, UInt64(1) << 62),
+        (UInt64(16), UInt64(17)), (UInt64(4), UInt64(0)),
+    ])
+    func aDamagedTableSizeIsRefused(capacity: UInt64, count: UInt64) throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("hush-table-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var bytes: [UInt8] = []
+        for word in [capacity, count] { withUnsafeBytes(of: word.littleEndian) { bytes.append(contentsOf: $0) } }
+        bytes.append(contentsOf: [UInt8](repeating: 0, count: 64 * MemoryLayout<DigestSlot>.stride))
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let descriptor = open(path, O_RDONLY)
+        defer { close(descriptor) }
+        var input = SnapshotInput(descriptor: descriptor)
+        #expect(throws: HushError.self) { try DigestTable(reading: &input) }
+    }
 }
 
 /// SplitMix64: the same sequence on every run.

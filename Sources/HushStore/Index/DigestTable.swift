@@ -222,17 +222,18 @@ final class DigestTable: @unchecked Sendable {
 
     /// A table as `write(to:)` wrote it.
     init(reading input: inout SnapshotInput) throws {
-        let capacity = Int(try input.integer(UInt64.self))
-        let count = Int(try input.integer(UInt64.self))
-        guard capacity >= 8, count * 10 <= capacity * 9, capacity <= input.remaining / MemoryLayout<DigestSlot>.stride else {
+        // Checked as read, before any arithmetic on them: a damaged size is refused, not trapped on.
+        let capacity = try input.integer(UInt64.self)
+        let count = try input.integer(UInt64.self)
+        guard capacity >= 8, capacity <= UInt64(input.remaining / MemoryLayout<DigestSlot>.stride), count <= capacity, count * 10 <= capacity * 9 else {
             throw HushError(.storage, "the index snapshot holds a table of \(count) in \(capacity) slots")
         }
-        storage = SlotStorage(capacity: capacity)
-        self.count = count
-        try input.raw(UnsafeMutableRawBufferPointer(start: storage.slots, count: capacity * MemoryLayout<DigestSlot>.stride))
+        storage = SlotStorage(capacity: Int(capacity))
+        self.count = Int(count)
+        try input.raw(UnsafeMutableRawBufferPointer(start: storage.slots, count: storage.capacity * MemoryLayout<DigestSlot>.stride))
         var occupied = 0
-        for index in 0..<capacity where !storage.slots[index].digest.isEmpty { occupied += 1 }
-        guard occupied == count else { throw HushError(.storage, "the index snapshot's table holds \(occupied) entries, not \(count)") }
+        for index in 0..<storage.capacity where !storage.slots[index].digest.isEmpty { occupied += 1 }
+        guard occupied == self.count else { throw HushError(.storage, "the index snapshot's table holds \(occupied) entries, not \(count)") }
     }
 
     /// Every occupied slot, in table order.

@@ -251,6 +251,15 @@ final class SuppressionIndex: Sendable {
         hasErasures.store(true, ordering: .releasing)
     }
 
+    /// Whether the organization has erased addresses, whose entries sit under their hashed key:
+    /// checked without a lock until any erasure exists. An erasure is noted before its entries
+    /// move (`apply(_:using:)`), so a check that read an address after they left it finds this
+    /// true.
+    @inline(__always)
+    private func hasErasures(in organization: OrganizationID) -> Bool {
+        hasErasures.load(ordering: .acquiring) && erasingOrganizations.withLock { $0.contains(organization) }
+    }
+
     // MARK: Checks
 
     func decision(for address: Address, in organization: OrganizationID, query: CheckQuery) -> Decision {
@@ -260,7 +269,7 @@ final class SuppressionIndex: Sendable {
     func blocks(for address: borrowing Address, in organization: OrganizationID, query: borrowing CheckQuery) -> Decision.Blocks {
         var blocks = Decision.Blocks()
         collect(digestKey.digest(organization, address.normalized), in: organization, query: query, into: &blocks)
-        if hasErasures.load(ordering: .acquiring), erasingOrganizations.withLock({ $0.contains(organization) }) {
+        if hasErasures(in: organization) {
             let hashed = digest(IndexKey(organization, erasureKey.hashedKey(for: address.normalized)))
             collect(hashed, in: organization, query: query, into: &blocks)
         }
@@ -269,15 +278,20 @@ final class SuppressionIndex: Sendable {
 
     /// Many addresses at once, grouped by shard: each shard's lock is taken once, and its lookups
     /// run back to back with every home slot touched first, so their cache misses overlap instead
-    /// of queuing behind each lock's atomic instructions.
-    func decisions(for addresses: [Address], in organization: OrganizationID, query: CheckQuery) -> [Decision] {
-        if addresses.count < 64 || hasErasures.load(ordering: .acquiring) && erasingOrganizations.withLock({ $0.contains(organization) }) {
-            return addresses.map { decision(for: $0, in: organization, query: query) }
-        }
+    /// of queuing behind each lock's atomic instructions. It reads clear keys only, so where the
+    /// organization has erasures it asks address by address, as `blocks(for:)` does; an erasure
+    /// that began while it read (`beforeReading` lets a test start one there) may have moved an
+    /// address's entries after the first look, so it looks again once it has read.
+    func decisions(
+        for addresses: [Address], in organization: OrganizationID, query: CheckQuery, beforeReading: () -> Void = {}
+    ) -> [Decision] {
+        let oneByOne = { addresses.map { self.decision(for: $0, in: organization, query: query) } }
+        if addresses.count < 64 || hasErasures(in: organization) { return oneByOne() }
+        beforeReading()
         let digests = addresses.map { digestKey.digest(organization, $0.normalized) }
         let (order, starts) = groupedByShard(digests.count) { digests[$0] }
         var blocks = [Decision.Blocks](repeating: [], count: addresses.count)
-        var linked: [(position: Int, contacts: [ContactID])] = []
+        var linked: [Int] = []
         for shard in 0..<shards.count where starts[shard] < starts[shard + 1] {
             let members = order[starts[shard]..<starts[shard + 1]]
             shards[shard].state.withLock { state in
@@ -285,16 +299,16 @@ final class SuppressionIndex: Sendable {
                 for position in members { touched &+= state.table.touch(digests[position]) }
                 state.touched = touched
                 for position in members {
-                    state.appendBlocks(of: digests[position], contact: nil, query: query, scopes: scopes, to: &blocks[position])
-                    if !state.links.isEmpty, let contacts = state.links[digests[position]]?.contacts {
-                        linked.append((position, contacts))
+                    if !state.links.isEmpty, state.links[digests[position]] != nil {
+                        linked.append(position)
+                    } else {
+                        state.appendBlocks(of: digests[position], contact: nil, query: query, scopes: scopes, to: &blocks[position])
                     }
                 }
             }
         }
-        for (position, contacts) in linked {
-            for contact in contacts { appendContactBlocks(contact, in: organization, query: query, to: &blocks[position]) }
-        }
+        for position in linked { appendLinkedBlocks(of: digests[position], in: organization, query: query, to: &blocks[position]) }
+        if hasErasures(in: organization) { return oneByOne() }
         return addresses.indices.map {
             Decision(address: addresses[$0], answering: query, blockedBy: blocks[$0])
         }
@@ -312,30 +326,15 @@ final class SuppressionIndex: Sendable {
 
     /// Adds the blocks of a subject's own entries and of every contact it belongs to.
     private func collect(_ digest: SubjectDigest, in organization: OrganizationID, query: CheckQuery, into blocks: inout Decision.Blocks) {
-        let contacts = withShard(for: digest) { shard -> [ContactID]? in
-            if appendBlocksWithoutLock(of: digest, shard: shard, query: query, to: &blocks) { return nil }
+        let linked = withShard(for: digest) { shard -> Bool in
+            if appendBlocksWithoutLock(of: digest, shard: shard, query: query, to: &blocks) { return false }
             return shard.state.withLock { state in
+                if !state.links.isEmpty, state.links[digest] != nil { return true }
                 state.appendBlocks(of: digest, contact: nil, query: query, scopes: scopes, to: &blocks)
-                return state.links.isEmpty ? nil : state.links[digest]?.contacts
+                return false
             }
         }
-        for contact in contacts ?? [] {
-            appendContactBlocks(contact, in: organization, query: query, to: &blocks)
-        }
-    }
-
-    /// What blocks a contact on its own (its own suppressions, not its addresses').
-    func blocks(ofContact contact: ContactID, in organization: OrganizationID, query: CheckQuery) -> [Decision.Block] {
-        var blocks = Decision.Blocks()
-        appendContactBlocks(contact, in: organization, query: query, to: &blocks)
-        return Array(blocks)
-    }
-
-    private func appendContactBlocks(_ contact: ContactID, in organization: OrganizationID, query: CheckQuery, to blocks: inout Decision.Blocks) {
-        let digest = digest(IndexKey(organization, .contact(contact.externalID)))
-        shard(for: digest).state.withLock {
-            $0.appendBlocks(of: digest, contact: contact, query: query, scopes: scopes, to: &blocks)
-        }
+        if linked { appendLinkedBlocks(of: digest, in: organization, query: query, to: &blocks) }
     }
 
     func unlink(_ address: IndexKey, from contacts: Set<ContactID>) {
