@@ -27,7 +27,7 @@ final class CheckDoor: Sendable {
     static let route = "/v1/check"
     /// The parameters of a plain check; `lists`, `at`, `min_sequence` or any other name sends
     /// the request to the router.
-    private static let parameters: [Substring] = ["address", "channel", "scope"]
+    private static let parameters = ["address", "channel", "scope"]
 
     init(store: any AccessStore & SuppressionChecks, authenticator: KeyAuthenticator, metrics: ServerMetrics, serverName: String?) {
         self.store = store

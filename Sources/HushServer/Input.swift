@@ -74,9 +74,34 @@ struct Query {
         parameters = uri.queryParameters
     }
 
-    /// Whether every parameter given is named by `names`.
-    func namesOnly(_ names: [Substring]) -> Bool {
-        parameters.allSatisfy { names.contains($0.key) }
+    /// The request's query parameters, refused (400, naming it) when one is not among `names`
+    /// or is given twice: a parameter misspelled, written in another style (`lists[]`) or
+    /// repeated would otherwise be left out of the answer without a word, and a check would
+    /// leave out a list someone opted out of. The API's routes read their queries this way.
+    init(_ request: Request, accepting names: [String]) throws {
+        self.init(request.uri)
+        guard let (name, repeated) = stray(among: names) else { return }
+        if repeated {
+            let hint = name == "lists" ? "; name several lists in one, separated by commas" : ""
+            throw Problem.invalid(String(name), "the query parameter \(name) is given more than once\(hint)")
+        }
+        throw Problem.invalid(String(name), "\(name) is not a query parameter of this operation, which takes \(names.joined(separator: ", "))")
+    }
+
+    /// Whether every parameter given is named by `names`, and none twice.
+    func namesOnly(_ names: [String]) -> Bool {
+        stray(among: names) == nil
+    }
+
+    /// The first parameter not among `names`, or given a second time.
+    private func stray(among names: [String]) -> (name: Substring, repeated: Bool)? {
+        var seen: UInt64 = 0
+        for (name, _) in parameters {
+            guard let position = names.firstIndex(where: { $0 == name }) else { return (name, false) }
+            guard seen & 1 << position == 0 else { return (name, true) }
+            seen |= 1 << position
+        }
+        return nil
     }
 
     func optional(_ name: String) -> String? {

@@ -133,7 +133,7 @@ struct LedgerRoutes: Sendable {
     /// page's `next_cursor`), so a client can follow the ledger by polling.
     private func events(_ request: Request, _ context: HushRequestContext) async throws -> JSONBody<EventsOutput> {
         let caller = try context.caller()
-        let query = Query(request)
+        let query = try Query(request, accepting: ["limit", "after", "address"])
         let limit = try query.integer("limit", default: Self.defaultPageSize, range: 1...Self.maximumPageSize)
         let after = try query.cursor("after")
         let address = try await query.optional("address").asyncMap { text in

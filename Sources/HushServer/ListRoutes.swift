@@ -278,7 +278,7 @@ struct ListRoutes: Sendable {
     private func entries(_ request: Request, _ context: HushRequestContext) async throws -> JSONBody<EntriesOutput> {
         let caller = try context.caller()
         let list = try await list(context, of: caller)
-        let query = Query(request)
+        let query = try Query(request, accepting: ["limit", "cursor"])
         let limit = try query.integer("limit", default: Self.defaultPageSize, range: 1...Self.maximumPageSize)
         let after = try query.cursor()
         let page = try await store.entries(of: list.id, in: caller.organization, after: after, limit: limit)

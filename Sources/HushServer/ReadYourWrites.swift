@@ -17,9 +17,10 @@ struct ReadYourWrites: Sendable {
     let wait: Duration
 
     /// Waits until the index has applied what the request asks for, if it asks. `query` is the
-    /// request's query when the route parsed it already (the check path parses it once).
+    /// request's query when the route read it already; a route that reads none takes
+    /// `min_sequence` alone.
     func await(_ request: Request, query: Query? = nil) async throws {
-        guard let sequence = try Self.minimumSequence(of: request, query: query ?? Query(request)) else { return }
+        guard let sequence = try Self.minimumSequence(of: request, query: query ?? Query(request, accepting: ["min_sequence"])) else { return }
         guard try await store.waitUntilApplied(sequence, within: wait) else {
             var problem = Problem(
                 .serviceUnavailable, type: "not_caught_up",

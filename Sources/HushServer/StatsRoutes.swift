@@ -59,7 +59,7 @@ struct StatsRoutes: Sendable {
 
     private func stats(_ request: Request, _ context: HushRequestContext) async throws -> JSONBody<StatsJSON> {
         let caller = try context.caller()
-        let days = try Query(request).integer("days", default: 30, range: Self.dayRange)
+        let days = try Query(request, accepting: ["days"]).integer("days", default: 30, range: Self.dayRange)
         let today = Int64((now().timeIntervalSince1970 / 86_400).rounded(.down))
         let first = today - Int64(days) + 1
         let events = try await store.dailyEvents(in: caller.organization, from: first)

@@ -24,7 +24,7 @@ extension V1Routes {
 
     func check(_ request: Request, _ context: HushRequestContext) async throws -> Response {
         let caller = try context.caller()
-        let query = Query(request)
+        let query = try Query(request, accepting: ["address", "channel", "scope", "lists", "at", "min_sequence"])
         try await readYourWrites.await(request, query: query)
         let organization = try await store.requireOrganization(caller)
         let asked = try CheckRequest(query, in: organization)
@@ -132,7 +132,7 @@ extension V1Routes {
     /// `blocked`, or `invalid`, a tab and why.
     func checkLines(_ request: Request, _ context: HushRequestContext) async throws -> Response {
         let caller = try context.caller()
-        let query = Query(request)
+        let query = try Query(request, accepting: ["channel", "scope", "lists", "min_sequence"])
         try await readYourWrites.await(request, query: query)
         let body = try await request.body.collect(upTo: context.maxUploadSize)
         let inputs = try CheckLines.read(body, limit: Self.maximumBatchAddresses)

@@ -68,6 +68,7 @@ import Testing
         #expect(doors.answer(plain, key: "hush_unknown") == nil)
         for path in [
             plain + "&lists=default", plain + "&at=2026-01-01T00:00:00Z", plain + "&min_sequence=1", plain + "&extra=1",
+            plain + "&address=bob@example.com", plain + "&channel=sms",
             "/v1/check?address=not%20an%20address&channel=email", "/v1/check?address=ann@example.com", "/v1/check?address=ann@example.com&channel=sms",
             "/v1/check?address=ann@example.com&channel=email&scope=%2F%2F", "/v1/checks?address=ann@example.com&channel=email", "/v1/check",
         ] {

@@ -68,6 +68,7 @@ import Testing
                 ("", "a@example.com\n", "channel"), ("?channel=fax", "a@example.com\n", "channel"),
                 ("?channel=email", "", "body"), ("?channel=email", "a@example.com\n\u{FF}\n", "body"),
                 ("?channel=email", String(repeating: "a@example.com\n", count: V1Routes.maximumBatchAddresses + 1), "body"),
+                ("?channel=email&lists=default&lists=default", "a@example.com\n", "lists"), ("?channel=email&list=default", "a@example.com\n", "list"),
             ] {
                 let answer = try await client.execute(
                     uri: "/v1/check" + query, method: .post, headers: [.authorization: "Bearer \(server.member)", .contentType: "text/plain"],

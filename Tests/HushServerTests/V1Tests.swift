@@ -124,6 +124,20 @@ import Testing
             #expect(missingEvidence.status == .unprocessableContent)
             let missingQuery = try await client.send(.get, "/v1/check?channel=email", key: server.admin)
             #expect(((missingQuery.json["errors"] as? [[String: Any]])?.first?["field"] as? String) == "address")
+            // A query parameter the operation does not take, or one given twice, is refused rather
+            // than left out of the answer: a list left out lets through whoever opted out of it.
+            let check = "/v1/check?address=a@example.com&channel=email"
+            for (path, field) in [
+                (check + "&lists=default&lists=default", "lists"), (check + "&list=default", "list"), (check + "&lists%5B%5D=default", "lists%5B%5D"),
+                (check + "&address=b@example.com", "address"), ("/v1/events?limit=5&limit=6", "limit"), ("/v1/events?afterr=3", "afterr"),
+            ] {
+                let refused = try await client.send(.get, path, key: server.admin)
+                #expect(refused.status == .badRequest, "\(path)")
+                #expect(((refused.json["errors"] as? [[String: Any]])?.first?["field"] as? String) == field, "\(path)")
+            }
+            let jsonWithQuery = try await client.send(.post, "/v1/check?lists=default", key: server.admin, json: #"{"addresses": ["a@example.com"], "channel": "email"}"#)
+            #expect(((jsonWithQuery.json["errors"] as? [[String: Any]])?.first?["field"] as? String) == "lists")
+            #expect(try await client.send(.get, check + "&lists=default&min_sequence=0", key: server.admin).status == .ok)
             let huge = String(repeating: "x", count: HushRequestContext.maximumBodyBytes + 1)
             let tooLarge = try await client.send(.post, "/v1/check", key: server.admin, json: huge)
             #expect(tooLarge.status == .contentTooLarge)

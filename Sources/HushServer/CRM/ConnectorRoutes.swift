@@ -21,7 +21,7 @@ struct ConnectorRoutes: Sendable {
         group.on(.delete, "connectors/:id", roles: [.admin]) { _, context in try await delete(context) }
         group.on(.post, "connectors/:id/test", roles: [.admin]) { _, context in try await test(context) }
         group.on(.post, "connectors/:id/sync", roles: [.admin]) { request, context in
-            let dryRun = try Query(request).boolean("dry_run", default: false)
+            let dryRun = try Query(request, accepting: ["dry_run"]).boolean("dry_run", default: false)
             return JSONBody(RunJSON(dryRun: dryRun, report: try await runner.run(try await connector(context), dryRun: dryRun)))
         }
         group.on(.post, "connectors/:id/resync", roles: [.admin]) { _, context in
@@ -29,7 +29,7 @@ struct ConnectorRoutes: Sendable {
         }
         group.on(.get, "connectors/:id/status", roles: [.admin]) { _, context in try await status(context) }
         group.on(.get, "connectors/:id/log", roles: [.admin]) { request, context in
-            let limit = try Query(request).integer("limit", default: 100, range: 1...ConnectorLogEntry.kept)
+            let limit = try Query(request, accepting: ["limit"]).integer("limit", default: 100, range: 1...ConnectorLogEntry.kept)
             let entries = try await store.connectorLog(of: try await connector(context).id, limit: limit)
             return JSONBody(LogJSON(entries: entries.map(LogJSON.Entry.init)))
         }

@@ -243,7 +243,7 @@ struct SendRoutes: Sendable {
 
     private func all(_ request: Request, _ context: HushRequestContext) async throws -> Response {
         let caller = try context.caller()
-        let query = Query(request)
+        let query = try Query(request, accepting: ["limit", "cursor"])
         let limit = try query.integer("limit", default: Self.defaultPageSize, range: 1...1_000)
         let after: SendID = try query.cursor("cursor")
         let page = try await store.sends(in: caller.organization, after: after, limit: limit)
@@ -263,7 +263,7 @@ struct SendRoutes: Sendable {
     /// `status` (allowed, blocked, invalid; all when absent), `cursor` (the position the last
     /// page ended at) and `limit`.
     private func page(_ request: Request, _ send: Send) async throws -> (statuses: [SendReportChunk.Status], after: Int, limit: Int) {
-        let query = Query(request)
+        let query = try Query(request, accepting: ["status", "cursor", "limit"])
         let statuses = try query.optional("status").map { text in
             guard let status = SendReportChunk.Status(rawValue: text) else {
                 throw Problem.invalid("status", "status is allowed, blocked or invalid")

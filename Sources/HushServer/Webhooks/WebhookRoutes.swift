@@ -210,7 +210,7 @@ struct WebhookRoutes: Sendable {
     private func deliveries(_ request: Request, _ context: HushRequestContext) async throws -> JSONBody<DeliveriesJSON> {
         let caller = try context.caller()
         let endpoint = try await endpoint(context)
-        let query = Query(request)
+        let query = try Query(request, accepting: ["limit", "after", "status"])
         let limit = try query.integer("limit", default: Self.defaultPageSize, range: 1...Self.maximumPageSize)
         let after: DeliveryID = try query.cursor("after")
         let status = try query.optional("status").map { text in
