@@ -99,6 +99,15 @@ import Testing
                 """)
             #expect(Self.actions(answer.json) == ["skip/optout_email", "skip/no_address", "skip/optout_email"])
 
+            // A contact with two emails, one of them opted out on its own (an `api` opt-out
+            // keeps to its address): the platform may use either, so the email steps are skipped.
+            try await client.send(.put, "/v1/contacts/crm-10", key: server.admin, json: #"{"emails": ["first@example.com", "second@example.com"], "phones": ["+14155550111"]}"#)
+            try await client.send(.post, "/v1/opt-outs", key: server.admin, json: #"{"address": "second@example.com", "channel": "email"}"#)
+            let either = try await client.send(.post, "/v1/sequences/evaluate", key: server.member, json: """
+                {"ruleset": "Skip", "enrolled_at": "2020-01-01T00:00:00Z", "contact": "crm-10", "steps": \(Self.steps)}
+                """)
+            #expect(Self.actions(either.json) == ["skip/optout_email", "send/-", "skip/optout_email"], "\(either.json)")
+
             func field(_ json: String) async throws -> String? {
                 let answer = try await client.send(.post, "/v1/sequences/evaluate", key: server.member, json: json)
                 return (answer.json["errors"] as? [[String: Any]])?.first?["field"] as? String

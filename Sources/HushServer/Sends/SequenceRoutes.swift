@@ -184,7 +184,9 @@ struct SequenceRoutes: Sendable {
     }
 
     /// Decides each step as of now: the prospect's address for the step's channel (from
-    /// `addresses`, or the contact's linked addresses) is checked at the scope and lists given.
+    /// `addresses`), or every linked address of the contact that the channel reaches, is checked
+    /// at the scope and lists given. Which of a contact's addresses the platform will use is not
+    /// said, so an opt-out of any of them decides the step (the first blocked one is answered).
     private func evaluate(_ request: Request, _ context: HushRequestContext) async throws -> Response {
         let caller = try context.caller()
         try await readYourWrites.await(request)
@@ -201,26 +203,26 @@ struct SequenceRoutes: Sendable {
         let lists = Set(try await (input.lists ?? []).resolve(in: caller.organization, store: store))
         let scope = try Scope(parsing: input.scope ?? "")
 
-        var email: Address?
-        var phone: Address?
+        var addresses: [Address] = []
         var contact: ContactID?
         if let given = input.addresses?.value {
-            email = try given.email.map { text in try naming("addresses.email") { () throws(HushError) in try Address(parsing: text, region: region) } }
-            phone = try given.phone.map { text in try naming("addresses.phone") { () throws(HushError) in try Address(parsing: text, region: region) } }
+            let email = try given.email.map { text in try naming("addresses.email") { () throws(HushError) in try Address(parsing: text, region: region) } }
+            let phone = try given.phone.map { text in try naming("addresses.phone") { () throws(HushError) in try Address(parsing: text, region: region) } }
             guard email?.kind ?? .email == .email else { throw Problem.invalid("addresses.email", "not an email address") }
             guard phone?.kind ?? .phone == .phone else { throw Problem.invalid("addresses.phone", "not a phone number") }
+            addresses = [email, phone].compactMap { $0 }
         } else if let id = input.contact {
             let parsed = try ContactID(parsing: id)
             contact = parsed
-            let known = try await store.contact(parsed, in: caller.organization)
-            email = known?.addresses.first { $0.kind == .email }
-            phone = known?.addresses.first { $0.kind == .phone }
+            addresses = try await store.contact(parsed, in: caller.organization)?.addresses ?? []
         }
         func decide(_ channel: Channel) -> Decision? {
-            guard let address = channel == .email ? email : phone else { return nil }
             let query = CheckQuery(channel: channel, scope: scope, lists: lists)
-            return contact.map { store.decision(for: address, contact: $0, in: caller.organization, query: query) }
-                ?? store.decision(for: address, in: caller.organization, query: query)
+            let decisions = addresses.filter { (channel == .email) == ($0.kind == .email) }.map { address in
+                contact.map { store.decision(for: address, contact: $0, in: caller.organization, query: query) }
+                    ?? store.decision(for: address, in: caller.organization, query: query)
+            }
+            return decisions.first { !$0.allowed } ?? decisions.first
         }
         var steps: [SequenceStep] = []
         for (offset, step) in input.steps.enumerated() {
