@@ -64,15 +64,17 @@ struct PostgresChangeFeed: ChangeFeed {
             let erasures = try await connection.query("""
                 SELECT id, org_id, erased_key, event_seqs, contact_ids FROM erasures WHERE id > \(position.erasures) ORDER BY id
                 """, logger: logger)
+            var erased: [IndexChange] = []
             for try await row in erasures {
                 let (id, organization, hashedKey, sequences, contacts) = try row.decode((Int64, Int64, String, String, String).self)
                 let contactIDs = try JSONDecoder().decode([String].self, from: Data(contacts.utf8))
-                try batch.changes.append(.erase(IndexChange.Erasure(
+                try erased.append(.erase(IndexChange.Erasure(
                     organization: OrganizationID(rawValue: organization), hashedKey: hashedKey,
                     eventSequences: Set(JSONDecoder().decode([Int64].self, from: Data(sequences.utf8))),
                     contacts: Set(contactIDs.map { (id) throws(HushError) in try ContactID(parsing: id) }))))
                 batch.position.erasures = id
             }
+            batch.changes.insert(contentsOf: erased, at: 0)
             return batch
         }
     }

@@ -64,15 +64,17 @@ struct SQLiteChangeFeed: ChangeFeed {
         let erasures = try Row.fetchCursor(db, sql: """
             SELECT id, org_id, erased_key, event_seqs, contact_ids FROM erasures WHERE id > ? ORDER BY id
             """, arguments: [position.erasures])
+        var erased: [IndexChange] = []
         while let row = try erasures.next() {
             let sequences = try JSONDecoder().decode([Int64].self, from: Data((row[3] as String).utf8))
             let contacts = try JSONDecoder().decode([String].self, from: Data((row[4] as String).utf8))
-            try batch.changes.append(.erase(IndexChange.Erasure(
+            try erased.append(.erase(IndexChange.Erasure(
                 organization: OrganizationID(rawValue: row[1]), hashedKey: row[2],
                 eventSequences: Set(sequences), contacts: Set(contacts.map { (id) throws(HushError) in try ContactID(parsing: id) })
             )))
             batch.position.erasures = row[0]
         }
+        batch.changes.insert(contentsOf: erased, at: 0)
         return batch
     }
 
