@@ -35,11 +35,12 @@ chmod 755 "$DIR"   # the postgres user keeps its cluster in here
 export HUSH_PG_DIR=$DIR/postgres HUSH_PG_PORT=${HUSH_PG_PORT:-54339}
 NODES=()
 cleanup() {
-    for pid in "${NODES[@]}"; do kill "$pid" 2>/dev/null || true; done
+    stop "${NODES[@]}"
     [ -f "$DIR/nginx.pid" ] && kill "$(cat "$DIR/nginx.pid")" 2>/dev/null || true
     bash scripts/postgres.sh stop
     rm -rf "$DIR"
 }
+source scripts/stop.sh
 trap cleanup EXIT
 URL=$(bash scripts/postgres.sh start)
 echo "PostgreSQL at $URL"

@@ -35,7 +35,8 @@ done
 
 WORK=$(mktemp -d /tmp/hush-hardening.XXXXXX)
 SERVER=
-trap '[ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; rm -rf "$WORK"' EXIT
+source "$BENCH/../scripts/stop.sh"
+trap 'stop "${SERVER:-}"; rm -rf "$WORK"' EXIT
 
 python3 - "$ENTRIES" > "$WORK/entries.csv" <<'PY'
 import sys

@@ -20,7 +20,8 @@ HUSH=$TREE/.build/release/hush
 WORK=$(mktemp -d /tmp/hush-history.XXXXXX)
 DB=$WORK/db.sqlite
 SERVER=
-trap '[ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; rm -rf "$WORK"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/stop.sh"
+trap 'stop "${SERVER:-}"; rm -rf "$WORK"' EXIT
 URL="http://127.0.0.1:$PORT"
 
 for org in default same other; do "$HUSH" orgs create "$org" --database "$DB" >/dev/null; done

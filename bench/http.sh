@@ -26,7 +26,8 @@ HUSH=$SCRATCH/release/hush
 
 DIR=$(mktemp -d /tmp/hush-http-bench.XXXXXX)
 DB=$DIR/bench.sqlite
-trap 'kill $SERVER $REDIS 2>/dev/null || true; rm -rf "$DIR"' EXIT
+source scripts/stop.sh
+trap 'stop "${SERVER:-}" "${REDIS:-}"; rm -rf "$DIR"' EXIT
 SERVER=
 REDIS=
 

@@ -18,7 +18,8 @@ if [ -z "${HUSH:-}" ]; then
 fi
 DIR=$(mktemp -d /tmp/hush-send-bench.XXXXXX)
 DB=$DIR/bench.sqlite
-trap 'kill $SERVER 2>/dev/null || true; rm -rf "$DIR"' EXIT
+source scripts/stop.sh
+trap 'stop "${SERVER:-}"; rm -rf "$DIR"' EXIT
 SERVER=
 
 python3 - "$ENTRIES" "$RECIPIENTS" "$DIR" <<'PY'

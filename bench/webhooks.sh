@@ -26,7 +26,8 @@ fi
 
 DIR=$(mktemp -d /tmp/hush-webhook-bench.XXXXXX)
 PIDS=()
-trap 'kill "${PIDS[@]}" 2>/dev/null || true; rm -rf "$DIR"' EXIT
+source scripts/stop.sh
+trap 'stop "${PIDS[@]}"; rm -rf "$DIR"' EXIT
 python3 bench/receiver.py "$FAST" & PIDS+=($!)
 DELAY=0.1 python3 bench/receiver.py "$SLOW" & PIDS+=($!)
 

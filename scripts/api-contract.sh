@@ -17,7 +17,8 @@ python3 -m pip install -q --disable-pip-version-check "openapi-spec-validator==0
 
 DIR=$(mktemp -d /tmp/hush-contract.XXXXXX)
 SERVER=
-trap '[ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; rm -rf "$DIR"' EXIT
+source scripts/stop.sh
+trap 'stop "${SERVER:-}"; rm -rf "$DIR"' EXIT
 "$HUSH" serve --database "$DIR/db.sqlite" --port "$PORT" --allow-private-targets --password-cost 4 > "$DIR/server.log" 2>&1 &
 SERVER=$!
 for _ in $(seq 1 600); do
