@@ -57,30 +57,23 @@ import Testing
         #expect(writer.indexed.index.entries(for: IndexKey(writer.id, "ann@example.com")).isEmpty)
     }
 
-    /// Another process reads an erasure together with the ledger events around it. Events read
-    /// after an erasure name the erased row by its hash already, so the erasure is applied first:
-    /// an opt-out made again after it stays under the address (applied after the erasure, it had
-    /// merged into the old one and left with it), and one lifted before it leaves nothing behind.
-    @Test(arguments: ["opted out again", "lifted before"])
-    func aFollowerAppliesAnErasureBeforeTheEventsReadWithIt(order: String) async throws {
+    /// Another process reads an erasure together with the ledger events after it. Those events
+    /// name the erased row by its hash already, so the erasure is applied first: an opt-out made
+    /// again after it stays under the address (applied after the erasure, it had merged into the
+    /// old one and left with it, and lifting the old one then allowed the address).
+    @Test func aFollowerAppliesAnErasureBeforeTheEventsReadWithIt() async throws {
         let writer = try await TestStore()
         _ = try await writer.optOut("ann@example.com")
         let reader = try await TestStore(database: writer.database)
         #expect(try reader.isBlocked("ann@example.com"))
-        if order == "lifted before" {
-            _ = try await writer.store.record(
-                OptIn(subject: .address(Address(parsing: "ann@example.com")), channel: .only(.email), actor: "admin",
-                      consent: Consent(kind: "written_consent", reference: "ticket-1"), authority: .admin),
-                in: writer.id)
-        }
         _ = try await writer.store.erase(Address(parsing: "ann@example.com"), in: writer.id)
-        if order == "opted out again" { _ = try await writer.optOut("ann@example.com") }
+        let again = try await writer.optOut("ann@example.com")
         try await reader.store.catchUp()
         let loaded = try await TestStore(database: writer.database)
         let clear = IndexKey(reader.id, "ann@example.com")
         #expect(reader.indexed.index.entries(for: clear).map(\.eventSequence) == loaded.indexed.index.entries(for: clear).map(\.eventSequence))
-        #expect(loaded.indexed.index.entries(for: clear).isEmpty == (order == "lifted before"))
-        #expect(try reader.isBlocked("ann@example.com") == (order == "opted out again"))
+        #expect(!loaded.indexed.index.entries(for: clear).isEmpty, "\(again)")
+        #expect(try reader.isBlocked("ann@example.com"))
     }
 
     @Test func erasedPersonCanOptBackInWithConsent() async throws {

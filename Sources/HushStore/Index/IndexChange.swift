@@ -24,9 +24,8 @@ enum IndexChange: Sendable {
     /// A list's name, given before the changes on that list, so decisions can name it.
     case name(ListID, String)
 
-    /// An address erased in some process: its entries (known by their event sequences: every
-    /// opt-out the address had, since a lift recorded before the erasure may not be applied yet)
-    /// and its links (known by their contacts) move from the clear key to the hashed one.
+    /// An address erased in some process: its entries (known by their event sequences) and its
+    /// links (known by their contacts) move from the clear key to the hashed one.
     struct Erasure: Sendable {
         let organization: OrganizationID
         let hashedKey: String
@@ -57,12 +56,12 @@ struct ChangeBatch: Sendable {
 protocol ChangeFeed: Sendable {
     /// The heads of the streams now.
     func head() async throws -> FeedPosition
-    /// Everything after `position`, at most `limit` ledger events at a time, erasures first. An
-    /// event is read under its address row's key as it is when read, which an erasure has made
-    /// the hash: applied first, the erasure moves what earlier batches filed under the clear key
-    /// before events read with it add to or lift from either key (an opt-out made again after
-    /// the erasure would otherwise merge into the old one and leave with it). Erasures are read
-    /// after the events, so any erasure committed before an event read is in the same batch.
+    /// Everything after `position`, at most `limit` ledger events at a time, read in one snapshot,
+    /// erasures first. An event is read under its address row's key as it is in the snapshot,
+    /// which an erasure in it has made the hash: applied first, the erasure moves what earlier
+    /// batches filed under the clear key before the events read with it add to either key (an
+    /// opt-out made again after the erasure would otherwise merge into the old one and leave
+    /// with it).
     func changes(after position: FeedPosition, limit: Int) async throws -> ChangeBatch
     /// Loads every suppression, link and list name into `index` from one consistent snapshot.
     func load(into index: SuppressionIndex) async throws -> FeedPosition

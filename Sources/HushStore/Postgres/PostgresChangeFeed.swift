@@ -27,56 +27,70 @@ struct PostgresChangeFeed: ChangeFeed {
 
     func changes(after position: FeedPosition, limit: Int) async throws -> ChangeBatch {
         try await client.withConnection { connection in
-            var batch = ChangeBatch(changes: [], position: position)
-            var named: Set<ListID> = []
-            let events = try await connection.query("""
-                SELECT l.seq, l.org_id, l.kind, l.recorded_at,
-                       COALESCE(a.key, \(SubjectKey.contactPrefix) || c.external_id), l.channel, l.scope, l.list_id, l.source,
-                       li.is_default, l.hold, li.name
-                FROM ledger l
-                LEFT JOIN addresses a ON a.id = l.address_id
-                LEFT JOIN contacts c ON c.id = l.contact_id
-                JOIN lists li ON li.id = l.list_id
-                WHERE l.seq > \(position.ledger) ORDER BY l.seq LIMIT \(limit)
-                """, logger: logger)
-            for try await row in events {
-                let (sequence, organization, kind, recordedAt, subject, channel, scope, list, source, isDefault, hold, name) =
-                    try row.decode((Int64, Int64, String, Int64, String, String, String, Int64, String, Bool, Bool, String).self)
-                let listID = ListID(rawValue: list)
-                if named.insert(listID).inserted { batch.changes.append(.name(listID, name)) }
-                let entry = try IndexEntry(
-                    eventSequence: sequence, sinceMilliseconds: recordedAt, list: listID, scope: StoredCoding.scope(scope),
-                    channel: StoredCoding.channel(channel), source: StoredCoding.source(source), listIsDefault: isDefault, hold: hold)
-                let key = IndexKey(OrganizationID(rawValue: organization), subject)
-                batch.changes.append(kind == EventKind.optOut.rawValue ? .add(key, entry) : .remove(key, entry))
-                batch.position.ledger = sequence
+            // One snapshot for the three reads, as SQLite's read transaction is: an erasure that
+            // committed between them would be applied before events read under the clear key.
+            try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
+            do {
+                let batch = try await Self.changes(after: position, limit: limit, connection, logger: logger)
+                try await connection.query("COMMIT", logger: logger)
+                return batch
+            } catch {
+                _ = try? await connection.query("ROLLBACK", logger: logger)
+                throw error
             }
-            let links = try await connection.query("""
-                SELECT l.id, c.org_id, a.key, c.external_id
-                FROM contact_links l JOIN contacts c ON c.id = l.contact_id JOIN addresses a ON a.id = l.address_id
-                WHERE l.id > \(position.links) ORDER BY l.id
-                """, logger: logger)
-            for try await row in links {
-                let (id, organization, key, contact) = try row.decode((Int64, Int64, String, String).self)
-                try batch.changes.append(.link(IndexKey(OrganizationID(rawValue: organization), key), ContactID(parsing: contact)))
-                batch.position.links = id
-            }
-            let erasures = try await connection.query("""
-                SELECT id, org_id, erased_key, event_seqs, contact_ids FROM erasures WHERE id > \(position.erasures) ORDER BY id
-                """, logger: logger)
-            var erased: [IndexChange] = []
-            for try await row in erasures {
-                let (id, organization, hashedKey, sequences, contacts) = try row.decode((Int64, Int64, String, String, String).self)
-                let contactIDs = try JSONDecoder().decode([String].self, from: Data(contacts.utf8))
-                try erased.append(.erase(IndexChange.Erasure(
-                    organization: OrganizationID(rawValue: organization), hashedKey: hashedKey,
-                    eventSequences: Set(JSONDecoder().decode([Int64].self, from: Data(sequences.utf8))),
-                    contacts: Set(contactIDs.map { (id) throws(HushError) in try ContactID(parsing: id) }))))
-                batch.position.erasures = id
-            }
-            batch.changes.insert(contentsOf: erased, at: 0)
-            return batch
         }
+    }
+
+    private static func changes(after position: FeedPosition, limit: Int, _ connection: PostgresConnection, logger: Logger) async throws -> ChangeBatch {
+        var batch = ChangeBatch(changes: [], position: position)
+        var named: Set<ListID> = []
+        let events = try await connection.query("""
+            SELECT l.seq, l.org_id, l.kind, l.recorded_at,
+                   COALESCE(a.key, \(SubjectKey.contactPrefix) || c.external_id), l.channel, l.scope, l.list_id, l.source,
+                   li.is_default, l.hold, li.name
+            FROM ledger l
+            LEFT JOIN addresses a ON a.id = l.address_id
+            LEFT JOIN contacts c ON c.id = l.contact_id
+            JOIN lists li ON li.id = l.list_id
+            WHERE l.seq > \(position.ledger) ORDER BY l.seq LIMIT \(limit)
+            """, logger: logger)
+        for try await row in events {
+            let (sequence, organization, kind, recordedAt, subject, channel, scope, list, source, isDefault, hold, name) =
+                try row.decode((Int64, Int64, String, Int64, String, String, String, Int64, String, Bool, Bool, String).self)
+            let listID = ListID(rawValue: list)
+            if named.insert(listID).inserted { batch.changes.append(.name(listID, name)) }
+            let entry = try IndexEntry(
+                eventSequence: sequence, sinceMilliseconds: recordedAt, list: listID, scope: StoredCoding.scope(scope),
+                channel: StoredCoding.channel(channel), source: StoredCoding.source(source), listIsDefault: isDefault, hold: hold)
+            let key = IndexKey(OrganizationID(rawValue: organization), subject)
+            batch.changes.append(kind == EventKind.optOut.rawValue ? .add(key, entry) : .remove(key, entry))
+            batch.position.ledger = sequence
+        }
+        let links = try await connection.query("""
+            SELECT l.id, c.org_id, a.key, c.external_id
+            FROM contact_links l JOIN contacts c ON c.id = l.contact_id JOIN addresses a ON a.id = l.address_id
+            WHERE l.id > \(position.links) ORDER BY l.id
+            """, logger: logger)
+        for try await row in links {
+            let (id, organization, key, contact) = try row.decode((Int64, Int64, String, String).self)
+            try batch.changes.append(.link(IndexKey(OrganizationID(rawValue: organization), key), ContactID(parsing: contact)))
+            batch.position.links = id
+        }
+        let erasures = try await connection.query("""
+            SELECT id, org_id, erased_key, event_seqs, contact_ids FROM erasures WHERE id > \(position.erasures) ORDER BY id
+            """, logger: logger)
+        var erased: [IndexChange] = []
+        for try await row in erasures {
+            let (id, organization, hashedKey, sequences, contacts) = try row.decode((Int64, Int64, String, String, String).self)
+            let contactIDs = try JSONDecoder().decode([String].self, from: Data(contacts.utf8))
+            try erased.append(.erase(IndexChange.Erasure(
+                organization: OrganizationID(rawValue: organization), hashedKey: hashedKey,
+                eventSequences: Set(JSONDecoder().decode([Int64].self, from: Data(sequences.utf8))),
+                contacts: Set(contactIDs.map { (id) throws(HushError) in try ContactID(parsing: id) }))))
+            batch.position.erasures = id
+        }
+        batch.changes.insert(contentsOf: erased, at: 0)
+        return batch
     }
 
     func marks(at position: FeedPosition) async throws -> String {

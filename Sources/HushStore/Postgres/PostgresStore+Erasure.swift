@@ -43,10 +43,8 @@ extension PostgresStore {
             var sequences: [Int64] = []
             var contacts: [String] = []
             for addressID in addressIDs {
-                // Every opt-out the row had, not only those in force: another process may not
-                // have applied a lift yet, which it reads under the hash (`IndexChange.Erasure`).
                 for try await sequence in try await connection.query(
-                    "SELECT seq FROM ledger WHERE address_id = \(addressID) AND kind = \(EventKind.optOut.rawValue)", logger: logger
+                    "SELECT event_seq FROM suppressions WHERE address_id = \(addressID)", logger: logger
                 ).decode(Int64.self) {
                     sequences.append(sequence)
                 }

@@ -15,10 +15,8 @@ extension SQLiteStore {
             var sequences: [Int64] = []
             var contacts: [String] = []
             for addressID in addressIDs {
-                // Every opt-out the row had, not only those in force: another process may not
-                // have applied a lift yet, which it reads under the hash (`IndexChange.Erasure`).
-                sequences += try Int64.fetchAll(db, sql: "SELECT seq FROM ledger WHERE address_id = ? AND kind = ?",
-                                                arguments: [addressID, EventKind.optOut.rawValue])
+                sequences += try Int64.fetchAll(db, sql: "SELECT event_seq FROM suppressions WHERE address_id = ?",
+                                                arguments: [addressID])
                 contacts += try String.fetchAll(db, sql: """
                     SELECT c.external_id FROM contact_links l JOIN contacts c ON c.id = l.contact_id WHERE l.address_id = ?
                     """, arguments: [addressID])
