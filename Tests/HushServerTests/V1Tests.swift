@@ -130,6 +130,7 @@ import Testing
             for (path, field) in [
                 (check + "&lists=default&lists=default", "lists"), (check + "&list=default", "list"), (check + "&lists%5B%5D=default", "lists%5B%5D"),
                 (check + "&address=b@example.com", "address"), ("/v1/events?limit=5&limit=6", "limit"), ("/v1/events?afterr=3", "afterr"),
+                ("/v1/review?limit=5&limit=6", "limit"), ("/v1/opt-in-requests?state=all", "state"),
             ] {
                 let refused = try await client.send(.get, path, key: server.admin)
                 #expect(refused.status == .badRequest, "\(path)")

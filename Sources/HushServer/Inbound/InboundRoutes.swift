@@ -153,7 +153,7 @@ struct InboundRoutes: Sendable {
     /// `crm_after`), each oldest first.
     private func review(_ request: Request, _ context: HushRequestContext) async throws -> JSONBody<ReviewOutput> {
         let caller = try context.caller()
-        let query = Query(request)
+        let query = try Query(request, accepting: ["limit", "after", "crm_after"])
         let limit = try query.integer("limit", default: 100, range: 1...1_000)
         let messages = try await store.inboundMessages(
             in: caller.organization, pendingReviewOnly: true, after: try query.cursor("after"), limit: limit)

@@ -139,7 +139,7 @@ struct LinkRoutes: Sendable {
 
     private func optInRequests(_ request: Request, _ context: HushRequestContext) async throws -> JSONBody<OptInRequestsJSON> {
         let caller = try context.caller()
-        let query = Query(request)
+        let query = try Query(request, accepting: ["status", "limit", "after"])
         let status = query.optional("status") ?? "pending"
         guard ["pending", "all"].contains(status) else { throw Problem.invalid("status", "status is pending or all") }
         let limit = try query.integer("limit", default: 100, range: 1...1_000)
