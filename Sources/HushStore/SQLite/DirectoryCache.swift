@@ -16,6 +16,9 @@ final class DirectoryCache: Sendable {
     private let now: @Sendable () -> Date
     private let organizations = Mutex<[OrganizationID: Entry<Organization>]>([:])
     private let lists = Mutex<[OrganizationID: Entry<[OptOutList]>]>([:])
+    /// Counts `forget` calls: a load that one overtook read the database before the change it
+    /// follows, and is answered but not kept (kept, it would stand for a second after the change).
+    private let forgets = Atomic<UInt64>(0)
 
     init(lifetime: TimeInterval = 1, now: @escaping @Sendable () -> Date) {
         self.lifetime = lifetime
@@ -43,6 +46,7 @@ final class DirectoryCache: Sendable {
     }
 
     func forget(_ id: OrganizationID) {
+        forgets.add(1, ordering: .releasing)
         _ = organizations.withLock { $0.removeValue(forKey: id) }
         _ = lists.withLock { $0.removeValue(forKey: id) }
     }
@@ -52,8 +56,12 @@ final class DirectoryCache: Sendable {
     ) async throws -> Value? {
         let now = self.now()
         if let entry = table.withLock({ $0[id] }), isFresh(entry, now: now) { return entry.value }
+        let before = forgets.load(ordering: .acquiring)
         guard let value = try await load() else { return nil }
-        table.withLock { $0[id] = Entry(value: value, fetched: now) }
+        table.withLock { table in
+            // Checked under the table's lock, which `forget` takes after counting.
+            if forgets.load(ordering: .acquiring) == before { table[id] = Entry(value: value, fetched: now) }
+        }
         return value
     }
 }
