@@ -27,14 +27,14 @@ fi
 DIR=$(mktemp -d /tmp/hush-webhook-bench.XXXXXX)
 PIDS=()
 source scripts/stop.sh
-trap 'stop "${PIDS[@]}"; rm -rf "$DIR"' EXIT
+SERVER=
+trap 'stop "${PIDS[@]}" "${SERVER:-}"; rm -rf "$DIR"' EXIT
 python3 bench/receiver.py "$FAST" & PIDS+=($!)
 DELAY=0.1 python3 bench/receiver.py "$SLOW" & PIDS+=($!)
 
 start_server() { # database
     HUSH_ALLOW_PRIVATE_WEBHOOK_TARGETS=1 $HUSH serve --database "$1" --port "$PORT" >> "$DIR/server.log" 2>&1 &
     SERVER=$!
-    PIDS+=($SERVER)
     for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.1; done
     KEY=$(grep -m1 hush_ "$DIR/server.log")
 }
@@ -66,7 +66,7 @@ for endpoints in 1 "$ENDPOINTS"; do
     : > "$DIR/server.log"
     start_server "$DB"
     for i in $(seq 1 "$endpoints"); do webhook "http://127.0.0.1:$FAST/hook/$i"; done
-    kill $SERVER; wait $SERVER 2>/dev/null || true
+    stop "$SERVER"; SERVER=
     # Imported while no server runs: the import's transaction queues every delivery, and the
     # timing starts with all of them waiting.
     python3 -c "import sys; print('address'); print('\n'.join(f'rate{i}@example.com' for i in range($EVENTS)))" > "$DIR/rate.csv"
@@ -74,7 +74,7 @@ for endpoints in 1 "$ENDPOINTS"; do
     echo "queued: $(pending "$DB") deliveries"
     start_server "$DB"
     delivered_rate "$DB" $((EVENTS * endpoints)) "$endpoints endpoint(s), receiver answering at once"
-    kill $SERVER; wait $SERVER 2>/dev/null || true
+    stop "$SERVER"; SERVER=
 done
 
 echo "== GET /v1/check, idle and with 1 000 deliveries pending to a slow receiver"
