@@ -72,11 +72,21 @@ extension PostgresChangeFeed {
         guard !snapshot.isEmpty, snapshot.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || $0.isHexDigit }) else {
             throw HushError(.storage, "PostgreSQL exported a snapshot named \"\(snapshot)\"")
         }
-        try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
-        do {
+        try await inRepeatableRead(connection, logger: logger) {
             try await connection.query(PostgresQuery(unsafeSQL: "SET TRANSACTION SNAPSHOT '\(snapshot)'"), logger: logger)
             try await body()
+        }
+    }
+
+    /// Runs `body` in a read-only repeatable-read transaction: every statement sees one snapshot.
+    static func inRepeatableRead<T>(
+        _ connection: PostgresConnection, logger: Logger, _ body: () async throws -> T
+    ) async throws -> T {
+        try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
+        do {
+            let result = try await body()
             try await connection.query("COMMIT", logger: logger)
+            return result
         } catch {
             _ = try? await connection.query("ROLLBACK", logger: logger)
             throw error

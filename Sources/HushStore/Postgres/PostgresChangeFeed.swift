@@ -29,14 +29,8 @@ struct PostgresChangeFeed: ChangeFeed {
         try await client.withConnection { connection in
             // One snapshot for the three reads, as SQLite's read transaction is: an erasure that
             // committed between them would be applied before events read under the clear key.
-            try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
-            do {
-                let batch = try await Self.changes(after: position, limit: limit, connection, logger: logger)
-                try await connection.query("COMMIT", logger: logger)
-                return batch
-            } catch {
-                _ = try? await connection.query("ROLLBACK", logger: logger)
-                throw error
+            try await Self.inRepeatableRead(connection, logger: logger) {
+                try await Self.changes(after: position, limit: limit, connection, logger: logger)
             }
         }
     }
