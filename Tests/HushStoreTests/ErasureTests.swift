@@ -88,6 +88,79 @@ import Testing
         #expect(try !test.isBlocked("ann@example.com"))
     }
 
+    /// An address erased twice brings a second row of one suppression under its one hash. The
+    /// index and a replay of the ledger count them as one, so the second erasure keeps one row
+    /// (the held one, else the earlier, as the index does): an opt-in then lifts the suppression
+    /// whole. Two rows, and the lift of one left the other in force while the index allowed the
+    /// address, until a fresh load blocked it again.
+    @Test func anAddressErasedTwiceKeepsOneRowOfASuppression() async throws {
+        let test = try await TestStore()
+        let ann = try Address(parsing: "ann@example.com")
+        let first = try await test.optOut("ann@example.com")
+        _ = try await test.store.erase(ann, in: test.id)
+        _ = try await test.optOut("ann@example.com")
+        _ = try await test.store.erase(ann, in: test.id)
+        #expect(try await test.store.suppressions(of: ann, in: test.id).map(\.eventSequence) == first.suppressions.map(\.eventSequence))
+
+        let outcome = try await test.store.record(
+            OptIn(subject: .address(ann), channel: .only(.email), actor: "admin",
+                  consent: Consent(kind: "written_consent", reference: "ticket-4"), authority: .admin),
+            in: test.id)
+        #expect(outcome.lifted != nil)
+        #expect(try !test.isBlocked("ann@example.com"))
+        #expect(try await test.store.suppressions(of: ann, in: test.id).isEmpty)
+        #expect(try await !TestStore(database: test.database).isBlocked("ann@example.com"))
+        #expect(try await test.store.suppressionCounts(in: test.id).allSatisfy { $0.suppressions == 0 })
+    }
+
+    /// Of the two rows, a held one is kept over an earlier one that is not held.
+    @Test func anAddressErasedTwiceKeepsTheHeldRow() async throws {
+        let test = try await TestStore()
+        let ann = try Address(parsing: "ann@example.com")
+        _ = try await test.optOut("ann@example.com")
+        _ = try await test.store.erase(ann, in: test.id)
+        let held = try await test.store.record(
+            OptOut(subject: .address(ann), channel: .only(.email), source: .rep, actor: "rep-1", hold: true), in: test.id)
+        _ = try await test.store.erase(ann, in: test.id)
+        let rows = try await test.store.suppressions(of: ann, in: test.id)
+        #expect(rows.map(\.eventSequence) == held.suppressions.map(\.eventSequence))
+        #expect(rows.map(\.hold) == [true])
+        #expect(try await test.store.suppressionCounts(in: test.id).map(\.suppressions) == [1])
+    }
+
+    /// Two rows an erasure left before it kept one (SQLite v15, PostgreSQL v7) are merged when the
+    /// database is next opened, the console's counters with them.
+    @Test func aMigrationMergesRowsAnEarlierErasureLeft() async throws {
+        let test = try await TestStore()
+        let ann = try Address(parsing: "ann@example.com")
+        let first = try await test.optOut("ann@example.com")
+        _ = try await test.store.erase(ann, in: test.id)
+        let again = try await test.optOut("ann@example.com")
+        _ = try await test.store.erase(ann, in: test.id)
+        // The second row back, under the second erased address row, and the migration not yet run.
+        _ = try await test.sql("""
+            INSERT INTO suppressions (org_id, address_id, subject_key, channel, list_id, scope, since, source, event_seq, hold)
+            SELECT s.org_id, a.id, s.subject_key, s.channel, s.list_id, s.scope, s.since, s.source, \(again.events[0].sequence), s.hold
+            FROM suppressions s JOIN addresses a ON a.key = s.subject_key AND a.id <> s.address_id
+            """)
+        #expect(try await test.store.suppressions(of: ann, in: test.id).count == 2)
+        let forget = switch Backend.current {
+        case .sqlite: "DELETE FROM grdb_migrations WHERE identifier LIKE 'v15:%'"
+        case .postgres: "DELETE FROM hush_migrations WHERE name LIKE 'v7:%'"
+        }
+        _ = try await test.sql(forget)
+        try await test.store.close()
+
+        let reopened = try await TestStore(database: test.database)
+        #expect(try await reopened.store.suppressions(of: ann, in: reopened.id).map(\.eventSequence) == first.suppressions.map(\.eventSequence))
+        #expect(try await reopened.store.suppressionCounts(in: reopened.id).map(\.suppressions) == [1])
+        _ = try await reopened.store.record(
+            OptIn(subject: .address(ann), channel: .only(.email), actor: "admin",
+                  consent: Consent(kind: "written_consent", reference: "ticket-5"), authority: .admin),
+            in: reopened.id)
+        #expect(try await !TestStore(database: test.database).isBlocked("ann@example.com"))
+    }
+
     @Test func erasingAnUnknownAddressReportsNothingErased() async throws {
         let test = try await TestStore()
         #expect(try await !test.store.erase(Address(parsing: "nobody@example.com"), in: test.id))

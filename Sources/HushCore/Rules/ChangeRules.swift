@@ -79,6 +79,13 @@ public enum ChangeRules {
         return hold && !existingHold ? .replace : .keep
     }
 
+    /// Of two rows of one suppression (an address erased twice has, under its one hash, a row
+    /// from each erased address row), the one that stands for both: a held one over one not
+    /// held, else the earlier event. The erasure keeps that row and the index that entry.
+    public static func stands(hold: Bool, sequence: Int64, over other: (hold: Bool, sequence: Int64)) -> Bool {
+        hold != other.hold ? hold : sequence < other.sequence
+    }
+
     /// Whether an opt-in lifts the suppression in force for what it names (DESIGN rule 2).
     public static func lifts(_ optIn: OptIn, _ suppression: Suppression) -> Bool {
         optIn.authority.mayLift(suppression)

@@ -29,13 +29,14 @@ final class SuppressionIndex: Sendable {
 
         /// Files a suppression unless the subject has it already (a held one replaces one that is
         /// not held); says whether the count grew. Of two alike in hold, the earlier event stays,
-        /// whatever order they come in: the database can hold two rows of one suppression (an
-        /// address erased twice shares its hashed key), and the load files rows from two
-        /// connections at once.
+        /// whatever order they come in (`ChangeRules.stands`): an erasure moves an address's
+        /// entries under a hash that may hold the same suppression from an earlier erasure (the
+        /// database then keeps the same one row), and the load files rows from two connections
+        /// at once.
         func add(_ entry: PackedEntry, digest: SubjectDigest) -> Bool {
             if let index = table.firstIndex(of: digest, where: { $0.sameSuppression(as: entry) }) {
                 let existing = table[index].entry
-                if entry.hold != existing.hold ? entry.hold : entry.eventSequence < existing.eventSequence {
+                if ChangeRules.stands(hold: entry.hold, sequence: entry.eventSequence, over: (existing.hold, existing.eventSequence)) {
                     table[index].entry = entry
                 }
                 return false

@@ -21,6 +21,7 @@ enum PostgresSchema {
         ("v4: CRM connectors, their records, reviews and log (SQLite v11)", v4),
         ("v5: console users, their sessions, scope names (SQLite v12)", v5),
         ("v6: imports staged before their commit", v6),
+        ("v7: one row of a suppression under an erased address's hash", [ErasureMerge.repair]),
     ]
 
     /// Applies the migrations not yet applied, once, whichever node gets the lock first.

@@ -55,6 +55,7 @@ extension PostgresStore {
                 }
                 try await Self.erase(connection, addressID, hashed: hashed, now: now, logger: logger)
             }
+            try await Self.mergeSuppressions(connection, under: hashed, in: organization, logger: logger)
             // Pending opt-ins hold the address in clear; they go too.
             try await connection.rows("""
                 DELETE FROM opt_in_request_lifts WHERE request_id IN (
@@ -86,6 +87,17 @@ extension PostgresStore {
                 contacts: Set(try contacts.map { (id) throws(HushError) in try ContactID(parsing: id) }))
             return (true, [.erase(erasure)])
         }
+    }
+
+    /// Keeps one row of each suppression under the hash (`ErasureMerge`); the console's counters
+    /// follow by their triggers.
+    private static func mergeSuppressions(
+        _ connection: PostgresConnection, under hashed: String, in organization: OrganizationID, logger: Logger
+    ) async throws {
+        let condition: PostgresQuery = "a.org_id = \(organization.rawValue) AND a.key = \(hashed)"
+        try await connection.rows(PostgresQuery(
+            unsafeSQL: "DELETE FROM suppressions WHERE id IN (\(ErasureMerge.surplus(where: condition.sql)))", binds: condition.binds),
+            logger: logger)
     }
 
     /// Erases one address row: its key becomes the hash, its display and evidence go, and

@@ -48,6 +48,10 @@ enum SQLiteSchema {
         migrator.registerMigration("v14: IN-list checks of the bulk tables as OR chains") { db in
             try rewriteInListChecks(db)
         }
+        migrator.registerMigration("v15: one row of a suppression under an erased address's hash") { db in
+            try db.execute(sql: ErasureMerge.repair)
+            if db.changesCount > 0 { try db.execute(sql: ConsoleCounters.recount) }
+        }
         return migrator
     }
 

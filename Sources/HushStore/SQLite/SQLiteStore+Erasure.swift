@@ -22,6 +22,7 @@ extension SQLiteStore {
                     """, arguments: [addressID])
                 try Self.erase(addressID, hashed: hashed, now: now, db)
             }
+            try Self.mergeSuppressions(under: hashed, in: organization, now: now, db)
             try db.execute(sql: """
                 UPDATE webhook_outbox SET data = json_set(data, '$.address', NULL, '$.confirm_url', NULL)
                 WHERE org_id = ? AND kind = 'opt_in.requested' AND json_extract(data, '$.address') = ?
@@ -66,6 +67,20 @@ extension SQLiteStore {
                 contacts: Set(try contacts.map { (id) throws(HushError) in try ContactID(parsing: id) }))
             return (true, [.erase(erasure)])
         }
+    }
+
+    /// Keeps one row of each suppression under the hash (`ErasureMerge`), and the console's
+    /// counters with it.
+    private static func mergeSuppressions(under hashed: String, in organization: OrganizationID, now: Int64, _ db: Database) throws {
+        let deleted = try Row.fetchAll(db, sql: """
+            DELETE FROM suppressions WHERE id IN (\(ErasureMerge.surplus(where: "a.org_id = ? AND a.key = ?")))
+            RETURNING list_id, channel
+            """, arguments: [organization.rawValue, hashed])
+        var counters = ConsoleCounters()
+        for row in deleted {
+            counters.suppressions(on: ListID(rawValue: row[0]), channel: try StoredCoding.channel(row[1]), changedBy: -1)
+        }
+        try counters.write(db, organization: organization, at: now)
     }
 
     /// Erases one address row: its key becomes the hash, its display and evidence go, and
