@@ -37,8 +37,10 @@ enum JSONBodyCheck {
                     expectingKey = true
                 }
             case UInt8(ascii: "\""):
-                let (end, text, control) = scanString(bytes, from: index)
+                let (end, raw, control) = scanString(bytes, from: index)
                 if expectingKey, case .object(var seen, _)? = stack.last {
+                    // `"ch\u0061nnel"` is the key `channel` to the decoder, and so here.
+                    let text = raw.contains(UInt8(ascii: "\\")) ? unescaped(raw) : raw
                     let first = seen.insert(text).inserted
                     stack[stack.count - 1] = .object(seen: seen, key: text)
                     guard first else {
@@ -96,6 +98,14 @@ enum JSONBodyCheck {
             }
         }
         return (index, Array(bytes[min(start + 1, index)..<index]), control)
+    }
+
+    /// A key's text with its escapes read as the decoder reads them; as given when it does not
+    /// read (the decoder then refuses the body).
+    private static func unescaped(_ raw: [UInt8]) -> [UInt8] {
+        let quoted = Data([UInt8(ascii: "\"")] + raw + [UInt8(ascii: "\"")])
+        guard let text = try? JSONDecoder().decode(String.self, from: quoted) else { return raw }
+        return Array(text.utf8)
     }
 
     /// `entries[1].address`: where the scanner stands.

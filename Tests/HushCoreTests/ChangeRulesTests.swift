@@ -152,6 +152,19 @@ import Testing
         try DirectoryRules.delete(news)
     }
 
+    /// Checks name lists as `lists=a,b`, by id or name: a new name holds no comma and is not all
+    /// digits; a list named so before may keep its name while other fields change.
+    @Test func aNewListNameNamesOneListInAChecksLists() throws {
+        let organization = OrganizationID(rawValue: 7)
+        for name in ["vip,gold", "2024", "0"] {
+            #expect(throws: HushError.self) { try DirectoryRules.create(ListDefinition(name: name)) }
+        }
+        try DirectoryRules.create(ListDefinition(name: "vip 2024"))
+        let legacy = OptOutList(id: Self.news.id, organization: organization, definition: try ListDefinition(name: "2024"), isDefault: false)
+        try DirectoryRules.update(legacy, to: ListDefinition(name: "2024", description: "this year's"))
+        #expect(throws: HushError.self) { try DirectoryRules.update(legacy, to: ListDefinition(name: "a,b")) }
+    }
+
     @Test func aListsOwnEndpointChangesOnlyThroughTheList() throws {
         let owned = WebhookEndpoint(id: WebhookID(3), url: "https://c.example/", events: ["opt_out.created"], ownerList: Self.news.id)
         var disabled = owned

@@ -109,9 +109,21 @@ import Testing
             let twice = try await client.send(.post, "/v1/opt-outs", key: server.member, json: #"{"address": "a@example.com", "channel": "email", "channel": "sms"}"#)
             #expect(twice.status == .badRequest)
             #expect(field(twice) == "channel")
+            // The same key spelled with an escape is the same key (the decoder reads it so).
+            let escaped = try await client.send(.post, "/v1/opt-outs", key: server.member, json: #"{"address": "a@example.com", "channel": "email", "ch\u0061nnel": "sms"}"#)
+            #expect(escaped.status == .badRequest)
+            #expect(field(escaped) == "channel")
+            let lists = try await client.send(.post, "/v1/check", key: server.member, json: #"{"addresses": ["a@example.com"], "channel": "email", "lists": ["default"], "li\u0073ts": []}"#)
+            #expect(lists.status == .badRequest)
+            #expect(field(lists) == "lists")
             let described = try await client.send(.post, "/v1/lists", key: server.member, json: #"{"name": "Digest", "description": "Weekly\nnews\tand more"}"#)
             #expect(described.status == .created, "tab and line feed are fine in free text")
             #expect(try await client.send(.post, "/v1/lists", key: server.member, json: #"{"name": "Di\ngest"}"#).status == .badRequest)
+            for name in ["vip,gold", "2024"] {
+                let refused = try await client.send(.post, "/v1/lists", key: server.member, json: #"{"name": "\#(name)"}"#)
+                #expect(refused.status == .badRequest, "\(name)")
+                #expect(field(refused) == "name")
+            }
             #expect(try await client.allowed(server, "address=a@example.com&channel=email") == true, "nothing recorded")
         }
     }

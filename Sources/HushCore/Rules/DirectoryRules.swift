@@ -1,13 +1,32 @@
 /// The rules for changing lists, webhook endpoints and deliveries, whichever backend keeps them.
 public enum DirectoryRules {
-    /// Whether a list may take `definition`: the default list keeps its name and every channel.
+    /// Whether a list may be made with `definition` (`newName`).
+    public static func create(_ definition: ListDefinition) throws(HushError) {
+        try newName(definition.name)
+    }
+
+    /// Whether a list may take `definition`: a new name follows `newName`, and the default list
+    /// keeps its name and every channel.
     public static func update(_ list: OptOutList, to definition: ListDefinition) throws(HushError) {
+        if definition.name != list.definition.name { try newName(definition.name) }
         guard list.isDefault else { return }
         if definition.name != ListDefinition.defaultName {
             throw HushError(.conflict, field: "name", "the default list cannot be renamed")
         }
         if definition.channels != Set(Channel.allCases) {
             throw HushError(.conflict, field: "channels", "the default list covers every channel, always")
+        }
+    }
+
+    /// Whether a list may be given `name`, made or renamed. Checks name lists by id or name,
+    /// several at once (`lists=vip,12`), so a name holds no comma and is not all digits: either
+    /// would name other lists than the one meant. Lists named so before keep their names.
+    public static func newName(_ name: String) throws(HushError) {
+        if name.contains(",") {
+            throw .invalid("name", "a list name holds no comma: checks name several lists as lists=a,b")
+        }
+        if name.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
+            throw .invalid("name", "a list name is not all digits: lists=\(name) names the list with id \(name)")
         }
     }
 

@@ -5,6 +5,7 @@ import PostgresNIO
 
 extension PostgresStore {
     public func createList(in organization: OrganizationID, _ definition: ListDefinition) async throws -> OptOutList {
+        try DirectoryRules.create(definition)
         defer { directory.forget(organization) }
         let now = StoredCoding.milliseconds(configuration.now())
         let secretKey = configuration.secretKey

@@ -4,6 +4,7 @@ import HushCore
 
 extension SQLiteStore {
     public func createList(in organization: OrganizationID, _ definition: ListDefinition) async throws -> OptOutList {
+        try DirectoryRules.create(definition)
         defer { directory.forget(organization) }
         let now = StoredCoding.milliseconds(configuration.now())
         let list = try await storageErrors {
