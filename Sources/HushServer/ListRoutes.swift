@@ -118,6 +118,9 @@ struct ListRoutes: Sendable {
         let input = try await request.input(ListInput.self, context: context)
         let definition = try input.definition(over: nil)
         if !definition.isPublic { try caller.requireAdmin("an internal list") }
+        // A keyword catches replies before the organization's own words do: a member's list
+        // could take "STOP PLEASE" and leave the person opted out of that list alone.
+        if !definition.keywords.isEmpty { try caller.requireAdmin("a list with keywords") }
         try await checkWebhook(definition, over: nil, caller)
         let list = try await store.createList(in: caller.organization, definition)
         return try JSONBody(ListJSON(list), status: .created).response(from: request, context: context)
@@ -156,11 +159,13 @@ struct ListRoutes: Sendable {
         return Response(status: .noContent)
     }
 
-    /// A list's webhook decides where its opt-outs are sent: setting or changing it needs an
-    /// admin key, and its target must be one webhooks may reach.
+    /// A list's webhook decides where its opt-outs are sent: setting, changing or clearing it
+    /// needs an admin key (clearing it stops the deliveries still waiting), and its target must be
+    /// one webhooks may reach.
     private func checkWebhook(_ definition: ListDefinition, over base: ListDefinition?, _ caller: Principal) async throws {
-        guard let url = definition.webhookURL, url != base?.webhookURL else { return }
-        try caller.requireAdmin("setting a list's webhook_url")
+        guard definition.webhookURL != base?.webhookURL else { return }
+        try caller.requireAdmin(definition.webhookURL == nil ? "clearing a list's webhook_url" : "setting a list's webhook_url")
+        guard let url = definition.webhookURL else { return }
         try await WebhookTarget.check(url, allowPrivate: webhooks.allowPrivateTargets, field: "webhook_url")
     }
 

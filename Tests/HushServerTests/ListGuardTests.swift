@@ -55,9 +55,15 @@ import Testing
     @Test func onlyAdminsChangeWhatAListCoversOrCatches() async throws {
         let server = try await TestServer()
         try await server.test { client in
-            let created = try await client.send(.post, "/v1/lists", key: server.member, json: #"{"name": "newsletter", "keywords": ["NEWS OFF"]}"#)
+            // A list's keyword catches replies before the organization's words: a member's list
+            // taking "STOP PLEASE" would leave the person opted out of that list alone.
+            let catching = try await client.send(.post, "/v1/lists", key: server.member, json: #"{"name": "promo", "keywords": ["STOP PLEASE"]}"#)
+            #expect(catching.status == .forbidden)
+            let created = try await client.send(.post, "/v1/lists", key: server.admin, json: #"{"name": "newsletter", "keywords": ["NEWS OFF"], "webhook_url": "https://93.184.216.34/news"}"#)
             #expect(created.status == .created)
             let id = try #require(created.json["id"] as? Int)
+            // Clearing the webhook stops the list's deliveries, waiting ones too.
+            #expect(try await client.send(.patch, "/v1/lists/\(id)", key: server.member, json: #"{"webhook_url": null}"#).status == .forbidden)
             for change in [#"{"name": "digest"}"#, #"{"channels": ["sms"]}"#, #"{"keywords": []}"#, #"{"public": false}"#] {
                 #expect(try await client.send(.patch, "/v1/lists/\(id)", key: server.member, json: change).status == .forbidden)
             }

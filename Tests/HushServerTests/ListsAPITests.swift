@@ -14,7 +14,7 @@ import Testing
     @Test func listsAreCreatedReadChangedAndDeleted() async throws {
         let server = try await TestServer()
         try await server.test { client in
-            let created = try await client.send(.post, "/v1/lists", key: server.member, json: #"{"name": "Promotions", "keywords": ["promo stop"], "message": "No more promotions.", "channels": ["sms", "whatsapp"]}"#)
+            let created = try await client.send(.post, "/v1/lists", key: server.admin, json: #"{"name": "Promotions", "keywords": ["promo stop"], "message": "No more promotions.", "channels": ["sms", "whatsapp"]}"#)
             #expect(created.status == .created)
             let id = try #require(created.json["id"] as? Int)
             #expect(created.json["keywords"] as? [String] == ["PROMO STOP"])
@@ -36,7 +36,7 @@ import Testing
             let duplicate = try await client.send(.post, "/v1/lists", key: server.member, json: #"{"name": "Offers"}"#)
             #expect(duplicate.status == .conflict)
             #expect(field(duplicate) == "name")
-            let taken = try await client.send(.post, "/v1/lists", key: server.member, json: #"{"name": "Other", "keywords": ["Promo Stop"]}"#)
+            let taken = try await client.send(.post, "/v1/lists", key: server.admin, json: #"{"name": "Other", "keywords": ["Promo Stop"]}"#)
             #expect(taken.status == .conflict)
             #expect(field(taken) == "keywords[0]")
 
@@ -44,7 +44,7 @@ import Testing
             #expect(try await client.send(.delete, "/v1/lists/\(id)", key: server.admin).status == .noContent)
             #expect(try await client.send(.get, "/v1/lists/\(id)", key: server.member).status == .notFound)
             // Its keyword is free again.
-            #expect(try await client.send(.post, "/v1/lists", key: server.member, json: #"{"name": "Other", "keywords": ["PROMO STOP"]}"#).status == .created)
+            #expect(try await client.send(.post, "/v1/lists", key: server.admin, json: #"{"name": "Other", "keywords": ["PROMO STOP"]}"#).status == .created)
 
             let defaultID = server.acme.defaultList.rawValue
             let deleteDefault = try await client.send(.delete, "/v1/lists/\(defaultID)", key: server.admin)

@@ -206,9 +206,12 @@ struct InboundRoutes: Sendable {
         guard let id = MessageID(text), let message = try await store.inboundMessage(id, in: caller.organization) else {
             throw HushError(.notFound, field: "id", "no inbound message \"\(text)\" in this organization")
         }
-        guard try await store.settleReview(id, as: decision, in: caller.organization) else {
+        guard message.review == .pending else {
             throw HushError(.conflict, field: "id", "this message is not awaiting review")
         }
+        // The opt-out is recorded before the message leaves the queue, so that a failure in
+        // between leaves it waiting for a retry, which records nothing twice (opt-outs are
+        // idempotent), rather than settled with nothing recorded.
         var events: [LedgerEvent] = []
         if decision == .optOut {
             let optOut = OptOut(
@@ -219,6 +222,9 @@ struct InboundRoutes: Sendable {
                     "reviewed_by": .string(caller.actor),
                 ]))
             events = try await store.record(optOut, in: caller.organization).events
+        }
+        guard try await store.settleReview(id, as: decision, in: caller.organization) || decision == .optOut else {
+            throw HushError(.conflict, field: "id", "this message is not awaiting review")
         }
         var settled = message
         settled.review = decision
