@@ -62,13 +62,19 @@ import Testing
     }
 
     @Test func aConfirmationLiftsAtMostWhatItSawAndNeverAHeldSuppression() throws {
-        func block(_ sequence: Int64, hold: Bool = false, contact: ContactID? = nil) -> Decision.Block {
+        func block(_ sequence: Int64, hold: Bool = false, contact: ContactID? = nil, since: TimeInterval = 0) -> Decision.Block {
             Decision.Block(
-                list: Self.defaultList.id, listName: "default", scope: .organization, channel: .only(.email), since: Date(timeIntervalSince1970: 0),
+                list: Self.defaultList.id, listName: "default", scope: .organization, channel: .only(.email), since: Date(timeIntervalSince1970: since),
                 source: .link, eventSequence: sequence, contact: contact, hold: hold)
         }
         let contact = try ContactID(parsing: "crm-1")
-        let seen = OptInRequest.liftable([block(1), block(2, hold: true), block(3, contact: contact)])
+        let other = try ContactID(parsing: "crm-2")
+        // A contact's opt-out counts only when the address was the contact's before it began:
+        // linked at 0, crm-1's opt-out at 0 is seen, crm-2's (linked at 5 s, opted out at 2 s)
+        // is not, nor one of a contact the address is not linked to.
+        let seen = OptInRequest.liftable(
+            [block(1), block(2, hold: true), block(3, contact: contact), block(6, contact: other, since: 2), block(7, contact: try ContactID(parsing: "crm-3"))],
+            linkedAt: [contact: 0, other: 5_000])
         #expect(seen == [1, 3])
         let request = OptInRequest(
             id: 5, address: try Address(parsing: "ann@example.com"), contact: nil, channel: .only(.email), scope: .organization,

@@ -24,6 +24,35 @@ import Testing
         try await client.send(.get, "/v1/check?" + query, key: server.member).json["blocked_by"] as? [[String: Any]] ?? []
     }
 
+    /// A member asks for an opt-in for an address of their own, naming someone's contact (or
+    /// links it to the contact first): the contact's opt-out began before that address was the
+    /// contact's, so its confirmation lifts nothing of the contact's. The person's own address,
+    /// linked before, still can.
+    @Test func aConfirmationLiftsAContactsOptOutOnlyThroughAnAddressItHadBefore() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            try await client.send(.put, "/v1/contacts/crm-42", key: server.admin, json: #"{"emails": ["ann@example.com"], "phones": ["+1 415 555 0111"]}"#)
+            try await client.send(.post, "/v1/opt-outs", key: server.admin, json: #"{"contact": "crm-42", "channel": "all"}"#)
+            #expect(try await client.allowed(server, "address=ann@example.com&channel=email") == false)
+            server.clock.advance(by: 1)
+
+            let named = try await client.send(.post, "/v1/opt-in-requests", key: server.member, json: #"{"address": "rep@evil.example", "contact": "crm-42", "channel": "email"}"#)
+            let namedID = try #require(named.json["id"] as? Int)
+            try await client.send(.put, "/v1/contacts/crm-42", key: server.member, json: #"{"emails": ["rep2@evil.example"]}"#)
+            let linked = try await client.send(.post, "/v1/opt-in-requests", key: server.member, json: #"{"address": "rep2@evil.example", "contact": "crm-42", "channel": "email"}"#)
+            let linkedID = try #require(linked.json["id"] as? Int)
+            for id in [namedID, linkedID] {
+                #expect(try await confirm(client, try await confirmPath(client, server, request: id)).status == .ok)
+            }
+            #expect(try await client.allowed(server, "address=ann@example.com&channel=email") == false)
+            #expect(try await client.allowed(server, "address=%2B14155550111&channel=sms") == false)
+
+            let own = try await client.send(.post, "/v1/opt-in-requests", key: server.member, json: #"{"address": "ann@example.com", "contact": "crm-42", "channel": "email"}"#)
+            #expect(try await confirm(client, try await confirmPath(client, server, request: try #require(own.json["id"] as? Int))).status == .ok)
+            #expect(try await client.allowed(server, "address=ann@example.com&channel=email") == true)
+        }
+    }
+
     @Test func aMemberNeverSeesAConfirmationLink() async throws {
         let server = try await TestServer()
         try await server.test { client in

@@ -5,18 +5,20 @@ import HushStore
 /// Makes and confirms opt-in requests, whichever door asks (the API, the preference center):
 /// the one place that decides what a confirmation may lift.
 struct OptInRequests: Sendable {
-    let store: any Ledger & LinkStore & SuppressionChecks
+    let store: any Ledger & LinkStore & SuppressionChecks & Directory
     let links: LinkService
     /// How long a confirmation link works.
     let lifetime: Duration
     let now: @Sendable () -> Date
 
     /// A pending request for what `request` names, or the one already pending for it. It keeps
-    /// the suppressions that block it now, except held ones: a confirmation lifts at most those.
+    /// the suppressions that block it now, except held ones and a contact's that began before
+    /// the address was linked to it (`OptInRequest.liftable`): a confirmation lifts at most those.
     /// Its link reaches the person through the `opt_in.requested` webhook (or an admin key).
     func make(_ request: OptInRequest, in organization: Organization) async throws -> (request: OptInRequest, created: Bool) {
         var request = request
-        request.lifts = OptInRequest.liftable(blocking(request, in: organization))
+        request.lifts = OptInRequest.liftable(
+            blocking(request, in: organization), linkedAt: try await store.linkTimes(of: request.address, in: organization.id))
         request.expiresAt = now().addingTimeInterval(lifetime.seconds)
         let signer = try await links.currentSigner()
         let links = self.links

@@ -86,6 +86,22 @@ extension PostgresStore {
         return try await read { try await Self.contact($0, id, in: organization, logger: logger) }
     }
 
+    public func linkTimes(of address: Address, in organization: OrganizationID) async throws -> [ContactID: Int64] {
+        let logger = self.logger
+        return try await read { connection in
+            var times: [ContactID: Int64] = [:]
+            for try await (external, linkedAt) in try await connection.query("""
+                SELECT c.external_id, l.linked_at FROM addresses a
+                JOIN contact_links l ON l.address_id = a.id JOIN contacts c ON c.id = l.contact_id
+                WHERE a.org_id = \(organization.rawValue) AND a.key = \(address.normalized) AND a.erased_at IS NULL
+                """, logger: logger).decode((String, Int64).self) {
+                let contact = try ContactID(parsing: external)
+                times[contact] = min(times[contact] ?? .max, linkedAt)
+            }
+            return times
+        }
+    }
+
     static func contact(_ connection: PostgresConnection, _ id: ContactID, in organization: OrganizationID, logger: Logger) async throws -> Contact? {
         guard let contactID = try await connection.value("""
             SELECT id FROM contacts WHERE org_id = \(organization.rawValue) AND external_id = \(id.externalID)

@@ -41,6 +41,21 @@ extension SQLiteStore {
         try await read { db in try Self.contact(db, id, in: organization) }
     }
 
+    public func linkTimes(of address: Address, in organization: OrganizationID) async throws -> [ContactID: Int64] {
+        try await read { db in
+            var times: [ContactID: Int64] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT c.external_id, l.linked_at FROM addresses a
+                JOIN contact_links l ON l.address_id = a.id JOIN contacts c ON c.id = l.contact_id
+                WHERE a.org_id = ? AND a.key = ? AND a.erased_at IS NULL
+                """, arguments: [organization.rawValue, address.normalized]) {
+                let contact = try ContactID(parsing: row[0] as String)
+                times[contact] = min(times[contact] ?? .max, row[1] as Int64)
+            }
+            return times
+        }
+    }
+
     static func contact(_ db: Database, _ id: ContactID, in organization: OrganizationID) throws -> Contact? {
         guard let contactID = try Int64.fetchOne(db, sql: "SELECT id FROM contacts WHERE org_id = ? AND external_id = ?",
                                                  arguments: [organization.rawValue, id.externalID])

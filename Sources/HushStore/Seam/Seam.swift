@@ -45,6 +45,8 @@ public protocol Directory: Sendable {
     /// contact cover these addresses from now on.
     func link(_ addresses: [Address], to contact: ContactID, in organization: OrganizationID) async throws -> Contact
     func contact(_ id: ContactID, in organization: OrganizationID) async throws -> Contact?
+    /// When the address was linked to each contact it belongs to (unix milliseconds).
+    func linkTimes(of address: Address, in organization: OrganizationID) async throws -> [ContactID: Int64]
     /// Links many contacts' addresses in one transaction (a page of CRM records).
     func link(_ links: [ContactLinks], in organization: OrganizationID) async throws
 
