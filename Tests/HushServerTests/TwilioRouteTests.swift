@@ -65,17 +65,39 @@ import Testing
         }
     }
 
+    /// A STOP sent to a short code is an opt-out like any other: the recipient is kept as given,
+    /// and no message is refused for it.
+    @Test func aStopToAShortCodeIsRecorded() async throws {
+        let server = try await TestServer(configuration: ServerConfiguration(publicURL: Self.base))
+        try await server.test { client in
+            try await client.send(.patch, "/v1/settings", key: server.admin, json: #"{"twilio_auth_token": "12345"}"#)
+            let stop = try await post(client, token: "12345", [("From", "+14155550100"), ("To", "898211"), ("Body", "STOP"), ("MessageSid", "SM1")])
+            #expect(stop.status == .ok)
+            #expect(try await client.allowed(server, "address=%2B14155550100&channel=sms") == false)
+            let posted = try await client.send(.post, "/v1/inbound", key: server.inbound, json: #"{"channel": "sms", "from": "+14155550101", "to": "12345", "body": "STOP"}"#)
+            #expect(posted.json["result"] as? String == "opt_out")
+            #expect(try await client.allowed(server, "address=%2B14155550101&channel=sms") == false)
+            let evidence = try #require(try await client.events(server).last?["evidence"] as? [String: Any])
+            #expect(evidence["to"] as? String == "12345")
+        }
+    }
+
     @Test func theRouteIsRateLimitedPerOrganization() async throws {
         let server = try await TestServer(configuration: ServerConfiguration(publicURL: Self.base, inboundRequestsPerMinute: 2))
         try await server.test { client in
+            try await client.send(.patch, "/v1/settings", key: server.admin, json: #"{"twilio_auth_token": "12345"}"#)
+            // Unsigned posts count against their sender's address, not the organization's
+            // messages: Twilio's signed STOP still gets through.
             let first = try await post(client, token: nil, message("hi", sid: "SM1"))
             let second = try await post(client, token: nil, message("hi", sid: "SM2"))
-            let third = try await post(client, token: nil, message("hi", sid: "SM3"))
-            let elsewhere = try await post(client, org: "other", token: nil, message("hi", sid: "SM4"))
+            let third = try await post(client, org: "other", token: nil, message("hi", sid: "SM3"))
             #expect(first.status == .forbidden)
             #expect(second.status == .forbidden)
-            #expect(third.status == .tooManyRequests)
-            #expect(elsewhere.status == .forbidden, "another organization has its own allowance")
+            #expect(third.status == .tooManyRequests, "refused posts are limited by address, whatever organization they name")
+            #expect(try await post(client, token: "12345", message("STOP", sid: "SM4")).status == .ok)
+            #expect(try await client.allowed(server, "address=%2B14155550100&channel=sms") == false)
+            #expect(try await post(client, token: "12345", message("hi", sid: "SM5")).status == .ok)
+            #expect(try await post(client, token: "12345", message("hi", sid: "SM6")).status == .tooManyRequests, "signed ones by organization")
         }
     }
 

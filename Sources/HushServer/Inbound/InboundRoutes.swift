@@ -245,18 +245,26 @@ struct InboundRoutes: Sendable {
     /// ledger position in `Hush-Sequence` like every write.
     private func twilio(_ request: Request, _ context: HushRequestContext) async throws -> Response {
         let name = context.parameters.get("org") ?? ""
-        guard twilioLimiter.allow("twilio:" + name) else {
-            throw HushError(.rateLimited, "too many messages for this organization; nothing was recorded, try again in a minute")
-        }
         let form = try await FormBody(request, context: context, limit: 64 * 1024)
-        let refused = HushError(.forbidden, field: "X-Twilio-Signature", "the request is not signed by this organization's Twilio account")
+        // What is refused counts against the caller's address, never against the organization's
+        // messages: unsigned posts to a guessable name would otherwise use up its allowance and
+        // have Twilio's real STOPs refused (Twilio does not retry an inbound message).
+        func refused() -> HushError {
+            guard twilioLimiter.allow("twilio-refused:" + context.remoteIP) else {
+                return HushError(.rateLimited, "too many refused posts from this address; try again in a minute")
+            }
+            return HushError(.forbidden, field: "X-Twilio-Signature", "the request is not signed by this organization's Twilio account")
+        }
         guard let organization = try await store.organization(named: name),
               let token = try await store.inboundSettings(of: organization.id).twilioAuthToken,
               let signature = request.headers[.twilioSignature]
-        else { throw refused }
+        else { throw refused() }
         var url = configuration.baseURL + "/inbound/twilio/" + name
         if let query = request.uri.query, !query.isEmpty { url += "?" + query }
-        guard TwilioSignature.isValid(signature, authToken: token, url: url, parameters: form.fields) else { throw refused }
+        guard TwilioSignature.isValid(signature, authToken: token, url: url, parameters: form.fields) else { throw refused() }
+        guard twilioLimiter.allow("twilio:" + name) else {
+            throw HushError(.rateLimited, "too many messages for this organization; nothing was recorded, try again in a minute")
+        }
         guard let from = form.first("From"), let to = form.first("To") else {
             throw Problem.invalid("From", "Twilio sends From and To")
         }

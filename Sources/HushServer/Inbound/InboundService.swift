@@ -57,7 +57,7 @@ struct InboundService: Sendable {
         }
         let region = organization.settings.defaultRegion
         let sender = try Self.phone(received.from, field: "from", region: region)
-        let recipient = try Self.phone(received.to, field: "to", region: region)
+        let recipient = Self.recipient(received.to, region: region)
         let settings = try await store.inboundSettings(of: organization.id)
         let lists = try await store.lists(in: organization.id).filter { $0.definition.channels.contains(received.channel) }
         let listKeywords = lists.flatMap { list in list.definition.keywords.map { (keyword: $0, list: list.id) } }
@@ -74,7 +74,7 @@ struct InboundService: Sendable {
 
         let now = self.now()
         var evidence: [String: JSONValue] = [
-            "text": .string(received.body), "from": .string(sender.normalized), "to": .string(recipient.normalized),
+            "text": .string(received.body), "from": .string(sender.normalized), "to": .string(recipient),
             "channel": .string(received.channel.rawValue),
         ]
         if let keyword = result.keyword { evidence["keyword"] = .string(keyword) }
@@ -139,7 +139,7 @@ struct InboundService: Sendable {
         }
 
         let message = try await store.recordInbound(InboundMessage(
-            channel: received.channel, sender: sender.normalized, recipient: recipient.normalized, body: received.body,
+            channel: received.channel, sender: sender.normalized, recipient: recipient, body: received.body,
             providerMessageID: received.providerMessageID, receivedAt: received.receivedAt ?? now, result: result.kind,
             keyword: result.keyword, repliedAt: reply == nil ? nil : now, review: result.kind == .needsReview ? .pending : nil),
             in: organization.id)
@@ -176,6 +176,18 @@ struct InboundService: Sendable {
         }
         return try await store.record(optIns, in: organization.id).compactMap(\.event)
     }
+
+    /// The number a message was sent to, kept for the record only: normalized when it reads as
+    /// a phone number, else as given (a short code such as `898211` reads as none), so that no
+    /// message, and no STOP, is refused for its recipient.
+    static func recipient(_ text: String, region: Region?) -> String {
+        if let address = try? phone(text, field: "to", region: region) { return address.normalized }
+        let bare = text.hasPrefix("whatsapp:") ? text.dropFirst("whatsapp:".count) : Substring(text)
+        return String(bare.trimmingCharacters(in: .whitespacesAndNewlines).prefix(maximumRecipientLength))
+    }
+
+    /// The longest recipient kept as given.
+    static let maximumRecipientLength = 64
 
     /// A phone number as providers send it (`whatsapp:+14155550100` included).
     static func phone(_ text: String, field: String, region: Region?) throws -> Address {
