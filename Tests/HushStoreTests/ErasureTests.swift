@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import HushCore
 import HushTestSupport
@@ -34,6 +35,29 @@ import Testing
         #expect(events[0].evidence.isEmpty)
         guard case .address(let key) = events[0].subject else { Issue.record("not an address event"); return }
         #expect(key.hasPrefix(ErasureKey.prefix))
+    }
+
+    /// A number's messages and the announcements of those waiting for review keep its hash, not
+    /// the number or what it wrote.
+    @Test func erasureRemovesANumbersMessages() async throws {
+        let test = try await TestStore()
+        _ = try await test.store.createWebhook(
+            WebhookEndpoint(url: "https://example.com/hook", events: ["inbound.needs_review"], secrets: [.generate()]), in: test.id)
+        _ = try await test.optOut("+14155550100", "sms")
+        _ = try await test.store.recordInbound(InboundMessage(
+            channel: .sms, sender: "+14155550100", recipient: "+18005551212", body: "this is Ann, please stop these",
+            providerMessageID: "SM1", receivedAt: Date(timeIntervalSince1970: 1_700_000_000), result: .needsReview, keyword: nil,
+            review: .pending), in: test.id)
+        _ = try await test.store.erase(Address(parsing: "+14155550100"), in: test.id)
+        var leaks: [String] = []
+        for table in try await test.tableNames() {
+            for row in try await test.sql("SELECT * FROM \(table)")
+            where row.contains(where: { ($0 ?? "").contains("4155550100") || ($0 ?? "").contains("this is Ann") }) {
+                leaks.append(table)
+            }
+        }
+        #expect(leaks.isEmpty, "personal data left in \(leaks)")
+        #expect(try test.isBlocked("+14155550100", .sms))
     }
 
     @Test func erasedAddressStaysSuppressedAfterRestart() async throws {

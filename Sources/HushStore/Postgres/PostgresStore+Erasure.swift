@@ -56,6 +56,16 @@ extension PostgresStore {
                 try await Self.erase(connection, addressID, hashed: hashed, now: now, logger: logger)
             }
             try await Self.mergeSuppressions(connection, under: hashed, in: organization, logger: logger)
+            // Messages from the number keep its hash, not it, and not what it wrote; so do the
+            // announcements of those waiting for review.
+            try await connection.rows("""
+                UPDATE inbound_messages SET sender = \(hashed), body = ''
+                WHERE org_id = \(organization.rawValue) AND sender = \(address.normalized)
+                """, logger: logger)
+            try await connection.rows("""
+                UPDATE webhook_outbox SET data = (data::jsonb || jsonb_build_object('from', \(hashed)::text, 'body', ''))::text
+                WHERE org_id = \(organization.rawValue) AND kind = 'inbound.needs_review' AND data::jsonb ->> 'from' = \(address.normalized)
+                """, logger: logger)
             // Pending opt-ins hold the address in clear; they go too.
             try await connection.rows("""
                 DELETE FROM opt_in_request_lifts WHERE request_id IN (

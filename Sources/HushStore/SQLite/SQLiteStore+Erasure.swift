@@ -27,6 +27,14 @@ extension SQLiteStore {
                 UPDATE webhook_outbox SET data = json_set(data, '$.address', NULL, '$.confirm_url', NULL)
                 WHERE org_id = ? AND kind = 'opt_in.requested' AND json_extract(data, '$.address') = ?
                 """, arguments: [organization.rawValue, address.normalized])
+            // Messages from the number keep its hash, not it, and not what it wrote; so do the
+            // announcements of those waiting for review.
+            try db.execute(sql: "UPDATE inbound_messages SET sender = ?, body = '' WHERE org_id = ? AND sender = ?",
+                           arguments: [hashed, organization.rawValue, address.normalized])
+            try db.execute(sql: """
+                UPDATE webhook_outbox SET data = json_set(data, '$.from', ?, '$.body', '')
+                WHERE org_id = ? AND kind = 'inbound.needs_review' AND json_extract(data, '$.from') = ?
+                """, arguments: [hashed, organization.rawValue, address.normalized])
             // Pending opt-ins hold the address in clear; they go too.
             try db.execute(sql: """
                 DELETE FROM opt_in_request_lifts WHERE request_id IN (SELECT id FROM opt_in_requests WHERE org_id = ? AND address = ?)
