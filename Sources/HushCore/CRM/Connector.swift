@@ -163,10 +163,13 @@ public struct Connector: Hashable, Sendable {
     public var writtenFields: [FieldMapping] { writes ? fields.filter(\.direction.writes) : [] }
 
     /// Whether a change from `self` to `changed` points the connector at other CRM data, so what
-    /// it knew (read positions, the integration user) no longer holds and a full sync follows.
+    /// it knew (read positions, the integration user) no longer holds, or changes what it writes
+    /// (mode, scope, list: suppressions it left out may now apply): a full sync follows, which
+    /// decides every record again.
     public func readsOtherData(than changed: Connector) -> Bool {
         provider != changed.provider || instanceURL != changed.instanceURL || tokenURL != changed.tokenURL || tenant != changed.tenant
             || clientID != changed.clientID || entities != changed.entities || fields != changed.fields || match != changed.match
+            || mode != changed.mode || scope != changed.scope || list != changed.list
     }
 
     /// Every CRM field a read selects: the mapped Booleans and the address fields.

@@ -269,6 +269,27 @@ import Testing
         }
     }
 
+    /// A connector moved to another list decides every record again: a suppression it left out
+    /// and that now applies is pushed, though no new event names it.
+    @Test func aConnectorMovedToAnotherListPushesWhatNowApplies() async throws {
+        let server = try await CRMTest.server()
+        let crm = try await DynamicsEmulator.start()
+        defer { Task { await crm.stop() } }
+        let kim = await crm.put("contacts", fields: ["emailaddress1": "kim@example.com"])
+        let sales = try await server.store.createList(in: server.acme.id, ListDefinition(name: "sales"))
+        _ = try await server.store.record(OptOut(
+            subject: .address(try Address(parsing: "kim@example.com")), channel: .only(.email), list: sales.id, actor: "test"), in: server.acme.id)
+        try await server.test { client in
+            let id = try #require(try await CRMTest.dynamics(client, server, crm)["id"] as? Int)
+            try await CRMTest.sync(client, server, id)
+            #expect(await crm.row("contacts", kim)?.booleans["donotemail"] != true, "the sales list is not the connector's")
+            let moved = try await client.send(.patch, "/v1/connectors/\(id)", key: server.admin, json: #"{"list": "sales"}"#)
+            #expect(moved.status == .ok, "\(moved.json)")
+            try await CRMTest.sync(client, server, id)
+            #expect(await crm.row("contacts", kim)?.booleans["donotemail"] == true)
+        }
+    }
+
     @Test func aDryRunChangesNothing() async throws {
         let server = try await CRMTest.server()
         let crm = try await DynamicsEmulator.start()
