@@ -96,6 +96,11 @@ public actor SalesforceEmulator {
     /// moment would be: the write then leaves the record last modified by the integration user.
     public func changeBeforeNextWrite(_ id: String, booleans: [String: Bool]) { changesBeforeWrite[id] = booleans }
 
+    private var failingWrites = 0
+
+    /// The next `count` composite writes answer 503 `SERVER_UNAVAILABLE` as a whole.
+    public func failWrites(_ count: Int) { failingWrites = count }
+
     /// The org has `count` API requests left today; after them, 403 `REQUEST_LIMIT_EXCEEDED`.
     public func limitRequests(to count: Int) { limitLeft = count }
 
@@ -245,6 +250,10 @@ public actor SalesforceEmulator {
 
     private func composite(_ request: Request) async throws -> Response {
         count("composite")
+        if failingWrites > 0 {
+            failingWrites -= 1
+            return errors(503, "SERVER_UNAVAILABLE", "Service temporarily unavailable")
+        }
         let body = try await request.body.collect(upTo: 8 << 20)
         guard let object = try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any],
               let items = object["records"] as? [[String: Any]]

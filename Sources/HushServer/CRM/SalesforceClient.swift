@@ -191,6 +191,13 @@ actor SalesforceClient: CRMClient {
             } catch let failure as CRMFailure where failure.isThrottle {
                 // What was written stays written; this batch and the rest stay due.
                 return results + Array(repeating: .throttled(failure), count: writes.count - start)
+            } catch {
+                // The whole request failed (5xx, the network, the session): each of its records
+                // failed once and backs off, as Dynamics' do, rather than staying due and being
+                // sent again every second.
+                let (code, message) = (error as? CRMFailure).map { ($0.code, $0.message) } ?? ("unsent", "\(error)")
+                results += batch.map { _ in .failed(code: code, message: message) }
+                continue
             }
             let outcomes = answer.json as? [[String: Any]] ?? []
             for (position, _) in batch.enumerated() {

@@ -93,6 +93,26 @@ import Testing
         }
     }
 
+    /// A composite write that fails as a whole (503) fails each of its records once, which then
+    /// back off: the next run does not send them again at once.
+    @Test func aWriteThatFailsWholeBacksOff() async throws {
+        let server = try await CRMTest.server()
+        let crm = try await SalesforceEmulator.start()
+        defer { Task { await crm.stop() } }
+        await crm.put("Contact", fields: ["Email": "ann@example.com"])
+        try await server.test { client in
+            let id = try #require(try await CRMTest.salesforce(client, server, crm)["id"] as? Int)
+            try await CRMTest.sync(client, server, id)
+            try await client.send(.post, "/v1/opt-outs", key: server.member, json: #"{"address": "ann@example.com", "channel": "email"}"#)
+            await crm.failWrites(1)
+            let failed = try await CRMTest.sync(client, server, id)
+            #expect(failed["write_failures"] as? Int == 1, "\(failed)")
+            let again = try await CRMTest.sync(client, server, id)
+            #expect(again["written"] as? Int == 0, "\(again)")
+            #expect(await crm.requests["composite"] == 1)
+        }
+    }
+
     @Test func theDailyLimitThrottlesWithTheVendorsCodeAndTestChecksTheFields() async throws {
         let server = try await CRMTest.server()
         let crm = try await SalesforceEmulator.start()
