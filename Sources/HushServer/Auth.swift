@@ -5,15 +5,14 @@ import HushStore
 import Synchronization
 
 /// Finds the principal of a bearer key. Keys are looked up by their SHA-256 once and then
-/// remembered, so checks do not read the database for authentication. The memory follows
-/// revocations the way the index follows the ledger: every `refreshInterval` one request reads
-/// the keys revoked lately (by any process on the database) and forgets them, so a revoked key
-/// is refused everywhere within a second. The same round notes which keys were used, at most
-/// once a minute each.
+/// remembered, so checks do not read the database for authentication. Every `refreshInterval`
+/// one request asks which of the remembered keys are revoked now (by any process on the
+/// database) and forgets them, so a revoked key is refused everywhere within a second. It asks
+/// by id: following revocations by when they were stamped let a node whose clock was ahead, or a
+/// revoking one whose clock was behind, hide a revocation from the others. The same round notes
+/// which keys were used, at most once a minute each.
 final class KeyAuthenticator: Sendable {
     static let defaultRefreshInterval: Duration = .milliseconds(500)
-    /// Revocations are read again for this long, so clocks a little apart on two nodes miss none.
-    static let revocationOverlap: TimeInterval = 60
     static let usedInterval: Duration = .seconds(60)
 
     private struct State {
@@ -22,7 +21,6 @@ final class KeyAuthenticator: Sendable {
         var known: [String: Principal] = [:]
         var lastRefresh: ContinuousClock.Instant
         var refreshing = false
-        var revokedSince: Date
         var used: Set<Int64> = []
         var lastNoted: [Int64: ContinuousClock.Instant] = [:]
     }
@@ -36,7 +34,7 @@ final class KeyAuthenticator: Sendable {
         self.store = store
         self.refreshInterval = refreshInterval
         self.now = now
-        state = Mutex(State(lastRefresh: .now, revokedSince: now().addingTimeInterval(-Self.revocationOverlap)))
+        state = Mutex(State(lastRefresh: .now))
     }
 
     /// The principal of a key this process already accepted, without asking the database.
@@ -85,12 +83,10 @@ final class KeyAuthenticator: Sendable {
 
     private func refresh(now: ContinuousClock.Instant) async throws {
         defer { state.withLock { $0.refreshing = false } }
-        let since = state.withLock { $0.revokedSince }
-        let revoked = try await store.keysRevoked(since: since.addingTimeInterval(-Self.revocationOverlap))
+        let remembered = state.withLock { Set($0.known.values.compactMap(\.keyID)) }
+        let revoked = try await store.revokedKeys(among: remembered)
         let used = state.withLock { state in
-            let ids = Set(revoked.map(\.id))
-            if !ids.isEmpty { state.known = state.known.filter { $0.value.keyID.map { !ids.contains($0) } ?? true } }
-            if let latest = revoked.last?.revokedAt, latest > state.revokedSince { state.revokedSince = latest }
+            if !revoked.isEmpty { state.known = state.known.filter { $0.value.keyID.map { !revoked.contains($0) } ?? true } }
             state.lastRefresh = now
             let due = state.used.filter { id in state.lastNoted[id].map { now - $0 >= Self.usedInterval } ?? true }
             for id in due { state.lastNoted[id] = now }

@@ -51,6 +51,35 @@ import Testing
         try await second.close()
     }
 
+    /// Revocations are followed by key, not by when they were stamped: a node whose clock runs
+    /// five minutes ahead revokes a key, and a revocation made after it with the right clock is
+    /// still seen by the other servers (following stamps, it fell behind the one ahead).
+    @Test func aRevocationIsSeenWhateverTheRevokingNodesClock() async throws {
+        var configuration = ServerConfiguration(sendsWebhooks: false)
+        configuration.keyRefreshInterval = .zero
+        let server = try await TestServer(configuration: configuration)
+        let second = try await server.anotherNode()
+        let ahead = TestClock.flowing()
+        ahead.advance(by: 300)
+        let skewed = try await server.database.open(erasureKey: server.erasureKey, clock: ahead, loadsIndex: false)
+        let elsewhere = HushServer.application(store: second, configuration: configuration)
+        try await elsewhere.test(.router) { other in
+            let (spare, info) = try await skewed.createKey(in: server.acme.id, role: .member)
+            #expect(try await other.send(.get, "/v1/lists", key: spare.secret).status == .ok)
+            #expect(try await other.send(.get, "/v1/lists", key: server.member).status == .ok)
+            #expect(try await skewed.revokeKey(info.id, in: server.acme.id))
+            #expect(try await other.send(.get, "/v1/lists", key: spare.secret).status == .unauthorized)
+            try await server.test { client in
+                let keys = try await client.send(.get, "/v1/keys", key: server.admin).json["keys"] as? [[String: Any]]
+                let memberID = try #require(keys?.first { $0["role"] as? String == "member" && $0["id"] as? Int != Int(info.id) }?["id"] as? Int)
+                #expect(try await client.send(.delete, "/v1/keys/\(memberID)", key: server.admin).status == .noContent)
+            }
+            #expect(try await other.send(.get, "/v1/lists", key: server.member).status == .unauthorized)
+        }
+        try await skewed.close()
+        try await second.close()
+    }
+
     @Test func failedAuthenticationIsCounted() async throws {
         let server = try await TestServer()
         try await server.test { client in

@@ -51,14 +51,15 @@ extension PostgresStore {
         }
     }
 
-    public func keysRevoked(since: Date) async throws -> [(id: Int64, revokedAt: Date)] {
+    public func revokedKeys(among ids: Set<Int64>) async throws -> Set<Int64> {
+        guard !ids.isEmpty else { return [] }
         let logger = self.logger
-        let rows = try await read { connection in
+        let live = try await read { connection in
             try await connection.rows("""
-                SELECT id, revoked_at FROM api_keys WHERE revoked_at >= \(StoredCoding.milliseconds(since)) ORDER BY revoked_at, id
-                """, logger: logger).map { try $0.decode((Int64, Int64).self) }
+                SELECT id FROM api_keys WHERE id = ANY(\(Array(ids))::bigint[]) AND revoked_at IS NULL
+                """, logger: logger).map { try $0.decode(Int64.self) }
         }
-        return rows.map { (id: $0.0, revokedAt: StoredCoding.date($0.1)) }
+        return ids.subtracting(live)
     }
 
     public func noteKeysUsed(_ ids: Set<Int64>, at date: Date) async throws {

@@ -42,10 +42,14 @@ extension SQLiteStore {
         }
     }
 
-    public func keysRevoked(since: Date) async throws -> [(id: Int64, revokedAt: Date)] {
-        try await read { db in
-            try Row.fetchAll(db.cachedStatement(sql: "SELECT id, revoked_at FROM api_keys WHERE revoked_at >= ? ORDER BY revoked_at"),
-                             arguments: [StoredCoding.milliseconds(since)]).map { row in (row[0], StoredCoding.date(row[1])) }
+    public func revokedKeys(among ids: Set<Int64>) async throws -> Set<Int64> {
+        guard !ids.isEmpty else { return [] }
+        let list = String(decoding: try JSONEncoder().encode(Array(ids)), as: UTF8.self)
+        return try await read { db in
+            let live = try Int64.fetchAll(db.cachedStatement(sql: """
+                SELECT id FROM api_keys WHERE id IN (SELECT value FROM json_each(?)) AND revoked_at IS NULL
+                """), arguments: [list])
+            return ids.subtracting(live)
         }
     }
 

@@ -27,8 +27,9 @@ public protocol AccessStore: Sendable {
     func principal(forKeyHash hash: String) async throws -> Principal?
     /// Revokes a key of the organization; false when there is no such unrevoked key.
     func revokeKey(_ id: Int64, in organization: OrganizationID) async throws -> Bool
-    /// Keys revoked at or after `since`, with when: what every server's key cache forgets.
-    func keysRevoked(since: Date) async throws -> [(id: Int64, revokedAt: Date)]
+    /// Those of `ids` that are revoked now (or gone): what every server's key cache forgets.
+    /// Asked by id, not by when they were revoked, so no clock decides what a cache sees.
+    func revokedKeys(among ids: Set<Int64>) async throws -> Set<Int64>
     /// Notes that the keys were used at `date`.
     func noteKeysUsed(_ ids: Set<Int64>, at date: Date) async throws
 }
