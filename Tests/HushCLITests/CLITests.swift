@@ -244,16 +244,16 @@ import Testing
         try await cli.run(["orgs", "create", "default"])
         let store = try await cli.store(loadsIndex: false)
         let organization = try #require(try await store.organization(named: "default"))
-        _ = try await store.createList(in: organization.id, ListDefinition(name: #"Promo, "weekly""#))
+        _ = try await store.createList(in: organization.id, ListDefinition(name: #"Promo "weekly""#))
         try await store.close()
         let file = try cli.write("in.csv", "address,scope\nann@example.com,brand\n+14155550100,\n")
-        #expect(try await cli.run(["import", file, "--list", #"Promo, "weekly""#, "--channel", "all"]).status == 0)
+        #expect(try await cli.run(["import", file, "--list", #"Promo "weekly""#, "--channel", "all"]).status == 0)
 
-        let exported = try await cli.run(["export", "--list", #"Promo, "weekly""#])
+        let exported = try await cli.run(["export", "--list", #"Promo "weekly""#])
         let lines = exported.stdout.split(separator: "\n")
         #expect(lines.count == 3)
-        #expect(lines[1].hasPrefix(#"ann@example.com,all,brand,"Promo, ""weekly""","#))
-        #expect(lines[2].hasPrefix(#"'+14155550100,all,,"Promo, ""weekly""","#))
+        #expect(lines[1].hasPrefix(#"ann@example.com,all,brand,"Promo ""weekly""","#))
+        #expect(lines[2].hasPrefix(#"'+14155550100,all,,"Promo ""weekly""","#))
 
         // The export reads back: every row is already in force.
         let again = try await cli.run(["import", try cli.write("out.csv", exported.stdout)])
