@@ -271,6 +271,17 @@ extension ConnectorEngine {
             if !dryRun {
                 try await store.link(links, in: connector.organization)
                 if !optOuts.isEmpty { _ = try await store.record(optOuts, in: connector.organization) }
+                // An address a record gained is now its contact's too, and what blocks that
+                // contact blocks it: the other records carrying it may have to be written
+                // (opt-out wins across records), though no ledger event names them.
+                let gained = Set(links.flatMap { $0.addresses.map(\.normalized) })
+                if !gained.isEmpty, connector.writes {
+                    for other in try await store.crmRecords(of: connector.id, addresses: gained.sorted()) where saved[other.key] == nil {
+                        saved[other.key] = other
+                        order.append(other.key)
+                        candidates.append(other.key)
+                    }
+                }
             }
             for key in candidates where connector.writes {
                 guard var record = saved[key], !record.deleted, record.linked else { continue }

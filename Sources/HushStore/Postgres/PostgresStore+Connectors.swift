@@ -155,7 +155,22 @@ extension PostgresStore {
                 throw HushError(.conflict, "this run lost the connector's lease; another run holds it")
             }
             if !sync.records.isEmpty {
-                let records = sync.records
+                // A run that read a record before its address was erased keeps no erased address;
+                // the rows stay locked until commit, so an erasure under way waits for this save
+                // and then scrubs what it wrote.
+                let carried = Array(Set(sync.records.flatMap(\.addresses)))
+                var live = Set<String>()
+                for row in try await connection.rows("""
+                    SELECT key FROM addresses WHERE org_id = \(connector.organization.rawValue) AND key = ANY(\(carried)::text[])
+                      AND erased_at IS NULL FOR SHARE
+                    """, logger: logger) {
+                    live.insert(try row.decode(String.self))
+                }
+                let records = sync.records.map { record in
+                    var record = record
+                    record.addresses = record.addresses.filter(live.contains)
+                    return record
+                }
                 try await connection.rows("""
                     INSERT INTO crm_records (connector_id, entity, record_id, version, fields, addresses, deleted, linked, push_due_at, attempts, kept)
                     SELECT \(id), e, r, NULLIF(v, ''), f, a, d, l, NULLIF(p, -1), t, k

@@ -143,7 +143,13 @@ extension SQLiteStore {
                     db, sql: "SELECT id FROM connectors WHERE id = ? AND lease_owner = ?", arguments: [id, owner]) == nil {
                     throw HushError(.conflict, "this run lost the connector's lease; another run holds it")
                 }
-                for record in sync.records {
+                // A run that read a record before its address was erased keeps no erased address.
+                let carried = Set(sync.records.flatMap(\.addresses))
+                let live = carried.isEmpty ? [] : Set(try String.fetchAll(db, sql: """
+                    SELECT key FROM addresses WHERE org_id = ? AND key IN (SELECT value FROM json_each(?)) AND erased_at IS NULL
+                    """, arguments: [connector.organization.rawValue, String(decoding: try JSONEncoder().encode(Array(carried)), as: UTF8.self)]))
+                for var record in sync.records {
+                    record.addresses = record.addresses.filter(live.contains)
                     try db.cachedStatement(sql: """
                         INSERT INTO crm_records (connector_id, entity, record_id, version, fields, addresses, deleted, linked, push_due_at, attempts, kept)
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)

@@ -290,6 +290,27 @@ import Testing
         }
     }
 
+    /// A record that gains an address joins it to its contact, whose opt-out then blocks the
+    /// address: another record carrying that address is written too, though no ledger event
+    /// names it (opt-out wins across records).
+    @Test func anAddressGainedByAnOptedOutRecordTicksTheOtherRecordsCarryingIt() async throws {
+        let server = try await CRMTest.server()
+        let crm = try await DynamicsEmulator.start()
+        defer { Task { await crm.stop() } }
+        let contact = await crm.put("contacts", fields: ["emailaddress1": "ann@example.com"], booleans: ["donotemail": true])
+        let lead = await crm.put("leads", fields: ["emailaddress1": "ann@work.example"])
+        try await server.test { client in
+            let id = try #require(try await CRMTest.dynamics(client, server, crm)["id"] as? Int)
+            try await CRMTest.sync(client, server, id)
+            #expect(try !CRMTest.blocked(server, "ann@work.example"))
+            #expect(await crm.row("leads", lead)?.booleans["donotemail"] != true)
+            await crm.put("contacts", id: contact, fields: ["emailaddress2": "ann@work.example"])
+            try await CRMTest.sync(client, server, id)
+            #expect(try CRMTest.blocked(server, "ann@work.example"))
+            #expect(await crm.row("leads", lead)?.booleans["donotemail"] == true)
+        }
+    }
+
     @Test func aDryRunChangesNothing() async throws {
         let server = try await CRMTest.server()
         let crm = try await DynamicsEmulator.start()
