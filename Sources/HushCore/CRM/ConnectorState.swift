@@ -24,6 +24,9 @@ public struct ConnectorState: Hashable, Sendable, Codable {
     public var integrationUser: String?
     /// When a throttled connector may call the CRM again.
     public var retryAt: Date?
+    /// How many times the connector was pointed at other data and reset (nil for none): a run
+    /// that began before a reset saves no state over it.
+    public var generation: Int?
 
     public struct LastError: Hashable, Sendable, Codable {
         /// The vendor's code verbatim (`0x80072322`, `REQUEST_LIMIT_EXCEEDED`), or Hush's own.
@@ -51,6 +54,7 @@ public struct ConnectorState: Hashable, Sendable, Codable {
         case lastError = "last_error"
         case integrationUser = "integration_user"
         case retryAt = "retry_at"
+        case generation
     }
 }
 

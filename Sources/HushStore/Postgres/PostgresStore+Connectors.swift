@@ -151,9 +151,11 @@ extension PostgresStore {
         let logger = self.logger
         return try await transaction { connection in
             if let owner = sync.leaseOwner, try await connection.rows(
-                "SELECT id FROM connectors WHERE id = \(id) AND lease_owner = \(owner) FOR UPDATE", logger: logger).isEmpty {
-                throw HushError(.conflict, "this run lost the connector's lease; another run holds it")
+                "SELECT id FROM connectors WHERE id = \(id) AND lease_owner = \(owner) AND deleted_at IS NULL FOR UPDATE", logger: logger).isEmpty {
+                throw HushError(.conflict, "this run lost the connector's lease; another run holds it, or it was deleted")
             }
+            try StoredCRM.requireNoResetSince(
+                sync, stored: try await connection.value("SELECT state FROM connectors WHERE id = \(id)", as: String.self, logger: logger))
             if !sync.records.isEmpty {
                 // A run that read a record before its address was erased keeps no erased address;
                 // the rows stay locked until commit, so an erasure under way waits for this save

@@ -140,9 +140,11 @@ extension SQLiteStore {
         return try await storageErrors {
             try await pool.write { db in
                 if let owner = sync.leaseOwner, try Int64.fetchOne(
-                    db, sql: "SELECT id FROM connectors WHERE id = ? AND lease_owner = ?", arguments: [id, owner]) == nil {
-                    throw HushError(.conflict, "this run lost the connector's lease; another run holds it")
+                    db, sql: "SELECT id FROM connectors WHERE id = ? AND lease_owner = ? AND deleted_at IS NULL", arguments: [id, owner]) == nil {
+                    throw HushError(.conflict, "this run lost the connector's lease; another run holds it, or it was deleted")
                 }
+                try StoredCRM.requireNoResetSince(
+                    sync, stored: try String.fetchOne(db, sql: "SELECT state FROM connectors WHERE id = ?", arguments: [id]))
                 // A run that read a record before its address was erased keeps no erased address.
                 let carried = Set(sync.records.flatMap(\.addresses))
                 let live = carried.isEmpty ? [] : Set(try String.fetchAll(db, sql: """

@@ -159,7 +159,15 @@ enum StoredCRM {
         state.deletedSince = [:]
         state.integrationUser = nil
         state.firstSyncDone = false
+        state.generation = (state.generation ?? 0) + 1
         return try encode(state)
+    }
+
+    /// Refuses a run's state saved over a reset made since the run read it: the run's read
+    /// positions and first sync are of the data before, and saved they would undo the reset.
+    static func requireNoResetSince(_ sync: ConnectorSync, stored: String?) throws {
+        guard sync.leaseOwner != nil, let state = sync.state, try Self.state(stored).generation != state.generation else { return }
+        throw HushError(.conflict, "the connector was changed during this run; its next run starts over")
     }
 
     static func encode(_ state: ConnectorState) throws -> String {

@@ -75,6 +75,37 @@ import Testing
         }
     }
 
+    /// A run that began before a change that resets the connector saves no state over it (its
+    /// read positions are of the data before), and a run of a deleted connector saves nothing.
+    @Test func aRunSavesNothingOverAResetOrADeletionMadeDuringIt() async throws {
+        let server = try await CRMTest.server()
+        let crm = try await DynamicsEmulator.start()
+        defer { Task { await crm.stop() } }
+        try await server.test { client in
+            let id = ConnectorID(Int64(try #require(try await CRMTest.dynamics(client, server, crm)["id"] as? Int)))
+            var connector = try #require(try await server.store.connector(id, in: server.acme.id))
+            let now = Date()
+            #expect(try await server.store.claimConnector(id, owner: "run-1", until: now.addingTimeInterval(60), now: now))
+            var state = try await server.store.connectorState(id)
+            state.firstSyncDone = true
+            state.readPositions = ["contact": "https://old.example/delta"]
+            connector.mode = .salesField
+            _ = try await server.store.updateConnector(connector, secret: nil, resetting: true, in: server.acme.id)
+            await #expect(throws: HushError.self) {
+                _ = try await server.store.saveSync(ConnectorSync(state: state, leaseOwner: "run-1"), of: connector)
+            }
+            let after = try await server.store.connectorState(id)
+            #expect(!after.firstSyncDone && after.readPositions.isEmpty, "the reset stands")
+
+            #expect(try await server.store.deleteConnector(id, in: server.acme.id))
+            let record = CRMRecord(key: CRMRecordKey(entity: "contact", id: "c1"), version: "1", fields: [:], addresses: [], linked: true)
+            await #expect(throws: HushError.self) {
+                _ = try await server.store.saveSync(ConnectorSync(records: [record], leaseOwner: "run-1"), of: connector)
+            }
+            #expect(try await server.store.crmRecords(of: id, after: nil, limit: 10).isEmpty)
+        }
+    }
+
     @Test func erasingAPersonRemovesTheAddressFromWhatConnectorsKnew() async throws {
         let server = try await CRMTest.server()
         let crm = try await DynamicsEmulator.start()
