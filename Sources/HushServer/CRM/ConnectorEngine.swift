@@ -219,7 +219,10 @@ extension ConnectorEngine {
                 let addresses = addresses(of: row)
                 let contact = connector.contact(for: row.key)
                 let fresh = addresses.filter { !record.addresses.contains($0.normalized) }
-                if !record.linked, connector.skipOptedOut, !addresses.isEmpty, addresses.allSatisfy(isOptedOut) {
+                // A record that says "Do Not" is never skipped: its opt-out is its contact's, apart
+                // from Hush's own, so an admin lifting that one leaves the CRM's in force.
+                let assertsOptOut = connector.readFields.contains { row.booleans[$0.field] == true }
+                if !record.linked, connector.skipOptedOut, !assertsOptOut, !addresses.isEmpty, addresses.allSatisfy(isOptedOut) {
                     // Left unlinked, its values unread: linked later, what it says then counts.
                     report.skipped += 1
                     log.append(ConnectorLogEntry(at: now, kind: .skip, message: "\(row.key): every address is opted out; not linked"))

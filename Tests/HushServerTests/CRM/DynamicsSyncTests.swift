@@ -139,6 +139,25 @@ import Testing
         }
     }
 
+    /// `skip_opted_out` skips no record that says "Do Not": its opt-out is recorded on its own
+    /// contact, so an admin lifting Hush's own opt-out of the address leaves the CRM's in force.
+    @Test func aRecordThatSaysDoNotIsNotSkipped() async throws {
+        let server = try await CRMTest.server()
+        let crm = try await DynamicsEmulator.start()
+        defer { Task { await crm.stop() } }
+        try await server.test { client in
+            try await client.send(.post, "/v1/opt-outs", key: server.admin, json: #"{"address": "eli@example.com", "channel": "email"}"#)
+            await crm.put("contacts", fields: ["emailaddress1": "eli@example.com"], booleans: ["donotemail": true])
+            let id = try #require(try await CRMTest.dynamics(client, server, crm, mode: "hush_only", extra: #", "skip_opted_out": true"#)["id"] as? Int)
+            let run = try await CRMTest.sync(client, server, id)
+            #expect(run["skipped"] as? Int == 0)
+            #expect(run["opt_outs"] as? Int == 1)
+            let lifted = try await client.send(.post, "/v1/opt-ins", key: server.admin, json: #"{"address": "eli@example.com", "channel": "email", "evidence": {"kind": "written_consent", "reference": "ticket-9"}}"#)
+            #expect(lifted.json["lifted"] is [String: Any], "\(lifted.json)")
+            #expect(try CRMTest.blocked(server, "eli@example.com"), "the CRM's Do Not Email stands")
+        }
+    }
+
     @Test func optOutWinsAcrossRecordsAndAddresses() async throws {
         let server = try await CRMTest.server()
         let crm = try await DynamicsEmulator.start()
