@@ -101,6 +101,24 @@ import Testing
         }
     }
 
+    /// Provider message ids are forgotten after 90 days, but the messages recorded with them are
+    /// not: an old signed START replayed then still lifts no later STOP.
+    @Test func aStartReplayedAfterItsIdWasPrunedChangesNothing() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            func message(_ body: String, _ id: String) -> String {
+                #"{"channel": "sms", "from": "+14155550100", "to": "+18005551212", "body": "\#(body)", "provider_message_id": "\#(id)"}"#
+            }
+            try await client.send(.post, "/v1/inbound", key: server.inbound, json: message("STOP", "SM1"))
+            try await client.send(.post, "/v1/inbound", key: server.inbound, json: message("START", "SM2"))
+            try await client.send(.post, "/v1/inbound", key: server.inbound, json: message("STOP", "SM3"))
+            #expect(try await server.store.pruneProviderMessages(before: Date().addingTimeInterval(91 * 86_400)) == 3)
+            let replay = try await client.send(.post, "/v1/inbound", key: server.inbound, json: message("START", "SM2"))
+            #expect(replay.json["result"] as? String == "duplicate")
+            #expect(try await client.allowed(server, "address=%2B14155550100&channel=sms") == false)
+        }
+    }
+
     @Test func aReplayedInboundMessageIdChangesNothing() async throws {
         let server = try await TestServer()
         try await server.test { client in

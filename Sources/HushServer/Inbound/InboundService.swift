@@ -33,8 +33,9 @@ struct InboundService: Sendable {
         let reply: String?
     }
 
-    /// Handles a message once: a provider message id seen before (within the history the
-    /// pruner keeps) is a replay, answered with no effect and no reply.
+    /// Handles a message once: a provider message id seen before (a claim the pruner has not
+    /// forgotten, or a recorded message carrying it) is a replay, answered with no effect and no
+    /// reply.
     func handle(_ received: Received, in organization: Organization) async throws -> Outcome {
         guard let id = received.providerMessageID else { return try await process(received, in: organization) }
         guard try await store.claimProviderMessage(id, in: organization.id) else {

@@ -22,6 +22,9 @@ enum PostgresSchema {
         ("v5: console users, their sessions, scope names (SQLite v12)", v5),
         ("v6: imports staged before their commit", v6),
         ("v7: one row of a suppression under an erased address's hash", [ErasureMerge.repair]),
+        ("v8: inbound messages found by their provider's id (SQLite v16)", [
+            "CREATE INDEX inbound_messages_provider ON inbound_messages(org_id, provider_message_id) WHERE provider_message_id IS NOT NULL",
+        ]),
     ]
 
     /// Applies the migrations not yet applied, once, whichever node gets the lock first.

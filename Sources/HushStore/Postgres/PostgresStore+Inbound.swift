@@ -76,8 +76,11 @@ extension PostgresStore {
         let now = StoredCoding.milliseconds(configuration.now())
         let logger = self.logger
         return try await transaction { connection in
+            // A message recorded with the id counts too: those outlive the pruned ids.
             let claimed = try await connection.rows("""
-                INSERT INTO provider_messages (org_id, provider_message_id, received_at) VALUES (\(organization.rawValue), \(id), \(now))
+                INSERT INTO provider_messages (org_id, provider_message_id, received_at)
+                SELECT \(organization.rawValue), \(id), \(now)
+                WHERE NOT EXISTS (SELECT 1 FROM inbound_messages WHERE org_id = \(organization.rawValue) AND provider_message_id = \(id))
                 ON CONFLICT DO NOTHING
                 RETURNING org_id
                 """, logger: logger)

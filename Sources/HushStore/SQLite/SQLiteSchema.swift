@@ -52,6 +52,9 @@ enum SQLiteSchema {
             try db.execute(sql: ErasureMerge.repair)
             if db.changesCount > 0 { try db.execute(sql: ConsoleCounters.recount) }
         }
+        migrator.registerMigration("v16: inbound messages found by their provider's id") { db in
+            try db.execute(sql: "CREATE INDEX inbound_messages_provider ON inbound_messages(org_id, provider_message_id) WHERE provider_message_id IS NOT NULL")
+        }
         return migrator
     }
 

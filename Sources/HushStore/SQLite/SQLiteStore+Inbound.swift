@@ -65,13 +65,16 @@ extension SQLiteStore {
         }
     }
 
-    /// Remembers a provider's message id; false when it was remembered before (a replay).
+    /// Remembers a provider's message id; false when it was remembered before (a replay), or a
+    /// message with it was recorded: those are kept after the pruner forgets the ids, so an old
+    /// signed START replayed then lifts nothing either.
     public func claimProviderMessage(_ id: String, in organization: OrganizationID) async throws -> Bool {
         let now = StoredCoding.milliseconds(configuration.now())
         return try await storageErrors {
             try await pool.write { db in
                 try db.execute(sql: """
-                    INSERT INTO provider_messages (org_id, provider_message_id, received_at) VALUES (?, ?, ?)
+                    INSERT INTO provider_messages (org_id, provider_message_id, received_at) SELECT ?1, ?2, ?3
+                    WHERE NOT EXISTS (SELECT 1 FROM inbound_messages WHERE org_id = ?1 AND provider_message_id = ?2)
                     ON CONFLICT DO NOTHING
                     """, arguments: [organization.rawValue, id, now])
                 return db.changesCount == 1
