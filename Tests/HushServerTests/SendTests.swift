@@ -69,6 +69,27 @@ import Testing
         }
     }
 
+    /// Erasing an address nobody opted out of (so no row of it) still takes it out of the send
+    /// reports that named it, and a number out of the messages it sent.
+    @Test func erasingAnAddressWithoutARowScrubsReportsAndMessages() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            let (status, sent) = try await Self.post(client, "/v1/sends", key: server.member, body: #"{"channel": "email", "recipients": ["bob@example.com"]}"#)
+            #expect(status == .created)
+            let id = try #require(sent["id"] as? Int)
+            try await client.send(.post, "/v1/inbound", key: server.inbound, json: #"{"channel": "sms", "from": "+14155550177", "to": "+18005551212", "body": "who is this"}"#)
+            for address in ["bob@example.com", "+14155550177"] {
+                #expect(try await client.send(.post, "/v1/erasures", key: server.admin, json: #"{"address": "\#(address)"}"#).status == .ok)
+            }
+            let report = try await client.execute(uri: "/v1/sends/\(id)/report.csv", method: .get, headers: [.authorization: "Bearer \(server.member)"]) {
+                String(buffer: $0.body)
+            }
+            #expect(!report.contains("bob@example.com"), "\(report)")
+            let messages = try await rawSQL("SELECT sender, body FROM inbound_messages", on: server.store)
+            #expect(!messages.isEmpty && !messages.contains { $0.contains("+14155550177") || $0.contains("who is this") }, "\(messages)")
+        }
+    }
+
     @Test func recipientsBeforeTheSettingsAndContactsAreHonoured() async throws {
         let server = try await TestServer()
         try await server.test { client in

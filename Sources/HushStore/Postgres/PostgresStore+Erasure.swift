@@ -39,23 +39,8 @@ extension PostgresStore {
                 """, logger: logger).decode(Int64.self) {
                 addressIDs.append(id)
             }
-            guard !addressIDs.isEmpty else { return (false, []) }
-            var sequences: [Int64] = []
-            var contacts: [String] = []
-            for addressID in addressIDs {
-                for try await sequence in try await connection.query(
-                    "SELECT event_seq FROM suppressions WHERE address_id = \(addressID)", logger: logger
-                ).decode(Int64.self) {
-                    sequences.append(sequence)
-                }
-                for try await contact in try await connection.query("""
-                    SELECT c.external_id FROM contact_links l JOIN contacts c ON c.id = l.contact_id WHERE l.address_id = \(addressID)
-                    """, logger: logger).decode(String.self) {
-                    contacts.append(contact)
-                }
-                try await Self.erase(connection, addressID, hashed: hashed, now: now, logger: logger)
-            }
-            try await Self.mergeSuppressions(connection, under: hashed, in: organization, logger: logger)
+            // What holds the address by its value is scrubbed whether or not a row of it is left:
+            // a sender of a message may never have had one (send reports: `scrub`, above).
             // Messages from the number keep its hash, not it, and not what it wrote; so do the
             // announcements of those waiting for review.
             try await connection.rows("""
@@ -85,6 +70,23 @@ extension PostgresStore {
                 DELETE FROM crm_record_addresses WHERE address = \(address.normalized)
                 AND connector_id IN (SELECT id FROM connectors WHERE org_id = \(organization.rawValue))
                 """, logger: logger)
+            guard !addressIDs.isEmpty else { return (false, []) }
+            var sequences: [Int64] = []
+            var contacts: [String] = []
+            for addressID in addressIDs {
+                for try await sequence in try await connection.query(
+                    "SELECT event_seq FROM suppressions WHERE address_id = \(addressID)", logger: logger
+                ).decode(Int64.self) {
+                    sequences.append(sequence)
+                }
+                for try await contact in try await connection.query("""
+                    SELECT c.external_id FROM contact_links l JOIN contacts c ON c.id = l.contact_id WHERE l.address_id = \(addressID)
+                    """, logger: logger).decode(String.self) {
+                    contacts.append(contact)
+                }
+                try await Self.erase(connection, addressID, hashed: hashed, now: now, logger: logger)
+            }
+            try await Self.mergeSuppressions(connection, under: hashed, in: organization, logger: logger)
             let encoder = JSONEncoder()
             let eventSequences = String(decoding: try encoder.encode(sequences), as: UTF8.self)
             let contactIDs = String(decoding: try encoder.encode(contacts), as: UTF8.self)

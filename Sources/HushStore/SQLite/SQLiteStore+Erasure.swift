@@ -11,6 +11,9 @@ extension SQLiteStore {
             let addressIDs = try Int64.fetchAll(db, sql: """
                 SELECT id FROM addresses WHERE org_id = ? AND key = ? AND erased_at IS NULL
                 """, arguments: [organization.rawValue, address.normalized])
+            // What holds the address by its value is scrubbed whether or not a row of it is left:
+            // a recipient of a send or a sender of a message may never have had one.
+            try Self.scrub(address, hashed: hashed, in: organization, db)
             guard !addressIDs.isEmpty else { return (false, []) }
             var sequences: [Int64] = []
             var contacts: [String] = []
@@ -23,46 +26,6 @@ extension SQLiteStore {
                 try Self.erase(addressID, hashed: hashed, now: now, db)
             }
             try Self.mergeSuppressions(under: hashed, in: organization, now: now, db)
-            try db.execute(sql: """
-                UPDATE webhook_outbox SET data = json_set(data, '$.address', NULL, '$.confirm_url', NULL)
-                WHERE org_id = ? AND kind = 'opt_in.requested' AND json_extract(data, '$.address') = ?
-                """, arguments: [organization.rawValue, address.normalized])
-            // Messages from the number keep its hash, not it, and not what it wrote; so do the
-            // announcements of those waiting for review.
-            try db.execute(sql: "UPDATE inbound_messages SET sender = ?, body = '' WHERE org_id = ? AND sender = ?",
-                           arguments: [hashed, organization.rawValue, address.normalized])
-            try db.execute(sql: """
-                UPDATE webhook_outbox SET data = json_set(data, '$.from', ?, '$.body', '')
-                WHERE org_id = ? AND kind = 'inbound.needs_review' AND json_extract(data, '$.from') = ?
-                """, arguments: [hashed, organization.rawValue, address.normalized])
-            // Pending opt-ins hold the address in clear; they go too.
-            try db.execute(sql: """
-                DELETE FROM opt_in_request_lifts WHERE request_id IN (SELECT id FROM opt_in_requests WHERE org_id = ? AND address = ?)
-                """, arguments: [organization.rawValue, address.normalized])
-            try db.execute(sql: "DELETE FROM opt_in_requests WHERE org_id = ? AND address = ?",
-                           arguments: [organization.rawValue, address.normalized])
-            // What CRM connectors knew of records carrying the address forgets it.
-            try db.execute(sql: """
-                UPDATE crm_records SET addresses = trim(replace(char(10) || addresses || char(10), char(10) || ?1 || char(10), char(10)), char(10))
-                WHERE connector_id IN (SELECT id FROM connectors WHERE org_id = ?2)
-                AND (connector_id, entity, record_id) IN (SELECT connector_id, entity, record_id FROM crm_record_addresses WHERE address = ?1)
-                """, arguments: [address.normalized, organization.rawValue])
-            try db.execute(sql: """
-                DELETE FROM crm_record_addresses WHERE address = ? AND connector_id IN (SELECT id FROM connectors WHERE org_id = ?)
-                """, arguments: [address.normalized, organization.rawValue])
-            // Send reports name the address as the sender gave it: it becomes its hash there.
-            var quoted = JSONWriter()
-            quoted.string(address.normalized)
-            var replacement = JSONWriter()
-            replacement.string(hashed)
-            try db.execute(sql: """
-                UPDATE send_reports SET entries = CAST(replace(CAST(entries AS TEXT), ?, ?) AS BLOB)
-                WHERE send_id IN (SELECT id FROM sends WHERE org_id = ?) AND instr(CAST(entries AS TEXT), ?) > 0
-                """, arguments: [
-                    "\"address\":" + String(decoding: quoted.bytes, as: UTF8.self),
-                    "\"address\":" + String(decoding: replacement.bytes, as: UTF8.self), organization.rawValue,
-                    "\"address\":" + String(decoding: quoted.bytes, as: UTF8.self),
-                ])
             let encoder = JSONEncoder()
             try db.execute(sql: """
                 INSERT INTO erasures (org_id, erased_key, event_seqs, contact_ids, erased_at) VALUES (?, ?, ?, ?, ?)
@@ -75,6 +38,52 @@ extension SQLiteStore {
                 contacts: Set(try contacts.map { (id) throws(HushError) in try ContactID(parsing: id) }))
             return (true, [.erase(erasure)])
         }
+    }
+
+    /// Scrubs what holds the address by value: the announcements of pending opt-ins, pending
+    /// opt-ins themselves, what connectors knew of records carrying it, send reports, and the
+    /// number's messages and their announcements.
+    private static func scrub(_ address: Address, hashed: String, in organization: OrganizationID, _ db: Database) throws {
+        try db.execute(sql: """
+            UPDATE webhook_outbox SET data = json_set(data, '$.address', NULL, '$.confirm_url', NULL)
+            WHERE org_id = ? AND kind = 'opt_in.requested' AND json_extract(data, '$.address') = ?
+            """, arguments: [organization.rawValue, address.normalized])
+        // Messages from the number keep its hash, not it, and not what it wrote; so do the
+        // announcements of those waiting for review.
+        try db.execute(sql: "UPDATE inbound_messages SET sender = ?, body = '' WHERE org_id = ? AND sender = ?",
+                       arguments: [hashed, organization.rawValue, address.normalized])
+        try db.execute(sql: """
+            UPDATE webhook_outbox SET data = json_set(data, '$.from', ?, '$.body', '')
+            WHERE org_id = ? AND kind = 'inbound.needs_review' AND json_extract(data, '$.from') = ?
+            """, arguments: [hashed, organization.rawValue, address.normalized])
+        // Pending opt-ins hold the address in clear; they go too.
+        try db.execute(sql: """
+            DELETE FROM opt_in_request_lifts WHERE request_id IN (SELECT id FROM opt_in_requests WHERE org_id = ? AND address = ?)
+            """, arguments: [organization.rawValue, address.normalized])
+        try db.execute(sql: "DELETE FROM opt_in_requests WHERE org_id = ? AND address = ?",
+                       arguments: [organization.rawValue, address.normalized])
+        // What CRM connectors knew of records carrying the address forgets it.
+        try db.execute(sql: """
+            UPDATE crm_records SET addresses = trim(replace(char(10) || addresses || char(10), char(10) || ?1 || char(10), char(10)), char(10))
+            WHERE connector_id IN (SELECT id FROM connectors WHERE org_id = ?2)
+            AND (connector_id, entity, record_id) IN (SELECT connector_id, entity, record_id FROM crm_record_addresses WHERE address = ?1)
+            """, arguments: [address.normalized, organization.rawValue])
+        try db.execute(sql: """
+            DELETE FROM crm_record_addresses WHERE address = ? AND connector_id IN (SELECT id FROM connectors WHERE org_id = ?)
+            """, arguments: [address.normalized, organization.rawValue])
+        // Send reports name the address as the sender gave it: it becomes its hash there.
+        var quoted = JSONWriter()
+        quoted.string(address.normalized)
+        var replacement = JSONWriter()
+        replacement.string(hashed)
+        try db.execute(sql: """
+            UPDATE send_reports SET entries = CAST(replace(CAST(entries AS TEXT), ?, ?) AS BLOB)
+            WHERE send_id IN (SELECT id FROM sends WHERE org_id = ?) AND instr(CAST(entries AS TEXT), ?) > 0
+            """, arguments: [
+                "\"address\":" + String(decoding: quoted.bytes, as: UTF8.self),
+                "\"address\":" + String(decoding: replacement.bytes, as: UTF8.self), organization.rawValue,
+                "\"address\":" + String(decoding: quoted.bytes, as: UTF8.self),
+            ])
     }
 
     /// Keeps one row of each suppression under the hash (`ErasureMerge`), and the console's
