@@ -119,6 +119,19 @@ import Testing
         }
     }
 
+    /// A WhatsApp sender sent without its `+` is the international number it always is, not a
+    /// national one in the organization's region (`+4914155550100` in Germany).
+    @Test func aWhatsAppSenderWithoutItsPlusIsInternational() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            try await client.send(.patch, "/v1/settings", key: server.admin, json: #"{"default_region": "DE"}"#)
+            let stop = try await client.send(.post, "/v1/inbound", key: server.inbound, json: #"{"channel": "whatsapp", "from": "14155550100", "to": "+18005551212", "body": "STOP"}"#)
+            #expect(stop.json["result"] as? String == "opt_out", "\(stop.json)")
+            #expect(try await client.allowed(server, "address=%2B14155550100&channel=whatsapp") == false)
+            #expect(try await client.allowed(server, "address=%2B4914155550100&channel=whatsapp") == true)
+        }
+    }
+
     @Test func aReplayedInboundMessageIdChangesNothing() async throws {
         let server = try await TestServer()
         try await server.test { client in

@@ -57,7 +57,7 @@ struct InboundService: Sendable {
             throw Problem.invalid("body", "a message body has at most \(Self.maximumBodyLength) characters")
         }
         let region = organization.settings.defaultRegion
-        let sender = try Self.phone(received.from, field: "from", region: region)
+        let sender = try Self.phone(received.from, field: "from", region: region, whatsApp: received.channel == .whatsapp)
         let recipient = Self.recipient(received.to, region: region)
         let settings = try await store.inboundSettings(of: organization.id)
         let lists = try await store.lists(in: organization.id).filter { $0.definition.channels.contains(received.channel) }
@@ -190,9 +190,14 @@ struct InboundService: Sendable {
     /// The longest recipient kept as given.
     static let maximumRecipientLength = 64
 
-    /// A phone number as providers send it (`whatsapp:+14155550100` included).
-    static func phone(_ text: String, field: String, region: Region?) throws -> Address {
-        let bare = text.hasPrefix("whatsapp:") ? String(text.dropFirst("whatsapp:".count)) : text
+    /// A phone number as providers send it (`whatsapp:+14155550100` included). A WhatsApp id is
+    /// always international, and some providers send it without its `+` (`14155550100`): read in
+    /// the organization's region, that was a stranger's national number.
+    static func phone(_ text: String, field: String, region: Region?, whatsApp: Bool = false) throws -> Address {
+        var bare = text.hasPrefix("whatsapp:") ? String(text.dropFirst("whatsapp:".count)) : text
+        if whatsApp || text.hasPrefix("whatsapp:"), !bare.isEmpty, bare.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
+            bare = "+" + bare
+        }
         let address: Address
         do {
             address = try Address(parsing: bare, region: region)
