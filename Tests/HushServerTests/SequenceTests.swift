@@ -107,6 +107,13 @@ import Testing
                 {"ruleset": "Skip", "enrolled_at": "2020-01-01T00:00:00Z", "contact": "crm-10", "steps": \(Self.steps)}
                 """)
             #expect(Self.actions(either.json) == ["skip/optout_email", "send/-", "skip/optout_email"], "\(either.json)")
+            // Erased, the opted-out address still decides the email steps, under its hash.
+            #expect(try await client.send(.post, "/v1/erasures", key: server.admin, json: #"{"address": "second@example.com"}"#).status == .ok)
+            let erased = try await client.send(.post, "/v1/sequences/evaluate", key: server.member, json: """
+                {"ruleset": "Skip", "enrolled_at": "2020-01-01T00:00:00Z", "contact": "crm-10", "steps": \(Self.steps)}
+                """)
+            #expect(Self.actions(erased.json) == ["skip/optout_email", "send/-", "skip/optout_email"], "\(erased.json)")
+            #expect(!"\(erased.json)".contains("second@example.com"))
 
             func field(_ json: String) async throws -> String? {
                 let answer = try await client.send(.post, "/v1/sequences/evaluate", key: server.member, json: json)

@@ -215,6 +215,9 @@ struct SequenceRoutes: Sendable {
             let parsed = try ContactID(parsing: id)
             contact = parsed
             addresses = try await store.contact(parsed, in: caller.organization)?.addresses ?? []
+            // Its erased addresses too, under their hashes: erased, an opted-out address still
+            // decides the step (its decision names the hash, never the address).
+            addresses += try await store.erasedKeys(of: parsed, in: caller.organization).map { Address(normalized: $0.key, kind: $0.kind, input: $0.key) }
         }
         func decide(_ channel: Channel) -> Decision? {
             let query = CheckQuery(channel: channel, scope: scope, lists: lists)

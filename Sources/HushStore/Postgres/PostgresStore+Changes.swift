@@ -86,6 +86,20 @@ extension PostgresStore {
         return try await read { try await Self.contact($0, id, in: organization, logger: logger) }
     }
 
+    public func erasedKeys(of contact: ContactID, in organization: OrganizationID) async throws -> [(key: String, kind: Address.Kind)] {
+        let logger = self.logger
+        return try await read { connection in
+            var keys: [(key: String, kind: Address.Kind)] = []
+            for try await (key, kind) in try await connection.query("""
+                SELECT DISTINCT a.key, a.kind FROM contacts c JOIN contact_links l ON l.contact_id = c.id JOIN addresses a ON a.id = l.address_id
+                WHERE c.org_id = \(organization.rawValue) AND c.external_id = \(contact.externalID) AND a.erased_at IS NOT NULL ORDER BY a.key
+                """, logger: logger).decode((String, String).self) {
+                keys.append((key: key, kind: Address.Kind(rawValue: kind) ?? .email))
+            }
+            return keys
+        }
+    }
+
     public func linkTimes(of address: Address, in organization: OrganizationID) async throws -> [ContactID: Int64] {
         let logger = self.logger
         return try await read { connection in

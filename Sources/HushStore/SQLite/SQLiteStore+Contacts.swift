@@ -41,6 +41,16 @@ extension SQLiteStore {
         try await read { db in try Self.contact(db, id, in: organization) }
     }
 
+    public func erasedKeys(of contact: ContactID, in organization: OrganizationID) async throws -> [(key: String, kind: Address.Kind)] {
+        try await read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT DISTINCT a.key, a.kind FROM contacts c JOIN contact_links l ON l.contact_id = c.id JOIN addresses a ON a.id = l.address_id
+                WHERE c.org_id = ? AND c.external_id = ? AND a.erased_at IS NOT NULL ORDER BY a.key
+                """, arguments: [organization.rawValue, contact.externalID])
+                .map { row in (key: row[0], kind: Address.Kind(rawValue: row[1]) ?? .email) }
+        }
+    }
+
     public func linkTimes(of address: Address, in organization: OrganizationID) async throws -> [ContactID: Int64] {
         try await read { db in
             var times: [ContactID: Int64] = [:]

@@ -46,6 +46,9 @@ public protocol Directory: Sendable {
     /// contact cover these addresses from now on.
     func link(_ addresses: [Address], to contact: ContactID, in organization: OrganizationID) async throws -> Contact
     func contact(_ id: ContactID, in organization: OrganizationID) async throws -> Contact?
+    /// The hashed keys of the contact's erased addresses, with their kinds: checked under the
+    /// hash, they still block (`Address(normalized:)` of the key), though no one can name them.
+    func erasedKeys(of contact: ContactID, in organization: OrganizationID) async throws -> [(key: String, kind: Address.Kind)]
     /// When the address was linked to each contact it belongs to (unix milliseconds).
     func linkTimes(of address: Address, in organization: OrganizationID) async throws -> [ContactID: Int64]
     /// Links many contacts' addresses in one transaction (a page of CRM records).
