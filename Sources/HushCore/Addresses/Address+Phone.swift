@@ -182,6 +182,25 @@ extension Address {
         }
     }
 
+    /// The number of a phone text that carries an extension (`(415) 555-0100 x23` gives
+    /// `(415) 555-0100 `), nil when it has none. For doors that read numbers people typed into
+    /// records (CRM fields), where a "Do Not Call" on the record is the number's: the API refuses
+    /// an extension instead, so its caller sends the number alone.
+    public static func numberBeforeExtension(_ text: String) -> String? {
+        let scalars = text.unicodeScalars
+        var sawDigit = false
+        for index in scalars.indices {
+            let scalar = scalars[index]
+            if decimalValue(scalar) != nil {
+                sawDigit = true
+            } else if scalar != "+", scalar != "\u{FF0B}", !isSeparator(scalar) {
+                guard sawDigit, extensionText(String(scalars[index...])) != nil else { return nil }
+                return String(String.UnicodeScalarView(scalars[..<index]))
+            }
+        }
+        return nil
+    }
+
     /// The digits of `input` as ASCII (full-width and other decimal digits read as their value)
     /// and whether it began with `+`. A `tel:` URI reads as its number; extensions and anything
     /// that is neither a digit nor a separator are refused.

@@ -322,7 +322,10 @@ extension ConnectorEngine {
                 for field in fields {
                     guard let text = row.texts[field]?.trimmed, !text.isEmpty else { continue }
                     do {
-                        let address = kind == .email ? try Address(email: text) : try Address(phone: text, region: organization.settings.defaultRegion)
+                        let region = organization.settings.defaultRegion
+                        // A number typed with its extension is the number's: its "Do Not Call" too.
+                        let address = kind == .email ? try Address(email: text)
+                            : try Address.numberBeforeExtension(text).map { try Address(phone: $0, region: region) } ?? Address(phone: text, region: region)
                         if !found.contains(address) { found.append(address) }
                     } catch {
                         report.invalidAddresses += 1

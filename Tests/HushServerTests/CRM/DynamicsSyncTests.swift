@@ -330,6 +330,22 @@ import Testing
         }
     }
 
+    /// A number typed into the CRM with its extension is read as the number, so the record's
+    /// Do Not Call reaches it (it was counted invalid and left unlinked).
+    @Test func aNumberWithAnExtensionIsTheNumbers() async throws {
+        let server = try await CRMTest.server()
+        let crm = try await DynamicsEmulator.start()
+        defer { Task { await crm.stop() } }
+        await crm.put("contacts", fields: ["telephone1": "(415) 555-0100 x23"], booleans: ["donotphone": true])
+        try await server.test { client in
+            try await client.send(.patch, "/v1/settings", key: server.admin, json: #"{"default_region": "US"}"#)
+            let id = try #require(try await CRMTest.dynamics(client, server, crm)["id"] as? Int)
+            let run = try await CRMTest.sync(client, server, id)
+            #expect(run["invalid_addresses"] as? Int == 0, "\(run)")
+            #expect(try CRMTest.blocked(server, "+14155550100", .voice))
+        }
+    }
+
     @Test func aDryRunChangesNothing() async throws {
         let server = try await CRMTest.server()
         let crm = try await DynamicsEmulator.start()
