@@ -190,6 +190,26 @@ struct ConsoleSession {
         }
     }
 
+    /// A person's key is an address when the API reads it as one in the organization's region
+    /// (`030/12345678` in Germany), and a contact's id when a contact has it: the console's own
+    /// rule once took the number for a contact nobody was linked to, and a numeric contact id
+    /// for a stranger's number.
+    @Test func aPersonsKeyIsReadAsTheAPIReadsIt() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            try await client.send(.patch, "/v1/settings", key: server.admin, json: #"{"default_region": "DE"}"#)
+            try await client.send(.put, "/v1/contacts/4930123456789", key: server.admin, json: #"{"emails": ["max@example.com"]}"#)
+            try await Self.user(client, server, "ann@example.com")
+            let session = try #require(try await ConsoleSession.signIn(client, "ann@example.com", Self.password).session)
+            let form = [("channels", "all"), ("list", "\(server.acme.defaultList.rawValue)")]
+            #expect(try await session.post("/console/people/030%2F12345678/opt-out", form).status == .seeOther)
+            #expect(try await client.allowed(server, "address=%2B493012345678&channel=sms") == false)
+            #expect(try await session.post("/console/people/4930123456789/opt-out", form).status == .seeOther)
+            #expect(try await client.allowed(server, "address=max@example.com&channel=email") == false, "the contact's address")
+            #expect(try await client.allowed(server, "address=%2B4930123456789&channel=sms") == true, "not a stranger's number")
+        }
+    }
+
     @Test func membersSeeNoAdminControlsAndTheAPIRefusesThemAnyway() async throws {
         let server = try await TestServer()
         try await server.test { client in

@@ -13,10 +13,14 @@ extension ConsolePages {
         console.post("people/:key/erase") { request, context in try await erase(request, context) }
     }
 
-    /// An address has `@` or is a phone number (digits, spaces, `+-().`); anything else is a
-    /// contact id.
-    static func isAddress(_ key: String) -> Bool {
-        key.contains("@") || (!key.isEmpty && key.allSatisfy { $0.isNumber || " +-().".contains($0) } && key.contains(where: \.isNumber))
+    /// Whether a person's key is an address rather than a contact id, as the API reads it: one
+    /// with `@`, or one the API reads as an address in the organization's region (`030/12345678`
+    /// in Germany, `tel:+14155550100`), unless a contact has that id (a numeric CRM id that
+    /// would also read as a phone number names its contact).
+    func isAddress(_ key: String, _ context: HushRequestContext) async throws -> Bool {
+        if key.contains("@") { return true }
+        if try await call(.get, "contacts/\(Self.escaped(key))", context).ok { return false }
+        return try await call(.get, "addresses/\(Self.escaped(key))", context).ok
     }
 
     private func people(_ request: Request, _ context: HushRequestContext) async throws -> Response {
@@ -37,7 +41,7 @@ extension ConsolePages {
         let key = key(context)
         return try await page("person", title: key, section: "people", request, context, status: status) {
             var values = refused
-            let isAddress = Self.isAddress(key)
+            let isAddress = try await isAddress(key, context)
             var addresses: [String] = []
             if isAddress {
                 addresses = [key]
@@ -127,9 +131,9 @@ extension ConsolePages {
     }
 
     /// The subject of a person's page as the API takes it.
-    private func subject(_ context: HushRequestContext) -> [String: Any] {
+    private func subject(_ context: HushRequestContext) async throws -> [String: Any] {
         let key = key(context)
-        return Self.isAddress(key) ? ["address": key] : ["contact": key]
+        return try await isAddress(key, context) ? ["address": key] : ["contact": key]
     }
 
     /// The scope and list a person's form chose.
@@ -146,7 +150,7 @@ extension ConsolePages {
         var chosen = form.all("channels")
         if chosen.isEmpty || chosen.contains("all") { chosen = ["all"] }
         for channel in chosen {
-            var json = subject(context).merging(Self.target(form)) { $1 }
+            var json = try await subject(context).merging(Self.target(form)) { $1 }
             json["channel"] = channel
             json["source"] = "rep"
             if let reason = form.first("reason"), !reason.isEmpty { json["reason"] = reason }
@@ -160,7 +164,7 @@ extension ConsolePages {
     /// `opt_in.requested` webhook.
     private func personRequestOptIn(_ request: Request, _ context: HushRequestContext) async throws -> Response {
         let form = try await form(request, context)
-        var json = subject(context).merging(Self.target(form)) { $1 }
+        var json = try await subject(context).merging(Self.target(form)) { $1 }
         json["channel"] = form.first("channel") ?? "all"
         let answer = try await call(.post, "opt-in-requests", json: json, context)
         guard answer.ok else { return try await person(request, context, refused: Self.refused(answer, form: form, prefix: "ask"), status: HTTPResponse.Status(code: answer.status)) }
@@ -170,7 +174,7 @@ extension ConsolePages {
     /// An admin lifts a suppression with the written consent that allows it.
     private func personOptIn(_ request: Request, _ context: HushRequestContext) async throws -> Response {
         let form = try await form(request, context)
-        var json = subject(context).merging(Self.target(form)) { $1 }
+        var json = try await subject(context).merging(Self.target(form)) { $1 }
         json["channel"] = form.first("channel") ?? "all"
         let evidence = Self.consent(form)
         json["evidence"] = evidence
@@ -188,7 +192,7 @@ extension ConsolePages {
     private func confirmErase(_ request: Request, _ context: HushRequestContext) async throws -> Response {
         let key = key(context)
         return try await page("person", title: key, section: "people", request, context) {
-            ["key": key, "key_path": Self.escaped(key), "confirm_erase": true, "is_address": Self.isAddress(key)]
+            ["key": key, "key_path": Self.escaped(key), "confirm_erase": true, "is_address": try await isAddress(key, context)]
         }
     }
 
