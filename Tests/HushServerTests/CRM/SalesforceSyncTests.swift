@@ -1,4 +1,5 @@
 import Foundation
+import HummingbirdTesting
 import HushCore
 import HushStore
 import HushTestSupport
@@ -93,15 +94,22 @@ import Testing
         }
     }
 
-    /// A composite write that fails as a whole (503) fails each of its records once, which then
-    /// back off: the next run does not send them again at once.
-    @Test func aWriteThatFailsWholeBacksOff() async throws {
+    /// A server, a Salesforce emulator holding one contact (ann@example.com), and a connector
+    /// made on them through the API.
+    private func withAnnsConnector(_ body: @Sendable (any TestClientProtocol, TestServer, SalesforceEmulator, Int) async throws -> Void) async throws {
         let server = try await CRMTest.server()
         let crm = try await SalesforceEmulator.start()
         defer { Task { await crm.stop() } }
         await crm.put("Contact", fields: ["Email": "ann@example.com"])
         try await server.test { client in
-            let id = try #require(try await CRMTest.salesforce(client, server, crm)["id"] as? Int)
+            try await body(client, server, crm, try #require(try await CRMTest.salesforce(client, server, crm)["id"] as? Int))
+        }
+    }
+
+    /// A composite write that fails as a whole (503) fails each of its records once, which then
+    /// back off: the next run does not send them again at once.
+    @Test func aWriteThatFailsWholeBacksOff() async throws {
+        try await withAnnsConnector { client, server, crm, id in
             try await CRMTest.sync(client, server, id)
             try await client.send(.post, "/v1/opt-outs", key: server.member, json: #"{"address": "ann@example.com", "channel": "email"}"#)
             await crm.failWrites(1)
@@ -114,12 +122,7 @@ import Testing
     }
 
     @Test func theDailyLimitThrottlesWithTheVendorsCodeAndTestChecksTheFields() async throws {
-        let server = try await CRMTest.server()
-        let crm = try await SalesforceEmulator.start()
-        defer { Task { await crm.stop() } }
-        await crm.put("Contact", fields: ["Email": "ann@example.com"])
-        try await server.test { client in
-            let id = try #require(try await CRMTest.salesforce(client, server, crm)["id"] as? Int)
+        try await withAnnsConnector { client, server, crm, id in
             let test = try await client.send(.post, "/v1/connectors/\(id)/test", key: server.admin)
             #expect(test.json["ok"] as? Bool == true, "\(test.json)")
             #expect(test.json["integration_user"] as? String == SalesforceEmulator.integrationUser)
