@@ -19,9 +19,14 @@ public enum Channel: String, Hashable, Sendable, CaseIterable, Codable {
     /// address on `sms` is a mistake of the caller, not an "allowed".
     public func requireSendable(to address: Address, field: String = "address") throws(HushError) {
         guard address.kind == addressKind else {
-            let kind = address.kind == .email ? "an email address" : "a phone number"
-            throw .invalid(field, "\(rawValue) sends to \(addressKind == .email ? "email addresses" : "phone numbers"), but \"\(address.input)\" is \(kind)")
+            throw .invalid(field, refusal(of: address.kind, named: "\"\(address.input)\""))
         }
+    }
+
+    /// Why this channel does not reach an address of `kind`, naming it as `named` (a stored
+    /// report says "this", so that only its normalized `input` holds the address).
+    public func refusal(of kind: Address.Kind, named: String) -> String {
+        "\(rawValue) sends to \(addressKind == .email ? "email addresses" : "phone numbers"), but \(named) is \(kind == .email ? "an email address" : "a phone number")"
     }
 }
 

@@ -100,7 +100,15 @@ struct SendRoutes: Sendable {
                     }
                 }
                 try stream.finish()
-                if header == nil { try await settle(try await parseHeader(stream.fields, caller)) }
+                guard stream.inRecipients else { throw Problem.invalid("recipients", "a send needs recipients (an array, which may be empty)") }
+                if header == nil {
+                    try await settle(try await parseHeader(stream.fields, caller))
+                } else {
+                    // The recipients began before the body was all here: a name or campaign may follow them.
+                    let names = try Self.names(stream.fields)
+                    header?.name = names.name
+                    header?.campaign = names.campaign
+                }
                 var rest = waiting[...]
                 while !rest.isEmpty, let header {
                     try await submit(rest.prefix(SendReportBatch.size), header)
@@ -118,6 +126,7 @@ struct SendRoutes: Sendable {
                 name: header.name, campaign: header.campaign, channel: header.query.channel, scope: header.query.scope,
                 lists: header.lists, actor: caller.actor, createdAt: now())
             send.counts = counts
+            (send.name, send.campaign) = (header.name, header.campaign)
             if records {
                 send = try await store.completeSend(send, in: caller.organization)
             }
@@ -131,27 +140,35 @@ struct SendRoutes: Sendable {
     }
 
     private func parseHeader(_ fields: [String: [UInt8]], _ caller: Principal) async throws -> Header {
-        func decode<T: Decodable>(_ type: T.Type, _ key: String) throws -> T? {
-            guard let raw = fields[key], !raw.elementsEqual("null".utf8) else { return nil }
-            do {
-                return try JSONDecoder().decode(T.self, from: Data(raw))
-            } catch {
-                throw Problem.invalid(key, "\(key) has the wrong type")
-            }
-        }
-        guard let channelName = try decode(String.self, "channel") else { throw Problem.invalid("channel", "a send needs a channel") }
-        let name = try decode(String.self, "name")
-        let campaign = try decode(String.self, "campaign")
+        guard let channelName = try Self.decode(String.self, "channel", fields) else { throw Problem.invalid("channel", "a send needs a channel") }
+        let (name, campaign) = try Self.names(fields)
+        let lists = try await (try Self.decode([ListReference].self, "lists", fields) ?? []).resolve(in: caller.organization, store: store)
+        let query = CheckQuery(
+            channel: try Channel(parsing: channelName), scope: try Scope(parsing: try Self.decode(String.self, "scope", fields) ?? ""),
+            lists: Set(lists))
+        return Header(name: name, campaign: campaign, query: query, lists: lists)
+    }
+
+    /// The send's `name` and `campaign`, checked.
+    private static func names(_ fields: [String: [UInt8]]) throws -> (name: String?, campaign: String?) {
+        let name = try decode(String.self, "name", fields)
+        let campaign = try decode(String.self, "campaign", fields)
         for (key, value) in [("name", name), ("campaign", campaign)] {
             if (value?.count ?? 0) > Send.maximumNameLength {
                 throw Problem.invalid(key, "\(key) is longer than \(Send.maximumNameLength) characters")
             }
             try value.map { try JSONBodyCheck.requireNoControlCharacters($0, field: key) }
         }
-        let lists = try await (try decode([ListReference].self, "lists") ?? []).resolve(in: caller.organization, store: store)
-        let query = CheckQuery(
-            channel: try Channel(parsing: channelName), scope: try Scope(parsing: try decode(String.self, "scope") ?? ""), lists: Set(lists))
-        return Header(name: name, campaign: campaign, query: query, lists: lists)
+        return (name, campaign)
+    }
+
+    private static func decode<T: Decodable>(_ type: T.Type, _ key: String, _ fields: [String: [UInt8]]) throws -> T? {
+        guard let raw = fields[key], !raw.elementsEqual("null".utf8) else { return nil }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(raw))
+        } catch {
+            throw Problem.invalid(key, "\(key) has the wrong type")
+        }
     }
 
     /// Checks batch `index` of the recipients against the index: its report, in order.
@@ -172,12 +189,15 @@ struct SendRoutes: Sendable {
                 address = try Address(parsing: recipient.address, region: region)
                 try header.query.channel.requireSendable(to: address)
             } catch {
+                // An address the channel cannot reach is kept normalized, and only there, so an
+                // erasure finds it.
+                let unreachable = try? Address(parsing: recipient.address, region: region)
                 report.append(.invalid, position: position) { json in
                     json.raw("\"input\":")
-                    json.string(recipient.address)
+                    json.string(unreachable?.normalized ?? recipient.address)
                     Self.writeTail(recipient, &json)
                     json.raw(",\"error\":")
-                    json.string(error.message)
+                    json.string(unreachable.map { header.query.channel.refusal(of: $0.kind, named: "this") } ?? error.message)
                 }
                 continue
             }

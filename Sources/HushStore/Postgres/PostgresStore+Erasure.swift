@@ -14,19 +14,16 @@ extension PostgresStore {
                 UPDATE webhook_outbox SET data = (data::jsonb || '{"address": null, "confirm_url": null}'::jsonb)::text
                 WHERE org_id = \(organization.rawValue) AND kind = 'opt_in.requested' AND data::jsonb ->> 'address' = \(address.normalized)
                 """, logger: logger)
-            // Send reports name the address as the sender gave it: it becomes its hash there.
-            var quoted = JSONWriter()
-            quoted.string(address.normalized)
-            var replacement = JSONWriter()
-            replacement.string(hashed)
-            let named = "\"address\":" + String(decoding: quoted.bytes, as: UTF8.self)
-            let renamed = "\"address\":" + String(decoding: replacement.bytes, as: UTF8.self)
-            // The entries are JSON text (UTF-8) in bytea: matched as bytes, replaced as text.
-            try await connection.rows("""
-                UPDATE send_reports SET entries = convert_to(replace(convert_from(entries, 'UTF8'), \(named), \(renamed)), 'UTF8')
-                WHERE send_id IN (SELECT id FROM sends WHERE org_id = \(organization.rawValue))
-                  AND position(\(ByteBuffer(string: named)) IN entries) > 0
-                """, logger: logger)
+            // Send reports name the address normalized (as `input` when the send's channel
+            // could not reach it): it becomes its hash there.
+            for (named, renamed) in SendReportScrub.replacements(of: address, hashed: hashed) {
+                // The entries are JSON text (UTF-8) in bytea: matched as bytes, replaced as text.
+                try await connection.rows("""
+                    UPDATE send_reports SET entries = convert_to(replace(convert_from(entries, 'UTF8'), \(named), \(renamed)), 'UTF8')
+                    WHERE send_id IN (SELECT id FROM sends WHERE org_id = \(organization.rawValue))
+                      AND position(\(ByteBuffer(string: named)) IN entries) > 0
+                    """, logger: logger)
+            }
         }
         return try await write(prepare: scrub) { connection in
             // The live row, and any merged into it when addresses were re-keyed (v10): one arm

@@ -54,7 +54,8 @@ extension PostgresStore {
             """, logger: logger)
     }
 
-    /// Records the counts and lists the send; announces `send.blocked` when anyone was held back.
+    /// Records the counts, and the name and campaign (which may follow the recipients), and lists
+    /// the send; announces `send.blocked` when anyone was held back.
     public func completeSend(_ send: Send, in organization: OrganizationID) async throws -> Send {
         let date = configuration.now()
         let now = StoredCoding.milliseconds(date)
@@ -62,7 +63,8 @@ extension PostgresStore {
         return try await transaction { connection in
             let updated = try await connection.rows("""
                 UPDATE sends SET total = \(Int64(send.counts.total)), allowed = \(Int64(send.counts.allowed)),
-                    blocked = \(Int64(send.counts.blocked)), invalid = \(Int64(send.counts.invalid)), complete = true
+                    blocked = \(Int64(send.counts.blocked)), invalid = \(Int64(send.counts.invalid)), complete = true,
+                    name = \(send.name), campaign = \(send.campaign)
                 WHERE id = \(send.id.rawValue) AND org_id = \(organization.rawValue)
                 RETURNING id
                 """, logger: logger)

@@ -71,19 +71,14 @@ extension SQLiteStore {
         try db.execute(sql: """
             DELETE FROM crm_record_addresses WHERE address = ? AND connector_id IN (SELECT id FROM connectors WHERE org_id = ?)
             """, arguments: [address.normalized, organization.rawValue])
-        // Send reports name the address as the sender gave it: it becomes its hash there.
-        var quoted = JSONWriter()
-        quoted.string(address.normalized)
-        var replacement = JSONWriter()
-        replacement.string(hashed)
-        try db.execute(sql: """
-            UPDATE send_reports SET entries = CAST(replace(CAST(entries AS TEXT), ?, ?) AS BLOB)
-            WHERE send_id IN (SELECT id FROM sends WHERE org_id = ?) AND instr(CAST(entries AS TEXT), ?) > 0
-            """, arguments: [
-                "\"address\":" + String(decoding: quoted.bytes, as: UTF8.self),
-                "\"address\":" + String(decoding: replacement.bytes, as: UTF8.self), organization.rawValue,
-                "\"address\":" + String(decoding: quoted.bytes, as: UTF8.self),
-            ])
+        // Send reports name the address normalized (as `input` when the send's channel could not
+        // reach it): it becomes its hash there.
+        for (named, renamed) in SendReportScrub.replacements(of: address, hashed: hashed) {
+            try db.execute(sql: """
+                UPDATE send_reports SET entries = CAST(replace(CAST(entries AS TEXT), ?, ?) AS BLOB)
+                WHERE send_id IN (SELECT id FROM sends WHERE org_id = ?) AND instr(CAST(entries AS TEXT), ?) > 0
+                """, arguments: [named, renamed, organization.rawValue, named])
+        }
     }
 
     /// Keeps one row of each suppression under the hash (`ErasureMerge`), and the console's

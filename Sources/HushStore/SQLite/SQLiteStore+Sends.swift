@@ -66,8 +66,12 @@ extension SQLiteStore {
         return try await storageErrors {
             try await pool.write { db in
                 try db.execute(sql: """
-                    UPDATE sends SET total = ?, allowed = ?, blocked = ?, invalid = ?, complete = 1 WHERE id = ? AND org_id = ?
-                    """, arguments: [send.counts.total, send.counts.allowed, send.counts.blocked, send.counts.invalid, send.id, organization.rawValue])
+                    UPDATE sends SET total = ?, allowed = ?, blocked = ?, invalid = ?, name = ?, campaign = ?, complete = 1
+                    WHERE id = ? AND org_id = ?
+                    """, arguments: [
+                        send.counts.total, send.counts.allowed, send.counts.blocked, send.counts.invalid, send.name, send.campaign,
+                        send.id, organization.rawValue,
+                    ])
                 guard db.changesCount == 1 else { throw HushError(.notFound, field: "id", "no send \(send.id) in this organization") }
                 if let announced = WebhookRouting.announcement(of: send) {
                     var outbox = Outbox(db, organization: organization, now: configuration.now())
