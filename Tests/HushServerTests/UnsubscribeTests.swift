@@ -182,6 +182,46 @@ extension TestClientProtocol {
         }
     }
 
+    /// "Every channel" chosen on the form stops the person's other addresses, as a one-click
+    /// does; with granular opt-outs off, "everyone in the organization" is every channel too.
+    @Test(arguments: ["all", "organization"])
+    func everyChannelChosenOnTheFormStopsThePersonsNumber(choice: String) async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            try await client.send(.put, "/v1/contacts/crm-1", key: server.admin, json: #"{"emails": ["ann@example.com"], "phones": ["+14155550100"]}"#)
+            let path = try await client.unsubscribePath(server, #"{"address": "ann@example.com", "contact": "crm-1", "channel": "email"}"#)
+            let csrf = try #require(try await client.page(.get, path).csrf)
+            #expect(try await client.page(.post, path, form: "csrf=\(csrf)&choice=\(choice)").status == .ok)
+            #expect(try await client.allowed(server, "address=%2B14155550100&channel=sms") == false)
+            #expect(try await client.allowed(server, "address=%2B14155550100&channel=voice") == false)
+        }
+    }
+
+    /// A list that covers only some of the ticked channels takes those; a ticked channel it does
+    /// not cover stops for all messages, and a list covering no channel offered is not shown.
+    @Test func listsCoveringSomeTickedChannelsTakeThoseChannels() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            try await client.send(.patch, "/v1/settings", key: server.admin, json: #"{"granular_opt_outs": true}"#)
+            let alerts = try #require(try await client.send(.post, "/v1/lists", key: server.admin, json: #"{"name": "SMS alerts", "channels": ["sms"]}"#).json["id"] as? Int)
+            let calls = try #require(try await client.send(.post, "/v1/lists", key: server.admin, json: #"{"name": "Calls", "channels": ["voice"]}"#).json["id"] as? Int)
+            try await client.send(.put, "/v1/contacts/crm-3", key: server.admin, json: #"{"emails": ["cy@example.com"], "phones": ["+14155550102"]}"#)
+            let path = try await client.unsubscribePath(server, #"{"address": "cy@example.com", "contact": "crm-3", "channel": "email"}"#)
+            let page = try await client.page(.get, path)
+            #expect(page.body.contains(#"name="lists" value="\#(alerts)""#))
+            let csrf = try #require(page.csrf)
+            let done = try await client.page(.post, path, form: "csrf=\(csrf)&choice=organization&channels=email&channels=sms&lists=\(alerts)")
+            #expect(done.status == .ok)
+            #expect(try await client.allowed(server, "address=%2B14155550102&channel=sms&lists=SMS%20alerts") == false)
+            #expect(try await client.allowed(server, "address=%2B14155550102&channel=sms") == true, "texts stop for the list only")
+            #expect(try await client.allowed(server, "address=cy@example.com&channel=email") == false, "email, ticked, stops for all messages")
+
+            let emailOnly = try await client.unsubscribePath(server, #"{"address": "dee@example.com", "channel": "email"}"#)
+            let shown = try await client.page(.get, emailOnly).body
+            #expect(!shown.contains(#"value="\#(calls)""#) && !shown.contains(#"value="\#(alerts)""#), "no list reaches dee's email")
+        }
+    }
+
     @Test func formsWithoutTheirLinksTokenAreRefused() async throws {
         let server = try await TestServer()
         try await server.test { client in

@@ -35,6 +35,13 @@ public enum Source: String, Hashable, Sendable, CaseIterable, Codable {
         case .api, .preferenceCenter, .rep, .trigger, .crm, .import: false
         }
     }
+
+    /// Whether the person stopped contact themselves, through one of their addresses (its link,
+    /// the preference center behind it, a keyword reply): stopping every channel that way stops
+    /// every address of theirs.
+    public var comesFromThePerson: Bool {
+        arrivesThroughChannel || self == .preferenceCenter
+    }
 }
 
 /// Whether an event stops or resumes contact.

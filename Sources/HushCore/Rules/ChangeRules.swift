@@ -28,7 +28,7 @@ public struct PlannedOptOut: Hashable, Sendable {
     /// Whether the suppression also goes on every contact the address is linked to: the person
     /// stopped every channel through one of their addresses, so every address of theirs stops.
     public var reachesLinkedContacts: Bool {
-        channel == .all && optOut.source.arrivesThroughChannel
+        channel == .all && optOut.source.comesFromThePerson
     }
 }
 

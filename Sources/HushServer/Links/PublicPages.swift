@@ -41,7 +41,10 @@ struct PublicPages: Sendable {
         let channels = reachable(claims).map { channel -> [String: Any] in
             ["value": channel.rawValue, "label": PageText.string("channel_" + channel.rawValue), "checked": channel.rawValue == claims.channel]
         }
-        let named = lists.filter { !$0.isDefault && $0.definition.isPublic }.map { list -> [String: Any] in
+        let offered = Set(reachable(claims))
+        let named = lists.filter { list in
+            !list.isDefault && list.definition.isPublic && !list.definition.channels.isDisjoint(with: offered)
+        }.map { list -> [String: Any] in
             ["value": String(list.id.rawValue), "label": list.definition.name, "checked": list.id.rawValue == claims.list]
         }
         let blocked = try isBlocked(claims, organization: organization)
@@ -129,11 +132,16 @@ struct PublicPages: Sendable {
                 chosenLists.append(list)
             }
         }
-        let targets: [OptOutList?] = chosenLists.isEmpty ? [nil] : chosenLists
         let proof = evidence(request, context, link: link, page: Self.pageVersion)
         var optOuts: [OptOut] = []
         var recorded: [String] = []
         for channel in channels {
+            // The chosen lists that cover the channel; when none does (texts ticked with only an
+            // email list), the channel stops for all messages: a ticked channel is never dropped.
+            let covering = chosenLists.filter { list in
+                if case .only(let only) = channel { list.definition.channels.contains(only) } else { true }
+            }
+            let targets: [OptOutList?] = covering.isEmpty ? [nil] : covering
             for list in targets {
                 // A channel that cannot reach this address (texts, for an email address) is
                 // stopped for the person: the contact the link names.
