@@ -60,6 +60,36 @@ import Testing
         #expect(try test.isBlocked("+14155550100", .sms))
     }
 
+    /// A STOP from a number linked to a contact also puts an event on the contact, with the same
+    /// evidence (the number, what it wrote); erasing the number erases that evidence and the
+    /// event's queued announcement too. The second number replies STOP twice, linked between:
+    /// the second STOP writes only the contact's event.
+    @Test func erasureRemovesTheEvidenceItsContactsEventsCarry() async throws {
+        let test = try await TestStore()
+        _ = try await test.store.createWebhook(
+            WebhookEndpoint(url: "https://example.com/hook", events: ["opt_out.created"], secrets: [.generate()]), in: test.id)
+        func stop(_ number: String) async throws -> OptOutOutcome {
+            try await test.optOut(number, "sms", source: .keyword, evidence: Evidence(["from": .string(number), "text": .string("STOP this is Ann")]))
+        }
+        _ = try await test.store.link([Address(parsing: "+14155550100")], to: ContactID(parsing: "crm-1"), in: test.id)
+        #expect(try await stop("+14155550100").events.count == 2, "the number's event and its contact's")
+        #expect(try await stop("+14155550111").events.count == 1)
+        _ = try await test.store.link([Address(parsing: "+14155550111")], to: ContactID(parsing: "crm-2"), in: test.id)
+        #expect(try await stop("+14155550111").events.map(\.subject) == [.contact("crm-2")])
+        for number in ["+14155550100", "+14155550111"] {
+            _ = try await test.store.erase(Address(parsing: number), in: test.id)
+        }
+        var leaks: [String] = []
+        for table in try await test.tableNames() {
+            for row in try await test.sql("SELECT * FROM \(table)")
+            where row.contains(where: { ($0 ?? "").contains("41555501") || ($0 ?? "").contains("this is Ann") }) {
+                leaks.append(table)
+            }
+        }
+        #expect(leaks.isEmpty, "personal data left in \(leaks)")
+        #expect(try test.isBlocked("+14155550100", .sms))
+    }
+
     @Test func erasedAddressStaysSuppressedAfterRestart() async throws {
         let test = try await TestStore()
         _ = try await test.optOut("ann@example.com")
@@ -183,6 +213,49 @@ import Testing
                   consent: Consent(kind: "written_consent", reference: "ticket-5"), authority: .admin),
             in: reopened.id)
         #expect(try await !TestStore(database: test.database).isBlocked("ann@example.com"))
+    }
+
+    /// Contact events written before their evidence named the address they came through: the
+    /// migration (SQLite v17, PostgreSQL v9) names it, and scrubs what erasures before it left.
+    @Test func theMigrationFindsTheAddressContactEventsCameThrough() async throws {
+        let test = try await TestStore()
+        _ = try await test.store.createWebhook(
+            WebhookEndpoint(url: "https://example.com/hook", events: ["opt_out.created"], secrets: [.generate()]), in: test.id)
+        for (number, contact) in [("+14155550100", "crm-1"), ("+14155550122", "crm-3")] {
+            _ = try await test.store.link([Address(parsing: number)], to: ContactID(parsing: contact), in: test.id)
+            _ = try await test.optOut(number, "sms", source: .keyword, evidence: Evidence(["from": .string(number), "text": .string("STOP this is Ann")]))
+        }
+        // As written before: nothing names the address, so an erasure leaves the contact's event.
+        _ = try await test.sql("UPDATE evidence SET via_address_id = NULL")
+        _ = try await test.sql("UPDATE webhook_outbox SET address_id = NULL WHERE ledger_seq IN (SELECT seq FROM ledger WHERE contact_id IS NOT NULL)")
+        _ = try await test.store.erase(Address(parsing: "+14155550100"), in: test.id)
+        #expect(try await test.sql("SELECT json FROM evidence").count == 3, "the erased number's contact event kept it, beside the other number's two")
+        switch Backend.current {
+        case .sqlite:
+            _ = try await test.sql("DROP INDEX evidence_via")
+            _ = try await test.sql("ALTER TABLE evidence DROP COLUMN via_address_id")
+            _ = try await test.sql("DELETE FROM grdb_migrations WHERE identifier LIKE 'v17:%'")
+        case .postgres:
+            _ = try await test.sql("ALTER TABLE evidence DROP COLUMN via_address_id")
+            _ = try await test.sql("DELETE FROM hush_migrations WHERE name LIKE 'v9:%'")
+        }
+        try await test.store.close()
+
+        let reopened = try await TestStore(database: test.database)
+        func leaks(_ text: String) async throws -> [String] {
+            var tables: [String] = []
+            for table in try await reopened.tableNames() {
+                for row in try await reopened.sql("SELECT * FROM \(table)") where row.contains(where: { ($0 ?? "").contains(text) }) {
+                    tables.append(table)
+                }
+            }
+            return tables
+        }
+        #expect(try await leaks("4155550100").isEmpty)
+        #expect(try await !leaks("4155550122").isEmpty)
+        _ = try await reopened.store.erase(Address(parsing: "+14155550122"), in: reopened.id)
+        #expect(try await leaks("4155550122").isEmpty)
+        #expect(try await leaks("this is Ann").isEmpty)
     }
 
     @Test func erasingAnUnknownAddressReportsNothingErased() async throws {

@@ -57,7 +57,7 @@ extension PostgresChangeTransaction {
                 error: OptOutWrites.overLimitError(full, plans: ahead.plans, addressIDs: prepared.ids, itemized: ahead.plans.count > 1, firstItem: nil))
         }
         if try await outbox.isListening() {
-            try await announce(writes.outcomes.flatMap(\.events), addressIDs: writes.written.map(\.target.addressID))
+            try await announce(writes.outcomes.flatMap(\.events), addressIDs: writes.written.map(\.target.erasedWith))
         }
         return writes.outcomes
     }

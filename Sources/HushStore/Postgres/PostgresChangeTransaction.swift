@@ -196,7 +196,7 @@ struct PostgresChangeTransaction {
                 var targets = [StoredTarget(addressID: addressID, contactID: nil, key: address.normalized)]
                 if plan.reachesLinkedContacts {
                     targets += (linked[addressID] ?? []).map {
-                        StoredTarget(addressID: nil, contactID: $0.rowID, key: SubjectKey.contact($0.externalID).stored)
+                        StoredTarget(addressID: nil, contactID: $0.rowID, key: SubjectKey.contact($0.externalID).stored, viaAddressID: addressID)
                     }
                 }
                 targetsOfPlan.append(targets)
@@ -233,7 +233,7 @@ struct PostgresChangeTransaction {
             throw RequestFailure(request: request, error: itemized[request] ? error.inItem((firstItem ?? 0) + itemOfPlan[first]) : error)
         }
         if try await outbox.isListening() {
-            try await announce(writes.outcomes.flatMap(\.events), addressIDs: writes.written.map(\.target.addressID))
+            try await announce(writes.outcomes.flatMap(\.events), addressIDs: writes.written.map(\.target.erasedWith))
         }
         return outcomesOfRequests
     }

@@ -208,7 +208,8 @@ enum PostgresOptOutStatements {
                      AS t(s, a, c, k, ch, sc, li, so, h, projected)
                 WHERE projected
             ), proven AS (
-                INSERT INTO evidence (event_seq, json) SELECT s + $21::bigint, j FROM UNNEST($13::bigint[], $14::text[]) AS t(s, j)
+                INSERT INTO evidence (event_seq, json, via_address_id)
+                SELECT s + $21::bigint, j, NULLIF(v, 0) FROM UNNEST($13::bigint[], $14::text[], $22::bigint[]) AS t(s, j, v)
             )
             SELECT ARRAY(SELECT v.id FROM UNNEST($15::bigint[], $16::bigint[]) AS v(id, gained)
                          WHERE v.gained + (SELECT COUNT(*) FROM (SELECT 1 FROM suppressions s WHERE s.address_id = v.id LIMIT $17::bigint + 1) x)
@@ -241,6 +242,8 @@ enum PostgresOptOutStatements {
             var projected: [Bool] = []
             var evidenceSequences: [Int64] = []
             var evidence: [String] = []
+            /// The address each evidence row came through (`ViaAddress`), 0 for none.
+            var evidenceVia: [Int64] = []
 
             init(capacity: Int) {
                 sequences.reserveCapacity(capacity)
@@ -271,12 +274,13 @@ enum PostgresOptOutStatements {
                 if !plan.optOut.evidence.isEmpty {
                     evidenceSequences.append(sequence)
                     evidence.append(try StoredCoding.json(plan.optOut.evidence))
+                    evidenceVia.append(target.viaAddressID ?? 0)
                 }
             }
         }
 
         func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 21)
+            var bindings = PostgresBindings(capacity: 22)
             bindings.append(organization)
             bindings.append(now)
             bindings.append(rows.sequences)
@@ -298,6 +302,7 @@ enum PostgresOptOutStatements {
             bindings.append(rows.projected)
             bindings.append(instance)
             bindings.append(offset)
+            bindings.append(rows.evidenceVia)
             return bindings
         }
 

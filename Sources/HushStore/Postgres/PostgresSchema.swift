@@ -25,6 +25,14 @@ enum PostgresSchema {
         ("v8: inbound messages found by their provider's id (SQLite v16)", [
             "CREATE INDEX inbound_messages_provider ON inbound_messages(org_id, provider_message_id) WHERE provider_message_id IS NOT NULL",
         ]),
+        ("v9: the evidence of a contact's event names the address it came through (SQLite v17)", [
+            "ALTER TABLE evidence ADD COLUMN via_address_id bigint",
+            "CREATE INDEX evidence_via ON evidence(via_address_id) WHERE via_address_id IS NOT NULL",
+            ViaAddress.backfill,
+            ViaAddress.backfillOutbox,
+            ViaAddress.erasedAnnouncements(set: #"(data::jsonb || '{"evidence": {}}'::jsonb)::text"#),
+            ViaAddress.scrubErased,
+        ]),
     ]
 
     /// Applies the migrations not yet applied, once, whichever node gets the lock first.

@@ -48,7 +48,7 @@ struct ChangeTransaction {
                 var targets = [StoredTarget(addressID: addressID, contactID: nil, key: address.normalized)]
                 if plan.reachesLinkedContacts {
                     targets += try contacts(ofAddress: addressID).map {
-                        StoredTarget(addressID: nil, contactID: $0.rowID, key: SubjectKey.contact($0.externalID).stored)
+                        StoredTarget(addressID: nil, contactID: $0.rowID, key: SubjectKey.contact($0.externalID).stored, viaAddressID: addressID)
                     }
                 }
                 targetsOfPlan.append(targets)
@@ -119,14 +119,15 @@ struct ChangeTransaction {
                 full, plans: plans, addressIDs: addressIDs, itemized: optOuts.count > 1 || firstItem != nil, firstItem: firstItem)
         }
         let evidence = try written.filter { !$0.plan.optOut.evidence.isEmpty }.map { row in
-            (row.suppression.eventSequence, try StoredCoding.json(row.plan.optOut.evidence))
+            (row.suppression.eventSequence, try StoredCoding.json(row.plan.optOut.evidence), row.target.viaAddressID)
         }
-        try BulkStatement(head: "INSERT INTO evidence (event_seq, json) VALUES", columns: 2).run(evidence, in: db) { row, values in
+        try BulkStatement(head: "INSERT INTO evidence (event_seq, json, via_address_id) VALUES", columns: 3).run(evidence, in: db) { row, values in
             values.bind(row.0)
             values.bind(row.1)
+            values.bind(row.2)
         }
         if try outbox.isListening() {
-            try announce(outcomes.flatMap(\.events), addressIDs: written.map(\.target.addressID))
+            try announce(outcomes.flatMap(\.events), addressIDs: written.map(\.target.erasedWith))
         }
         return outcomes
     }

@@ -55,6 +55,16 @@ enum SQLiteSchema {
         migrator.registerMigration("v16: inbound messages found by their provider's id") { db in
             try db.execute(sql: "CREATE INDEX inbound_messages_provider ON inbound_messages(org_id, provider_message_id) WHERE provider_message_id IS NOT NULL")
         }
+        migrator.registerMigration("v17: the evidence of a contact's event names the address it came through") { db in
+            try db.execute(sql: """
+                ALTER TABLE evidence ADD COLUMN via_address_id INTEGER;
+                CREATE INDEX evidence_via ON evidence(via_address_id) WHERE via_address_id IS NOT NULL;
+                """)
+            try db.execute(sql: ViaAddress.backfill)
+            try db.execute(sql: ViaAddress.backfillOutbox)
+            try db.execute(sql: ViaAddress.erasedAnnouncements(set: "json_set(data, '$.evidence', json('{}'))"))
+            try db.execute(sql: ViaAddress.scrubErased)
+        }
         return migrator
     }
 

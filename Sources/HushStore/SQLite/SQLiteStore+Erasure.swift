@@ -101,10 +101,12 @@ extension SQLiteStore {
         try db.execute(sql: "UPDATE addresses SET key = ?, display = NULL, erased_at = ? WHERE id = ?",
                        arguments: [hashed, now, addressID])
         try db.execute(sql: "UPDATE suppressions SET subject_key = ? WHERE address_id = ?", arguments: [hashed, addressID])
+        // The evidence of its events, and of its contacts' events that it brought about.
         try db.execute(sql: """
-            DELETE FROM evidence WHERE event_seq IN (SELECT seq FROM ledger WHERE address_id = ?)
+            DELETE FROM evidence WHERE event_seq IN (SELECT seq FROM ledger WHERE address_id = ?1) OR via_address_id = ?1
             """, arguments: [addressID])
-        // Announced events keep no address or evidence in clear either.
+        // Announced events keep no address or evidence in clear either (its contacts' events
+        // that it brought about are queued under it too).
         try db.execute(sql: """
             UPDATE webhook_outbox SET data = json_set(data, '$.address', NULL, '$.evidence', json('{}')) WHERE address_id = ?
             """, arguments: [addressID])

@@ -7,6 +7,11 @@ struct StoredTarget {
     let addressID: Int64?
     let contactID: Int64?
     let key: String
+    /// For a contact reached through one of its addresses (`reachesLinkedContacts`), that
+    /// address: the event's evidence describes its holder, so erasing it erases the evidence.
+    var viaAddressID: Int64? = nil
+    /// The address an erasure of which scrubs this target's event and its announcement.
+    var erasedWith: Int64? { addressID ?? viaAddressID }
     var subject: SubjectKey { SubjectKey(stored: key) }
 }
 
