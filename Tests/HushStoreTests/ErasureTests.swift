@@ -22,13 +22,7 @@ import Testing
         _ = try await test.optOut("Ann@Example.com", evidence: Evidence(["raw_text": .string("stop mailing ann@example.com")]))
         _ = try await test.store.link([Address(parsing: "ann@example.com")], to: ContactID(parsing: "crm-1"), in: test.id)
         _ = try await test.store.erase(Address(parsing: "ann@example.com"), in: test.id)
-        var leaks: [String] = []
-        for table in try await test.tableNames() {
-            for row in try await test.sql("SELECT * FROM \(table)")
-            where row.contains(where: { ($0 ?? "").lowercased().contains("ann@example.com") }) {
-                leaks.append(table)
-            }
-        }
+        let leaks = try await test.tablesHolding("ann@example.com")
         #expect(leaks.isEmpty, "personal data left in \(leaks)")
         let events = try await test.store.events(in: test.id, after: 0, limit: 10, address: nil)
         #expect(events.count == 1)
@@ -49,13 +43,7 @@ import Testing
             providerMessageID: "SM1", receivedAt: Date(timeIntervalSince1970: 1_700_000_000), result: .needsReview, keyword: nil,
             review: .pending), in: test.id)
         _ = try await test.store.erase(Address(parsing: "+14155550100"), in: test.id)
-        var leaks: [String] = []
-        for table in try await test.tableNames() {
-            for row in try await test.sql("SELECT * FROM \(table)")
-            where row.contains(where: { ($0 ?? "").contains("4155550100") || ($0 ?? "").contains("this is Ann") }) {
-                leaks.append(table)
-            }
-        }
+        let leaks = try await test.tablesHolding("4155550100", "this is Ann")
         #expect(leaks.isEmpty, "personal data left in \(leaks)")
         #expect(try test.isBlocked("+14155550100", .sms))
     }
@@ -79,13 +67,7 @@ import Testing
         for number in ["+14155550100", "+14155550111"] {
             _ = try await test.store.erase(Address(parsing: number), in: test.id)
         }
-        var leaks: [String] = []
-        for table in try await test.tableNames() {
-            for row in try await test.sql("SELECT * FROM \(table)")
-            where row.contains(where: { ($0 ?? "").contains("41555501") || ($0 ?? "").contains("this is Ann") }) {
-                leaks.append(table)
-            }
-        }
+        let leaks = try await test.tablesHolding("41555501", "this is Ann")
         #expect(leaks.isEmpty, "personal data left in \(leaks)")
         #expect(try test.isBlocked("+14155550100", .sms))
     }
@@ -242,20 +224,11 @@ import Testing
         try await test.store.close()
 
         let reopened = try await TestStore(database: test.database)
-        func leaks(_ text: String) async throws -> [String] {
-            var tables: [String] = []
-            for table in try await reopened.tableNames() {
-                for row in try await reopened.sql("SELECT * FROM \(table)") where row.contains(where: { ($0 ?? "").contains(text) }) {
-                    tables.append(table)
-                }
-            }
-            return tables
-        }
-        #expect(try await leaks("4155550100").isEmpty)
-        #expect(try await !leaks("4155550122").isEmpty)
+        #expect(try await reopened.tablesHolding("4155550100").isEmpty)
+        #expect(try await !reopened.tablesHolding("4155550122").isEmpty)
         _ = try await reopened.store.erase(Address(parsing: "+14155550122"), in: reopened.id)
-        #expect(try await leaks("4155550122").isEmpty)
-        #expect(try await leaks("this is Ann").isEmpty)
+        #expect(try await reopened.tablesHolding("4155550122").isEmpty)
+        #expect(try await reopened.tablesHolding("this is Ann").isEmpty)
     }
 
     @Test func erasingAnUnknownAddressReportsNothingErased() async throws {

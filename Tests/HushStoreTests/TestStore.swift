@@ -51,6 +51,18 @@ struct TestStore {
         try await HushTestSupport.tableNames(on: store)
     }
 
+    /// The tables with a row holding any of `texts` (compared in lower case), once per row.
+    func tablesHolding(_ texts: String...) async throws -> [String] {
+        var tables: [String] = []
+        for table in try await tableNames() {
+            for row in try await sql("SELECT * FROM \(table)")
+            where row.contains(where: { cell in texts.contains { (cell ?? "").lowercased().contains($0.lowercased()) } }) {
+                tables.append(table)
+            }
+        }
+        return tables
+    }
+
     func optOut(
         _ address: String, _ channel: String = "email", scope: String = "", list: ListID? = nil, source: Source = .api,
         evidence: Evidence = Evidence()
