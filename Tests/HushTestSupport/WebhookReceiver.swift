@@ -23,12 +23,16 @@ public actor WebhookReceiver {
         public var headers: [String: String]
         public var delay: Duration
         public var body: String
+        /// Sends the head, then the body a byte every 200 ms for ten minutes: a receiver that
+        /// answers and never finishes. It stops when the sender hangs up.
+        public var drips: Bool
 
-        public init(status: Int = 200, headers: [String: String] = [:], delay: Duration = .zero, body: String = "ok") {
+        public init(status: Int = 200, headers: [String: String] = [:], delay: Duration = .zero, body: String = "ok", drips: Bool = false) {
             self.status = status
             self.headers = headers
             self.delay = delay
             self.body = body
+            self.drips = drips
         }
     }
 
@@ -68,6 +72,15 @@ public actor WebhookReceiver {
             if reply.delay > .zero { try await Task.sleep(for: reply.delay) }
             var fields = HTTPFields()
             for (name, value) in reply.headers { fields[HTTPField.Name(name)!] = value }
+            if reply.drips {
+                return Response(status: .init(code: reply.status), headers: fields, body: ResponseBody { writer in
+                    for _ in 0..<3_000 {
+                        try await writer.write(ByteBuffer(string: "."))
+                        try await Task.sleep(for: .milliseconds(200))
+                    }
+                    try await writer.finish(nil)
+                })
+            }
             return Response(status: .init(code: reply.status), headers: fields, body: .init(byteBuffer: ByteBuffer(string: reply.body)))
         }
         let (stream, continuation) = AsyncStream<Int>.makeStream()

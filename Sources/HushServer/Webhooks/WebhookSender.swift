@@ -212,26 +212,50 @@ public struct WebhookSender: Service {
         request.headers.add(name: "webhook-signature", value: WebhookSignature.header(
             id: id, timestamp: timestamp, body: body, secrets: delivery.endpoint.secrets))
         request.body = .bytes(ByteBuffer(bytes: body))
+        let prepared = request
+        let timeout = settings.timeout
+        let noAnswer = { self.failure(delivery, status: nil, body: nil, error: "no answer within \(timeout)", retryAfter: nil) }
         do {
-            let response = try await client.execute(request, timeout: .nanoseconds(Int64(settings.timeout.seconds * 1e9)))
-            let status = Int(response.status.code)
-            let kept = await Self.firstBytes(of: response.body)
-            switch status {
-            case 200...299:
-                return DeliveryAttempt(delivery: delivery.id, endpoint: delivery.endpoint.id, outcome: .succeeded, at: now(),
-                                       responseStatus: status, responseBody: kept)
-            case 410:
-                logger.notice("webhook endpoint answered 410 Gone and is disabled", metadata: ["endpoint": "\(delivery.endpoint.id)"])
-                return DeliveryAttempt(delivery: delivery.id, endpoint: delivery.endpoint.id, outcome: .gone, at: now(),
-                                       responseStatus: status, responseBody: kept)
-            default:
-                let retryAfter = response.headers.first(name: "retry-after").flatMap { WebhookRetryPolicy.retryAfter($0, now: now()) }
-                return failure(delivery, status: status, body: kept, error: nil, retryAfter: retryAfter)
+            // One deadline for the whole exchange, the answer's body included: the client's own
+            // ends with the answer's head, and a receiver that then stalls would hold the
+            // endpoint's slot for ever.
+            return try await withThrowingTaskGroup(of: DeliveryAttempt?.self) { group in
+                group.addTask { try await self.exchange(prepared, delivery, client: client) }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                return try await group.next().flatMap { $0 } ?? noAnswer()
             }
+        } catch where Task.isCancelled {
+            // The server is stopping: not an attempt that failed. The delivery keeps its place
+            // and its count, and goes out again after the restart.
+            return DeliveryAttempt(delivery: delivery.id, endpoint: delivery.endpoint.id, outcome: .released, at: now())
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
-            return failure(delivery, status: nil, body: nil, error: "no answer within \(settings.timeout)", retryAfter: nil)
+            return noAnswer()
         } catch {
             return failure(delivery, status: nil, body: nil, error: "\(error)", retryAfter: nil)
+        }
+    }
+
+    /// The POST and its answer.
+    private func exchange(_ request: HTTPClientRequest, _ delivery: ClaimedDelivery, client: HTTPClient) async throws -> DeliveryAttempt {
+        let response = try await client.execute(request, timeout: .nanoseconds(Int64(settings.timeout.seconds * 1e9)))
+        let status = Int(response.status.code)
+        let kept = await Self.firstBytes(of: response.body)
+        try Task.checkCancellation()
+        switch status {
+        case 200...299:
+            return DeliveryAttempt(delivery: delivery.id, endpoint: delivery.endpoint.id, outcome: .succeeded, at: now(),
+                                   responseStatus: status, responseBody: kept)
+        case 410:
+            logger.notice("webhook endpoint answered 410 Gone and is disabled", metadata: ["endpoint": "\(delivery.endpoint.id)"])
+            return DeliveryAttempt(delivery: delivery.id, endpoint: delivery.endpoint.id, outcome: .gone, at: now(),
+                                   responseStatus: status, responseBody: kept)
+        default:
+            let retryAfter = response.headers.first(name: "retry-after").flatMap { WebhookRetryPolicy.retryAfter($0, now: now()) }
+            return failure(delivery, status: status, body: kept, error: nil, retryAfter: retryAfter)
         }
     }
 
