@@ -1,6 +1,7 @@
 import Foundation
 import HushCore
 import HushTestSupport
+import Synchronization
 import Testing
 @testable import HushStore
 
@@ -78,5 +79,27 @@ import Testing
         #expect(try await test.store.record(stop, in: test.id).events.count == 1, "a member filling the address cannot keep the person out")
         let more = try optOuts("ann@example.com", scopes: 2_000..<2_001)
         await #expect(throws: HushError.self) { try await test.store.record(more, in: test.id) }
+    }
+
+    /// The index numbers scopes and cannot number more than it has room for: past the room kept
+    /// for writes, an opt-out or import at a new scope is refused (nothing written), while
+    /// scopes in use take more.
+    @Test func writesBeyondTheRoomForScopesAreRefusedWhole() async throws {
+        let test = try await TestStore()
+        _ = try await test.store.record(try optOuts("ann@example.com", scopes: 0..<2), in: test.id)
+        test.indexed.index.scopes.limitWrites(to: test.indexed.index.scopes.all.count)
+        let before = try await test.store.events(in: test.id, after: 0, limit: 100, address: nil).count
+        let error = await #expect(throws: HushError.self) {
+            try await test.store.record(try optOuts("bob@example.com", scopes: 1..<3), in: test.id)
+        }
+        #expect(error?.code == .limitExceeded)
+        #expect(error?.field == "scope")
+        let imported = await #expect(throws: HushError.self) {
+            let rows = Mutex(Optional(try optOuts("cy@example.com", scopes: 0..<3)))
+            _ = try await test.store.importOptOuts(in: test.id) { rows.withLock { rows in defer { rows = nil }; return rows } }
+        }
+        #expect(imported?.field == "items[2].scope")
+        #expect(try await test.store.events(in: test.id, after: 0, limit: 100, address: nil).count == before, "nothing written")
+        #expect(try await test.store.record(try optOuts("bob@example.com", scopes: 0..<2), in: test.id).count == 2, "scopes in use")
     }
 }

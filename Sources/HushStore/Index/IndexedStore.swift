@@ -185,6 +185,18 @@ final class IndexedStore: SuppressionChecks {
 
     var indexedCount: Int { index.count }
 
+    /// Refuses opt-outs at new scopes once the index has numbered as many scopes as writes may
+    /// bring (`ScopeTable.admits`): an entry holds its scope as a number, and a table that ran
+    /// out would stop every node applying the events. Every write of opt-outs asks this first.
+    func requireRoom(for optOuts: some Sequence<OptOut>) throws(HushError) {
+        for optOut in optOuts where !index.scopes.admits(optOut.scope) {
+            throw HushError(.limitExceeded, field: "scope", """
+                this installation holds at most \(index.scopes.writableCount) distinct scopes, and "\(optOut.scope.path)" \
+                would be a new one: use scopes already in use (a scope names a client or user, not a message)
+                """)
+        }
+    }
+
     func appliedSequence() async -> Int64 {
         await follower.position.ledger
     }

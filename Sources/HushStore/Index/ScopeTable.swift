@@ -19,6 +19,11 @@ final class ScopeTable: @unchecked Sendable {
 
     private let chunks: UnsafeMutablePointer<UnsafeMutablePointer<Scope>?>
     private let numbers = Mutex<(ids: [Scope: ScopeID], count: Int)>(([:], 0))
+    /// A write may bring a new scope only while fewer than this many are numbered
+    /// (`admits`). The room past it (a million) is left for what other nodes and commands wrote
+    /// meanwhile, so that applying events never runs out of numbers: the table cannot grow past
+    /// `PackedEntry.maximumScopes`.
+    private let writable = Atomic<Int>(PackedEntry.maximumScopes - (1 << 20))
 
     init() {
         chunks = .allocate(capacity: Self.chunkCount)
@@ -49,6 +54,19 @@ final class ScopeTable: @unchecked Sendable {
             numbers.count += 1
             return id
         }
+    }
+
+    /// Whether a write may file an entry at `scope`: it has a number, or there is room for one.
+    func admits(_ scope: Scope) -> Bool {
+        numbers.withLock { numbers in numbers.ids[scope] != nil || numbers.count < writable.load(ordering: .relaxed) }
+    }
+
+    /// How many scopes writes may bring in all.
+    var writableCount: Int { writable.load(ordering: .relaxed) }
+
+    /// Lowers `writableCount` (tests, which cannot number eight million scopes).
+    func limitWrites(to count: Int) {
+        writable.store(min(count, PackedEntry.maximumScopes), ordering: .relaxed)
     }
 
     /// Every scope, in number order.

@@ -7,6 +7,7 @@ extension PostgresStore {
     /// Concurrent calls share a transaction (group commit), except large ones, which overlap
     /// (`recordAlone`); each call is applied whole or not at all, and is durable when it returns.
     public func record(_ optOuts: [OptOut], in organization: OrganizationID) async throws -> [OptOutOutcome] {
+        try indexed.requireRoom(for: optOuts)
         if optOuts.count >= Self.ownTransaction {
             return try await recordAlone(optOuts, in: organization, now: configuration.now())
         }

@@ -20,7 +20,7 @@ extension PostgresStore {
         let run = UUID().uuidString
         let now = StoredCoding.milliseconds(configuration.now())
         let logger = self.logger
-        var planner = ImportPlanner(organization: found)
+        var planner = ImportPlanner(organization: found, indexed: indexed)
         do {
             // The erasures' head before any address row is made: the commit makes and finds the
             // rows again when an erasure came since (it may have retired one) or a chunk's rows

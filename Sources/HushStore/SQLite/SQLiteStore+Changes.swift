@@ -6,7 +6,8 @@ extension SQLiteStore {
     /// Concurrent calls share a transaction (group commit); each call is applied whole or not
     /// at all, and is durable when it returns.
     public func record(_ optOuts: [OptOut], in organization: OrganizationID) async throws -> [OptOutOutcome] {
-        try await groupCommit.submit(optOuts, in: organization)
+        try indexed.requireRoom(for: optOuts)
+        return try await groupCommit.submit(optOuts, in: organization)
     }
 
     /// One group of opt-out requests in one transaction (see `GroupCommit`).

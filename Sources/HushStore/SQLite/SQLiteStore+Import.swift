@@ -15,7 +15,7 @@ extension SQLiteStore {
         let staging = try ImportStaging(beside: configuration.path)
         defer { staging.remove() }
         var planner = ImportPlanner(
-            organization: try await read { db in try Self.requireOrganization(db, organization) })
+            organization: try await read { db in try Self.requireOrganization(db, organization) }, indexed: indexed)
         // Address rows are made with each chunk, in a short transaction of their own, as the
         // PostgreSQL store makes a large batch's: an address row holds no suppression and no
         // event by itself, so one made for an import that then fails changes nothing.

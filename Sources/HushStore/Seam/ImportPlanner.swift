@@ -55,12 +55,17 @@ struct StagedRow {
 /// opt-out over one in force keeps it (`ChangeRules.write`).
 struct ImportPlanner {
     let organization: Organization
+    /// The index asked for room for each row's scope (`IndexedStore.requireRoom`).
+    private let indexed: IndexedStore
     private var lists: [ListID: ListFacts?] = [:]
+    /// The scope the index last made room for: rows come in runs of one scope.
+    private var admitted: Scope?
     /// Opt-outs planned so far, repeats included: the import's item count.
     private(set) var items = 0
 
-    init(organization: Organization) {
+    init(organization: Organization, indexed: IndexedStore) {
         self.organization = organization
+        self.indexed = indexed
     }
 
     /// Plans every chunk `next` yields and hands its rows to `stage`, which runs while the next
@@ -92,6 +97,10 @@ struct ImportPlanner {
             let list = optOut.list ?? organization.defaultList
             if lists[list] == nil { lists[list] = .some(try await facts(list)) }
             do {
+                if optOut.scope != admitted {
+                    try indexed.requireRoom(for: CollectionOfOne(optOut))
+                    admitted = optOut.scope
+                }
                 let plan = try ChangeRules.plan(optOut, in: organization, list: lists[list] ?? nil)
                 guard !optOut.hold, !plan.reachesLinkedContacts else {
                     throw HushError.invalid("hold", "an import records plain opt-outs: none held, none reaching linked contacts")
