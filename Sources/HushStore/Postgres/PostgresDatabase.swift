@@ -30,8 +30,14 @@ struct PostgresDatabase: Sendable {
                 do {
                     value = try await body(connection)
                 } catch {
-                    _ = try? await connection.query("ROLLBACK", logger: logger)
+                    if !connection.isClosed { _ = try? await connection.query("ROLLBACK", logger: logger) }
                     throw error
+                }
+                // A transaction left idle past `idle_in_transaction_session_timeout` (this node
+                // froze) was ended with its connection, and the driver waits for ever for an
+                // answer to a statement sent on a closed connection: the write failed instead.
+                guard !connection.isClosed else {
+                    throw HushError(.storage, "the database ended this transaction, idle too long; nothing was written")
                 }
                 try await connection.query("COMMIT", logger: logger)
                 return value

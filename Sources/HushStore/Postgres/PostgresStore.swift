@@ -39,6 +39,10 @@ public final class PostgresStore: Store, IndexBacked {
         /// (`hush serve` uses host and port), so a restarted node takes back at once what it held
         /// when it died; two live nodes must not share it. Without one: host and process id.
         public var node: String?
+        /// How long a transaction of this node's may sit idle before PostgreSQL ends it (and
+        /// drops its locks): a node that freezes or loses its network while it holds the append
+        /// lock then stops every node's writes for this long, not until TCP gives up (hours).
+        public var idleTransactionTimeout: Duration = .seconds(30)
 
         public init(
             url: String, erasureKey: ErasureKey, logger: Logger = Logger(label: "hush.store"),
@@ -69,7 +73,8 @@ public final class PostgresStore: Store, IndexBacked {
     let node: String
 
     public init(_ configuration: Configuration) async throws {
-        let clientConfiguration = try Self.clientConfiguration(configuration.url, poolSize: configuration.poolSize)
+        let clientConfiguration = try Self.clientConfiguration(
+            configuration.url, poolSize: configuration.poolSize, idleTransactionTimeout: configuration.idleTransactionTimeout)
         let client = PostgresClient(configuration: clientConfiguration, backgroundLogger: configuration.logger)
         // The pool runs from here to `close()`. The task signals as it calls `run()`, which marks
         // the client running before it first suspends, so the first lease finds it running.
@@ -259,7 +264,7 @@ public final class PostgresStore: Store, IndexBacked {
     }
 
     /// The pool's configuration from a PostgreSQL URL (see `Location`).
-    static func clientConfiguration(_ url: String, poolSize: Int) throws -> PostgresClient.Configuration {
+    static func clientConfiguration(_ url: String, poolSize: Int, idleTransactionTimeout: Duration) throws -> PostgresClient.Configuration {
         let location = try Location(url)
         var configuration: PostgresClient.Configuration
         if let socket = location.socket {
@@ -279,8 +284,15 @@ public final class PostgresStore: Store, IndexBacked {
         // The append lock's heads are read by statements that start after the lock is held
         // (`hush_append_lock()`), which sees what committed meanwhile only under read committed:
         // it is set here whatever the server's default.
+        // A node that dies or freezes inside a transaction must not hold the append lock (and so
+        // every node's writes) for ever: PostgreSQL ends a transaction left idle, and probes an
+        // idle connection so that a dead peer's session (and a session lock) ends in about 25 s
+        // rather than after the kernel's two hours.
+        let idle = max(1, Int(idleTransactionTimeout.components.seconds))
         configuration.options.additionalStartupParameters = [
             ("synchronous_commit", "on"), ("default_transaction_isolation", "read committed"), ("application_name", "hush"),
+            ("idle_in_transaction_session_timeout", "\(idle)s"),
+            ("tcp_keepalives_idle", "10"), ("tcp_keepalives_interval", "5"), ("tcp_keepalives_count", "3"),
         ]
         configuration.options.maximumConnections = max(2, poolSize)
         configuration.options.minimumConnections = 0
