@@ -107,43 +107,47 @@ extension V1Routes {
         let caller = try context.caller()
         try caller.requireAdmin("changing settings")
         let input = try await request.input(SettingsInput.self, context: context)
-        var settings = try await store.requireOrganization(caller).settings
-        if let granular = input.granularOptOuts { settings.granularOptOuts = granular }
-        if let region = input.defaultRegion {
-            if let code = region {
+        // Everything is checked before anything is written; then each part changes the stored
+        // settings (never this node's cached copy) by what was given, so a change made on
+        // another node a moment ago stays.
+        var region: Region??
+        if let given = input.defaultRegion {
+            if let code = given {
                 guard let parsed = Region(code: code) else {
                     throw Problem.invalid(
                         "default_region",
                         "\"\(code)\" is not a region libphonenumber \(PhoneMetadata.version) knows; "
                             + "use an ISO 3166 alpha-2 code such as GB (\(Region.supported.count) are supported)")
                 }
-                settings.defaultRegion = parsed
+                region = .some(parsed)
             } else {
-                settings.defaultRegion = nil
+                region = .some(nil)
             }
         }
-        if let name = input.brandName { settings.branding.displayName = name }
-        if let logo = input.brandLogoURL { settings.branding.logoURL = logo }
-        if let color = input.brandColor { settings.branding.color = color }
-        settings.branding = try settings.branding.validated()
-        var inbound = try await store.inboundSettings(of: caller.organization)
-        if let help = input.helpText {
+        let help = try input.helpText.map { help in
             guard (1...InboundSettings.maximumTextLength).contains(help.trimmed.count) else {
                 throw Problem.invalid("help_text", "the help text has 1 to \(InboundSettings.maximumTextLength) characters")
             }
-            inbound.helpText = help.trimmed
+            return help.trimmed
         }
-        if let keywords = input.keywords {
-            inbound.keywords = try KeywordSet(validating: keywords.optOut, optIn: keywords.optIn, help: keywords.help)
+        let keywords = try input.keywords.map { try KeywordSet(validating: $0.optOut, optIn: $0.optIn, help: $0.help) }
+        if let token = input.twilioAuthToken, let token, token.isEmpty || token.count > 128 {
+            throw Problem.invalid("twilio_auth_token", "the auth token has 1 to 128 characters")
         }
-        if let token = input.twilioAuthToken {
-            if let token, token.isEmpty || token.count > 128 {
-                throw Problem.invalid("twilio_auth_token", "the auth token has 1 to 128 characters")
-            }
-            inbound.twilioAuthToken = token
+        let newRegion = region
+        let updated = try await store.updateSettings(of: caller.organization) { settings in
+            if let granular = input.granularOptOuts { settings.granularOptOuts = granular }
+            if let newRegion { settings.defaultRegion = newRegion }
+            if let name = input.brandName { settings.branding.displayName = name }
+            if let logo = input.brandLogoURL { settings.branding.logoURL = logo }
+            if let color = input.brandColor { settings.branding.color = color }
+            settings.branding = try settings.branding.validated()
         }
-        let updated = try await store.updateSettings(of: caller.organization, settings)
-        try await store.updateInboundSettings(of: caller.organization, inbound)
+        let inbound = try await store.updateInboundSettings(of: caller.organization) { inbound in
+            if let help { inbound.helpText = help }
+            if let keywords { inbound.keywords = keywords }
+            if let token = input.twilioAuthToken { inbound.twilioAuthToken = token }
+        }
         return JSONBody(SettingsOutput(updated, inbound))
     }
 }

@@ -172,4 +172,25 @@ import Testing
             #expect(sends.status == .serviceUnavailable, "sends and previews wait too")
         }
     }
+
+    /// A settings change on one node stays when another node, whose cached copy of the
+    /// organization predates it, changes another setting a moment later.
+    @Test func aSettingsChangeOnAnotherNodeIsNotUndone() async throws {
+        let server = try await TestServer()
+        let node = try await server.anotherNode()
+        try await server.test { first in
+            try await HushServer.application(store: node, configuration: server.configuration).test(.router) { second in
+                let before = try await second.send(.get, "/v1/settings", key: server.admin)
+                #expect(before.json["granular_opt_outs"] as? Bool == false)
+                #expect(before.json["help_text"] as? String == InboundSettings.defaultHelpText)
+                try await first.send(.patch, "/v1/settings", key: server.admin, json: #"{"granular_opt_outs": true, "help_text": "Call us"}"#)
+                let branded = try await second.send(.patch, "/v1/settings", key: server.admin, json: #"{"brand_name": "Acme", "twilio_auth_token": "token-12345"}"#)
+                #expect(branded.status == .ok)
+                #expect(branded.json["granular_opt_outs"] as? Bool == true)
+                #expect(branded.json["help_text"] as? String == "Call us")
+                let after = try await first.send(.get, "/v1/settings", key: server.admin).json
+                #expect(after["granular_opt_outs"] as? Bool == true && after["brand_name"] as? String == "Acme")
+            }
+        }
+    }
 }

@@ -129,9 +129,7 @@ struct PreparedAddressesTests {
 
     @Test func settingsChangedBeforeTheLockMakeTheBatchWorkedOutAgain() async throws {
         let (test, store, batch, prepared, ahead) = try await Self.newBatchWorkedOutAhead("s")
-        var settings = test.organization.settings
-        settings.granularOptOuts.toggle()
-        _ = try await store.updateSettings(of: test.id, settings)
+        _ = try await store.updateSettings(of: test.id) { $0.granularOptOuts.toggle() }
         _ = try await store.record(batch, in: test.id, now: test.clock.now, prepared: prepared, ahead: ahead)
         let rows = try await test.sql("SELECT actor, COUNT(*) FROM ledger GROUP BY actor ORDER BY actor")
         #expect(rows == [["test", "1000"]], "the batch was worked out again from the request")

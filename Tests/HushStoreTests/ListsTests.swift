@@ -83,7 +83,7 @@ import Testing
 
     @Test func settingsAreStored() async throws {
         let test = try await TestStore()
-        let updated = try await test.store.updateSettings(of: test.id, OrganizationSettings(granularOptOuts: true, defaultRegion: .gb))
+        let updated = try await test.store.updateSettings(of: test.id) { $0 = OrganizationSettings(granularOptOuts: true, defaultRegion: .gb) }
         #expect(updated.settings.defaultRegion == .gb)
         #expect(try await test.store.organization(named: "acme")?.settings == updated.settings)
     }
@@ -98,7 +98,7 @@ import Testing
 
         _ = try await test.store.createList(in: test.id, ListDefinition(name: "news"))
         #expect(try await test.store.lists(in: test.id).count == 2, "this process's change clears its cache")
-        _ = try await test.store.updateSettings(of: test.id, OrganizationSettings(granularOptOuts: true))
+        _ = try await test.store.updateSettings(of: test.id) { $0 = OrganizationSettings(granularOptOuts: true) }
         #expect(try await test.store.organization(test.id)?.settings.granularOptOuts == true)
 
         test.clock.advance(by: 0.9)

@@ -13,9 +13,7 @@ import Testing
         let secret = WebhookSecret.generate()
         _ = try await test.store.createWebhook(
             WebhookEndpoint(url: "https://example.com/hook", events: ["opt_out.created"], secrets: [secret]), in: test.id)
-        var settings = try await test.store.inboundSettings(of: test.id)
-        settings.twilioAuthToken = "twilio-token-12345"
-        try await test.store.updateInboundSettings(of: test.id, settings)
+        try await test.store.updateInboundSettings(of: test.id) { $0.twilioAuthToken = "twilio-token-12345" }
         let linkKey = try #require(try await test.store.linkKeys().first)
 
         let raw = try await test.sqlite.pool.read { db in

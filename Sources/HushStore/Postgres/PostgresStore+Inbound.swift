@@ -9,36 +9,48 @@ extension PostgresStore {
     public func inboundSettings(of organization: OrganizationID) async throws -> InboundSettings {
         let logger = self.logger
         let secretKey = configuration.secretKey
-        return try await read { connection in
-            guard let row = try await connection.rows("""
-                SELECT opt_out_keywords, opt_in_keywords, help_keywords, help_text, twilio_auth_token
-                FROM inbound_settings WHERE org_id = \(organization.rawValue)
-                """, logger: logger).first
-            else {
-                return InboundSettings()
-            }
-            let (optOut, optIn, help, helpText, sealedToken) = try row.decode((String?, String?, String?, String?, String?).self)
-            func words(_ json: String?, _ fallback: [String]) throws -> [String] {
-                guard let json else { return fallback }
-                return try JSONDecoder().decode([String].self, from: Data(json.utf8))
-            }
-            return InboundSettings(
-                keywords: KeywordSet(
-                    optOut: try words(optOut, KeywordSet.defaultOptOut), optIn: try words(optIn, KeywordSet.defaultOptIn),
-                    help: try words(help, KeywordSet.defaultHelp)),
-                helpText: helpText ?? InboundSettings.defaultHelpText,
-                twilioAuthToken: try sealedToken.map { try PostgresSecrets.open($0, with: secretKey) })
-        }
+        return try await read { connection in try await Self.inboundSettings(connection, organization, secretKey: secretKey, logger: logger) }
     }
 
-    /// Replaces the organization's inbound settings; the Twilio auth token is sealed before it
-    /// is written.
-    public func updateInboundSettings(of organization: OrganizationID, _ settings: InboundSettings) async throws {
-        let encode = { (words: [String]) in String(decoding: try JSONEncoder().encode(words), as: UTF8.self) }
-        let optOut = try encode(settings.keywords.optOut), optIn = try encode(settings.keywords.optIn), help = try encode(settings.keywords.help)
-        let sealedToken = settings.twilioAuthToken.map { PostgresSecrets.seal($0, with: configuration.secretKey) }
+    static func inboundSettings(
+        _ connection: PostgresConnection, _ organization: OrganizationID, secretKey: SecretKey, logger: Logger
+    ) async throws -> InboundSettings {
+        guard let row = try await connection.rows("""
+            SELECT opt_out_keywords, opt_in_keywords, help_keywords, help_text, twilio_auth_token
+            FROM inbound_settings WHERE org_id = \(organization.rawValue)
+            """, logger: logger).first
+        else {
+            return InboundSettings()
+        }
+        let (optOut, optIn, help, helpText, sealedToken) = try row.decode((String?, String?, String?, String?, String?).self)
+        func words(_ json: String?, _ fallback: [String]) throws -> [String] {
+            guard let json else { return fallback }
+            return try JSONDecoder().decode([String].self, from: Data(json.utf8))
+        }
+        return InboundSettings(
+            keywords: KeywordSet(
+                optOut: try words(optOut, KeywordSet.defaultOptOut), optIn: try words(optIn, KeywordSet.defaultOptIn),
+                help: try words(help, KeywordSet.defaultHelp)),
+            helpText: helpText ?? InboundSettings.defaultHelpText,
+            twilioAuthToken: try sealedToken.map { try PostgresSecrets.open($0, with: secretKey) })
+    }
+
+    /// Changes the organization's inbound settings as stored; the Twilio auth token is sealed
+    /// before it is written.
+    @discardableResult
+    public func updateInboundSettings(
+        of organization: OrganizationID, _ change: @Sendable (inout InboundSettings) throws -> Void
+    ) async throws -> InboundSettings {
+        let encode = { @Sendable (words: [String]) in String(decoding: try JSONEncoder().encode(words), as: UTF8.self) }
+        let secretKey = configuration.secretKey
         let logger = self.logger
-        try await transaction { connection in
+        return try await transaction { connection in
+            // Read as stored, under the organization's row lock, as `updateSettings` does.
+            try await connection.rows("SELECT 1 FROM organizations WHERE id = \(organization.rawValue) FOR UPDATE", logger: logger)
+            var settings = try await Self.inboundSettings(connection, organization, secretKey: secretKey, logger: logger)
+            try change(&settings)
+            let optOut = try encode(settings.keywords.optOut), optIn = try encode(settings.keywords.optIn), help = try encode(settings.keywords.help)
+            let sealedToken = settings.twilioAuthToken.map { PostgresSecrets.seal($0, with: secretKey) }
             _ = try await connection.rows("""
                 INSERT INTO inbound_settings (org_id, opt_out_keywords, opt_in_keywords, help_keywords, help_text, twilio_auth_token)
                 VALUES (\(organization.rawValue), \(optOut), \(optIn), \(help), \(settings.helpText), \(sealedToken))
@@ -46,6 +58,7 @@ extension PostgresStore {
                     opt_in_keywords = excluded.opt_in_keywords, help_keywords = excluded.help_keywords,
                     help_text = excluded.help_text, twilio_auth_token = excluded.twilio_auth_token
                 """, logger: logger)
+            return settings
         }
     }
 

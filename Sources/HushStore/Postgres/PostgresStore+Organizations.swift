@@ -51,10 +51,19 @@ extension PostgresStore {
         }
     }
 
-    public func updateSettings(of organization: OrganizationID, _ settings: OrganizationSettings) async throws -> Organization {
+    public func updateSettings(
+        of organization: OrganizationID, _ change: @Sendable (inout OrganizationSettings) throws -> Void
+    ) async throws -> Organization {
         defer { directory.forget(organization) }
         let logger = self.logger
         return try await transaction { connection in
+            // The row as stored, locked until the commit: a change on another node meanwhile
+            // waits, and then reads this one's.
+            try await connection.rows("SELECT 1 FROM organizations WHERE id = \(organization.rawValue) FOR UPDATE", logger: logger)
+            guard var settings = try await Self.organizationRow(connection, id: organization, logger: logger)?.settings else {
+                throw HushError(.notFound, field: "organization", "no such organization")
+            }
+            try change(&settings)
             try await connection.rows("""
                 UPDATE organizations SET granular_opt_outs = \(settings.granularOptOuts), default_region = \(settings.defaultRegion?.rawValue),
                     brand_name = \(settings.branding.displayName), brand_logo_url = \(settings.branding.logoURL),

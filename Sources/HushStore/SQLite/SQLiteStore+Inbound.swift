@@ -4,33 +4,40 @@ import HushCore
 
 extension SQLiteStore {
     public func inboundSettings(of organization: OrganizationID) async throws -> InboundSettings {
-        try await read { db in
-            guard let row = try Row.fetchOne(db, sql: """
-                SELECT opt_out_keywords, opt_in_keywords, help_keywords, help_text, hush_open(twilio_auth_token) AS twilio_auth_token
-                FROM inbound_settings WHERE org_id = ?
-                """, arguments: [organization.rawValue]) else {
-                return InboundSettings()
-            }
-            func words(_ column: String, _ fallback: [String]) throws -> [String] {
-                guard let json: String = row[column] else { return fallback }
-                return try JSONDecoder().decode([String].self, from: Data(json.utf8))
-            }
-            return InboundSettings(
-                keywords: KeywordSet(
-                    optOut: try words("opt_out_keywords", KeywordSet.defaultOptOut), optIn: try words("opt_in_keywords", KeywordSet.defaultOptIn),
-                    help: try words("help_keywords", KeywordSet.defaultHelp)),
-                helpText: row["help_text"] ?? InboundSettings.defaultHelpText, twilioAuthToken: row["twilio_auth_token"])
-        }
+        try await read { db in try Self.inboundSettings(db, organization) }
     }
 
-    public func updateInboundSettings(of organization: OrganizationID, _ settings: InboundSettings) async throws {
-        let encode = { (words: [String]) in String(decoding: try JSONEncoder().encode(words), as: UTF8.self) }
-        let arguments: StatementArguments = [
-            organization.rawValue, try encode(settings.keywords.optOut), try encode(settings.keywords.optIn), try encode(settings.keywords.help),
-            settings.helpText, settings.twilioAuthToken,
-        ]
-        try await storageErrors {
+    static func inboundSettings(_ db: Database, _ organization: OrganizationID) throws -> InboundSettings {
+        guard let row = try Row.fetchOne(db, sql: """
+            SELECT opt_out_keywords, opt_in_keywords, help_keywords, help_text, hush_open(twilio_auth_token) AS twilio_auth_token
+            FROM inbound_settings WHERE org_id = ?
+            """, arguments: [organization.rawValue]) else {
+            return InboundSettings()
+        }
+        func words(_ column: String, _ fallback: [String]) throws -> [String] {
+            guard let json: String = row[column] else { return fallback }
+            return try JSONDecoder().decode([String].self, from: Data(json.utf8))
+        }
+        return InboundSettings(
+            keywords: KeywordSet(
+                optOut: try words("opt_out_keywords", KeywordSet.defaultOptOut), optIn: try words("opt_in_keywords", KeywordSet.defaultOptIn),
+                help: try words("help_keywords", KeywordSet.defaultHelp)),
+            helpText: row["help_text"] ?? InboundSettings.defaultHelpText, twilioAuthToken: row["twilio_auth_token"])
+    }
+
+    @discardableResult
+    public func updateInboundSettings(
+        of organization: OrganizationID, _ change: @Sendable (inout InboundSettings) throws -> Void
+    ) async throws -> InboundSettings {
+        let encode = { @Sendable (words: [String]) in String(decoding: try JSONEncoder().encode(words), as: UTF8.self) }
+        return try await storageErrors {
             try await pool.write { db in
+                var settings = try Self.inboundSettings(db, organization)
+                try change(&settings)
+                let arguments: StatementArguments = [
+                    organization.rawValue, try encode(settings.keywords.optOut), try encode(settings.keywords.optIn),
+                    try encode(settings.keywords.help), settings.helpText, settings.twilioAuthToken,
+                ]
                 try db.execute(sql: """
                     INSERT INTO inbound_settings (org_id, opt_out_keywords, opt_in_keywords, help_keywords, help_text, twilio_auth_token)
                     VALUES (?, ?, ?, ?, ?, hush_seal(?))
@@ -38,6 +45,7 @@ extension SQLiteStore {
                         opt_in_keywords = excluded.opt_in_keywords, help_keywords = excluded.help_keywords,
                         help_text = excluded.help_text, twilio_auth_token = excluded.twilio_auth_token
                     """, arguments: arguments)
+                return settings
             }
         }
     }

@@ -52,10 +52,14 @@ extension SQLiteStore {
         }
     }
 
-    public func updateSettings(of organization: OrganizationID, _ settings: OrganizationSettings) async throws -> Organization {
+    public func updateSettings(
+        of organization: OrganizationID, _ change: @Sendable (inout OrganizationSettings) throws -> Void
+    ) async throws -> Organization {
         defer { directory.forget(organization) }
         return try await storageErrors {
             try await pool.write { db in
+                var settings = try Self.requireOrganization(db, organization).settings
+                try change(&settings)
                 try db.execute(
                     sql: """
                         UPDATE organizations SET granular_opt_outs = ?, default_region = ?, brand_name = ?, brand_logo_url = ?,

@@ -18,7 +18,11 @@ public protocol AccessStore: Sendable {
     /// The organization as `organization(_:)` last read it, while that read is fresh enough to
     /// answer again; nil otherwise (then ask `organization(_:)`). Never reads the database.
     func cachedOrganization(_ id: OrganizationID) -> Organization?
-    func updateSettings(of organization: OrganizationID, _ settings: OrganizationSettings) async throws -> Organization
+    /// Changes the settings as stored when the write begins (never a node's cached copy, which
+    /// may predate another node's change): `change` applies only what the caller gave.
+    func updateSettings(
+        of organization: OrganizationID, _ change: @Sendable (inout OrganizationSettings) throws -> Void
+    ) async throws -> Organization
 
     /// Creates a key; its secret exists only in the value returned.
     func createKey(in organization: OrganizationID, role: Role) async throws -> (APIKey, APIKeyInfo)
@@ -55,7 +59,11 @@ public protocol Directory: Sendable {
     func link(_ links: [ContactLinks], in organization: OrganizationID) async throws
 
     func inboundSettings(of organization: OrganizationID) async throws -> InboundSettings
-    func updateInboundSettings(of organization: OrganizationID, _ settings: InboundSettings) async throws
+    /// Like `updateSettings`, for the keywords, help text and Twilio token; returns them.
+    @discardableResult
+    func updateInboundSettings(
+        of organization: OrganizationID, _ change: @Sendable (inout InboundSettings) throws -> Void
+    ) async throws -> InboundSettings
 }
 
 /// The append-only ledger, and the suppressions it projects.
