@@ -106,6 +106,23 @@ import Testing
         #expect(replayed.event.webhookID(endpoint: endpoint.id) == first.event.webhookID(endpoint: endpoint.id))
     }
 
+    /// SQLite numbers a new row one past the largest id there is: pruning keeps each table's
+    /// newest row, so no delivery id, and no `msg_e{id}` webhook-id, is given out again.
+    @Test func pruningEverythingGivesNoIDOutAgain() async throws {
+        let test = try await TestStore()
+        let endpoint = try await endpoint(test)
+        _ = try await test.optOut("ann@example.com")
+        let claimed = try await test.store.claimDeliveries(endpoints: 1, perEndpoint: 1, excluding: [], leaseUntil: test.clock.now.addingTimeInterval(60))
+        let first = try #require(claimed.first?.first)
+        try await test.store.recordAttempts([DeliveryAttempt(delivery: first.id, endpoint: endpoint.id, outcome: .succeeded, at: test.clock.now)])
+        _ = try await test.store.pruneWebhooks(finishedBefore: test.clock.now.addingTimeInterval(1))
+        _ = try await test.optOut("bob@example.com")
+        let next = try #require(try await test.store.claimDeliveries(
+            endpoints: 1, perEndpoint: 1, excluding: [], leaseUntil: test.clock.now.addingTimeInterval(60)).first?.first)
+        #expect(next.id != first.id)
+        #expect(try await test.sql("SELECT id FROM webhook_outbox WHERE ledger_seq = 2") != [["1"]])
+    }
+
     @Test func aReplaySkipsEventsAlreadyPendingForTheEndpoint() async throws {
         let test = try await TestStore()
         let endpoint = try await endpoint(test)

@@ -276,17 +276,22 @@ extension SQLiteStore {
     /// Removes deliveries that succeeded or died before `cutoff`, then the announced events that
     /// are older and have no delivery left; a few thousand rows per transaction, so writers are
     /// not held up. A replay recreates what it needs from the ledger, under the same ids.
+    ///
+    /// The newest row of each table stays: SQLite numbers a new row one past the largest id
+    /// there is, so removing it would give its id (and its `webhook-id`, `msg_e{id}_…`, which a
+    /// receiver drops as a repeat) to the next event.
     public func pruneWebhooks(finishedBefore cutoff: Date) async throws -> (deliveries: Int, events: Int) {
         let before = StoredCoding.milliseconds(cutoff)
         var removed = (deliveries: 0, events: 0)
         for (table, sql) in [
             ("deliveries", """
                 DELETE FROM webhook_deliveries WHERE id IN (
-                    SELECT id FROM webhook_deliveries WHERE status != 'pending' AND finished_at < ? LIMIT 5000)
+                    SELECT id FROM webhook_deliveries WHERE status != 'pending' AND finished_at < ?
+                    AND id < (SELECT MAX(id) FROM webhook_deliveries) LIMIT 5000)
                 """),
             ("events", """
                 DELETE FROM webhook_outbox WHERE id IN (
-                    SELECT o.id FROM webhook_outbox o WHERE o.occurred_at < ?
+                    SELECT o.id FROM webhook_outbox o WHERE o.occurred_at < ? AND o.id < (SELECT MAX(id) FROM webhook_outbox)
                     AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.outbox_id = o.id) LIMIT 5000)
                 """),
         ] {
