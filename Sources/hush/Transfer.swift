@@ -11,9 +11,11 @@ struct ImportCommand: AsyncParsableCommand {
         abstract: "Import opt-outs from a CSV file, all or nothing.",
         discussion: """
             The file has a header row. It needs an `address` column (an email address, a phone \
-            number, or `contact:ID`); `channel`, `scope` and `list` columns, where present and not \
-            empty, override --channel, --scope and --list for their row; `since` and `source` are kept \
-            as evidence. Other columns are ignored. The file is checked first: if any row is bad, \
+            number, or `contact:ID`); `channel` and `list` columns, where present and not empty, \
+            override --channel and --list for their row, and a `scope` column overrides --scope (empty: \
+            the whole organization, as `hush export` writes it); `since` and `source` are kept as \
+            evidence. A row whose `hold` is true is refused: a held opt-out is recorded with \
+            `hush opt-out --hold`, never by an import. Other columns are ignored. The file is checked first: if any row is bad, \
             every bad row is reported (line: field: message) and nothing is imported, unless \
             --skip-invalid is given. The rows are staged beside the database as they are read, then \
             written by one short transaction, so a server on the same database keeps writing \
@@ -131,11 +133,15 @@ struct RowMapper: Sendable {
         if case .address(let address) = subject, !channel.accepts(address.kind) {
             throw HushError.invalid("channel", "\(channel) does not send to \(address.kind == .email ? "email addresses" : "phone numbers")")
         }
+        if let hold = value("hold"), !["false", "0", "no"].contains(hold.lowercased()) {
+            throw HushError.invalid("hold", "a held opt-out is not imported (it would become one a confirmation may lift): record it with hush opt-out --hold")
+        }
         var evidence: [String: JSONValue] = ["file": .string(file), "line": .number(Double(line))]
         if let since = value("since") { evidence["original_since"] = .string(since) }
         if let source = value("source") { evidence["original_source"] = .string(source) }
         return OptOut(
-            subject: subject, channel: channel, scope: try value("scope").map { (path) throws(HushError) in try Scope(parsing: path) } ?? scope,
+            subject: subject, channel: channel,
+            scope: try fields["scope"].map { (path) throws(HushError) in try Scope(parsing: path.trimmed) } ?? scope,
             list: list.id, source: .import, actor: commandLineActor, evidence: Evidence(evidence))
     }
 }
@@ -324,7 +330,10 @@ struct ExportCommand: AsyncParsableCommand {
                 case .address(let key): address = key
                 case .contact(let id): address = SubjectKey.contact(id).stored
                 }
-                csv.row([address, entry.channel.description, entry.scope.path, list.definition.name, Timestamp.format(entry.since), entry.source.rawValue])
+                csv.row([
+                    address, entry.channel.description, entry.scope.path, list.definition.name, Timestamp.format(entry.since),
+                    entry.source.rawValue, entry.hold ? "true" : "false",
+                ])
                 written += 1
             }
             if !csv.bytes.isEmpty { try handle.write(contentsOf: csv.bytes) }

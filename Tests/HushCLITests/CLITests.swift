@@ -105,12 +105,12 @@ import Testing
         #expect(exported.status == 0)
         let lines = exported.stdout.split(separator: "\n")
         #expect(lines.count == rows + 1)
-        #expect(lines.first == "address,channel,scope,list,since,source")
+        #expect(lines.first == "address,channel,scope,list,since,source,hold")
         let addresses = Set(lines.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false)[0] })
         #expect(addresses.count == rows)
         #expect(addresses.contains("person0@example.com"))
         #expect(addresses.contains("'+14150000001"), "a leading + is written as '+ (no formula in a spreadsheet)")
-        #expect(lines.contains("'+14150000001,sms,brand,default,\(lines[2].split(separator: ",")[4]),import"))
+        #expect(lines.contains("'+14150000001,sms,brand,default,\(lines[2].split(separator: ",")[4]),import,false"))
 
         let store = try await cli.store()
         let organization = try #require(try await store.organization(named: "default"))
@@ -258,6 +258,29 @@ import Testing
         // The export reads back: every row is already in force.
         let again = try await cli.run(["import", try cli.write("out.csv", exported.stdout)])
         #expect(again.stdout == "imported 2 opt-outs: 0 new, 2 already in force\n", "\(again.stderr)")
+    }
+
+    /// Moved to another database, an export keeps its organization-wide rows organization-wide
+    /// whatever `--scope` says, and a held row is refused (an import would make it one a
+    /// confirmation could lift) unless skipped.
+    @Test func anExportMovedToAnotherDatabaseKeepsScopesAndRefusesHolds() async throws {
+        let cli = try await CLI()
+        try await cli.run(["orgs", "create", "default"])
+        #expect(try await cli.run(["opt-out", "ann@example.com", "--channel", "email"]).status == 0)
+        #expect(try await cli.run(["opt-out", "bob@example.com", "--channel", "email", "--hold", "--reason", "legal"]).status == 0)
+        let exported = try await cli.run(["export", "--list", "default"])
+        #expect(exported.stdout.split(separator: "\n").contains { $0.hasPrefix("bob@example.com,") && $0.hasSuffix(",true") }, "\(exported.stdout)")
+
+        let other = try await CLI()
+        try await other.run(["orgs", "create", "default"])
+        let file = try other.write("moved.csv", exported.stdout)
+        let refused = try await other.run(["import", file, "--scope", "brand"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("line 3: hold:"), "\(refused.stderr)")
+        #expect(try await other.run(["import", file, "--scope", "brand", "--skip-invalid"]).status == 0)
+        let moved = try await other.run(["export", "--list", "default"]).stdout.split(separator: "\n")
+        #expect(moved.count == 2)
+        #expect(moved[1].hasPrefix("ann@example.com,email,,default,"), "still organization-wide: \(moved)")
     }
 
     @Test func linkKeysRotateAndOldKeysStayKnown() async throws {

@@ -367,10 +367,10 @@ struct ConsoleSession {
 
             let csv = try await session.get("/console/lists/\(server.acme.defaultList.rawValue)/export.csv").html
             let lines = csv.split(separator: "\n").map(String.init)
-            #expect(lines.first == "address,channel,scope,list,since,source")
+            #expect(lines.first == "address,channel,scope,list,since,source,hold")
             #expect(lines.count == 3, "the erased address is left out: \(csv)")
             #expect(lines.contains { $0.hasPrefix("'+14155550100,all,,default,") }, "a formula-like cell is defused as hush export does: \(csv)")
-            #expect(lines.contains { $0.hasPrefix("ann@example.com,all,,default,") && $0.hasSuffix(",api") })
+            #expect(lines.contains { $0.hasPrefix("ann@example.com,all,,default,") && $0.hasSuffix(",api,false") })
 
             let report = try await session.get("/console/sends/\(try #require(sent.json["id"] as? Int))/report.csv")
             #expect(report.status == .ok && report.html.contains("Optout Email"), "\(report.html)")

@@ -6,7 +6,7 @@
 public struct CSVLines {
     /// The columns of a list's entries, as `hush export` writes them, the console's download
     /// too, and `hush import` reads them.
-    public static let entryColumns = ["address", "channel", "scope", "list", "since", "source"]
+    public static let entryColumns = ["address", "channel", "scope", "list", "since", "source", "hold"]
 
     static let formulaStarts: Set<UInt8> = [UInt8(ascii: "="), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "@"), 0x09, 0x0D]
 

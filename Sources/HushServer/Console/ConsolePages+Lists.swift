@@ -206,7 +206,8 @@ extension ConsolePages {
             for entry in page["entries"]?.array ?? [] {
                 let subject = entry["address"]?.string ?? entry["contact"]?.string.map { SubjectKey.contact($0).stored } ?? ""
                 guard !subject.hasPrefix(ErasureKey.prefix) else { continue }
-                csv.row([subject, entry["channel"]?.string ?? "", entry["scope"]?.string ?? "", name, entry["since"]?.string ?? "", entry["source"]?.string ?? ""])
+                csv.row([subject, entry["channel"]?.string ?? "", entry["scope"]?.string ?? "", name, entry["since"]?.string ?? "", entry["source"]?.string ?? "",
+                         entry["hold"]?.bool == true ? "true" : "false"])
             }
             cursor = page["next_cursor"]?.string.map { "&cursor=\($0)" } ?? ""
         } while !cursor.isEmpty
