@@ -39,8 +39,13 @@ final class LinkService: Sendable {
         try await currentSigner().formToken(for: tokenID)
     }
 
+    /// Whether `value` is the form token of the link `tokenID`. A form rendered by a node that
+    /// already signs with a newly rotated key may be posted to one that has not read it yet:
+    /// the keys are read again then, as `verify` does.
     func isValidFormToken(_ value: String, for tokenID: String) async throws -> Bool {
-        try await currentSigner().isValidFormToken(value, for: tokenID)
+        if try await currentSigner().isValidFormToken(value, for: tokenID) { return true }
+        guard let loaded = signer.withLock({ $0?.loaded }), ContinuousClock.now - loaded >= Self.reloadAfterMiss else { return false }
+        return try await loadSigner().isValidFormToken(value, for: tokenID)
     }
 
     func unsubscribeURL(_ token: String) -> String { configuration.baseURL + "/u/" + token }
