@@ -36,13 +36,18 @@ public enum WebhookTarget {
     static func pin(_ host: String, resolvedTo addresses: [String], field: String = "url") throws(HushError) -> IPAddress {
         var pinned: IPAddress?
         for text in addresses {
-            guard let address = IPAddress(parsing: text), address.isGlobalUnicast else {
-                throw .invalid(field, "\(host) resolves to \(text), a private or local address; webhooks must reach a public host")
-            }
+            guard let address = IPAddress(parsing: text), address.isGlobalUnicast else { throw notPublic(host, field: field) }
             pinned = pinned ?? address
         }
-        guard let pinned else { throw .invalid(field, "\(host) does not resolve") }
+        guard let pinned else { throw notPublic(host, field: field) }
         return pinned
+    }
+
+    /// The same refusal whether the name resolves inside or not at all, naming no address: the
+    /// server's resolver sees the operator's internal names, and a tenant must not map them
+    /// through it.
+    private static func notPublic(_ host: String, field: String) -> HushError {
+        .invalid(field, "\(host) does not resolve to public addresses only; webhooks must reach a public host")
     }
 
     /// The host's IPv4 and IPv6 addresses, as text.
