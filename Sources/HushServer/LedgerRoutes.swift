@@ -140,7 +140,8 @@ struct LedgerRoutes: Sendable {
             try Address(parsing: text, region: try await store.requireOrganization(caller).settings.defaultRegion)
         }
         let page = try await store.events(in: caller.organization, after: after, limit: limit, address: address)
-        let next = page.last.map { String($0.sequence) } ?? (after > 0 ? String(after) : nil)
+        // An empty page repeats the cursor given (0 when none), so a poller never meets a null.
+        let next = String(page.last?.sequence ?? after)
         return JSONBody(EventsOutput(events: page.map(EventJSON.init), nextCursor: next))
     }
 }

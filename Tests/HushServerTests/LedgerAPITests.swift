@@ -88,6 +88,9 @@ import Testing
             #expect((one.json["events"] as? [[String: Any]])?.compactMap { $0["address"] as? String } == ["e3@example.com"])
             let theirs = try await client.send(.get, "/v1/events", key: server.otherAdmin)
             #expect((theirs.json["events"] as? [[String: Any]])?.compactMap { $0["address"] as? String } == ["theirs@example.com"])
+            // An empty page from the start repeats the cursor 0: a poller never meets a null.
+            let none = try await client.send(.get, "/v1/events?address=nobody@example.com", key: server.member)
+            #expect((none.json["events"] as? [Any])?.isEmpty == true && none.json["next_cursor"] as? String == "0")
             #expect(try await client.send(.get, "/v1/events?limit=5000", key: server.member).status == .badRequest)
             #expect(try await client.send(.get, "/v1/events?after=-1", key: server.member).status == .badRequest)
         }
