@@ -250,7 +250,7 @@ struct InboundRoutes: Sendable {
         // messages: unsigned posts to a guessable name would otherwise use up its allowance and
         // have Twilio's real STOPs refused (Twilio does not retry an inbound message).
         func refused() -> HushError {
-            guard twilioLimiter.allow("twilio-refused:" + context.remoteIP) else {
+            guard twilioLimiter.allow("twilio-refused:" + RateLimiter.key(forIP: context.remoteIP)) else {
                 return HushError(.rateLimited, "too many refused posts from this address; try again in a minute")
             }
             return HushError(.forbidden, field: "X-Twilio-Signature", "the request is not signed by this organization's Twilio account")
