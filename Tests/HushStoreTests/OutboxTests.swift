@@ -123,6 +123,23 @@ import Testing
         #expect(try await test.sql("SELECT id FROM webhook_outbox WHERE ledger_seq = 2") != [["1"]])
     }
 
+    /// A deleted endpoint's pending deliveries are never sent: once its deletion is older than
+    /// the retention they go, and the events (addresses in clear) that only they held.
+    @Test func aDeletedEndpointsPendingDeliveriesArePruned() async throws {
+        let test = try await TestStore()
+        let gone = try await endpoint(test)
+        _ = try await test.optOut("ann@example.com")
+        _ = try await endpoint(test)
+        _ = try await test.optOut("bob@example.com")
+        #expect(try await counts(test) == (2, 3))
+        #expect(try await test.store.deleteWebhook(gone.id, in: test.id))
+        let kept = try await test.store.pruneWebhooks(finishedBefore: test.clock.now.addingTimeInterval(-1))
+        #expect(kept.deliveries == 0, "within the retention")
+        let pruned = try await test.store.pruneWebhooks(finishedBefore: test.clock.now.addingTimeInterval(1))
+        #expect(pruned.deliveries == 2 && pruned.events == 1, "\(pruned)")
+        #expect(try await test.sql("SELECT COUNT(*) FROM webhook_outbox") == [["1"]])
+    }
+
     @Test func aReplaySkipsEventsAlreadyPendingForTheEndpoint() async throws {
         let test = try await TestStore()
         let endpoint = try await endpoint(test)

@@ -129,9 +129,10 @@ extension PostgresStore {
         }
     }
 
-    /// Removes deliveries that succeeded or died before `cutoff`, then the announced events that
-    /// are older and have no delivery left; a few thousand rows per transaction, so writers are
-    /// not held up. A replay recreates what it needs from the ledger, under the same ids.
+    /// Removes deliveries that succeeded or died before `cutoff` (and every delivery of an
+    /// endpoint deleted before it), then the announced events that are older and have no
+    /// delivery left; a few thousand rows per transaction, so writers are not held up. A replay
+    /// recreates what it needs from the ledger, under the same ids.
     ///
     /// One node prunes at a time: each transaction first tries the prune lock, and when another
     /// node holds it (or a replay, which holds it shared) this returns what it removed so far.
@@ -148,6 +149,15 @@ extension PostgresStore {
                 RETURNING 1)
             SELECT COUNT(*) FROM removed
             """
+        // A deleted endpoint's deliveries, pending ones too: nothing sends them any more.
+        let orphaned: PostgresQuery = """
+            WITH removed AS (
+                DELETE FROM webhook_deliveries WHERE id IN (
+                    SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+                    WHERE e.deleted_at < \(before) LIMIT \(Int64(batch)))
+                RETURNING 1)
+            SELECT COUNT(*) FROM removed
+            """
         let events: PostgresQuery = """
             WITH removed AS (
                 DELETE FROM webhook_outbox WHERE id IN (
@@ -157,7 +167,7 @@ extension PostgresStore {
             SELECT COUNT(*) FROM removed
             """
         var removed = (deliveries: 0, events: 0)
-        for (table, query) in [("deliveries", deliveries), ("events", events)] {
+        for (table, query) in [("deliveries", orphaned), ("deliveries", deliveries), ("events", events)] {
             while true {
                 let count = try await transaction { connection -> Int? in
                     guard try await connection.value(

@@ -273,9 +273,10 @@ extension SQLiteStore {
         }
     }
 
-    /// Removes deliveries that succeeded or died before `cutoff`, then the announced events that
-    /// are older and have no delivery left; a few thousand rows per transaction, so writers are
-    /// not held up. A replay recreates what it needs from the ledger, under the same ids.
+    /// Removes deliveries that succeeded or died before `cutoff` (and every delivery of an
+    /// endpoint deleted before it), then the announced events that are older and have no
+    /// delivery left; a few thousand rows per transaction, so writers are not held up. A replay
+    /// recreates what it needs from the ledger, under the same ids.
     ///
     /// The newest row of each table stays: SQLite numbers a new row one past the largest id
     /// there is, so removing it would give its id (and its `webhook-id`, `msg_e{id}_…`, which a
@@ -284,6 +285,12 @@ extension SQLiteStore {
         let before = StoredCoding.milliseconds(cutoff)
         var removed = (deliveries: 0, events: 0)
         for (table, sql) in [
+            // A deleted endpoint's deliveries, pending ones too: nothing sends them any more.
+            ("deliveries", """
+                DELETE FROM webhook_deliveries WHERE id IN (
+                    SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+                    WHERE e.deleted_at < ? AND d.id < (SELECT MAX(id) FROM webhook_deliveries) LIMIT 5000)
+                """),
             ("deliveries", """
                 DELETE FROM webhook_deliveries WHERE id IN (
                     SELECT id FROM webhook_deliveries WHERE status != 'pending' AND finished_at < ?
