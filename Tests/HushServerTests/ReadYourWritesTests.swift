@@ -193,4 +193,24 @@ import Testing
             }
         }
     }
+
+    /// A contact link acknowledged on one node is seen by a check on another that passes the
+    /// link's `sequence` as `min_sequence`, though a link records no ledger event and the other
+    /// node had already applied that position.
+    @Test func aLinkMadeOnAnotherNodeIsSeenByACheckWithMinSequence() async throws {
+        let server = try await TestServer()
+        let node = try await server.anotherNode()
+        try await server.test { first in
+            let stopped = try await first.send(.post, "/v1/opt-outs", key: server.admin, json: #"{"contact": "crm-9", "channel": "all"}"#)
+            let stoppedAt = try #require(stopped.json["sequence"] as? Int)
+            try await HushServer.application(store: node, configuration: server.configuration).test(.router) { second in
+                let before = try await Self.get(second, "/v1/check?address=new@example.com&channel=email&min_sequence=\(stoppedAt)", key: server.member)
+                #expect(before.json["allowed"] as? Bool == true, "not linked yet")
+                let linked = try await first.send(.put, "/v1/contacts/crm-9", key: server.admin, json: #"{"emails": ["new@example.com"]}"#)
+                let sequence = try #require(linked.json["sequence"] as? Int)
+                let after = try await Self.get(second, "/v1/check?address=new@example.com&channel=email&min_sequence=\(sequence)", key: server.member)
+                #expect(after.json["allowed"] as? Bool == false, "the contact's opt-out covers its new address")
+            }
+        }
+    }
 }

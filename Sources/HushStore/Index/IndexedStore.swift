@@ -204,13 +204,22 @@ final class IndexedStore: SuppressionChecks {
     /// A position past the database's head was never acknowledged to anyone (positions become
     /// visible in order), so it is refused at once rather than waited for: a caller naming a
     /// made-up position costs one read, not `limit` of them.
+    ///
+    /// Contact links and erasures have no ledger position: those committed before this call (a
+    /// link another node acknowledged a moment ago) are read too, at the cost of one read of the
+    /// heads, so a check that passes `min_sequence` sees every write acknowledged before it.
     func waitUntilApplied(_ sequence: Int64, within limit: Duration) async throws -> Bool {
         let deadline = ContinuousClock.now + limit
         while await follower.position.ledger < sequence {
             try await follower.catchUpToOwnWrites()
-            if await follower.position.ledger >= sequence { return true }
+            if await follower.position.ledger >= sequence { break }
             guard try await feed.head().ledger >= sequence, ContinuousClock.now < deadline else { return false }
             try await Task.sleep(for: .milliseconds(5))
+        }
+        let head = try await feed.head()
+        let position = await follower.position
+        if position.links < head.links || position.erasures < head.erasures {
+            try await follower.catchUp()
         }
         return true
     }
