@@ -32,7 +32,8 @@ import Testing
         let server = try await TestServer()
         try await server.test { client in
             try await client.send(.put, "/v1/contacts/crm-42", key: server.admin, json: #"{"emails": ["ann@example.com"], "phones": ["+1 415 555 0111"]}"#)
-            try await client.send(.post, "/v1/opt-outs", key: server.admin, json: #"{"contact": "crm-42", "channel": "all"}"#)
+            // Ann's own one-click, which stops every channel of the person: crm-42's too.
+            try await client.oneClick(server, #"{"address": "ann@example.com", "contact": "crm-42", "channel": "email"}"#)
             #expect(try await client.allowed(server, "address=ann@example.com&channel=email") == false)
             server.clock.advance(by: 1)
 
@@ -50,6 +51,28 @@ import Testing
             let own = try await client.send(.post, "/v1/opt-in-requests", key: server.member, json: #"{"address": "ann@example.com", "contact": "crm-42", "channel": "email"}"#)
             #expect(try await confirm(client, try await confirmPath(client, server, request: try #require(own.json["id"] as? Int))).status == .ok)
             #expect(try await client.allowed(server, "address=ann@example.com&channel=email") == true)
+        }
+    }
+
+    /// DESIGN: the person opts back in "only what they opted out of themselves". What the API, a
+    /// rep, an import or a CRM recorded stays through the person's confirmation (an admin with
+    /// evidence lifts it); their own one-click beside it is lifted.
+    @Test func aConfirmationLiftsOnlyWhatThePersonOptedOutOfThemselves() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            for source in ["api", "rep", "crm", "import"] {
+                try await client.send(.post, "/v1/opt-outs", key: server.member, json: #"{"address": "bob@example.com", "channel": "email", "scope": "\#(source)", "source": "\#(source)"}"#)
+            }
+            try await client.oneClick(server, #"{"address": "bob@example.com", "channel": "email", "scope": "api"}"#)
+            let created = try await client.send(.post, "/v1/opt-in-requests", key: server.member, json: #"{"address": "bob@example.com", "channel": "email", "scope": "api"}"#)
+            #expect(try await confirm(client, try await confirmPath(client, server, request: try #require(created.json["id"] as? Int))).status == .ok)
+            let remaining = try await blockers(client, server, "address=bob@example.com&channel=email&scope=api")
+            #expect(remaining.map { $0["source"] as? String } == ["api"], "the one-click was lifted, the API's opt-out stays")
+            for source in ["rep", "crm", "import"] {
+                let asked = try await client.send(.post, "/v1/opt-in-requests", key: server.member, json: #"{"address": "bob@example.com", "channel": "email", "scope": "\#(source)"}"#)
+                _ = try await confirm(client, try await confirmPath(client, server, request: try #require(asked.json["id"] as? Int)))
+                #expect(try await client.allowed(server, "address=bob@example.com&channel=email&scope=\(source)") == false, "\(source)")
+            }
         }
     }
 
@@ -72,15 +95,15 @@ import Testing
     @Test func aConfirmationNeverLiftsWhatWasRecordedAfterTheRequest() async throws {
         let server = try await TestServer()
         try await server.test { client in
-            try await client.send(.post, "/v1/opt-outs", key: server.member, json: #"{"address": "ann@example.com", "channel": "email"}"#)
-            let created = try await client.send(.post, "/v1/opt-in-requests", key: server.member, json: #"{"address": "ann@example.com", "channel": "email"}"#)
+            try await client.oneClick(server, #"{"address": "ann@example.com", "channel": "email", "scope": "brand"}"#)
+            let created = try await client.send(.post, "/v1/opt-in-requests", key: server.member, json: #"{"address": "ann@example.com", "channel": "email", "scope": "brand"}"#)
             let id = try #require(created.json["id"] as? Int)
-            // Recorded after the request: a rep's org-wide all-channel opt-out, and one at another scope.
+            // Recorded after the request: a rep's org-wide all-channel opt-out.
             let later = try await client.send(.post, "/v1/opt-outs", key: server.member, json: #"{"address": "ann@example.com", "channel": "all", "source": "rep"}"#)
             let laterEvent = try #require((later.json["events"] as? [[String: Any]])?.first?["id"] as? Int)
 
             #expect(try await confirm(client, try await confirmPath(client, server, request: id)).status == .ok)
-            let remaining = try await blockers(client, server, "address=ann@example.com&channel=email")
+            let remaining = try await blockers(client, server, "address=ann@example.com&channel=email&scope=brand")
             #expect(remaining.map { $0["event_id"] as? Int } == [laterEvent], "only the opt-out the request saw was lifted")
         }
     }

@@ -36,6 +36,12 @@ extension TestClientProtocol {
         return String(url[try #require(url.range(of: "/u/")).lowerBound...])
     }
 
+    /// The person's own opt-out: a one-click on a link made from `json`.
+    func oneClick(_ server: TestServer, _ json: String) async throws {
+        let path = try await unsubscribePath(server, json)
+        #expect(try await page(.post, path, form: "List-Unsubscribe=One-Click").status == .ok)
+    }
+
     func events(_ server: TestServer) async throws -> [[String: Any]] {
         try await send(.get, "/v1/events?limit=1000", key: server.admin).json["events"] as? [[String: Any]] ?? []
     }
@@ -289,7 +295,9 @@ extension TestClientProtocol {
     @Test func aRepCanAskForAnOptInThatThePersonConfirms() async throws {
         let server = try await TestServer()
         try await server.test { client in
-            try await client.send(.post, "/v1/opt-outs", key: server.member, json: #"{"address": "+14155550103", "channel": "sms"}"#)
+            // The person's own STOP, which their confirmation may lift.
+            try await client.send(.post, "/v1/inbound", key: server.inbound, json: #"{"channel": "sms", "from": "+14155550103", "to": "+18005551212", "body": "STOP"}"#)
+            #expect(try await client.allowed(server, "address=%2B14155550103&channel=sms") == false)
             let created = try await client.send(.post, "/v1/opt-in-requests", key: server.member, json: #"{"address": "+1 415 555 0103", "channel": "sms"}"#)
             #expect(created.status == .created)
             #expect(created.json["confirm_url"] == nil, "a member never sees the link")

@@ -55,14 +55,15 @@ public struct OptInRequest: Hashable, Sendable {
 
 extension OptInRequest {
     /// What a request may lift, fixed when it is made: the suppressions blocking what it names
-    /// then, except held ones, which only an admin with evidence lifts, and except a contact's
+    /// then that the person made themselves (`LiftAuthority.personMade`), except held ones,
+    /// which only an admin with evidence lifts, and except a contact's
     /// opt-outs that began before the request's address was the contact's (`linkedAt`: when the
     /// address was linked to each contact, unix milliseconds). The link reaches that address, so
     /// its confirmation speaks for the person only as far as the address was theirs: anyone may
     /// link an address of their own to someone's contact, but not before that person opted out.
     public static func liftable(_ blocking: [Decision.Block], linkedAt: [ContactID: Int64]) -> Set<Int64> {
         Set(blocking.filter { block in
-            guard !block.hold else { return false }
+            guard !block.hold, LiftAuthority.personMade.contains(block.source) else { return false }
             guard let contact = block.contact else { return true }
             return linkedAt[contact].map { $0 <= Int64((block.since.timeIntervalSince1970 * 1000).rounded()) } ?? false
         }.map(\.eventSequence))
