@@ -156,6 +156,12 @@ import Testing
                 (#"{"on": "call.logged", "when": {}, "then": {"opt_out": {}}}"#, "when.disposition"),
                 (#"{"on": "message.received", "when": {"keyword": "GO"}, "then": {}}"#, "then"),
                 (#"{"on": "call.logged", "when": {"disposition": "DNC"}, "then": {"opt_out": {"channels": ["fax"]}}}"#, "then.opt_out.channels[0]"),
+                // A request to stop never opts anyone in; a change that would do nothing is refused.
+                (#"{"on": "message.received", "when": {"keyword": "STOP PLEASE"}, "then": {"opt_in": {}}}"#, "when.keyword"),
+                (#"{"on": "message.received", "when": {"keyword": "OPT OUT"}, "then": {"opt_in": {"channels": ["sms"]}}}"#, "when.keyword"),
+                (#"{"on": "message.received", "when": {"keyword": "GO"}, "then": {"opt_out": {"channels": []}}}"#, "then.opt_out.channels"),
+                (#"{"on": "message.received", "when": {"keyword": "GO"}, "then": {"opt_out": {"channels": ["email"]}}}"#, "then.opt_out.channels"),
+                (#"{"on": "call.logged", "when": {"disposition": "DNC"}, "then": {"opt_out": {"lists": []}}}"#, "then.opt_out.lists"),
             ]
             for (body, field) in bad {
                 let response = try await client.send(.post, "/v1/triggers", key: server.admin, json: body)
@@ -185,6 +191,24 @@ import Testing
             let start = try await client.send(.post, "/v1/inbound", key: server.inbound, json: inbound("promo start"))
             #expect(start.json["result"] as? String == "opt_in")
             #expect(try await client.allowed(server, "address=%2B14155550100&channel=sms&lists=Promos") == true)
+        }
+    }
+
+    /// A trigger whose list was deleted still records the person's opt-out: on the default list,
+    /// the evidence saying why, as a one-click does.
+    @Test func aTriggerWhoseListWasDeletedStillOptsThePersonOut() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            let promo = try await client.send(.post, "/v1/lists", key: server.admin, json: #"{"name": "Promos", "channels": ["sms"]}"#)
+            let promoID = try #require(promo.json["id"] as? Int)
+            try await client.send(.post, "/v1/triggers", key: server.admin, json: #"{"on": "message.received", "when": {"keyword": "PROMO STOP"}, "then": {"opt_out": {"lists": [\#(promoID)]}}}"#)
+            #expect(try await client.send(.delete, "/v1/lists/\(promoID)", key: server.admin).status == .noContent)
+
+            let stop = try await client.send(.post, "/v1/inbound", key: server.inbound, json: inbound("promo stop"))
+            #expect(stop.status == .ok, "\(stop.json)")
+            let event = try #require((stop.json["events"] as? [[String: Any]])?.first)
+            #expect((event["evidence"] as? [String: Any])?["trigger_list"] as? Int == promoID)
+            #expect(try await client.allowed(server, "address=%2B14155550100&channel=sms") == false)
         }
     }
 }

@@ -76,12 +76,29 @@ public struct Trigger: Hashable, Sendable, Codable {
             guard !KeywordSet.isReserved(keyword) else {
                 throw .invalid("when.keyword", "\"\(keyword)\" is one of CTIA's words, which always act for the whole organization")
             }
+            // A message Hush reads as a request to stop ("STOP PLEASE", "OPT OUT") never opts
+            // anyone back in: that would lift opt-outs on the person's "stop".
+            guard then.optIn == nil || KeywordEngine(keywords: KeywordSet(), listKeywords: []).classify(keyword).kind != .optOut else {
+                throw .invalid("when.keyword", "\"\(keyword)\" reads as a request to stop, so it cannot opt anyone in")
+            }
         }
         guard (then.optOut == nil) != (then.optIn == nil) else {
             throw .invalid("then", "give exactly one of opt_out and opt_in")
         }
-        for (offset, name) in ((then.optOut ?? then.optIn)?.channels ?? []).enumerated() {
-            _ = try ChannelSelection(parsing: name, field: "then.\(then.optOut != nil ? "opt_out" : "opt_in").channels[\(offset)]")
+        let action = then.optOut != nil ? "opt_out" : "opt_in"
+        let change = (then.optOut ?? then.optIn)!
+        if let channels = change.channels {
+            guard !channels.isEmpty else { throw .invalid("then.\(action).channels", "name at least one channel, or leave channels out") }
+            let parsed = try channels.enumerated().map { offset, name throws(HushError) in
+                try ChannelSelection(parsing: name, field: "then.\(action).channels[\(offset)]")
+            }
+            // A message comes from a phone number: a change on email alone would do nothing.
+            guard on == .callLogged || parsed.contains(where: { $0.accepts(.phone) }) else {
+                throw .invalid("then.\(action).channels", "a message comes from a phone number: name a channel that reaches it (sms, whatsapp, voice or all)")
+            }
+        }
+        if let lists = change.lists, lists.isEmpty {
+            throw .invalid("then.\(action).lists", "name at least one list, or leave lists out for the default list")
         }
         return self
     }

@@ -158,10 +158,29 @@ struct InboundService: Sendable {
             try names.map { (name) throws(HushError) in try ChannelSelection(parsing: name) }
         } ?? channel.map { [.only($0)] } ?? [.all]
         let lists: [ListID?] = change.lists.map { $0.map { ListID(rawValue: $0) } } ?? [nil]
+        // A list deleted since the trigger was made, or no longer covering the channel, cannot
+        // take the change: an opt-out then goes on the default list (the evidence says so), as a
+        // one-click does, so the person's opt-out is never lost; an opt-in has nothing to lift there.
+        let active = try await store.lists(in: organization.id)
+        func takes(_ list: ListID?, _ channel: ChannelSelection) -> Bool {
+            guard let list else { return true }
+            guard let found = active.first(where: { $0.id == list }) else { return false }
+            if case .only(let only) = channel { return found.definition.channels.contains(only) }
+            return true
+        }
         if trigger.then.optOut != nil {
-            let optOuts = channels.filter { $0.accepts(address.kind) }.flatMap { channel in
-                lists.map { list in
-                    OptOut(subject: .address(address), channel: channel, scope: scope, list: list, source: .trigger, actor: actor, evidence: evidence)
+            var optOuts: [OptOut] = []
+            for channel in channels where channel.accepts(address.kind) {
+                for list in lists {
+                    var proof = evidence
+                    var target = list
+                    if !takes(list, channel), let named = list {
+                        proof.fields["trigger_list"] = .number(Double(named.rawValue))
+                        proof.fields["recorded_on"] = .string("default: the trigger's list was deleted or no longer covers \(channel)")
+                        target = nil
+                    }
+                    optOuts.append(OptOut(
+                        subject: .address(address), channel: channel, scope: scope, list: target, source: .trigger, actor: actor, evidence: proof))
                 }
             }
             let events = try await store.record(optOuts, in: organization.id).flatMap(\.events)
@@ -170,7 +189,7 @@ struct InboundService: Sendable {
         }
         let consent = try Consent(kind: "keyword", reference: "trigger \(trigger.id)")
         let optIns = channels.flatMap { channel in
-            lists.map { list in
+            lists.filter { takes($0, channel) }.map { list in
                 OptIn(subject: .address(address), channel: channel, scope: scope, list: list, source: .trigger, actor: actor,
                       consent: consent, context: evidence, authority: .keyword)
             }
