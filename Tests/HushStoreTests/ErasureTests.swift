@@ -42,6 +42,9 @@ import Testing
             channel: .sms, sender: "+14155550100", recipient: "+18005551212", body: "this is Ann, please stop these",
             providerMessageID: "SM1", receivedAt: Date(timeIntervalSince1970: 1_700_000_000), result: .needsReview, keyword: nil,
             review: .pending), in: test.id)
+        _ = try await test.store.logActivity(Activity(
+            type: "call", address: Address(parsing: "+14155550100"), disposition: "Do Not Call", scope: .organization,
+            occurredAt: test.clock.now, actor: "rep-7"), in: test.id)
         _ = try await test.store.erase(Address(parsing: "+14155550100"), in: test.id)
         let leaks = try await test.tablesHolding("4155550100", "this is Ann")
         #expect(leaks.isEmpty, "personal data left in \(leaks)")

@@ -48,6 +48,10 @@ extension PostgresStore {
                 UPDATE webhook_outbox SET data = (data::jsonb || jsonb_build_object('from', \(hashed)::text, 'body', ''))::text
                 WHERE org_id = \(organization.rawValue) AND kind = 'inbound.needs_review' AND data::jsonb ->> 'from' = \(address.normalized)
                 """, logger: logger)
+            // Logged activities (a rep's calls) keep its hash.
+            try await connection.rows("""
+                UPDATE activities SET address = \(hashed) WHERE org_id = \(organization.rawValue) AND address = \(address.normalized)
+                """, logger: logger)
             // Pending opt-ins hold the address in clear; they go too.
             try await connection.rows("""
                 DELETE FROM opt_in_request_lifts WHERE request_id IN (

@@ -56,6 +56,9 @@ extension SQLiteStore {
             UPDATE webhook_outbox SET data = json_set(data, '$.from', ?, '$.body', '')
             WHERE org_id = ? AND kind = 'inbound.needs_review' AND json_extract(data, '$.from') = ?
             """, arguments: [hashed, organization.rawValue, address.normalized])
+        // Logged activities (a rep's calls) keep its hash.
+        try db.execute(sql: "UPDATE activities SET address = ? WHERE org_id = ? AND address = ?",
+                       arguments: [hashed, organization.rawValue, address.normalized])
         // Pending opt-ins hold the address in clear; they go too.
         try db.execute(sql: """
             DELETE FROM opt_in_request_lifts WHERE request_id IN (SELECT id FROM opt_in_requests WHERE org_id = ? AND address = ?)
