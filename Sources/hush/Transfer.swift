@@ -134,7 +134,7 @@ struct RowMapper: Sendable {
             throw HushError.invalid("channel", "\(channel) does not send to \(address.kind == .email ? "email addresses" : "phone numbers")")
         }
         if let hold = value("hold"), !["false", "0", "no"].contains(hold.lowercased()) {
-            throw HushError.invalid("hold", "a held opt-out is not imported (it would become one a confirmation may lift): record it with hush opt-out --hold")
+            throw HushError.invalid("hold", "a held opt-out is not imported (an import records plain opt-outs, and the hold would be lost): record it with hush opt-out --hold")
         }
         var evidence: [String: JSONValue] = ["file": .string(file), "line": .number(Double(line))]
         if let since = value("since") { evidence["original_since"] = .string(since) }

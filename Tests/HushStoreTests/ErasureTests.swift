@@ -75,6 +75,19 @@ import Testing
         #expect(try test.isBlocked("+14155550100", .sms))
     }
 
+    /// Events announced anew by a replay (no endpoint listened when they were recorded) are
+    /// queued under the address a contact's event came through, so an erasure finds them too.
+    @Test func erasureScrubsAContactsEventsAReplayAnnounced() async throws {
+        let test = try await TestStore()
+        _ = try await test.store.link([Address(parsing: "+14155550100")], to: ContactID(parsing: "crm-1"), in: test.id)
+        _ = try await test.optOut("+14155550100", "sms", source: .keyword, evidence: Evidence(["from": .string("+14155550100"), "text": .string("STOP this is Ann")]))
+        let late = try await test.store.createWebhook(
+            WebhookEndpoint(url: "https://example.com/late", events: ["opt_out.created"], secrets: [.generate()]), in: test.id)
+        #expect(try await test.store.replay(late.id, from: 1, limit: 100, in: test.id).queued == 2)
+        _ = try await test.store.erase(Address(parsing: "+14155550100"), in: test.id)
+        #expect(try await test.tablesHolding("4155550100", "this is Ann").isEmpty)
+    }
+
     @Test func erasedAddressStaysSuppressedAfterRestart() async throws {
         let test = try await TestStore()
         _ = try await test.optOut("ann@example.com")
@@ -206,15 +219,23 @@ import Testing
         let test = try await TestStore()
         _ = try await test.store.createWebhook(
             WebhookEndpoint(url: "https://example.com/hook", events: ["opt_out.created"], secrets: [.generate()]), in: test.id)
-        for (number, contact) in [("+14155550100", "crm-1"), ("+14155550122", "crm-3")] {
-            _ = try await test.store.link([Address(parsing: number)], to: ContactID(parsing: contact), in: test.id)
+        func stop(_ number: String) async throws {
             _ = try await test.optOut(number, "sms", source: .keyword, evidence: Evidence(["from": .string(number), "text": .string("STOP this is Ann")]))
         }
+        for (number, contact) in [("+14155550100", "crm-1"), ("+14155550122", "crm-3")] {
+            _ = try await test.store.link([Address(parsing: number)], to: ContactID(parsing: contact), in: test.id)
+            try await stop(number)
+        }
+        // Stopped before it was linked, and again after: the second STOP wrote the contact's event only.
+        try await stop("+14155550133")
+        _ = try await test.store.link([Address(parsing: "+14155550133")], to: ContactID(parsing: "crm-4"), in: test.id)
+        test.clock.advance(by: 1)
+        try await stop("+14155550133")
         // As written before: nothing names the address, so an erasure leaves the contact's event.
         _ = try await test.sql("UPDATE evidence SET via_address_id = NULL")
         _ = try await test.sql("UPDATE webhook_outbox SET address_id = NULL WHERE ledger_seq IN (SELECT seq FROM ledger WHERE contact_id IS NOT NULL)")
         _ = try await test.store.erase(Address(parsing: "+14155550100"), in: test.id)
-        #expect(try await test.sql("SELECT json FROM evidence").count == 3, "the erased number's contact event kept it, beside the other number's two")
+        #expect(try await test.sql("SELECT json FROM evidence").count == 5, "the erased number's contact event kept it, beside the others' four")
         switch Backend.current {
         case .sqlite:
             _ = try await test.sql("DROP INDEX evidence_via")
@@ -230,7 +251,9 @@ import Testing
         #expect(try await reopened.tablesHolding("4155550100").isEmpty)
         #expect(try await !reopened.tablesHolding("4155550122").isEmpty)
         _ = try await reopened.store.erase(Address(parsing: "+14155550122"), in: reopened.id)
+        _ = try await reopened.store.erase(Address(parsing: "+14155550133"), in: reopened.id)
         #expect(try await reopened.tablesHolding("4155550122").isEmpty)
+        #expect(try await reopened.tablesHolding("4155550133").isEmpty)
         #expect(try await reopened.tablesHolding("this is Ann").isEmpty)
     }
 

@@ -12,6 +12,9 @@ extension PostgresChangeFeed {
         let client = self.client
         return try await client.withConnection { connection in
             try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
+            // This transaction waits, idle, while the other half loads: it must outlive
+            // `idle_in_transaction_session_timeout`, and holds no lock anyone waits for.
+            try await connection.query("SET LOCAL idle_in_transaction_session_timeout = 0", logger: logger)
             do {
                 var snapshot = ""
                 for try await exported in try await connection.query("SELECT pg_export_snapshot()", logger: logger).decode(String.self) {

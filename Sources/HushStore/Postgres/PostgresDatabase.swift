@@ -36,9 +36,7 @@ struct PostgresDatabase: Sendable {
                 // A transaction left idle past `idle_in_transaction_session_timeout` (this node
                 // froze) was ended with its connection, and the driver waits for ever for an
                 // answer to a statement sent on a closed connection: the write failed instead.
-                guard !connection.isClosed else {
-                    throw HushError(.storage, "the database ended this transaction, idle too long; nothing was written")
-                }
+                try connection.requireOpen()
                 try await connection.query("COMMIT", logger: logger)
                 return value
             }

@@ -121,9 +121,11 @@ extension PostgresStore {
             """, logger: logger)
         try await connection.rows("UPDATE suppressions SET subject_key = \(hashed) WHERE address_id = \(addressID)", logger: logger)
         // The evidence of its events, and of its contacts' events that it brought about.
+        // Two statements: under one OR the planner reads the whole table (seconds, under the lock).
         try await connection.rows("""
-            DELETE FROM evidence WHERE event_seq IN (SELECT seq FROM ledger WHERE address_id = \(addressID)) OR via_address_id = \(addressID)
+            DELETE FROM evidence WHERE event_seq IN (SELECT seq FROM ledger WHERE address_id = \(addressID))
             """, logger: logger)
+        try await connection.rows("DELETE FROM evidence WHERE via_address_id = \(addressID)", logger: logger)
         // Announced events keep no address or evidence in clear either (its contacts' events
         // that it brought about are queued under it too).
         try await connection.rows("""

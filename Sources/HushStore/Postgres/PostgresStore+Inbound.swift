@@ -46,7 +46,7 @@ extension PostgresStore {
         let logger = self.logger
         return try await transaction { connection in
             // Read as stored, under the organization's row lock, as `updateSettings` does.
-            try await connection.rows("SELECT 1 FROM organizations WHERE id = \(organization.rawValue) FOR UPDATE", logger: logger)
+            try await connection.rows("SELECT 1 FROM organizations WHERE id = \(organization.rawValue) FOR NO KEY UPDATE", logger: logger)
             var settings = try await Self.inboundSettings(connection, organization, secretKey: secretKey, logger: logger)
             try change(&settings)
             let optOut = try encode(settings.keywords.optOut), optIn = try encode(settings.keywords.optIn), help = try encode(settings.keywords.help)

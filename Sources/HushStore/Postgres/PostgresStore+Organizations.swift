@@ -59,7 +59,7 @@ extension PostgresStore {
         return try await transaction { connection in
             // The row as stored, locked until the commit: a change on another node meanwhile
             // waits, and then reads this one's.
-            try await connection.rows("SELECT 1 FROM organizations WHERE id = \(organization.rawValue) FOR UPDATE", logger: logger)
+            try await connection.rows("SELECT 1 FROM organizations WHERE id = \(organization.rawValue) FOR NO KEY UPDATE", logger: logger)
             guard var settings = try await Self.organizationRow(connection, id: organization, logger: logger)?.settings else {
                 throw HushError(.notFound, field: "organization", "no such organization")
             }

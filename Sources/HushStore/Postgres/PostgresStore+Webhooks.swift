@@ -170,7 +170,7 @@ extension PostgresStore {
             var next: Int64?
             let rows = try await connection.query("""
                 SELECT l.seq, l.kind, l.recorded_at, CASE WHEN a.erased_at IS NULL THEN a.key END, c.external_id,
-                       l.channel, l.scope, l.list_id, l.source, l.actor, e.json, li.name, l.address_id, o.id, l.hold,
+                       l.channel, l.scope, l.list_id, l.source, l.actor, e.json, li.name, COALESCE(l.address_id, e.via_address_id), o.id, l.hold,
                        EXISTS (SELECT 1 FROM webhook_deliveries d
                                WHERE d.outbox_id = o.id AND d.endpoint_id = \(endpointID.rawValue) AND d.status = 'pending') AS pending
                 FROM ledger l

@@ -321,14 +321,25 @@ public final class PostgresStore: Store, IndexBacked {
 extension PostgresConnection {
     @discardableResult
     func rows(_ query: PostgresQuery, logger: Logger) async throws -> [PostgresRow] {
-        try await self.query(query, logger: logger).collect()
+        try requireOpen()
+        return try await self.query(query, logger: logger).collect()
     }
 
     func value<T: PostgresDecodable>(_ query: PostgresQuery, as type: T.Type, logger: Logger) async throws -> T? {
+        try requireOpen()
         for try await row in try await self.query(query, logger: logger) {
             guard let cell = row.first, cell.bytes != nil else { return nil }
             return try cell.decode(T.self)
         }
         return nil
+    }
+
+    /// The driver never answers a statement sent on a connection the server closed (a
+    /// transaction left idle past `idle_in_transaction_session_timeout` while this node froze):
+    /// such a statement fails instead of waiting for ever.
+    func requireOpen() throws {
+        guard !isClosed else {
+            throw HushError(.storage, "the database closed this connection (a transaction idle too long); nothing more was written")
+        }
     }
 }

@@ -141,7 +141,7 @@ extension SQLiteStore {
                 let endpoint = try self.requireEndpoint(db, endpointID, in: organization)
                 let rows = try Row.fetchAll(db, sql: """
                     SELECT l.seq, l.kind, l.recorded_at, CASE WHEN a.erased_at IS NULL THEN a.key END, c.external_id,
-                           l.channel, l.scope, l.list_id, l.source, l.actor, e.json, li.name, l.address_id, o.id, l.hold,
+                           l.channel, l.scope, l.list_id, l.source, l.actor, e.json, li.name, COALESCE(l.address_id, e.via_address_id), o.id, l.hold,
                            EXISTS (SELECT 1 FROM webhook_deliveries d
                                    WHERE d.outbox_id = o.id AND d.endpoint_id = ? AND d.status = 'pending') AS pending
                     FROM ledger l

@@ -7,10 +7,13 @@
 /// Rows written before the column existed are matched by a migration, in SQLite and PostgreSQL
 /// alike: the address's event comes just before its contacts' (within 1 000 positions: one
 /// transaction), recorded at the same moment by the same source, with the same evidence, or,
-/// when the address has been erased since (its evidence gone), linked to the contact.
+/// when the address has been erased since (its evidence gone), linked to the contact. A contact's
+/// event with no such sibling (the address had opted out before, so only the contact's event was
+/// written) goes under the address the contact had first: an erasure of it then takes the
+/// evidence, which is the same person's.
 enum ViaAddress {
     static let backfill = """
-        UPDATE evidence SET via_address_id = (
+        UPDATE evidence SET via_address_id = COALESCE((
             SELECT a.address_id FROM ledger c
             JOIN ledger a ON a.org_id = c.org_id AND a.seq < c.seq AND a.seq >= c.seq - 1000 AND a.address_id IS NOT NULL
                 AND a.recorded_at = c.recorded_at AND a.source = c.source AND a.kind = c.kind AND a.channel = c.channel
@@ -18,7 +21,10 @@ enum ViaAddress {
             LEFT JOIN evidence ea ON ea.event_seq = a.seq
             WHERE c.seq = evidence.event_seq AND (ea.json = evidence.json OR (d.erased_at IS NOT NULL
                 AND EXISTS (SELECT 1 FROM contact_links k WHERE k.contact_id = c.contact_id AND k.address_id = a.address_id)))
-            ORDER BY a.seq DESC LIMIT 1)
+            ORDER BY a.seq DESC LIMIT 1), (
+            SELECT k.address_id FROM ledger c JOIN contact_links k ON k.contact_id = c.contact_id
+            WHERE c.seq = evidence.event_seq AND k.linked_at <= c.recorded_at
+            ORDER BY k.linked_at, k.id LIMIT 1))
         WHERE event_seq IN (
             SELECT seq FROM ledger WHERE contact_id IS NOT NULL AND kind = 'opt_out' AND channel = 'all'
                 AND source IN ('link', 'one_click', 'keyword'))
