@@ -76,6 +76,26 @@ import Testing
         }
     }
 
+    /// Where nothing is the person's own to undo, the preference center offers no "Subscribe
+    /// again" and makes no request; a confirmation that lifted nothing says so.
+    @Test func subscribingAgainIsOfferedOnlyForThePersonsOwnOptOuts() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            try await client.send(.post, "/v1/opt-outs", key: server.member, json: #"{"address": "carl@example.com", "channel": "email"}"#)
+            let path = try await client.unsubscribePath(server, #"{"address": "carl@example.com", "channel": "email"}"#)
+            let page = try await client.page(.get, path)
+            #expect(page.body.contains("You are unsubscribed") && !page.body.contains("/resubscribe"))
+            let asked = try await client.page(.post, path + "/resubscribe", form: "csrf=\(try #require(page.csrf))")
+            #expect(asked.status == .ok && asked.body.contains("so nothing changed"), "\(asked.body)")
+            #expect((try await client.send(.get, "/v1/opt-in-requests", key: server.admin).json["requests"] as? [Any])?.isEmpty == true)
+
+            let requested = try await client.send(.post, "/v1/opt-in-requests", key: server.member, json: #"{"address": "carl@example.com", "channel": "email"}"#)
+            let confirmed = try await confirm(client, try await confirmPath(client, server, request: try #require(requested.json["id"] as? Int)))
+            #expect(confirmed.body.contains("so nothing changed"), "\(confirmed.body)")
+            #expect(try await client.allowed(server, "address=carl@example.com&channel=email") == false)
+        }
+    }
+
     @Test func aMemberNeverSeesAConfirmationLink() async throws {
         let server = try await TestServer()
         try await server.test { client in

@@ -47,12 +47,16 @@ struct PublicPages: Sendable {
         }.map { list -> [String: Any] in
             ["value": String(list.id.rawValue), "label": list.definition.name, "checked": list.id.rawValue == claims.list]
         }
-        let blocked = try isBlocked(claims, organization: organization)
+        let blocks = try blocking(claims, organization: organization)
+        let blocked = !blocks.isEmpty
+        // "Subscribe again" only where the person's confirmation would lift something: their own
+        // opt-outs, not held (what a rep, an import or a CRM recorded takes an admin).
+        let resubscribable = blocks.contains { !$0.hold && LiftAuthority.personMade.contains($0.source) }
         return PageText.render("preferences", status: .ok, [
             "title": PageText.string("preferences_title"), "brand": brand.values, "address": claims.address,
             "action": "/u/" + tokenText(context), "resubscribe_action": "/u/" + tokenText(context) + "/resubscribe",
             "csrf": csrf, "scopes": scopes, "granular": organization.settings.granularOptOuts && channels.count > 1, "channels": channels,
-            "has_lists": !named.isEmpty, "lists": named, "blocked": blocked,
+            "has_lists": !named.isEmpty, "lists": named, "blocked": blocked, "resubscribable": resubscribable,
         ])
     }
 
@@ -170,11 +174,18 @@ struct PublicPages: Sendable {
         try await requireFormToken(form, link: link)
         let (organization, _) = try await owner(of: link.claims)
         let claims = link.claims
+        let brand = Brand(organization)
+        guard try blocking(claims, organization: organization).contains(where: { !$0.hold && LiftAuthority.personMade.contains($0.source) }) else {
+            // Nothing here the person's confirmation could lift: no request, and no link that would lift nothing.
+            return PageText.render("message", status: .ok, [
+                "title": PageText.string("pending_title"), "brand": brand.values, "heading": PageText.string("confirm_title"),
+                "text": PageText.format("nothing_lifted_text", brand.name),
+            ])
+        }
         _ = try await requests.make(OptInRequest(
             address: try Address(parsing: claims.address), contact: try claims.contact.map { (id) throws(HushError) in try ContactID(parsing: id) },
             channel: .only(try Channel(parsing: claims.channel)), scope: try Scope(parsing: claims.scope),
             list: claims.list.map(ListID.init(rawValue:)), requestedBy: "preference_center"), in: organization)
-        let brand = Brand(organization)
         return PageText.render("message", status: .ok, [
             "title": PageText.string("pending_title"), "brand": brand.values, "heading": PageText.string("pending_title"),
             "text": PageText.format("pending_text", brand.name),
@@ -217,7 +228,9 @@ struct PublicPages: Sendable {
         let outcome = try await requests.confirm(pending, actor: "link:\(link.tokenID)", evidence: proof, in: organization)
         return PageText.render("message", status: .ok, [
             "title": PageText.string("confirmed_title"), "brand": brand.values, "heading": PageText.string("confirmed_title"),
-            "text": outcome == nil ? PageText.string("already_confirmed_text") : PageText.format("confirmed_text", brand.name),
+            "text": outcome.map { lifted in
+                lifted.contains { $0.event != nil } ? PageText.format("confirmed_text", brand.name) : PageText.format("nothing_lifted_text", brand.name)
+            } ?? PageText.string("already_confirmed_text"),
         ])
     }
 
@@ -256,12 +269,12 @@ struct PublicPages: Sendable {
         return pending
     }
 
-    private func isBlocked(_ claims: LinkClaims, organization: Organization) throws -> Bool {
-        try !store.blocks(
+    private func blocking(_ claims: LinkClaims, organization: Organization) throws -> Decision.Blocks {
+        try store.decision(
             for: Address(parsing: claims.address), in: organization.id,
             query: CheckQuery(channel: Channel(parsing: claims.channel), scope: Scope(parsing: claims.scope),
                               lists: Set(claims.list.map { [ListID(rawValue: $0)] } ?? []))
-        ).isEmpty
+        ).blockedBy
     }
 
     /// The channels the page offers: those that reach the address, and with a contact in the
