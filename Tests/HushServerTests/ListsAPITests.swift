@@ -45,6 +45,10 @@ import Testing
             #expect(try await client.send(.get, "/v1/lists/\(id)", key: server.member).status == .notFound)
             // Its keyword is free again.
             #expect(try await client.send(.post, "/v1/lists", key: server.admin, json: #"{"name": "Other", "keywords": ["PROMO STOP"]}"#).status == .created)
+            // Its name is not: a new "Offers" would make checks naming it mean a list without its opt-outs.
+            let again = try await client.send(.post, "/v1/lists", key: server.member, json: #"{"name": "Offers"}"#)
+            #expect(again.status == .conflict && field(again) == "name")
+            #expect(try await client.send(.get, "/v1/check?address=a@example.com&channel=email&lists=Offers", key: server.member).status == .notFound)
 
             let defaultID = server.acme.defaultList.rawValue
             let deleteDefault = try await client.send(.delete, "/v1/lists/\(defaultID)", key: server.admin)

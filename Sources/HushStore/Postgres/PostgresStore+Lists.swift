@@ -105,6 +105,12 @@ extension PostgresStore {
                 throw HushError(.notFound, field: "id", "no list \(id) in this organization")
             }
             try DirectoryRules.delete(existing)
+            // Its name stays its own, as a renamed list's former names do: a new list under it
+            // would make checks and sends naming it mean a list none of its opt-outs are on.
+            try await connection.rows("""
+                INSERT INTO list_names (org_id, name, list_id) VALUES (\(organization.rawValue), \(existing.definition.name), \(id.rawValue))
+                ON CONFLICT DO NOTHING
+                """, logger: logger)
             try await connection.rows("DELETE FROM list_keywords WHERE list_id = \(id.rawValue)", logger: logger)
             // The default list's trigger refuses this too (P0001, reported as a conflict).
             try await connection.rows("UPDATE lists SET deleted_at = \(now) WHERE id = \(id.rawValue)", logger: logger)

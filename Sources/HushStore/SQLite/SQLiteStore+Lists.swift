@@ -91,6 +91,10 @@ extension SQLiteStore {
                     throw HushError(.notFound, field: "id", "no list \(id) in this organization")
                 }
                 try DirectoryRules.delete(existing)
+                // Its name stays its own, as a renamed list's former names do: a new list under it
+                // would make checks and sends naming it mean a list none of its opt-outs are on.
+                try db.execute(sql: "INSERT INTO list_names (org_id, name, list_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                               arguments: [organization.rawValue, existing.definition.name, id.rawValue])
                 try db.execute(sql: "DELETE FROM list_keywords WHERE list_id = ?", arguments: [id.rawValue])
                 try db.execute(sql: "UPDATE lists SET deleted_at = ? WHERE id = ?", arguments: [now, id.rawValue])
                 try db.execute(sql: "UPDATE webhook_endpoints SET deleted_at = ? WHERE owner_list = ? AND deleted_at IS NULL",
