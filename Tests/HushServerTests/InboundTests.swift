@@ -178,6 +178,9 @@ import Testing
             let promoID = try #require(promo.json["id"] as? Int)
             try await client.send(.post, "/v1/triggers", key: server.admin, json: #"{"on": "message.received", "when": {"keyword": "PROMO STOP"}, "then": {"opt_out": {"lists": [\#(promoID)]}}}"#)
             try await client.send(.post, "/v1/triggers", key: server.admin, json: #"{"on": "message.received", "when": {"keyword": "PROMO START"}, "then": {"opt_in": {"lists": [\#(promoID)]}}}"#)
+            // A second trigger on the same words (read like a keyword) would fire beside the first.
+            let twice = try await client.send(.post, "/v1/triggers", key: server.admin, json: #"{"on": "message.received", "when": {"keyword": "promo, stop!"}, "then": {"opt_in": {}}}"#)
+            #expect(twice.status == .conflict)
 
             let stop = try await client.send(.post, "/v1/inbound", key: server.inbound, json: inbound("Promo stop!"))
             #expect(stop.json["result"] as? String == "opt_out")

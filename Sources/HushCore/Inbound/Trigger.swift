@@ -103,6 +103,15 @@ public struct Trigger: Hashable, Sendable, Codable {
         return self
     }
 
+    /// Whether this trigger and `other` fire on the same messages or dispositions.
+    public func firesWith(_ other: Trigger) -> Bool {
+        guard on == other.on else { return false }
+        switch on {
+        case .messageReceived: return when.keyword.map(KeywordEngine.words) == other.when.keyword.map(KeywordEngine.words)
+        case .callLogged: return when.disposition.map { $0.trimmed.lowercased() } == other.when.disposition.map { $0.trimmed.lowercased() }
+        }
+    }
+
     /// Whether a received message sets this trigger off.
     public func matches(message: String) -> Bool {
         on == .messageReceived && when.keyword.map { KeywordEngine.words($0) == KeywordEngine.words(message) } == true

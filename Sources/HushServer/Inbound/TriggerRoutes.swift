@@ -63,6 +63,12 @@ struct TriggerRoutes: Sendable {
             throw Problem.invalid("on", "on is call.logged or message.received")
         }
         let trigger = try Trigger(on: event, when: input.when.value, then: input.then.value.action).validated()
+        // Two triggers on one message or disposition would both fire: an opt-out and an opt-in
+        // together would leave the person opted in under a reply saying they are out.
+        if let same = try await store.triggers(in: caller.organization).first(where: { $0.firesWith(trigger) }) {
+            throw HushError(.conflict, field: event == .messageReceived ? "when.keyword" : "when.disposition",
+                            "trigger \(same.id) already acts on this; delete it first")
+        }
         let stored = try await store.createTrigger(trigger, in: caller.organization)
         return try JSONBody(TriggerJSON(trigger: stored), status: .created).response(from: request, context: context)
     }
