@@ -18,6 +18,11 @@ public enum LiftAuthority: Hashable, Sendable {
     /// keyword from their number, a trigger their message or call fired.
     public static let personMade: Set<Source> = [.link, .oneClick, .preferenceCenter, .keyword, .trigger]
 
+    /// Whether the person's confirmation may lift what `block` names: their own, not held.
+    public static func personMayLift(_ block: Decision.Block) -> Bool {
+        !block.hold && personMade.contains(block.source)
+    }
+
     /// Whether an opt-in of this authority may lift `suppression`.
     public func mayLift(_ suppression: Suppression) -> Bool {
         switch self {

@@ -63,7 +63,7 @@ extension OptInRequest {
     /// link an address of their own to someone's contact, but not before that person opted out.
     public static func liftable(_ blocking: [Decision.Block], linkedAt: [ContactID: Int64]) -> Set<Int64> {
         Set(blocking.filter { block in
-            guard !block.hold, LiftAuthority.personMade.contains(block.source) else { return false }
+            guard LiftAuthority.personMayLift(block) else { return false }
             guard let contact = block.contact else { return true }
             return linkedAt[contact].map { $0 <= Int64((block.since.timeIntervalSince1970 * 1000).rounded()) } ?? false
         }.map(\.eventSequence))
