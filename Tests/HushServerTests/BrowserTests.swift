@@ -107,6 +107,12 @@ final class Browser: @unchecked Sendable {
         try await value("GET", "/session/\(session)/source") as? String ?? ""
     }
 
+    /// Runs `script` (a function body) in the page and answers what it returns; a promise it
+    /// returns is awaited (W3C "Execute Script").
+    func execute(_ script: String, _ arguments: [Any] = []) async throws -> Any? {
+        try await value("POST", "/session/\(session)/execute/sync", ["script": script, "args": arguments])
+    }
+
     /// Saves a PNG of the viewport.
     func screenshot(to file: URL) async throws {
         let base64 = try #require(try await value("GET", "/session/\(session)/screenshot") as? String)
