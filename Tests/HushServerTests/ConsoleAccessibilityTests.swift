@@ -63,7 +63,7 @@ enum Axe {
             try await client.send(.post, "/v1/inbound", key: server.inbound, json: #"{"channel": "sms", "from": "+14155550123", "to": "+14155550999", "body": "please stop texting me after today"}"#)
             let hook = try #require(try await client.send(.post, "/v1/webhooks", key: server.admin, json: #"{"url": "http://127.0.0.1:9/hooks", "events": ["opt_out.created"]}"#).json["id"] as? Int)
             try await client.send(.post, "/v1/rulesets", key: server.admin, json: #"{"name": "Outbound"}"#)
-            try await client.send(.post, "/v1/triggers", key: server.admin, json: #"{"on": "call.logged", "when": {"disposition": "Do Not Call"}, "then": {"opt_out": {"channels": ["voice"]}}}"#)
+            let trigger = try await client.send(.post, "/v1/triggers", key: server.admin, json: #"{"on": "call.logged", "when": {"disposition": "Do Not Call"}, "then": {"opt_out": {"channels": ["voice"]}}}"#)
             let connector = try #require(try await client.send(.post, "/v1/connectors", key: server.admin, json: """
                 {"name": "dyn", "provider": "dynamics", "instance_url": "http://127.0.0.1:9", "auth": {"tenant": "t", "client_id": "c", "client_secret": "s"}, "mode": "shared_field"}
                 """).json["id"] as? Int)
@@ -78,7 +78,7 @@ enum Axe {
                 ("list", "/console/lists/\(list)"), ("person", "/console/people/old%40example.com"),
                 ("erase", "/console/people/old%40example.com/erase"), ("send", "/console/sends/\(send)"),
                 ("webhook", "/console/webhooks/\(hook)"), ("connector", "/console/connectors/\(connector)"),
-                ("overview, 90 days", "/console?days=90"),
+                ("overview, 90 days", "/console?days=90"), ("trigger", "/console/sequences/triggers/\(try #require(trigger.json["id"] as? Int))"),
             ]
             try await Self.check(pages, console, script)
 

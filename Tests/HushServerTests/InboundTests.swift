@@ -214,4 +214,54 @@ import Testing
             #expect(try await client.allowed(server, "address=%2B14155550100&channel=sms") == false)
         }
     }
+
+    /// A trigger changed with PUT acts on the new words from then on, under the rules a new
+    /// one meets: admins only, a whole valid definition, not the words of another trigger.
+    @Test func aTriggerIsChangedWithAWholeDefinition() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            let promo = try #require(try await client.send(.post, "/v1/lists", key: server.admin, json: #"{"name": "Promos", "channels": ["sms"]}"#).json["id"] as? Int)
+            let id = try #require(try await client.send(.post, "/v1/triggers", key: server.admin, json: #"{"on": "call.logged", "when": {"disposition": "Do Not Call"}, "then": {"opt_out": {"channels": ["voice"]}}}"#).json["id"] as? Int)
+            let other = try #require(try await client.send(.post, "/v1/triggers", key: server.admin, json: #"{"on": "message.received", "when": {"keyword": "PROMO STOP"}, "then": {"opt_out": {"lists": [\#(promo)]}}}"#).json["id"] as? Int)
+
+            let changed = try await client.send(.put, "/v1/triggers/\(id)", key: server.admin, json: #"{"on": "call.logged", "when": {"disposition": "Remove me"}, "then": {"opt_out": {"channels": ["voice", "sms"]}}}"#)
+            #expect(changed.status == .ok, "\(changed.json)")
+            #expect(changed.json["id"] as? Int == id)
+            let read = try await client.send(.get, "/v1/triggers/\(id)", key: server.member).json
+            #expect((read["when"] as? [String: Any])?["disposition"] as? String == "Remove me")
+            #expect(((read["then"] as? [String: Any])?["opt_out"] as? [String: Any])?["channels"] as? [String] == ["voice", "sms"])
+
+            let old = try await client.send(.post, "/v1/activities", key: server.inbound, json: #"{"type": "call.logged", "address": "+14155550100", "disposition": "Do Not Call"}"#)
+            #expect((old.json["triggers"] as? [Int])?.isEmpty == true, "the old disposition no longer fires")
+            let new = try await client.send(.post, "/v1/activities", key: server.inbound, json: #"{"type": "call.logged", "address": "+14155550100", "disposition": "remove me"}"#)
+            #expect(new.json["triggers"] as? [Int] == [id])
+            #expect(try await client.allowed(server, "address=%2B14155550100&channel=sms") == false)
+
+            // The same definition again is no conflict with itself; another trigger's words are.
+            #expect(try await client.send(.put, "/v1/triggers/\(id)", key: server.admin, json: #"{"on": "call.logged", "when": {"disposition": "Remove me"}, "then": {"opt_out": {"channels": ["voice"]}}}"#).status == .ok)
+            let taken = try await client.send(.put, "/v1/triggers/\(id)", key: server.admin, json: #"{"on": "message.received", "when": {"keyword": "promo stop"}, "then": {"opt_out": {"channels": ["sms"]}}}"#)
+            #expect(taken.status == .conflict)
+            #expect((taken.json["errors"] as? [[String: Any]])?.first?["field"] as? String == "when.keyword")
+            #expect(((taken.json["errors"] as? [[String: Any]])?.first?["message"] as? String)?.contains("trigger \(other)") == true)
+
+            let refused: [(String, HTTPResponse.Status, String?)] = [
+                (#"{"on": "message.received", "when": {"keyword": "STOP NOW"}, "then": {"opt_in": {}}}"#, .badRequest, "when.keyword"),
+                (#"{"on": "call.logged", "when": {"disposition": "x"}, "then": {"opt_out": {"lists": [999]}}}"#, .notFound, "then.lists"),
+                (#"{"on": "call.logged", "when": {"disposition": "x"}}"#, .badRequest, "then"),
+            ]
+            for (body, status, field) in refused {
+                let answer = try await client.send(.put, "/v1/triggers/\(id)", key: server.admin, json: body)
+                #expect(answer.status == status, "\(body): \(answer.json)")
+                #expect((answer.json["errors"] as? [[String: Any]])?.first?["field"] as? String == field, "\(body)")
+            }
+            #expect(try await client.send(.put, "/v1/triggers/\(id)", key: server.member, json: #"{"on": "call.logged", "when": {"disposition": "x"}, "then": {"opt_out": {}}}"#).status == .forbidden)
+            #expect(try await client.send(.put, "/v1/triggers/999", key: server.admin, json: #"{"on": "call.logged", "when": {"disposition": "x"}, "then": {"opt_out": {}}}"#).status == .notFound)
+            #expect(try await client.send(.get, "/v1/triggers/999", key: server.admin).status == .notFound)
+            let kept = try await client.send(.get, "/v1/triggers/\(id)", key: server.admin).json
+            #expect((kept["when"] as? [String: Any])?["disposition"] as? String == "Remove me", "a refused change changes nothing")
+
+            #expect(try await client.send(.delete, "/v1/triggers/\(id)", key: server.admin).status == .noContent)
+            #expect(try await client.send(.put, "/v1/triggers/\(id)", key: server.admin, json: #"{"on": "call.logged", "when": {"disposition": "x"}, "then": {"opt_out": {}}}"#).status == .notFound, "a deleted trigger stays deleted")
+        }
+    }
 }

@@ -9,6 +9,8 @@ extension ConsolePages {
         console.post("sequences/rulesets/:id") { request, context in try await updateRuleset(request, context) }
         console.post("sequences/rulesets/:id/delete") { _, context in try await deleteRuleset(context) }
         console.post("sequences/triggers") { request, context in try await createTrigger(request, context) }
+        console.get("sequences/triggers/:id") { request, context in try await trigger(request, context) }
+        console.post("sequences/triggers/:id") { request, context in try await updateTrigger(request, context) }
         console.post("sequences/triggers/:id/delete") { _, context in try await deleteTrigger(context) }
     }
 
@@ -33,10 +35,93 @@ extension ConsolePages {
                     "lists": (action?["lists"]?.array ?? []).compactMap { $0.int.flatMap { lists[$0] } }.joined(separator: ", "),
                 ]
             }
-            values["channels"] = (["all"] + Self.channels).map { ["name": $0] }
-            values["lists"] = lists.sorted { $0.key < $1.key }.map { ["id": Int($0.key), "name": $0.value] }
+            let typed = extra["trigger"] as? [String: Any]
+            values["new_trigger"] = Self.triggerForm(
+                TriggerChoice(typed: typed, form: extra["form"] as? FormBody) ?? TriggerChoice(),
+                action: "/console/sequences/triggers", button: "Create trigger", lists: lists, errors: extra["errors"] as? [String: Any] ?? [:])
             return values
         }
+    }
+
+    /// What the trigger form holds: the stored trigger's definition, or what was posted.
+    struct TriggerChoice {
+        var on = "call.logged"
+        var match = ""
+        var optIn = false
+        var channels: Set<String> = []
+        var lists: Set<Int64> = []
+
+        init() {}
+
+        init?(typed: [String: Any]?, form: FormBody?) {
+            guard typed != nil, let form else { return nil }
+            on = form.first("on") ?? on
+            match = form.first("match") ?? ""
+            optIn = form.first("action") == "opt_in"
+            channels = Set(form.all("channels"))
+            lists = Set(form.all("lists").compactMap { Int64($0) })
+        }
+
+        init(stored trigger: JSONValue) {
+            on = trigger["on"]?.string ?? on
+            match = trigger["when"]?["disposition"]?.string ?? trigger["when"]?["keyword"]?.string ?? ""
+            optIn = trigger["then"]?["opt_in"] != nil
+            let change = trigger["then"]?["opt_out"] ?? trigger["then"]?["opt_in"]
+            channels = Set((change?["channels"]?.array ?? []).compactMap(\.string))
+            lists = Set((change?["lists"]?.array ?? []).compactMap(\.int))
+        }
+
+        /// The body of `POST` and `PUT /v1/triggers`.
+        var json: [String: Any] {
+            var change: [String: Any] = [:]
+            if !channels.isEmpty { change["channels"] = channels.sorted() }
+            if !lists.isEmpty { change["lists"] = lists.sorted().map { Int($0) } }
+            return [
+                "on": on, "when": [on == "message.received" ? "keyword" : "disposition": match],
+                "then": [optIn ? "opt_in" : "opt_out": change],
+            ]
+        }
+    }
+
+    /// The values of the `trigger-form` partial.
+    private static func triggerForm(
+        _ choice: TriggerChoice, action: String, button: String, lists: [Int64: String], errors: [String: Any]
+    ) -> [String: Any] {
+        // The API names the field inside `then` (`then.opt_out.channels`); the form shows it once.
+        let thenError = errors.filter { $0.key.hasPrefix("then") }.map { "\($0.value)" }.sorted().first
+        return [
+            "action": action, "button": button, "match": choice.match, "message": choice.on == "message.received", "opt_in": choice.optIn,
+            "channels": (["all"] + Self.channels).map { ["name": $0, "checked": choice.channels.contains($0)] },
+            "lists": lists.sorted { $0.key < $1.key }.map { ["id": Int($0.key), "name": $0.value, "checked": choice.lists.contains($0.key)] },
+            "errors": errors, "then_error": thenError ?? "",
+        ]
+    }
+
+    /// One trigger, to change.
+    private func trigger(_ request: Request, _ context: HushRequestContext, extra: [String: Any] = [:], status: HTTPResponse.Status = .ok) async throws -> Response {
+        let id = Self.escaped(context.parameters.get("id") ?? "")
+        return try await page("trigger", title: "Trigger", section: "sequences", request, context, status: status) {
+            let stored = try await get("triggers/\(id)", context)
+            let choice = TriggerChoice(typed: extra["trigger"] as? [String: Any], form: extra["form"] as? FormBody) ?? TriggerChoice(stored: stored)
+            var values = extra
+            values["id"] = id
+            values["form"] = Self.triggerForm(
+                choice, action: "/console/sequences/triggers/\(id)", button: "Save trigger", lists: try await listNames(context),
+                errors: extra["errors"] as? [String: Any] ?? [:])
+            return values
+        }
+    }
+
+    private func updateTrigger(_ request: Request, _ context: HushRequestContext) async throws -> Response {
+        let form = try await form(request, context)
+        let id = Self.escaped(context.parameters.get("id") ?? "")
+        let answer = try await call(.put, "triggers/\(id)", json: (TriggerChoice(typed: [:], form: form) ?? TriggerChoice()).json, context)
+        guard answer.ok else {
+            var extra = Self.refused(answer, form: form, prefix: "trigger")
+            extra["form"] = form
+            return try await trigger(request, context, extra: extra, status: HTTPResponse.Status(code: answer.status))
+        }
+        return ConsoleView.redirect("/console/sequences", notice: "saved")
     }
 
     private static func rulesetJSON(_ form: FormBody) -> [String: Any] {
@@ -65,19 +150,12 @@ extension ConsolePages {
 
     private func createTrigger(_ request: Request, _ context: HushRequestContext) async throws -> Response {
         let form = try await form(request, context)
-        let on = form.first("on") ?? "call.logged"
-        let match = form.first("match") ?? ""
-        var change: [String: Any] = [:]
-        let channels = form.all("channels")
-        if !channels.isEmpty { change["channels"] = channels }
-        let lists = form.all("lists").compactMap { Int($0) }
-        if !lists.isEmpty { change["lists"] = lists }
-        let json: [String: Any] = [
-            "on": on, "when": [on == "message.received" ? "keyword" : "disposition": match],
-            "then": [form.first("action") == "opt_in" ? "opt_in" : "opt_out": change],
-        ]
-        let answer = try await call(.post, "triggers", json: json, context)
-        guard answer.ok else { return try await sequences(request, context, extra: Self.refused(answer, form: form, prefix: "trigger"), status: HTTPResponse.Status(code: answer.status)) }
+        let answer = try await call(.post, "triggers", json: (TriggerChoice(typed: [:], form: form) ?? TriggerChoice()).json, context)
+        guard answer.ok else {
+            var extra = Self.refused(answer, form: form, prefix: "trigger")
+            extra["form"] = form
+            return try await sequences(request, context, extra: extra, status: HTTPResponse.Status(code: answer.status))
+        }
         return ConsoleView.redirect("/console/sequences", notice: "created")
     }
 

@@ -7,7 +7,7 @@ import Mustache
 enum ConsoleView {
     static let templates = [
         "layout", "login", "overview", "lists", "list", "people", "person", "audience", "sends", "send", "review", "webhooks",
-        "webhook", "sequences", "connectors", "connector", "settings",
+        "webhook", "sequences", "trigger", "trigger-form", "connectors", "connector", "settings",
     ]
 
     static let library: MustacheLibrary = {

@@ -13,6 +13,8 @@ struct TriggerRoutes: Sendable {
     func register(on group: V1Group) {
         group.on(.post, "triggers") { request, context in try await create(request, context) }
         group.on(.get, "triggers") { _, context in try await all(context) }
+        group.on(.get, "triggers/:id") { _, context in try await one(context) }
+        group.on(.put, "triggers/:id") { request, context in try await replace(request, context) }
         group.on(.delete, "triggers/:id") { _, context in try await delete(context) }
         group.on(.post, "activities", roles: [.admin, .inbound]) { request, context in try await activity(request, context) }
     }
@@ -58,6 +60,27 @@ struct TriggerRoutes: Sendable {
     private func create(_ request: Request, _ context: HushRequestContext) async throws -> Response {
         let caller = try context.caller()
         try caller.requireAdmin("creating a trigger")
+        let trigger = try await definition(request, context, replacing: nil)
+        let stored = try await store.createTrigger(trigger, in: caller.organization)
+        return try JSONBody(TriggerJSON(trigger: stored), status: .created).response(from: request, context: context)
+    }
+
+    /// A whole new definition for a trigger (the body a create takes), under the same rules.
+    private func replace(_ request: Request, _ context: HushRequestContext) async throws -> Response {
+        let caller = try context.caller()
+        try caller.requireAdmin("changing a trigger")
+        let id = try triggerID(context)
+        guard try await store.triggers(in: caller.organization).contains(where: { $0.id == id }) else { throw notFound(context) }
+        var trigger = try await definition(request, context, replacing: id)
+        trigger.id = id
+        guard let stored = try await store.updateTrigger(trigger, in: caller.organization) else { throw notFound(context) }
+        return try JSONBody(TriggerJSON(trigger: stored)).response(from: request, context: context)
+    }
+
+    /// The trigger a body defines, validated; refused when another trigger (not `replacing`)
+    /// already acts on the same words or disposition.
+    private func definition(_ request: Request, _ context: HushRequestContext, replacing: TriggerID?) async throws -> Trigger {
+        let caller = try context.caller()
         let input = try await request.input(TriggerInput.self, context: context)
         guard let event = Trigger.Event(rawValue: input.on) else {
             throw Problem.invalid("on", "on is call.logged or message.received")
@@ -65,12 +88,27 @@ struct TriggerRoutes: Sendable {
         let trigger = try Trigger(on: event, when: input.when.value, then: input.then.value.action).validated()
         // Two triggers on one message or disposition would both fire: an opt-out and an opt-in
         // together would leave the person opted in under a reply saying they are out.
-        if let same = try await store.triggers(in: caller.organization).first(where: { $0.firesWith(trigger) }) {
+        if let same = try await store.triggers(in: caller.organization).first(where: { $0.id != replacing && $0.firesWith(trigger) }) {
             throw HushError(.conflict, field: event == .messageReceived ? "when.keyword" : "when.disposition",
                             "trigger \(same.id) already acts on this; delete it first")
         }
-        let stored = try await store.createTrigger(trigger, in: caller.organization)
-        return try JSONBody(TriggerJSON(trigger: stored), status: .created).response(from: request, context: context)
+        return trigger
+    }
+
+    private func one(_ context: HushRequestContext) async throws -> JSONBody<TriggerJSON> {
+        let caller = try context.caller()
+        let id = try triggerID(context)
+        guard let trigger = try await store.triggers(in: caller.organization).first(where: { $0.id == id }) else { throw notFound(context) }
+        return JSONBody(TriggerJSON(trigger: trigger))
+    }
+
+    private func triggerID(_ context: HushRequestContext) throws -> TriggerID {
+        guard let id = TriggerID(context.parameters.get("id") ?? "") else { throw notFound(context) }
+        return id
+    }
+
+    private func notFound(_ context: HushRequestContext) -> HushError {
+        HushError(.notFound, field: "id", "no trigger \"\(context.parameters.get("id") ?? "")\" in this organization")
     }
 
     private func all(_ context: HushRequestContext) async throws -> JSONBody<TriggersJSON> {
@@ -81,10 +119,7 @@ struct TriggerRoutes: Sendable {
     private func delete(_ context: HushRequestContext) async throws -> Response {
         let caller = try context.caller()
         try caller.requireAdmin("deleting a trigger")
-        let text = context.parameters.get("id") ?? ""
-        guard let id = TriggerID(text), try await store.deleteTrigger(id, in: caller.organization) else {
-            throw HushError(.notFound, field: "id", "no trigger \"\(text)\" in this organization")
-        }
+        guard try await store.deleteTrigger(try triggerID(context), in: caller.organization) else { throw notFound(context) }
         return Response(status: .noContent)
     }
 

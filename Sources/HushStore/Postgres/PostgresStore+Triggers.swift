@@ -9,11 +9,7 @@ extension PostgresStore {
         let now = StoredCoding.milliseconds(configuration.now())
         let logger = self.logger
         return try await transaction { connection in
-            for list in (trigger.then.optOut ?? trigger.then.optIn)?.lists ?? [] {
-                guard try await Self.activeList(connection, ListID(rawValue: list), in: organization, logger: logger) != nil else {
-                    throw HushError(.notFound, field: "then.lists", "no list \(list) in this organization")
-                }
-            }
+            try await Self.requireLists(of: trigger, connection, in: organization, logger: logger)
             guard let id = try await connection.value("""
                 INSERT INTO triggers (org_id, definition, created_at) VALUES (\(organization.rawValue), \(json), \(now))
                 RETURNING id
@@ -39,6 +35,31 @@ extension PostgresStore {
                 triggers.append(trigger)
             }
             return triggers
+        }
+    }
+
+    public func updateTrigger(_ trigger: Trigger, in organization: OrganizationID) async throws -> Trigger? {
+        let json = String(decoding: try JSONEncoder().encode(trigger), as: UTF8.self)
+        let logger = self.logger
+        return try await transaction { connection in
+            try await Self.requireLists(of: trigger, connection, in: organization, logger: logger)
+            let updated = try await connection.value("""
+                UPDATE triggers SET definition = \(json)
+                WHERE id = \(trigger.id.rawValue) AND org_id = \(organization.rawValue) AND deleted_at IS NULL
+                RETURNING id
+                """, as: Int64.self, logger: logger)
+            return updated == nil ? nil : trigger
+        }
+    }
+
+    /// The lists a trigger records on are the organization's and not deleted.
+    private static func requireLists(
+        of trigger: Trigger, _ connection: PostgresConnection, in organization: OrganizationID, logger: Logger
+    ) async throws {
+        for list in (trigger.then.optOut ?? trigger.then.optIn)?.lists ?? [] {
+            guard try await activeList(connection, ListID(rawValue: list), in: organization, logger: logger) != nil else {
+                throw HushError(.notFound, field: "then.lists", "no list \(list) in this organization")
+            }
         }
     }
 

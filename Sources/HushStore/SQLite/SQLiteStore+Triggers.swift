@@ -8,11 +8,7 @@ extension SQLiteStore {
         let now = StoredCoding.milliseconds(configuration.now())
         return try await storageErrors {
             try await pool.write { db in
-                for list in (trigger.then.optOut ?? trigger.then.optIn)?.lists ?? [] {
-                    guard try SQLiteStore.activeList(db, ListID(rawValue: list), in: organization) != nil else {
-                        throw HushError(.notFound, field: "then.lists", "no list \(list) in this organization")
-                    }
-                }
+                try Self.requireLists(of: trigger, db, in: organization)
                 try db.execute(sql: "INSERT INTO triggers (org_id, definition, created_at) VALUES (?, ?, ?)",
                                arguments: [organization.rawValue, json, now])
                 var stored = trigger
@@ -29,6 +25,27 @@ extension SQLiteStore {
                 var trigger = try JSONDecoder().decode(Trigger.self, from: Data((row[1] as String).utf8))
                 trigger.id = row[0]
                 return trigger
+            }
+        }
+    }
+
+    public func updateTrigger(_ trigger: Trigger, in organization: OrganizationID) async throws -> Trigger? {
+        let json = String(decoding: try JSONEncoder().encode(trigger), as: UTF8.self)
+        return try await storageErrors {
+            try await pool.write { db in
+                try Self.requireLists(of: trigger, db, in: organization)
+                try db.execute(sql: "UPDATE triggers SET definition = ? WHERE id = ? AND org_id = ? AND deleted_at IS NULL",
+                               arguments: [json, trigger.id, organization.rawValue])
+                return db.changesCount == 1 ? trigger : nil
+            }
+        }
+    }
+
+    /// The lists a trigger records on are the organization's and not deleted.
+    private static func requireLists(of trigger: Trigger, _ db: Database, in organization: OrganizationID) throws {
+        for list in (trigger.then.optOut ?? trigger.then.optIn)?.lists ?? [] {
+            guard try activeList(db, ListID(rawValue: list), in: organization) != nil else {
+                throw HushError(.notFound, field: "then.lists", "no list \(list) in this organization")
             }
         }
     }

@@ -163,6 +163,8 @@ public protocol InboundStore: Sendable {
 public protocol TriggerStore: Sendable {
     func createTrigger(_ trigger: Trigger, in organization: OrganizationID) async throws -> Trigger
     func triggers(in organization: OrganizationID) async throws -> [Trigger]
+    /// Replaces the definition of trigger `trigger.id`; nil when there is no such trigger.
+    func updateTrigger(_ trigger: Trigger, in organization: OrganizationID) async throws -> Trigger?
     func deleteTrigger(_ id: TriggerID, in organization: OrganizationID) async throws -> Bool
     func logActivity(_ activity: Activity, in organization: OrganizationID) async throws -> Activity
 }
