@@ -35,12 +35,18 @@ struct ConsoleBenchmark {
             let base = "http://127.0.0.1:\(port)"
             // The sign-in answers 303 with the cookie; following it without the cookie would loop.
             let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow))
+            // The sign-in form's token is in the page and in a cookie the post sends back.
+            let page = try await client.execute(HTTPClientRequest(url: base + "/console/login"), timeout: .seconds(30))
+            let html = String(buffer: try await page.body.collect(upTo: 1 << 20))
+            let formToken = try unwrap(html.range(of: #"name="_csrf" value=""#).map { String(html[$0.upperBound...].prefix { $0 != "\"" }) })
+            let formCookie = try unwrap(page.headers["set-cookie"].first { $0.hasPrefix("hush_sign_in=") }?.split(separator: ";").first.map(String.init))
             var login = HTTPClientRequest(url: base + "/console/login")
             login.method = .POST
             login.headers.add(name: "content-type", value: "application/x-www-form-urlencoded")
-            login.body = .bytes(ByteBuffer(string: "email=bench%40example.com&password=bench+password+1"))
+            login.headers.add(name: "cookie", value: formCookie)
+            login.body = .bytes(ByteBuffer(string: "_csrf=\(formToken)&email=bench%40example.com&password=bench+password+1"))
             let signedIn = try await client.execute(login, timeout: .seconds(30))
-            let cookie = try unwrap(signedIn.headers.first(name: "set-cookie")?.split(separator: ";").first.map(String.init))
+            let cookie = try unwrap(signedIn.headers["set-cookie"].first { $0.hasPrefix("hush_session=") }?.split(separator: ";").first.map(String.init))
 
             for (label, path, header) in [("console overview (GET /console)", "/console", ("cookie", cookie)),
                                           ("stats (GET /v1/stats?days=90)", "/v1/stats?days=90", ("authorization", "Bearer \(key)"))] {

@@ -62,7 +62,7 @@ enum Axe {
             let send = try #require(try await client.send(.post, "/v1/sends", key: server.admin, json: #"{"name": "Spring", "channel": "email", "recipients": ["old@example.com", "new@example.com"]}"#).json["id"] as? Int)
             try await client.send(.post, "/v1/inbound", key: server.inbound, json: #"{"channel": "sms", "from": "+14155550123", "to": "+14155550999", "body": "please stop texting me after today"}"#)
             let hook = try #require(try await client.send(.post, "/v1/webhooks", key: server.admin, json: #"{"url": "http://127.0.0.1:9/hooks", "events": ["opt_out.created"]}"#).json["id"] as? Int)
-            try await client.send(.post, "/v1/rulesets", key: server.admin, json: #"{"name": "Outbound"}"#)
+            try await client.send(.post, "/v1/rulesets", key: server.admin, json: #"{"name": "Outbound", "on_opt_out": "skip_steps"}"#)
             let trigger = try await client.send(.post, "/v1/triggers", key: server.admin, json: #"{"on": "call.logged", "when": {"disposition": "Do Not Call"}, "then": {"opt_out": {"channels": ["voice"]}}}"#)
             let connector = try #require(try await client.send(.post, "/v1/connectors", key: server.admin, json: """
                 {"name": "dyn", "provider": "dynamics", "instance_url": "http://127.0.0.1:9", "auth": {"tenant": "t", "client_id": "c", "client_secret": "s"}, "mode": "shared_field"}

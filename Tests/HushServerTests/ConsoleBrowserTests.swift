@@ -267,7 +267,8 @@ import Testing
             #expect(((edited?["then"] as? [String: Any])?["opt_out"] as? [String: Any])?["channels"] as? [String] == ["sms", "voice"])
             try await console.browser.type("form[action^='/console/sequences/rulesets/'] input[name=opted_out_stage]", " Now")
             try await console.browser.click("form[action^='/console/sequences/rulesets/'] button")
-            #expect(try await console.see("Saved."))
+            // "Saved." is on the page already (the trigger's): wait for the stage saved.
+            #expect(try await console.see(#"value="Opted Out Now""#))
             #expect((try await client.send(.get, "/v1/rulesets", key: server.admin).json["rulesets"] as? [[String: Any]])?.first?["opted_out_stage"] as? String == "Opted Out Now")
             try await console.browser.click("form[action^='/console/sequences/triggers/'] button")
             #expect(try await console.see("No triggers."))

@@ -13,12 +13,23 @@ struct ConsoleSession {
 
     /// Signs in; nil when the console refused (the page's status is in `refused`).
     static func signIn(_ client: any TestClientProtocol, _ email: String, _ password: String) async throws -> (session: ConsoleSession?, status: HTTPResponse.Status) {
-        try await client.execute(
-            uri: "/console/login", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
-            body: ByteBuffer(string: "email=\(Self.encoded(email))&password=\(Self.encoded(password))")
+        let page = try await signInPage(client)
+        return try await client.execute(
+            uri: "/console/login", method: .post, headers: page.headers,
+            body: ByteBuffer(string: "_csrf=\(page.token)&email=\(Self.encoded(email))&password=\(Self.encoded(password))")
         ) { response in
-            guard let cookie = response.headers[.setCookie], cookie.hasPrefix("hush_session=") else { return (nil, response.status) }
+            guard let cookie = response.headers[values: .setCookie].first(where: { $0.hasPrefix("hush_session=") }) else { return (nil, response.status) }
             return (ConsoleSession(client: client, cookie: String(cookie.prefix { $0 != ";" })), response.status)
+        }
+    }
+
+    /// A sign-in page's form token, and the headers of a post of its form (its cookie).
+    static func signInPage(_ client: any TestClientProtocol) async throws -> (token: String, headers: HTTPFields) {
+        try await client.execute(uri: "/console/login", method: .get) { response in
+            let html = String(buffer: response.body)
+            let token = html.range(of: #"name="_csrf" value=""#).map { String(html[$0.upperBound...].prefix { $0 != "\"" }) } ?? ""
+            let cookie = response.headers[values: .setCookie].first { $0.hasPrefix("hush_sign_in=") }.map { String($0.prefix { $0 != ";" }) } ?? ""
+            return (token, [.contentType: "application/x-www-form-urlencoded", .cookie: cookie])
         }
     }
 
@@ -110,10 +121,25 @@ struct ConsoleSession {
             let unknown = try await ConsoleSession.signIn(client, "nobody@example.com", Self.password)
             #expect(unknown.session == nil && unknown.status == .unauthorized, "an unknown email answers as a wrong password does")
 
+            let page = try await ConsoleSession.signInPage(client)
+            #expect(page.token.count >= 40)
             let cookie = try await client.execute(
-                uri: "/console/login", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
-                body: ByteBuffer(string: "email=ann%40example.com&password=correct+horse+battery")) { $0.headers[.setCookie] ?? "" }
+                uri: "/console/login", method: .post, headers: page.headers,
+                body: ByteBuffer(string: "_csrf=\(page.token)&email=ann%40example.com&password=correct+horse+battery")
+            ) { $0.headers[values: .setCookie].first { $0.hasPrefix("hush_session=") } ?? "" }
             #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Secure"), "\(cookie)")
+
+            // The sign-in form's token: without it, with another page's, or without its cookie
+            // (a form posted from another site), the sign-in is refused and no session made.
+            let other = try await ConsoleSession.signInPage(client)
+            let withoutCookie: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
+            for (headers, token) in [(page.headers, ""), (page.headers, other.token), (withoutCookie, page.token)] {
+                let refused = try await client.execute(
+                    uri: "/console/login", method: .post, headers: headers,
+                    body: ByteBuffer(string: "_csrf=\(token)&email=ann%40example.com&password=correct+horse+battery")
+                ) { ($0.status, $0.headers[values: .setCookie].contains { $0.hasPrefix("hush_session=") }) }
+                #expect(refused.0 == .forbidden && !refused.1, "token \(token.prefix(6)), headers \(headers)")
+            }
             let session = try #require(try await ConsoleSession.signIn(client, "ann@example.com", Self.password).session)
             #expect(try await session.get("/console").status == .ok)
             #expect(try await session.get("/").location == "/console")

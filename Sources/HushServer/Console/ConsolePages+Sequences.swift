@@ -113,15 +113,25 @@ extension ConsolePages {
     }
 
     private func updateTrigger(_ request: Request, _ context: HushRequestContext) async throws -> Response {
-        let form = try await form(request, context)
         let id = Self.escaped(context.parameters.get("id") ?? "")
-        let answer = try await call(.put, "triggers/\(id)", json: (TriggerChoice(typed: [:], form: form) ?? TriggerChoice()).json, context)
+        return try await sendTrigger(.put, "triggers/\(id)", request, context, notice: "saved") { extra, status in
+            try await trigger(request, context, extra: extra, status: status)
+        }
+    }
+
+    /// Posts the trigger form to the API; a refusal shows `page` again with what was typed.
+    private func sendTrigger(
+        _ method: HTTPRequest.Method, _ path: String, _ request: Request, _ context: HushRequestContext, notice: String,
+        page: ([String: Any], HTTPResponse.Status) async throws -> Response
+    ) async throws -> Response {
+        let form = try await form(request, context)
+        let answer = try await call(method, path, json: (TriggerChoice(typed: [:], form: form) ?? TriggerChoice()).json, context)
         guard answer.ok else {
             var extra = Self.refused(answer, form: form, prefix: "trigger")
             extra["form"] = form
-            return try await trigger(request, context, extra: extra, status: HTTPResponse.Status(code: answer.status))
+            return try await page(extra, HTTPResponse.Status(code: answer.status))
         }
-        return ConsoleView.redirect("/console/sequences", notice: "saved")
+        return ConsoleView.redirect("/console/sequences", notice: notice)
     }
 
     private static func rulesetJSON(_ form: FormBody) -> [String: Any] {
@@ -149,14 +159,9 @@ extension ConsolePages {
     }
 
     private func createTrigger(_ request: Request, _ context: HushRequestContext) async throws -> Response {
-        let form = try await form(request, context)
-        let answer = try await call(.post, "triggers", json: (TriggerChoice(typed: [:], form: form) ?? TriggerChoice()).json, context)
-        guard answer.ok else {
-            var extra = Self.refused(answer, form: form, prefix: "trigger")
-            extra["form"] = form
-            return try await sequences(request, context, extra: extra, status: HTTPResponse.Status(code: answer.status))
+        try await sendTrigger(.post, "triggers", request, context, notice: "created") { extra, status in
+            try await sequences(request, context, extra: extra, status: status)
         }
-        return ConsoleView.redirect("/console/sequences", notice: "created")
     }
 
     private func deleteTrigger(_ context: HushRequestContext) async throws -> Response {

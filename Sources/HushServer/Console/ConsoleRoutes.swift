@@ -7,6 +7,9 @@ import HushStore
 /// `/console` page runs behind the session middleware, doing what it does through `ConsoleAPI`.
 struct ConsoleRoutes: Sendable {
     static let cookieName = "hush_session"
+    /// The sign-in form's token, also in this cookie (a double submit): a form posted from
+    /// another site cannot read the cookie, so cannot sign a browser into another account.
+    static let signInCookieName = "hush_sign_in"
 
     let accounts: ConsoleAccounts
     let api: ConsoleAPI
@@ -58,19 +61,29 @@ struct ConsoleRoutes: Sendable {
         Cookie(name: Self.cookieName, value: value, maxAge: maxAge, path: "/", secure: secureCookies, httpOnly: true, sameSite: .lax)
     }
 
+    /// The sign-in page, with a fresh form token in the form and in its cookie.
     private func login(email: String = "", problem: String? = nil, notice: String? = nil, status: HTTPResponse.Status = .ok) -> Response {
-        let values = ConsoleView.cleaned(["email": email, "problem": problem as Any, "notice": notice as Any])
-        return ConsoleView.html(ConsoleView.library.render(values, withTemplate: "console-login") ?? "", status: status)
+        let token = SessionToken.generate().secret
+        let values = ConsoleView.cleaned(["email": email, "problem": problem as Any, "notice": notice as Any, "csrf": token])
+        var response = ConsoleView.html(ConsoleView.library.render(values, withTemplate: "console-login") ?? "", status: status)
+        response.setCookie(Cookie(
+            name: Self.signInCookieName, value: token, maxAge: 3_600, path: "/console/login", secure: secureCookies, httpOnly: true, sameSite: .strict))
+        return response
     }
 
     private func signIn(_ request: Request, _ context: HushRequestContext) async throws -> Response {
         guard ConsoleSessionMiddleware.sameOrigin(request) else { throw HushError(.forbidden, "a sign-in must come from the console's own page") }
         let form = try await FormBody(request, context: context, limit: 16 * 1024)
         let email = form.first("email") ?? ""
+        let expected = request.cookies[Self.signInCookieName]?.value ?? ""
+        guard !expected.isEmpty, Array((form.first("_csrf") ?? "").utf8).constantTimeEquals(Array(expected.utf8)) else {
+            return login(email: email, problem: "The sign-in page had expired; sign in again.", status: .forbidden)
+        }
         do {
             let (token, _) = try await accounts.signIn(email: email, password: form.first("password") ?? "", from: context.remoteIP)
             var response = ConsoleView.redirect("/console")
             response.setCookie(cookie(value: token.secret, maxAge: nil))
+            response.setCookie(Cookie(name: Self.signInCookieName, value: "", maxAge: 0, path: "/console/login", secure: secureCookies, httpOnly: true, sameSite: .strict))
             return response
         } catch let error as HushError where error.code == .rateLimited {
             return login(email: email, problem: error.message, status: .tooManyRequests)

@@ -50,6 +50,9 @@ enum ConsoleView {
         headers[.contentType] = "text/html; charset=utf-8"
         headers[.cacheControl] = "no-store"
         headers[.xFrameOptions] = "DENY"
+        // The public pages send no referrer at all; the console keeps it within its origin,
+        // because under `no-referrer` a browser's form post carries `Origin: null` (Fetch,
+        // "append a request Origin header"), and the console checks a form's origin.
         headers[.referrerPolicy] = "same-origin"
         headers[.contentSecurityPolicy] =
             "default-src 'none'; style-src 'self'; img-src 'self' data: https:; script-src 'self'; connect-src 'self'; frame-src 'self'; form-action 'self'; frame-ancestors 'none'"
