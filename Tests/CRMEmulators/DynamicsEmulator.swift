@@ -201,6 +201,11 @@ public actor DynamicsEmulator {
     public private(set) var changeTracking = true
     public func setChangeTracking(_ on: Bool) { changeTracking = on }
 
+    /// Pages smaller than the client's `odata.maxpagesize` (the service may send fewer rows
+    /// than asked for; a client follows `@odata.nextLink` whatever the size).
+    private var pageLimit: Int?
+    public func limitPages(to rows: Int) { pageLimit = rows }
+
     /// `EntityDefinitions(LogicalName='contact')/Attributes`: each column's type and whether it can be updated.
     private func attributes(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         guard let authorization = request.headers[.authorization], tokens.contains(String(authorization.dropFirst(7))) else {
@@ -223,7 +228,7 @@ public actor DynamicsEmulator {
         let pageSize = prefer.split(separator: ",").compactMap { part -> Int? in
             let item = part.trimmingCharacters(in: CharacterSet.whitespaces)
             return item.hasPrefix("odata.maxpagesize=") ? Int(item.dropFirst(18)) : nil
-        }.first ?? 5_000
+        }.first.map { min($0, pageLimit ?? $0) } ?? 5_000
         let delta = query["$deltatoken"].flatMap { Int(String($0)) }
         let since = query["$since"].flatMap { Int(String($0)) }
         if let delta, delta < oldestDelta {

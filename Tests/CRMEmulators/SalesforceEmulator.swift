@@ -106,6 +106,9 @@ public actor SalesforceEmulator {
 
     /// Deleted records before now are no longer available (`INVALID_REPLICATION_DATE` for an older start).
     public func forgetDeletions() { deletedWindowStart = tick() }
+    /// Query pages smaller than 2 000 records (Salesforce may answer with fewer, down to 200).
+    private var pageLimit = 2_000
+    public func limitPages(to records: Int) { pageLimit = records }
 
     // MARK: Server
 
@@ -205,13 +208,13 @@ public actor SalesforceEmulator {
         return pageAnswer(objects, total: objects.count)
     }
 
-    /// 2 000 records per page, the rest behind `nextRecordsUrl`.
+    /// 2 000 records per page (or `pageLimit`), the rest behind `nextRecordsUrl`.
     private func pageAnswer(_ objects: [String], total: Int) -> Response {
-        let first = Array(objects.prefix(2_000))
-        var body = #"{"totalSize":\#(total),"done":\#(objects.count <= 2_000)"#
-        if objects.count > 2_000 {
-            let locator = "01g" + UUID().uuidString.prefix(8) + "-2000"
-            pages[locator] = Array(objects.dropFirst(2_000))
+        let first = Array(objects.prefix(pageLimit))
+        var body = #"{"totalSize":\#(total),"done":\#(objects.count <= pageLimit)"#
+        if objects.count > pageLimit {
+            let locator = "01g" + UUID().uuidString.prefix(8) + "-\(pageLimit)"
+            pages[locator] = Array(objects.dropFirst(pageLimit))
             body += #","nextRecordsUrl":"/services/data/v60.0/query/\#(locator)""#
         }
         return json(200, body + #","records":[\#(first.joined(separator: ","))]}"#)

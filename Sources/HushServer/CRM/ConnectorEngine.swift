@@ -90,6 +90,9 @@ extension ConnectorEngine {
         let leaseOwner: String?
         /// Records a dry run listed as written.
         var listed = Set<CRMRecordKey>()
+        /// In a dry run, the opt-outs it would record (by contact), counted as in force when it
+        /// works out what it would write: the real run writes after recording them.
+        var wouldOptOut: [ContactID: [Channel]] = [:]
 
         var store: Storage { engine.store }
         var now: Date { engine.now() }
@@ -247,6 +250,7 @@ extension ConnectorEngine {
                     record.kept.remove(mapping.field)
                     report.optOuts += 1
                     report.wouldRecord.append("\(row.key) \(mapping.field) → opt out of \(mapping.channel) at \"\(connector.scope.path)\"")
+                    if dryRun { wouldOptOut[contact, default: []].append(contentsOf: Channel.allCases.filter { mapping.channel.covers($0) }) }
                 }
                 for mapping in reading.unchecks {
                     let reasserts = CRMRules.reasserts(mapping, of: connector)
@@ -257,7 +261,12 @@ extension ConnectorEngine {
                     report.unchecks += 1
                     report.wouldReview.append("\(row.key) \(mapping.field) unticked\(reasserts ? "; true written back" : "")")
                     log.append(ConnectorLogEntry(at: now, kind: .uncheck, message: "\(row.key) \(mapping.field) unticked by \(row.modifiedBy ?? "unknown")"))
-                    if reasserts { record.pushDueAt = now } else { record.kept.insert(mapping.field) }
+                    if reasserts {
+                        record.pushDueAt = now
+                        candidates.append(row.key)
+                    } else {
+                        record.kept.insert(mapping.field)
+                    }
                 }
                 if row.modifiedBy != nil, row.modifiedBy == state.integrationUser, reading.optOuts.isEmpty, reading.unchecks.isEmpty {
                     // Hush's own write read back: counted once per record, recorded never.
