@@ -50,11 +50,7 @@ struct StatsRoutes: Sendable {
     }
 
     static func day(_ number: Int64) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd"
-        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(number) * 86_400))
+        String(Timestamp.format(Date(timeIntervalSince1970: TimeInterval(number) * 86_400)).prefix(10))
     }
 
     private func stats(_ request: Request, _ context: HushRequestContext) async throws -> JSONBody<StatsJSON> {

@@ -114,11 +114,10 @@ struct ConsolePages: Sendable {
     /// A date as the console shows it: `2026-11-29 14:03 UTC`.
     static func shown(_ timestamp: String?) -> String {
         guard let timestamp, let date = Timestamp.parse(timestamp) else { return timestamp ?? "" }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd HH:mm 'UTC'"
-        return formatter.string(from: date)
+        // Timestamp's arithmetic, not a DateFormatter: one made per row was most of the time a
+        // person's page with 1 000 events took.
+        let utc = Timestamp.format(date)
+        return utc.prefix(10) + " " + utc.dropFirst(11).prefix(5) + " UTC"
     }
 
     /// The lines of a pasted list or an uploaded CSV's first column, without blanks and a
