@@ -74,6 +74,53 @@ import Testing
     }
 }
 
+extension CRMCrashTests {
+    /// The ledger is the connector's outbox: opt-outs committed when no server was running (so
+    /// no connector had marked a push for them: the window between an opt-out's commit and its
+    /// mark, kept open for good) are all written once `hush serve` starts again.
+    @Test func optOutsNoServerMarkedArePushedAfterARestart() async throws {
+        let cli = try await CLI()
+        let port = freeLoopbackPort()
+        let crm = try await DynamicsEmulator.start()
+        let count = 50
+        var ids: [String] = []
+        for n in 0..<count { ids.append(await crm.put("contacts", fields: ["emailaddress1": "window\(n)@example.com"])) }
+        let first = try cli.start(["serve", "--port", String(port)], environment: Self.environment, drained: true)
+        #expect(try await eventually { (try? await WebhookCrashTests.request("GET", port: port, "/health")) != nil })
+        _ = try await eventually { first.printed.contains("hush_") }
+        let key = try #require(first.printed.split(separator: "\n").last { $0.hasPrefix("hush_") }.map(String.init))
+        let (created, connector) = try await WebhookCrashTests.request("POST", port: port, "/v1/connectors", key: key, json: """
+            {"name": "dyn", "provider": "dynamics", "instance_url": "\(await crm.url)", "token_url": "\(await crm.tokenURL)",
+             "auth": {"tenant": "\(DynamicsEmulator.tenant)", "client_id": "\(DynamicsEmulator.clientID)", "client_secret": "\(DynamicsEmulator.clientSecret)"},
+             "mode": "shared_field", "poll_seconds": 15}
+            """)
+        #expect(created == 201, "\(connector)")
+        let id = try #require(connector["id"] as? Int)
+        #expect(try await eventually {
+            (try await WebhookCrashTests.request("GET", port: port, "/v1/connectors/\(id)/status", key: key)).1["first_sync_done"] as? Bool == true
+        })
+        kill(first.process.processIdentifier, SIGKILL)
+        first.process.waitUntilExit()
+
+        // Committed by another process while no server runs: nothing marks them.
+        let file = try cli.write("window.csv", (["address"] + (0..<count).map { "window\($0)@example.com" }).joined(separator: "\n") + "\n")
+        let imported = try await cli.run(["import", file, "--channel", "email"])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        #expect(await crm.row("contacts", ids[0])?.booleans["donotemail"] == nil)
+
+        let second = try cli.start(["serve", "--port", String(port)], environment: Self.environment, drained: true)
+        let delivered = try await eventually(limit: .seconds(120)) {
+            var ticked = 0
+            for id in ids where await crm.row("contacts", id)?.booleans["donotemail"] == true { ticked += 1 }
+            return ticked == count
+        }
+        #expect(delivered, "every opt-out committed while no server ran is written; the server printed: \(second.printed.suffix(2000))")
+        kill(second.process.processIdentifier, SIGTERM)
+        second.process.waitUntilExit()
+        await crm.stop()
+    }
+}
+
 /// `hush connectors` from the command line, through the API's code.
 @Suite(.everyBackend) struct ConnectorCommandTests {
     @Test func addSyncAndStatusFromTheCommandLine() async throws {
@@ -106,6 +153,11 @@ import Testing
         #expect(status.stdout.contains(#""state" : "ok""#) && status.stdout.contains(#""first_sync_done" : true"#))
         let listed = try await cli.run(["connectors", "list", "--org", "acme"])
         #expect(listed.stdout.contains(#""name" : "dyn""#))
+        let tested = try await cli.run(["connectors", "test", "dyn", "--org", "acme", "--allow-private-targets"])
+        #expect(tested.status == 0 && tested.stdout.contains(#""ok" : true"#), "\(tested.stdout) \(tested.stderr)")
+        let resynced = try await cli.run(["connectors", "resync", "dyn", "--org", "acme", "--allow-private-targets"])
+        #expect(resynced.status == 0 && resynced.stdout.contains(#""read" : 1"#) && resynced.stdout.contains(#""opt_outs" : 0"#),
+                "a resync reads every record again and records nothing twice: \(resynced.stdout) \(resynced.stderr)")
         let refused = try await cli.run(["connectors", "sync", "dyn", "--org", "acme"])
         #expect(refused.status != 0, "without --allow-private-targets a loopback CRM is refused")
         await crm.stop()

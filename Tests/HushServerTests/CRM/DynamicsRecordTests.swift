@@ -65,4 +65,61 @@ extension DynamicsSyncTests {
             #expect(try CRMTest.blocked(server, "+14155550100", .voice))
         }
     }
+
+    /// A contact deleted in Dynamics comes in a delta read as `$deletedEntity`: it is never
+    /// written to again, and its Hush contact's opt-out still blocks its address (a deleted
+    /// record opts nobody in). Entities the connector reads: contact and lead.
+    @Test func aDeletedEntityIsNeverWrittenAgainAndOptsNobodyIn() async throws {
+        let server = try await CRMTest.server()
+        let crm = try await DynamicsEmulator.start()
+        defer { Task { await crm.stop() } }
+        let gone = await crm.put("contacts", fields: ["emailaddress1": "gone@example.com"], booleans: ["donotemail": true])
+        let lead = await crm.put("leads", fields: ["emailaddress1": "gone@example.com"])
+        try await server.test { client in
+            let id = try #require(try await CRMTest.dynamics(client, server, crm, extra: #", "entities": ["contact", "lead"]"#)["id"] as? Int)
+            try await CRMTest.sync(client, server, id)
+            #expect(try CRMTest.blocked(server, "gone@example.com"))
+            #expect(await crm.row("leads", lead)?.booleans["donotemail"] == true, "opt-out wins across records")
+            await crm.delete("contacts", id: gone)
+            let run = try await CRMTest.sync(client, server, id)
+            #expect(run["deleted"] as? Int == 1, "\(run)")
+            #expect(try CRMTest.blocked(server, "gone@example.com"), "deleting the CRM record opts nobody in")
+
+            // A new opt-out of the address reaches the lead, never the deleted contact.
+            let patches = await crm.patches.count
+            _ = try await client.send(.post, "/v1/opt-outs", key: server.member, json: #"{"address": "gone@example.com", "channel": "all"}"#)
+            try await CRMTest.sync(client, server, id)
+            #expect(await crm.row("leads", lead)?.booleans["donotphone"] == true)
+            #expect(await crm.patches.dropFirst(patches).allSatisfy { $0.id != gone }, "nothing is written to a deleted record")
+        }
+    }
+
+    /// Service protection: a 429 halves the `$batch` requests the client sends at once (down to
+    /// one), and each write that is not throttled grows it back by one, up to four.
+    @Test func aThrottleHalvesTheBatchesSentAtOnce() async throws {
+        let server = try await CRMTest.server()
+        let crm = try await DynamicsEmulator.start()
+        defer { Task { await crm.stop() } }
+        let ann = await crm.put("contacts", fields: ["emailaddress1": "ann@example.com"])
+        try await server.test { client in
+            _ = try await CRMTest.dynamics(client, server, crm)
+            let connector = try #require(try await server.store.connectors(in: server.acme.id).first)
+            let http = CRMHTTP(clients: LazyHTTPClients(timeout: .seconds(30)), allowPrivateTargets: true, timeout: .seconds(30))
+            let dynamics = DynamicsClient(connector: connector, secret: DynamicsEmulator.clientSecret, http: http)
+            let version = try #require(await crm.row("contacts", ann)).version
+            let write = CRMWrite(key: CRMRecordKey(entity: "contact", id: ann), version: "W/\"\(version)\"", fields: ["donotemail": true])
+            #expect(await dynamics.concurrency == 4)
+            await crm.throttleWrites(retryAfter: 1)
+            for expected in [2, 1, 1] {
+                let results = try await dynamics.write([write])
+                guard case .throttled = results.first else { Issue.record("\(results)"); break }
+                #expect(await dynamics.concurrency == expected)
+            }
+            await crm.allowWrites()
+            let written = try await dynamics.write([write])
+            guard case .written = written.first else { Issue.record("\(written)"); return }
+            #expect(await dynamics.concurrency == 2)
+            await http.clients.shutdown()
+        }
+    }
 }
