@@ -10,18 +10,13 @@ import Testing
 @Suite(.everyBackend) struct CRMCrashTests {
     static let environment = ["HUSH_ALLOW_PRIVATE_TARGETS": "1"]
 
-    @Test func killedWhilePushesArePendingLosesNone() async throws {
-        let cli = try await CLI()
-        let port = freeLoopbackPort()
-        let crm = try await DynamicsEmulator.start()
-        let count = 300
-        var ids: [String] = []
-        for n in 0..<count { ids.append(await crm.put("contacts", fields: ["emailaddress1": "crash\(n)@example.com"])) }
-        let first = try cli.start(["serve", "--port", String(port)], environment: Self.environment, drained: true)
+    /// `hush serve` on `port` with a Dynamics connector on `crm`, its first sync (run by the
+    /// server's own service) done: the server, its first admin key and the connector's id.
+    static func serveWithConnector(_ cli: CLI, port: Int, crm: DynamicsEmulator) async throws -> (CLI.Running, String, Int) {
+        let server = try cli.start(["serve", "--port", String(port)], environment: environment, drained: true)
         #expect(try await eventually { (try? await WebhookCrashTests.request("GET", port: port, "/health")) != nil })
-        _ = try await eventually { first.printed.contains("hush_") }
-        let key = try #require(first.printed.split(separator: "\n").last { $0.hasPrefix("hush_") }.map(String.init))
-
+        _ = try await eventually { server.printed.contains("hush_") }
+        let key = try #require(server.printed.split(separator: "\n").last { $0.hasPrefix("hush_") }.map(String.init))
         let (created, connector) = try await WebhookCrashTests.request("POST", port: port, "/v1/connectors", key: key, json: """
             {"name": "dyn", "provider": "dynamics", "instance_url": "\(await crm.url)", "token_url": "\(await crm.tokenURL)",
              "auth": {"tenant": "\(DynamicsEmulator.tenant)", "client_id": "\(DynamicsEmulator.clientID)", "client_secret": "\(DynamicsEmulator.clientSecret)"},
@@ -29,10 +24,20 @@ import Testing
             """)
         #expect(created == 201, "\(connector)")
         let id = try #require(connector["id"] as? Int)
-        // The service runs the first sync by itself.
         #expect(try await eventually {
             (try await WebhookCrashTests.request("GET", port: port, "/v1/connectors/\(id)/status", key: key)).1["first_sync_done"] as? Bool == true
         })
+        return (server, key, id)
+    }
+
+    @Test func killedWhilePushesArePendingLosesNone() async throws {
+        let cli = try await CLI()
+        let port = freeLoopbackPort()
+        let crm = try await DynamicsEmulator.start()
+        let count = 300
+        var ids: [String] = []
+        for n in 0..<count { ids.append(await crm.put("contacts", fields: ["emailaddress1": "crash\(n)@example.com"])) }
+        let (first, key, id) = try await Self.serveWithConnector(cli, port: port, crm: crm)
 
         await crm.throttleWrites(retryAfter: 1)
         let addresses = (0..<count).map { #""crash\#($0)@example.com""# }.joined(separator: ",")
@@ -85,20 +90,7 @@ extension CRMCrashTests {
         let count = 50
         var ids: [String] = []
         for n in 0..<count { ids.append(await crm.put("contacts", fields: ["emailaddress1": "window\(n)@example.com"])) }
-        let first = try cli.start(["serve", "--port", String(port)], environment: Self.environment, drained: true)
-        #expect(try await eventually { (try? await WebhookCrashTests.request("GET", port: port, "/health")) != nil })
-        _ = try await eventually { first.printed.contains("hush_") }
-        let key = try #require(first.printed.split(separator: "\n").last { $0.hasPrefix("hush_") }.map(String.init))
-        let (created, connector) = try await WebhookCrashTests.request("POST", port: port, "/v1/connectors", key: key, json: """
-            {"name": "dyn", "provider": "dynamics", "instance_url": "\(await crm.url)", "token_url": "\(await crm.tokenURL)",
-             "auth": {"tenant": "\(DynamicsEmulator.tenant)", "client_id": "\(DynamicsEmulator.clientID)", "client_secret": "\(DynamicsEmulator.clientSecret)"},
-             "mode": "shared_field", "poll_seconds": 15}
-            """)
-        #expect(created == 201, "\(connector)")
-        let id = try #require(connector["id"] as? Int)
-        #expect(try await eventually {
-            (try await WebhookCrashTests.request("GET", port: port, "/v1/connectors/\(id)/status", key: key)).1["first_sync_done"] as? Bool == true
-        })
+        let (first, _, _) = try await Self.serveWithConnector(cli, port: port, crm: crm)
         kill(first.process.processIdentifier, SIGKILL)
         first.process.waitUntilExit()
 
