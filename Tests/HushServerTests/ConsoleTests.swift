@@ -363,6 +363,8 @@ struct ConsoleSession {
                 try await WebhookTests.optOut(client, server, "dead@example.com")
                 await receiver.waitFor(1)
                 _ = try await WebhookTests.attempted(client, server, id, 1)
+                let retrying = try await session.get("/console").html
+                #expect(retrying.contains("webhook retrying</span> <a href=\"/console/webhooks/\(id)\""), "the overview names a failing endpoint: \(retrying)")
                 server.clock.advance(by: 60)
                 await receiver.waitFor(2)
                 var dead: [[String: Any]] = []
@@ -371,12 +373,14 @@ struct ConsoleSession {
                     return !dead.isEmpty
                 }
                 let delivery = try #require(dead.first?["id"] as? Int)
+                #expect(try await session.get("/console").html.contains("webhook dead deliveries</span>"))
                 let page = try await session.get("/console/webhooks/\(id)?status=dead").html
                 #expect(page.contains("/console/deliveries/\(delivery)/retry") && page.contains(">dead<"), "\(page)")
                 await receiver.respond { _, _ in .init() }
                 let retried = try await session.post("/console/deliveries/\(delivery)/retry", [("webhook", "\(id)")])
                 #expect(retried.location == "/console/webhooks/\(id)?notice=retried")
                 #expect(await receiver.waitFor(3).count == 3, "the retried delivery was sent again")
+                #expect(try await eventually { try await session.get("/console").html.contains("Every webhook and connector is working") })
             }
         }
         await receiver.stop()

@@ -35,7 +35,25 @@ extension ConsolePages {
             let review = try await call(.get, "review?limit=1000", context)
             if review.ok { waiting = (review.json["messages"]?.array?.count ?? 0) + (review.json["crm_unchecks"]?.array?.count ?? 0) }
             let webhooks = try await get("webhooks", context)["webhooks"]?.array ?? []
-            let failingWebhooks = webhooks.filter { $0["enabled"]?.bool == false && $0["disabled_reason"]?.string != nil }.map { $0.template }
+            var failingWebhooks: [[String: Any]] = []
+            for hook in webhooks {
+                guard let id = hook["id"]?.int else { continue }
+                let shown: (String, String) -> Void = { state, problem in
+                    failingWebhooks.append(["id": Int(id), "url": hook["url"]?.string ?? "", "state": state, "problem": problem])
+                }
+                if hook["enabled"]?.bool == false {
+                    if let reason = hook["disabled_reason"]?.string { shown("disabled", reason) }
+                    continue
+                }
+                // An enabled endpoint fails too: its oldest waiting delivery was already tried, or
+                // deliveries gave up (dead) and wait for a retry by hand.
+                let waiting = try await call(.get, "webhooks/\(id)/deliveries?status=pending&limit=1", context)
+                if let oldest = waiting.json["deliveries"]?.array?.first, (oldest["attempts"]?.int ?? 0) > 0 {
+                    shown("retrying", oldest["error"]?.string ?? "the last attempt failed")
+                } else if try await call(.get, "webhooks/\(id)/deliveries?status=dead&limit=1", context).json["deliveries"]?.array?.isEmpty == false {
+                    shown("dead deliveries", "deliveries gave up; retry them from the endpoint's page")
+                }
+            }
             var failingConnectors: [[String: Any]] = []
             // Connectors are an admin's to see; a member's overview leaves them out.
             let connectors = try await call(.get, "connectors", context)
