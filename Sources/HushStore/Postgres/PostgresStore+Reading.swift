@@ -78,7 +78,8 @@ extension PostgresStore {
                 LEFT JOIN contacts c ON c.id = l.contact_id
                 LEFT JOIN evidence e ON e.event_seq = l.seq
                 WHERE l.org_id = \(organization.rawValue) AND l.seq > \(sequence)
-                  AND (NOT \(filtered) OR a.key IN (\(key), \(hashed)))
+                  AND (NOT \(filtered) OR l.address_id IN (
+                      SELECT id FROM addresses WHERE org_id = \(organization.rawValue) AND key IN (\(key), \(hashed))))
                 ORDER BY l.seq LIMIT \(Int64(limit))
                 """, logger: logger)
             return try rows.map { row in

@@ -51,12 +51,15 @@ extension SQLiteStore {
                 LEFT JOIN addresses a ON a.id = l.address_id
                 LEFT JOIN contacts c ON c.id = l.contact_id
                 LEFT JOIN evidence e ON e.event_seq = l.seq
-                WHERE l.org_id = ? AND l.seq > ?
+                WHERE \(keys == nil ? "" : "+")l.org_id = ? AND l.seq > ?
                 """
             var arguments: StatementArguments = [organization.rawValue, sequence]
             if let keys {
-                sql += " AND a.key IN (?, ?)"
-                arguments += [keys[0], keys[1]]
+                // By the address's rows (the ledger_address index; `+` keeps the planner off
+                // ledger_org): walking the organization's ledger and filtering on the key read
+                // the whole ledger, 0.4 s at 1 M events.
+                sql += " AND l.address_id IN (SELECT id FROM addresses WHERE org_id = ? AND key IN (?, ?))"
+                arguments += [organization.rawValue, keys[0], keys[1]]
             }
             sql += " ORDER BY l.seq LIMIT ?"
             arguments += [limit]
