@@ -110,8 +110,12 @@ import Testing
             #expect(try await console.see("Added 1 of 1"))
             try await console.browser.type("textarea[name=paste]", "carol@example.com\nbob@example.com\n")
             try await console.browser.click("form[enctype] button[type=submit]")
-            #expect(try await console.see("were opted out already"), "the page names who was on the list already")
+            // Warned first: who is opted out already is named, and nothing is written until a yes.
+            #expect(try await console.see("1 of the 2 addresses are opted out already"), "the page warns first")
             #expect(try await console.see("<li>bob@example.com</li>"))
+            #expect(try await client.allowed(server, "address=carol@example.com&channel=email&lists=\(newsletter)") == true, "nothing added before the yes")
+            try await console.browser.click(".notice.warning form button[type=submit]")
+            #expect(try await console.see("Added 1 of 2."))
             #expect(try await client.allowed(server, "address=bob@example.com&channel=email&lists=\(newsletter)") == false)
             #expect(try await client.allowed(server, "address=carol@example.com&channel=email&lists=\(newsletter)") == false)
             try await console.shoot("list")

@@ -123,6 +123,18 @@ extension ConsolePages {
             return try await list(request, context, refused: ["problem": "Give an address, paste some, or upload a CSV file.", "errors": ["address": "an address is needed"]],
                                   status: .badRequest)
         }
+        let script = request.headers[.accept]?.contains("application/json") == true
+        if !script, form.first("confirmed") != "1" {
+            // Warn first: who is opted out already (as a check at this list, channel and scope
+            // reads it) is named before anything is written, and the add waits for a yes.
+            let opted = try await optedOut(addresses, channel: channel, scope: scope, context)
+            if !opted.isEmpty {
+                return try await list(request, context, refused: ["confirm_add": [
+                    "paste": addresses.joined(separator: "\n"), "channel": channel, "scope": scope, "count": addresses.count,
+                    "opted_count": opted.count, "opted": Array(opted.prefix(50)), "more": max(0, opted.count - 50),
+                ]])
+            }
+        }
         var added = 0
         var already: [String] = []
         var problems: [String] = []
@@ -143,7 +155,7 @@ extension ConsolePages {
                 if result["events"]?.array?.isEmpty == false { added += 1 } else { already.append(address) }
             }
         }
-        if request.headers[.accept]?.contains("application/json") == true {
+        if script {
             // The console's script sends a large file in batches and shows its progress.
             return try JSONBody(BatchJSON(added: added, already: already, problems: problems)).response(from: request, context: context)
         }
@@ -154,6 +166,26 @@ extension ConsolePages {
         // Drawn at once rather than redirected: the summary names who was opted out already.
         let summary = "Added \(added) of \(addresses.count)." + (already.isEmpty ? "" : " \(already.count) were opted out already and are unchanged:")
         return try await list(request, context, refused: ["notice": summary, "already": Array(already.prefix(50)), "more_already": max(0, already.count - 50)])
+    }
+
+    /// The addresses a check at this list (its channel and scope) answers blocked for: an email
+    /// address on email, a number on sms, when the channel is `all`.
+    private func optedOut(_ addresses: [String], channel: String, scope: String, _ context: HushRequestContext) async throws -> [String] {
+        let groups: [(String, [String])] = channel == "all"
+            ? [("email", addresses.filter { $0.contains("@") }), ("sms", addresses.filter { !$0.contains("@") })]
+            : [(channel, addresses)]
+        var opted: [String] = []
+        for (checked, group) in groups where !group.isEmpty {
+            for start in stride(from: 0, to: group.count, by: 100_000) {
+                var json: [String: Any] = ["channel": checked, "addresses": Array(group[start..<min(group.count, start + 100_000)]), "lists": [listID(context)]]
+                if !scope.isEmpty { json["scope"] = scope }
+                let answer = try await call(.post, "check", json: json, context)
+                for blocked in answer.json["blocked"]?.array ?? [] {
+                    opted.append(blocked["input"]?.string ?? blocked["address"]?.string ?? "")
+                }
+            }
+        }
+        return opted
     }
 
     struct BatchJSON: Encodable, Sendable {
