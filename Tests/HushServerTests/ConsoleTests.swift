@@ -275,6 +275,19 @@ struct ConsoleSession {
             let page = try await client.execute(uri: path, method: .get) { String(buffer: $0.body) }
             #expect(page.contains("This sender only (Alice at Acme)") && page.contains("Everyone at Acme Brand"), "\(page)")
 
+            // The console names the scope wherever it shows one: a list's entries, an audience
+            // check's "blocked by", a send's report.
+            try await client.send(.post, "/v1/opt-outs", key: server.admin, json: #"{"address": "bob@example.com", "channel": "email", "scope": "brand/rep-1"}"#)
+            try await Self.user(client, server, "ann@example.com")
+            let session = try #require(try await ConsoleSession.signIn(client, "ann@example.com", Self.password).session)
+            let list = try await session.get("/console/lists/\(server.acme.defaultList.rawValue)").html
+            #expect(list.contains("Alice at Acme (brand/rep-1)"), "\(list)")
+            let audience = try await session.post("/console/audience", [("paste", "bob@example.com"), ("channel", "email"), ("scope", "brand/rep-1"), ("record", "on")])
+            #expect(audience.html.contains("default · Alice at Acme (brand/rep-1) · api"), "\(audience.html)")
+            let send = try #require((try await client.send(.get, "/v1/sends", key: server.admin).json["sends"] as? [[String: Any]])?.first?["id"] as? Int)
+            let report = try await session.get("/console/sends/\(send)").html
+            #expect(report.contains("<dd>Alice at Acme (brand/rep-1)</dd>") && report.contains("default · Alice at Acme (brand/rep-1) · api"), "\(report)")
+
             #expect(try await client.send(.put, "/v1/scopes/brand", key: server.admin, json: #"{"display_name": null}"#).status == .noContent)
             let after = try await client.execute(uri: path, method: .get) { String(buffer: $0.body) }
             #expect(after.contains("Everyone at brand"))

@@ -75,25 +75,27 @@ extension ConsolePages {
             // Not `channels`: inside `{{#list}}` the list's own `channels` would hide it.
             values["channel_choices"] = Self.channels.map { ["name": $0, "checked": covered.contains($0)] }
             values["entry_channels"] = (["all"] + Self.channels).map { ["name": $0] }
+            let scopes = try await scopeNames(context)
             let query = Query(request)
             if let search = query.optional("search") {
                 values["search"] = search
                 let found = try await call(.get, "addresses/\(Self.escaped(search))", context)
                 let entries = found.ok ? (found.json["suppressions"]?.array ?? []).filter { $0["list"]?.int == list["id"]?.int } : []
-                values["entries"] = entries.map(Self.entryValues)
+                values["entries"] = entries.map { Self.entryValues($0, scopes) }
                 if !found.ok { values["search_problem"] = found.detail ?? "" }
             } else {
                 let cursor = query.optional("cursor").map { "&cursor=\(Self.escaped($0))" } ?? ""
                 let page = try await get("lists/\(id)/entries?limit=100\(cursor)", context)
-                values["entries"] = (page["entries"]?.array ?? []).map(Self.entryValues)
+                values["entries"] = (page["entries"]?.array ?? []).map { Self.entryValues($0, scopes) }
                 values["next_cursor"] = page["next_cursor"]?.string as Any
             }
             return values
         }
     }
 
-    static func entryValues(_ entry: JSONValue) -> [String: Any] {
+    static func entryValues(_ entry: JSONValue, _ scopes: [String: String]) -> [String: Any] {
         var values = entry.template as? [String: Any] ?? [:]
+        values["scope_name"] = scopeLabel(entry["scope"]?.string ?? "", scopes)
         values["since_shown"] = shown(entry["since"]?.string)
         values["person_path"] = escaped(entry["address"]?.string ?? entry["contact"]?.string ?? "")
         values["key"] = [entry["address"]?.string ?? "", entry["channel"]?.string ?? "", entry["scope"]?.string ?? ""].joined(separator: "|")

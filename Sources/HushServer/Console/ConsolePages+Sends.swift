@@ -51,6 +51,7 @@ extension ConsolePages {
         return try await page("audience", title: "Audience check", section: "audience", request, context, status: answer.ok ? .ok : HTTPResponse.Status(code: answer.status)) {
             var values = try await audienceForm(context)
             guard answer.ok else { return values.merging(Self.refused(answer, form: form)) { $1 } }
+            let scopes = try await scopeNames(context)
             values["form"] = ["paste": recipients.joined(separator: "\n"), "scope": form.first("scope") ?? "", "name": form.first("name") ?? ""]
             var rows: [(Int, [String: Any])] = []
             for status in ["allowed", "blocked", "invalid"] {
@@ -59,7 +60,7 @@ extension ConsolePages {
                     rows.append((Int(entry["position"]?.int ?? 0), [
                         "address": entry["address"]?.string ?? entry["input"]?.string ?? "", "blocked": status == "blocked", "invalid": status == "invalid",
                         "reason": Self.reasonLabel(entry["reason"]?.string), "error": entry["error"]?.string ?? "",
-                        "list_name": block?["list_name"]?.string ?? "", "scope": block?["scope"]?.string ?? "", "source": block?["source"]?.string ?? "",
+                        "list_name": block?["list_name"]?.string ?? "", "scope_name": Self.scopeLabel(block?["scope"]?.string ?? "", scopes), "source": block?["source"]?.string ?? "",
                         "since": Self.shown(block?["since"]?.string),
                     ]))
                 }
@@ -98,11 +99,13 @@ extension ConsolePages {
             let cursor = query.optional("cursor").map { "&cursor=\(Self.escaped($0))" } ?? ""
             let report = try await get("sends/\(id)/report?limit=200" + (status.map { "&status=\($0)" } ?? "") + cursor, context)
             let counts = send["counts"]
+            let scopes = try await scopeNames(context)
             let bars = StackedBars(days: ["recipients"], counts: ["recipients": [
                 "allowed": Int(counts?["allowed"]?.int ?? 0), "blocked": Int(counts?["blocked"]?.int ?? 0), "invalid": Int(counts?["invalid"]?.int ?? 0),
             ]], label: "Recipients by status")
             return [
-                "send": send.template, "created": Self.shown(send["created_at"]?.string), "chart": bars.horizontal, "legend": bars.legend,
+                "send": send.template, "created": Self.shown(send["created_at"]?.string),
+                "scope_name": Self.scopeLabel(send["scope"]?.string ?? "", scopes), "chart": bars.horizontal, "legend": bars.legend,
                 "status": status ?? "", "filters": [("", "every status"), ("allowed", "allowed"), ("blocked", "blocked"), ("invalid", "invalid")].map {
                     ["value": $0.0, "label": $0.1, "current": $0.0 == (status ?? "")]
                 },
@@ -110,7 +113,10 @@ extension ConsolePages {
                     var values = entry.template as? [String: Any] ?? [:]
                     values["reason_label"] = Self.reasonLabel(entry["reason"]?.string)
                     values["blocked"] = entry["status"]?.string == "blocked"
-                    values["block"] = entry["blocked_by"]?.array?.first?.template as Any
+                    if let block = entry["blocked_by"]?.array?.first, var shown = block.template as? [String: Any] {
+                        shown["scope_name"] = Self.scopeLabel(block["scope"]?.string ?? "", scopes)
+                        values["block"] = shown
+                    }
                     return values
                 },
                 "next_cursor": report["next_cursor"]?.string as Any,
