@@ -262,6 +262,24 @@ import Testing
 
             #expect(try await client.send(.delete, "/v1/triggers/\(id)", key: server.admin).status == .noContent)
             #expect(try await client.send(.put, "/v1/triggers/\(id)", key: server.admin, json: #"{"on": "call.logged", "when": {"disposition": "x"}, "then": {"opt_out": {}}}"#).status == .notFound, "a deleted trigger stays deleted")
+
+            // Written at once, triggers on the same words: the store lets one through, the rest
+            // are refused in the transaction that would write them.
+            let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for action in ["opt_out", "opt_in", "opt_out", "opt_in", "opt_out", "opt_in"] {
+                    group.addTask {
+                        try await client.send(.post, "/v1/triggers", key: server.admin, json: #"{"on": "message.received", "when": {"keyword": "PROMO GO"}, "then": {"\#(action)": {"channels": ["sms"]}}}"#).status
+                    }
+                }
+                group.addTask {
+                    try await client.send(.put, "/v1/triggers/\(other)", key: server.admin, json: #"{"on": "message.received", "when": {"keyword": "promo go"}, "then": {"opt_out": {"channels": ["sms"]}}}"#).status
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses.filter { $0 == .created || $0 == .ok }.count == 1 && statuses.filter { $0 == .conflict }.count == 6, "\(statuses)")
+            let twins = (try await client.send(.get, "/v1/triggers", key: server.admin).json["triggers"] as? [[String: Any]] ?? [])
+                .filter { ($0["when"] as? [String: Any])?["keyword"] as? String != "PROMO STOP" }
+            #expect(twins.count == 1, "\(twins)")
         }
     }
 }

@@ -103,6 +103,16 @@ public struct Trigger: Hashable, Sendable, Codable {
         return self
     }
 
+    /// Refuses this trigger (409) when one of the organization's `triggers`, other than itself,
+    /// fires on the same messages or dispositions: an opt-out and an opt-in firing together
+    /// would leave the person opted in under a reply saying they are out. A store calls it in
+    /// the transaction that writes the trigger, so two writes cannot both pass it.
+    public func requireNoTwin(among triggers: [Trigger]) throws(HushError) {
+        guard let twin = triggers.first(where: { $0.id != id && firesWith($0) }) else { return }
+        throw HushError(.conflict, field: on == .messageReceived ? "when.keyword" : "when.disposition",
+                        "trigger \(twin.id) already acts on this; delete it first")
+    }
+
     /// Whether this trigger and `other` fire on the same messages or dispositions.
     public func firesWith(_ other: Trigger) -> Bool {
         guard on == other.on else { return false }

@@ -60,7 +60,7 @@ struct TriggerRoutes: Sendable {
     private func create(_ request: Request, _ context: HushRequestContext) async throws -> Response {
         let caller = try context.caller()
         try caller.requireAdmin("creating a trigger")
-        let trigger = try await definition(request, context, replacing: nil)
+        let trigger = try await definition(request, context)
         let stored = try await store.createTrigger(trigger, in: caller.organization)
         return try JSONBody(TriggerJSON(trigger: stored), status: .created).response(from: request, context: context)
     }
@@ -71,28 +71,21 @@ struct TriggerRoutes: Sendable {
         try caller.requireAdmin("changing a trigger")
         let id = try triggerID(context)
         guard try await store.triggers(in: caller.organization).contains(where: { $0.id == id }) else { throw notFound(context) }
-        var trigger = try await definition(request, context, replacing: id)
+        var trigger = try await definition(request, context)
         trigger.id = id
         guard let stored = try await store.updateTrigger(trigger, in: caller.organization) else { throw notFound(context) }
         return try JSONBody(TriggerJSON(trigger: stored)).response(from: request, context: context)
     }
 
-    /// The trigger a body defines, validated; refused when another trigger (not `replacing`)
-    /// already acts on the same words or disposition.
-    private func definition(_ request: Request, _ context: HushRequestContext, replacing: TriggerID?) async throws -> Trigger {
-        let caller = try context.caller()
+    /// The trigger a body defines, validated.
+    private func definition(_ request: Request, _ context: HushRequestContext) async throws -> Trigger {
         let input = try await request.input(TriggerInput.self, context: context)
         guard let event = Trigger.Event(rawValue: input.on) else {
             throw Problem.invalid("on", "on is call.logged or message.received")
         }
-        let trigger = try Trigger(on: event, when: input.when.value, then: input.then.value.action).validated()
-        // Two triggers on one message or disposition would both fire: an opt-out and an opt-in
-        // together would leave the person opted in under a reply saying they are out.
-        if let same = try await store.triggers(in: caller.organization).first(where: { $0.id != replacing && $0.firesWith(trigger) }) {
-            throw HushError(.conflict, field: event == .messageReceived ? "when.keyword" : "when.disposition",
-                            "trigger \(same.id) already acts on this; delete it first")
-        }
-        return trigger
+        // The store refuses a trigger on another one's words (`Trigger.requireNoTwin`) in the
+        // transaction that writes it.
+        return try Trigger(on: event, when: input.when.value, then: input.then.value.action).validated()
     }
 
     private func one(_ context: HushRequestContext) async throws -> JSONBody<TriggerJSON> {

@@ -9,7 +9,7 @@ extension PostgresStore {
         let now = StoredCoding.milliseconds(configuration.now())
         let logger = self.logger
         return try await transaction { connection in
-            try await Self.requireLists(of: trigger, connection, in: organization, logger: logger)
+            try await Self.requireValid(trigger, connection, in: organization, logger: logger)
             guard let id = try await connection.value("""
                 INSERT INTO triggers (org_id, definition, created_at) VALUES (\(organization.rawValue), \(json), \(now))
                 RETURNING id
@@ -25,24 +25,27 @@ extension PostgresStore {
 
     public func triggers(in organization: OrganizationID) async throws -> [Trigger] {
         let logger = self.logger
-        return try await read { connection in
-            var triggers: [Trigger] = []
-            for try await (id, definition) in try await connection.query("""
-                SELECT id, definition FROM triggers WHERE org_id = \(organization.rawValue) AND deleted_at IS NULL ORDER BY id
-                """, logger: logger).decode((Int64, String).self) {
-                var trigger = try JSONDecoder().decode(Trigger.self, from: Data(definition.utf8))
-                trigger.id = TriggerID(rawValue: id)
-                triggers.append(trigger)
-            }
-            return triggers
+        return try await read { connection in try await Self.triggers(connection, in: organization, logger: logger) }
+    }
+
+    private static func triggers(_ connection: PostgresConnection, in organization: OrganizationID, logger: Logger) async throws -> [Trigger] {
+        var triggers: [Trigger] = []
+        for row in try await connection.rows("""
+            SELECT id, definition FROM triggers WHERE org_id = \(organization.rawValue) AND deleted_at IS NULL ORDER BY id
+            """, logger: logger) {
+            let (id, definition) = try row.decode((Int64, String).self)
+            var trigger = try JSONDecoder().decode(Trigger.self, from: Data(definition.utf8))
+            trigger.id = TriggerID(rawValue: id)
+            triggers.append(trigger)
         }
+        return triggers
     }
 
     public func updateTrigger(_ trigger: Trigger, in organization: OrganizationID) async throws -> Trigger? {
         let json = String(decoding: try JSONEncoder().encode(trigger), as: UTF8.self)
         let logger = self.logger
         return try await transaction { connection in
-            try await Self.requireLists(of: trigger, connection, in: organization, logger: logger)
+            try await Self.requireValid(trigger, connection, in: organization, logger: logger)
             let updated = try await connection.value("""
                 UPDATE triggers SET definition = \(json)
                 WHERE id = \(trigger.id.rawValue) AND org_id = \(organization.rawValue) AND deleted_at IS NULL
@@ -52,10 +55,14 @@ extension PostgresStore {
         }
     }
 
-    /// The lists a trigger records on are the organization's and not deleted.
-    private static func requireLists(
-        of trigger: Trigger, _ connection: PostgresConnection, in organization: OrganizationID, logger: Logger
+    /// The lists a trigger records on are the organization's and not deleted, and no other
+    /// trigger fires on its words: checked under the organization's row lock, so two nodes
+    /// writing triggers at once cannot both pass.
+    private static func requireValid(
+        _ trigger: Trigger, _ connection: PostgresConnection, in organization: OrganizationID, logger: Logger
     ) async throws {
+        try await connection.rows("SELECT 1 FROM organizations WHERE id = \(organization.rawValue) FOR NO KEY UPDATE", logger: logger)
+        try trigger.requireNoTwin(among: try await triggers(connection, in: organization, logger: logger))
         for list in (trigger.then.optOut ?? trigger.then.optIn)?.lists ?? [] {
             guard try await activeList(connection, ListID(rawValue: list), in: organization, logger: logger) != nil else {
                 throw HushError(.notFound, field: "then.lists", "no list \(list) in this organization")

@@ -8,7 +8,7 @@ extension SQLiteStore {
         let now = StoredCoding.milliseconds(configuration.now())
         return try await storageErrors {
             try await pool.write { db in
-                try Self.requireLists(of: trigger, db, in: organization)
+                try Self.requireValid(trigger, db, in: organization)
                 try db.execute(sql: "INSERT INTO triggers (org_id, definition, created_at) VALUES (?, ?, ?)",
                                arguments: [organization.rawValue, json, now])
                 var stored = trigger
@@ -19,13 +19,15 @@ extension SQLiteStore {
     }
 
     public func triggers(in organization: OrganizationID) async throws -> [Trigger] {
-        try await read { db in
-            try Row.fetchAll(db, sql: "SELECT id, definition FROM triggers WHERE org_id = ? AND deleted_at IS NULL ORDER BY id",
-                             arguments: [organization.rawValue]).map { row in
-                var trigger = try JSONDecoder().decode(Trigger.self, from: Data((row[1] as String).utf8))
-                trigger.id = row[0]
-                return trigger
-            }
+        try await read { db in try Self.triggers(db, in: organization) }
+    }
+
+    private static func triggers(_ db: Database, in organization: OrganizationID) throws -> [Trigger] {
+        try Row.fetchAll(db, sql: "SELECT id, definition FROM triggers WHERE org_id = ? AND deleted_at IS NULL ORDER BY id",
+                         arguments: [organization.rawValue]).map { row in
+            var trigger = try JSONDecoder().decode(Trigger.self, from: Data((row[1] as String).utf8))
+            trigger.id = row[0]
+            return trigger
         }
     }
 
@@ -33,7 +35,7 @@ extension SQLiteStore {
         let json = String(decoding: try JSONEncoder().encode(trigger), as: UTF8.self)
         return try await storageErrors {
             try await pool.write { db in
-                try Self.requireLists(of: trigger, db, in: organization)
+                try Self.requireValid(trigger, db, in: organization)
                 try db.execute(sql: "UPDATE triggers SET definition = ? WHERE id = ? AND org_id = ? AND deleted_at IS NULL",
                                arguments: [json, trigger.id, organization.rawValue])
                 return db.changesCount == 1 ? trigger : nil
@@ -41,8 +43,10 @@ extension SQLiteStore {
         }
     }
 
-    /// The lists a trigger records on are the organization's and not deleted.
-    private static func requireLists(of trigger: Trigger, _ db: Database, in organization: OrganizationID) throws {
+    /// The lists a trigger records on are the organization's and not deleted, and no other
+    /// trigger fires on its words (the write lock holds every other writer off meanwhile).
+    private static func requireValid(_ trigger: Trigger, _ db: Database, in organization: OrganizationID) throws {
+        try trigger.requireNoTwin(among: try triggers(db, in: organization))
         for list in (trigger.then.optOut ?? trigger.then.optIn)?.lists ?? [] {
             guard try activeList(db, ListID(rawValue: list), in: organization) != nil else {
                 throw HushError(.notFound, field: "then.lists", "no list \(list) in this organization")
