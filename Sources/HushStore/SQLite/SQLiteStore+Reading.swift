@@ -9,11 +9,14 @@ extension SQLiteStore {
             try Row.fetchAll(db, sql: """
                 SELECT s.subject_key, s.channel, s.list_id, s.scope, s.since, s.source, s.event_seq, s.hold
                 FROM suppressions s
-                WHERE s.org_id = ? AND (s.subject_key IN (?, ?) OR s.contact_id IN (
+                -- By address row and by contact, each arm an index (suppressions_address,
+                -- suppressions_contact): on subject_key the OR read every suppression (0.1 s at 1 M).
+                -- An address row's key is its suppressions' subject key, erased (hashed) or not.
+                WHERE s.org_id = ? AND (s.address_id IN (SELECT id FROM addresses WHERE org_id = ? AND key IN (?, ?)) OR s.contact_id IN (
                     SELECT l.contact_id FROM contact_links l JOIN addresses a ON a.id = l.address_id
                     WHERE a.org_id = ? AND a.key IN (?, ?)))
                 ORDER BY s.event_seq
-                """, arguments: [organization.rawValue, keys[0], keys[1], organization.rawValue, keys[0], keys[1]])
+                """, arguments: [organization.rawValue, organization.rawValue, keys[0], keys[1], organization.rawValue, keys[0], keys[1]])
                 .map { row in
                     try Suppression(
                         organization: organization, subject: SubjectKey(stored: row[0]), channel: StoredCoding.channel(row[1]),
@@ -116,7 +119,9 @@ extension SQLiteStore {
                 FROM ledger l
                 JOIN lists li ON li.id = l.list_id
                 LEFT JOIN contacts c ON c.id = l.contact_id
-                WHERE l.org_id = ? AND l.recorded_at <= ? AND (
+                -- `+` keeps the planner off ledger_org (the organization's whole ledger): the
+                -- address's and its contacts' rows come by ledger_address and ledger_contact.
+                WHERE +l.org_id = ? AND l.recorded_at <= ? AND (
                     l.address_id IN (SELECT id FROM addresses WHERE org_id = ? AND key IN (?, ?))
                     OR l.contact_id IN (
                         SELECT cl.contact_id FROM contact_links cl JOIN addresses a ON a.id = cl.address_id
