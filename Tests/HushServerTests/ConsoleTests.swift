@@ -294,6 +294,38 @@ struct ConsoleSession {
         }
     }
 
+    /// Adding to a list warns first about the people it stops already, on every channel the
+    /// add covers: the confirmation carries the one address as it was typed, or the lines.
+    @Test func addingToAListWarnsFirstAboutThoseItStopsAlready() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            let list = try #require(try await client.send(.post, "/v1/lists", key: server.admin, json: #"{"name": "Promos"}"#).json["id"] as? Int)
+            try await client.send(.post, "/v1/opt-outs", key: server.admin, json: #"{"addresses": ["bob@example.com", "+14155550100"], "channel": "sms", "list": \#(list)}"#)
+            try await client.send(.post, "/v1/opt-outs", key: server.admin, json: #"{"address": "bob@example.com", "channel": "email", "list": \#(list)}"#)
+            try await client.send(.post, "/v1/opt-outs", key: server.admin, json: #"{"address": "dan@example.com", "channel": "email"}"#)
+            try await Self.user(client, server, "ann@example.com")
+            let session = try #require(try await ConsoleSession.signIn(client, "ann@example.com", Self.password).session)
+            // Bob is on the list; the number is on it for sms only (an add of `all` covers
+            // WhatsApp and voice too); Dan is opted out on another list.
+            let warned = try await session.post("/console/lists/\(list)/add", [("paste", "bob@example.com\n+14155550100\ndan@example.com"), ("channel", "all")])
+            #expect(warned.html.contains("1 of the 3 addresses are on this list already") && warned.html.contains("<li>bob@example.com</li>"), "\(warned.html)")
+            #expect(!warned.html.contains("<li>+14155550100</li>") && !warned.html.contains("<li>dan@example.com</li>"))
+            #expect(try await client.allowed(server, "address=dan@example.com&channel=email&lists=\(list)") == false, "dan is out on default")
+            #expect(try await client.allowed(server, "address=%2B14155550100&channel=voice&lists=\(list)") == true, "nothing added before the yes")
+
+            // The yes adds the others, with the channel asked for.
+            let others = #"<textarea name="paste" hidden>"# + "\n+14155550100\ndan@example.com</textarea>"
+            #expect(warned.html.contains(others) && warned.html.contains(#"<input type="hidden" name="channel" value="all">"#), "\(warned.html)")
+            let added = try await session.post("/console/lists/\(list)/add", [("paste", "\n+14155550100\ndan@example.com"), ("channel", "all"), ("confirmed", "1")])
+            #expect(added.html.contains("Added 2 of 2."), "\(added.html)")
+            #expect(try await client.allowed(server, "address=%2B14155550100&channel=voice&lists=\(list)") == false)
+
+            // One address the list stops already: nothing to add.
+            let single = try await session.post("/console/lists/\(list)/add", [("address", "bob@example.com"), ("channel", "email")])
+            #expect(single.html.contains("Nothing else to add.") && !single.html.contains("name=\"confirmed\""), "\(single.html)")
+        }
+    }
+
     @Test func statsCountWhatEachWriteDidInItsOwnTransaction() async throws {
         let server = try await TestServer()
         try await server.test { client in

@@ -126,13 +126,22 @@ extension ConsolePages {
                                   status: .badRequest)
         }
         let script = request.headers[.accept]?.contains("application/json") == true
-        if !script, form.first("confirmed") != "1" {
-            // Warn first: who is opted out already (as a check at this list, channel and scope
-            // reads it) is named before anything is written, and the add waits for a yes.
-            let opted = try await optedOut(addresses, channel: channel, scope: scope, context)
+        // Warn first: the people this list stops already (on every channel the add names, at its
+        // scope) are named before anything is written, and a yes adds the others only. Above
+        // 10 000 addresses (what the console's script sends in batches) the summary names them.
+        if !script, form.first("confirmed") != "1", addresses.count <= 10_000 {
+            let opted = try await alreadyOnList(addresses, channel: channel, scope: scope, context)
             if !opted.isEmpty {
+                let region = try await store.organization(try context.signedIn().user.organization)?.settings.defaultRegion
+                let stopped = Set(opted)
+                // Read as the API reads them; what does not parse stays, for the API to name.
+                let others = addresses.filter { address in
+                    (try? Address(parsing: address, region: region)).map { !stopped.contains($0.normalized) } ?? true
+                }
                 return try await list(request, context, refused: ["confirm_add": [
-                    "paste": addresses.joined(separator: "\n"), "channel": channel, "scope": scope, "count": addresses.count,
+                    // A textarea drops one leading newline: the first line survives it.
+                    "others": "\n" + others.joined(separator: "\n"), "others_count": others.count, "has_others": !others.isEmpty,
+                    "channel": channel, "scope": scope, "count": addresses.count,
                     "opted_count": opted.count, "opted": Array(opted.prefix(50)), "more": max(0, opted.count - 50),
                 ]])
             }
@@ -170,22 +179,27 @@ extension ConsolePages {
         return try await list(request, context, refused: ["notice": summary, "already": Array(already.prefix(50)), "more_already": max(0, already.count - 50)])
     }
 
-    /// The addresses a check at this list (its channel and scope) answers blocked for: an email
-    /// address on email, a number on sms, when the channel is `all`.
-    private func optedOut(_ addresses: [String], channel: String, scope: String, _ context: HushRequestContext) async throws -> [String] {
-        let groups: [(String, [String])] = channel == "all"
-            ? [("email", addresses.filter { $0.contains("@") }), ("sms", addresses.filter { !$0.contains("@") })]
-            : [(channel, addresses)]
+    /// The addresses (as the API normalizes them) that this list already stops on every channel
+    /// the add would cover (`all`: email for an email address; sms, WhatsApp and voice for a
+    /// number), at the add's scope: a check there that names this list among what blocks.
+    private func alreadyOnList(_ addresses: [String], channel: String, scope: String, _ context: HushRequestContext) async throws -> [String] {
+        guard let list = Int64(context.parameters.get("id") ?? "") else { return [] }
+        let byKind: [(Bool, [String])] = [(true, channel == "all" ? ["email"] : [channel]), (false, channel == "all" ? ["sms", "whatsapp", "voice"] : [channel])]
         var opted: [String] = []
-        for (checked, group) in groups where !group.isEmpty {
-            for start in stride(from: 0, to: group.count, by: 100_000) {
-                var json: [String: Any] = ["channel": checked, "addresses": Array(group[start..<min(group.count, start + 100_000)]), "lists": [listID(context)]]
+        for (email, channels) in byKind {
+            let group = addresses.filter { $0.contains("@") == email }
+            guard !group.isEmpty else { continue }
+            var stoppedOn: [String: Int] = [:]
+            for checked in channels {
+                var json: [String: Any] = ["channel": checked, "addresses": group, "lists": [list]]
                 if !scope.isEmpty { json["scope"] = scope }
                 let answer = try await call(.post, "check", json: json, context)
-                for blocked in answer.json["blocked"]?.array ?? [] {
-                    opted.append(blocked["input"]?.string ?? blocked["address"]?.string ?? "")
+                for blocked in answer.json["blocked"]?.array ?? []
+                where (blocked["blocked_by"]?.array ?? []).contains(where: { $0["list"]?.int == list }) {
+                    stoppedOn[blocked["address"]?.string ?? "", default: 0] += 1
                 }
             }
+            opted += stoppedOn.filter { $0.value == channels.count }.keys.sorted()
         }
         return opted
     }
