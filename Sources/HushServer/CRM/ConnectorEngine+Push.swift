@@ -173,6 +173,7 @@ extension ConnectorEngine.Run {
     func blocked(_ record: CRMRecord, _ channel: Channel) -> Bool {
         let contact = connector.contact(for: record.key)
         if wouldOptOut[contact]?.contains(channel) == true { return true }
+        if record.addresses.contains(where: { wouldOptOutAddresses[$0]?.contains(channel) == true }) { return true }
         if !store.blocks(ofContact: contact, in: connector.organization, query: query(channel)).isEmpty { return true }
         for key in record.addresses {
             let kind: Address.Kind = key.hasPrefix("+") ? .phone : .email

@@ -93,6 +93,9 @@ extension ConnectorEngine {
         /// In a dry run, the opt-outs it would record (by contact), counted as in force when it
         /// works out what it would write: the real run writes after recording them.
         var wouldOptOut: [ContactID: [Channel]] = [:]
+        /// The same, by the addresses of those contacts' records: other records carrying one
+        /// (a lead with the contact's email) are written too.
+        var wouldOptOutAddresses: [String: [Channel]] = [:]
 
         var store: Storage { engine.store }
         var now: Date { engine.now() }
@@ -201,6 +204,8 @@ extension ConnectorEngine {
             // Records whose fields Hush may have to write: worked out once the page's links and
             // opt-outs are in the index, and marked due only when something differs.
             var candidates: [CRMRecordKey] = []
+            // In a dry run, the addresses of the records whose opt-outs it would record.
+            var pageOpted = Set<String>()
             let mapped = Set(connector.fields.map(\.field))
             for row in rows {
                 report.read += 1
@@ -250,7 +255,12 @@ extension ConnectorEngine {
                     record.kept.remove(mapping.field)
                     report.optOuts += 1
                     report.wouldRecord.append("\(row.key) \(mapping.field) → opt out of \(mapping.channel) at \"\(connector.scope.path)\"")
-                    if dryRun { wouldOptOut[contact, default: []].append(contentsOf: Channel.allCases.filter { mapping.channel.covers($0) }) }
+                    if dryRun {
+                        let channels = Channel.allCases.filter { mapping.channel.covers($0) }
+                        wouldOptOut[contact, default: []].append(contentsOf: channels)
+                        for key in record.addresses { wouldOptOutAddresses[key, default: []].append(contentsOf: channels) }
+                        pageOpted.formUnion(record.addresses)
+                    }
                 }
                 for mapping in reading.unchecks {
                     let reasserts = CRMRules.reasserts(mapping, of: connector)
@@ -293,6 +303,15 @@ extension ConnectorEngine {
                         order.append(other.key)
                         candidates.append(other.key)
                     }
+                }
+            }
+            if dryRun, connector.writes, !pageOpted.isEmpty {
+                // What the real run marks from its new opt-outs' events: every record carrying
+                // an address of a contact opted out on this page, on it or known from before.
+                for (key, record) in saved where !pageOpted.isDisjoint(with: record.addresses) { candidates.append(key) }
+                for other in try await store.crmRecords(of: connector.id, addresses: pageOpted.sorted()) where saved[other.key] == nil {
+                    saved[other.key] = other
+                    candidates.append(other.key)
                 }
             }
             for key in candidates where connector.writes {

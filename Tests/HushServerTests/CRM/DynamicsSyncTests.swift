@@ -325,6 +325,37 @@ import Testing
         }
     }
 
+    /// Opt-out wins across records in a dry run too: a lead carrying the email of a contact
+    /// whose field the run would record is listed as written, as the real run writes it.
+    @Test func aDryRunListsTheRecordsSharingAnOptedOutAddress() async throws {
+        let server = try await CRMTest.server()
+        let crm = try await DynamicsEmulator.start()
+        defer { Task { await crm.stop() } }
+        let contact = await crm.put("contacts", fields: ["emailaddress1": "kay@example.com"], booleans: ["donotemail": true])
+        let lead = await crm.put("leads", fields: ["emailaddress1": "kay@example.com"])
+        try await server.test { client in
+            let id = try #require(try await CRMTest.dynamics(client, server, crm, extra: #", "entities": ["contact", "lead"]"#)["id"] as? Int)
+            let dry = try await CRMTest.sync(client, server, id, dryRun: true)
+            let wouldWrite = (dry["would_write"] as? [String] ?? []).sorted()
+            #expect(wouldWrite.contains { $0.hasPrefix("lead/\(lead) ") && $0.contains("donotemail=true") }, "\(wouldWrite)")
+            #expect(wouldWrite.contains { $0.hasPrefix("contact/\(contact) ") && $0.contains("donotbulkemail=true") }, "\(wouldWrite)")
+            let real = try await CRMTest.sync(client, server, id)
+            #expect(real["written"] as? Int == wouldWrite.count, "the dry run listed what the run wrote: \(wouldWrite) vs \(real)")
+            #expect(await crm.row("leads", lead)?.booleans["donotemail"] == true)
+
+            // Later, a contact known from before is ticked: its lead is not in the delta read,
+            // and the dry run still lists it.
+            let ivy = await crm.put("contacts", fields: ["emailaddress1": "ivy@example.com"])
+            let ivysLead = await crm.put("leads", fields: ["emailaddress1": "ivy@example.com"])
+            try await CRMTest.sync(client, server, id)
+            await crm.put("contacts", id: ivy, booleans: ["donotphone": true])
+            let later = (try await CRMTest.sync(client, server, id, dryRun: true)["would_write"] as? [String] ?? []).sorted()
+            #expect(later.contains { $0.hasPrefix("lead/\(ivysLead) ") && $0.contains("donotphone=true") }, "\(later)")
+            #expect(try await CRMTest.sync(client, server, id)["written"] as? Int == later.count)
+            #expect(await crm.row("leads", ivysLead)?.booleans["donotphone"] == true)
+        }
+    }
+
     /// In sales_field mode an untick is written back: the dry run lists that write too.
     @Test func aDryRunListsTheWriteBackOfAnUntickedSalesField() async throws {
         let server = try await CRMTest.server()
