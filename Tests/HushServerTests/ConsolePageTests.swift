@@ -1,0 +1,136 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import HushCore
+import HushTestSupport
+import Testing
+@testable import HushServer
+
+/// What the console's pages show and do: scope names, adding to a list, people and their
+/// links, downloads.
+extension ConsoleTests {
+    @Test func scopeNamesShowInTheConsoleAndOnThePreferencePage() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            let (named, name, _) = try await client.send(.put, "/v1/scopes/brand%2Frep-1", key: server.admin, json: #"{"display_name": " Alice at Acme "}"#)
+            #expect(named == .ok && name["display_name"] as? String == "Alice at Acme", "\(name)")
+            try await client.send(.put, "/v1/scopes/brand", key: server.admin, json: #"{"display_name": "Acme Brand"}"#)
+            #expect(try await client.send(.put, "/v1/scopes/brand%2Frep-1", key: server.member, json: #"{"display_name": "x"}"#).status == .forbidden)
+            #expect(try await client.send(.put, "/v1/scopes/Bad%20Path", key: server.admin, json: #"{"display_name": "x"}"#).status == .badRequest)
+            #expect(try await client.send(.put, "/v1/scopes/brand", key: server.admin, json: #"{"display_name": ""}"#).status == .badRequest)
+            let listed = try await client.send(.get, "/v1/scopes", key: server.member).json["scopes"] as? [[String: Any]]
+            #expect(listed?.map { $0["path"] as? String } == ["brand", "brand/rep-1"])
+
+            let path = try await client.unsubscribePath(server, #"{"address": "ann@example.com", "channel": "email", "scope": "brand/rep-1"}"#)
+            let page = try await client.execute(uri: path, method: .get) { String(buffer: $0.body) }
+            #expect(page.contains("This sender only (Alice at Acme)") && page.contains("Everyone at Acme Brand"), "\(page)")
+
+            // The console names the scope wherever it shows one: a list's entries, an audience
+            // check's "blocked by", a send's report.
+            try await client.send(.post, "/v1/opt-outs", key: server.admin, json: #"{"address": "bob@example.com", "channel": "email", "scope": "brand/rep-1"}"#)
+            try await Self.user(client, server, "ann@example.com")
+            let session = try #require(try await ConsoleSession.signIn(client, "ann@example.com", Self.password).session)
+            let list = try await session.get("/console/lists/\(server.acme.defaultList.rawValue)").html
+            #expect(list.contains("Alice at Acme (brand/rep-1)"), "\(list)")
+            let audience = try await session.post("/console/audience", [("paste", "bob@example.com"), ("channel", "email"), ("scope", "brand/rep-1"), ("record", "on")])
+            #expect(audience.html.contains("default · Alice at Acme (brand/rep-1) · api"), "\(audience.html)")
+            let send = try #require((try await client.send(.get, "/v1/sends", key: server.admin).json["sends"] as? [[String: Any]])?.first?["id"] as? Int)
+            let report = try await session.get("/console/sends/\(send)").html
+            #expect(report.contains("<dd>Alice at Acme (brand/rep-1)</dd>") && report.contains("default · Alice at Acme (brand/rep-1) · api"), "\(report)")
+
+            #expect(try await client.send(.put, "/v1/scopes/brand", key: server.admin, json: #"{"display_name": null}"#).status == .noContent)
+            let after = try await client.execute(uri: path, method: .get) { String(buffer: $0.body) }
+            #expect(after.contains("Everyone at brand"))
+        }
+    }
+
+    /// Adding to a list warns first about the people it stops already, on every channel the
+    /// add covers: the confirmation carries the one address as it was typed, or the lines.
+    @Test func addingToAListWarnsFirstAboutThoseItStopsAlready() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            let list = try #require(try await client.send(.post, "/v1/lists", key: server.admin, json: #"{"name": "Promos"}"#).json["id"] as? Int)
+            try await client.send(.post, "/v1/opt-outs", key: server.admin, json: #"{"addresses": ["bob@example.com", "+14155550100"], "channel": "sms", "list": \#(list)}"#)
+            try await client.send(.post, "/v1/opt-outs", key: server.admin, json: #"{"address": "bob@example.com", "channel": "email", "list": \#(list)}"#)
+            try await client.send(.post, "/v1/opt-outs", key: server.admin, json: #"{"address": "dan@example.com", "channel": "email"}"#)
+            try await Self.user(client, server, "ann@example.com")
+            let session = try #require(try await ConsoleSession.signIn(client, "ann@example.com", Self.password).session)
+            // Bob is on the list; the number is on it for sms only (an add of `all` covers
+            // WhatsApp and voice too); Dan is opted out on another list.
+            let warned = try await session.post("/console/lists/\(list)/add", [("paste", "bob@example.com\n+14155550100\ndan@example.com"), ("channel", "all")])
+            #expect(warned.html.contains("1 of the 3 addresses are on this list already") && warned.html.contains("<li>bob@example.com</li>"), "\(warned.html)")
+            #expect(!warned.html.contains("<li>+14155550100</li>") && !warned.html.contains("<li>dan@example.com</li>"))
+            #expect(try await client.allowed(server, "address=dan@example.com&channel=email&lists=\(list)") == false, "dan is out on default")
+            #expect(try await client.allowed(server, "address=%2B14155550100&channel=voice&lists=\(list)") == true, "nothing added before the yes")
+
+            // The yes adds the others, with the channel asked for.
+            let others = #"<textarea name="paste" hidden>"# + "\n+14155550100\ndan@example.com</textarea>"
+            #expect(warned.html.contains(others) && warned.html.contains(#"<input type="hidden" name="channel" value="all">"#), "\(warned.html)")
+            let added = try await session.post("/console/lists/\(list)/add", [("paste", "\n+14155550100\ndan@example.com"), ("channel", "all"), ("confirmed", "1")])
+            #expect(added.html.contains("Added 2 of 2."), "\(added.html)")
+            #expect(try await client.allowed(server, "address=%2B14155550100&channel=voice&lists=\(list)") == false)
+
+            // One address the list stops already: nothing to add.
+            let single = try await session.post("/console/lists/\(list)/add", [("address", "bob@example.com"), ("channel", "email")])
+            #expect(single.html.contains("Nothing else to add.") && !single.html.contains("name=\"confirmed\""), "\(single.html)")
+        }
+    }
+
+    @Test func listFormsPeopleLinksAndEntryKeysSurviveWhatAddressesMayHold() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            let created = try await client.send(.post, "/v1/lists", key: server.admin, json: #"{"name": "texts", "channels": ["sms"]}"#)
+            let id = try #require(created.json["id"] as? Int)
+            try await client.send(.post, "/v1/lists/\(id)/entries", key: server.admin, json: #"{"entries": [{"address": "+14155550100", "channel": "sms"}]}"#)
+            try await client.send(.post, "/v1/opt-outs", key: server.admin, json: #"{"addresses": ["a#b@example.com", "c|d@example.com", "e%41@example.com"], "channel": "email"}"#)
+            try await Self.user(client, server, "ann@example.com")
+            let session = try #require(try await ConsoleSession.signIn(client, "ann@example.com", Self.password).session)
+
+            // The edit form shows the list's own channels ticked, and saving keeps them.
+            let page = try await session.get("/console/lists/\(id)").html
+            #expect(page.contains(#"name="channels" value="sms" checked"#) && page.contains(#"name="channels" value="email">"#), "\(page)")
+            let saved = try await session.post("/console/lists/\(id)", [("name", "texts"), ("description", "Texts only"), ("channels", "sms")])
+            #expect(saved.status == .seeOther, "\(saved.html)")
+            let list = try await client.send(.get, "/v1/lists/\(id)", key: server.admin).json
+            #expect(list["channels"] as? [String] == ["sms"] && list["description"] as? String == "Texts only")
+
+            // Links to people are percent-encoded, so `#`, `|` and `%` in a local part name the right person.
+            let entries = try await session.get("/console/lists/\(server.acme.defaultList.rawValue)").html
+            #expect(entries.contains(#"href="/console/people/a%23b%40example.com""#) && entries.contains(#"href="/console/people/e%2541%40example.com""#))
+            #expect(try await session.get("/console/people/e%2541%40example.com").html.contains("<h1>e%41@example.com</h1>"))
+            let removed = try await session.post("/console/lists/\(server.acme.defaultList.rawValue)/remove", [
+                ("entry", "c|d@example.com|email|"), ("kind", "written_consent"), ("reference", "t-9"),
+            ])
+            #expect(removed.status == .seeOther, "\(removed.html)")
+            #expect(try await client.allowed(server, "address=c%7Cd@example.com&channel=email") == true)
+
+            // A console page is counted under its own route, not the /v1 routes it called.
+            #expect(try await session.get("/console/lists").status == .ok)
+            let metrics = try await client.execute(uri: "/metrics", method: .get) { String(buffer: $0.body) }
+            #expect(metrics.contains(#"route="/console/lists/{id}""#) || metrics.contains(#"route="/console/lists/:id""#), "\(metrics.prefix(3000))")
+            #expect(!metrics.contains(#"route="/v1/stats""#), "the lists page's call to /v1/stats is not a request of its own")
+        }
+    }
+
+    @Test func downloadsAreTheCLIsCSVAndTheAPIsReport() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            try await client.send(.post, "/v1/opt-outs", key: server.admin, json: #"{"addresses": ["ann@example.com", "+14155550100", "gone@example.com"], "channel": "all"}"#)
+            try await client.send(.post, "/v1/erasures", key: server.admin, json: #"{"address": "gone@example.com"}"#)
+            let sent = try await client.send(.post, "/v1/sends", key: server.admin, json: #"{"channel": "email", "recipients": ["ann@example.com", "bob@example.com"]}"#)
+            try await Self.user(client, server, "rep@example.com", role: "member")
+            let session = try #require(try await ConsoleSession.signIn(client, "rep@example.com", Self.password).session)
+
+            let csv = try await session.get("/console/lists/\(server.acme.defaultList.rawValue)/export.csv").html
+            let lines = csv.split(separator: "\n").map(String.init)
+            #expect(lines.first == "address,channel,scope,list,since,source,hold")
+            #expect(lines.count == 3, "the erased address is left out: \(csv)")
+            #expect(lines.contains { $0.hasPrefix("'+14155550100,all,,default,") }, "a formula-like cell is defused as hush export does: \(csv)")
+            #expect(lines.contains { $0.hasPrefix("ann@example.com,all,,default,") && $0.hasSuffix(",api,false") })
+
+            let report = try await session.get("/console/sends/\(try #require(sent.json["id"] as? Int))/report.csv")
+            #expect(report.status == .ok && report.html.contains("Optout Email"), "\(report.html)")
+            #expect(try await session.get("/console/sends/999999/report.csv").status == .notFound)
+        }
+    }
+}
