@@ -133,4 +133,21 @@ extension ConsoleTests {
             #expect(try await session.get("/console/sends/999999/report.csv").status == .notFound)
         }
     }
+
+    /// A trigger whose list was deleted shows that list ticked on its edit page (saving it
+    /// unseen would mean the default list), and the API refuses it beside the field.
+    @Test func aTriggersDeletedListStaysShownWhenEdited() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            let promo = try #require(try await client.send(.post, "/v1/lists", key: server.admin, json: #"{"name": "Promos", "channels": ["sms"]}"#).json["id"] as? Int)
+            let trigger = try #require(try await client.send(.post, "/v1/triggers", key: server.admin, json: #"{"on": "message.received", "when": {"keyword": "PROMO GO"}, "then": {"opt_in": {"lists": [\#(promo)]}}}"#).json["id"] as? Int)
+            #expect(try await client.send(.delete, "/v1/lists/\(promo)", key: server.admin).status == .noContent)
+            try await Self.user(client, server, "ann@example.com")
+            let session = try #require(try await ConsoleSession.signIn(client, "ann@example.com", Self.password).session)
+            let page = try await session.get("/console/sequences/triggers/\(trigger)").html
+            #expect(page.contains(#"value="\#(promo)" checked> #\#(promo) (deleted)"#), "\(page)")
+            let saved = try await session.post("/console/sequences/triggers/\(trigger)", [("on", "message.received"), ("match", "PROMO GO"), ("action", "opt_in"), ("lists", "\(promo)")])
+            #expect(saved.status == .notFound && saved.html.contains("no list \(promo)"), "\(saved.html)")
+        }
+    }
 }

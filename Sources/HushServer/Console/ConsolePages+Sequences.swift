@@ -92,7 +92,10 @@ extension ConsolePages {
         return [
             "action": action, "button": button, "match": choice.match, "message": choice.on == "message.received", "opt_in": choice.optIn,
             "channels": (["all"] + Self.channels).map { ["name": $0, "checked": choice.channels.contains($0)] },
-            "lists": lists.sorted { $0.key < $1.key }.map { ["id": Int($0.key), "name": $0.value, "checked": choice.lists.contains($0.key)] },
+            // A list the trigger names that was deleted since stays shown and ticked: saving
+            // without a look would otherwise drop it and mean the default list.
+            "lists": lists.sorted { $0.key < $1.key }.map { ["id": Int($0.key), "name": $0.value, "checked": choice.lists.contains($0.key)] }
+                + choice.lists.subtracting(lists.keys).sorted().map { ["id": Int($0), "name": "#\($0) (deleted)", "checked": true] },
             "errors": errors, "then_error": thenError ?? "",
         ]
     }
