@@ -150,4 +150,56 @@ extension ConsoleTests {
             #expect(saved.status == .notFound && saved.html.contains("no list \(promo)"), "\(saved.html)")
         }
     }
+
+    /// The actions the browser tests leave out, through the pages' forms and links: errors
+    /// beside the field, keywords and help text saved, the overview's 90 days, a send's report
+    /// filtered by status, "Optout Number", a connector's status and log.
+    @Test func theSmallerActionsOfThePagesWork() async throws {
+        let server = try await TestServer(configuration: ConsoleBrowserTests.configuration())
+        try await server.test { client in
+            try await client.send(.post, "/v1/opt-outs", key: server.admin, json: #"{"addresses": ["old@example.com", "+14155550100"], "channel": "all"}"#)
+            try await Self.user(client, server, "ann@example.com")
+            let session = try #require(try await ConsoleSession.signIn(client, "ann@example.com", Self.password).session)
+
+            // A refused list: the API's message beside the field it names, what was typed kept.
+            let refused = try await session.post("/console/lists", [("name", "1234"), ("description", "digits only")])
+            #expect(refused.status == .badRequest)
+            #expect(refused.html.contains(#"aria-invalid="true""#) && refused.html.contains(#"<span class="error">"#) && refused.html.contains("digits only"), "\(refused.html)")
+
+            // Keywords and help text (CTIA's words stay; a word of our own beside them).
+            let before = try await client.send(.get, "/v1/settings", key: server.admin).json["keywords"] as? [String: Any]
+            let stopWords = ((before?["opt_out"] as? [String] ?? []) + ["HALT"]).joined(separator: ", ")
+            let startWords = (before?["opt_in"] as? [String] ?? []).joined(separator: ", ")
+            let saved = try await session.post("/console/settings", [
+                ("keywords_opt_out", stopWords), ("keywords_opt_in", startWords), ("keywords_help", "HELP, INFO"), ("help_text", "Acme: reply STOP to stop."),
+            ])
+            #expect(saved.location == "/console/settings?notice=saved", "\(saved.html)")
+            let settings = try await client.send(.get, "/v1/settings", key: server.admin).json
+            #expect((settings["keywords"] as? [String: Any])?["help"] as? [String] == ["HELP", "INFO"], "\(settings)")
+            #expect(((settings["keywords"] as? [String: Any])?["opt_out"] as? [String])?.contains("HALT") == true, "\(settings)")
+            #expect(settings["help_text"] as? String == "Acme: reply STOP to stop.")
+
+            // The overview over 90 days.
+            let ninety = try await session.get("/console?days=90").html
+            #expect(ninety.contains("Show 30 days") && ninety.contains("last 90 days"), "\(ninety)")
+
+            // A send of numbers: "Optout Number", and the report filtered to the blocked.
+            let audience = try await session.post("/console/audience", [("paste", "+14155550100\n+14155550199"), ("channel", "sms"), ("record", "on"), ("name", "Texts")])
+            #expect(audience.html.contains("Optout Number"), "\(audience.html)")
+            let send = try #require((try await client.send(.get, "/v1/sends", key: server.admin).json["sends"] as? [[String: Any]])?.first?["id"] as? Int)
+            let blocked = try await session.get("/console/sends/\(send)?status=blocked").html
+            #expect(blocked.contains("+14155550100") && !blocked.contains("+14155550199"), "\(blocked)")
+            #expect(blocked.contains(#"<option value="blocked" selected>"#))
+
+            // A connector's page shows its status and log once it has run.
+            let connector = try #require(try await client.send(.post, "/v1/connectors", key: server.admin, json: """
+                {"name": "dyn", "provider": "dynamics", "instance_url": "http://127.0.0.1:9", "token_url": "http://127.0.0.1:9/token", "auth": {"tenant": "t", "client_id": "c", "client_secret": "s"}, "mode": "shared_field"}
+                """).json["id"] as? Int)
+            let run = try await session.post("/console/connectors/\(connector)/sync", [])
+            #expect(run.status == .ok, "\(run.html)")
+            let page = try await session.get("/console/connectors/\(connector)").html
+            #expect(page.contains("<h2>Status</h2>") && page.contains("<dt>State</dt><dd>error</dd>"), "\(page)")
+            #expect(page.contains("<h2>Log</h2>") && !page.contains("Nothing yet."), "\(page)")
+        }
+    }
 }
