@@ -29,6 +29,8 @@ struct LedgerRoutes: Sendable {
         let kind: String
         let suppressions: [SuppressionJSON]
         let events: [EventJSON]
+        /// The contacts the address is linked to (their opt-outs cover it), by id.
+        let contacts: [String]
     }
 
     private func address(_ context: HushRequestContext) async throws -> JSONBody<AddressOutput> {
@@ -47,9 +49,10 @@ struct LedgerRoutes: Sendable {
             guard page.count == Self.maximumPageSize, let last = page.last else { break }
             after = last.sequence
         }
+        let contacts = try await store.linkTimes(of: address, in: caller.organization).sorted { $0.value < $1.value }.map(\.key.externalID)
         return JSONBody(AddressOutput(
             address: address.normalized, kind: address.kind.rawValue, suppressions: suppressions.map(SuppressionJSON.init),
-            events: events.map(EventJSON.init)))
+            events: events.map(EventJSON.init), contacts: contacts))
     }
 
     // MARK: Contacts

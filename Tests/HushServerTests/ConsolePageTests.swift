@@ -202,4 +202,23 @@ extension ConsoleTests {
             #expect(page.contains("<h2>Log</h2>") && !page.contains("Nothing yet."), "\(page)")
         }
     }
+
+    /// A person found by address shows the contacts the address is linked to and their other
+    /// addresses (the API answers them with the address).
+    @Test func aPersonFoundByAddressShowsItsContactsAndTheirAddresses() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            try await client.send(.put, "/v1/contacts/c-9", key: server.admin, json: #"{"emails": ["amy@example.com"], "phones": ["+14155550142"]}"#)
+            try await client.send(.put, "/v1/contacts/c-10", key: server.admin, json: #"{"emails": ["amy@example.com", "amy@work.example"]}"#)
+            let read = try await client.send(.get, "/v1/addresses/amy@example.com", key: server.member).json
+            #expect(read["contacts"] as? [String] == ["c-9", "c-10"], "\(read)")
+            #expect(try await client.send(.get, "/v1/addresses/nobody@example.com", key: server.member).json["contacts"] as? [String] == [])
+            try await Self.user(client, server, "ann@example.com", role: "member")
+            let session = try #require(try await ConsoleSession.signIn(client, "ann@example.com", Self.password).session)
+            let page = try await session.get("/console/people/amy%40example.com").html
+            #expect(page.contains(#"<a href="/console/people/c-9">c-9</a>"#) && page.contains(#"<a href="/console/people/c-10">c-10</a>"#), "\(page)")
+            #expect(page.contains(#"<a href="/console/people/%2B14155550142">+14155550142</a>"#) && page.contains("amy@work.example"), "\(page)")
+            #expect(!page.contains(#"<a href="/console/people/amy%40example.com">"#), "not itself")
+        }
+    }
 }

@@ -58,7 +58,20 @@ extension ConsolePages {
             var events: [Int64: JSONValue] = [:]
             for address in addresses {
                 let found = try await get("addresses/\(Self.escaped(address))", context)
-                if isAddress { values["normalized"] = found["address"]?.string ?? key }
+                if isAddress {
+                    values["normalized"] = found["address"]?.string ?? key
+                    // The contacts it is linked to, and their other addresses.
+                    var linked: [String] = []
+                    let contacts = (found["contacts"]?.array ?? []).compactMap(\.string)
+                    for contact in contacts {
+                        let read = try await get("contacts/\(Self.escaped(contact))", context)
+                        linked += ((read["emails"]?.array ?? []) + (read["phones"]?.array ?? [])).compactMap(\.string)
+                    }
+                    let own = found["address"]?.string ?? key
+                    var seen = Set([own])
+                    values["linked"] = linked.filter { seen.insert($0).inserted }.map { ["address": $0, "path": Self.escaped($0)] }
+                    values["contacts"] = contacts.map { ["id": $0, "path": Self.escaped($0)] }
+                }
                 for suppression in found["suppressions"]?.array ?? [] { suppressions[suppression["event_id"]?.int ?? 0] = suppression }
                 for event in found["events"]?.array ?? [] { events[event["id"]?.int ?? 0] = event }
             }
