@@ -27,6 +27,9 @@ public struct ConnectorState: Hashable, Sendable, Codable {
     /// How many times the connector was pointed at other data and reset (nil for none): a run
     /// that began before a reset saves no state over it.
     public var generation: Int?
+    /// The CRM's own count of API calls against the day's allowance, as its last answer gave it
+    /// (Salesforce's `Sforce-Limit-Info`, `api-usage=25/15000`); nil when the CRM gives none.
+    public var apiUsage: String?
 
     public struct LastError: Hashable, Sendable, Codable {
         /// The vendor's code verbatim (`0x80072322`, `REQUEST_LIMIT_EXCEEDED`), or Hush's own.
@@ -55,6 +58,7 @@ public struct ConnectorState: Hashable, Sendable, Codable {
         case integrationUser = "integration_user"
         case retryAt = "retry_at"
         case generation
+        case apiUsage = "api_usage"
     }
 }
 

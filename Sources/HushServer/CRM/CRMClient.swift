@@ -80,6 +80,13 @@ protocol CRMClient: Sendable {
     /// Checks that each field exists on each entity, is a Boolean and writable (when written),
     /// and that the entity's changes can be followed. Problems in words; empty when all is well.
     func test(entities: [String], booleans: [String], written: Set<String>, texts: [String]) async throws -> [String]
+    /// The CRM's count of API calls against its allowance, from its last answer (Salesforce's
+    /// `Sforce-Limit-Info`); nil when it gives none.
+    func apiUsage() async -> String?
+}
+
+extension CRMClient {
+    func apiUsage() async -> String? { nil }
 }
 
 /// HTTP for CRM clients: every URL goes through the same target check as webhooks (public hosts

@@ -147,6 +147,7 @@ extension ConnectorEngine {
                     "connector": "\(connector.id)", "code": "\(failure.code)", "error": "\(failure.message)",
                 ])
             }
+            if let usage = await client.apiUsage() { state.apiUsage = usage }
             report.state = state.health
             report.error = state.health == .ok ? nil : state.lastError
             guard !dryRun else { return }

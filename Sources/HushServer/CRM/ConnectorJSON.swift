@@ -168,6 +168,8 @@ struct StatusJSON: Encodable, Sendable {
     let retryAt: Date?
     let firstSyncDone: Bool
     let lastError: ConnectorState.LastError?
+    /// The CRM's count of API calls against its allowance (Salesforce's `Sforce-Limit-Info`).
+    let apiUsage: String?
 
     enum CodingKeys: String, CodingKey {
         case state
@@ -179,6 +181,7 @@ struct StatusJSON: Encodable, Sendable {
         case retryAt = "retry_at"
         case firstSyncDone = "first_sync_done"
         case lastError = "last_error"
+        case apiUsage = "api_usage"
     }
 
     init(connector: Connector, state: ConnectorState, pending: Int, behind: Int64, now: Date) {
@@ -191,6 +194,7 @@ struct StatusJSON: Encodable, Sendable {
         retryAt = state.retryAt
         firstSyncDone = state.firstSyncDone
         lastError = state.lastError
+        apiUsage = state.apiUsage
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -204,6 +208,7 @@ struct StatusJSON: Encodable, Sendable {
         try container.encode(retryAt, forKey: .retryAt)
         try container.encode(firstSyncDone, forKey: .firstSyncDone)
         try container.encode(lastError, forKey: .lastError)
+        try container.encode(apiUsage, forKey: .apiUsage)
     }
 }
 

@@ -54,6 +54,7 @@ actor SalesforceClient: CRMClient {
             bytes = Array(try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys]))
         }
         let answer = try await http.send(method, url, headers: headers, body: bytes)
+        if let usage = answer.headers.first(name: "Sforce-Limit-Info") { lastUsage = usage }
         guard answer.status >= 400 else { return answer }
         let error = (answer.json as? [[String: Any]])?.first
         let code = error?["errorCode"] as? String ?? "HTTP \(answer.status)"
@@ -76,6 +77,11 @@ actor SalesforceClient: CRMClient {
     func integrationUser() async throws -> String {
         try await login().user
     }
+
+    /// `Sforce-Limit-Info` of the last answer: `api-usage=25/15000`.
+    private var lastUsage: String?
+
+    func apiUsage() async -> String? { lastUsage }
 
     /// Where reads stand: the last `SystemModstamp` read and the start of the next deleted window.
     struct Position: Codable {

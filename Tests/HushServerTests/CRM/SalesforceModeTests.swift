@@ -29,6 +29,9 @@ import Testing
             #expect(first["opt_outs"] as? Int == 3)
             for n in 0..<25 { #expect(try CRMTest.blocked(server, "p\(n)@example.com") == [4, 14, 24].contains(n), "p\(n)") }
             #expect(await crm.compositeSizes.isEmpty, "nothing differs yet")
+            // The day's API usage as Salesforce counts it, surfaced in the status.
+            let usage = try #require(try await CRMTest.status(client, server, id)["api_usage"] as? String)
+            #expect(usage.hasPrefix("api-usage=") && usage.hasSuffix("/15000"), "\(usage)")
 
             // Hush's opt-out ticks the sales field only; the marketing field is left alone.
             _ = try await client.send(.post, "/v1/opt-outs", key: server.member, json: #"{"address": "p7@example.com", "channel": "sms"}"#)
