@@ -37,6 +37,7 @@ extension ConsoleTests {
             let send = try #require((try await client.send(.get, "/v1/sends", key: server.admin).json["sends"] as? [[String: Any]])?.first?["id"] as? Int)
             let report = try await session.get("/console/sends/\(send)").html
             #expect(report.contains("<dd>Alice at Acme (brand/rep-1)</dd>") && report.contains("default · Alice at Acme (brand/rep-1) · api"), "\(report)")
+            #expect(try await session.get("/console/sends").html.contains(#"<td class="hide-narrow">Alice at Acme (brand/rep-1)</td>"#))
 
             #expect(try await client.send(.put, "/v1/scopes/brand", key: server.admin, json: #"{"display_name": null}"#).status == .noContent)
             let after = try await client.execute(uri: path, method: .get) { String(buffer: $0.body) }
@@ -199,6 +200,7 @@ extension ConsoleTests {
             #expect(run.status == .ok, "\(run.html)")
             let page = try await session.get("/console/connectors/\(connector)").html
             #expect(page.contains("<h2>Status</h2>") && page.contains("<dt>State</dt><dd>error</dd>"), "\(page)")
+            #expect(page.contains("CRM opt-outs land at Whole organization, on the list default.") && page.contains("<dd>never read</dd>"), "\(page)")
             #expect(page.contains("<h2>Log</h2>") && !page.contains("Nothing yet."), "\(page)")
         }
     }

@@ -100,6 +100,7 @@ extension JSONValue {
 
     var string: String? { stringValue }
     var int: Int64? { if case .number(let value) = self { Int64(exactly: value) } else { nil } }
+    var double: Double? { if case .number(let value) = self { value } else { nil } }
     var bool: Bool? { if case .bool(let value) = self { value } else { nil } }
     var array: [JSONValue]? { if case .array(let value) = self { value } else { nil } }
 

@@ -69,10 +69,13 @@ extension ConsolePages {
             values["connector"] = connector.template
             values["mode_sentence"] = Self.connectorModes.first { $0.value == connector["mode"]?.string }?.sentence ?? ""
             values["fields"] = (connector["fields"]?.array ?? []).map(\.template)
+            values["scope_name"] = Self.scopeLabel(connector["scope"]?.string ?? "", try await scopeNames(context))
+            values["list_name"] = try await listNames(context)[connector["list"]?.int ?? 0] ?? "#\(connector["list"]?.int ?? 0)"
             let status = try await get("connectors/\(id)/status", context)
             var shown = status.template as? [String: Any] ?? [:]
             shown["last_run"] = Self.shown(status["last_run_at"]?.string)
             shown["last_success"] = Self.shown(status["last_success_at"]?.string)
+            shown["lag"] = status["lag_seconds"]?.double.map { "\(Int($0.rounded())) s" } ?? "never read"
             values["status"] = shown
             values["log"] = (try await get("connectors/\(id)/log?limit=50", context)["entries"]?.array ?? []).map { entry -> [String: Any] in
                 var values = entry.template as? [String: Any] ?? [:]

@@ -79,10 +79,12 @@ extension ConsolePages {
         try await page("sends", title: "Sends", section: "sends", request, context) {
             let cursor = Query(request).optional("cursor").map { "&cursor=\(Self.escaped($0))" } ?? ""
             let page = try await get("sends?limit=50\(cursor)", context)
+            let scopes = try await scopeNames(context)
             return [
                 "sends": (page["sends"]?.array ?? []).map { send -> [String: Any] in
                     var values = send.template as? [String: Any] ?? [:]
                     values["created"] = Self.shown(send["created_at"]?.string)
+                    values["scope_name"] = Self.scopeLabel(send["scope"]?.string ?? "", scopes)
                     return values
                 },
                 "next_cursor": page["next_cursor"]?.string as Any,
