@@ -162,6 +162,9 @@ import Testing
                 (#"{"on": "message.received", "when": {"keyword": "GO"}, "then": {"opt_out": {"channels": []}}}"#, "then.opt_out.channels"),
                 (#"{"on": "message.received", "when": {"keyword": "GO"}, "then": {"opt_out": {"channels": ["email"]}}}"#, "then.opt_out.channels"),
                 (#"{"on": "call.logged", "when": {"disposition": "DNC"}, "then": {"opt_out": {"lists": []}}}"#, "then.opt_out.lists"),
+                // The other event's condition is not stored beside this one's.
+                (#"{"on": "message.received", "when": {"keyword": "GO", "disposition": "DNC"}, "then": {"opt_out": {}}}"#, "when.disposition"),
+                (#"{"on": "call.logged", "when": {"disposition": "DNC", "keyword": "GO"}, "then": {"opt_out": {}}}"#, "when.keyword"),
             ]
             for (body, field) in bad {
                 let response = try await client.send(.post, "/v1/triggers", key: server.admin, json: body)

@@ -69,7 +69,13 @@ public struct Trigger: Hashable, Sendable, Codable {
             guard then.optIn == nil else {
                 throw .invalid("then.opt_in", "a call disposition cannot opt anyone in")
             }
+            guard when.keyword == nil else {
+                throw .invalid("when.keyword", "a call.logged trigger acts on a disposition, not a keyword: leave keyword out")
+            }
         case .messageReceived:
+            guard when.disposition == nil else {
+                throw .invalid("when.disposition", "a message.received trigger acts on a keyword, not a disposition: leave disposition out")
+            }
             guard let keyword = when.keyword, !KeywordEngine.words(keyword).isEmpty, keyword.count <= 50 else {
                 throw .invalid("when.keyword", "a message.received trigger needs a keyword of 1 to 50 characters")
             }
