@@ -49,11 +49,19 @@ struct LedgerRoutes: Sendable {
             guard page.count == Self.maximumPageSize, let last = page.last else { break }
             after = last.sequence
         }
-        let contacts = try await store.linkTimes(of: address, in: caller.organization).sorted { $0.value < $1.value }.map(\.key.externalID)
+        // The first 100 by link time, then id (a CRM page links its records at one moment; a
+        // shared mailbox may belong to thousands of CRM records).
+        let contacts = try await store.linkTimes(of: address, in: caller.organization)
+            .map { (id: $0.key.externalID, at: $0.value) }
+            .sorted { ($0.at, $0.id) < ($1.at, $1.id) }
+            .prefix(Self.addressContactLimit).map(\.id)
         return JSONBody(AddressOutput(
             address: address.normalized, kind: address.kind.rawValue, suppressions: suppressions.map(SuppressionJSON.init),
-            events: events.map(EventJSON.init), contacts: contacts))
+            events: events.map(EventJSON.init), contacts: Array(contacts)))
     }
+
+    /// Contacts answered with an address, at most.
+    static let addressContactLimit = 100
 
     // MARK: Contacts
 

@@ -149,6 +149,14 @@ import Testing
             #expect(try await console.see("value=\"carol@example.com|email|brand\""))
             #expect(!(try await console.browser.source().contains("bulk1@example.com")), "the search shows the one address")
 
+            // A name the API refuses: its message beside the field, nothing created.
+            try await console.open("/console/lists")
+            try await console.browser.type("form[action='/console/lists'] input[name=name]", "1234")
+            try await console.browser.click("form[action='/console/lists'] button[type=submit]")
+            #expect(try await console.see(#"aria-invalid="true""#))
+            #expect(try await console.see(#"<span class="error">"#))
+            #expect((try await client.send(.get, "/v1/lists", key: server.admin).json["lists"] as? [[String: Any]])?.contains { $0["name"] as? String == "1234" } == false)
+
             // Edit the list; delete another.
             try await console.open("/console/lists/\(newsletter)")
             try await console.browser.type("form[action='/console/lists/\(newsletter)'] input[name=description]", " and offers")
@@ -214,6 +222,13 @@ import Testing
             try await console.open("/console/sends/\(try #require(send["id"] as? Int))")
             #expect(try await console.see("Download CSV"))
             try await console.shoot("send")
+            // Filtered to the blocked through the page's form.
+            #expect(try await console.browser.source().contains("new@example.com"))
+            try await console.browser.click("select[name=status] option[value=blocked]")
+            try await console.browser.click("main form.inline button[type=submit]")
+            #expect(try await console.see(#"<option value="blocked" selected"#))
+            let filtered = try await console.browser.source()
+            #expect(!filtered.contains("new@example.com") && filtered.contains("old@example.com"))
 
             // Review: a message that may be an opt-out, decided on the page.
             let inbound = try await client.send(.post, "/v1/inbound", key: server.inbound, json: #"""
@@ -292,10 +307,13 @@ import Testing
             try await console.browser.click("input[name=granular_opt_outs]")
             try await console.browser.type("input[name=default_region]", "GB")
             try await console.browser.type("input[name=twilio_auth_token]", "0123456789abcdef0123456789abcdef")
+            try await console.browser.type("input[name=keywords_help]", ", INFO")
+            try await console.browser.type("textarea[name=help_text]", " Acme.")
             try await console.browser.click("form[action='/console/settings'] button[type=submit]:not([formaction])")
             #expect(try await console.see("Saved."))
             let saved = try await client.send(.get, "/v1/settings", key: server.admin).json
             #expect(saved["granular_opt_outs"] as? Bool == true && saved["default_region"] as? String == "GB" && saved["twilio_auth_token_set"] as? Bool == true)
+            #expect(((saved["keywords"] as? [String: Any])?["help"] as? [String])?.last == "INFO" && (saved["help_text"] as? String)?.hasSuffix(" Acme.") == true, "\(saved)")
             #expect(!(try await console.browser.source().contains("0123456789abcdef0123456789abcdef")), "the Twilio token is write-only")
             try await console.browser.type("input[name=brand_name]", "Acme Outreach")
             #expect(try await console.see("preview?brand_name=Acme+Outreach"), "the preview follows the branding typed")

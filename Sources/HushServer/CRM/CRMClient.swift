@@ -80,8 +80,8 @@ protocol CRMClient: Sendable {
     /// Checks that each field exists on each entity, is a Boolean and writable (when written),
     /// and that the entity's changes can be followed. Problems in words; empty when all is well.
     func test(entities: [String], booleans: [String], written: Set<String>, texts: [String]) async throws -> [String]
-    /// The CRM's count of API calls against its allowance, from its last answer (Salesforce's
-    /// `Sforce-Limit-Info`); nil when it gives none.
+    /// The CRM's count of API calls against its allowance, from its last answer since the last
+    /// time this was asked (Salesforce's `Sforce-Limit-Info`); nil when it gave none.
     func apiUsage() async -> String?
 }
 

@@ -96,6 +96,9 @@ extension ConnectorEngine {
         /// The same, by the addresses of those contacts' records: other records carrying one
         /// (a lead with the contact's email) are written too.
         var wouldOptOutAddresses: [String: [Channel]] = [:]
+        /// In a dry run, every record it read, as the real run would have saved it: a record on
+        /// an earlier page carrying an address opted out later is written by the real run too.
+        var wouldSave: [CRMRecordKey: CRMRecord] = [:]
 
         var store: Storage { engine.store }
         var now: Date { engine.now() }
@@ -205,8 +208,10 @@ extension ConnectorEngine {
             // Records whose fields Hush may have to write: worked out once the page's links and
             // opt-outs are in the index, and marked due only when something differs.
             var candidates: [CRMRecordKey] = []
-            // In a dry run, the addresses of the records whose opt-outs it would record.
-            var pageOpted = Set<String>()
+            // In a dry run, the opt-outs it would record on this page, by contact and by address:
+            // in force once the page is read, as the real run records them after its rows.
+            var pageContacts: [ContactID: [Channel]] = [:]
+            var pageAddresses: [String: [Channel]] = [:]
             let mapped = Set(connector.fields.map(\.field))
             for row in rows {
                 report.read += 1
@@ -258,9 +263,8 @@ extension ConnectorEngine {
                     report.wouldRecord.append("\(row.key) \(mapping.field) → opt out of \(mapping.channel) at \"\(connector.scope.path)\"")
                     if dryRun {
                         let channels = Channel.allCases.filter { mapping.channel.covers($0) }
-                        wouldOptOut[contact, default: []].append(contentsOf: channels)
-                        for key in record.addresses { wouldOptOutAddresses[key, default: []].append(contentsOf: channels) }
-                        pageOpted.formUnion(record.addresses)
+                        pageContacts[contact, default: []].append(contentsOf: channels)
+                        for key in record.addresses { pageAddresses[key, default: []].append(contentsOf: channels) }
                     }
                 }
                 for mapping in reading.unchecks {
@@ -306,14 +310,25 @@ extension ConnectorEngine {
                     }
                 }
             }
-            if dryRun, connector.writes, !pageOpted.isEmpty {
-                // What the real run marks from its new opt-outs' events: every record carrying
-                // an address of a contact opted out on this page, on it or known from before.
-                for (key, record) in saved where !pageOpted.isDisjoint(with: record.addresses) { candidates.append(key) }
-                for other in try await store.crmRecords(of: connector.id, addresses: pageOpted.sorted()) where saved[other.key] == nil {
-                    saved[other.key] = other
-                    candidates.append(other.key)
+            if dryRun {
+                wouldOptOut.merge(pageContacts) { $0 + $1 }
+                wouldOptOutAddresses.merge(pageAddresses) { $0 + $1 }
+                let pageOpted = Set(pageAddresses.keys)
+                if connector.writes, !pageOpted.isEmpty {
+                    // What the real run marks from its new opt-outs' events: every record carrying
+                    // an address of a contact opted out on this page: on it, read earlier in this
+                    // run, or known from before.
+                    for (key, record) in saved where !pageOpted.isDisjoint(with: record.addresses) { candidates.append(key) }
+                    for (key, record) in wouldSave where saved[key] == nil && !pageOpted.isDisjoint(with: record.addresses) {
+                        saved[key] = record
+                        candidates.append(key)
+                    }
+                    for other in try await store.crmRecords(of: connector.id, addresses: pageOpted.sorted()) where saved[other.key] == nil {
+                        saved[other.key] = other
+                        candidates.append(other.key)
+                    }
                 }
+                for key in order { wouldSave[key] = saved[key] }
             }
             for key in candidates where connector.writes {
                 guard var record = saved[key], !record.deleted, record.linked else { continue }

@@ -81,7 +81,12 @@ actor SalesforceClient: CRMClient {
     /// `Sforce-Limit-Info` of the last answer: `api-usage=25/15000`.
     private var lastUsage: String?
 
-    func apiUsage() async -> String? { lastUsage }
+    /// The usage Salesforce gave since the last time it was asked (nil when no call answered),
+    /// so a run saves only what its own calls learned.
+    func apiUsage() async -> String? {
+        defer { lastUsage = nil }
+        return lastUsage
+    }
 
     /// Where reads stand: the last `SystemModstamp` read and the start of the next deleted window.
     struct Position: Codable {

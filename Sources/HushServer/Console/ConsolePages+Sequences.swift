@@ -64,7 +64,7 @@ extension ConsolePages {
 
         init(stored trigger: JSONValue) {
             on = trigger["on"]?.string ?? on
-            match = trigger["when"]?["disposition"]?.string ?? trigger["when"]?["keyword"]?.string ?? ""
+            match = trigger["when"]?[on == "message.received" ? "keyword" : "disposition"]?.string ?? ""
             optIn = trigger["then"]?["opt_in"] != nil
             let change = trigger["then"]?["opt_out"] ?? trigger["then"]?["opt_in"]
             channels = Set((change?["channels"]?.array ?? []).compactMap(\.string))

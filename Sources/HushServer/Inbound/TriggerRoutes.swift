@@ -48,8 +48,15 @@ struct TriggerRoutes: Sendable {
     struct TriggerJSON: Encodable, Sendable {
         let trigger: Trigger
 
+        /// Only its own event's condition: a trigger stored before the other one was refused
+        /// may hold both, and only its own ever fired.
         func encode(to encoder: any Encoder) throws {
-            try trigger.encode(to: encoder)
+            var shown = trigger
+            switch trigger.on {
+            case .callLogged: shown.when.keyword = nil
+            case .messageReceived: shown.when.disposition = nil
+            }
+            try shown.encode(to: encoder)
         }
     }
 

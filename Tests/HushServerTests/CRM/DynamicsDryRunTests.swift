@@ -95,4 +95,20 @@ extension DynamicsSyncTests {
             #expect(real["written"] as? Int == 1)
         }
     }
+
+    /// A record read before the opt-out that reaches it (leads read first, the contact after)
+    /// is listed too: the real run saved it, then wrote it.
+    @Test func aDryRunListsARecordReadBeforeTheOptOutReachingIt() async throws {
+        let server = try await CRMTest.server()
+        let crm = try await DynamicsEmulator.start()
+        defer { Task { await crm.stop() } }
+        let lead = await crm.put("leads", fields: ["emailaddress1": "lee@example.com"])
+        await crm.put("contacts", fields: ["emailaddress1": "lee@example.com"], booleans: ["donotemail": true])
+        try await server.test { client in
+            let id = try #require(try await CRMTest.dynamics(client, server, crm, extra: #", "entities": ["lead", "contact"]"#)["id"] as? Int)
+            let dry = (try await CRMTest.sync(client, server, id, dryRun: true)["would_write"] as? [String] ?? []).sorted()
+            #expect(dry.contains { $0.hasPrefix("lead/\(lead) ") && $0.contains("donotemail=true") }, "\(dry)")
+            #expect(try await CRMTest.sync(client, server, id)["written"] as? Int == dry.count, "\(dry)")
+        }
+    }
 }
