@@ -35,9 +35,8 @@ extension ConsolePages {
                     "lists": (action?["lists"]?.array ?? []).compactMap { $0.int.flatMap { lists[$0] } }.joined(separator: ", "),
                 ]
             }
-            let typed = extra["trigger"] as? [String: Any]
             values["new_trigger"] = Self.triggerForm(
-                TriggerChoice(typed: typed, form: extra["form"] as? FormBody) ?? TriggerChoice(),
+                (extra["form"] as? FormBody).map(TriggerChoice.init(form:)) ?? TriggerChoice(),
                 action: "/console/sequences/triggers", button: "Create trigger", lists: lists, errors: extra["errors"] as? [String: Any] ?? [:])
             return values
         }
@@ -53,8 +52,7 @@ extension ConsolePages {
 
         init() {}
 
-        init?(typed: [String: Any]?, form: FormBody?) {
-            guard typed != nil, let form else { return nil }
+        init(form: FormBody) {
             on = form.first("on") ?? on
             match = form.first("match") ?? ""
             optIn = form.first("action") == "opt_in"
@@ -105,7 +103,7 @@ extension ConsolePages {
         let id = Self.escaped(context.parameters.get("id") ?? "")
         return try await page("trigger", title: "Trigger", section: "sequences", request, context, status: status) {
             let stored = try await get("triggers/\(id)", context)
-            let choice = TriggerChoice(typed: extra["trigger"] as? [String: Any], form: extra["form"] as? FormBody) ?? TriggerChoice(stored: stored)
+            let choice = (extra["form"] as? FormBody).map(TriggerChoice.init(form:)) ?? TriggerChoice(stored: stored)
             var values = extra
             values["id"] = id
             values["form"] = Self.triggerForm(
@@ -128,7 +126,7 @@ extension ConsolePages {
         page: ([String: Any], HTTPResponse.Status) async throws -> Response
     ) async throws -> Response {
         let form = try await form(request, context)
-        let answer = try await call(method, path, json: (TriggerChoice(typed: [:], form: form) ?? TriggerChoice()).json, context)
+        let answer = try await call(method, path, json: TriggerChoice(form: form).json, context)
         guard answer.ok else {
             var extra = Self.refused(answer, form: form, prefix: "trigger")
             extra["form"] = form
