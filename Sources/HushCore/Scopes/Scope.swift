@@ -77,6 +77,7 @@ public struct Scope: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     /// Whether an opt-out recorded at `self` covers a send made at `other`: true when `self`
     /// is `other` or one of its ancestors.
+    @inlinable
     public func covers(_ other: Scope) -> Bool {
         if path.isEmpty || path == other.path { return true }
         guard other.path.utf8.count > path.utf8.count, other.path.hasPrefix(path) else { return false }

@@ -7,7 +7,7 @@ import HushCore
 struct IndexLoader {
     private let index: SuppressionIndex
     private let defaultLists: Set<Int64>
-    private var scopes: [(bytes: [UInt8], id: ScopeID)] = [([], ScopeID(rawValue: 0))]
+    private var scopes: [(bytes: [UInt8], id: ScopeID)] = [([], ScopeTable.organization)]
     private var lastScope = 0
     /// Rows digested and packed, filed together (`SuppressionIndex.add(_:)`) every `flushEvery`.
     private var pending: [DigestSlot] = []

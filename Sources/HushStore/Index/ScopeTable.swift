@@ -25,10 +25,14 @@ final class ScopeTable: @unchecked Sendable {
     /// `PackedEntry.maximumScopes`.
     private let writable = Atomic<Int>(PackedEntry.maximumScopes - (1 << 20))
 
+    /// The organization's number: the first scope numbered.
+    static let organization = ScopeID(rawValue: 0)
+
     init() {
         chunks = .allocate(capacity: Self.chunkCount)
         chunks.initialize(repeating: nil, count: Self.chunkCount)
-        _ = id(for: .organization)
+        let organization = id(for: .organization)
+        assert(organization == Self.organization)
     }
 
     deinit {
