@@ -29,8 +29,16 @@ struct LedgerRoutes: Sendable {
         let kind: String
         let suppressions: [SuppressionJSON]
         let events: [EventJSON]
+        /// Whether older events than the newest `addressHistoryLimit` were left out (`GET
+        /// /v1/events?address=` pages through them all).
+        let eventsTruncated: Bool
         /// The contacts the address is linked to (their opt-outs cover it), by id.
         let contacts: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case address, kind, suppressions, events, contacts
+            case eventsTruncated = "events_truncated"
+        }
     }
 
     private func address(_ context: HushRequestContext) async throws -> JSONBody<AddressOutput> {
@@ -41,11 +49,15 @@ struct LedgerRoutes: Sendable {
         let suppressions = try await store.suppressions(of: address, in: caller.organization)
         var events: [LedgerEvent] = []
         var after: Int64 = 0
+        var truncated = false
         // The whole history, a page at a time, keeping the newest.
         while true {
             let page = try await store.events(in: caller.organization, after: after, limit: Self.maximumPageSize, address: address)
             events += page
-            if events.count > Self.addressHistoryLimit { events.removeFirst(events.count - Self.addressHistoryLimit) }
+            if events.count > Self.addressHistoryLimit {
+                events.removeFirst(events.count - Self.addressHistoryLimit)
+                truncated = true
+            }
             guard page.count == Self.maximumPageSize, let last = page.last else { break }
             after = last.sequence
         }
@@ -57,7 +69,7 @@ struct LedgerRoutes: Sendable {
             .prefix(Self.addressContactLimit).map(\.id)
         return JSONBody(AddressOutput(
             address: address.normalized, kind: address.kind.rawValue, suppressions: suppressions.map(SuppressionJSON.init),
-            events: events.map(EventJSON.init), contacts: Array(contacts)))
+            events: events.map(EventJSON.init), eventsTruncated: truncated, contacts: Array(contacts)))
     }
 
     /// Contacts answered with an address, at most.

@@ -224,6 +224,38 @@ extension ConsoleTests {
         }
     }
 
+    /// An address's history answers its newest 1 000 events and says when older ones were left
+    /// out; the person's page then points to the paged ledger.
+    @Test func aLongHistoryIsCutToTheNewestThousandAndSaysSo() async throws {
+        let server = try await TestServer()
+        let address = try Address(parsing: "long@example.com")
+        @Sendable func optOut(_ scope: Int) throws -> OptOut {
+            OptOut(subject: .address(address), channel: .only(.email), scope: try Scope(parsing: "s\(scope)"),
+                   list: nil, source: .api, actor: "test", evidence: Evidence())
+        }
+        _ = try await server.store.record((0..<1_000).map(optOut), in: server.acme.id)
+        try await server.test { client in
+            let whole = try await client.send(.get, "/v1/addresses/long@example.com", key: server.member).json
+            #expect((whole["events"] as? [Any])?.count == 1_000 && whole["events_truncated"] as? Bool == false, "\(whole["events_truncated"] ?? "none")")
+            try await Self.user(client, server, "ann@example.com", role: "member")
+            let session = try #require(try await ConsoleSession.signIn(client, "ann@example.com", Self.password).session)
+            #expect(!(try await session.get("/console/people/long%40example.com").html.contains("pages through the whole history")))
+
+            // An address holds at most 1 000 opt-outs in force: the 1 001st event lifts one.
+            _ = try await server.store.record(
+                OptIn(subject: .address(address), channel: .only(.email), scope: try Scope(parsing: "s0"), actor: "admin",
+                      consent: Consent(kind: "written_consent", reference: "ticket-1"), authority: .admin),
+                in: server.acme.id)
+            let cut = try await client.send(.get, "/v1/addresses/long@example.com", key: server.member).json
+            let events = cut["events"] as? [[String: Any]] ?? []
+            #expect(events.count == 1_000 && events.first?["scope"] as? String == "s1", "the oldest left out")
+            #expect(events.last?["type"] as? String == "opt_in" && events.last?["scope"] as? String == "s0")
+            #expect(cut["events_truncated"] as? Bool == true)
+            let page = try await session.get("/console/people/long%40example.com").html
+            #expect(page.contains("<code>GET /v1/events?address=</code> pages through the whole history"), "\(page.suffix(2_000))")
+        }
+    }
+
     /// A trigger stored before the other event's condition was refused may hold both: the API
     /// shows its own only, and the console edits its own (a keyword trigger opened with its
     /// stray disposition as the words would have changed what it fires on).

@@ -74,6 +74,7 @@ extension ConsolePages {
                 }
                 for suppression in found["suppressions"]?.array ?? [] { suppressions[suppression["event_id"]?.int ?? 0] = suppression }
                 for event in found["events"]?.array ?? [] { events[event["id"]?.int ?? 0] = event }
+                if found["events_truncated"]?.bool == true { values["events_truncated"] = true }
             }
             let lists = try await listNames(context)
             let scopes = try await scopeNames(context)
