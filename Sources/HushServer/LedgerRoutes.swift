@@ -10,6 +10,8 @@ struct LedgerRoutes: Sendable {
     static let maximumPageSize = 1_000
     /// The newest events of an address shown by `GET /v1/addresses/{address}`.
     static let addressHistoryLimit = 1_000
+    /// Contacts answered with an address, at most.
+    static let addressContactLimit = 100
     static let maximumContactAddresses = 100
 
     let store: any AccessStore & Directory & Ledger
@@ -71,9 +73,6 @@ struct LedgerRoutes: Sendable {
             address: address.normalized, kind: address.kind.rawValue, suppressions: suppressions.map(SuppressionJSON.init),
             events: events.map(EventJSON.init), eventsTruncated: truncated, contacts: Array(contacts)))
     }
-
-    /// Contacts answered with an address, at most.
-    static let addressContactLimit = 100
 
     // MARK: Contacts
 

@@ -78,7 +78,10 @@ final class ScopeTable: @unchecked Sendable {
         (0..<numbers.withLock { $0.count }).map { self[ScopeID(rawValue: UInt32($0))] }
     }
 
+    /// The organization, which most entries are at, is named without reading a chunk or
+    /// retaining its path.
     subscript(id: ScopeID) -> Scope {
+        if id == Self.organization { return .organization }
         let (chunk, offset) = Int(id.rawValue).quotientAndRemainder(dividingBy: Self.chunkSize)
         return chunks[chunk]![offset]
     }

@@ -61,9 +61,7 @@ final class SuppressionIndex: Sendable {
         of entry: PackedEntry, contact: ContactID?, query: CheckQuery, scopes: ScopeTable,
         to blocks: inout Decision.Blocks, name: (ListID) -> String
     ) {
-        // Most entries are at the organization, scope 0 (`ScopeTable.organization`): named without
-        // reading the table or retaining its path, and `covers` (inlined) sees its empty path at once.
-        let scope = entry.scope == ScopeTable.organization ? Scope.organization : scopes[entry.scope]
+        let scope = scopes[entry.scope]
         let channel = entry.channel
         if query.isBlocked(by: channel, scope: scope, list: entry.list, listIsDefault: entry.listIsDefault) {
             // The default list's name never changes, so only a custom list's is looked up. A list's
