@@ -17,6 +17,12 @@ struct Connectors: AsyncParsableCommand {
         @OptionGroup var organization: OrganizationOption
         @Flag(help: "Let connectors reach loopback and private addresses (development, tests). (HUSH_ALLOW_PRIVATE_TARGETS=1)")
         var allowPrivateTargets = false
+        @Option(help: "Seconds the CRM has to answer each request, as `hush serve --webhook-timeout`. (HUSH_WEBHOOK_TIMEOUT)")
+        var webhookTimeout: Double = ProcessInfo.processInfo.environment["HUSH_WEBHOOK_TIMEOUT"].flatMap(Double.init) ?? 15
+
+        func validate() throws {
+            guard webhookTimeout > 0, webhookTimeout <= 300 else { throw ValidationError("--webhook-timeout is 0 to 300 seconds") }
+        }
 
         /// Opens the store (with the index: pushes are worked out from it) and runs `body`.
         func run(_ body: (ConnectorCommands, Organization) async throws -> String) async throws {
@@ -24,7 +30,7 @@ struct Connectors: AsyncParsableCommand {
                 let organization = try await organization.resolve(in: store)
                 let commands = ConnectorCommands(
                     store: store, allowPrivateTargets: allowPrivateTargets || ProcessInfo.processInfo.environment["HUSH_ALLOW_PRIVATE_TARGETS"] == "1",
-                    logger: Logger(label: "hush"))
+                    timeout: .milliseconds(Int64(webhookTimeout * 1000)), logger: Logger(label: "hush"))
                 do {
                     print(try await body(commands, organization))
                 } catch {

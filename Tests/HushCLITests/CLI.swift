@@ -50,8 +50,8 @@ struct CLI {
 
     /// Runs `hush` with `arguments` and `--database`, waits for it, and returns what it printed.
     @discardableResult
-    func run(_ arguments: [String], database withDatabase: Bool = true) async throws -> Result {
-        let process = try start(arguments, database: withDatabase)
+    func run(_ arguments: [String], database withDatabase: Bool = true, environment: [String: String] = [:]) async throws -> Result {
+        let process = try start(arguments, database: withDatabase, environment: environment)
         try process.input.fileHandleForWriting.close()
         return await process.finish()
     }

@@ -9,9 +9,11 @@ public struct ConnectorCommands: Sendable {
     private let routes: ConnectorRoutes
     private let runner: ConnectorRunner
 
-    public init(store: any Store, allowPrivateTargets: Bool, logger: Logger) {
+    /// `timeout`: how long the CRM has to answer each request (the server's webhook timeout).
+    public init(store: any Store, allowPrivateTargets: Bool, timeout: Duration = .seconds(15), logger: Logger) {
         var configuration = ServerConfiguration()
         configuration.webhooks.allowPrivateTargets = allowPrivateTargets
+        configuration.webhooks.timeout = timeout
         runner = HushServer.connectorRunner(
             store: store, configuration: configuration, metrics: ServerMetrics(), logger: logger,
             owner: "cli-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))")
